@@ -1,0 +1,398 @@
+//! Search: BM25 over the text fields, filters as constant-score clauses,
+//! sorting, pagination, facet counts and highlighted snippets.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use serde::{Deserialize, Serialize};
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::query::{
+    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption, Value as _};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
+use time::OffsetDateTime;
+
+use crate::error::{IndexError, Result};
+use crate::notice::{Stage, Status};
+use crate::schema::{NO_DEADLINE, NO_VALUE};
+use crate::writer::NoticeIndex;
+
+/// Result order. `Relevance` falls back to `Published` when there is no query text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    #[default]
+    Relevance,
+    Deadline,
+    Value,
+    Published,
+}
+
+impl Sort {
+    pub fn parse(s: &str) -> Option<Sort> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "relevance" => Some(Sort::Relevance),
+            "deadline" => Some(Sort::Deadline),
+            "value" => Some(Sort::Value),
+            "published" => Some(Sort::Published),
+            _ => None,
+        }
+    }
+}
+
+/// A search: query text, filters (all must hold; values within one filter
+/// are alternatives), order and page.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    pub q: String,
+    pub statuses: Vec<Status>,
+    /// CPV code prefixes (`85`, `8531`, `85312000`).
+    pub cpv: Vec<String>,
+    /// NUTS codes at any level (`UKG` finds `UKG21`).
+    pub regions: Vec<String>,
+    pub min_value_pence: Option<i64>,
+    pub max_value_pence: Option<i64>,
+    pub vcse: bool,
+    pub sme: bool,
+    pub reserved: bool,
+    /// `fts`, `cf`, `anchor:<slug>`, `anchor` (any anchor), `ocds:<name>`.
+    pub sources: Vec<String>,
+    pub notice_types: Vec<String>,
+    /// Words that must all appear in the buyer's name.
+    pub buyer: Option<String>,
+    pub deadline_from: Option<OffsetDateTime>,
+    pub deadline_to: Option<OffsetDateTime>,
+    pub sort: Sort,
+    /// The clock `open`/`closed` are judged against.
+    pub now: OffsetDateTime,
+    pub limit: usize,
+    pub offset: usize,
+    pub facets: bool,
+    pub snippets: bool,
+}
+
+impl SearchRequest {
+    pub fn new(q: impl Into<String>, now: OffsetDateTime) -> Self {
+        SearchRequest {
+            q: q.into(),
+            statuses: Vec::new(),
+            cpv: Vec::new(),
+            regions: Vec::new(),
+            min_value_pence: None,
+            max_value_pence: None,
+            vcse: false,
+            sme: false,
+            reserved: false,
+            sources: Vec::new(),
+            notice_types: Vec::new(),
+            buyer: None,
+            deadline_from: None,
+            deadline_to: None,
+            sort: Sort::Relevance,
+            now,
+            limit: 10,
+            offset: 0,
+            facets: false,
+            snippets: false,
+        }
+    }
+}
+
+/// One result: the notice's ocid, its score and highlighted snippets (HTML,
+/// with `<b>` around matched words).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Hit {
+    pub ocid: String,
+    pub score: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title_snippet: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description_snippet: Option<String>,
+}
+
+/// Counts per value of each facet, over all matching notices.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Facets {
+    pub status: BTreeMap<String, u64>,
+    pub cpv_division: BTreeMap<String, u64>,
+    pub region: BTreeMap<String, u64>,
+    pub source: BTreeMap<String, u64>,
+    pub notice_type: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SearchResults {
+    pub total: u64,
+    pub hits: Vec<Hit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facets: Option<Facets>,
+}
+
+/// The largest page we serve; deeper paging is a sign of a scraper, not a user.
+pub const MAX_LIMIT: usize = 1000;
+
+impl NoticeIndex {
+    /// Runs a search against the last committed state of the index.
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResults> {
+        let searcher = self.reader.searcher();
+        let text = self.text_query(&req.q);
+        let filters = self.filters(req, true)?;
+        let query = combine(text.clone(), filters);
+        let limit = req.limit.clamp(1, MAX_LIMIT);
+        let top = TopDocs::with_limit(limit).and_offset(req.offset);
+        let (addrs, total): (Vec<(Option<f32>, DocAddress)>, usize) =
+            match (req.sort, text.is_some()) {
+                (Sort::Relevance, true) => {
+                    let (docs, n) = searcher.search(&query, &(top, Count))?;
+                    (docs.into_iter().map(|(s, a)| (Some(s), a)).collect(), n)
+                }
+                (sort, _) => {
+                    let (field, order) = match sort {
+                        Sort::Deadline => ("deadline", Order::Asc),
+                        Sort::Value => ("value", Order::Desc),
+                        _ => ("published", Order::Desc),
+                    };
+                    let c = top.order_by_fast_field::<i64>(field, order);
+                    let (docs, n) = searcher.search(&query, &(c, Count))?;
+                    (docs.into_iter().map(|(_, a)| (None, a)).collect(), n)
+                }
+            };
+        let snippets = match (&text, req.snippets) {
+            (Some(t), true) => Some(self.snippet_generators(&searcher, t.as_ref())?),
+            _ => None,
+        };
+        let mut hits = Vec::with_capacity(addrs.len());
+        for (score, addr) in addrs {
+            hits.push(self.hit(&searcher, addr, score, snippets.as_ref())?);
+        }
+        let facets = if req.facets {
+            Some(self.facets(&searcher, req, text)?)
+        } else {
+            None
+        };
+        Ok(SearchResults {
+            total: total as u64,
+            hits,
+            facets,
+        })
+    }
+
+    fn hit(
+        &self,
+        searcher: &Searcher,
+        addr: DocAddress,
+        score: Option<f32>,
+        snippets: Option<&(SnippetGenerator, SnippetGenerator)>,
+    ) -> Result<Hit> {
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let ocid = doc
+            .get_first(self.fields.ocid)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let (title_snippet, description_snippet) = match snippets {
+            Some((t, d)) => (
+                non_empty(t.snippet_from_doc(&doc).to_html()),
+                non_empty(d.snippet_from_doc(&doc).to_html()),
+            ),
+            None => (None, None),
+        };
+        Ok(Hit {
+            ocid,
+            score,
+            title_snippet,
+            description_snippet,
+        })
+    }
+
+    fn snippet_generators(
+        &self,
+        searcher: &Searcher,
+        q: &dyn Query,
+    ) -> Result<(SnippetGenerator, SnippetGenerator)> {
+        let title = SnippetGenerator::create(searcher, q, self.fields.title)?;
+        let mut desc = SnippetGenerator::create(searcher, q, self.fields.description)?;
+        desc.set_max_num_chars(240);
+        Ok((title, desc))
+    }
+
+    /// The BM25 part: every word must match in title, description, buyer or
+    /// CPV descriptions. Syntax errors are forgiven (lenient parsing).
+    fn text_query(&self, q: &str) -> Option<std::sync::Arc<dyn Query>> {
+        if q.trim().is_empty() {
+            return None;
+        }
+        let f = &self.fields;
+        let mut parser = QueryParser::for_index(
+            &self.index,
+            vec![f.title, f.description, f.buyer, f.cpv_text],
+        );
+        parser.set_conjunction_by_default();
+        parser.set_field_boost(f.title, 3.0);
+        parser.set_field_boost(f.cpv_text, 1.5);
+        let (query, _errors) = parser.parse_query_lenient(q);
+        Some(std::sync::Arc::from(query))
+    }
+
+    /// Every filter of the request as a query clause. `with_status` is false
+    /// when computing the status facet, which must ignore the status filter.
+    fn filters(&self, req: &SearchRequest, with_status: bool) -> Result<Vec<Box<dyn Query>>> {
+        let f = &self.fields;
+        let mut out: Vec<Box<dyn Query>> = Vec::new();
+        if with_status && !req.statuses.is_empty() {
+            let alts = req.statuses.iter().map(|s| self.status_query(*s, req.now)).collect();
+            out.push(any_of(alts));
+        }
+        let cpv: Vec<String> = req.cpv.iter().map(|c| validate_cpv(c)).collect::<Result<_>>()?;
+        push_terms(&mut out, f.cpv, &cpv);
+        let regions: Vec<String> = req.regions.iter().map(|r| r.trim().to_ascii_uppercase()).collect();
+        push_terms(&mut out, f.nuts, &regions);
+        push_terms(&mut out, f.source, &req.sources);
+        let types: Vec<String> = req.notice_types.iter().map(|t| t.trim().to_ascii_uppercase()).collect();
+        push_terms(&mut out, f.notice_type, &types);
+        for (on, flag) in [(req.vcse, "vcse"), (req.sme, "sme"), (req.reserved, "reserved")] {
+            if on {
+                push_terms(&mut out, f.flags, &[flag.to_owned()]);
+            }
+        }
+        if req.min_value_pence.is_some() || req.max_value_pence.is_some() {
+            let lo = req.min_value_pence.unwrap_or(0).max(0);
+            let hi = req.max_value_pence.map_or(Bound::Unbounded, Bound::Included);
+            out.push(Box::new(RangeQuery::new_i64_bounds("value".into(), Bound::Included(lo), hi)));
+        }
+        if req.deadline_from.is_some() || req.deadline_to.is_some() {
+            let lo = req.deadline_from.map_or(Bound::Unbounded, |t| Bound::Included(t.unix_timestamp()));
+            let hi = req.deadline_to.map_or(Bound::Excluded(NO_DEADLINE), |t| Bound::Included(t.unix_timestamp()));
+            out.push(Box::new(RangeQuery::new_i64_bounds("deadline".into(), lo, hi)));
+        }
+        if let Some(b) = req.buyer.as_deref().filter(|b| !b.trim().is_empty()) {
+            let parser = QueryParser::for_index(&self.index, vec![f.buyer]);
+            let words: Vec<String> = b
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(|w| format!("+{w}"))
+                .collect();
+            let (q, _) = parser.parse_query_lenient(&words.join(" "));
+            out.push(q);
+        }
+        let _ = NO_VALUE; // values below 0 mean "no value" and never match a range
+        Ok(out)
+    }
+
+    /// `open` and `closed` are tenders on either side of `now`.
+    fn status_query(&self, status: Status, now: OffsetDateTime) -> Box<dyn Query> {
+        let stage = |s: Stage| -> Box<dyn Query> { term(self.fields.stage, s.as_str()) };
+        let deadline = |lo: Bound<i64>, hi: Bound<i64>| -> Box<dyn Query> {
+            Box::new(RangeQuery::new_i64_bounds("deadline".into(), lo, hi))
+        };
+        let now = now.unix_timestamp();
+        match status {
+            Status::Open => all_of(vec![stage(Stage::Tender), deadline(Bound::Excluded(now), Bound::Unbounded)]),
+            Status::Closed => all_of(vec![stage(Stage::Tender), deadline(Bound::Unbounded, Bound::Included(now))]),
+            Status::Pipeline => stage(Stage::Pipeline),
+            Status::Planned => stage(Stage::Planned),
+            Status::Awarded => stage(Stage::Awarded),
+            Status::Cancelled => stage(Stage::Cancelled),
+            Status::Unknown => stage(Stage::Unknown),
+        }
+    }
+
+    fn facets(
+        &self,
+        searcher: &Searcher,
+        req: &SearchRequest,
+        text: Option<std::sync::Arc<dyn Query>>,
+    ) -> Result<Facets> {
+        let query = combine(text.clone(), self.filters(req, true)?);
+        let mut fc = FacetCollector::for_field("facets");
+        for root in ["/source", "/type", "/cpv", "/region"] {
+            fc.add_facet(root);
+        }
+        let counts = searcher.search(&query, &fc)?;
+        let mut out = Facets::default();
+        for (root, map) in [
+            ("/source", &mut out.source),
+            ("/type", &mut out.notice_type),
+            ("/cpv", &mut out.cpv_division),
+            ("/region", &mut out.region),
+        ] {
+            for (facet, n) in counts.get(root) {
+                let name = facet.to_path().last().map(|s| s.to_string()).unwrap_or_default();
+                map.insert(name, n);
+            }
+        }
+        // Status counts ignore the status filter, so users see what the other
+        // statuses would give; open/closed depend on `now`, so they are counted
+        // with queries rather than stored facets.
+        for status in Status::ALL {
+            let mut clauses = self.filters(req, false)?;
+            clauses.push(self.status_query(status, req.now));
+            let n = searcher.search(&combine(text.clone(), clauses), &Count)?;
+            if n > 0 {
+                out.status.insert(status.as_str().to_owned(), n as u64);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn validate_cpv(c: &str) -> Result<String> {
+    let digits: String = c.trim().chars().take_while(|ch| *ch != '-').collect();
+    if digits.len() < 2 || digits.len() > 8 || !digits.chars().all(|ch| ch.is_ascii_digit()) {
+        return Err(IndexError::Filter {
+            field: "cpv",
+            message: format!("{c:?} is not a CPV code prefix (2 to 8 digits, e.g. 85 or 85312000)"),
+        });
+    }
+    Ok(digits)
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+fn term(field: Field, value: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, value),
+        IndexRecordOption::Basic,
+    ))
+}
+
+fn push_terms(out: &mut Vec<Box<dyn Query>>, field: Field, values: &[String]) {
+    let alts: Vec<Box<dyn Query>> = values
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .map(|v| term(field, v))
+        .collect();
+    if !alts.is_empty() {
+        out.push(any_of(alts));
+    }
+}
+
+fn any_of(mut alts: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    if alts.len() == 1 {
+        return alts.remove(0);
+    }
+    Box::new(BooleanQuery::new(alts.into_iter().map(|q| (Occur::Should, q)).collect()))
+}
+
+fn all_of(clauses: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    Box::new(BooleanQuery::new(clauses.into_iter().map(|q| (Occur::Must, q)).collect()))
+}
+
+/// Text query (scored) AND filters (unscored).
+fn combine(text: Option<std::sync::Arc<dyn Query>>, filters: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = filters
+        .into_iter()
+        .map(|q| (Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0)) as Box<dyn Query>))
+        .collect();
+    match text {
+        Some(t) => clauses.push((Occur::Must, t.box_clone())),
+        None if clauses.is_empty() => return Box::new(AllQuery),
+        None => {}
+    }
+    Box::new(BooleanQuery::new(clauses))
+}
