@@ -1,1 +1,18 @@
+//! sebroker: a procurement brokerage matching engine for the social economy.
+//!
+//! Data flows one way: connectors (crate `sebroker-connectors`) → store
+//! ([`store`]) + index (crate `sebroker-index`) → search ([`search`]) → CLI
+//! ([`cli`]) and HTTP API ([`api`]). See ARCHITECTURE.md.
 
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod ingest;
+pub mod search;
+pub mod store;
+
+pub use app::App;
+pub use error::{Error, Result};

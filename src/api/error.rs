@@ -1,0 +1,46 @@
+//! API errors as data: a stable `code`, an HTTP status and a message.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<crate::Error> for ApiError {
+    fn from(e: crate::Error) -> Self {
+        use crate::Error as E;
+        match e {
+            E::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", m),
+            E::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
+            E::Index(sebroker_index::IndexError::Filter { field, message }) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", format!("{field}: {message}"))
+            }
+            other => {
+                tracing::error!(error = %other, "internal error");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
+            }
+        }
+    }
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such route; the API lives under /api/v1")
+}

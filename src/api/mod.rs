@@ -1,0 +1,42 @@
+//! The HTTP API: JSON under `/api/v1`, errors as
+//! `{"error": {"code", "message"}}`, with body-size and time limits.
+
+pub mod error;
+pub mod notices;
+pub mod serve;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::app::App;
+
+/// Request bodies above this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Requests running longer than this are answered with 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub type State = Arc<App>;
+
+/// The whole router, in one readable place.
+pub fn router(app: State) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/notices", get(notices::list))
+        .route("/api/v1/notices/{ocid}", get(notices::show))
+        .fallback(error::not_found)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .with_state(app)
+}
+
+async fn healthz(axum::extract::State(app): axum::extract::State<State>) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({
+        "status": "ok",
+        "notices": app.index.num_docs(),
+    }))
+}

@@ -1,0 +1,93 @@
+//! The opened application: data folder lock, store, index and reference
+//! tables, with the index caught up to the store on open.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use sebroker_connectors::cpv::CpvTable;
+use sebroker_connectors::places::Places;
+use sebroker_index::NoticeIndex;
+
+use crate::error::Result;
+use crate::store::{DirLock, NoticeStore, SledStore};
+
+pub struct App {
+    pub data_dir: PathBuf,
+    pub store: Arc<dyn NoticeStore>,
+    pub index: Arc<NoticeIndex>,
+    pub places: Arc<RwLock<Places>>,
+    _lock: DirLock,
+}
+
+impl App {
+    /// Opens the data folder: lock, store (`store/`), index (`index/`).
+    pub fn open(data_dir: &Path) -> Result<App> {
+        let lock = DirLock::acquire(data_dir)?;
+        let store: Arc<dyn NoticeStore> = Arc::new(SledStore::open(&data_dir.join("store"))?);
+        let index = Arc::new(NoticeIndex::open(&data_dir.join("index"))?);
+        let mut places = Places::builtin();
+        for e in store.place_entries()? {
+            places.add(&e);
+        }
+        let app = App {
+            data_dir: data_dir.to_owned(),
+            store,
+            index,
+            places: Arc::new(RwLock::new(places)),
+            _lock: lock,
+        };
+        app.catch_up_index()?;
+        Ok(app)
+    }
+
+    /// Applies to the index every store change it has not seen (after a crash,
+    /// or after the index was wiped for a schema change).
+    pub fn catch_up_index(&self) -> Result<usize> {
+        let from = self.index.indexed_seq();
+        let last = self.store.last_seq()?;
+        if from == last {
+            return Ok(0);
+        }
+        if from > last || (from == 0 && self.index.num_docs() > 0) {
+            // The index is ahead of (or unrelated to) the store: rebuild it.
+            return self.reindex();
+        }
+        let (ocids, last) = self.store.changes_since(from)?;
+        tracing::info!(changes = ocids.len(), from, to = last, "catching the index up with the store");
+        for ocid in &ocids {
+            match self.store.get_notice(ocid)? {
+                Some(n) => self.index.upsert(&n)?,
+                None => self.index.delete(ocid),
+            }
+        }
+        self.index.commit(last)?;
+        Ok(ocids.len())
+    }
+
+    /// Rebuilds the index from the store. Returns the number of notices.
+    pub fn reindex(&self) -> Result<usize> {
+        let last = self.store.last_seq()?;
+        self.index.clear()?;
+        let mut n = 0usize;
+        self.store.for_each_notice(&mut |notice| {
+            self.index.upsert(&notice)?;
+            n += 1;
+            Ok(())
+        })?;
+        self.index.commit(last)?;
+        Ok(n)
+    }
+
+    pub fn places(&self) -> std::sync::RwLockReadGuard<'_, Places> {
+        self.places.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// CPV descriptions known to the store.
+    pub fn cpv_table(&self) -> Result<CpvTable> {
+        let mut t = CpvTable::default();
+        for (code, desc) in self.store.cpv_descriptions()? {
+            t.set(code, desc);
+        }
+        Ok(t)
+    }
+}

@@ -1,0 +1,220 @@
+//! What each subcommand does.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use sebroker_connectors::cpv::CpvTable;
+use sebroker_connectors::places::{self, Places};
+
+use super::{output, Cli, Command, ReferenceCommand, ReferenceKind, SearchArgs};
+use crate::app::App;
+use crate::config::{Config, FileConfig};
+use crate::error::{exit, Error};
+use crate::ingest::{self, IngestOptions};
+use crate::search::{self, SearchParams};
+
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    let file = FileConfig::load(cli.config.as_deref())?;
+    let addr_flag = match &cli.command {
+        Command::Serve { addr, .. } => addr.clone(),
+        _ => None,
+    };
+    let config = Config::resolve(file, cli.data_dir.clone(), addr_flag)?;
+    match cli.command {
+        Command::Serve { demo, .. } => crate::api::serve::run(&config, demo),
+        Command::Ingest { paths, source, json } => ingest_cmd(&config, &paths, source, json),
+        Command::Search(args) => search_cmd(&config, args),
+        Command::Notice { ocid, json } => notice_cmd(&config, &ocid, json),
+        Command::Stats { now, json } => stats_cmd(&config, now, json),
+        Command::Reindex => {
+            let app = App::open(&config.data_dir)?;
+            let n = app.reindex()?;
+            eprintln!("reindexed {n} notices");
+            Ok(exit::OK)
+        }
+        Command::Reference { command: ReferenceCommand::Import { kind, file, json } } => {
+            reference_cmd(&config, kind, &file, json)
+        }
+    }
+}
+
+fn ingest_cmd(config: &Config, paths: &[std::path::PathBuf], source: Option<String>, json: bool) -> anyhow::Result<u8> {
+    if let Some(s) = &source {
+        if !sebroker_connectors::source::is_valid_source(s) || !s.contains(':') {
+            eprintln!("error: --source {s:?}: expected anchor:<slug> or ocds:<name> (lower-case slug)");
+            return Ok(exit::USAGE);
+        }
+    }
+    let app = App::open(&config.data_dir)?;
+    let mut skipped = Vec::new();
+    let files = ingest::collect_files(paths, &mut skipped)?;
+    let bar = indicatif::ProgressBar::new(files.len() as u64);
+    if !std::io::stderr().is_terminal() || files.len() < 2 {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut report = ingest::ingest_files(&app, &files, &IngestOptions { source }, &mut |done, _| {
+        bar.set_position(done as u64)
+    })?;
+    bar.finish_and_clear();
+    report.files_skipped = skipped.len() as u64;
+    report.skipped = skipped;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        output::ingest_summary(&report);
+    }
+    Ok(report.exit_code())
+}
+
+fn search_cmd(config: &Config, a: SearchArgs) -> anyhow::Result<u8> {
+    let params = SearchParams {
+        q: Some(a.query),
+        status: a.status,
+        cpv: a.cpv,
+        region: a.region,
+        min_value: a.min_value,
+        max_value: a.max_value,
+        vcse: Some(a.vcse),
+        sme: Some(a.sme),
+        reserved: Some(a.reserved),
+        source: a.source,
+        notice_type: a.notice_type,
+        buyer: a.buyer,
+        deadline_from: a.deadline_from,
+        deadline_to: a.deadline_to,
+        sort: a.sort,
+        now: a.now,
+        limit: Some(a.limit),
+        offset: Some(a.offset),
+        facets: Some(true),
+        snippets: Some(!a.json),
+    };
+    let app = App::open(&config.data_dir)?;
+    let page = match search::search(&app, &params) {
+        Ok(p) => p,
+        Err(Error::Invalid(m)) => {
+            eprintln!("error: {m}");
+            return Ok(exit::USAGE);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if a.json {
+        println!("{}", serde_json::to_string(&page)?);
+    } else {
+        output::search_page(&page);
+    }
+    Ok(exit::OK)
+}
+
+fn notice_cmd(config: &Config, ocid: &str, json: bool) -> anyhow::Result<u8> {
+    let app = App::open(&config.data_dir)?;
+    let Some(n) = app.store.get_notice(ocid)? else {
+        eprintln!("error: no notice with ocid {ocid:?} in {}", config.data_dir.display());
+        return Ok(exit::FAILED);
+    };
+    if json {
+        println!("{}", serde_json::to_string(&n)?);
+    } else {
+        output::notice(&n, &app.places());
+    }
+    Ok(exit::OK)
+}
+
+#[derive(Serialize)]
+struct Stats {
+    notices: u64,
+    releases: u64,
+    by_source: BTreeMap<String, u64>,
+    by_status: BTreeMap<String, u64>,
+    cpv_descriptions: usize,
+    index_docs: u64,
+    index_bytes: u64,
+}
+
+fn stats_cmd(config: &Config, now: Option<String>, json: bool) -> anyhow::Result<u8> {
+    let app = App::open(&config.data_dir)?;
+    let now = match now {
+        Some(s) => search::parse_when("now", &s, false)?,
+        None => time::OffsetDateTime::now_utc(),
+    };
+    let counts = app.store.counts()?;
+    let mut by_source = BTreeMap::new();
+    let mut by_status = BTreeMap::new();
+    app.store.for_each_notice(&mut |n| {
+        *by_source.entry(n.source.clone()).or_insert(0) += 1;
+        *by_status.entry(n.status(now).as_str().to_owned()).or_insert(0) += 1;
+        Ok(())
+    })?;
+    let s = Stats {
+        notices: counts.notices,
+        releases: counts.releases,
+        by_source,
+        by_status,
+        cpv_descriptions: app.store.cpv_descriptions()?.len(),
+        index_docs: app.index.num_docs(),
+        index_bytes: app.index.size_on_disk(),
+    };
+    if json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        println!("notices   {}\nreleases  {}", s.notices, s.releases);
+        for (k, v) in &s.by_source {
+            println!("  source {k:<16} {v}");
+        }
+        for (k, v) in &s.by_status {
+            println!("  status {k:<16} {v}");
+        }
+        println!("CPV descriptions {}\nindex: {} documents, {} bytes", s.cpv_descriptions, s.index_docs, s.index_bytes);
+    }
+    Ok(exit::OK)
+}
+
+#[derive(Serialize)]
+struct ReferenceReport {
+    kind: &'static str,
+    entries: usize,
+    new: usize,
+    errors: Vec<ingest::IngestError>,
+}
+
+fn reference_cmd(config: &Config, kind: ReferenceKind, file: &std::path::Path, json: bool) -> anyhow::Result<u8> {
+    let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let app = App::open(&config.data_dir)?;
+    let name = file.display().to_string();
+    let to_errors = |bad: Vec<(u64, String)>| -> Vec<ingest::IngestError> {
+        bad.into_iter()
+            .map(|(line, message)| ingest::IngestError { file: name.clone(), position: line, message: format!("line {line}: {message}") })
+            .collect()
+    };
+    let report = match kind {
+        ReferenceKind::Cpv => {
+            let (entries, bad) = CpvTable::parse_csv(f);
+            let new = app.store.put_cpv(&entries, true)?;
+            ReferenceReport { kind: "cpv", entries: entries.len(), new, errors: to_errors(bad) }
+        }
+        ReferenceKind::Places => {
+            let builtin = Places::builtin();
+            let region = |s: &str| builtin.resolve_code(s).filter(|c| places::nuts_code(c).is_some());
+            let (entries, bad) = places::parse_places_csv(f, &region).map_err(|m| anyhow::anyhow!("{name}: {m}"))?;
+            let new = app.store.put_place_entries(&entries)?;
+            ReferenceReport { kind: "places", entries: entries.len(), new, errors: to_errors(bad) }
+        }
+    };
+    app.store.flush()?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        eprintln!("{}: {} entries read, {} new, {} rows with errors", report.kind, report.entries, report.new, report.errors.len());
+        for e in report.errors.iter().take(20) {
+            eprintln!("  {}: {}", e.file, e.message);
+        }
+    }
+    Ok(match (report.errors.is_empty(), report.entries) {
+        (true, _) => exit::OK,
+        (false, 0) => exit::FAILED,
+        (false, _) => exit::PARTIAL,
+    })
+}

@@ -1,0 +1,174 @@
+//! The command line: one subcommand per job, the same vocabulary as the API.
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::exit;
+
+#[derive(Debug, Parser)]
+#[command(name = "sebroker", version, about = "Procurement brokerage matching engine for the social economy")]
+pub struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, env = "SEBROKER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data folder (store, index, lock) [default: ./data].
+    #[arg(long, global = true, env = "SEBROKER_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ingest OCDS files or folders (packages, records, JSON Lines, .gz).
+    Ingest {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Source name for these releases (`anchor:<slug>`, `ocds:<name>`);
+        /// default: from the ocid prefix (fts, cf).
+        #[arg(long)]
+        source: Option<String>,
+        /// Print one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search notices.
+    Search(SearchArgs),
+    /// Show one notice in full.
+    Notice {
+        ocid: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Counts of notices and releases, by source and status.
+    Stats {
+        /// Judge open/closed at this time (RFC 3339 or YYYY-MM-DD).
+        #[arg(long)]
+        now: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild the search index from the store.
+    Reindex,
+    /// Reference tables (CPV list, places).
+    Reference {
+        #[command(subcommand)]
+        command: ReferenceCommand,
+    },
+    /// Serve the HTTP API.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long, env = "SEBROKER_ADDR")]
+        addr: Option<String>,
+        /// Load the fictional demo data into a fresh temporary data folder.
+        #[arg(long)]
+        demo: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReferenceCommand {
+    /// Import a reference file: the CPV 2008 list, or a places table
+    /// (postcode districts, UK local authorities, LAD→NUTS lookup).
+    Import {
+        kind: ReferenceKind,
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReferenceKind {
+    Cpv,
+    Places,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words to search for (all must match); empty lists everything.
+    #[arg(default_value = "")]
+    pub query: String,
+    /// pipeline, planned, open, closed, awarded, cancelled (comma-separated).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// CPV code prefix, e.g. 85 or 85312000 (comma-separated).
+    #[arg(long)]
+    pub cpv: Option<String>,
+    /// NUTS code (UKG finds UKG21), region name, local authority or postcode.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Minimum value in whole pounds.
+    #[arg(long)]
+    pub min_value: Option<i64>,
+    /// Maximum value in whole pounds.
+    #[arg(long)]
+    pub max_value: Option<i64>,
+    /// Only notices suitable for VCSEs.
+    #[arg(long)]
+    pub vcse: bool,
+    /// Only notices suitable for SMEs.
+    #[arg(long)]
+    pub sme: bool,
+    /// Only competitions reserved for SMEs/VCSEs.
+    #[arg(long)]
+    pub reserved: bool,
+    /// fts, cf, anchor, anchor:<slug>, ocds:<name> (comma-separated).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Procurement Act notice type, e.g. UK4 (comma-separated).
+    #[arg(long = "type")]
+    pub notice_type: Option<String>,
+    /// Words in the buyer's name.
+    #[arg(long)]
+    pub buyer: Option<String>,
+    #[arg(long)]
+    pub deadline_from: Option<String>,
+    #[arg(long)]
+    pub deadline_to: Option<String>,
+    /// relevance, deadline, value, published.
+    #[arg(long)]
+    pub sort: Option<String>,
+    /// Judge open/closed at this time (RFC 3339 or YYYY-MM-DD) [default: now].
+    #[arg(long)]
+    pub now: Option<String>,
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the command line and returns the exit code.
+pub fn main() -> u8 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+        }
+    };
+    init_logging(matches!(cli.command, Command::Serve { .. }));
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit::FAILED
+        }
+    }
+}
+
+fn init_logging(serving: bool) {
+    let default = if serving { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,69 @@
+//! The store: the source of truth for raw releases, compiled notices, the
+//! change log the index follows, learned CPV descriptions, imported place
+//! tables and the ingest log. Storage sits behind [`NoticeStore`] so the
+//! engine (sled today) can change without touching callers.
+
+mod lock;
+mod sled_store;
+
+pub use lock::DirLock;
+pub use sled_store::SledStore;
+
+use sebroker_connectors::places::PlaceEntry;
+use sebroker_index::Notice;
+
+use crate::error::Result;
+
+/// The schema version of the store; see [`SledStore::open`] for migrations.
+pub const STORE_VERSION: u64 = 1;
+
+/// What storing a release did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutRelease {
+    New,
+    /// The same release (same content, whitespace aside) is already stored.
+    Duplicate,
+    /// A release with the same id but other content was stored; replaced.
+    Replaced,
+}
+
+/// What storing a compiled notice did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutNotice {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Counts for `sebroker stats`.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct StoreCounts {
+    pub notices: u64,
+    pub releases: u64,
+}
+
+pub trait NoticeStore: Send + Sync {
+    /// Stores a raw release under its ocid and release id.
+    fn put_release(&self, ocid: &str, release_id: &str, hash: &[u8; 32], json: &str) -> Result<PutRelease>;
+    /// Every raw release of an ocid.
+    fn releases_of(&self, ocid: &str) -> Result<Vec<String>>;
+    fn get_notice(&self, ocid: &str) -> Result<Option<Notice>>;
+    /// Stores a notice if it differs from the stored one, logging the change.
+    fn put_notice(&self, notice: &Notice) -> Result<PutNotice>;
+    /// Calls `f` for every stored notice, in ocid order.
+    fn for_each_notice(&self, f: &mut dyn FnMut(Notice) -> Result<()>) -> Result<()>;
+    /// Ocids changed after sequence `seq`, and the last sequence.
+    fn changes_since(&self, seq: u64) -> Result<(Vec<String>, u64)>;
+    fn last_seq(&self) -> Result<u64>;
+    fn counts(&self) -> Result<StoreCounts>;
+    /// Learned or imported CPV descriptions.
+    fn cpv_descriptions(&self) -> Result<Vec<(String, String)>>;
+    /// Records CPV descriptions; `replace` overwrites known ones.
+    fn put_cpv(&self, entries: &[(String, String)], replace: bool) -> Result<usize>;
+    fn place_entries(&self) -> Result<Vec<PlaceEntry>>;
+    fn put_place_entries(&self, entries: &[PlaceEntry]) -> Result<usize>;
+    /// Appends a JSON line to the ingest log.
+    fn log_ingest(&self, entry: &serde_json::Value) -> Result<()>;
+    /// Makes everything written so far durable.
+    fn flush(&self) -> Result<()>;
+}

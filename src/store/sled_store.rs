@@ -1,0 +1,283 @@
+//! The sled implementation of [`NoticeStore`](super::NoticeStore).
+//!
+//! Trees: `releases` (ocid \0 release id → sha256 ‖ raw JSON), `notices`
+//! (ocid → notice JSON), `changes` (sequence → ocid), `cpv` (code →
+//! description), `places` (entry JSON → ()), `ingest_log` (sequence → JSON),
+//! `meta` (schema version, sequence counter).
+
+use std::path::Path;
+
+use sebroker_connectors::places::PlaceEntry;
+use sebroker_index::Notice;
+
+use super::{NoticeStore, PutNotice, PutRelease, StoreCounts, STORE_VERSION};
+use crate::error::{Error, Result};
+
+/// sled's page cache; explicit so memory use does not depend on sled's default.
+const CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
+pub struct SledStore {
+    db: sled::Db,
+    releases: sled::Tree,
+    notices: sled::Tree,
+    changes: sled::Tree,
+    cpv: sled::Tree,
+    places: sled::Tree,
+    ingest_log: sled::Tree,
+    meta: sled::Tree,
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`, checking its schema version.
+    pub fn open(dir: &Path) -> Result<SledStore> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(CACHE_BYTES)
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
+        let s = SledStore {
+            releases: db.open_tree("releases")?,
+            notices: db.open_tree("notices")?,
+            changes: db.open_tree("changes")?,
+            cpv: db.open_tree("cpv")?,
+            places: db.open_tree("places")?,
+            ingest_log: db.open_tree("ingest_log")?,
+            meta: db.open_tree("meta")?,
+            db,
+        };
+        s.check_version(dir)?;
+        Ok(s)
+    }
+
+    fn check_version(&self, dir: &Path) -> Result<()> {
+        match self.meta.get("schema_version")? {
+            None if self.notices.is_empty() && self.releases.is_empty() => {
+                self.meta.insert("schema_version", &STORE_VERSION.to_be_bytes())?;
+                self.db.flush()?;
+                Ok(())
+            }
+            None => Err(Error::StoreVersion(format!(
+                "{} holds data without a schema version (written before sebroker 0.1); \
+                 re-ingest your sources into a fresh --data-dir",
+                dir.display()
+            ))),
+            Some(v) => {
+                let v = u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0xff; 8]));
+                if v > STORE_VERSION {
+                    return Err(Error::StoreVersion(format!(
+                        "{} was written by a newer sebroker (store version {v}, this one reads {STORE_VERSION}); \
+                         upgrade sebroker or restore a backup made by this version",
+                        dir.display()
+                    )));
+                }
+                // Versions below STORE_VERSION would be migrated here, one step
+                // at a time; version 1 is the first.
+                Ok(())
+            }
+        }
+    }
+
+    fn next_seq(&self) -> Result<u64> {
+        let v = self.meta.update_and_fetch("seq", |old| {
+            let n = old
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, u64::from_be_bytes);
+            Some((n + 1).to_be_bytes().to_vec())
+        })?;
+        Ok(v.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes))
+    }
+}
+
+fn release_key(ocid: &str, id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(ocid.len() + id.len() + 1);
+    k.extend_from_slice(ocid.as_bytes());
+    k.push(0);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn decode_notice(key: &[u8], bytes: &[u8]) -> Result<Notice> {
+    serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        message: e.to_string(),
+    })
+}
+
+impl NoticeStore for SledStore {
+    fn put_release(&self, ocid: &str, release_id: &str, hash: &[u8; 32], json: &str) -> Result<PutRelease> {
+        let key = release_key(ocid, release_id);
+        let mut value = Vec::with_capacity(32 + json.len());
+        value.extend_from_slice(hash);
+        value.extend_from_slice(json.as_bytes());
+        let old = self.releases.insert(key, value)?;
+        Ok(match old {
+            None => PutRelease::New,
+            Some(old) if old.get(..32) == Some(&hash[..]) => {
+                // Keep the first copy byte for byte: put the old value back.
+                if old.get(32..) != Some(json.as_bytes()) {
+                    self.releases.insert(release_key(ocid, release_id), old)?;
+                }
+                PutRelease::Duplicate
+            }
+            Some(_) => PutRelease::Replaced,
+        })
+    }
+
+    fn releases_of(&self, ocid: &str) -> Result<Vec<String>> {
+        let mut prefix = ocid.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for kv in self.releases.scan_prefix(prefix) {
+            let (_, v) = kv?;
+            let json = v.get(32..).unwrap_or_default();
+            out.push(String::from_utf8_lossy(json).into_owned());
+        }
+        Ok(out)
+    }
+
+    fn get_notice(&self, ocid: &str) -> Result<Option<Notice>> {
+        match self.notices.get(ocid)? {
+            Some(v) => decode_notice(ocid.as_bytes(), &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn put_notice(&self, notice: &Notice) -> Result<PutNotice> {
+        let old = self.get_notice(&notice.ocid)?;
+        let outcome = match &old {
+            None => PutNotice::Created,
+            Some(o) if o == notice => return Ok(PutNotice::Unchanged),
+            Some(_) => PutNotice::Updated,
+        };
+        let bytes = serde_json::to_vec(notice).map_err(|e| Error::Corrupt {
+            key: notice.ocid.clone(),
+            message: e.to_string(),
+        })?;
+        self.notices.insert(notice.ocid.as_bytes(), bytes)?;
+        let seq = self.next_seq()?;
+        self.changes.insert(seq.to_be_bytes(), notice.ocid.as_bytes())?;
+        Ok(outcome)
+    }
+
+    fn for_each_notice(&self, f: &mut dyn FnMut(Notice) -> Result<()>) -> Result<()> {
+        for kv in self.notices.iter() {
+            let (k, v) = kv?;
+            f(decode_notice(&k, &v)?)?;
+        }
+        Ok(())
+    }
+
+    fn changes_since(&self, seq: u64) -> Result<(Vec<String>, u64)> {
+        let mut ocids = Vec::new();
+        let mut last = seq;
+        for kv in self.changes.range((seq + 1).to_be_bytes()..) {
+            let (k, v) = kv?;
+            last = <[u8; 8]>::try_from(k.as_ref()).map_or(last, u64::from_be_bytes);
+            ocids.push(String::from_utf8_lossy(&v).into_owned());
+        }
+        ocids.sort();
+        ocids.dedup();
+        Ok((ocids, last))
+    }
+
+    fn last_seq(&self) -> Result<u64> {
+        Ok(self
+            .meta
+            .get("seq")?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes))
+    }
+
+    fn counts(&self) -> Result<StoreCounts> {
+        Ok(StoreCounts {
+            notices: self.notices.len() as u64,
+            releases: self.releases.len() as u64,
+        })
+    }
+
+    fn cpv_descriptions(&self) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for kv in self.cpv.iter() {
+            let (k, v) = kv?;
+            out.push((
+                String::from_utf8_lossy(&k).into_owned(),
+                String::from_utf8_lossy(&v).into_owned(),
+            ));
+        }
+        Ok(out)
+    }
+
+    fn put_cpv(&self, entries: &[(String, String)], replace: bool) -> Result<usize> {
+        let mut n = 0;
+        for (code, desc) in entries {
+            if replace {
+                self.cpv.insert(code.as_bytes(), desc.as_bytes())?;
+                n += 1;
+            } else if self
+                .cpv
+                .compare_and_swap(code.as_bytes(), None as Option<&[u8]>, Some(desc.as_bytes()))?
+                .is_ok()
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    fn place_entries(&self) -> Result<Vec<PlaceEntry>> {
+        let mut out = Vec::new();
+        for kv in self.places.iter() {
+            let (k, _) = kv?;
+            let e: PlaceEntry = serde_json::from_slice(&k).map_err(|e| Error::Corrupt {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                message: e.to_string(),
+            })?;
+            out.push(e);
+        }
+        Ok(out)
+    }
+
+    fn put_place_entries(&self, entries: &[PlaceEntry]) -> Result<usize> {
+        let mut n = 0;
+        for e in entries {
+            let k = serde_json::to_vec(e).map_err(|err| Error::Invalid(err.to_string()))?;
+            if self.places.insert(k, &[])?.is_none() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    fn log_ingest(&self, entry: &serde_json::Value) -> Result<()> {
+        let id = self.db.generate_id()?;
+        self.ingest_log.insert(id.to_be_bytes(), entry.to_string().as_bytes())?;
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn releases_dedupe_by_content_and_version_is_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = SledStore::open(dir.path()).expect("opens");
+        let h = [1u8; 32];
+        assert_eq!(s.put_release("o", "1", &h, "{}").expect("put"), PutRelease::New);
+        assert_eq!(s.put_release("o", "1", &h, "{ }").expect("put"), PutRelease::Duplicate);
+        assert_eq!(s.releases_of("o").expect("get"), vec!["{}".to_owned()]);
+        assert_eq!(s.put_release("o", "1", &[2u8; 32], "{\"a\":1}").expect("put"), PutRelease::Replaced);
+        assert_eq!(s.releases_of("o2").expect("get").len(), 0);
+        s.meta.insert("schema_version", &99u64.to_be_bytes()).expect("insert");
+        drop(s);
+        let err = SledStore::open(dir.path()).err().expect("refuses a newer store");
+        assert!(err.to_string().contains("newer sebroker"), "{err}");
+    }
+}
