@@ -53,7 +53,12 @@ impl App {
             return self.reindex();
         }
         let (ocids, last) = self.store.changes_since(from)?;
-        tracing::info!(changes = ocids.len(), from, to = last, "catching the index up with the store");
+        tracing::info!(
+            changes = ocids.len(),
+            from,
+            to = last,
+            "catching the index up with the store"
+        );
         for ocid in &ocids {
             match self.store.get_notice(ocid)? {
                 Some(n) => self.index.upsert(&n)?,

@@ -33,8 +33,13 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 
 impl FileConfig {
     pub fn load(path: Option<&Path>) -> Result<FileConfig> {
-        let Some(path) = path else { return Ok(FileConfig::default()) };
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        let Some(path) = path else {
+            return Ok(FileConfig::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
     }
 }
@@ -42,12 +47,22 @@ impl FileConfig {
 impl Config {
     /// Resolves the configuration: `flag_*` already hold flag-or-environment
     /// values (clap reads `SEBROKER_*`), the file fills what they leave.
-    pub fn resolve(file: FileConfig, flag_data_dir: Option<PathBuf>, flag_addr: Option<String>) -> Result<Config> {
-        let data_dir = flag_data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
-        let addr_s = flag_addr.or(file.addr).unwrap_or_else(|| DEFAULT_ADDR.to_owned());
-        let addr = addr_s
-            .parse()
-            .map_err(|_| Error::Config(format!("addr: {addr_s:?} is not an address like 127.0.0.1:8080")))?;
+    pub fn resolve(
+        file: FileConfig,
+        flag_data_dir: Option<PathBuf>,
+        flag_addr: Option<String>,
+    ) -> Result<Config> {
+        let data_dir = flag_data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        let addr_s = flag_addr
+            .or(file.addr)
+            .unwrap_or_else(|| DEFAULT_ADDR.to_owned());
+        let addr = addr_s.parse().map_err(|_| {
+            Error::Config(format!(
+                "addr: {addr_s:?} is not an address like 127.0.0.1:8080"
+            ))
+        })?;
         Ok(Config { data_dir, addr })
     }
 }
@@ -58,7 +73,10 @@ mod tests {
 
     #[test]
     fn flags_beat_the_file() {
-        let file = FileConfig { data_dir: Some("/from/file".into()), addr: Some("127.0.0.1:9000".into()) };
+        let file = FileConfig {
+            data_dir: Some("/from/file".into()),
+            addr: Some("127.0.0.1:9000".into()),
+        };
         let c = Config::resolve(file, Some("/from/flag".into()), None).expect("valid");
         assert_eq!(c.data_dir, PathBuf::from("/from/flag"));
         assert_eq!(c.addr.port(), 9000);

@@ -8,11 +8,15 @@ use crate::config::Config;
 use crate::error::exit;
 
 pub fn run(config: &Config, demo: bool) -> anyhow::Result<u8> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     // Kept alive until the server stops; removed on drop.
     let mut _demo_dir = None;
     let data_dir = if demo {
-        let d = tempfile::Builder::new().prefix("sebroker-demo-").tempdir()?;
+        let d = tempfile::Builder::new()
+            .prefix("sebroker-demo-")
+            .tempdir()?;
         let p = d.path().to_owned();
         _demo_dir = Some(d);
         p
@@ -23,7 +27,10 @@ pub fn run(config: &Config, demo: bool) -> anyhow::Result<u8> {
     if demo {
         let reports = crate::demo::load(&app)?;
         let notices: u64 = reports.iter().map(|r| r.notices_created).sum();
-        eprintln!("demo: loaded {notices} fictional notices into {}", data_dir.display());
+        eprintln!(
+            "demo: loaded {notices} fictional notices into {}",
+            data_dir.display()
+        );
     }
     let app = Arc::new(app);
     rt.block_on(async move {
@@ -32,7 +39,9 @@ pub fn run(config: &Config, demo: bool) -> anyhow::Result<u8> {
         // Tests and scripts read this line to find the port.
         println!("sebroker listening on http://{addr}");
         tracing::info!(%addr, data_dir = %data_dir.display(), "serving");
-        axum::serve(listener, super::router(app)).with_graceful_shutdown(shutdown()).await?;
+        axum::serve(listener, super::router(app))
+            .with_graceful_shutdown(shutdown())
+            .await?;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(exit::OK)

@@ -25,7 +25,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let config = Config::resolve(file, cli.data_dir.clone(), addr_flag)?;
     match cli.command {
         Command::Serve { demo, .. } => crate::api::serve::run(&config, demo),
-        Command::Ingest { paths, source, json } => ingest_cmd(&config, &paths, source, json),
+        Command::Ingest {
+            paths,
+            source,
+            json,
+        } => ingest_cmd(&config, &paths, source, json),
         Command::Search(args) => search_cmd(&config, args),
         Command::Notice { ocid, json } => notice_cmd(&config, &ocid, json),
         Command::Stats { now, json } => stats_cmd(&config, now, json),
@@ -35,16 +39,23 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             eprintln!("reindexed {n} notices");
             Ok(exit::OK)
         }
-        Command::Reference { command: ReferenceCommand::Import { kind, file, json } } => {
-            reference_cmd(&config, kind, &file, json)
-        }
+        Command::Reference {
+            command: ReferenceCommand::Import { kind, file, json },
+        } => reference_cmd(&config, kind, &file, json),
     }
 }
 
-fn ingest_cmd(config: &Config, paths: &[std::path::PathBuf], source: Option<String>, json: bool) -> anyhow::Result<u8> {
+fn ingest_cmd(
+    config: &Config,
+    paths: &[std::path::PathBuf],
+    source: Option<String>,
+    json: bool,
+) -> anyhow::Result<u8> {
     if let Some(s) = &source {
         if !sebroker_connectors::source::is_valid_source(s) || !s.contains(':') {
-            eprintln!("error: --source {s:?}: expected anchor:<slug> or ocds:<name> (lower-case slug)");
+            eprintln!(
+                "error: --source {s:?}: expected anchor:<slug> or ocds:<name> (lower-case slug)"
+            );
             return Ok(exit::USAGE);
         }
     }
@@ -55,9 +66,10 @@ fn ingest_cmd(config: &Config, paths: &[std::path::PathBuf], source: Option<Stri
     if !std::io::stderr().is_terminal() || files.len() < 2 {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let mut report = ingest::ingest_files(&app, &files, &IngestOptions { source }, &mut |done, _| {
-        bar.set_position(done as u64)
-    })?;
+    let mut report =
+        ingest::ingest_files(&app, &files, &IngestOptions { source }, &mut |done, _| {
+            bar.set_position(done as u64)
+        })?;
     bar.finish_and_clear();
     report.files_skipped = skipped.len() as u64;
     report.skipped = skipped;
@@ -69,7 +81,7 @@ fn ingest_cmd(config: &Config, paths: &[std::path::PathBuf], source: Option<Stri
     Ok(report.exit_code())
 }
 
-fn search_cmd(config: &Config, a: SearchArgs) -> anyhow::Result<u8> {
+fn search_cmd(config: &Config, a: Box<SearchArgs>) -> anyhow::Result<u8> {
     let params = SearchParams {
         q: Some(a.query),
         status: a.status,
@@ -112,7 +124,10 @@ fn search_cmd(config: &Config, a: SearchArgs) -> anyhow::Result<u8> {
 fn notice_cmd(config: &Config, ocid: &str, json: bool) -> anyhow::Result<u8> {
     let app = App::open(&config.data_dir)?;
     let Some(n) = app.store.get_notice(ocid)? else {
-        eprintln!("error: no notice with ocid {ocid:?} in {}", config.data_dir.display());
+        eprintln!(
+            "error: no notice with ocid {ocid:?} in {}",
+            config.data_dir.display()
+        );
         return Ok(exit::FAILED);
     };
     if json {
@@ -145,7 +160,9 @@ fn stats_cmd(config: &Config, now: Option<String>, json: bool) -> anyhow::Result
     let mut by_status = BTreeMap::new();
     app.store.for_each_notice(&mut |n| {
         *by_source.entry(n.source.clone()).or_insert(0) += 1;
-        *by_status.entry(n.status(now).as_str().to_owned()).or_insert(0) += 1;
+        *by_status
+            .entry(n.status(now).as_str().to_owned())
+            .or_insert(0) += 1;
         Ok(())
     })?;
     let s = Stats {
@@ -167,7 +184,10 @@ fn stats_cmd(config: &Config, now: Option<String>, json: bool) -> anyhow::Result
         for (k, v) in &s.by_status {
             println!("  status {k:<16} {v}");
         }
-        println!("CPV descriptions {}\nindex: {} documents, {} bytes", s.cpv_descriptions, s.index_docs, s.index_bytes);
+        println!(
+            "CPV descriptions {}\nindex: {} documents, {} bytes",
+            s.cpv_descriptions, s.index_docs, s.index_bytes
+        );
     }
     Ok(exit::OK)
 }
@@ -180,34 +200,64 @@ struct ReferenceReport {
     errors: Vec<ingest::IngestError>,
 }
 
-fn reference_cmd(config: &Config, kind: ReferenceKind, file: &std::path::Path, json: bool) -> anyhow::Result<u8> {
+fn reference_cmd(
+    config: &Config,
+    kind: ReferenceKind,
+    file: &std::path::Path,
+    json: bool,
+) -> anyhow::Result<u8> {
     let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let app = App::open(&config.data_dir)?;
     let name = file.display().to_string();
-    let to_errors = |bad: Vec<(u64, String)>| -> Vec<ingest::IngestError> {
+    let to_errors = |bad: Vec<sebroker_connectors::error::RowError>| -> Vec<ingest::IngestError> {
         bad.into_iter()
-            .map(|(line, message)| ingest::IngestError { file: name.clone(), position: line, message: format!("line {line}: {message}") })
+            .map(|e| ingest::IngestError {
+                file: name.clone(),
+                position: e.line,
+                message: format!("line {}: {}", e.line, e.message),
+            })
             .collect()
     };
     let report = match kind {
         ReferenceKind::Cpv => {
             let (entries, bad) = CpvTable::parse_csv(f);
             let new = app.store.put_cpv(&entries, true)?;
-            ReferenceReport { kind: "cpv", entries: entries.len(), new, errors: to_errors(bad) }
+            ReferenceReport {
+                kind: "cpv",
+                entries: entries.len(),
+                new,
+                errors: to_errors(bad),
+            }
         }
         ReferenceKind::Places => {
             let builtin = Places::builtin();
-            let region = |s: &str| builtin.resolve_code(s).filter(|c| places::nuts_code(c).is_some());
-            let (entries, bad) = places::parse_places_csv(f, &region).map_err(|m| anyhow::anyhow!("{name}: {m}"))?;
+            let region = |s: &str| {
+                builtin
+                    .resolve_code(s)
+                    .filter(|c| places::nuts_code(c).is_some())
+            };
+            let (entries, bad) =
+                places::parse_places_csv(f, &region).map_err(|m| anyhow::anyhow!("{name}: {m}"))?;
             let new = app.store.put_place_entries(&entries)?;
-            ReferenceReport { kind: "places", entries: entries.len(), new, errors: to_errors(bad) }
+            ReferenceReport {
+                kind: "places",
+                entries: entries.len(),
+                new,
+                errors: to_errors(bad),
+            }
         }
     };
     app.store.flush()?;
     if json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
-        eprintln!("{}: {} entries read, {} new, {} rows with errors", report.kind, report.entries, report.new, report.errors.len());
+        eprintln!(
+            "{}: {} entries read, {} new, {} rows with errors",
+            report.kind,
+            report.entries,
+            report.new,
+            report.errors.len()
+        );
         for e in report.errors.iter().take(20) {
             eprintln!("  {}: {}", e.file, e.message);
         }

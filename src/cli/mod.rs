@@ -10,7 +10,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::error::exit;
 
 #[derive(Debug, Parser)]
-#[command(name = "sebroker", version, about = "Procurement brokerage matching engine for the social economy")]
+#[command(
+    name = "sebroker",
+    version,
+    about = "Procurement brokerage matching engine for the social economy"
+)]
 pub struct Cli {
     /// Configuration file (TOML).
     #[arg(long, global = true, env = "SEBROKER_CONFIG")]
@@ -37,7 +41,7 @@ pub enum Command {
         json: bool,
     },
     /// Search notices.
-    Search(SearchArgs),
+    Search(Box<SearchArgs>),
     /// Show one notice in full.
     Notice {
         ocid: String,
@@ -150,7 +154,11 @@ pub fn main() -> u8 {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+            return if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
         }
     };
     init_logging(matches!(cli.command, Command::Serve { .. }));
@@ -164,7 +172,11 @@ pub fn main() -> u8 {
 }
 
 fn init_logging(serving: bool) {
-    let default = if serving { "info,tantivy=warn" } else { "warn,tantivy=warn" };
+    let default = if serving {
+        "info,tantivy=warn"
+    } else {
+        "warn,tantivy=warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()

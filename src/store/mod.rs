@@ -44,7 +44,13 @@ pub struct StoreCounts {
 
 pub trait NoticeStore: Send + Sync {
     /// Stores a raw release under its ocid and release id.
-    fn put_release(&self, ocid: &str, release_id: &str, hash: &[u8; 32], json: &str) -> Result<PutRelease>;
+    fn put_release(
+        &self,
+        ocid: &str,
+        release_id: &str,
+        hash: &[u8; 32],
+        json: &str,
+    ) -> Result<PutRelease>;
     /// Every raw release of an ocid.
     fn releases_of(&self, ocid: &str) -> Result<Vec<String>>;
     fn get_notice(&self, ocid: &str) -> Result<Option<Notice>>;

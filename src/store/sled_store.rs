@@ -52,7 +52,8 @@ impl SledStore {
     fn check_version(&self, dir: &Path) -> Result<()> {
         match self.meta.get("schema_version")? {
             None if self.notices.is_empty() && self.releases.is_empty() => {
-                self.meta.insert("schema_version", &STORE_VERSION.to_be_bytes())?;
+                self.meta
+                    .insert("schema_version", &STORE_VERSION.to_be_bytes())?;
                 self.db.flush()?;
                 Ok(())
             }
@@ -105,7 +106,13 @@ fn decode_notice(key: &[u8], bytes: &[u8]) -> Result<Notice> {
 }
 
 impl NoticeStore for SledStore {
-    fn put_release(&self, ocid: &str, release_id: &str, hash: &[u8; 32], json: &str) -> Result<PutRelease> {
+    fn put_release(
+        &self,
+        ocid: &str,
+        release_id: &str,
+        hash: &[u8; 32],
+        json: &str,
+    ) -> Result<PutRelease> {
         let key = release_key(ocid, release_id);
         let mut value = Vec::with_capacity(32 + json.len());
         value.extend_from_slice(hash);
@@ -156,7 +163,8 @@ impl NoticeStore for SledStore {
         })?;
         self.notices.insert(notice.ocid.as_bytes(), bytes)?;
         let seq = self.next_seq()?;
-        self.changes.insert(seq.to_be_bytes(), notice.ocid.as_bytes())?;
+        self.changes
+            .insert(seq.to_be_bytes(), notice.ocid.as_bytes())?;
         Ok(outcome)
     }
 
@@ -216,7 +224,11 @@ impl NoticeStore for SledStore {
                 n += 1;
             } else if self
                 .cpv
-                .compare_and_swap(code.as_bytes(), None as Option<&[u8]>, Some(desc.as_bytes()))?
+                .compare_and_swap(
+                    code.as_bytes(),
+                    None as Option<&[u8]>,
+                    Some(desc.as_bytes()),
+                )?
                 .is_ok()
             {
                 n += 1;
@@ -251,7 +263,8 @@ impl NoticeStore for SledStore {
 
     fn log_ingest(&self, entry: &serde_json::Value) -> Result<()> {
         let id = self.db.generate_id()?;
-        self.ingest_log.insert(id.to_be_bytes(), entry.to_string().as_bytes())?;
+        self.ingest_log
+            .insert(id.to_be_bytes(), entry.to_string().as_bytes())?;
         Ok(())
     }
 
@@ -270,14 +283,28 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = SledStore::open(dir.path()).expect("opens");
         let h = [1u8; 32];
-        assert_eq!(s.put_release("o", "1", &h, "{}").expect("put"), PutRelease::New);
-        assert_eq!(s.put_release("o", "1", &h, "{ }").expect("put"), PutRelease::Duplicate);
+        assert_eq!(
+            s.put_release("o", "1", &h, "{}").expect("put"),
+            PutRelease::New
+        );
+        assert_eq!(
+            s.put_release("o", "1", &h, "{ }").expect("put"),
+            PutRelease::Duplicate
+        );
         assert_eq!(s.releases_of("o").expect("get"), vec!["{}".to_owned()]);
-        assert_eq!(s.put_release("o", "1", &[2u8; 32], "{\"a\":1}").expect("put"), PutRelease::Replaced);
+        assert_eq!(
+            s.put_release("o", "1", &[2u8; 32], "{\"a\":1}")
+                .expect("put"),
+            PutRelease::Replaced
+        );
         assert_eq!(s.releases_of("o2").expect("get").len(), 0);
-        s.meta.insert("schema_version", &99u64.to_be_bytes()).expect("insert");
+        s.meta
+            .insert("schema_version", &99u64.to_be_bytes())
+            .expect("insert");
         drop(s);
-        let err = SledStore::open(dir.path()).err().expect("refuses a newer store");
+        let err = SledStore::open(dir.path())
+            .err()
+            .expect("refuses a newer store");
         assert!(err.to_string().contains("newer sebroker"), "{err}");
     }
 }

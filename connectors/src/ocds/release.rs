@@ -302,7 +302,10 @@ mod tests {
         let t = r.tender.expect("tender");
         let amount = t.value.and_then(|v| v.amount).expect("amount");
         assert_eq!(amount.get(), "1e9999");
-        assert_eq!(t.lots[0].suitability.as_ref().and_then(|s| s.vcse), Some(Flag(true)));
+        assert_eq!(
+            t.lots[0].suitability.as_ref().and_then(|s| s.vcse),
+            Some(Flag(true))
+        );
     }
 
     #[test]
