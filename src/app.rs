@@ -9,6 +9,8 @@ use sebroker_connectors::places::Places;
 use sebroker_index::NoticeIndex;
 
 use crate::error::Result;
+use crate::matching::store::MemberSet;
+use crate::matching::Weights;
 use crate::store::{DirLock, NoticeStore, SledStore};
 
 pub struct App {
@@ -16,6 +18,8 @@ pub struct App {
     pub store: Arc<dyn NoticeStore>,
     pub index: Arc<NoticeIndex>,
     pub places: Arc<RwLock<Places>>,
+    pub members: RwLock<MemberSet>,
+    pub weights: Weights,
     _lock: DirLock,
 }
 
@@ -29,11 +33,14 @@ impl App {
         for e in store.place_entries()? {
             places.add(&e);
         }
+        let members = RwLock::new(MemberSet::load(store.as_ref())?);
         let app = App {
             data_dir: data_dir.to_owned(),
             store,
             index,
             places: Arc::new(RwLock::new(places)),
+            members,
+            weights: Weights::default(),
             _lock: lock,
         };
         app.catch_up_index()?;

@@ -7,6 +7,7 @@
 //! |------------|----------------------|--------------|------------------|
 //! | `data_dir` | `SEBROKER_DATA_DIR`  | `--data-dir` | `./data`         |
 //! | `addr`     | `SEBROKER_ADDR`      | `--addr`     | `127.0.0.1:8080` |
+//! | `clusters` | `SEBROKER_CLUSTERS`  | —            | `ward-end,walsall,smethwick,wolverhampton,other` |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,12 +22,15 @@ use crate::error::{Error, Result};
 pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub addr: Option<String>,
+    pub clusters: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
     pub addr: SocketAddr,
+    /// Cluster slugs members may belong to.
+    pub clusters: Vec<String>,
 }
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -63,7 +67,32 @@ impl Config {
                 "addr: {addr_s:?} is not an address like 127.0.0.1:8080"
             ))
         })?;
-        Ok(Config { data_dir, addr })
+        let clusters = match std::env::var("SEBROKER_CLUSTERS") {
+            Ok(v) => v
+                .split(',')
+                .map(|c| c.trim().to_lowercase())
+                .filter(|c| !c.is_empty())
+                .collect(),
+            Err(_) => file.clusters.unwrap_or_else(|| {
+                crate::members::DEFAULT_CLUSTERS
+                    .iter()
+                    .map(|c| (*c).to_owned())
+                    .collect()
+            }),
+        };
+        if let Some(bad) = clusters
+            .iter()
+            .find(|c| !sebroker_connectors::source::is_slug(c))
+        {
+            return Err(Error::Config(format!(
+                "clusters: {bad:?} is not a slug (lower-case letters, digits, dashes)"
+            )));
+        }
+        Ok(Config {
+            data_dir,
+            addr,
+            clusters,
+        })
     }
 }
 

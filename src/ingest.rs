@@ -238,7 +238,7 @@ fn compile_notices(
         places: &places,
         source: opts.source.as_deref(),
     };
-    let mut changed = 0;
+    let mut changed = Vec::new();
     let mut cpv = Vec::new();
     for ocid in dirty {
         let releases: Vec<Release> = app
@@ -255,7 +255,6 @@ fn compile_notices(
             PutNotice::Updated => report.notices_updated += 1,
             PutNotice::Unchanged => continue,
         }
-        changed += 1;
         cpv.extend(
             notice
                 .cpv
@@ -263,9 +262,13 @@ fn compile_notices(
                 .filter_map(|c| Some((c.code.clone(), c.description.clone()?))),
         );
         app.index.upsert(&notice)?;
+        changed.push(notice);
     }
+    drop(places);
     cpv.sort();
     cpv.dedup_by(|a, b| a.0 == b.0);
     app.store.put_cpv(&cpv, false)?;
-    Ok(changed)
+    // Every new or changed notice is matched (and its awards linked) as it arrives.
+    app.refresh_notices(&changed)?;
+    Ok(changed.len())
 }

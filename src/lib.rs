@@ -8,9 +8,13 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod consortia;
 pub mod demo;
 pub mod error;
+pub mod evaluate;
 pub mod ingest;
+pub mod matching;
+pub mod members;
 pub mod search;
 pub mod store;
 

@@ -39,6 +39,28 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             eprintln!("reindexed {n} notices");
             Ok(exit::OK)
         }
+        Command::Members { command } => super::matching::members_cmd(&config, command),
+        Command::Match { ocid, top, json } => super::matching::match_cmd(&config, &ocid, top, json),
+        Command::Matches {
+            member,
+            status,
+            now,
+            top,
+            json,
+        } => super::matching::matches_cmd(&config, &member, status, now, top, json),
+        Command::Consortia {
+            ocid,
+            max_size,
+            top,
+            json,
+        } => super::matching::consortia_cmd(&config, &ocid, max_size, top, json),
+        Command::Links { command } => super::matching::links_cmd(&config, command),
+        Command::Evaluate {
+            train,
+            test,
+            k,
+            json,
+        } => crate::evaluate::run_cli(&train, &test, k, json),
         Command::Reference {
             command: ReferenceCommand::Import { kind, file, json },
         } => reference_cmd(&config, kind, &file, json),

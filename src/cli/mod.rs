@@ -1,6 +1,7 @@
 //! The command line: one subcommand per job, the same vocabulary as the API.
 
 mod commands;
+mod matching;
 mod output;
 
 use std::path::PathBuf;
@@ -63,6 +64,60 @@ pub enum Command {
         #[command(subcommand)]
         command: ReferenceCommand,
     },
+    /// Cluster members: import, list, show.
+    Members {
+        #[command(subcommand)]
+        command: MembersCommand,
+    },
+    /// Rank members for one notice (any status: timing excludes no one).
+    Match {
+        ocid: String,
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A member's matched notices (closed, awarded and cancelled never appear).
+    Matches {
+        #[arg(long)]
+        member: String,
+        /// pipeline, planned, open (comma-separated) [default: all biddable].
+        #[arg(long)]
+        status: Option<String>,
+        /// Judge deadlines at this time (RFC 3339 or YYYY-MM-DD) [default: now].
+        #[arg(long)]
+        now: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Propose consortia of members for a notice no single member covers.
+    Consortia {
+        ocid: String,
+        #[arg(long, default_value_t = 4)]
+        max_size: usize,
+        #[arg(long, default_value_t = 3)]
+        top: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Links between award notices and members' track records.
+    Links {
+        #[command(subcommand)]
+        command: LinksCommand,
+    },
+    /// Measure match quality on real award data (train/test split).
+    Evaluate {
+        #[arg(long, required = true, num_args = 1..)]
+        train: Vec<PathBuf>,
+        #[arg(long, required = true, num_args = 1..)]
+        test: Vec<PathBuf>,
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the HTTP API.
     Serve {
         /// Address to listen on [default: 127.0.0.1:8080].
@@ -71,6 +126,48 @@ pub enum Command {
         /// Load the fictional demo data into a fresh temporary data folder.
         #[arg(long)]
         demo: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MembersCommand {
+    /// Import members (.json array, .jsonl, .csv); re-import replaces by id.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LinksCommand {
+    /// List award links (proposed, confirmed, rejected).
+    List {
+        #[arg(long)]
+        member: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Confirm that an award was won by the member.
+    Confirm {
+        member: String,
+        ocid: String,
+        award: String,
+    },
+    /// Reject a proposed link.
+    Reject {
+        member: String,
+        ocid: String,
+        award: String,
     },
 }
 

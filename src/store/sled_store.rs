@@ -8,7 +8,10 @@
 use std::path::Path;
 
 use sebroker_connectors::places::PlaceEntry;
-use sebroker_index::Notice;
+use sebroker_index::{Member, Notice};
+
+use crate::matching::Match;
+use crate::members::links::AwardLink;
 
 use super::{NoticeStore, PutNotice, PutRelease, StoreCounts, STORE_VERSION};
 use crate::error::{Error, Result};
@@ -25,6 +28,10 @@ pub struct SledStore {
     places: sled::Tree,
     ingest_log: sled::Tree,
     meta: sled::Tree,
+    members: sled::Tree,
+    matches: sled::Tree,
+    member_matches: sled::Tree,
+    links: sled::Tree,
 }
 
 impl SledStore {
@@ -43,6 +50,10 @@ impl SledStore {
             places: db.open_tree("places")?,
             ingest_log: db.open_tree("ingest_log")?,
             meta: db.open_tree("meta")?,
+            members: db.open_tree("members")?,
+            matches: db.open_tree("matches")?,
+            member_matches: db.open_tree("member_matches")?,
+            links: db.open_tree("links")?,
             db,
         };
         s.check_version(dir)?;
@@ -99,10 +110,25 @@ fn release_key(ocid: &str, id: &str) -> Vec<u8> {
 }
 
 fn decode_notice(key: &[u8], bytes: &[u8]) -> Result<Notice> {
+    decode(key, bytes)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
         key: String::from_utf8_lossy(key).into_owned(),
         message: e.to_string(),
     })
+}
+
+fn encode<T: serde::Serialize>(key: &str, v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| Error::Corrupt {
+        key: key.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+fn pair(a: &str, b: &str) -> Vec<u8> {
+    release_key(a, b)
 }
 
 impl NoticeStore for SledStore {
@@ -266,6 +292,92 @@ impl NoticeStore for SledStore {
         self.ingest_log
             .insert(id.to_be_bytes(), entry.to_string().as_bytes())?;
         Ok(())
+    }
+
+    fn put_member(&self, member: &Member) -> Result<()> {
+        self.members
+            .insert(member.id.as_bytes(), encode(&member.id, member)?)?;
+        Ok(())
+    }
+
+    fn get_member(&self, id: &str) -> Result<Option<Member>> {
+        self.members
+            .get(id)?
+            .map(|v| decode(id.as_bytes(), &v))
+            .transpose()
+    }
+
+    fn members(&self) -> Result<Vec<Member>> {
+        self.members
+            .iter()
+            .map(|kv| kv.map_err(Error::from).and_then(|(k, v)| decode(&k, &v)))
+            .collect()
+    }
+
+    fn put_matches(&self, ocid: &str, matches: &[Match]) -> Result<()> {
+        let mut prefix = ocid.as_bytes().to_vec();
+        prefix.push(0);
+        for kv in self.matches.scan_prefix(&prefix) {
+            let (k, _) = kv?;
+            let member = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            self.matches.remove(&k)?;
+            self.member_matches.remove(pair(&member, ocid))?;
+        }
+        for m in matches {
+            self.matches
+                .insert(pair(ocid, &m.member_id), encode(ocid, m)?)?;
+            self.member_matches.insert(pair(&m.member_id, ocid), &[])?;
+        }
+        Ok(())
+    }
+
+    fn matches_of_notice(&self, ocid: &str) -> Result<Vec<Match>> {
+        let mut prefix = ocid.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out: Vec<Match> = Vec::new();
+        for kv in self.matches.scan_prefix(prefix) {
+            let (k, v) = kv?;
+            out.push(decode(&k, &v)?);
+        }
+        out.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.member_id.cmp(&b.member_id))
+        });
+        Ok(out)
+    }
+
+    fn matches_of_member(&self, member_id: &str) -> Result<Vec<(String, Match)>> {
+        let mut prefix = member_id.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for kv in self.member_matches.scan_prefix(&prefix) {
+            let (k, _) = kv?;
+            let ocid = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            if let Some(v) = self.matches.get(pair(&ocid, member_id))? {
+                out.push((ocid, decode(&k, &v)?));
+            }
+        }
+        Ok(out)
+    }
+
+    fn put_link(&self, link: &AwardLink, replace: bool) -> Result<bool> {
+        let key = format!("{}\0{}\0{}", link.member_id, link.ocid, link.award_id);
+        let value = encode(&key, link)?;
+        if replace {
+            return Ok(self.links.insert(key.as_bytes(), value)?.is_none());
+        }
+        Ok(self
+            .links
+            .compare_and_swap(key.as_bytes(), None as Option<&[u8]>, Some(value))?
+            .is_ok())
+    }
+
+    fn links(&self) -> Result<Vec<AwardLink>> {
+        self.links
+            .iter()
+            .map(|kv| kv.map_err(Error::from).and_then(|(k, v)| decode(&k, &v)))
+            .collect()
     }
 
     fn flush(&self) -> Result<()> {
