@@ -47,6 +47,12 @@ impl App {
         Ok(app)
     }
 
+    /// Uses these match weights (from the configuration).
+    pub fn with_weights(mut self, weights: Weights) -> App {
+        self.weights = weights;
+        self
+    }
+
     /// Applies to the index every store change it has not seen (after a crash,
     /// or after the index was wiped for a schema change).
     pub fn catch_up_index(&self) -> Result<usize> {

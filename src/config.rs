@@ -8,6 +8,7 @@
 //! | `data_dir` | `SEBROKER_DATA_DIR`  | `--data-dir` | `./data`         |
 //! | `addr`     | `SEBROKER_ADDR`      | `--addr`     | `127.0.0.1:8080` |
 //! | `clusters` | `SEBROKER_CLUSTERS`  | —            | `ward-end,walsall,smethwick,wolverhampton,other` |
+//! | `[weights]`| —                    | —            | fitted defaults (see `matching::Weights`) |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub addr: Option<String>,
     pub clusters: Option<Vec<String>>,
+    pub weights: Option<crate::matching::Weights>,
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +33,8 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Cluster slugs members may belong to.
     pub clusters: Vec<String>,
+    /// Match component weights (normalised to sum to 1).
+    pub weights: crate::matching::Weights,
 }
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -88,10 +92,12 @@ impl Config {
                 "clusters: {bad:?} is not a slug (lower-case letters, digits, dashes)"
             )));
         }
+        let weights = file.weights.unwrap_or_default().normalised();
         Ok(Config {
             data_dir,
             addr,
             clusters,
+            weights,
         })
     }
 }

@@ -23,7 +23,7 @@ pub fn run(config: &Config, demo: bool) -> anyhow::Result<u8> {
     } else {
         config.data_dir.clone()
     };
-    let app = App::open(&data_dir)?;
+    let app = App::open(&data_dir)?.with_weights(config.weights);
     if demo {
         let reports = crate::demo::load(&app)?;
         let notices: u64 = reports.iter().map(|r| r.notices_created).sum();

@@ -34,7 +34,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Notice { ocid, json } => notice_cmd(&config, &ocid, json),
         Command::Stats { now, json } => stats_cmd(&config, now, json),
         Command::Reindex => {
-            let app = App::open(&config.data_dir)?;
+            let app = App::open(&config.data_dir)?.with_weights(config.weights);
             let n = app.reindex()?;
             eprintln!("reindexed {n} notices");
             Ok(exit::OK)
@@ -59,8 +59,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             train,
             test,
             k,
+            fit,
             json,
-        } => crate::evaluate::run_cli(&train, &test, k, json),
+        } => crate::evaluate::run_cli(&train, &test, k, json, fit, config.weights),
         Command::Reference {
             command: ReferenceCommand::Import { kind, file, json },
         } => reference_cmd(&config, kind, &file, json),
@@ -81,7 +82,7 @@ fn ingest_cmd(
             return Ok(exit::USAGE);
         }
     }
-    let app = App::open(&config.data_dir)?;
+    let app = App::open(&config.data_dir)?.with_weights(config.weights);
     let mut skipped = Vec::new();
     let files = ingest::collect_files(paths, &mut skipped)?;
     let bar = indicatif::ProgressBar::new(files.len() as u64);
@@ -126,7 +127,7 @@ fn search_cmd(config: &Config, a: Box<SearchArgs>) -> anyhow::Result<u8> {
         facets: Some(true),
         snippets: Some(!a.json),
     };
-    let app = App::open(&config.data_dir)?;
+    let app = App::open(&config.data_dir)?.with_weights(config.weights);
     let page = match search::search(&app, &params) {
         Ok(p) => p,
         Err(Error::Invalid(m)) => {
@@ -144,7 +145,7 @@ fn search_cmd(config: &Config, a: Box<SearchArgs>) -> anyhow::Result<u8> {
 }
 
 fn notice_cmd(config: &Config, ocid: &str, json: bool) -> anyhow::Result<u8> {
-    let app = App::open(&config.data_dir)?;
+    let app = App::open(&config.data_dir)?.with_weights(config.weights);
     let Some(n) = app.store.get_notice(ocid)? else {
         eprintln!(
             "error: no notice with ocid {ocid:?} in {}",
@@ -172,7 +173,7 @@ struct Stats {
 }
 
 fn stats_cmd(config: &Config, now: Option<String>, json: bool) -> anyhow::Result<u8> {
-    let app = App::open(&config.data_dir)?;
+    let app = App::open(&config.data_dir)?.with_weights(config.weights);
     let now = match now {
         Some(s) => search::parse_when("now", &s, false)?,
         None => time::OffsetDateTime::now_utc(),
@@ -229,7 +230,7 @@ fn reference_cmd(
     json: bool,
 ) -> anyhow::Result<u8> {
     let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    let app = App::open(&config.data_dir)?;
+    let app = App::open(&config.data_dir)?.with_weights(config.weights);
     let name = file.display().to_string();
     let to_errors = |bad: Vec<sebroker_connectors::error::RowError>| -> Vec<ingest::IngestError> {
         bad.into_iter()

@@ -21,7 +21,7 @@ struct ImportReport {
 }
 
 pub fn members_cmd(config: &Config, cmd: MembersCommand) -> anyhow::Result<u8> {
-    let app = App::open(&config.data_dir)?;
+    let app = App::open(&config.data_dir)?.with_weights(config.weights);
     match cmd {
         MembersCommand::Import { file, json } => {
             let parsed = {
@@ -128,7 +128,7 @@ struct NoticeMatches {
 }
 
 pub fn match_cmd(config: &Config, ocid: &str, top: usize, json: bool) -> anyhow::Result<u8> {
-    let app = App::open(&config.data_dir)?;
+    let app = App::open(&config.data_dir)?.with_weights(config.weights);
     let Some(n) = app.store.get_notice(ocid)? else {
         eprintln!("error: no notice with ocid {ocid:?}");
         return Ok(exit::FAILED);
@@ -220,7 +220,7 @@ pub fn matches_cmd(
     top: usize,
     json: bool,
 ) -> anyhow::Result<u8> {
-    let app = App::open(&config.data_dir)?;
+    let app = App::open(&config.data_dir)?.with_weights(config.weights);
     if app.store.get_member(member)?.is_none() {
         eprintln!("error: no member with id {member:?}");
         return Ok(exit::FAILED);
@@ -274,7 +274,7 @@ pub fn consortia_cmd(
     top: usize,
     json: bool,
 ) -> anyhow::Result<u8> {
-    let app = App::open(&config.data_dir)?;
+    let app = App::open(&config.data_dir)?.with_weights(config.weights);
     let Some(n) = app.store.get_notice(ocid)? else {
         eprintln!("error: no notice with ocid {ocid:?}");
         return Ok(exit::FAILED);
@@ -308,7 +308,7 @@ pub fn consortia_cmd(
 }
 
 pub fn links_cmd(config: &Config, cmd: LinksCommand) -> anyhow::Result<u8> {
-    let app = App::open(&config.data_dir)?;
+    let app = App::open(&config.data_dir)?.with_weights(config.weights);
     let (member, ocid, award, status) = match cmd {
         LinksCommand::List { member, json } => {
             let links: Vec<_> = app

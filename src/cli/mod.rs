@@ -115,6 +115,9 @@ pub enum Command {
         test: Vec<PathBuf>,
         #[arg(long, default_value_t = 10)]
         k: usize,
+        /// Fit the component weights on this split first (in-sample).
+        #[arg(long)]
+        fit: bool,
         #[arg(long)]
         json: bool,
     },

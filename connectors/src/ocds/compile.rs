@@ -125,6 +125,10 @@ impl Builder {
         if let Some(t) = &rel.tender {
             self.apply_tender(t, places);
         }
+        let cpv = release_cpv(rel);
+        if !cpv.is_empty() {
+            self.n.cpv = cpv;
+        }
         self.apply_awards(rel);
     }
 
@@ -206,10 +210,6 @@ impl Builder {
             .filter(|s| !s.is_empty())
         {
             self.n.description = d;
-        }
-        let cpv = tender_cpv(t);
-        if !cpv.is_empty() {
-            self.n.cpv = cpv;
         }
         if let Some(v) = tender_value(t) {
             self.n.value = v;
@@ -359,15 +359,23 @@ fn classification(c: &r::Classification, out: &mut Vec<CpvCode>) {
     }
 }
 
-fn tender_cpv(t: &r::Tender) -> Vec<CpvCode> {
+/// Every CPV code of a release: tender, its items, and the items of awards
+/// and contracts (award notices often carry the codes only there).
+fn release_cpv(rel: &Release) -> Vec<CpvCode> {
     let mut out = Vec::new();
-    if let Some(c) = &t.classification {
-        classification(c, &mut out);
+    let mut items: Vec<&r::Item> = Vec::new();
+    if let Some(t) = &rel.tender {
+        if let Some(c) = &t.classification {
+            classification(c, &mut out);
+        }
+        t.additional_classifications
+            .iter()
+            .for_each(|c| classification(c, &mut out));
+        items.extend(&t.items);
     }
-    t.additional_classifications
-        .iter()
-        .for_each(|c| classification(c, &mut out));
-    for item in &t.items {
+    items.extend(rel.awards.iter().flat_map(|a| &a.items));
+    items.extend(rel.contracts.iter().flat_map(|c| &c.items));
+    for item in items {
         if let Some(c) = &item.classification {
             classification(c, &mut out);
         }

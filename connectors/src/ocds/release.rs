@@ -252,6 +252,8 @@ pub struct Award {
 pub struct Contract {
     #[serde(deserialize_with = "list")]
     pub documents: Vec<Document>,
+    #[serde(deserialize_with = "list")]
+    pub items: Vec<Item>,
 }
 
 impl Release {
