@@ -111,6 +111,8 @@ mod tests {
         let file = FileConfig {
             data_dir: Some("/from/file".into()),
             addr: Some("127.0.0.1:9000".into()),
+            clusters: None,
+            weights: None,
         };
         let c = Config::resolve(file, Some("/from/flag".into()), None).expect("valid");
         assert_eq!(c.data_dir, PathBuf::from("/from/flag"));

@@ -16,8 +16,24 @@ const DEMO_FILES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Loads the demo notices into `app`.
-pub fn load(app: &App) -> Result<Vec<IngestReport>> {
+const DEMO_MEMBERS: &str = include_str!("../fixtures/demo/members.json");
+
+/// Loads the demo members, then the demo notices (matched as they arrive).
+pub fn load(app: &App, clusters: &[String]) -> Result<Vec<IngestReport>> {
+    let parsed = {
+        let places = app.places();
+        crate::members::parse_text(DEMO_MEMBERS, "json", clusters, &places)
+    };
+    if let Some(e) = parsed.errors.first() {
+        return Err(crate::Error::Invalid(format!(
+            "demo members {}: {}",
+            e.at, e.message
+        )));
+    }
+    for m in &parsed.members {
+        app.store.put_member(m)?;
+    }
+    app.reload_members()?;
     DEMO_FILES
         .iter()
         .map(|(name, text)| ingest_text(app, name, text, &IngestOptions::default()))

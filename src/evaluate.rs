@@ -230,11 +230,11 @@ fn fit<'m>(
             for v in [0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.6] {
                 let mut w = best;
                 w.set(name, v);
-                let fixed: f32 = ["timing", "capacity", "suitability"]
+                let fixed: f64 = ["timing", "capacity", "suitability"]
                     .iter()
                     .map(|n| w.get(n))
                     .sum();
-                let free: f32 = FITTED.iter().map(|n| w.get(n)).sum();
+                let free: f64 = FITTED.iter().map(|n| w.get(n)).sum();
                 if free <= 0.0 {
                     continue;
                 }

@@ -27,10 +27,10 @@ pub struct TrackRecord {
     /// 1.0 for a record a broker entered or confirmed; the link confidence
     /// for one proposed from an award notice.
     #[serde(default = "one")]
-    pub confidence: f32,
+    pub confidence: f64,
 }
 
-fn one() -> f32 {
+fn one() -> f64 {
     1.0
 }
 
@@ -193,7 +193,7 @@ impl MemberIndex {
         text: &str,
         cpv_divisions: &[String],
         limit: usize,
-    ) -> Result<HashMap<String, f32>> {
+    ) -> Result<HashMap<String, f64>> {
         let searcher = self.reader.searcher();
         let mut out = HashMap::new();
         let terms = self.terms(text);
@@ -212,7 +212,7 @@ impl MemberIndex {
             for (score, addr) in searcher.search(&q, &TopDocs::with_limit(limit.max(1)))? {
                 let doc: TantivyDocument = searcher.doc(addr)?;
                 if let Some(id) = doc.get_first(self.id).and_then(|v| v.as_str()) {
-                    out.insert(id.to_owned(), score);
+                    out.insert(id.to_owned(), f64::from(score));
                 }
             }
         }

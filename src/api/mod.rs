@@ -2,6 +2,7 @@
 //! `{"error": {"code", "message"}}`, with body-size and time limits.
 
 pub mod error;
+pub mod matches;
 pub mod notices;
 pub mod serve;
 
@@ -28,6 +29,17 @@ pub fn router(app: State) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/v1/notices", get(notices::list))
         .route("/api/v1/notices/{ocid}", get(notices::show))
+        .route(
+            "/api/v1/notices/{ocid}/matches",
+            get(matches::notice_matches),
+        )
+        .route("/api/v1/notices/{ocid}/consortia", get(matches::consortia))
+        .route("/api/v1/members", get(matches::members))
+        .route("/api/v1/members/{id}", get(matches::member))
+        .route(
+            "/api/v1/members/{id}/matches",
+            get(matches::member_matches_route),
+        )
         .fallback(error::not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(

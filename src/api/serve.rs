@@ -25,10 +25,11 @@ pub fn run(config: &Config, demo: bool) -> anyhow::Result<u8> {
     };
     let app = App::open(&data_dir)?.with_weights(config.weights);
     if demo {
-        let reports = crate::demo::load(&app)?;
+        let reports = crate::demo::load(&app, &config.clusters)?;
         let notices: u64 = reports.iter().map(|r| r.notices_created).sum();
         eprintln!(
-            "demo: loaded {notices} fictional notices into {}",
+            "demo: loaded {notices} fictional notices and {} members into {}",
+            app.member_set().members.len(),
             data_dir.display()
         );
     }

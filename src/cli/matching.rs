@@ -6,6 +6,7 @@ use super::{LinksCommand, MembersCommand};
 use crate::app::App;
 use crate::config::Config;
 use crate::error::exit;
+use crate::matching::store::member_matches;
 use crate::matching::{Match, Timing};
 use crate::members::links::LinkStatus;
 use crate::members::{self, RowProblem};
@@ -158,58 +159,6 @@ pub fn match_cmd(config: &Config, ocid: &str, top: usize, json: bool) -> anyhow:
         }
     }
     Ok(exit::OK)
-}
-
-#[derive(Serialize)]
-pub struct MemberMatch {
-    pub ocid: String,
-    pub title: String,
-    pub status: Status,
-    #[serde(flatten)]
-    pub matched: Match,
-}
-
-/// A member's stored matches, with timing judged at `now` and closed,
-/// awarded and cancelled notices left out.
-pub fn member_matches(
-    app: &App,
-    member_id: &str,
-    statuses: &[Status],
-    now: time::OffsetDateTime,
-    top: usize,
-) -> crate::Result<Vec<MemberMatch>> {
-    let mut out = Vec::new();
-    for (ocid, mut m) in app.store.matches_of_member(member_id)? {
-        let Some(n) = app.store.get_notice(&ocid)? else {
-            continue;
-        };
-        let status = n.status(now);
-        if !statuses.is_empty() && !statuses.contains(&status) {
-            continue;
-        }
-        let Some((timing, reason)) = crate::matching::components::timing(&n, now) else {
-            continue;
-        };
-        m.components.timing = timing;
-        m.score = m.components.score(&app.weights);
-        m.reasons
-            .retain(|r| !r.contains("days left") && !r.starts_with("early signal"));
-        m.reasons.extend(reason);
-        out.push(MemberMatch {
-            ocid,
-            title: n.title.clone(),
-            status,
-            matched: m,
-        });
-    }
-    out.sort_by(|a, b| {
-        b.matched
-            .score
-            .total_cmp(&a.matched.score)
-            .then_with(|| a.ocid.cmp(&b.ocid))
-    });
-    out.truncate(top);
-    Ok(out)
 }
 
 pub fn matches_cmd(

@@ -29,17 +29,17 @@ pub struct LotAssignment {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Coverage {
-    pub cpv: f32,
-    pub lots: f32,
-    pub places: f32,
-    pub capacity: f32,
+    pub cpv: f64,
+    pub lots: f64,
+    pub places: f64,
+    pub capacity: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Consortium {
     pub members: Vec<String>,
     pub lead: String,
-    pub score: f32,
+    pub score: f64,
     pub coverage: Coverage,
     pub lots: Vec<LotAssignment>,
     pub reasons: Vec<String>,
@@ -49,7 +49,7 @@ pub struct Consortium {
 pub struct Proposals {
     pub ocid: String,
     /// The best single member and its coverage score, for comparison.
-    pub best_single: Option<(String, f32)>,
+    pub best_single: Option<(String, f64)>,
     pub consortia: Vec<Consortium>,
 }
 
@@ -57,9 +57,9 @@ pub struct Proposals {
 struct Profile<'a> {
     member: &'a Member,
     matched: Match,
-    cpv: Vec<f32>,
-    lots: Vec<f32>,
-    places: Vec<f32>,
+    cpv: Vec<f64>,
+    lots: Vec<f64>,
+    places: Vec<f64>,
 }
 
 fn finest(codes: &[String]) -> Vec<String> {
@@ -99,7 +99,7 @@ impl<'a> Profile<'a> {
                 codes
                     .iter()
                     .map(|mc| cpv_pair(&c.code, mc))
-                    .fold(0.0, f32::max)
+                    .fold(0.0, f64::max)
             })
             .collect();
         let profile_words = words(&member.profile_text());
@@ -111,7 +111,7 @@ impl<'a> Profile<'a> {
                 let overlap = if title.is_empty() {
                     matched.components.text
                 } else {
-                    title.intersection(&profile_words).count() as f32 / title.len() as f32
+                    title.intersection(&profile_words).count() as f64 / title.len() as f64
                 };
                 0.6 * overlap + 0.4 * matched.components.cpv
             })
@@ -136,7 +136,7 @@ impl<'a> Profile<'a> {
     }
 }
 
-fn mean_max(profiles: &[&Profile], pick: impl for<'p> Fn(&'p Profile) -> &'p [f32]) -> f32 {
+fn mean_max(profiles: &[&Profile], pick: impl for<'p> Fn(&'p Profile) -> &'p [f64]) -> f64 {
     let Some(first) = profiles.first() else {
         return 0.0;
     };
@@ -145,12 +145,12 @@ fn mean_max(profiles: &[&Profile], pick: impl for<'p> Fn(&'p Profile) -> &'p [f3
         return 1.0;
     }
     (0..n)
-        .map(|i| profiles.iter().map(|p| pick(p)[i]).fold(0.0, f32::max))
-        .sum::<f32>()
-        / n as f32
+        .map(|i| profiles.iter().map(|p| pick(p)[i]).fold(0.0, f64::max))
+        .sum::<f64>()
+        / n as f64
 }
 
-fn capacity(value: Option<i64>, profiles: &[&Profile]) -> f32 {
+fn capacity(value: Option<i64>, profiles: &[&Profile]) -> f64 {
     let Some(v) = value else { return 0.6 };
     let turnover: i64 = profiles
         .iter()
@@ -173,7 +173,7 @@ fn capacity(value: Option<i64>, profiles: &[&Profile]) -> f32 {
 
 struct Scored {
     members: Vec<usize>,
-    score: f32,
+    score: f64,
     coverage: Coverage,
 }
 
@@ -185,7 +185,7 @@ fn evaluate(set: &[usize], all: &[Profile], value: Option<i64>) -> Scored {
         places: mean_max(&ps, |p| p.places.as_slice()),
         capacity: capacity(value, &ps),
     };
-    let fit = ps.iter().map(|p| p.matched.score).sum::<f32>() / ps.len() as f32;
+    let fit = ps.iter().map(|p| p.matched.score).sum::<f64>() / ps.len() as f64;
     let clusters: BTreeSet<&str> = ps.iter().map(|p| p.member.cluster.as_str()).collect();
     let same_cluster = if clusters.len() == 1 { 1.0 } else { 0.0 };
     let score = 0.30 * coverage.cpv
@@ -194,7 +194,7 @@ fn evaluate(set: &[usize], all: &[Profile], value: Option<i64>) -> Scored {
         + 0.20 * coverage.capacity
         + 0.15 * fit
         + 0.05 * same_cluster
-        - 0.05 * (ps.len() as f32 - 1.0);
+        - 0.05 * (ps.len() as f64 - 1.0);
     Scored {
         members: set.to_vec(),
         score: (score * 1000.0).round() / 1000.0,

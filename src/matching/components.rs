@@ -11,7 +11,7 @@ use crate::members::links::normalise_name;
 
 /// The CPV closeness of two 8-digit codes: same code 1.0, same category
 /// (5+ digits) 0.85, class (4) 0.7, group (3) 0.5, division (2) 0.3.
-pub fn cpv_pair(a: &str, b: &str) -> f32 {
+pub fn cpv_pair(a: &str, b: &str) -> f64 {
     if a == b {
         return 1.0;
     }
@@ -32,16 +32,16 @@ pub fn cpv_pair(a: &str, b: &str) -> f32 {
         _ => 0.0,
     };
     if covers && common >= 2 {
-        (level + 0.15f32).min(0.95)
+        (level + 0.15f64).min(0.95)
     } else {
         level
     }
 }
 
 /// Best closeness between any notice code and any member code.
-pub fn cpv_score(n: &Notice, m: &Member) -> (f32, Option<String>) {
+pub fn cpv_score(n: &Notice, m: &Member) -> (f64, Option<String>) {
     let member_codes = m.all_cpv();
-    let mut best = (0.0f32, None);
+    let mut best = (0.0f64, None);
     for nc in &n.cpv {
         for mc in &member_codes {
             let s = cpv_pair(&nc.code, mc);
@@ -77,7 +77,7 @@ fn finest(codes: &[String]) -> Vec<&str> {
 }
 
 /// Where the work is against where the member works.
-pub fn geography(n: &Notice, m: &Member, places: &Places) -> (f32, Option<String>) {
+pub fn geography(n: &Notice, m: &Member, places: &Places) -> (f64, Option<String>) {
     let nf = finest(&n.nuts);
     if nf.is_empty() || m.nuts.is_empty() {
         return (0.5, None);
@@ -85,7 +85,7 @@ pub fn geography(n: &Notice, m: &Member, places: &Places) -> (f32, Option<String
     if nf.iter().all(|c| c.len() <= 2) {
         return (0.4, Some("delivery is UK-wide".into()));
     }
-    let mut best = (0.0f32, None);
+    let mut best = (0.0f64, None);
     for nc in &nf {
         if m.nuts.iter().any(|mc| mc == nc) {
             let name = places
@@ -128,7 +128,7 @@ pub fn geography(n: &Notice, m: &Member, places: &Places) -> (f32, Option<String
 
 /// Value against the member's size: buyers expect annual value to be at most
 /// about half of turnover. Multi-lot notices are judged on the lot that fits best.
-pub fn capacity(n: &Notice, m: &Member) -> (f32, Option<String>) {
+pub fn capacity(n: &Notice, m: &Member) -> (f64, Option<String>) {
     let mut values: Vec<i64> = n
         .lots
         .iter()
@@ -140,7 +140,7 @@ pub fn capacity(n: &Notice, m: &Member) -> (f32, Option<String>) {
     if values.is_empty() {
         return (0.6, None);
     }
-    let mut best = (0.0f32, None);
+    let mut best = (0.0f64, None);
     for v in values {
         let s = capacity_for(v, m);
         if s.0 > best.0 {
@@ -150,7 +150,7 @@ pub fn capacity(n: &Notice, m: &Member) -> (f32, Option<String>) {
     best
 }
 
-fn capacity_for(v: i64, m: &Member) -> (f32, Option<String>) {
+fn capacity_for(v: i64, m: &Member) -> (f64, Option<String>) {
     let mut score = match m.turnover_pence.filter(|t| *t > 0) {
         Some(t) => {
             let ratio = v as f64 / t as f64;
@@ -202,7 +202,7 @@ fn capacity_for(v: i64, m: &Member) -> (f32, Option<String>) {
 
 /// When there is a deadline: `None` when the notice cannot be bid for at
 /// `now` (closed, awarded, cancelled) — a hard exclusion.
-pub fn timing(n: &Notice, now: OffsetDateTime) -> Option<(f32, Option<String>)> {
+pub fn timing(n: &Notice, now: OffsetDateTime) -> Option<(f64, Option<String>)> {
     match n.status(now) {
         Status::Open => {
             let Some(d) = n.deadline else {
@@ -225,7 +225,7 @@ pub fn timing(n: &Notice, now: OffsetDateTime) -> Option<(f32, Option<String>)> 
 }
 
 /// SME/VCSE suitability and reservation against what the member is.
-pub fn suitability(n: &Notice, m: &Member) -> (f32, Option<String>) {
+pub fn suitability(n: &Notice, m: &Member) -> (f64, Option<String>) {
     if n.reserved && (m.vcse || m.sme) {
         (1.0, Some("reserved for SMEs and VCSEs".into()))
     } else if n.suitability.vcse && m.vcse {
@@ -238,7 +238,7 @@ pub fn suitability(n: &Notice, m: &Member) -> (f32, Option<String>) {
 }
 
 /// Past work for the same buyer.
-pub fn relationship(n: &Notice, m: &Member) -> (f32, Option<String>) {
+pub fn relationship(n: &Notice, m: &Member) -> (f64, Option<String>) {
     let Some(buyer) = n
         .buyer
         .name
@@ -248,7 +248,7 @@ pub fn relationship(n: &Notice, m: &Member) -> (f32, Option<String>) {
     else {
         return (0.0, None);
     };
-    let mut best = (0.0f32, None);
+    let mut best = (0.0f64, None);
     for t in &m.track_record {
         let Some(tb) = t.buyer.as_deref() else {
             continue;

@@ -21,13 +21,13 @@ use crate::error::Result;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Weights {
-    pub text: f32,
-    pub cpv: f32,
-    pub geography: f32,
-    pub capacity: f32,
-    pub timing: f32,
-    pub suitability: f32,
-    pub relationship: f32,
+    pub text: f64,
+    pub cpv: f64,
+    pub geography: f64,
+    pub capacity: f64,
+    pub timing: f64,
+    pub suitability: f64,
+    pub relationship: f64,
 }
 
 impl Default for Weights {
@@ -55,7 +55,7 @@ impl Weights {
         "relationship",
     ];
 
-    pub fn get(&self, name: &str) -> f32 {
+    pub fn get(&self, name: &str) -> f64 {
         match name {
             "text" => self.text,
             "cpv" => self.cpv,
@@ -68,7 +68,7 @@ impl Weights {
         }
     }
 
-    pub fn set(&mut self, name: &str, v: f32) {
+    pub fn set(&mut self, name: &str, v: f64) {
         match name {
             "text" => self.text = v,
             "cpv" => self.cpv = v,
@@ -83,7 +83,7 @@ impl Weights {
 
     /// Scales the weights to sum to 1 (all zero stays zero).
     pub fn normalised(mut self) -> Self {
-        let sum: f32 = Self::NAMES.iter().map(|n| self.get(n)).sum();
+        let sum: f64 = Self::NAMES.iter().map(|n| self.get(n)).sum();
         if sum > 0.0 {
             for n in Self::NAMES {
                 self.set(n, self.get(n) / sum);
@@ -96,17 +96,17 @@ impl Weights {
 /// Each component in [0, 1].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct Components {
-    pub text: f32,
-    pub cpv: f32,
-    pub geography: f32,
-    pub capacity: f32,
-    pub timing: f32,
-    pub suitability: f32,
-    pub relationship: f32,
+    pub text: f64,
+    pub cpv: f64,
+    pub geography: f64,
+    pub capacity: f64,
+    pub timing: f64,
+    pub suitability: f64,
+    pub relationship: f64,
 }
 
 impl Components {
-    pub fn score(&self, w: &Weights) -> f32 {
+    pub fn score(&self, w: &Weights) -> f64 {
         let s = w.text * self.text
             + w.cpv * self.cpv
             + w.geography * self.geography
@@ -121,7 +121,7 @@ impl Components {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Match {
     pub member_id: String,
-    pub score: f32,
+    pub score: f64,
     pub components: Components,
     pub reasons: Vec<String>,
 }
@@ -137,7 +137,7 @@ pub enum Timing {
 
 /// Text relevance is BM25 divided by the best score among candidates, but
 /// never by less than this, so a weak best match does not look perfect.
-pub const TEXT_FLOOR: f32 = 12.0;
+pub const TEXT_FLOOR: f64 = 12.0;
 /// Candidates taken from the member index per notice.
 pub const CANDIDATES: usize = 200;
 
@@ -183,7 +183,7 @@ impl Matcher<'_> {
         let best = candidates
             .values()
             .copied()
-            .fold(0.0f32, f32::max)
+            .fold(0.0f64, f64::max)
             .max(TEXT_FLOOR);
         let mut out: Vec<Match> = candidates
             .iter()
@@ -207,8 +207,8 @@ impl Matcher<'_> {
         &self,
         n: &Notice,
         m: &Member,
-        text: f32,
-        timing: &(f32, Option<String>),
+        text: f64,
+        timing: &(f64, Option<String>),
     ) -> Match {
         let cpv = components::cpv_score(n, m);
         let geo = components::geography(n, m, self.places);
@@ -216,13 +216,13 @@ impl Matcher<'_> {
         let suit = components::suitability(n, m);
         let rel = components::relationship(n, m);
         let c = Components {
-            text: text.clamp(0.0, 1.0),
-            cpv: cpv.0,
-            geography: geo.0,
-            capacity: cap.0,
-            timing: timing.0,
-            suitability: suit.0,
-            relationship: rel.0,
+            text: round3(text.clamp(0.0, 1.0)),
+            cpv: round3(cpv.0),
+            geography: round3(geo.0),
+            capacity: round3(cap.0),
+            timing: round3(timing.0),
+            suitability: round3(suit.0),
+            relationship: round3(rel.0),
         };
         let mut reasons = Vec::new();
         if c.text >= 0.3 {
@@ -245,15 +245,21 @@ impl Matcher<'_> {
     }
 }
 
+/// Three decimals: scores are shown to people, and stable digits make
+/// outputs comparable.
+pub fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
 /// Component contributions of a match, for display.
-pub fn contributions(c: &Components, w: &Weights) -> BTreeMap<&'static str, f32> {
+pub fn contributions(c: &Components, w: &Weights) -> BTreeMap<&'static str, f64> {
     let v = serde_json::to_value(c).unwrap_or_default();
     Weights::NAMES
         .iter()
         .map(|n| {
             (
                 *n,
-                v.get(n).and_then(|x| x.as_f64()).unwrap_or(0.0) as f32 * w.get(n),
+                v.get(n).and_then(|x| x.as_f64()).unwrap_or(0.0) as f64 * w.get(n),
             )
         })
         .collect()

@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use sebroker_index::{Member, MemberIndex, Notice, Stage};
+use serde::Serialize;
+
+use sebroker_index::{Member, MemberIndex, Notice, Stage, Status};
 
 use super::{Match, Matcher, Timing, Weights};
 use crate::app::App;
@@ -14,7 +16,7 @@ use crate::members::links::{self, MemberLookup};
 /// Matches kept per notice.
 pub const STORED_PER_NOTICE: usize = 50;
 /// Matches below this score are not stored.
-pub const STORED_MIN_SCORE: f32 = 0.2;
+pub const STORED_MIN_SCORE: f64 = 0.2;
 
 /// Members as matching sees them: stored members with links merged into
 /// their track records, and their index.
@@ -137,4 +139,56 @@ impl App {
     pub fn weights(&self) -> Weights {
         self.weights
     }
+}
+
+#[derive(Serialize)]
+pub struct MemberMatch {
+    pub ocid: String,
+    pub title: String,
+    pub status: Status,
+    #[serde(flatten)]
+    pub matched: Match,
+}
+
+/// A member's stored matches, with timing judged at `now` and closed,
+/// awarded and cancelled notices left out.
+pub fn member_matches(
+    app: &App,
+    member_id: &str,
+    statuses: &[Status],
+    now: time::OffsetDateTime,
+    top: usize,
+) -> Result<Vec<MemberMatch>> {
+    let mut out = Vec::new();
+    for (ocid, mut m) in app.store.matches_of_member(member_id)? {
+        let Some(n) = app.store.get_notice(&ocid)? else {
+            continue;
+        };
+        let status = n.status(now);
+        if !statuses.is_empty() && !statuses.contains(&status) {
+            continue;
+        }
+        let Some((timing, reason)) = crate::matching::components::timing(&n, now) else {
+            continue;
+        };
+        m.components.timing = timing;
+        m.score = m.components.score(&app.weights);
+        m.reasons
+            .retain(|r| !r.contains("days left") && !r.starts_with("early signal"));
+        m.reasons.extend(reason);
+        out.push(MemberMatch {
+            ocid,
+            title: n.title.clone(),
+            status,
+            matched: m,
+        });
+    }
+    out.sort_by(|a, b| {
+        b.matched
+            .score
+            .total_cmp(&a.matched.score)
+            .then_with(|| a.ocid.cmp(&b.ocid))
+    });
+    out.truncate(top);
+    Ok(out)
 }

@@ -35,7 +35,7 @@ pub struct AwardLink {
     pub supplier_identifier: Option<String>,
     /// `identifier` or `name`.
     pub method: String,
-    pub confidence: f32,
+    pub confidence: f64,
     pub status: LinkStatus,
     pub title: String,
     pub buyer: Option<String>,
@@ -127,7 +127,7 @@ impl<'a> MemberLookup<'a> {
         &self,
         identifier: Option<&str>,
         name: Option<&str>,
-    ) -> Option<(&'a Member, &'static str, f32)> {
+    ) -> Option<(&'a Member, &'static str, f64)> {
         if let Some(m) = identifier.and_then(|i| self.by_id.get(&i.trim().to_uppercase())) {
             return Some((m, "identifier", 1.0));
         }
@@ -142,7 +142,7 @@ impl<'a> MemberLookup<'a> {
                 best = Some((m, s));
             }
         }
-        best.map(|(m, s)| (m, "name", s as f32))
+        best.map(|(m, s)| (m, "name", s))
     }
 }
 

@@ -73,6 +73,9 @@ pub struct TrackRecordInput {
     pub ocid: Option<String>,
 }
 
+/// A parsed row, or the field (when known) and why it failed.
+type RowResult = Result<MemberInput, (Option<String>, String)>;
+
 /// A problem with one row: where (line or 1-based index), which field, why.
 #[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
 pub struct RowProblem {
@@ -139,7 +142,7 @@ impl MemberInput {
         let cluster = non_empty(self.cluster)
             .unwrap_or_else(|| "other".into())
             .to_lowercase();
-        if !clusters.iter().any(|c| *c == cluster) {
+        if !clusters.contains(&cluster) {
             return Err((
                 "cluster".into(),
                 format!("{cluster:?} is not one of {}", clusters.join(", ")),
@@ -241,15 +244,21 @@ pub fn parse_file(path: &Path, clusters: &[String], places: &Places) -> std::io:
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let rows: Vec<(String, Result<MemberInput, (Option<String>, String)>)> = match ext.as_str() {
-        "csv" => csv_rows(&text),
+    Ok(parse_text(&text, &ext, clusters, places))
+}
+
+/// Parses members from text in the format of extension `ext` (`json`,
+/// `jsonl`, `csv`).
+pub fn parse_text(text: &str, ext: &str, clusters: &[String], places: &Places) -> Parsed {
+    let rows: Vec<(String, RowResult)> = match ext {
+        "csv" => csv_rows(text),
         "jsonl" | "ndjson" => text
             .lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(i, l)| (format!("line {}", i + 1), json_row(l)))
             .collect(),
-        _ => match serde_json::from_str::<Vec<&serde_json::value::RawValue>>(&text) {
+        _ => match serde_json::from_str::<Vec<&serde_json::value::RawValue>>(text) {
             Ok(items) => items
                 .iter()
                 .enumerate()
@@ -283,10 +292,10 @@ pub fn parse_file(path: &Path, clusters: &[String], places: &Places) -> std::io:
             Err((field, message)) => out.errors.push(RowProblem { at, field, message }),
         }
     }
-    Ok(out)
+    out
 }
 
-fn json_row(text: &str) -> Result<MemberInput, (Option<String>, String)> {
+fn json_row(text: &str) -> RowResult {
     serde_json::from_str(text).map_err(|e| {
         let msg = e.to_string();
         (serde_field(&msg), msg)
@@ -311,7 +320,7 @@ const CSV_COLUMNS: &[&str] = &[
     "ppon",
 ];
 
-fn csv_rows(text: &str) -> Vec<(String, Result<MemberInput, (Option<String>, String)>)> {
+fn csv_rows(text: &str) -> Vec<(String, RowResult)> {
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
@@ -352,10 +361,7 @@ fn csv_rows(text: &str) -> Vec<(String, Result<MemberInput, (Option<String>, Str
     out
 }
 
-fn csv_member(
-    headers: &csv::StringRecord,
-    rec: &csv::StringRecord,
-) -> Result<MemberInput, (Option<String>, String)> {
+fn csv_member(headers: &csv::StringRecord, rec: &csv::StringRecord) -> RowResult {
     let get = |name: &str| {
         headers
             .iter()
@@ -443,16 +449,13 @@ mod tests {
 
     #[test]
     fn bad_fields_are_named() {
-        let e = json_row(r#"{"id":"m","name":"n","colour":"red"}"#)
-            .err()
-            .expect("unknown field");
+        let e = json_row(r#"{"id":"m","name":"n","colour":"red"}"#).expect_err("unknown field");
         assert_eq!(e.0.as_deref(), Some("colour"));
         let input: MemberInput =
             serde_json::from_str(r#"{"id":"m","name":"n","cluster":"mars"}"#).expect("parses");
         let e = input
             .into_member(&clusters(), &Places::builtin())
-            .err()
-            .expect("bad cluster");
+            .expect_err("bad cluster");
         assert_eq!(e.0, "cluster");
         let input: MemberInput =
             serde_json::from_str(r#"{"id":"m","name":"n","cpv":["12"]}"#).expect("parses");

@@ -5,9 +5,11 @@
 //! - `traps`: hand-made parser traps in `fixtures/ocds/traps`
 //! - `cli`: exit codes, the data-folder lock, reference imports
 //! - `api`: the HTTP API of `serve --demo` on 127.0.0.1
+//! - `matching`: members, matches, consortia, award links, evaluation
 
 mod api;
 mod cli;
 mod common;
+mod matching;
 mod real_data;
 mod traps;
