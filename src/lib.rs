@@ -8,10 +8,13 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod anchors;
 pub mod demo;
 pub mod error;
+pub mod groups;
 pub mod ingest;
 pub mod search;
+pub mod sources;
 pub mod store;
 
 pub use app::App;

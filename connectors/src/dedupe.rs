@@ -64,17 +64,17 @@ pub fn probable_duplicate(a: &Notice, b: &Notice) -> bool {
         && ((e.title >= 0.8 && (e.same_deadline || e.same_value)) || (e.title >= 0.5 && e.same_deadline && e.same_value))
 }
 
-/// The keys under which candidates are looked up: the deadline's UK day and
-/// the headline value. Notices with neither are never grouped.
+/// The keys under which candidates are looked up: the deadline to the
+/// minute, or (without a deadline) the headline value. Notices with neither
+/// are never grouped.
 pub fn candidate_keys(n: &Notice) -> Vec<String> {
-    let mut keys = Vec::new();
     if let Some(d) = n.deadline {
-        keys.push(format!("d:{}", uktime::to_uk_local(d).date()));
+        return vec![format!("d:{}", d.unix_timestamp().div_euclid(60))];
     }
-    if let Some(v) = n.value.headline_pence().filter(|v| *v > 0) {
-        keys.push(format!("v:{v}"));
+    match n.value.headline_pence().filter(|v| *v > 0) {
+        Some(v) => vec![format!("v:{v}")],
+        None => Vec::new(),
     }
-    keys
 }
 
 /// Orders group members: the one shown first is Find a Tender's, then
@@ -124,12 +124,13 @@ mod tests {
     fn same_procurement_on_two_services() {
         let a = notice("ocds-h6vhtk-1", "fts", "Walsall Metropolitan Borough Council", "Community Meals Service 2027-2030");
         let mut b = notice("ocds-b5fd17-1", "cf", "WALSALL METROPOLITAN BOROUGH COUNCIL.", "Community meals service (2027 - 2030)");
-        b.deadline = Some(datetime!(2026-12-01 23:59 +00:00));
         assert!(probable_duplicate(&a, &b), "{:?}", evidence(&a, &b));
+        b.deadline = Some(datetime!(2026-12-01 23:59 +00:00));
+        assert!(probable_duplicate(&a, &b), "same day, same value: {:?}", evidence(&a, &b));
         let c = notice("ocds-b5fd17-2", "cf", "Sandwell Council", "Grounds maintenance");
         assert!(!probable_duplicate(&a, &c));
         let same_source = notice("ocds-h6vhtk-2", "fts", "Walsall Metropolitan Borough Council", "Community Meals Service 2027-2030");
         assert!(!probable_duplicate(&a, &same_source));
-        assert_eq!(candidate_keys(&a), vec!["d:2026-12-01".to_owned(), "v:12000000".to_owned()]);
+        assert_eq!(candidate_keys(&a), vec![format!("d:{}", 1_796_126_400 / 60)]);
     }
 }

@@ -1,14 +1,16 @@
 //! The HTTP API: JSON under `/api/v1`, errors as
 //! `{"error": {"code", "message"}}`, with body-size and time limits.
 
+pub mod anchors;
 pub mod error;
 pub mod notices;
 pub mod serve;
+pub mod sources;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -28,6 +30,8 @@ pub fn router(app: State) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/v1/notices", get(notices::list))
         .route("/api/v1/notices/{ocid}", get(notices::show))
+        .route("/api/v1/sources", get(sources::list))
+        .route("/api/v1/anchors/{slug}/opportunities", post(anchors::create))
         .fallback(error::not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))

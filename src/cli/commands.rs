@@ -9,9 +9,9 @@ use serde::Serialize;
 use sebroker_connectors::cpv::CpvTable;
 use sebroker_connectors::places::{self, Places};
 
-use super::{output, Cli, Command, ReferenceCommand, ReferenceKind, SearchArgs};
+use super::{output, AnchorsCommand, Cli, Command, ReferenceCommand, ReferenceKind, SearchArgs, SourceUrls};
 use crate::app::App;
-use crate::config::{Config, FileConfig};
+use crate::config::{Config, FileConfig, SyncConfig, SyncFlags};
 use crate::error::{exit, Error};
 use crate::ingest::{self, IngestOptions};
 use crate::search::{self, SearchParams};
@@ -22,9 +22,33 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Serve { addr, .. } => addr.clone(),
         _ => None,
     };
+    let (urls, interval) = match &cli.command {
+        Command::Serve { urls, sync_interval, .. } => (urls.clone(), *sync_interval),
+        Command::Sync { urls, .. } => (urls.clone(), None),
+        _ => (SourceUrls::default(), None),
+    };
+    let flags = SyncFlags {
+        fts_url: urls.fts_url,
+        cf_url: urls.cf_url,
+        sync_interval_minutes: interval,
+        admin_token: std::env::var("SEBROKER_ADMIN_TOKEN").ok(),
+    };
+    let sync_config = match SyncConfig::resolve(&file, flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
     let config = Config::resolve(file, cli.data_dir.clone(), addr_flag)?;
     match cli.command {
-        Command::Serve { demo, .. } => crate::api::serve::run(&config, demo),
+        Command::Serve { demo, no_sync, .. } => crate::api::serve::run(&config, &sync_config, demo, no_sync),
+        Command::Sync { source, from, to, now, json, .. } => {
+            super::sync::sync_cmd(&config, &sync_config, &source, from, to, now, json)
+        }
+        Command::Anchors { command: AnchorsCommand::Import { file, anchor, json } } => {
+            super::sync::anchors_import_cmd(&config, &file, &anchor, json)
+        }
         Command::Ingest { paths, source, json } => ingest_cmd(&config, &paths, source, json),
         Command::Search(args) => search_cmd(&config, args),
         Command::Notice { ocid, json } => notice_cmd(&config, &ocid, json),
@@ -91,6 +115,7 @@ fn search_cmd(config: &Config, a: SearchArgs) -> anyhow::Result<u8> {
         offset: Some(a.offset),
         facets: Some(true),
         snippets: Some(!a.json),
+        group: Some(!a.ungrouped),
     };
     let app = App::open(&config.data_dir)?;
     let page = match search::search(&app, &params) {
