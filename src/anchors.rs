@@ -47,11 +47,25 @@ pub fn import(app: &App, slug: &str, rows: &[(u64, Opportunity)]) -> Result<Anch
     let mut ocids = Vec::new();
     for (line, o) in rows {
         let ocid = o.ocid(slug);
-        let first = app.store.get_notice(&ocid)?.and_then(|n| n.published).unwrap_or(now);
-        outcome.releases.push(RawRelease { json: o.to_release(slug, first), position: *line });
+        let first = app
+            .store
+            .get_notice(&ocid)?
+            .and_then(|n| n.published)
+            .unwrap_or(now);
+        outcome.releases.push(RawRelease {
+            json: o.to_release(slug, first),
+            position: *line,
+        });
         ocids.push(ocid);
     }
-    let r = ingest_outcome(app, &source, outcome, &IngestOptions { source: Some(source.clone()) })?;
+    let r = ingest_outcome(
+        app,
+        &source,
+        outcome,
+        &IngestOptions {
+            source: Some(source.clone()),
+        },
+    )?;
     Ok(AnchorReport {
         anchor: slug.to_owned(),
         rows_read: rows.len() as u64,
@@ -67,7 +81,8 @@ pub fn import(app: &App, slug: &str, rows: &[(u64, Opportunity)]) -> Result<Anch
 /// rows reported by line and field.
 pub fn import_file(app: &App, slug: &str, bytes: &[u8]) -> Result<AnchorReport> {
     anchors::check_slug(slug).map_err(Error::Invalid)?;
-    let parsed = anchors::parse_file(bytes, &app.places()).map_err(|e| Error::Invalid(e.to_string()))?;
+    let parsed =
+        anchors::parse_file(bytes, &app.places()).map_err(|e| Error::Invalid(e.to_string()))?;
     let mut report = import(app, slug, &parsed.rows)?;
     report.rows_read = parsed.rows_read;
     report.errors = parsed.errors;

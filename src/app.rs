@@ -9,6 +9,8 @@ use sebroker_connectors::places::Places;
 use sebroker_index::NoticeIndex;
 
 use crate::error::Result;
+use crate::matching::store::MemberSet;
+use crate::matching::Weights;
 use crate::store::{DirLock, NoticeStore, SledStore};
 
 pub struct App {
@@ -20,6 +22,8 @@ pub struct App {
     pub sources: crate::sources::Board,
     /// The token that admits anchors' uploads (`admin_token`); none refuses them.
     pub admin_token: Option<crate::config::Secret>,
+    pub members: RwLock<MemberSet>,
+    pub weights: Weights,
     _lock: DirLock,
 }
 
@@ -33,6 +37,7 @@ impl App {
         for e in store.place_entries()? {
             places.add(&e);
         }
+        let members = RwLock::new(MemberSet::load(store.as_ref())?);
         let app = App {
             data_dir: data_dir.to_owned(),
             store,
@@ -40,10 +45,18 @@ impl App {
             places: Arc::new(RwLock::new(places)),
             sources: crate::sources::Board::default(),
             admin_token: None,
+            members,
+            weights: Weights::default(),
             _lock: lock,
         };
         app.catch_up_index()?;
         Ok(app)
+    }
+
+    /// Uses these match weights (from the configuration).
+    pub fn with_weights(mut self, weights: Weights) -> App {
+        self.weights = weights;
+        self
     }
 
     /// Applies to the index every store change it has not seen (after a crash,
@@ -59,7 +72,12 @@ impl App {
             return self.reindex();
         }
         let (ocids, last) = self.store.changes_since(from)?;
-        tracing::info!(changes = ocids.len(), from, to = last, "catching the index up with the store");
+        tracing::info!(
+            changes = ocids.len(),
+            from,
+            to = last,
+            "catching the index up with the store"
+        );
         for ocid in &ocids {
             match self.store.get_notice(ocid)? {
                 Some(n) => self.index.upsert(&n)?,

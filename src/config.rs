@@ -7,6 +7,8 @@
 //! |------------|----------------------|--------------|------------------|
 //! | `data_dir` | `SEBROKER_DATA_DIR`  | `--data-dir` | `./data`         |
 //! | `addr`     | `SEBROKER_ADDR`      | `--addr`     | `127.0.0.1:8080` |
+//! | `clusters` | `SEBROKER_CLUSTERS`  | —            | `ward-end,walsall,smethwick,wolverhampton,other` |
+//! | `[weights]`| —                    | —            | fitted defaults (see `matching::Weights`) |
 //! | `fts_url`  | `SEBROKER_FTS_URL`   | `--fts-url` (sync, serve) | `https://www.find-tender.service.gov.uk` |
 //! | `cf_url`   | `SEBROKER_CF_URL`    | `--cf-url` (sync, serve)  | `https://www.contractsfinder.service.gov.uk` |
 //! | `admin_token` | `SEBROKER_ADMIN_TOKEN` | — (never a flag: flags show in `ps`) | none: anchor uploads refused |
@@ -34,6 +36,8 @@ use crate::error::{Error, Result};
 pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub addr: Option<String>,
+    pub clusters: Option<Vec<String>>,
+    pub weights: Option<crate::matching::Weights>,
     pub fts_url: Option<String>,
     pub cf_url: Option<String>,
     pub admin_token: Option<Secret>,
@@ -96,19 +100,27 @@ pub struct SyncFlags {
     pub admin_token: Option<String>,
 }
 
-fn http_settings(base: HttpSettings, table: Option<&toml::Table>, key: &str) -> Result<HttpSettings> {
+fn http_settings(
+    base: HttpSettings,
+    table: Option<&toml::Table>,
+    key: &str,
+) -> Result<HttpSettings> {
     let Some(over) = table else { return Ok(base) };
     let mut t = toml::Table::try_from(&base).map_err(|e| Error::Config(e.to_string()))?;
     for (k, v) in over {
         t.insert(k.clone(), v.clone());
     }
-    toml::Value::Table(t).try_into().map_err(|e| Error::Config(format!("[http.{key}]: {e}")))
+    toml::Value::Table(t)
+        .try_into()
+        .map_err(|e| Error::Config(format!("[http.{key}]: {e}")))
 }
 
 impl SyncConfig {
     pub fn resolve(file: &FileConfig, flags: SyncFlags) -> Result<SyncConfig> {
         let check = |key: &str, u: &str| {
-            sebroker_connectors::http::check_url(u).map(|_| ()).map_err(|m| Error::Config(format!("{key}: {m}")))
+            sebroker_connectors::http::check_url(u)
+                .map(|_| ())
+                .map_err(|m| Error::Config(format!("{key}: {m}")))
         };
         let fts_url = flags.fts_url.or_else(|| file.fts_url.clone());
         let cf_url = flags.cf_url.or_else(|| file.cf_url.clone());
@@ -122,7 +134,10 @@ impl SyncConfig {
         let mut feeds = Vec::new();
         for f in &file.feeds {
             if !sebroker_connectors::source::is_slug(&f.name) {
-                return Err(Error::Config(format!("feeds: name {:?} must be a lower-case slug (letters, digits, dashes)", f.name)));
+                return Err(Error::Config(format!(
+                    "feeds: name {:?} must be a lower-case slug (letters, digits, dashes)",
+                    f.name
+                )));
             }
             check(&format!("feeds.{}", f.name), &f.url)?;
             let mut spec = SourceSpec::feed(&f.name, &f.url);
@@ -137,16 +152,29 @@ impl SyncConfig {
         enabled.dedup();
         for s in &enabled {
             if s != "fts" && s != "cf" && !feeds.iter().any(|f| &f.name == s) {
-                return Err(Error::Config(format!("sync_sources: {s:?} is not fts, cf or a configured feed (ocds:<name>)")));
+                return Err(Error::Config(format!(
+                    "sync_sources: {s:?} is not fts, cf or a configured feed (ocds:<name>)"
+                )));
             }
         }
-        let minutes = flags.sync_interval_minutes.or(file.sync_interval_minutes).unwrap_or(15);
+        let minutes = flags
+            .sync_interval_minutes
+            .or(file.sync_interval_minutes)
+            .unwrap_or(15);
         if minutes == 0 {
-            return Err(Error::Config("sync_interval_minutes: must be at least 1".into()));
+            return Err(Error::Config(
+                "sync_interval_minutes: must be at least 1".into(),
+            ));
         }
-        let admin_token = flags.admin_token.map(Secret).or_else(|| file.admin_token.clone()).filter(|s| !s.0.trim().is_empty());
+        let admin_token = flags
+            .admin_token
+            .map(Secret)
+            .or_else(|| file.admin_token.clone())
+            .filter(|s| !s.0.trim().is_empty());
         if admin_token.as_ref().is_some_and(|t| t.0.len() < 16) {
-            return Err(Error::Config("admin_token: use at least 16 characters".into()));
+            return Err(Error::Config(
+                "admin_token: use at least 16 characters".into(),
+            ));
         }
         Ok(SyncConfig {
             fts,
@@ -173,14 +201,23 @@ impl SyncConfig {
 pub struct Config {
     pub data_dir: PathBuf,
     pub addr: SocketAddr,
+    /// Cluster slugs members may belong to.
+    pub clusters: Vec<String>,
+    /// Match component weights (normalised to sum to 1).
+    pub weights: crate::matching::Weights,
 }
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 
 impl FileConfig {
     pub fn load(path: Option<&Path>) -> Result<FileConfig> {
-        let Some(path) = path else { return Ok(FileConfig::default()) };
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        let Some(path) = path else {
+            return Ok(FileConfig::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
     }
 }
@@ -188,13 +225,50 @@ impl FileConfig {
 impl Config {
     /// Resolves the configuration: `flag_*` already hold flag-or-environment
     /// values (clap reads `SEBROKER_*`), the file fills what they leave.
-    pub fn resolve(file: FileConfig, flag_data_dir: Option<PathBuf>, flag_addr: Option<String>) -> Result<Config> {
-        let data_dir = flag_data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
-        let addr_s = flag_addr.or(file.addr).unwrap_or_else(|| DEFAULT_ADDR.to_owned());
-        let addr = addr_s
-            .parse()
-            .map_err(|_| Error::Config(format!("addr: {addr_s:?} is not an address like 127.0.0.1:8080")))?;
-        Ok(Config { data_dir, addr })
+    pub fn resolve(
+        file: FileConfig,
+        flag_data_dir: Option<PathBuf>,
+        flag_addr: Option<String>,
+    ) -> Result<Config> {
+        let data_dir = flag_data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        let addr_s = flag_addr
+            .or(file.addr)
+            .unwrap_or_else(|| DEFAULT_ADDR.to_owned());
+        let addr = addr_s.parse().map_err(|_| {
+            Error::Config(format!(
+                "addr: {addr_s:?} is not an address like 127.0.0.1:8080"
+            ))
+        })?;
+        let clusters = match std::env::var("SEBROKER_CLUSTERS") {
+            Ok(v) => v
+                .split(',')
+                .map(|c| c.trim().to_lowercase())
+                .filter(|c| !c.is_empty())
+                .collect(),
+            Err(_) => file.clusters.unwrap_or_else(|| {
+                crate::members::DEFAULT_CLUSTERS
+                    .iter()
+                    .map(|c| (*c).to_owned())
+                    .collect()
+            }),
+        };
+        if let Some(bad) = clusters
+            .iter()
+            .find(|c| !sebroker_connectors::source::is_slug(c))
+        {
+            return Err(Error::Config(format!(
+                "clusters: {bad:?} is not a slug (lower-case letters, digits, dashes)"
+            )));
+        }
+        let weights = file.weights.unwrap_or_default().normalised();
+        Ok(Config {
+            data_dir,
+            addr,
+            clusters,
+            weights,
+        })
     }
 }
 
@@ -204,7 +278,11 @@ mod tests {
 
     #[test]
     fn flags_beat_the_file() {
-        let file = FileConfig { data_dir: Some("/from/file".into()), addr: Some("127.0.0.1:9000".into()), ..FileConfig::default() };
+        let file = FileConfig {
+            data_dir: Some("/from/file".into()),
+            addr: Some("127.0.0.1:9000".into()),
+            ..FileConfig::default()
+        };
         let c = Config::resolve(file, Some("/from/flag".into()), None).expect("valid");
         assert_eq!(c.data_dir, PathBuf::from("/from/flag"));
         assert_eq!(c.addr.port(), 9000);
@@ -218,8 +296,14 @@ mod tests {
         )
         .expect("parses");
         assert!(!format!("{file:?}").contains("abcdefghijklmnopq"));
-        let c = SyncConfig::resolve(&file, SyncFlags { cf_url: Some("http://127.0.0.1:2".into()), ..SyncFlags::default() })
-            .expect("valid");
+        let c = SyncConfig::resolve(
+            &file,
+            SyncFlags {
+                cf_url: Some("http://127.0.0.1:2".into()),
+                ..SyncFlags::default()
+            },
+        )
+        .expect("valid");
         assert_eq!(c.fts.url, "http://127.0.0.1:1");
         assert_eq!(c.fts.http.min_interval_ms, 0);
         assert_eq!(c.fts.http.max_attempts, 5);
@@ -227,7 +311,14 @@ mod tests {
         assert_eq!(c.cf.url, "http://127.0.0.1:2");
         assert_eq!(c.enabled, vec!["fts", "cf", "ocds:pcs"]);
         assert!(c.spec("ocds:pcs").is_some());
-        assert!(SyncConfig::resolve(&file, SyncFlags { fts_url: Some("nope".into()), ..SyncFlags::default() }).is_err());
+        assert!(SyncConfig::resolve(
+            &file,
+            SyncFlags {
+                fts_url: Some("nope".into()),
+                ..SyncFlags::default()
+            }
+        )
+        .is_err());
     }
 
     #[test]

@@ -6,8 +6,14 @@ use crate::error::Result;
 use crate::ingest::{ingest_text, IngestOptions, IngestReport};
 
 const DEMO_FILES: &[(&str, &str)] = &[
-    ("fixtures/demo/fts-2026-11.json", include_str!("../fixtures/demo/fts-2026-11.json")),
-    ("fixtures/demo/cf-2026-11.json", include_str!("../fixtures/demo/cf-2026-11.json")),
+    (
+        "fixtures/demo/fts-2026-11.json",
+        include_str!("../fixtures/demo/fts-2026-11.json"),
+    ),
+    (
+        "fixtures/demo/cf-2026-11.json",
+        include_str!("../fixtures/demo/cf-2026-11.json"),
+    ),
 ];
 
 /// Loads the demo notices into `app`.

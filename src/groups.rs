@@ -18,7 +18,9 @@ pub fn file_notice(app: &App, n: &Notice) -> Result<usize> {
     }
     let mut linked = 0;
     for other in app.store.put_candidate_keys(&n.ocid, &keys)? {
-        let Some(o) = app.store.get_notice(&other)? else { continue };
+        let Some(o) = app.store.get_notice(&other)? else {
+            continue;
+        };
         if dedupe::probable_duplicate(n, &o) && app.store.link_group(&n.ocid, &o.ocid)? {
             tracing::info!(ocid = %n.ocid, other = %o.ocid, source = %n.source, other_source = %o.source, "linked probable duplicates into one opportunity group");
             linked += 1;
@@ -29,6 +31,8 @@ pub fn file_notice(app: &App, n: &Notice) -> Result<usize> {
 
 /// The member of a group shown first: Find a Tender's, then Contracts
 /// Finder's, then others; ties by ocid.
-pub fn representative<'a>(members: &'a [(String, String)]) -> Option<&'a (String, String)> {
-    members.iter().min_by(|a, b| (dedupe::source_rank(&a.1), &a.0).cmp(&(dedupe::source_rank(&b.1), &b.0)))
+pub fn representative(members: &[(String, String)]) -> Option<&(String, String)> {
+    members
+        .iter()
+        .min_by(|a, b| (dedupe::source_rank(&a.1), &a.0).cmp(&(dedupe::source_rank(&b.1), &b.0)))
 }

@@ -67,7 +67,10 @@ pub struct IngestOptions {
 pub fn collect_files(paths: &[PathBuf], skipped: &mut Vec<String>) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p).map_err(|source| Error::Io { path: p.clone(), source })?;
+        let meta = std::fs::metadata(p).map_err(|source| Error::Io {
+            path: p.clone(),
+            source,
+        })?;
         if meta.is_dir() {
             walk(p, &mut out, skipped)?;
         } else {
@@ -78,7 +81,10 @@ pub fn collect_files(paths: &[PathBuf], skipped: &mut Vec<String>) -> Result<Vec
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>, skipped: &mut Vec<String>) -> Result<()> {
-    let rd = std::fs::read_dir(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
+    let rd = std::fs::read_dir(dir).map_err(|source| Error::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
     let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
     entries.sort();
     for p in entries {
@@ -116,7 +122,11 @@ pub fn ingest_files(
                 let dirty = store_releases(app, &name, outcome, &mut report)?;
                 pending += compile_notices(app, &dirty, opts, &mut report)?;
             }
-            Err(e) => report.errors.push(IngestError { file: name, position: 0, message: e.to_string() }),
+            Err(e) => report.errors.push(IngestError {
+                file: name,
+                position: 0,
+                message: e.to_string(),
+            }),
         }
         // Durable before we say so; the index follows in batches.
         app.store.flush()?;
@@ -138,15 +148,33 @@ pub fn ingest_files(
 }
 
 /// Ingests in-memory JSON (the demo data set, API uploads).
-pub fn ingest_text(app: &App, name: &str, text: &str, opts: &IngestOptions) -> Result<IngestReport> {
-    ingest_outcome(app, name, ocds::read_bytes(text.as_bytes(), false, false), opts)
+pub fn ingest_text(
+    app: &App,
+    name: &str,
+    text: &str,
+    opts: &IngestOptions,
+) -> Result<IngestReport> {
+    ingest_outcome(
+        app,
+        name,
+        ocds::read_bytes(text.as_bytes(), false, false),
+        opts,
+    )
 }
 
 /// Ingests releases already read (a page of a live source, anchors'
 /// opportunities): store, groups, then an index commit, all durable before
 /// it returns.
-pub fn ingest_outcome(app: &App, name: &str, outcome: ocds::ReadOutcome, opts: &IngestOptions) -> Result<IngestReport> {
-    let mut report = IngestReport { files: 1, ..IngestReport::default() };
+pub fn ingest_outcome(
+    app: &App,
+    name: &str,
+    outcome: ocds::ReadOutcome,
+    opts: &IngestOptions,
+) -> Result<IngestReport> {
+    let mut report = IngestReport {
+        files: 1,
+        ..IngestReport::default()
+    };
     let dirty = store_releases(app, name, outcome, &mut report)?;
     compile_notices(app, &dirty, opts, &mut report)?;
     app.store.flush()?;
@@ -165,7 +193,11 @@ fn store_releases(
         tracing::warn!(file, "invalid UTF-8 replaced with U+FFFD");
     }
     for e in outcome.errors {
-        report.errors.push(IngestError { file: file.to_owned(), position: e.position, message: e.message });
+        report.errors.push(IngestError {
+            file: file.to_owned(),
+            position: e.position,
+            message: e.message,
+        });
     }
     let mut dirty = BTreeSet::new();
     for raw in outcome.releases {
@@ -187,7 +219,12 @@ fn store_releases(
             continue;
         };
         let hash = content_hash(&raw.json);
-        let id = match rel.id.as_ref().map(|t| t.0.trim()).filter(|i| !i.is_empty()) {
+        let id = match rel
+            .id
+            .as_ref()
+            .map(|t| t.0.trim())
+            .filter(|i| !i.is_empty())
+        {
             Some(id) => id.to_owned(),
             None => hash.iter().take(16).map(|b| format!("{b:02x}")).collect(),
         };
@@ -213,8 +250,11 @@ fn compile_notices(
     report: &mut IngestReport,
 ) -> Result<usize> {
     let places = app.places();
-    let ctx = CompileContext { places: &places, source: opts.source.as_deref() };
-    let mut changed = 0;
+    let ctx = CompileContext {
+        places: &places,
+        source: opts.source.as_deref(),
+    };
+    let mut changed = Vec::new();
     let mut cpv = Vec::new();
     for ocid in dirty {
         let releases: Vec<Release> = app
@@ -223,19 +263,29 @@ fn compile_notices(
             .iter()
             .filter_map(|j| Release::parse(j).ok())
             .collect();
-        let Some(notice) = ocds::compile(releases, &ctx) else { continue };
+        let Some(notice) = ocds::compile(releases, &ctx) else {
+            continue;
+        };
         match app.store.put_notice(&notice)? {
             PutNotice::Created => report.notices_created += 1,
             PutNotice::Updated => report.notices_updated += 1,
             PutNotice::Unchanged => continue,
         }
-        changed += 1;
         crate::groups::file_notice(app, &notice)?;
-        cpv.extend(notice.cpv.iter().filter_map(|c| Some((c.code.clone(), c.description.clone()?))));
+        cpv.extend(
+            notice
+                .cpv
+                .iter()
+                .filter_map(|c| Some((c.code.clone(), c.description.clone()?))),
+        );
         app.index.upsert(&notice)?;
+        changed.push(notice);
     }
+    drop(places);
     cpv.sort();
     cpv.dedup_by(|a, b| a.0 == b.0);
     app.store.put_cpv(&cpv, false)?;
-    Ok(changed)
+    // Every new or changed notice is matched (and its awards linked) as it arrives.
+    app.refresh_notices(&changed)?;
+    Ok(changed.len())
 }

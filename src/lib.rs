@@ -4,15 +4,19 @@
 //! ([`store`]) + index (crate `sebroker-index`) → search ([`search`]) → CLI
 //! ([`cli`]) and HTTP API ([`api`]). See ARCHITECTURE.md.
 
+pub mod anchors;
 pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;
-pub mod anchors;
+pub mod consortia;
 pub mod demo;
 pub mod error;
+pub mod evaluate;
 pub mod groups;
 pub mod ingest;
+pub mod matching;
+pub mod members;
 pub mod search;
 pub mod sources;
 pub mod store;

@@ -59,16 +59,24 @@ pub fn parse_when(field: &str, s: &str, end_of_day: bool) -> Result<OffsetDateTi
     }
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
     let d = time::Date::parse(s.trim(), &fmt).map_err(|_| {
-        Error::Invalid(format!("{field}: {s:?} is not a date (YYYY-MM-DD) or an RFC 3339 time"))
+        Error::Invalid(format!(
+            "{field}: {s:?} is not a date (YYYY-MM-DD) or an RFC 3339 time"
+        ))
     })?;
-    let t = if end_of_day { d.with_hms(23, 59, 59) } else { d.with_hms(0, 0, 0) };
+    let t = if end_of_day {
+        d.with_hms(23, 59, 59)
+    } else {
+        d.with_hms(0, 0, 0)
+    };
     Ok(t.map_err(|e| Error::Invalid(e.to_string()))?.assume_utc())
 }
 
 fn pence(field: &str, pounds: Option<i64>) -> Result<Option<i64>> {
     match pounds {
         None => Ok(None),
-        Some(p) if p < 0 => Err(Error::Invalid(format!("{field}: must be zero or more pounds"))),
+        Some(p) if p < 0 => Err(Error::Invalid(format!(
+            "{field}: must be zero or more pounds"
+        ))),
         Some(p) => money::pounds_to_pence(p)
             .map(Some)
             .ok_or_else(|| Error::Invalid(format!("{field}: {p} is too large"))),
@@ -105,20 +113,36 @@ impl SearchParams {
         r.reserved = self.reserved.unwrap_or(false);
         for s in list(&self.source) {
             if !source::is_valid_source(&s) {
-                return Err(Error::Invalid(format!("source: {s:?} is not fts, cf, anchor:<slug> or ocds:<name>")));
+                return Err(Error::Invalid(format!(
+                    "source: {s:?} is not fts, cf, anchor:<slug> or ocds:<name>"
+                )));
             }
             r.sources.push(s);
         }
         r.notice_types = list(&self.notice_type);
         r.buyer = self.buyer.clone();
-        r.deadline_from = self.deadline_from.as_deref().map(|s| parse_when("deadline_from", s, false)).transpose()?;
-        r.deadline_to = self.deadline_to.as_deref().map(|s| parse_when("deadline_to", s, true)).transpose()?;
+        r.deadline_from = self
+            .deadline_from
+            .as_deref()
+            .map(|s| parse_when("deadline_from", s, false))
+            .transpose()?;
+        r.deadline_to = self
+            .deadline_to
+            .as_deref()
+            .map(|s| parse_when("deadline_to", s, true))
+            .transpose()?;
         r.sort = match &self.sort {
-            Some(s) => Sort::parse(s)
-                .ok_or_else(|| Error::Invalid(format!("sort: {s:?} is not relevance, deadline, value or published")))?,
+            Some(s) => Sort::parse(s).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "sort: {s:?} is not relevance, deadline, value or published"
+                ))
+            })?,
             None => Sort::Relevance,
         };
-        r.limit = self.limit.unwrap_or(10).clamp(1, sebroker_index::query::MAX_LIMIT);
+        r.limit = self
+            .limit
+            .unwrap_or(10)
+            .clamp(1, sebroker_index::query::MAX_LIMIT);
         r.offset = self.offset.unwrap_or(0);
         r.facets = self.facets.unwrap_or(true);
         r.snippets = self.snippets.unwrap_or(true);
@@ -188,7 +212,14 @@ pub fn search(app: &App, params: &SearchParams) -> Result<SearchPage> {
             });
         }
     }
-    Ok(SearchPage { total: res.total, offset: req.offset, limit: req.limit, now: req.now, hits, facets: res.facets })
+    Ok(SearchPage {
+        total: res.total,
+        offset: req.offset,
+        limit: req.limit,
+        now: req.now,
+        hits,
+        facets: res.facets,
+    })
 }
 
 /// The group members this search must not show: in each group, every
@@ -200,7 +231,10 @@ fn hidden_members(app: &App, req: &SearchRequest) -> Result<Vec<String>> {
     }
     let mut probe = req.clone();
     probe.only_ocids = groups.iter().flatten().cloned().collect();
-    probe.limit = probe.only_ocids.len().clamp(1, sebroker_index::query::MAX_LIMIT);
+    probe.limit = probe
+        .only_ocids
+        .len()
+        .clamp(1, sebroker_index::query::MAX_LIMIT);
     probe.offset = 0;
     probe.facets = false;
     probe.snippets = false;
@@ -218,7 +252,17 @@ fn hidden_members(app: &App, req: &SearchRequest) -> Result<Vec<String>> {
         let members: Vec<(String, String)> = g
             .iter()
             .filter(|o| matching.contains(*o))
-            .map(|o| (o.clone(), app.store.get_notice(o).ok().flatten().map(|n| n.source).unwrap_or_default()))
+            .map(|o| {
+                (
+                    o.clone(),
+                    app.store
+                        .get_notice(o)
+                        .ok()
+                        .flatten()
+                        .map(|n| n.source)
+                        .unwrap_or_default(),
+                )
+            })
             .collect();
         if let Some(rep) = crate::groups::representative(&members) {
             hidden.extend(members.iter().filter(|m| m.0 != rep.0).map(|m| m.0.clone()));
@@ -235,7 +279,11 @@ fn group_of(app: &App, n: &sebroker_index::Notice) -> Result<Option<Group>> {
     let mut sources = vec![n.source.clone()];
     let mut others = Vec::new();
     for o in members.into_iter().filter(|o| *o != n.ocid) {
-        let source = app.store.get_notice(&o)?.map(|x| x.source).unwrap_or_default();
+        let source = app
+            .store
+            .get_notice(&o)?
+            .map(|x| x.source)
+            .unwrap_or_default();
         if !sources.contains(&source) {
             sources.push(source.clone());
         }

@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 
 use sebroker_connectors::ocds::ReadOutcome;
 use sebroker_connectors::sync::{
-    self, LastRun, PageCounts, RunRange, SourceSpec, SyncError, SyncEvent, SyncProgress, SyncReport, SyncSettings,
-    SyncTarget, TargetError,
+    self, LastRun, PageCounts, RunRange, SourceSpec, SyncError, SyncEvent, SyncProgress,
+    SyncReport, SyncSettings, SyncTarget, TargetError,
 };
 
 use crate::app::App;
@@ -31,7 +31,9 @@ impl SyncTarget for AppTarget {
 
     fn ingest_page(&self, source: &str, page: ReadOutcome) -> Result<PageCounts, TargetError> {
         // Feeds are named by configuration; fts and cf come from the ocids.
-        let opts = IngestOptions { source: source.starts_with("ocds:").then(|| source.to_owned()) };
+        let opts = IngestOptions {
+            source: source.starts_with("ocds:").then(|| source.to_owned()),
+        };
         let r = ingest_outcome(&self.0, source, page, &opts)?;
         Ok(PageCounts {
             releases_new: r.releases_new,
@@ -39,7 +41,11 @@ impl SyncTarget for AppTarget {
             releases_replaced: r.releases_replaced,
             notices_created: r.notices_created,
             notices_updated: r.notices_updated,
-            errors: r.errors.into_iter().map(|e| format!("{} at byte {}: {}", e.file, e.position, e.message)).collect(),
+            errors: r
+                .errors
+                .into_iter()
+                .map(|e| format!("{} at byte {}: {}", e.file, e.position, e.message))
+                .collect(),
         })
     }
 }
@@ -86,7 +92,10 @@ pub struct Board {
 impl Board {
     fn update(&self, source: &str, f: impl FnOnce(&mut SourceStatus)) {
         let mut m = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let s = m.entry(source.to_owned()).or_insert_with(|| SourceStatus { source: source.to_owned(), ..SourceStatus::default() });
+        let s = m.entry(source.to_owned()).or_insert_with(|| SourceStatus {
+            source: source.to_owned(),
+            ..SourceStatus::default()
+        });
         f(s);
     }
 
@@ -100,7 +109,10 @@ impl Board {
 pub fn statuses(app: &App) -> crate::Result<Vec<SourceStatus>> {
     let mut all = app.sources.snapshot();
     for s in app.store.sync_sources()? {
-        all.entry(s.clone()).or_insert_with(|| SourceStatus { source: s, ..SourceStatus::default() });
+        all.entry(s.clone()).or_insert_with(|| SourceStatus {
+            source: s,
+            ..SourceStatus::default()
+        });
     }
     let mut by_source: BTreeMap<String, u64> = BTreeMap::new();
     app.store.for_each_notice(&mut |n| {

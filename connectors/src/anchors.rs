@@ -22,8 +22,19 @@ pub const FORMAT_NAME: &str = "sebroker-anchors";
 
 /// Every column / field of version 1, in the documented order.
 pub const FIELDS: &[&str] = &[
-    "anchor", "reference", "title", "description", "cpv", "value_min_gbp", "value_max_gbp", "deadline", "places",
-    "type", "vcse_suitable", "contact", "url",
+    "anchor",
+    "reference",
+    "title",
+    "description",
+    "cpv",
+    "value_min_gbp",
+    "value_max_gbp",
+    "deadline",
+    "places",
+    "type",
+    "vcse_suitable",
+    "contact",
+    "url",
 ];
 
 /// What kind of opportunity.
@@ -42,13 +53,15 @@ pub enum OpportunityType {
 
 impl OpportunityType {
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s.trim().to_lowercase().replace(['_', ' '], "-").as_str() {
-            "pipeline" => OpportunityType::Pipeline,
-            "open" => OpportunityType::Open,
-            "subcontract" => OpportunityType::Subcontract,
-            "market-engagement" => OpportunityType::MarketEngagement,
-            _ => return None,
-        })
+        Some(
+            match s.trim().to_lowercase().replace(['_', ' '], "-").as_str() {
+                "pipeline" => OpportunityType::Pipeline,
+                "open" => OpportunityType::Open,
+                "subcontract" => OpportunityType::Subcontract,
+                "market-engagement" => OpportunityType::MarketEngagement,
+                _ => return None,
+            },
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -86,7 +99,11 @@ impl FieldValue {
             FieldValue::List(l) => l.clone(),
             other => other.text().split(';').map(str::to_owned).collect(),
         };
-        items.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+        items
+            .into_iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
     }
 }
 
@@ -168,7 +185,10 @@ fn pence(field: &str, v: &Option<FieldValue>, errs: &mut Vec<(String, String)>) 
             None
         }
         None => {
-            errs.push((field.into(), format!("{s:?} is not an amount in pounds (e.g. 25000 or 25,000.50)")));
+            errs.push((
+                field.into(),
+                format!("{s:?} is not an amount in pounds (e.g. 25000 or 25,000.50)"),
+            ));
             None
         }
     }
@@ -181,7 +201,10 @@ pub fn parse_deadline(s: &str) -> Option<OffsetDateTime> {
     }
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
     let d = time::Date::parse(s.trim(), &fmt).ok()?;
-    Some(uktime::uk_datetime(d, time::Time::from_hms(23, 59, 0).ok()?))
+    Some(uktime::uk_datetime(
+        d,
+        time::Time::from_hms(23, 59, 0).ok()?,
+    ))
 }
 
 fn flag(s: &str) -> Option<bool> {
@@ -194,7 +217,10 @@ fn flag(s: &str) -> Option<bool> {
 
 impl Opportunity {
     /// Checks an input; every problem is reported, by field.
-    pub fn parse(input: &OpportunityInput, places: &Places) -> Result<Opportunity, Vec<(String, String)>> {
+    pub fn parse(
+        input: &OpportunityInput,
+        places: &Places,
+    ) -> Result<Opportunity, Vec<(String, String)>> {
         let mut errs: Vec<(String, String)> = Vec::new();
         let mut required = |field: &str, v: &Option<FieldValue>, max: usize| -> String {
             match text(v) {
@@ -215,16 +241,25 @@ impl Opportunity {
         let kind_s = required("type", &input.kind, 40);
         let description = text(&input.description).unwrap_or_default();
         if description.chars().count() > 20_000 {
-            errs.push(("description".into(), "is longer than 20000 characters".into()));
+            errs.push((
+                "description".into(),
+                "is longer than 20000 characters".into(),
+            ));
         }
         if !reference.is_empty() && slug(&reference).is_empty() {
-            errs.push(("reference".into(), "needs at least one letter or digit".into()));
+            errs.push((
+                "reference".into(),
+                "needs at least one letter or digit".into(),
+            ));
         }
         let kind = match OpportunityType::parse(&kind_s) {
             Some(k) => Some(k),
             None if kind_s.is_empty() => None,
             None => {
-                errs.push(("type".into(), format!("{kind_s:?} is not pipeline, open, subcontract or market-engagement")));
+                errs.push((
+                    "type".into(),
+                    format!("{kind_s:?} is not pipeline, open, subcontract or market-engagement"),
+                ));
                 None
             }
         };
@@ -234,7 +269,10 @@ impl Opportunity {
             match cpv::normalise(&c).filter(|_| eight) {
                 Some(code) if !cpv_codes.contains(&code) => cpv_codes.push(code),
                 Some(_) => {}
-                None => errs.push(("cpv".into(), format!("{c:?} is not a CPV code (8 digits, e.g. 85312000 or 85312000-9)"))),
+                None => errs.push((
+                    "cpv".into(),
+                    format!("{c:?} is not a CPV code (8 digits, e.g. 85312000 or 85312000-9)"),
+                )),
             }
         }
         let value_min_pence = pence("value_min_gbp", &input.value_min_gbp, &mut errs);
@@ -254,19 +292,37 @@ impl Opportunity {
                 }
             },
         };
-        if kind == Some(OpportunityType::Open) && deadline.is_none() && text(&input.deadline).is_none() {
-            errs.push(("deadline".into(), "is required for an open opportunity".into()));
+        if kind == Some(OpportunityType::Open)
+            && deadline.is_none()
+            && text(&input.deadline).is_none()
+        {
+            errs.push((
+                "deadline".into(),
+                "is required for an open opportunity".into(),
+            ));
         }
-        let place_list = input.places.as_ref().map(FieldValue::list).unwrap_or_default();
+        let place_list = input
+            .places
+            .as_ref()
+            .map(FieldValue::list)
+            .unwrap_or_default();
         for p in &place_list {
             if places.resolve_code(p).is_none() {
-                errs.push(("places".into(), format!("{p:?} is not a postcode, local authority, region or NUTS code we know")));
+                errs.push((
+                    "places".into(),
+                    format!(
+                        "{p:?} is not a postcode, local authority, region or NUTS code we know"
+                    ),
+                ));
             }
         }
         let vcse_suitable = match text(&input.vcse_suitable) {
             None => false,
             Some(s) => flag(&s).unwrap_or_else(|| {
-                errs.push(("vcse_suitable".into(), format!("{s:?} is not true/false/yes/no")));
+                errs.push((
+                    "vcse_suitable".into(),
+                    format!("{s:?} is not true/false/yes/no"),
+                ));
                 false
             }),
         };
@@ -316,7 +372,11 @@ impl Opportunity {
             OpportunityType::Open | OpportunityType::Subcontract => ("tender", "active"),
         };
         let money = |p: i64| {
-            let v = if p % 100 == 0 { json!(p / 100) } else { json!(format!("{}.{:02}", p / 100, p % 100)) };
+            let v = if p % 100 == 0 {
+                json!(p / 100)
+            } else {
+                json!(format!("{}.{:02}", p / 100, p % 100))
+            };
             json!({ "amount": v, "currency": "GBP" })
         };
         let mut tender = serde_json::Map::new();
@@ -326,8 +386,14 @@ impl Opportunity {
         tender.insert("status".into(), json!(status));
         tender.insert("procurementMethodDetails".into(), json!(self.kind.as_str()));
         if let Some((first, rest)) = self.cpv.split_first() {
-            tender.insert("classification".into(), json!({ "scheme": "CPV", "id": first }));
-            let more: Vec<_> = rest.iter().map(|c| json!({ "scheme": "CPV", "id": c })).collect();
+            tender.insert(
+                "classification".into(),
+                json!({ "scheme": "CPV", "id": first }),
+            );
+            let more: Vec<_> = rest
+                .iter()
+                .map(|c| json!({ "scheme": "CPV", "id": c }))
+                .collect();
             tender.insert("additionalClassifications".into(), json!(more));
         }
         if let Some(p) = self.value_min_pence {
@@ -343,9 +409,18 @@ impl Opportunity {
             let addrs: Vec<_> = self
                 .places
                 .iter()
-                .map(|p| if looks_like_postcode(p) { json!({ "postalCode": p }) } else { json!({ "region": p }) })
+                .map(|p| {
+                    if looks_like_postcode(p) {
+                        json!({ "postalCode": p })
+                    } else {
+                        json!({ "region": p })
+                    }
+                })
                 .collect();
-            tender.insert("items".into(), json!([{ "id": "1", "deliveryAddresses": addrs }]));
+            tender.insert(
+                "items".into(),
+                json!([{ "id": "1", "deliveryAddresses": addrs }]),
+            );
         }
         tender.insert("suitability".into(), json!({ "vcse": self.vcse_suitable }));
         let mut contact = serde_json::Map::new();
@@ -428,7 +503,11 @@ pub fn parse_file(bytes: &[u8], places: &Places) -> Result<ParsedFile, AnchorsEr
     let decoded = crate::json::decode(bytes);
     let text = decoded.text;
     let t = text.trim_start();
-    let mut out = if t.starts_with('{') || t.starts_with('[') { parse_json(&text, places)? } else { parse_csv(&text, places)? };
+    let mut out = if t.starts_with('{') || t.starts_with('[') {
+        parse_json(&text, places)?
+    } else {
+        parse_csv(&text, places)?
+    };
     // A reference names one opportunity: later rows with the same one are errors.
     let mut seen = HashSet::new();
     let mut dups = Vec::new();
@@ -458,7 +537,12 @@ fn push_row(out: &mut ParsedFile, line: u64, input: &OpportunityInput, places: &
         Err(errs) => {
             let reference = text(&input.reference);
             for (field, message) in errs {
-                out.errors.push(RowError { line, reference: reference.clone(), field, message });
+                out.errors.push(RowError {
+                    line,
+                    reference: reference.clone(),
+                    field,
+                    message,
+                });
             }
         }
     }
@@ -466,13 +550,26 @@ fn push_row(out: &mut ParsedFile, line: u64, input: &OpportunityInput, places: &
 
 fn parse_csv(text: &str, places: &Places) -> Result<ParsedFile, AnchorsError> {
     // An optional first line `# sebroker-anchors v1` declares the version.
-    if let Some(first) = text.lines().next().filter(|l| l.trim_start().starts_with('#')) {
+    if let Some(first) = text
+        .lines()
+        .next()
+        .filter(|l| l.trim_start().starts_with('#'))
+    {
         check_version_line(first)?;
     }
-    let mut rdr = csv::ReaderBuilder::new().comment(Some(b'#')).flexible(true).from_reader(text.as_bytes());
-    let headers = rdr.headers().map_err(|e| AnchorsError::Format(format!("cannot read the header row: {e}")))?.clone();
+    let mut rdr = csv::ReaderBuilder::new()
+        .comment(Some(b'#'))
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = rdr
+        .headers()
+        .map_err(|e| AnchorsError::Format(format!("cannot read the header row: {e}")))?
+        .clone();
     let cols: Vec<String> = headers.iter().map(|h| h.trim().to_lowercase()).collect();
-    let unknown: Vec<&String> = cols.iter().filter(|c| !FIELDS.contains(&c.as_str())).collect();
+    let unknown: Vec<&String> = cols
+        .iter()
+        .filter(|c| !FIELDS.contains(&c.as_str()))
+        .collect();
     if !unknown.is_empty() {
         return Err(AnchorsError::Format(format!(
             "unknown column(s) {unknown:?}; version {FORMAT_VERSION} has {}",
@@ -481,7 +578,9 @@ fn parse_csv(text: &str, places: &Places) -> Result<ParsedFile, AnchorsError> {
     }
     for req in ["reference", "title", "type"] {
         if !cols.iter().any(|c| c == req) {
-            return Err(AnchorsError::Format(format!("the header has no `{req}` column")));
+            return Err(AnchorsError::Format(format!(
+                "the header has no `{req}` column"
+            )));
         }
     }
     let mut out = ParsedFile::default();
@@ -491,7 +590,12 @@ fn parse_csv(text: &str, places: &Places) -> Result<ParsedFile, AnchorsError> {
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
                 out.rows_read += 1;
-                out.errors.push(RowError { line, reference: None, field: "row".into(), message: e.to_string() });
+                out.errors.push(RowError {
+                    line,
+                    reference: None,
+                    field: "row".into(),
+                    message: e.to_string(),
+                });
                 continue;
             }
         };
@@ -515,11 +619,18 @@ fn parse_csv(text: &str, places: &Places) -> Result<ParsedFile, AnchorsError> {
                 map.insert(c.clone(), serde_json::Value::String(v.to_owned()));
             }
         }
-        match serde_json::from_value::<OpportunityInput>(serde_json::Value::Object(map.into_iter().collect())) {
+        match serde_json::from_value::<OpportunityInput>(serde_json::Value::Object(
+            map.into_iter().collect(),
+        )) {
             Ok(input) => push_row(&mut out, line, &input, places),
             Err(e) => {
                 out.rows_read += 1;
-                out.errors.push(RowError { line, reference: None, field: "row".into(), message: e.to_string() });
+                out.errors.push(RowError {
+                    line,
+                    reference: None,
+                    field: "row".into(),
+                    message: e.to_string(),
+                });
             }
         }
     }
@@ -533,7 +644,11 @@ fn check_version_line(line: &str) -> Result<(), AnchorsError> {
         .map(str::trim)
         .and_then(|v| v.strip_prefix('v'))
         .and_then(|v| v.trim().parse::<u32>().ok())
-        .ok_or_else(|| AnchorsError::Format(format!("first line {line:?}: expected `# {FORMAT_NAME} v{FORMAT_VERSION}`")))?;
+        .ok_or_else(|| {
+            AnchorsError::Format(format!(
+                "first line {line:?}: expected `# {FORMAT_NAME} v{FORMAT_VERSION}`"
+            ))
+        })?;
     if version != FORMAT_VERSION {
         return Err(AnchorsError::Format(format!(
             "this file is {FORMAT_NAME} version {version}; this sebroker reads version {FORMAT_VERSION}"
@@ -559,7 +674,10 @@ fn parse_json(text: &str, places: &Places) -> Result<ParsedFile, AnchorsError> {
         ))
     })?;
     if file.format != FORMAT_NAME {
-        return Err(AnchorsError::Format(format!("format is {:?}, expected {FORMAT_NAME:?}", file.format)));
+        return Err(AnchorsError::Format(format!(
+            "format is {:?}, expected {FORMAT_NAME:?}",
+            file.format
+        )));
     }
     if file.version != FORMAT_VERSION {
         return Err(AnchorsError::Format(format!(
@@ -570,7 +688,9 @@ fn parse_json(text: &str, places: &Places) -> Result<ParsedFile, AnchorsError> {
     let mut out = ParsedFile::default();
     let start = text.as_ptr() as usize;
     for raw in file.opportunities {
-        let offset = (raw.get().as_ptr() as usize).saturating_sub(start).min(text.len());
+        let offset = (raw.get().as_ptr() as usize)
+            .saturating_sub(start)
+            .min(text.len());
         let line = text[..offset].matches('\n').count() as u64 + 1;
         match serde_json::from_str::<OpportunityInput>(raw.get()) {
             Ok(input) => push_row(&mut out, line, &input, places),
@@ -583,7 +703,12 @@ fn parse_json(text: &str, places: &Places) -> Result<ParsedFile, AnchorsError> {
                     .filter(|_| field.starts_with("unknown field"))
                     .unwrap_or("row")
                     .to_owned();
-                out.errors.push(RowError { line, reference: None, field, message: e.to_string() });
+                out.errors.push(RowError {
+                    line,
+                    reference: None,
+                    field,
+                    message: e.to_string(),
+                });
             }
         }
     }
@@ -616,12 +741,29 @@ mod tests {
         assert_eq!(*line, 3);
         assert_eq!(o.cpv, vec!["85312000", "55520000"]);
         assert_eq!(o.value_max_pence, Some(2_500_050));
-        assert_eq!(o.deadline.map(|d| d.to_string()), Some("2026-12-01 23:59:00.0 +00:00:00".into()));
+        assert_eq!(
+            o.deadline.map(|d| d.to_string()),
+            Some("2026-12-01 23:59:00.0 +00:00:00".into())
+        );
         let fields: Vec<&str> = p.errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, vec!["type", "cpv", "value_min_gbp", "deadline", "places", "vcse_suitable", "url"]);
+        assert_eq!(
+            fields,
+            vec![
+                "type",
+                "cpv",
+                "value_min_gbp",
+                "deadline",
+                "places",
+                "vcse_suitable",
+                "url"
+            ]
+        );
         assert!(p.errors.iter().all(|e| e.line == 4));
         let rel = o.to_release("walsall-council", OffsetDateTime::UNIX_EPOCH);
-        assert!(rel.contains(r#""ocid":"anchor-walsall-council-wc-001""#), "{rel}");
+        assert!(
+            rel.contains(r#""ocid":"anchor-walsall-council-wc-001""#),
+            "{rel}"
+        );
         assert!(rel.contains(r#""amount":"25000.50""#), "{rel}");
     }
 

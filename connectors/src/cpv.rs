@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::io::Read;
 
+use crate::error::RowError;
+
 /// Normalises a CPV code: strips a check digit (`85312000-9`), keeps 8 digits.
 /// Shorter all-digit prefixes are padded with zeros (`853` → `85300000`).
 pub fn normalise(code: &str) -> Option<String> {
@@ -81,7 +83,7 @@ impl CpvTable {
 
     /// Parses the CPV 2008 list (`CODE,EN` header, codes with check digits,
     /// optional BOM). Returns the entries and the rows that failed (line, why).
-    pub fn parse_csv<R: Read>(r: R) -> (Vec<(String, String)>, Vec<(u64, String)>) {
+    pub fn parse_csv<R: Read>(r: R) -> (Vec<(String, String)>, Vec<RowError>) {
         let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(r);
         let mut ok = Vec::new();
         let mut bad = Vec::new();
@@ -93,9 +95,17 @@ impl CpvTable {
                         names.iter().any(|n| c.eq_ignore_ascii_case(n))
                     })
                 };
-                (find(&["CODE", "cpv", "code"]).unwrap_or(0), find(&["EN", "description"]).unwrap_or(1))
+                (
+                    find(&["CODE", "cpv", "code"]).unwrap_or(0),
+                    find(&["EN", "description"]).unwrap_or(1),
+                )
             }
-            Err(e) => return (ok, vec![(1, format!("cannot read header: {e}"))]),
+            Err(e) => {
+                return (
+                    ok,
+                    vec![RowError::new(1, format!("cannot read header: {e}"))],
+                )
+            }
         };
         for rec in rdr.records() {
             match rec {
@@ -105,10 +115,13 @@ impl CpvTable {
                     let desc = rec.get(desc_col).map(str::trim).filter(|d| !d.is_empty());
                     match (code, desc) {
                         (Some(c), Some(d)) => ok.push((c, d.to_owned())),
-                        _ => bad.push((line, "expected a CPV code and a description".to_owned())),
+                        _ => bad.push(RowError::new(line, "expected a CPV code and a description")),
                     }
                 }
-                Err(e) => bad.push((e.position().map_or(0, |p| p.line()), e.to_string())),
+                Err(e) => bad.push(RowError::new(
+                    e.position().map_or(0, |p| p.line()),
+                    e.to_string(),
+                )),
             }
         }
         (ok, bad)
@@ -140,6 +153,6 @@ mod tests {
         assert_eq!(ok.len(), 2);
         assert_eq!(ok[1], ("45261920".into(), "Roof maintenance work".into()));
         assert_eq!(bad.len(), 1);
-        assert_eq!(bad[0].0, 4);
+        assert_eq!(bad[0].line, 4);
     }
 }

@@ -9,7 +9,9 @@ use crate::uktime;
 
 /// Lower-case words, `&` as `and`, punctuation and filler words dropped.
 pub fn normalise(s: &str) -> String {
-    const FILLER: &[&str] = &["the", "of", "ltd", "limited", "plc", "llp", "cic", "for", "a", "an", "to", "in"];
+    const FILLER: &[&str] = &[
+        "the", "of", "ltd", "limited", "plc", "llp", "cic", "for", "a", "an", "to", "in",
+    ];
     let s = s.to_lowercase().replace('&', " and ");
     s.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty() && !FILLER.contains(w))
@@ -46,9 +48,22 @@ pub fn evidence(a: &Notice, b: &Notice) -> Evidence {
         (Some(x), Some(y)) => x == y,
         _ => false,
     };
-    let id = |n: &Notice| n.buyer.id.as_deref().map(str::trim).filter(|s| s.len() > 3).map(str::to_lowercase);
+    let id = |n: &Notice| {
+        n.buyer
+            .id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| s.len() > 3)
+            .map(str::to_lowercase)
+    };
     let shared_identifier = matches!((id(a), id(b)), (Some(x), Some(y)) if x == y);
-    Evidence { buyer, title, same_deadline, same_value, shared_identifier }
+    Evidence {
+        buyer,
+        title,
+        same_deadline,
+        same_value,
+        shared_identifier,
+    }
 }
 
 /// Probably one opportunity: different sources, the same buyer (similar name
@@ -61,7 +76,8 @@ pub fn probable_duplicate(a: &Notice, b: &Notice) -> bool {
     let e = evidence(a, b);
     let same_buyer = e.buyer >= 0.88 || e.shared_identifier;
     same_buyer
-        && ((e.title >= 0.8 && (e.same_deadline || e.same_value)) || (e.title >= 0.5 && e.same_deadline && e.same_value))
+        && ((e.title >= 0.8 && (e.same_deadline || e.same_value))
+            || (e.title >= 0.5 && e.same_deadline && e.same_value))
 }
 
 /// The keys under which candidates are looked up: the deadline to the
@@ -104,10 +120,17 @@ mod tests {
             stage: Stage::Tender,
             title: title.into(),
             description: String::new(),
-            buyer: Buyer { name: Some(buyer.into()), ..Buyer::default() },
+            buyer: Buyer {
+                name: Some(buyer.into()),
+                ..Buyer::default()
+            },
             contacts: vec![],
             cpv: vec![],
-            value: Value { amount_pence: Some(12_000_000), currency: Some("GBP".into()), ..Value::default() },
+            value: Value {
+                amount_pence: Some(12_000_000),
+                currency: Some("GBP".into()),
+                ..Value::default()
+            },
             published: None,
             updated: None,
             deadline: Some(datetime!(2026-12-01 12:00 UTC)),
@@ -122,15 +145,42 @@ mod tests {
 
     #[test]
     fn same_procurement_on_two_services() {
-        let a = notice("ocds-h6vhtk-1", "fts", "Walsall Metropolitan Borough Council", "Community Meals Service 2027-2030");
-        let mut b = notice("ocds-b5fd17-1", "cf", "WALSALL METROPOLITAN BOROUGH COUNCIL.", "Community meals service (2027 - 2030)");
+        let a = notice(
+            "ocds-h6vhtk-1",
+            "fts",
+            "Walsall Metropolitan Borough Council",
+            "Community Meals Service 2027-2030",
+        );
+        let mut b = notice(
+            "ocds-b5fd17-1",
+            "cf",
+            "WALSALL METROPOLITAN BOROUGH COUNCIL.",
+            "Community meals service (2027 - 2030)",
+        );
         assert!(probable_duplicate(&a, &b), "{:?}", evidence(&a, &b));
         b.deadline = Some(datetime!(2026-12-01 23:59 +00:00));
-        assert!(probable_duplicate(&a, &b), "same day, same value: {:?}", evidence(&a, &b));
-        let c = notice("ocds-b5fd17-2", "cf", "Sandwell Council", "Grounds maintenance");
+        assert!(
+            probable_duplicate(&a, &b),
+            "same day, same value: {:?}",
+            evidence(&a, &b)
+        );
+        let c = notice(
+            "ocds-b5fd17-2",
+            "cf",
+            "Sandwell Council",
+            "Grounds maintenance",
+        );
         assert!(!probable_duplicate(&a, &c));
-        let same_source = notice("ocds-h6vhtk-2", "fts", "Walsall Metropolitan Borough Council", "Community Meals Service 2027-2030");
+        let same_source = notice(
+            "ocds-h6vhtk-2",
+            "fts",
+            "Walsall Metropolitan Borough Council",
+            "Community Meals Service 2027-2030",
+        );
         assert!(!probable_duplicate(&a, &same_source));
-        assert_eq!(candidate_keys(&a), vec![format!("d:{}", 1_796_126_400 / 60)]);
+        assert_eq!(
+            candidate_keys(&a),
+            vec![format!("d:{}", 1_796_126_400 / 60)]
+        );
     }
 }

@@ -19,3 +19,19 @@ pub enum ConnectorError {
 }
 
 pub type Result<T> = std::result::Result<T, ConnectorError>;
+
+/// A bad row of a tabular file (CSV, JSON Lines), by 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub line: u64,
+    pub message: String,
+}
+
+impl RowError {
+    pub fn new(line: u64, message: impl Into<String>) -> Self {
+        RowError {
+            line,
+            message: message.into(),
+        }
+    }
+}

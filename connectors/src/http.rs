@@ -56,12 +56,19 @@ impl Default for HttpSettings {
 impl HttpSettings {
     /// Find a Tender: about 12 requests per 2 minutes, so one every 10 s.
     pub fn fts() -> Self {
-        HttpSettings { min_interval_ms: 10_500, ..HttpSettings::default() }
+        HttpSettings {
+            min_interval_ms: 10_500,
+            ..HttpSettings::default()
+        }
     }
 
     /// Contracts Finder: a 403 asks for 5 minutes' wait.
     pub fn cf() -> Self {
-        HttpSettings { min_interval_ms: 2_000, forbidden_wait_ms: Some(300_000), ..HttpSettings::default() }
+        HttpSettings {
+            min_interval_ms: 2_000,
+            forbidden_wait_ms: Some(300_000),
+            ..HttpSettings::default()
+        }
     }
 }
 
@@ -70,13 +77,25 @@ impl HttpSettings {
 pub enum FetchError {
     /// The server could not be reached or did not answer in time, on every attempt.
     #[error("{url}: cannot reach the server after {attempts} attempts: {message}")]
-    Unreachable { url: String, attempts: u32, message: String },
+    Unreachable {
+        url: String,
+        attempts: u32,
+        message: String,
+    },
     /// The server kept answering with an error status or an unusable body.
     #[error("{url}: gave up after {attempts} attempts: {message}")]
-    Exhausted { url: String, attempts: u32, message: String },
+    Exhausted {
+        url: String,
+        attempts: u32,
+        message: String,
+    },
     /// An answer that retrying cannot fix (400, 404, a redirect...).
     #[error("{url}: HTTP {status}: {message}")]
-    Permanent { url: String, status: u16, message: String },
+    Permanent {
+        url: String,
+        status: u16,
+        message: String,
+    },
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
 }
@@ -94,14 +113,23 @@ pub enum HttpEvent {
     /// Waiting because the server said so (429, CF's 403, `Retry-After`).
     RateLimitWait { wait: Duration, status: u16 },
     /// Waiting before retrying a failed attempt.
-    Backoff { wait: Duration, attempt: u32, reason: String },
+    Backoff {
+        wait: Duration,
+        attempt: u32,
+        reason: String,
+    },
 }
 
 /// What one attempt gave.
 enum Attempt {
     Ok(Vec<u8>),
     /// Retry after this wait (from the server), or after a backoff.
-    Retry { server_wait: Option<Duration>, status: Option<u16>, reason: String, network: bool },
+    Retry {
+        server_wait: Option<Duration>,
+        status: Option<u16>,
+        reason: String,
+        network: bool,
+    },
     Fatal(u16, String),
 }
 
@@ -134,7 +162,12 @@ impl HttpClient {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0x9e37_79b9, |d| d.as_nanos() as u64);
-        Ok(HttpClient { client, settings, last_request: Mutex::new(None), seed: AtomicU64::new(seed | 1) })
+        Ok(HttpClient {
+            client,
+            settings,
+            last_request: Mutex::new(None),
+            seed: AtomicU64::new(seed | 1),
+        })
     }
 
     pub fn settings(&self) -> &HttpSettings {
@@ -163,15 +196,29 @@ impl HttpClient {
                     }
                 },
                 Attempt::Fatal(status, message) => {
-                    return Err(FetchError::Permanent { url: url.to_owned(), status, message })
+                    return Err(FetchError::Permanent {
+                        url: url.to_owned(),
+                        status,
+                        message,
+                    })
                 }
-                Attempt::Retry { server_wait, status, reason, network } => {
+                Attempt::Retry {
+                    server_wait,
+                    status,
+                    reason,
+                    network,
+                } => {
                     all_network &= network;
                     last = reason;
                     if let (Some(wait), Some(status)) = (server_wait, status) {
                         if attempt < max {
                             on_event(HttpEvent::RateLimitWait { wait, status });
-                            tracing::info!(url, status, wait_ms = wait.as_millis() as u64, "rate limited; waiting");
+                            tracing::info!(
+                                url,
+                                status,
+                                wait_ms = wait.as_millis() as u64,
+                                "rate limited; waiting"
+                            );
                             tokio::time::sleep(wait).await;
                         }
                         continue;
@@ -180,15 +227,27 @@ impl HttpClient {
             }
             if attempt < max {
                 let wait = self.backoff(attempt);
-                on_event(HttpEvent::Backoff { wait, attempt, reason: last.clone() });
+                on_event(HttpEvent::Backoff {
+                    wait,
+                    attempt,
+                    reason: last.clone(),
+                });
                 tracing::info!(url, attempt, wait_ms = wait.as_millis() as u64, reason = %last, "retrying");
                 tokio::time::sleep(wait).await;
             }
         }
         if all_network {
-            Err(FetchError::Unreachable { url: url.to_owned(), attempts: max, message: last })
+            Err(FetchError::Unreachable {
+                url: url.to_owned(),
+                attempts: max,
+                message: last,
+            })
         } else {
-            Err(FetchError::Exhausted { url: url.to_owned(), attempts: max, message: last })
+            Err(FetchError::Exhausted {
+                url: url.to_owned(),
+                attempts: max,
+                message: last,
+            })
         }
     }
 
@@ -225,23 +284,36 @@ impl HttpClient {
     }
 
     fn server_wait(&self, headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-        let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+        let v = headers
+            .get(reqwest::header::RETRY_AFTER)?
+            .to_str()
+            .ok()?
+            .trim();
         let secs = match v.parse::<u64>() {
             Ok(s) => s as f64,
             Err(_) => {
                 let when = httpdate(v)?;
-                (when - time::OffsetDateTime::now_utc()).as_seconds_f64().max(0.0)
+                (when - time::OffsetDateTime::now_utc())
+                    .as_seconds_f64()
+                    .max(0.0)
             }
         };
         let ms = (secs * 1000.0 * self.settings.retry_after_scale.max(0.0)) as u64;
-        Some(Duration::from_millis(ms.min(self.settings.max_retry_after_ms)))
+        Some(Duration::from_millis(
+            ms.min(self.settings.max_retry_after_ms),
+        ))
     }
 
     async fn attempt(&self, url: &str) -> Attempt {
         let resp = match self.client.get(url).send().await {
             Ok(r) => r,
             Err(e) => {
-                return Attempt::Retry { server_wait: None, status: None, reason: describe(&e), network: true };
+                return Attempt::Retry {
+                    server_wait: None,
+                    status: None,
+                    reason: describe(&e),
+                    network: true,
+                };
             }
         };
         let status = resp.status();
@@ -250,10 +322,19 @@ impl HttpClient {
         if status.is_success() {
             return match self.read_body(resp).await {
                 Ok(b) => Attempt::Ok(b),
-                Err((m, network)) => Attempt::Retry { server_wait: None, status: None, reason: m, network },
+                Err((m, network)) => Attempt::Retry {
+                    server_wait: None,
+                    status: None,
+                    reason: m,
+                    network,
+                },
             };
         }
-        let snippet = self.read_body(resp).await.map(|b| snippet(&b)).unwrap_or_default();
+        let snippet = self
+            .read_body(resp)
+            .await
+            .map(|b| snippet(&b))
+            .unwrap_or_default();
         match code {
             429 => Attempt::Retry {
                 server_wait: Some(retry_after.unwrap_or_else(|| self.backoff(3))),
@@ -262,9 +343,9 @@ impl HttpClient {
                 network: false,
             },
             403 if self.settings.forbidden_wait_ms.is_some() => Attempt::Retry {
-                server_wait: Some(
-                    retry_after.unwrap_or(Duration::from_millis(self.settings.forbidden_wait_ms.unwrap_or(0))),
-                ),
+                server_wait: Some(retry_after.unwrap_or(Duration::from_millis(
+                    self.settings.forbidden_wait_ms.unwrap_or(0),
+                ))),
                 status: Some(code),
                 reason: format!("HTTP 403 (too many requests) {snippet}"),
                 network: false,
@@ -275,7 +356,10 @@ impl HttpClient {
                 reason: format!("HTTP {code} {snippet}"),
                 network: false,
             },
-            300..=399 => Attempt::Fatal(code, "redirects are not followed; check the configured URL".into()),
+            300..=399 => Attempt::Fatal(
+                code,
+                "redirects are not followed; check the configured URL".into(),
+            ),
             _ => Attempt::Fatal(code, snippet),
         }
     }
@@ -296,7 +380,9 @@ impl HttpClient {
                     body.extend_from_slice(&c);
                 }
                 Ok(None) => return Ok(body),
-                Err(e) => return Err((format!("body cut short: {}", describe(&e)), e.is_timeout())),
+                Err(e) => {
+                    return Err((format!("body cut short: {}", describe(&e)), e.is_timeout()))
+                }
             }
         }
     }
@@ -332,7 +418,9 @@ fn httpdate(s: &str) -> Option<time::OffsetDateTime> {
     let fmt = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
-    time::PrimitiveDateTime::parse(s, &fmt).ok().map(|p| p.assume_utc())
+    time::PrimitiveDateTime::parse(s, &fmt)
+        .ok()
+        .map(|p| p.assume_utc())
 }
 
 #[cfg(test)]
@@ -341,8 +429,12 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let c = HttpClient::new(HttpSettings { backoff_base_ms: 100, backoff_max_ms: 1000, ..HttpSettings::default() })
-            .expect("client");
+        let c = HttpClient::new(HttpSettings {
+            backoff_base_ms: 100,
+            backoff_max_ms: 1000,
+            ..HttpSettings::default()
+        })
+        .expect("client");
         for _ in 0..50 {
             let d1 = c.backoff(1).as_millis();
             assert!((50..=100).contains(&d1), "{d1}");
@@ -353,11 +445,21 @@ mod tests {
 
     #[test]
     fn retry_after_seconds_dates_and_scale() {
-        let c = HttpClient::new(HttpSettings { retry_after_scale: 0.5, ..HttpSettings::default() }).expect("client");
+        let c = HttpClient::new(HttpSettings {
+            retry_after_scale: 0.5,
+            ..HttpSettings::default()
+        })
+        .expect("client");
         let mut h = reqwest::header::HeaderMap::new();
-        h.insert(reqwest::header::RETRY_AFTER, reqwest::header::HeaderValue::from_static("120"));
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            reqwest::header::HeaderValue::from_static("120"),
+        );
         assert_eq!(c.server_wait(&h), Some(Duration::from_secs(60)));
-        h.insert(reqwest::header::RETRY_AFTER, reqwest::header::HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            reqwest::header::HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
         assert_eq!(c.server_wait(&h), Some(Duration::ZERO));
         assert!(check_url("ftp://x").is_err());
         assert!(check_url("http://127.0.0.1:9/x").is_ok());

@@ -94,7 +94,10 @@ mod tests {
         let c = r#"{"a": 1, "b": "xy"}"#;
         assert_eq!(content_hash(a), content_hash(b));
         assert_ne!(content_hash(a), content_hash(c));
-        assert_ne!(content_hash(r#"{"a":"\" "}"#), content_hash(r#"{"a":"\""}"#));
+        assert_ne!(
+            content_hash(r#"{"a":"\" "}"#),
+            content_hash(r#"{"a":"\""}"#)
+        );
     }
 
     #[test]

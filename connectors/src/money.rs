@@ -63,7 +63,11 @@ fn scale_digits(digits: &str, scale: i64) -> Option<Option<i64>> {
             Ok(b) => b,
             Err(_) => return Some(None),
         };
-        return Some(10i64.checked_pow(scale as u32).and_then(|m| base.checked_mul(m)));
+        return Some(
+            10i64
+                .checked_pow(scale as u32)
+                .and_then(|m| base.checked_mul(m)),
+        );
     }
     let keep = len + scale; // digits left of the decimal point
     if keep < 0 {
@@ -99,12 +103,17 @@ pub fn format_pence(pence: i64) -> String {
     let pounds = (abs / 100).to_string();
     let mut grouped = String::new();
     for (i, c) in pounds.chars().enumerate() {
-        if i > 0 && (pounds.len() - i) % 3 == 0 {
+        if i > 0 && (pounds.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
     }
-    format!("{}£{}.{:02}", if neg { "-" } else { "" }, grouped, abs % 100)
+    format!(
+        "{}£{}.{:02}",
+        if neg { "-" } else { "" },
+        grouped,
+        abs % 100
+    )
 }
 
 #[cfg(test)]

@@ -31,7 +31,10 @@ pub fn uk_offset(t: OffsetDateTime) -> UtcOffset {
     let utc = t.to_offset(UtcOffset::UTC);
     let year = utc.year();
     let one_am = Time::from_hms(1, 0, 0).unwrap_or(Time::MIDNIGHT);
-    let (Some(start), Some(end)) = (last_sunday(year, Month::March), last_sunday(year, Month::October)) else {
+    let (Some(start), Some(end)) = (
+        last_sunday(year, Month::March),
+        last_sunday(year, Month::October),
+    ) else {
         return UtcOffset::UTC;
     };
     let start = PrimitiveDateTime::new(start, one_am).assume_utc();
@@ -98,8 +101,17 @@ mod tests {
         let t = datetime!(2026-08-09 23:30 UTC);
         assert_eq!(to_uk_local(t), datetime!(2026-08-10 00:30));
         assert_eq!(from_uk_local(datetime!(2026-08-10 00:30)), t);
-        assert_eq!(uk_datetime(date!(2026 - 12 - 01), time!(12:00)).offset(), UtcOffset::UTC);
-        assert_eq!(format_param(datetime!(2026-08-10 00:00)), "2026-08-10T00:00:00");
-        assert_eq!(parse_param("2026-08-10T00:00:00Z"), Some(datetime!(2026-08-10 00:00)));
+        assert_eq!(
+            uk_datetime(date!(2026 - 12 - 01), time!(12:00)).offset(),
+            UtcOffset::UTC
+        );
+        assert_eq!(
+            format_param(datetime!(2026-08-10 00:00)),
+            "2026-08-10T00:00:00"
+        );
+        assert_eq!(
+            parse_param("2026-08-10T00:00:00Z"),
+            Some(datetime!(2026-08-10 00:00))
+        );
     }
 }

@@ -19,7 +19,10 @@ pub enum IndexError {
     Query { query: String, message: String },
     /// A filter value is not valid (unknown status, bad CPV prefix...).
     #[error("invalid filter {field}: {message}")]
-    Filter { field: &'static str, message: String },
+    Filter {
+        field: &'static str,
+        message: String,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, IndexError>;

@@ -5,12 +5,14 @@
 //! holds notices; this crate can rebuild the index from them at any time.
 
 pub mod error;
+pub mod member;
 pub mod notice;
 pub mod query;
 pub mod schema;
 pub mod writer;
 
 pub use error::IndexError;
+pub use member::{Identifiers, Member, MemberIndex, TrackRecord};
 pub use notice::{
     Award, Buyer, Contact, CpvCode, Lot, Notice, NoticeSummary, ReleaseRef, Stage, Status,
     Suitability, Supplier, Value,

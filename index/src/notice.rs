@@ -312,7 +312,10 @@ mod tests {
             Status::at(Stage::Tender, deadline, datetime!(2026-08-25 11:00 UTC)),
             Status::Closed
         );
-        assert_eq!(Status::at(Stage::Tender, None, datetime!(2030-01-01 0:00 UTC)), Status::Open);
+        assert_eq!(
+            Status::at(Stage::Tender, None, datetime!(2030-01-01 0:00 UTC)),
+            Status::Open
+        );
     }
 
     #[test]

@@ -248,31 +248,65 @@ impl NoticeIndex {
         let f = &self.fields;
         let mut out: Vec<Box<dyn Query>> = Vec::new();
         if with_status && !req.statuses.is_empty() {
-            let alts = req.statuses.iter().map(|s| self.status_query(*s, req.now)).collect();
+            let alts = req
+                .statuses
+                .iter()
+                .map(|s| self.status_query(*s, req.now))
+                .collect();
             out.push(any_of(alts));
         }
-        let cpv: Vec<String> = req.cpv.iter().map(|c| validate_cpv(c)).collect::<Result<_>>()?;
+        let cpv: Vec<String> = req
+            .cpv
+            .iter()
+            .map(|c| validate_cpv(c))
+            .collect::<Result<_>>()?;
         push_terms(&mut out, f.cpv, &cpv);
-        let regions: Vec<String> = req.regions.iter().map(|r| r.trim().to_ascii_uppercase()).collect();
+        let regions: Vec<String> = req
+            .regions
+            .iter()
+            .map(|r| r.trim().to_ascii_uppercase())
+            .collect();
         push_terms(&mut out, f.nuts, &regions);
         push_terms(&mut out, f.source, &req.sources);
         push_terms(&mut out, f.ocid, &req.only_ocids);
-        let types: Vec<String> = req.notice_types.iter().map(|t| t.trim().to_ascii_uppercase()).collect();
+        let types: Vec<String> = req
+            .notice_types
+            .iter()
+            .map(|t| t.trim().to_ascii_uppercase())
+            .collect();
         push_terms(&mut out, f.notice_type, &types);
-        for (on, flag) in [(req.vcse, "vcse"), (req.sme, "sme"), (req.reserved, "reserved")] {
+        for (on, flag) in [
+            (req.vcse, "vcse"),
+            (req.sme, "sme"),
+            (req.reserved, "reserved"),
+        ] {
             if on {
                 push_terms(&mut out, f.flags, &[flag.to_owned()]);
             }
         }
         if req.min_value_pence.is_some() || req.max_value_pence.is_some() {
             let lo = req.min_value_pence.unwrap_or(0).max(0);
-            let hi = req.max_value_pence.map_or(Bound::Unbounded, Bound::Included);
-            out.push(Box::new(RangeQuery::new_i64_bounds("value".into(), Bound::Included(lo), hi)));
+            let hi = req
+                .max_value_pence
+                .map_or(Bound::Unbounded, Bound::Included);
+            out.push(Box::new(RangeQuery::new_i64_bounds(
+                "value".into(),
+                Bound::Included(lo),
+                hi,
+            )));
         }
         if req.deadline_from.is_some() || req.deadline_to.is_some() {
-            let lo = req.deadline_from.map_or(Bound::Unbounded, |t| Bound::Included(t.unix_timestamp()));
-            let hi = req.deadline_to.map_or(Bound::Excluded(NO_DEADLINE), |t| Bound::Included(t.unix_timestamp()));
-            out.push(Box::new(RangeQuery::new_i64_bounds("deadline".into(), lo, hi)));
+            let lo = req
+                .deadline_from
+                .map_or(Bound::Unbounded, |t| Bound::Included(t.unix_timestamp()));
+            let hi = req.deadline_to.map_or(Bound::Excluded(NO_DEADLINE), |t| {
+                Bound::Included(t.unix_timestamp())
+            });
+            out.push(Box::new(RangeQuery::new_i64_bounds(
+                "deadline".into(),
+                lo,
+                hi,
+            )));
         }
         if let Some(b) = req.buyer.as_deref().filter(|b| !b.trim().is_empty()) {
             let parser = QueryParser::for_index(&self.index, vec![f.buyer]);
@@ -290,11 +324,18 @@ impl NoticeIndex {
 
     /// `q` without the notices of `req.exclude_ocids`.
     fn exclude(&self, q: Box<dyn Query>, req: &SearchRequest) -> Box<dyn Query> {
-        let alts: Vec<Box<dyn Query>> = req.exclude_ocids.iter().map(|o| term(self.fields.ocid, o)).collect();
+        let alts: Vec<Box<dyn Query>> = req
+            .exclude_ocids
+            .iter()
+            .map(|o| term(self.fields.ocid, o))
+            .collect();
         if alts.is_empty() {
             return q;
         }
-        Box::new(BooleanQuery::new(vec![(Occur::Must, q), (Occur::MustNot, any_of(alts))]))
+        Box::new(BooleanQuery::new(vec![
+            (Occur::Must, q),
+            (Occur::MustNot, any_of(alts)),
+        ]))
     }
 
     /// `open` and `closed` are tenders on either side of `now`.
@@ -305,8 +346,14 @@ impl NoticeIndex {
         };
         let now = now.unix_timestamp();
         match status {
-            Status::Open => all_of(vec![stage(Stage::Tender), deadline(Bound::Excluded(now), Bound::Unbounded)]),
-            Status::Closed => all_of(vec![stage(Stage::Tender), deadline(Bound::Unbounded, Bound::Included(now))]),
+            Status::Open => all_of(vec![
+                stage(Stage::Tender),
+                deadline(Bound::Excluded(now), Bound::Unbounded),
+            ]),
+            Status::Closed => all_of(vec![
+                stage(Stage::Tender),
+                deadline(Bound::Unbounded, Bound::Included(now)),
+            ]),
             Status::Pipeline => stage(Stage::Pipeline),
             Status::Planned => stage(Stage::Planned),
             Status::Awarded => stage(Stage::Awarded),
@@ -335,7 +382,11 @@ impl NoticeIndex {
             ("/region", &mut out.region),
         ] {
             for (facet, n) in counts.get(root) {
-                let name = facet.to_path().last().map(|s| s.to_string()).unwrap_or_default();
+                let name = facet
+                    .to_path()
+                    .last()
+                    .map(|s| s.to_string())
+                    .unwrap_or_default();
                 map.insert(name, n);
             }
         }
@@ -392,18 +443,30 @@ fn any_of(mut alts: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     if alts.len() == 1 {
         return alts.remove(0);
     }
-    Box::new(BooleanQuery::new(alts.into_iter().map(|q| (Occur::Should, q)).collect()))
+    Box::new(BooleanQuery::new(
+        alts.into_iter().map(|q| (Occur::Should, q)).collect(),
+    ))
 }
 
 fn all_of(clauses: Vec<Box<dyn Query>>) -> Box<dyn Query> {
-    Box::new(BooleanQuery::new(clauses.into_iter().map(|q| (Occur::Must, q)).collect()))
+    Box::new(BooleanQuery::new(
+        clauses.into_iter().map(|q| (Occur::Must, q)).collect(),
+    ))
 }
 
 /// Text query (scored) AND filters (unscored).
-fn combine(text: Option<std::sync::Arc<dyn Query>>, filters: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+fn combine(
+    text: Option<std::sync::Arc<dyn Query>>,
+    filters: Vec<Box<dyn Query>>,
+) -> Box<dyn Query> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = filters
         .into_iter()
-        .map(|q| (Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0)) as Box<dyn Query>))
+        .map(|q| {
+            (
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(q, 0.0)) as Box<dyn Query>,
+            )
+        })
         .collect();
     match text {
         Some(t) => clauses.push((Occur::Must, t.box_clone())),

@@ -2,8 +2,8 @@
 //! sortable and faceted, and how a notice becomes a document.
 
 use tantivy::schema::{
-    Facet, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED,
-    STORED, STRING,
+    Facet, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED,
+    STRING,
 };
 use tantivy::TantivyDocument;
 

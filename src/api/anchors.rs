@@ -19,7 +19,10 @@ pub struct Admin;
 /// Compares secrets in constant time (over their SHA-256, so lengths leak nothing).
 fn same_secret(a: &str, b: &str) -> bool {
     let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q)) == 0
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
 }
 
 impl FromRequestParts<super::State> for Admin {
@@ -41,7 +44,11 @@ impl FromRequestParts<super::State> for Admin {
             .map(str::trim);
         match given {
             Some(t) if same_secret(t, &expected.0) => Ok(Admin),
-            Some(_) => Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "the bearer token is not valid")),
+            Some(_) => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the bearer token is not valid",
+            )),
             None => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "missing_token",
@@ -64,17 +71,37 @@ pub async fn create(
     Path(slug): Path<String>,
     body: Result<Json<OpportunityInput>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
-    anchors::check_slug(&slug).map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid_anchor", m))?;
-    let Json(input) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text()))?;
+    anchors::check_slug(&slug)
+        .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid_anchor", m))?;
+    let Json(input) =
+        body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text()))?;
     let opp = Opportunity::parse(&input, &app.places()).map_err(|errs| {
         let msg: Vec<String> = errs.iter().map(|(f, m)| format!("{f}: {m}")).collect();
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_opportunity", msg.join("; "))
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_opportunity",
+            msg.join("; "),
+        )
     })?;
-    let report = tokio::task::spawn_blocking(move || crate::anchors::import(&app, &slug, &[(0, opp)]))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
+    let report =
+        tokio::task::spawn_blocking(move || crate::anchors::import(&app, &slug, &[(0, opp)]))
+            .await
+            .map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            })??;
     let ocid = report.ocids.first().cloned().unwrap_or_default();
     let created = report.notices_created > 0;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(Created { ocid, source: format!("anchor:{}", report.anchor), created })))
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(Created {
+            ocid,
+            source: format!("anchor:{}", report.anchor),
+            created,
+        }),
+    ))
 }

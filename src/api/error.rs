@@ -13,7 +13,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -30,17 +34,27 @@ impl From<crate::Error> for ApiError {
         match e {
             E::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", m),
             E::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
-            E::Index(sebroker_index::IndexError::Filter { field, message }) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", format!("{field}: {message}"))
-            }
+            E::Index(sebroker_index::IndexError::Filter { field, message }) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                format!("{field}: {message}"),
+            ),
             other => {
                 tracing::error!(error = %other, "internal error");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; see the server log",
+                )
             }
         }
     }
 }
 
 pub async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such route; the API lives under /api/v1")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        "no such route; the API lives under /api/v1",
+    )
 }

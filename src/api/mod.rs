@@ -31,14 +31,22 @@ pub fn router(app: State) -> Router {
         .route("/api/v1/notices", get(notices::list))
         .route("/api/v1/notices/{ocid}", get(notices::show))
         .route("/api/v1/sources", get(sources::list))
-        .route("/api/v1/anchors/{slug}/opportunities", post(anchors::create))
+        .route(
+            "/api/v1/anchors/{slug}/opportunities",
+            post(anchors::create),
+        )
         .fallback(error::not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .with_state(app)
 }
 
-async fn healthz(axum::extract::State(app): axum::extract::State<State>) -> axum::Json<serde_json::Value> {
+async fn healthz(
+    axum::extract::State(app): axum::extract::State<State>,
+) -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({
         "status": "ok",
         "notices": app.index.num_docs(),

@@ -14,19 +14,32 @@ pub async fn list(
     State(app): State<super::State>,
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Json<SearchPage>, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.body_text()))?;
+    let Query(params) = params
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.body_text()))?;
     let page = tokio::task::spawn_blocking(move || search::search(&app, &params))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
+        .map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        })??;
     Ok(Json(page))
 }
 
-pub async fn show(State(app): State<super::State>, Path(ocid): Path<String>) -> Result<Json<Notice>, ApiError> {
-    let notice = tokio::task::spawn_blocking(move || app.store.get_notice(&ocid).map(|n| (n, ocid)))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
+pub async fn show(
+    State(app): State<super::State>,
+    Path(ocid): Path<String>,
+) -> Result<Json<Notice>, ApiError> {
+    let notice =
+        tokio::task::spawn_blocking(move || app.store.get_notice(&ocid).map(|n| (n, ocid)))
+            .await
+            .map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            })??;
     match notice {
         (Some(n), _) => Ok(Json(n)),
-        (None, ocid) => Err(ApiError::new(StatusCode::NOT_FOUND, "notice_not_found", format!("no notice with ocid {ocid:?}"))),
+        (None, ocid) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "notice_not_found",
+            format!("no notice with ocid {ocid:?}"),
+        )),
     }
 }

@@ -9,38 +9,55 @@ use crate::config::{Config, SyncConfig};
 use crate::error::exit;
 
 pub fn run(config: &Config, sync: &SyncConfig, demo: bool, no_sync: bool) -> anyhow::Result<u8> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     // Kept alive until the server stops; removed on drop.
     let mut _demo_dir = None;
     let data_dir = if demo {
-        let d = tempfile::Builder::new().prefix("sebroker-demo-").tempdir()?;
+        let d = tempfile::Builder::new()
+            .prefix("sebroker-demo-")
+            .tempdir()?;
         let p = d.path().to_owned();
         _demo_dir = Some(d);
         p
     } else {
         config.data_dir.clone()
     };
-    let mut app = App::open(&data_dir)?;
+    let mut app = App::open(&data_dir)?.with_weights(config.weights);
     app.admin_token = sync.admin_token.clone();
     if demo {
         let reports = crate::demo::load(&app)?;
         let notices: u64 = reports.iter().map(|r| r.notices_created).sum();
-        eprintln!("demo: loaded {notices} fictional notices into {}", data_dir.display());
+        eprintln!(
+            "demo: loaded {notices} fictional notices into {}",
+            data_dir.display()
+        );
     }
     let app = Arc::new(app);
     let specs: Vec<_> = if demo || no_sync {
         Vec::new()
     } else {
-        sync.enabled.iter().filter_map(|name| sync.spec(name).cloned()).collect()
+        sync.enabled
+            .iter()
+            .filter_map(|name| sync.spec(name).cloned())
+            .collect()
     };
     rt.block_on(async move {
-        let tasks = crate::sources::spawn_schedule(app.clone(), specs, sync.settings.clone(), sync.interval);
+        let tasks = crate::sources::spawn_schedule(
+            app.clone(),
+            specs,
+            sync.settings.clone(),
+            sync.interval,
+        );
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
         // Tests and scripts read this line to find the port.
         println!("sebroker listening on http://{addr}");
         tracing::info!(%addr, data_dir = %data_dir.display(), "serving");
-        axum::serve(listener, super::router(app)).with_graceful_shutdown(shutdown()).await?;
+        axum::serve(listener, super::router(app))
+            .with_graceful_shutdown(shutdown())
+            .await?;
         for t in tasks {
             t.abort();
         }

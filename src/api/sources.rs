@@ -16,6 +16,8 @@ pub struct SourcesPage {
 pub async fn list(State(app): State<super::State>) -> Result<Json<SourcesPage>, ApiError> {
     let sources = tokio::task::spawn_blocking(move || sources::statuses(&app))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
+        .map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        })??;
     Ok(Json(SourcesPage { sources }))
 }

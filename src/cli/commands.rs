@@ -9,7 +9,9 @@ use serde::Serialize;
 use sebroker_connectors::cpv::CpvTable;
 use sebroker_connectors::places::{self, Places};
 
-use super::{output, AnchorsCommand, Cli, Command, ReferenceCommand, ReferenceKind, SearchArgs, SourceUrls};
+use super::{
+    output, AnchorsCommand, Cli, Command, ReferenceCommand, ReferenceKind, SearchArgs, SourceUrls,
+};
 use crate::app::App;
 use crate::config::{Config, FileConfig, SyncConfig, SyncFlags};
 use crate::error::{exit, Error};
@@ -23,7 +25,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         _ => None,
     };
     let (urls, interval) = match &cli.command {
-        Command::Serve { urls, sync_interval, .. } => (urls.clone(), *sync_interval),
+        Command::Serve {
+            urls,
+            sync_interval,
+            ..
+        } => (urls.clone(), *sync_interval),
         Command::Sync { urls, .. } => (urls.clone(), None),
         _ => (SourceUrls::default(), None),
     };
@@ -42,46 +48,88 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     };
     let config = Config::resolve(file, cli.data_dir.clone(), addr_flag)?;
     match cli.command {
-        Command::Serve { demo, no_sync, .. } => crate::api::serve::run(&config, &sync_config, demo, no_sync),
-        Command::Sync { source, from, to, now, json, .. } => {
-            super::sync::sync_cmd(&config, &sync_config, &source, from, to, now, json)
+        Command::Serve { demo, no_sync, .. } => {
+            crate::api::serve::run(&config, &sync_config, demo, no_sync)
         }
-        Command::Anchors { command: AnchorsCommand::Import { file, anchor, json } } => {
-            super::sync::anchors_import_cmd(&config, &file, &anchor, json)
-        }
-        Command::Ingest { paths, source, json } => ingest_cmd(&config, &paths, source, json),
+        Command::Sync {
+            source,
+            from,
+            to,
+            now,
+            json,
+            ..
+        } => super::sync::sync_cmd(&config, &sync_config, &source, from, to, now, json),
+        Command::Anchors {
+            command: AnchorsCommand::Import { file, anchor, json },
+        } => super::sync::anchors_import_cmd(&config, &file, &anchor, json),
+        Command::Ingest {
+            paths,
+            source,
+            json,
+        } => ingest_cmd(&config, &paths, source, json),
         Command::Search(args) => search_cmd(&config, args),
         Command::Notice { ocid, json } => notice_cmd(&config, &ocid, json),
         Command::Stats { now, json } => stats_cmd(&config, now, json),
         Command::Reindex => {
-            let app = App::open(&config.data_dir)?;
+            let app = App::open(&config.data_dir)?.with_weights(config.weights);
             let n = app.reindex()?;
             eprintln!("reindexed {n} notices");
             Ok(exit::OK)
         }
-        Command::Reference { command: ReferenceCommand::Import { kind, file, json } } => {
-            reference_cmd(&config, kind, &file, json)
-        }
+        Command::Members { command } => super::matching::members_cmd(&config, command),
+        Command::Match { ocid, top, json } => super::matching::match_cmd(&config, &ocid, top, json),
+        Command::Matches {
+            member,
+            status,
+            now,
+            top,
+            json,
+        } => super::matching::matches_cmd(&config, &member, status, now, top, json),
+        Command::Consortia {
+            ocid,
+            max_size,
+            top,
+            json,
+        } => super::matching::consortia_cmd(&config, &ocid, max_size, top, json),
+        Command::Links { command } => super::matching::links_cmd(&config, command),
+        Command::Evaluate {
+            train,
+            test,
+            k,
+            fit,
+            json,
+        } => crate::evaluate::run_cli(&train, &test, k, json, fit, config.weights),
+        Command::Reference {
+            command: ReferenceCommand::Import { kind, file, json },
+        } => reference_cmd(&config, kind, &file, json),
     }
 }
 
-fn ingest_cmd(config: &Config, paths: &[std::path::PathBuf], source: Option<String>, json: bool) -> anyhow::Result<u8> {
+fn ingest_cmd(
+    config: &Config,
+    paths: &[std::path::PathBuf],
+    source: Option<String>,
+    json: bool,
+) -> anyhow::Result<u8> {
     if let Some(s) = &source {
         if !sebroker_connectors::source::is_valid_source(s) || !s.contains(':') {
-            eprintln!("error: --source {s:?}: expected anchor:<slug> or ocds:<name> (lower-case slug)");
+            eprintln!(
+                "error: --source {s:?}: expected anchor:<slug> or ocds:<name> (lower-case slug)"
+            );
             return Ok(exit::USAGE);
         }
     }
-    let app = App::open(&config.data_dir)?;
+    let app = App::open(&config.data_dir)?.with_weights(config.weights);
     let mut skipped = Vec::new();
     let files = ingest::collect_files(paths, &mut skipped)?;
     let bar = indicatif::ProgressBar::new(files.len() as u64);
     if !std::io::stderr().is_terminal() || files.len() < 2 {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let mut report = ingest::ingest_files(&app, &files, &IngestOptions { source }, &mut |done, _| {
-        bar.set_position(done as u64)
-    })?;
+    let mut report =
+        ingest::ingest_files(&app, &files, &IngestOptions { source }, &mut |done, _| {
+            bar.set_position(done as u64)
+        })?;
     bar.finish_and_clear();
     report.files_skipped = skipped.len() as u64;
     report.skipped = skipped;
@@ -93,7 +141,7 @@ fn ingest_cmd(config: &Config, paths: &[std::path::PathBuf], source: Option<Stri
     Ok(report.exit_code())
 }
 
-fn search_cmd(config: &Config, a: SearchArgs) -> anyhow::Result<u8> {
+fn search_cmd(config: &Config, a: Box<SearchArgs>) -> anyhow::Result<u8> {
     let params = SearchParams {
         q: Some(a.query),
         status: a.status,
@@ -117,7 +165,7 @@ fn search_cmd(config: &Config, a: SearchArgs) -> anyhow::Result<u8> {
         snippets: Some(!a.json),
         group: Some(!a.ungrouped),
     };
-    let app = App::open(&config.data_dir)?;
+    let app = App::open(&config.data_dir)?.with_weights(config.weights);
     let page = match search::search(&app, &params) {
         Ok(p) => p,
         Err(Error::Invalid(m)) => {
@@ -135,9 +183,12 @@ fn search_cmd(config: &Config, a: SearchArgs) -> anyhow::Result<u8> {
 }
 
 fn notice_cmd(config: &Config, ocid: &str, json: bool) -> anyhow::Result<u8> {
-    let app = App::open(&config.data_dir)?;
+    let app = App::open(&config.data_dir)?.with_weights(config.weights);
     let Some(n) = app.store.get_notice(ocid)? else {
-        eprintln!("error: no notice with ocid {ocid:?} in {}", config.data_dir.display());
+        eprintln!(
+            "error: no notice with ocid {ocid:?} in {}",
+            config.data_dir.display()
+        );
         return Ok(exit::FAILED);
     };
     if json {
@@ -160,7 +211,7 @@ struct Stats {
 }
 
 fn stats_cmd(config: &Config, now: Option<String>, json: bool) -> anyhow::Result<u8> {
-    let app = App::open(&config.data_dir)?;
+    let app = App::open(&config.data_dir)?.with_weights(config.weights);
     let now = match now {
         Some(s) => search::parse_when("now", &s, false)?,
         None => time::OffsetDateTime::now_utc(),
@@ -170,7 +221,9 @@ fn stats_cmd(config: &Config, now: Option<String>, json: bool) -> anyhow::Result
     let mut by_status = BTreeMap::new();
     app.store.for_each_notice(&mut |n| {
         *by_source.entry(n.source.clone()).or_insert(0) += 1;
-        *by_status.entry(n.status(now).as_str().to_owned()).or_insert(0) += 1;
+        *by_status
+            .entry(n.status(now).as_str().to_owned())
+            .or_insert(0) += 1;
         Ok(())
     })?;
     let s = Stats {
@@ -192,7 +245,10 @@ fn stats_cmd(config: &Config, now: Option<String>, json: bool) -> anyhow::Result
         for (k, v) in &s.by_status {
             println!("  status {k:<16} {v}");
         }
-        println!("CPV descriptions {}\nindex: {} documents, {} bytes", s.cpv_descriptions, s.index_docs, s.index_bytes);
+        println!(
+            "CPV descriptions {}\nindex: {} documents, {} bytes",
+            s.cpv_descriptions, s.index_docs, s.index_bytes
+        );
     }
     Ok(exit::OK)
 }
@@ -205,34 +261,64 @@ struct ReferenceReport {
     errors: Vec<ingest::IngestError>,
 }
 
-fn reference_cmd(config: &Config, kind: ReferenceKind, file: &std::path::Path, json: bool) -> anyhow::Result<u8> {
+fn reference_cmd(
+    config: &Config,
+    kind: ReferenceKind,
+    file: &std::path::Path,
+    json: bool,
+) -> anyhow::Result<u8> {
     let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    let app = App::open(&config.data_dir)?;
+    let app = App::open(&config.data_dir)?.with_weights(config.weights);
     let name = file.display().to_string();
-    let to_errors = |bad: Vec<(u64, String)>| -> Vec<ingest::IngestError> {
+    let to_errors = |bad: Vec<sebroker_connectors::error::RowError>| -> Vec<ingest::IngestError> {
         bad.into_iter()
-            .map(|(line, message)| ingest::IngestError { file: name.clone(), position: line, message: format!("line {line}: {message}") })
+            .map(|e| ingest::IngestError {
+                file: name.clone(),
+                position: e.line,
+                message: format!("line {}: {}", e.line, e.message),
+            })
             .collect()
     };
     let report = match kind {
         ReferenceKind::Cpv => {
             let (entries, bad) = CpvTable::parse_csv(f);
             let new = app.store.put_cpv(&entries, true)?;
-            ReferenceReport { kind: "cpv", entries: entries.len(), new, errors: to_errors(bad) }
+            ReferenceReport {
+                kind: "cpv",
+                entries: entries.len(),
+                new,
+                errors: to_errors(bad),
+            }
         }
         ReferenceKind::Places => {
             let builtin = Places::builtin();
-            let region = |s: &str| builtin.resolve_code(s).filter(|c| places::nuts_code(c).is_some());
-            let (entries, bad) = places::parse_places_csv(f, &region).map_err(|m| anyhow::anyhow!("{name}: {m}"))?;
+            let region = |s: &str| {
+                builtin
+                    .resolve_code(s)
+                    .filter(|c| places::nuts_code(c).is_some())
+            };
+            let (entries, bad) =
+                places::parse_places_csv(f, &region).map_err(|m| anyhow::anyhow!("{name}: {m}"))?;
             let new = app.store.put_place_entries(&entries)?;
-            ReferenceReport { kind: "places", entries: entries.len(), new, errors: to_errors(bad) }
+            ReferenceReport {
+                kind: "places",
+                entries: entries.len(),
+                new,
+                errors: to_errors(bad),
+            }
         }
     };
     app.store.flush()?;
     if json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
-        eprintln!("{}: {} entries read, {} new, {} rows with errors", report.kind, report.entries, report.new, report.errors.len());
+        eprintln!(
+            "{}: {} entries read, {} new, {} rows with errors",
+            report.kind,
+            report.entries,
+            report.new,
+            report.errors.len()
+        );
         for e in report.errors.iter().take(20) {
             eprintln!("  {}: {}", e.file, e.message);
         }

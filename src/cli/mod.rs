@@ -1,6 +1,7 @@
 //! The command line: one subcommand per job, the same vocabulary as the API.
 
 mod commands;
+mod matching;
 mod output;
 mod sync;
 
@@ -11,7 +12,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::error::exit;
 
 #[derive(Debug, Parser)]
-#[command(name = "sebroker", version, about = "Procurement brokerage matching engine for the social economy")]
+#[command(
+    name = "sebroker",
+    version,
+    about = "Procurement brokerage matching engine for the social economy"
+)]
 pub struct Cli {
     /// Configuration file (TOML).
     #[arg(long, global = true, env = "SEBROKER_CONFIG")]
@@ -38,7 +43,7 @@ pub enum Command {
         json: bool,
     },
     /// Search notices.
-    Search(SearchArgs),
+    Search(Box<SearchArgs>),
     /// Show one notice in full.
     Notice {
         ocid: String,
@@ -59,6 +64,63 @@ pub enum Command {
     Reference {
         #[command(subcommand)]
         command: ReferenceCommand,
+    },
+    /// Cluster members: import, list, show.
+    Members {
+        #[command(subcommand)]
+        command: MembersCommand,
+    },
+    /// Rank members for one notice (any status: timing excludes no one).
+    Match {
+        ocid: String,
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A member's matched notices (closed, awarded and cancelled never appear).
+    Matches {
+        #[arg(long)]
+        member: String,
+        /// pipeline, planned, open (comma-separated) [default: all biddable].
+        #[arg(long)]
+        status: Option<String>,
+        /// Judge deadlines at this time (RFC 3339 or YYYY-MM-DD) [default: now].
+        #[arg(long)]
+        now: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Propose consortia of members for a notice no single member covers.
+    Consortia {
+        ocid: String,
+        #[arg(long, default_value_t = 4)]
+        max_size: usize,
+        #[arg(long, default_value_t = 3)]
+        top: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Links between award notices and members' track records.
+    Links {
+        #[command(subcommand)]
+        command: LinksCommand,
+    },
+    /// Measure match quality on real award data (train/test split).
+    Evaluate {
+        #[arg(long, required = true, num_args = 1..)]
+        train: Vec<PathBuf>,
+        #[arg(long, required = true, num_args = 1..)]
+        test: Vec<PathBuf>,
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        /// Fit the component weights on this split first (in-sample).
+        #[arg(long)]
+        fit: bool,
+        #[arg(long)]
+        json: bool,
     },
     /// Serve the HTTP API (and sync the live sources on a schedule).
     Serve {
@@ -126,6 +188,48 @@ pub enum AnchorsCommand {
         anchor: String,
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MembersCommand {
+    /// Import members (.json array, .jsonl, .csv); re-import replaces by id.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LinksCommand {
+    /// List award links (proposed, confirmed, rejected).
+    List {
+        #[arg(long)]
+        member: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Confirm that an award was won by the member.
+    Confirm {
+        member: String,
+        ocid: String,
+        award: String,
+    },
+    /// Reject a proposed link.
+    Reject {
+        member: String,
+        ocid: String,
+        award: String,
     },
 }
 
@@ -212,7 +316,11 @@ pub fn main() -> u8 {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+            return if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
         }
     };
     init_logging(matches!(cli.command, Command::Serve { .. }));
@@ -226,7 +334,11 @@ pub fn main() -> u8 {
 }
 
 fn init_logging(serving: bool) {
-    let default = if serving { "info,tantivy=warn" } else { "warn,tantivy=warn" };
+    let default = if serving {
+        "info,tantivy=warn"
+    } else {
+        "warn,tantivy=warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()

@@ -13,9 +13,15 @@ pub fn ingest_summary(r: &IngestReport) {
         r.files, r.files_skipped, r.releases_read, r.releases_new, r.releases_duplicate, r.releases_replaced,
         r.releases_without_ocid, r.releases_invalid
     );
-    println!("notices: {} created, {} updated", r.notices_created, r.notices_updated);
+    println!(
+        "notices: {} created, {} updated",
+        r.notices_created, r.notices_updated
+    );
     if r.files_lossy_utf8 > 0 {
-        println!("{} files had invalid UTF-8 (replaced with U+FFFD)", r.files_lossy_utf8);
+        println!(
+            "{} files had invalid UTF-8 (replaced with U+FFFD)",
+            r.files_lossy_utf8
+        );
     }
     for e in &r.errors {
         eprintln!("error: {} at byte {}: {}", e.file, e.position, e.message);
@@ -26,7 +32,11 @@ fn money(v: &Value) -> String {
     match v.headline_pence() {
         Some(p) => {
             let cur = v.currency.as_deref().unwrap_or("currency unknown");
-            if cur == "GBP" { format_pence(p) } else { format!("{} {cur}", format_pence(p).trim_start_matches('£')) }
+            if cur == "GBP" {
+                format_pence(p)
+            } else {
+                format!("{} {cur}", format_pence(p).trim_start_matches('£'))
+            }
         }
         None if v.unbounded => "unbounded".into(),
         None => "-".into(),
@@ -38,24 +48,43 @@ fn strip_tags(s: &str) -> String {
 }
 
 pub fn search_page(p: &SearchPage) {
-    println!("{} notices (showing {}–{})", p.total, p.offset + 1.min(p.hits.len()), p.offset + p.hits.len());
+    println!(
+        "{} notices (showing {}–{})",
+        p.total,
+        p.offset + 1.min(p.hits.len()),
+        p.offset + p.hits.len()
+    );
     for h in &p.hits {
         let n = &h.notice;
-        let deadline = n.deadline.map(|d| d.date().to_string()).unwrap_or_else(|| "-".into());
+        let deadline = n
+            .deadline
+            .map(|d| d.date().to_string())
+            .unwrap_or_else(|| "-".into());
         println!(
             "\n{}  [{} {} {}]  {}\n  {}\n  buyer: {}  value: {}  deadline: {}",
             n.ocid,
             n.source,
             n.notice_type.as_deref().unwrap_or("-"),
             n.status.as_str(),
-            h.title_snippet.as_deref().map(strip_tags).unwrap_or_else(|| n.title.clone()),
-            h.description_snippet.as_deref().map(strip_tags).unwrap_or_default().replace('\n', " "),
+            h.title_snippet
+                .as_deref()
+                .map(strip_tags)
+                .unwrap_or_else(|| n.title.clone()),
+            h.description_snippet
+                .as_deref()
+                .map(strip_tags)
+                .unwrap_or_default()
+                .replace('\n', " "),
             n.buyer.as_deref().unwrap_or("-"),
             money(&n.value),
             deadline
         );
         if let Some(g) = &h.group {
-            let others: Vec<String> = g.others.iter().map(|o| format!("{} ({})", o.ocid, o.source)).collect();
+            let others: Vec<String> = g
+                .others
+                .iter()
+                .map(|o| format!("{} ({})", o.ocid, o.source))
+                .collect();
             println!("  also on: {}", others.join(", "));
         }
     }
@@ -75,8 +104,16 @@ pub fn search_page(p: &SearchPage) {
 
 pub fn notice(n: &Notice, places: &Places) {
     println!("{}\n{}\n", n.ocid, n.title);
-    println!("source: {}  {}", n.source, n.source_url.as_deref().unwrap_or(""));
-    println!("type: {}  stage: {}", n.notice_type.as_deref().unwrap_or("-"), n.stage.as_str());
+    println!(
+        "source: {}  {}",
+        n.source,
+        n.source_url.as_deref().unwrap_or("")
+    );
+    println!(
+        "type: {}  stage: {}",
+        n.notice_type.as_deref().unwrap_or("-"),
+        n.stage.as_str()
+    );
     println!("buyer: {}", n.buyer.name.as_deref().unwrap_or("-"));
     println!("value: {}", money(&n.value));
     if let Some(d) = n.deadline {
@@ -91,21 +128,44 @@ pub fn notice(n: &Notice, places: &Places) {
         })
         .collect();
     println!("places: {}  →  {}", n.places.join(", "), nuts.join(", "));
-    println!("suitable for SME: {}  VCSE: {}  reserved: {}", n.suitability.sme, n.suitability.vcse, n.reserved);
+    println!(
+        "suitable for SME: {}  VCSE: {}  reserved: {}",
+        n.suitability.sme, n.suitability.vcse, n.reserved
+    );
     for c in &n.cpv {
         println!("CPV {} {}", c.code, c.description.as_deref().unwrap_or(""));
     }
     for l in &n.lots {
-        println!("lot {} {} {}", l.id, l.title.as_deref().unwrap_or(""), l.value.as_ref().map(money).unwrap_or_default());
+        println!(
+            "lot {} {} {}",
+            l.id,
+            l.title.as_deref().unwrap_or(""),
+            l.value.as_ref().map(money).unwrap_or_default()
+        );
     }
     for a in &n.awards {
-        let names: Vec<&str> = a.suppliers.iter().filter_map(|s| s.name.as_deref()).collect();
-        println!("award {} [{}] {} {}", a.id, a.status.as_deref().unwrap_or("-"), names.join(", "), a.value.as_ref().map(money).unwrap_or_default());
+        let names: Vec<&str> = a
+            .suppliers
+            .iter()
+            .filter_map(|s| s.name.as_deref())
+            .collect();
+        println!(
+            "award {} [{}] {} {}",
+            a.id,
+            a.status.as_deref().unwrap_or("-"),
+            names.join(", "),
+            a.value.as_ref().map(money).unwrap_or_default()
+        );
     }
     for c in &n.contacts {
-        let parts: Vec<&str> = [&c.name, &c.email, &c.telephone].iter().filter_map(|x| x.as_deref()).collect();
+        let parts: Vec<&str> = [&c.name, &c.email, &c.telephone]
+            .iter()
+            .filter_map(|x| x.as_deref())
+            .collect();
         println!("contact: {}", parts.join(", "));
     }
     println!("\n{}", n.description);
-    println!("\nContains public sector information licensed under the Open Government Licence v3.0.");
+    println!(
+        "\nContains public sector information licensed under the Open Government Licence v3.0."
+    );
 }

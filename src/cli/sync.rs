@@ -14,7 +14,8 @@ use crate::error::exit;
 
 fn parse_day(flag: &str, s: &str) -> Result<time::Date, String> {
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(s.trim(), &fmt).map_err(|_| format!("--{flag} {s:?}: expected a date YYYY-MM-DD"))
+    time::Date::parse(s.trim(), &fmt)
+        .map_err(|_| format!("--{flag} {s:?}: expected a date YYYY-MM-DD"))
 }
 
 pub fn sync_cmd(
@@ -70,7 +71,10 @@ pub fn sync_cmd(
         None => time::OffsetDateTime::now_utc(),
     };
     let app = Arc::new(App::open(&config.data_dir)?);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let mut reports = Vec::new();
     let mut fatal = None;
     for spec in &specs {
@@ -79,9 +83,11 @@ pub fn sync_cmd(
             bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
         }
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{prefix:>6} [{bar:30}] {pos}/{len} windows  {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(
+                "{prefix:>6} [{bar:30}] {pos}/{len} windows  {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         bar.set_prefix(spec.name.clone());
         let counters = std::sync::Mutex::new((0u64, 0u64, 0u64));
@@ -90,7 +96,9 @@ pub fn sync_cmd(
             match e {
                 SyncEvent::Planned { windows } => bar.set_length(*windows as u64),
                 SyncEvent::WindowSplit { .. } => bar.inc_length(2),
-                SyncEvent::WindowDone { .. } | SyncEvent::WindowFailed { .. } | SyncEvent::WindowStarted { .. } => {
+                SyncEvent::WindowDone { .. }
+                | SyncEvent::WindowFailed { .. }
+                | SyncEvent::WindowStarted { .. } => {
                     if !matches!(e, SyncEvent::WindowStarted { .. }) {
                         bar.inc(1);
                     }
@@ -99,7 +107,11 @@ pub fn sync_cmd(
                     c.0 += 1;
                     c.1 += *releases as u64;
                 }
-                SyncEvent::Waiting { wait, rate_limit, reason } => {
+                SyncEvent::Waiting {
+                    wait,
+                    rate_limit,
+                    reason,
+                } => {
                     if *rate_limit {
                         c.2 += 1;
                     }
@@ -107,9 +119,19 @@ pub fn sync_cmd(
                     return;
                 }
             }
-            bar.set_message(format!("{} pages, {} releases, {} rate-limit waits", c.0, c.1, c.2));
+            bar.set_message(format!(
+                "{} pages, {} releases, {} rate-limit waits",
+                c.0, c.1, c.2
+            ));
         };
-        let result = rt.block_on(crate::sources::run_once(app.clone(), spec, &sync.settings, range, now, &on_event));
+        let result = rt.block_on(crate::sources::run_once(
+            app.clone(),
+            spec,
+            &sync.settings,
+            range,
+            now,
+            &on_event,
+        ));
         bar.finish_and_clear();
         match result {
             Ok(r) => reports.push(r),
@@ -120,7 +142,10 @@ pub fn sync_cmd(
         }
     }
     if json {
-        println!("{}", serde_json::json!({ "sources": reports, "error": fatal }));
+        println!(
+            "{}",
+            serde_json::json!({ "sources": reports, "error": fatal })
+        );
     } else {
         for r in &reports {
             summary(r);
@@ -149,13 +174,24 @@ fn summary(r: &SyncReport) {
         r.pages, r.releases_read, r.releases_new, r.releases_duplicate, r.releases_replaced, r.notices_created, r.notices_updated
     );
     if r.retries > 0 {
-        println!("  {} retries, {} rate-limit waits, {:.1} s waited", r.retries, r.rate_limit_waits, r.waited_ms as f64 / 1000.0);
+        println!(
+            "  {} retries, {} rate-limit waits, {:.1} s waited",
+            r.retries,
+            r.rate_limit_waits,
+            r.waited_ms as f64 / 1000.0
+        );
     }
     if r.pages_lossy_utf8 > 0 {
-        println!("  {} pages had invalid UTF-8 (replaced with U+FFFD)", r.pages_lossy_utf8);
+        println!(
+            "  {} pages had invalid UTF-8 (replaced with U+FFFD)",
+            r.pages_lossy_utf8
+        );
     }
     for f in &r.failed_windows {
-        eprintln!("  failed window {} ({} runs): {} — retried on the next run", f.window, f.failures, f.error);
+        eprintln!(
+            "  failed window {} ({} runs): {} — retried on the next run",
+            f.window, f.failures, f.error
+        );
     }
     for e in r.errors.iter().take(20) {
         eprintln!("  error: {e}");
@@ -165,7 +201,12 @@ fn summary(r: &SyncReport) {
     }
 }
 
-pub fn anchors_import_cmd(config: &Config, file: &Path, anchor: &str, json: bool) -> anyhow::Result<u8> {
+pub fn anchors_import_cmd(
+    config: &Config,
+    file: &Path,
+    anchor: &str,
+    json: bool,
+) -> anyhow::Result<u8> {
     if let Err(m) = sebroker_connectors::anchors::check_slug(anchor) {
         eprintln!("error: --anchor: {m}");
         return Ok(exit::USAGE);

@@ -16,9 +16,15 @@ pub struct DirLock {
 
 impl DirLock {
     pub fn acquire(dir: &Path) -> Result<DirLock> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
         let path = dir.join("sebroker.lock");
-        let io = |source| Error::Io { path: path.clone(), source };
+        let io = |source| Error::Io {
+            path: path.clone(),
+            source,
+        };
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -34,7 +40,11 @@ impl DirLock {
                 let pid = pid.trim();
                 return Err(Error::Locked {
                     dir: dir.to_owned(),
-                    pid: if pid.is_empty() { "unknown".into() } else { pid.to_owned() },
+                    pid: if pid.is_empty() {
+                        "unknown".into()
+                    } else {
+                        pid.to_owned()
+                    },
                 });
             }
             Err(TryLockError::Error(e)) => return Err(io(e)),

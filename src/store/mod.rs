@@ -12,7 +12,10 @@ pub use sled_store::SledStore;
 
 use sebroker_connectors::places::PlaceEntry;
 use sebroker_connectors::sync::{SourceProgress, SyncProgress};
-use sebroker_index::Notice;
+use sebroker_index::{Member, Notice};
+
+use crate::matching::Match;
+use crate::members::links::AwardLink;
 
 use crate::error::Result;
 
@@ -46,7 +49,13 @@ pub struct StoreCounts {
 
 pub trait NoticeStore: Send + Sync {
     /// Stores a raw release under its ocid and release id.
-    fn put_release(&self, ocid: &str, release_id: &str, hash: &[u8; 32], json: &str) -> Result<PutRelease>;
+    fn put_release(
+        &self,
+        ocid: &str,
+        release_id: &str,
+        hash: &[u8; 32],
+        json: &str,
+    ) -> Result<PutRelease>;
     /// Every raw release of an ocid.
     fn releases_of(&self, ocid: &str) -> Result<Vec<String>>;
     fn get_notice(&self, ocid: &str) -> Result<Option<Notice>>;
@@ -66,6 +75,20 @@ pub trait NoticeStore: Send + Sync {
     fn put_place_entries(&self, entries: &[PlaceEntry]) -> Result<usize>;
     /// Appends a JSON line to the ingest log.
     fn log_ingest(&self, entry: &serde_json::Value) -> Result<()>;
+    /// Adds or replaces a member (by id).
+    fn put_member(&self, member: &Member) -> Result<()>;
+    fn get_member(&self, id: &str) -> Result<Option<Member>>;
+    /// Every member, in id order.
+    fn members(&self) -> Result<Vec<Member>>;
+    /// Replaces the stored matches of a notice.
+    fn put_matches(&self, ocid: &str, matches: &[Match]) -> Result<()>;
+    fn matches_of_notice(&self, ocid: &str) -> Result<Vec<Match>>;
+    /// (ocid, match) for every stored match of a member.
+    fn matches_of_member(&self, member_id: &str) -> Result<Vec<(String, Match)>>;
+    /// Stores a link unless one exists for the same member, ocid and award
+    /// (a broker's decision is never overwritten). Returns true when new.
+    fn put_link(&self, link: &AwardLink, replace: bool) -> Result<bool>;
+    fn links(&self) -> Result<Vec<AwardLink>>;
     /// Makes everything written so far durable.
     fn flush(&self) -> Result<()>;
 

@@ -10,7 +10,10 @@
 use std::path::Path;
 
 use sebroker_connectors::places::PlaceEntry;
-use sebroker_index::Notice;
+use sebroker_index::{Member, Notice};
+
+use crate::matching::Match;
+use crate::members::links::AwardLink;
 
 use sebroker_connectors::sync::{SourceProgress, SyncProgress, TargetError};
 
@@ -33,6 +36,10 @@ pub struct SledStore {
     dup_keys: sled::Tree,
     group_of: sled::Tree,
     groups: sled::Tree,
+    members: sled::Tree,
+    matches: sled::Tree,
+    member_matches: sled::Tree,
+    links: sled::Tree,
 }
 
 impl SledStore {
@@ -55,6 +62,10 @@ impl SledStore {
             dup_keys: db.open_tree("dup_keys")?,
             group_of: db.open_tree("group_of")?,
             groups: db.open_tree("groups")?,
+            members: db.open_tree("members")?,
+            matches: db.open_tree("matches")?,
+            member_matches: db.open_tree("member_matches")?,
+            links: db.open_tree("links")?,
             db,
         };
         s.check_version(dir)?;
@@ -64,7 +75,8 @@ impl SledStore {
     fn check_version(&self, dir: &Path) -> Result<()> {
         match self.meta.get("schema_version")? {
             None if self.notices.is_empty() && self.releases.is_empty() => {
-                self.meta.insert("schema_version", &STORE_VERSION.to_be_bytes())?;
+                self.meta
+                    .insert("schema_version", &STORE_VERSION.to_be_bytes())?;
                 self.db.flush()?;
                 Ok(())
             }
@@ -110,14 +122,35 @@ fn release_key(ocid: &str, id: &str) -> Vec<u8> {
 }
 
 fn decode_notice(key: &[u8], bytes: &[u8]) -> Result<Notice> {
+    decode(key, bytes)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
         key: String::from_utf8_lossy(key).into_owned(),
         message: e.to_string(),
     })
 }
 
+fn encode<T: serde::Serialize>(key: &str, v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| Error::Corrupt {
+        key: key.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+fn pair(a: &str, b: &str) -> Vec<u8> {
+    release_key(a, b)
+}
+
 impl NoticeStore for SledStore {
-    fn put_release(&self, ocid: &str, release_id: &str, hash: &[u8; 32], json: &str) -> Result<PutRelease> {
+    fn put_release(
+        &self,
+        ocid: &str,
+        release_id: &str,
+        hash: &[u8; 32],
+        json: &str,
+    ) -> Result<PutRelease> {
         let key = release_key(ocid, release_id);
         let mut value = Vec::with_capacity(32 + json.len());
         value.extend_from_slice(hash);
@@ -168,7 +201,8 @@ impl NoticeStore for SledStore {
         })?;
         self.notices.insert(notice.ocid.as_bytes(), bytes)?;
         let seq = self.next_seq()?;
-        self.changes.insert(seq.to_be_bytes(), notice.ocid.as_bytes())?;
+        self.changes
+            .insert(seq.to_be_bytes(), notice.ocid.as_bytes())?;
         Ok(outcome)
     }
 
@@ -228,7 +262,11 @@ impl NoticeStore for SledStore {
                 n += 1;
             } else if self
                 .cpv
-                .compare_and_swap(code.as_bytes(), None as Option<&[u8]>, Some(desc.as_bytes()))?
+                .compare_and_swap(
+                    code.as_bytes(),
+                    None as Option<&[u8]>,
+                    Some(desc.as_bytes()),
+                )?
                 .is_ok()
             {
                 n += 1;
@@ -263,8 +301,95 @@ impl NoticeStore for SledStore {
 
     fn log_ingest(&self, entry: &serde_json::Value) -> Result<()> {
         let id = self.db.generate_id()?;
-        self.ingest_log.insert(id.to_be_bytes(), entry.to_string().as_bytes())?;
+        self.ingest_log
+            .insert(id.to_be_bytes(), entry.to_string().as_bytes())?;
         Ok(())
+    }
+
+    fn put_member(&self, member: &Member) -> Result<()> {
+        self.members
+            .insert(member.id.as_bytes(), encode(&member.id, member)?)?;
+        Ok(())
+    }
+
+    fn get_member(&self, id: &str) -> Result<Option<Member>> {
+        self.members
+            .get(id)?
+            .map(|v| decode(id.as_bytes(), &v))
+            .transpose()
+    }
+
+    fn members(&self) -> Result<Vec<Member>> {
+        self.members
+            .iter()
+            .map(|kv| kv.map_err(Error::from).and_then(|(k, v)| decode(&k, &v)))
+            .collect()
+    }
+
+    fn put_matches(&self, ocid: &str, matches: &[Match]) -> Result<()> {
+        let mut prefix = ocid.as_bytes().to_vec();
+        prefix.push(0);
+        for kv in self.matches.scan_prefix(&prefix) {
+            let (k, _) = kv?;
+            let member = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            self.matches.remove(&k)?;
+            self.member_matches.remove(pair(&member, ocid))?;
+        }
+        for m in matches {
+            self.matches
+                .insert(pair(ocid, &m.member_id), encode(ocid, m)?)?;
+            self.member_matches.insert(pair(&m.member_id, ocid), &[])?;
+        }
+        Ok(())
+    }
+
+    fn matches_of_notice(&self, ocid: &str) -> Result<Vec<Match>> {
+        let mut prefix = ocid.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out: Vec<Match> = Vec::new();
+        for kv in self.matches.scan_prefix(prefix) {
+            let (k, v) = kv?;
+            out.push(decode(&k, &v)?);
+        }
+        out.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.member_id.cmp(&b.member_id))
+        });
+        Ok(out)
+    }
+
+    fn matches_of_member(&self, member_id: &str) -> Result<Vec<(String, Match)>> {
+        let mut prefix = member_id.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for kv in self.member_matches.scan_prefix(&prefix) {
+            let (k, _) = kv?;
+            let ocid = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            if let Some(v) = self.matches.get(pair(&ocid, member_id))? {
+                out.push((ocid, decode(&k, &v)?));
+            }
+        }
+        Ok(out)
+    }
+
+    fn put_link(&self, link: &AwardLink, replace: bool) -> Result<bool> {
+        let key = format!("{}\0{}\0{}", link.member_id, link.ocid, link.award_id);
+        let value = encode(&key, link)?;
+        if replace {
+            return Ok(self.links.insert(key.as_bytes(), value)?.is_none());
+        }
+        Ok(self
+            .links
+            .compare_and_swap(key.as_bytes(), None as Option<&[u8]>, Some(value))?
+            .is_ok())
+    }
+
+    fn links(&self) -> Result<Vec<AwardLink>> {
+        self.links
+            .iter()
+            .map(|kv| kv.map_err(Error::from).and_then(|(k, v)| decode(&k, &v)))
+            .collect()
     }
 
     fn flush(&self) -> Result<()> {
@@ -275,7 +400,10 @@ impl NoticeStore for SledStore {
     fn sync_progress(&self, source: &str) -> Result<SourceProgress> {
         match self.sync.get(source)? {
             None => Ok(SourceProgress::default()),
-            Some(v) => serde_json::from_slice(&v).map_err(|e| Error::Corrupt { key: format!("sync/{source}"), message: e.to_string() }),
+            Some(v) => serde_json::from_slice(&v).map_err(|e| Error::Corrupt {
+                key: format!("sync/{source}"),
+                message: e.to_string(),
+            }),
         }
     }
 
@@ -318,7 +446,9 @@ impl NoticeStore for SledStore {
     }
 
     fn group_of(&self, ocid: &str) -> Result<Vec<String>> {
-        let Some(id) = self.group_of.get(ocid)? else { return Ok(Vec::new()) };
+        let Some(id) = self.group_of.get(ocid)? else {
+            return Ok(Vec::new());
+        };
         self.group_members(&id)
     }
 
@@ -334,7 +464,10 @@ impl NoticeStore for SledStore {
         if other.is_empty() {
             other.push(b.to_owned());
         }
-        for old in [self.group_of.get(a)?, self.group_of.get(b)?].into_iter().flatten() {
+        for old in [self.group_of.get(a)?, self.group_of.get(b)?]
+            .into_iter()
+            .flatten()
+        {
             self.groups.remove(old)?;
         }
         members.extend(other);
@@ -375,7 +508,11 @@ impl SyncProgress for SledStore {
         Ok(self.sync_progress(source)?)
     }
 
-    fn save_progress(&self, source: &str, progress: &SourceProgress) -> std::result::Result<(), TargetError> {
+    fn save_progress(
+        &self,
+        source: &str,
+        progress: &SourceProgress,
+    ) -> std::result::Result<(), TargetError> {
         Ok(self.put_sync_progress(source, progress)?)
     }
 }
@@ -389,14 +526,28 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = SledStore::open(dir.path()).expect("opens");
         let h = [1u8; 32];
-        assert_eq!(s.put_release("o", "1", &h, "{}").expect("put"), PutRelease::New);
-        assert_eq!(s.put_release("o", "1", &h, "{ }").expect("put"), PutRelease::Duplicate);
+        assert_eq!(
+            s.put_release("o", "1", &h, "{}").expect("put"),
+            PutRelease::New
+        );
+        assert_eq!(
+            s.put_release("o", "1", &h, "{ }").expect("put"),
+            PutRelease::Duplicate
+        );
         assert_eq!(s.releases_of("o").expect("get"), vec!["{}".to_owned()]);
-        assert_eq!(s.put_release("o", "1", &[2u8; 32], "{\"a\":1}").expect("put"), PutRelease::Replaced);
+        assert_eq!(
+            s.put_release("o", "1", &[2u8; 32], "{\"a\":1}")
+                .expect("put"),
+            PutRelease::Replaced
+        );
         assert_eq!(s.releases_of("o2").expect("get").len(), 0);
-        s.meta.insert("schema_version", &99u64.to_be_bytes()).expect("insert");
+        s.meta
+            .insert("schema_version", &99u64.to_be_bytes())
+            .expect("insert");
         drop(s);
-        let err = SledStore::open(dir.path()).err().expect("refuses a newer store");
+        let err = SledStore::open(dir.path())
+            .err()
+            .expect("refuses a newer store");
         assert!(err.to_string().contains("newer sebroker"), "{err}");
     }
 
@@ -404,15 +555,24 @@ mod tests {
     fn groups_merge_and_progress_round_trips() {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = SledStore::open(dir.path()).expect("opens");
-        assert!(s.put_candidate_keys("a", &["d:1".into()]).expect("keys").is_empty());
-        assert_eq!(s.put_candidate_keys("b", &["d:1".into(), "v:2".into()]).expect("keys"), vec!["a".to_owned()]);
+        assert!(s
+            .put_candidate_keys("a", &["d:1".into()])
+            .expect("keys")
+            .is_empty());
+        assert_eq!(
+            s.put_candidate_keys("b", &["d:1".into(), "v:2".into()])
+                .expect("keys"),
+            vec!["a".to_owned()]
+        );
         assert!(s.link_group("b", "a").expect("link"));
         assert!(!s.link_group("a", "b").expect("link"));
         assert!(s.link_group("c", "b").expect("link"));
         assert_eq!(s.group_of("a").expect("group"), vec!["a", "b", "c"]);
         assert_eq!(s.groups().expect("groups").len(), 1);
-        let mut p = SourceProgress::default();
-        p.windows_completed = 3;
+        let p = SourceProgress {
+            windows_completed: 3,
+            ..SourceProgress::default()
+        };
         s.put_sync_progress("fts", &p).expect("save");
         assert_eq!(s.sync_progress("fts").expect("load"), p);
         assert_eq!(s.sync_sources().expect("sources"), vec!["fts"]);

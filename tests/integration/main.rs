@@ -1,7 +1,16 @@
 //! Integration and end-to-end tests of the whole `sebroker` binary, compiled
 //! as one test binary for fast linking.
 //!
+//! - `real_data`: every real OCDS file in `../shared/data` (skipped when absent)
+//! - `traps`: hand-made parser traps in `fixtures/ocds/traps`
+//! - `cli`: exit codes, the data-folder lock, reference imports
+//! - `api`: the HTTP API of `serve --demo` on 127.0.0.1
 //! - `sync`: live sources against a local replay of ../shared/data with
 //!   injected faults, anchors, opportunity groups, the sources API
 
+mod api;
+mod cli;
+mod common;
+mod real_data;
 mod sync;
+mod traps;

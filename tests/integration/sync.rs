@@ -26,7 +26,9 @@ fn shared_data(test: &str) -> Option<PathBuf> {
     if p.join("ocds/fts/backfill").is_dir() {
         Some(p)
     } else {
-        eprintln!("SKIPPED {test}: ../shared/data is absent (the sync tests replay its real pages)");
+        eprintln!(
+            "SKIPPED {test}: ../shared/data is absent (the sync tests replay its real pages)"
+        );
         None
     }
 }
@@ -54,12 +56,25 @@ struct Env {
 
 fn env(test: &str) -> Option<Env> {
     let data = shared_data(test)?;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let replay = Replay::load(&data);
     let base = rt.block_on(replay.start());
-    let dir = tempfile::Builder::new().prefix("sebroker-sync-").tempdir().expect("tempdir");
+    let dir = tempfile::Builder::new()
+        .prefix("sebroker-sync-")
+        .tempdir()
+        .expect("tempdir");
     let app = Arc::new(App::open(dir.path()).expect("app"));
-    Some(Env { rt, replay, app, base, _dir: dir })
+    Some(Env {
+        rt,
+        replay,
+        app,
+        base,
+        _dir: dir,
+    })
 }
 
 impl Env {
@@ -78,7 +93,14 @@ impl Env {
     fn run(&self, spec: &SourceSpec, range: RunRange) -> SyncReport {
         let now = datetime!(2026-08-20 00:00 UTC);
         self.rt
-            .block_on(run_once(self.app.clone(), spec, &SyncSettings::default(), range, now, &|_| {}))
+            .block_on(run_once(
+                self.app.clone(),
+                spec,
+                &SyncSettings::default(),
+                range,
+                now,
+                &|_| {},
+            ))
             .expect("the run completes")
     }
 
@@ -87,13 +109,24 @@ impl Env {
     }
 }
 
-const DAY1: RunRange = RunRange { from: Some(date!(2026 - 08 - 10)), to: Some(date!(2026 - 08 - 10)) };
-const TWO_DAYS: RunRange = RunRange { from: Some(date!(2026 - 08 - 10)), to: Some(date!(2026 - 08 - 11)) };
+const DAY1: RunRange = RunRange {
+    from: Some(date!(2026 - 08 - 10)),
+    to: Some(date!(2026 - 08 - 10)),
+};
+const TWO_DAYS: RunRange = RunRange {
+    from: Some(date!(2026 - 08 - 10)),
+    to: Some(date!(2026 - 08 - 11)),
+};
 
 #[test]
 fn fts_backfill_walks_both_days_once() {
-    let Some(e) = env("fts_backfill_walks_both_days_once") else { return };
-    let (d1, d2) = (e.replay.day_count("2026-08-10"), e.replay.day_count("2026-08-11"));
+    let Some(e) = env("fts_backfill_walks_both_days_once") else {
+        return;
+    };
+    let (d1, d2) = (
+        e.replay.day_count("2026-08-10"),
+        e.replay.day_count("2026-08-11"),
+    );
     assert_eq!((d1, d2), (459, 496));
     let r = e.run(&e.fts(), TWO_DAYS);
     assert_eq!(r.outcome(), "ok", "{r:?}");
@@ -115,9 +148,17 @@ fn fts_backfill_walks_both_days_once() {
 
 #[test]
 fn fts_429_with_and_without_retry_after_and_503() {
-    let Some(e) = env("fts_429_with_and_without_retry_after_and_503") else { return };
-    e.replay.inject("fts:2026-08-10:2", Fault::TooMany { retry_after: Some(120) });
-    e.replay.inject("fts:2026-08-10:3", Fault::TooMany { retry_after: None });
+    let Some(e) = env("fts_429_with_and_without_retry_after_and_503") else {
+        return;
+    };
+    e.replay.inject(
+        "fts:2026-08-10:2",
+        Fault::TooMany {
+            retry_after: Some(120),
+        },
+    );
+    e.replay
+        .inject("fts:2026-08-10:3", Fault::TooMany { retry_after: None });
     e.replay.inject("fts:2026-08-10:4", Fault::Unavailable);
     let r = e.run(&e.fts(), DAY1);
     assert_eq!(r.outcome(), "ok", "{r:?}");
@@ -127,7 +168,10 @@ fn fts_429_with_and_without_retry_after_and_503() {
     assert_eq!(r.retries, 3);
     // Retry-After: 120 scaled by 0.002 = 240 ms, honoured before the retry.
     let p2 = e.replay.requests("fts:2026-08-10:2");
-    assert_eq!(p2.iter().map(|l| l.status).collect::<Vec<_>>(), vec![429, 200]);
+    assert_eq!(
+        p2.iter().map(|l| l.status).collect::<Vec<_>>(),
+        vec![429, 200]
+    );
     assert!(p2[1].at - p2[0].at >= Duration::from_millis(240));
     assert!(r.waited_ms >= 240);
     assert_eq!(e.replay.requests("fts:2026-08-10:4").len(), 2);
@@ -135,7 +179,9 @@ fn fts_429_with_and_without_retry_after_and_503() {
 
 #[test]
 fn fts_truncated_and_html_pages_are_fetched_again() {
-    let Some(e) = env("fts_truncated_and_html_pages_are_fetched_again") else { return };
+    let Some(e) = env("fts_truncated_and_html_pages_are_fetched_again") else {
+        return;
+    };
     e.replay.inject("fts:2026-08-10:1", Fault::Truncated);
     e.replay.inject("fts:2026-08-10:3", Fault::Html200);
     let r = e.run(&e.fts(), DAY1);
@@ -148,7 +194,9 @@ fn fts_truncated_and_html_pages_are_fetched_again() {
 
 #[test]
 fn fts_full_page_without_next_rewalks_the_window_in_halves() {
-    let Some(e) = env("fts_full_page_without_next_rewalks_the_window_in_halves") else { return };
+    let Some(e) = env("fts_full_page_without_next_rewalks_the_window_in_halves") else {
+        return;
+    };
     e.replay.inject("fts:2026-08-10:2", Fault::DropNext);
     let r = e.run(&e.fts(), DAY1);
     assert_eq!(r.outcome(), "ok", "{r:?}");
@@ -162,8 +210,11 @@ fn fts_full_page_without_next_rewalks_the_window_in_halves() {
 
 #[test]
 fn fts_slow_response_times_out_and_is_retried() {
-    let Some(e) = env("fts_slow_response_times_out_and_is_retried") else { return };
-    e.replay.inject("fts:2026-08-10:2", Fault::Slow(Duration::from_secs(5)));
+    let Some(e) = env("fts_slow_response_times_out_and_is_retried") else {
+        return;
+    };
+    e.replay
+        .inject("fts:2026-08-10:2", Fault::Slow(Duration::from_secs(5)));
     let mut spec = e.fts();
     spec.http.timeout_ms = 1_500;
     let r = e.run(&spec, DAY1);
@@ -175,7 +226,9 @@ fn fts_slow_response_times_out_and_is_retried() {
 
 #[test]
 fn fts_window_that_keeps_failing_is_recorded_and_retried_next_run() {
-    let Some(e) = env("fts_window_that_keeps_failing_is_recorded_and_retried_next_run") else { return };
+    let Some(e) = env("fts_window_that_keeps_failing_is_recorded_and_retried_next_run") else {
+        return;
+    };
     for _ in 0..4 {
         e.replay.inject("fts:2026-08-10:3", Fault::Unavailable);
     }
@@ -189,12 +242,20 @@ fn fts_window_that_keeps_failing_is_recorded_and_retried_next_run() {
     let r = e.run(&e.fts(), RunRange::default());
     assert!(r.failed_windows.is_empty(), "{r:?}");
     assert_eq!(e.releases_stored(), 955);
-    assert!(e.app.store.sync_progress("fts").expect("progress").failed.is_empty());
+    assert!(e
+        .app
+        .store
+        .sync_progress("fts")
+        .expect("progress")
+        .failed
+        .is_empty());
 }
 
 #[test]
 fn fts_stopped_mid_walk_resumes_at_its_cursor() {
-    let Some(e) = env("fts_stopped_mid_walk_resumes_at_its_cursor") else { return };
+    let Some(e) = env("fts_stopped_mid_walk_resumes_at_its_cursor") else {
+        return;
+    };
     let spec = e.fts();
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let tx = Mutex::new(Some(tx));
@@ -219,7 +280,8 @@ fn fts_stopped_mid_walk_resumes_at_its_cursor() {
             run_once(app, &spec, &SyncSettings::default(), DAY1, now, &on_event).await
         })
     };
-    rx.recv_timeout(Duration::from_secs(60)).expect("two pages arrive");
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("two pages arrive");
     task.abort();
     let _ = e.rt.block_on(task);
     let p = e.app.store.sync_progress("fts").expect("progress");
@@ -231,16 +293,31 @@ fn fts_stopped_mid_walk_resumes_at_its_cursor() {
     assert_eq!(e.releases_stored(), 459);
     // Resumed at the cursor: the first page was never fetched again.
     assert_eq!(e.replay.requests("fts:2026-08-10:1").len(), 1);
-    assert!(r.releases_duplicate <= 100, "at most the page in flight came twice: {r:?}");
+    assert!(
+        r.releases_duplicate <= 100,
+        "at most the page in flight came twice: {r:?}"
+    );
 }
 
 #[test]
 fn cf_403_waits_and_invalid_utf8_is_counted() {
-    let Some(e) = env("cf_403_waits_and_invalid_utf8_is_counted") else { return };
+    let Some(e) = env("cf_403_waits_and_invalid_utf8_is_counted") else {
+        return;
+    };
     e.replay.inject("cf:1", Fault::Forbidden);
     e.replay.inject("cf:1", Fault::InvalidUtf8);
-    let day = time::Date::parse(CF_DAY, time::macros::format_description!("[year]-[month]-[day]")).expect("date");
-    let r = e.run(&e.cf(), RunRange { from: Some(day), to: Some(day) });
+    let day = time::Date::parse(
+        CF_DAY,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .expect("date");
+    let r = e.run(
+        &e.cf(),
+        RunRange {
+            from: Some(day),
+            to: Some(day),
+        },
+    );
     assert_eq!(r.outcome(), "ok", "{r:?}");
     assert_eq!((r.pages, r.releases_read, r.releases_new), (2, 100, 100));
     assert_eq!(r.pages_lossy_utf8, 1);
@@ -253,7 +330,9 @@ fn cf_403_waits_and_invalid_utf8_is_counted() {
 
 #[test]
 fn cli_sync_exit_codes() {
-    let Some(e) = env("cli_sync_exit_codes") else { return };
+    let Some(e) = env("cli_sync_exit_codes") else {
+        return;
+    };
     let cfg = e._dir.path().join("sebroker.toml");
     std::fs::write(
         &cfg,
@@ -261,7 +340,10 @@ fn cli_sync_exit_codes() {
          [http.cf]\nmin_interval_ms = 0\nforbidden_wait_ms = 100\n",
     )
     .expect("config");
-    let data = tempfile::Builder::new().prefix("sebroker-sync-cli-").tempdir().expect("tempdir");
+    let data = tempfile::Builder::new()
+        .prefix("sebroker-sync-cli-")
+        .tempdir()
+        .expect("tempdir");
     let run = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_sebroker"))
             .env_remove("SEBROKER_DATA_DIR")
@@ -278,34 +360,83 @@ fn cli_sync_exit_codes() {
     for _ in 0..2 {
         e.replay.inject("fts:2026-08-11:2", Fault::Unavailable);
     }
-    let out = run(&["sync", "fts", "--fts-url", &e.base, "--from", "2026-08-10", "--to", "2026-08-11", "--now", "2026-08-20T00:00:00Z", "--json"]);
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "sync",
+        "fts",
+        "--fts-url",
+        &e.base,
+        "--from",
+        "2026-08-10",
+        "--to",
+        "2026-08-11",
+        "--now",
+        "2026-08-20T00:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["sources"][0]["windows_failed"], 1);
     assert_eq!(v["sources"][0]["releases_new"], 459 + 100);
     // Continue: the failed window is retried, nothing else is missing.
-    let out = run(&["sync", "fts", "--fts-url", &e.base, "--now", "2026-08-12T00:10:00Z", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "sync",
+        "fts",
+        "--fts-url",
+        &e.base,
+        "--now",
+        "2026-08-12T00:10:00Z",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = run(&["stats", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["releases"], 955);
     assert_eq!(run(&["sync", "ted"]).status.code(), Some(2));
-    assert_eq!(run(&["sync", "fts", "--from", "10/08/2026"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["sync", "fts", "--from", "10/08/2026"]).status.code(),
+        Some(2)
+    );
 }
 
 #[test]
 fn schedule_keeps_serving_when_a_source_is_offline() {
-    let Some(e) = env("schedule_keeps_serving_when_a_source_is_offline") else { return };
+    let Some(e) = env("schedule_keeps_serving_when_a_source_is_offline") else {
+        return;
+    };
     // A port nobody listens on: bind, note it, close.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
     let mut offline = SourceSpec::fts(Some(&format!("http://{dead}")));
-    offline.http = HttpSettings { max_attempts: 2, ..fast_http(offline.http) };
+    offline.http = HttpSettings {
+        max_attempts: 2,
+        ..fast_http(offline.http)
+    };
     let cf = e.cf();
     e.replay.inject("cf:other", Fault::Unavailable);
     let app = e.app.clone();
-    let settings = SyncSettings { first_run_days: 1, ..SyncSettings::default() };
+    let settings = SyncSettings {
+        first_run_days: 1,
+        ..SyncSettings::default()
+    };
     let tasks = e.rt.block_on(async {
-        sebroker::sources::spawn_schedule(app.clone(), vec![offline, cf], settings, Duration::from_secs(3600))
+        sebroker::sources::spawn_schedule(
+            app.clone(),
+            vec![offline, cf],
+            settings,
+            Duration::from_secs(3600),
+        )
     });
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
@@ -314,21 +445,34 @@ fn schedule_keeps_serving_when_a_source_is_offline() {
             let fts = st.iter().find(|s| s.source == "fts").expect("fts");
             let cf = st.iter().find(|s| s.source == "cf").expect("cf");
             assert_eq!(fts.failed_runs, 1, "{fts:?}");
-            assert!(fts.last_run.as_ref().is_some_and(|l| l.outcome == "failed"), "{fts:?}");
+            assert!(
+                fts.last_run.as_ref().is_some_and(|l| l.outcome == "failed"),
+                "{fts:?}"
+            );
             assert_eq!(cf.failed_runs, 0, "{cf:?}");
             assert!(cf.next_run.is_some());
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "both sources ran once");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "both sources ran once"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // The API answers meanwhile.
     let router = sebroker::api::router(e.app.clone());
     let body = e.rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move { axum::serve(listener, router).await });
-        reqwest::get(format!("http://{addr}/api/v1/sources")).await.expect("get").text().await.expect("body")
+        reqwest::get(format!("http://{addr}/api/v1/sources"))
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("body")
     });
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert_eq!(v["sources"].as_array().map(Vec::len), Some(2), "{v}");
@@ -342,7 +486,10 @@ fn fixture(p: &str) -> PathBuf {
 }
 
 fn open_app() -> (tempfile::TempDir, Arc<App>) {
-    let dir = tempfile::Builder::new().prefix("sebroker-anchors-").tempdir().expect("tempdir");
+    let dir = tempfile::Builder::new()
+        .prefix("sebroker-anchors-")
+        .tempdir()
+        .expect("tempdir");
     let app = Arc::new(App::open(dir.path()).expect("app"));
     (dir, app)
 }
@@ -354,9 +501,20 @@ fn anchors_import_keeps_good_rows_and_reports_bad_ones() {
     let r = sebroker::anchors::import_file(&app, "walsall-council", &bytes).expect("imports");
     assert_eq!(r.exit_code(), 3);
     assert_eq!((r.rows_read, r.rows_imported, r.notices_created), (4, 2, 2));
-    let errs: Vec<(u64, &str)> = r.errors.iter().map(|e| (e.line, e.field.as_str())).collect();
-    assert_eq!(errs, vec![(4, "cpv"), (4, "deadline"), (5, "title"), (5, "type")]);
-    let n = app.store.get_notice("anchor-walsall-council-wmbc-2026-014").expect("get").expect("stored");
+    let errs: Vec<(u64, &str)> = r
+        .errors
+        .iter()
+        .map(|e| (e.line, e.field.as_str()))
+        .collect();
+    assert_eq!(
+        errs,
+        vec![(4, "cpv"), (4, "deadline"), (5, "title"), (5, "type")]
+    );
+    let n = app
+        .store
+        .get_notice("anchor-walsall-council-wmbc-2026-014")
+        .expect("get")
+        .expect("stored");
     assert_eq!(n.source, "anchor:walsall-council");
     assert_eq!(n.value.max_pence, Some(4_500_000));
     assert!(n.nuts.contains(&"UKG38".to_owned()), "{:?}", n.nuts);
@@ -378,7 +536,11 @@ fn anchors_api_needs_the_admin_token() {
     let mut app = Arc::try_unwrap(app).ok().expect("sole owner");
     app.admin_token = Some(sebroker::config::Secret("test-token-0123456789".into()));
     let app = Arc::new(app);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let router = sebroker::api::router(app.clone());
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -409,14 +571,21 @@ fn anchors_api_needs_the_admin_token() {
         let r = c.post(&url).bearer_auth("test-token-0123456789").json(&unknown).send().await.expect("post");
         assert_eq!(r.status(), 400);
     });
-    assert!(app.store.get_notice("anchor-walsall-council-api-1").expect("get").is_some());
+    assert!(app
+        .store
+        .get_notice("anchor-walsall-council-api-1")
+        .expect("get")
+        .is_some());
 }
 
 #[test]
 fn duplicates_across_sources_show_once_with_every_source() {
     let (_d, app) = open_app();
     let opts = sebroker::ingest::IngestOptions::default();
-    for f in ["groups/fts-community-meals.json", "groups/cf-community-meals.json"] {
+    for f in [
+        "groups/fts-community-meals.json",
+        "groups/cf-community-meals.json",
+    ] {
         let text = std::fs::read_to_string(fixture(f)).expect("fixture");
         sebroker::ingest::ingest_text(&app, f, &text, &opts).expect("ingests");
     }
@@ -434,7 +603,10 @@ fn duplicates_across_sources_show_once_with_every_source() {
     assert_eq!(hit.notice.source, "fts");
     let g = hit.group.as_ref().expect("grouped");
     assert_eq!(g.sources, vec!["fts", "cf"]);
-    assert_eq!(g.others[0].ocid, "ocds-b5fd17-7c1e0f3a-0001-4d2b-9a61-000000000001");
+    assert_eq!(
+        g.others[0].ocid,
+        "ocds-b5fd17-7c1e0f3a-0001-4d2b-9a61-000000000001"
+    );
     let page = sebroker::search::search(&app, &params(Some(false), None)).expect("search");
     assert_eq!(page.total, 2);
     // Filtering on CF alone still finds the opportunity, through its CF notice.

@@ -125,6 +125,10 @@ impl Builder {
         if let Some(t) = &rel.tender {
             self.apply_tender(t, places);
         }
+        let cpv = release_cpv(rel);
+        if !cpv.is_empty() {
+            self.n.cpv = cpv;
+        }
         self.apply_awards(rel);
     }
 
@@ -137,19 +141,29 @@ impl Builder {
             .tender
             .as_ref()
             .and_then(|t| t.status.as_deref())
-            .is_some_and(|s| s.eq_ignore_ascii_case("cancelled") || s.eq_ignore_ascii_case("withdrawn"));
+            .is_some_and(|s| {
+                s.eq_ignore_ascii_case("cancelled") || s.eq_ignore_ascii_case("withdrawn")
+            });
         let stage = ty
             .as_deref()
             .and_then(stage_of_notice_type)
             .or_else(|| stage_of_tags(&rel.tag));
-        let stage = if cancelled_tender { Some(Stage::Cancelled) } else { stage };
+        let stage = if cancelled_tender {
+            Some(Stage::Cancelled)
+        } else {
+            stage
+        };
         // Anchors' own pipeline entries: a planning release whose tender is
         // still at `planning` (see `anchors`), without a notice type.
         let anchor_pipeline = self.n.source.starts_with("anchor:")
             && ty.is_none()
             && stage == Some(Stage::Planned)
             && rel.tender.as_ref().and_then(|t| t.status.as_deref()) == Some("planning");
-        let stage = if anchor_pipeline { Some(Stage::Pipeline) } else { stage };
+        let stage = if anchor_pipeline {
+            Some(Stage::Pipeline)
+        } else {
+            stage
+        };
         if let Some(s) = stage {
             // A cancelled procurement stays cancelled unless it was awarded after all.
             if self.n.stage != Stage::Cancelled || s == Stage::Awarded {
@@ -200,12 +214,13 @@ impl Builder {
         if let Some(title) = t.title.as_deref().map(clean_text).filter(|s| !s.is_empty()) {
             self.n.title = title;
         }
-        if let Some(d) = t.description.as_deref().map(clean_text).filter(|s| !s.is_empty()) {
+        if let Some(d) = t
+            .description
+            .as_deref()
+            .map(clean_text)
+            .filter(|s| !s.is_empty())
+        {
             self.n.description = d;
-        }
-        let cpv = tender_cpv(t);
-        if !cpv.is_empty() {
-            self.n.cpv = cpv;
         }
         if let Some(v) = tender_value(t) {
             self.n.value = v;
@@ -249,7 +264,11 @@ impl Builder {
             let Some(id) = a.id.as_ref().map(|t| t.0.clone()) else {
                 continue;
             };
-            let suppliers = a.suppliers.iter().map(|s| supplier(s, &rel.parties)).collect();
+            let suppliers = a
+                .suppliers
+                .iter()
+                .map(|s| supplier(s, &rel.parties))
+                .collect();
             let award = Award {
                 id: id.clone(),
                 status: a.status.clone(),
@@ -306,11 +325,21 @@ fn address_places(a: &r::Address) -> Vec<String> {
     if let Some(r) = a.region.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         out.push(r.to_owned());
     }
-    if let Some(pc) = a.postal_code.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    if let Some(pc) = a
+        .postal_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         out.push(pc.to_uppercase());
     }
     if out.is_empty() {
-        if let Some(c) = a.country_name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        if let Some(c) = a
+            .country_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             out.push(c.to_owned());
         }
     }
@@ -318,7 +347,10 @@ fn address_places(a: &r::Address) -> Vec<String> {
 }
 
 fn classification(c: &r::Classification, out: &mut Vec<CpvCode>) {
-    let is_cpv = c.scheme.as_deref().is_none_or(|s| s.eq_ignore_ascii_case("CPV"));
+    let is_cpv = c
+        .scheme
+        .as_deref()
+        .is_none_or(|s| s.eq_ignore_ascii_case("CPV"));
     let code = c.id.as_ref().and_then(|t| crate::cpv::normalise(&t.0));
     if let (true, Some(code)) = (is_cpv, code) {
         if let Some(existing) = out.iter_mut().find(|x| x.code == code) {
@@ -328,23 +360,39 @@ fn classification(c: &r::Classification, out: &mut Vec<CpvCode>) {
         } else {
             out.push(CpvCode {
                 code,
-                description: c.description.as_deref().map(clean_text).filter(|d| !d.is_empty()),
+                description: c
+                    .description
+                    .as_deref()
+                    .map(clean_text)
+                    .filter(|d| !d.is_empty()),
             });
         }
     }
 }
 
-fn tender_cpv(t: &r::Tender) -> Vec<CpvCode> {
+/// Every CPV code of a release: tender, its items, and the items of awards
+/// and contracts (award notices often carry the codes only there).
+fn release_cpv(rel: &Release) -> Vec<CpvCode> {
     let mut out = Vec::new();
-    if let Some(c) = &t.classification {
-        classification(c, &mut out);
+    let mut items: Vec<&r::Item> = Vec::new();
+    if let Some(t) = &rel.tender {
+        if let Some(c) = &t.classification {
+            classification(c, &mut out);
+        }
+        t.additional_classifications
+            .iter()
+            .for_each(|c| classification(c, &mut out));
+        items.extend(&t.items);
     }
-    t.additional_classifications.iter().for_each(|c| classification(c, &mut out));
-    for item in &t.items {
+    items.extend(rel.awards.iter().flat_map(|a| &a.items));
+    items.extend(rel.contracts.iter().flat_map(|c| &c.items));
+    for item in items {
         if let Some(c) = &item.classification {
             classification(c, &mut out);
         }
-        item.additional_classifications.iter().for_each(|c| classification(c, &mut out));
+        item.additional_classifications
+            .iter()
+            .for_each(|c| classification(c, &mut out));
     }
     out
 }
@@ -412,7 +460,9 @@ fn lot(l: &r::Lot) -> Lot {
 
 fn supplier(s: &r::OrgRef, parties: &[r::Party]) -> Supplier {
     let id = s.id.as_ref().map(|t| t.0.as_str());
-    let party = parties.iter().find(|p| p.id.as_ref().map(|t| t.0.as_str()) == id && id.is_some());
+    let party = parties
+        .iter()
+        .find(|p| p.id.as_ref().map(|t| t.0.as_str()) == id && id.is_some());
     let identifier = party
         .and_then(|p| p.identifier.as_ref())
         .and_then(|i| match (i.scheme.as_deref(), i.id.as_ref()) {
@@ -429,8 +479,13 @@ fn supplier(s: &r::OrgRef, parties: &[r::Party]) -> Supplier {
             .or_else(|| party.and_then(|p| p.name.clone()))
             .map(|n| clean_text(&n)),
         identifier,
-        scale: party.and_then(|p| p.details.as_ref()).and_then(|d| d.scale.clone()),
-        vcse: party.and_then(|p| p.details.as_ref()).and_then(|d| d.vcse).map(|f| f.0),
+        scale: party
+            .and_then(|p| p.details.as_ref())
+            .and_then(|d| d.scale.clone()),
+        vcse: party
+            .and_then(|p| p.details.as_ref())
+            .and_then(|d| d.vcse)
+            .map(|f| f.0),
     }
 }
 
@@ -455,9 +510,18 @@ pub fn stage_of_tags(tags: &[String]) -> Option<Stage> {
     let has = |t: &str| tags.iter().any(|x| x.eq_ignore_ascii_case(t));
     if has("tenderCancellation") {
         Some(Stage::Cancelled)
-    } else if ["award", "awardUpdate", "contract", "contractUpdate", "contractAmendment", "implementation", "implementationUpdate", "contractTermination"]
-        .iter()
-        .any(|t| has(t))
+    } else if [
+        "award",
+        "awardUpdate",
+        "contract",
+        "contractUpdate",
+        "contractAmendment",
+        "implementation",
+        "implementationUpdate",
+        "contractTermination",
+    ]
+    .iter()
+    .any(|t| has(t))
     {
         Some(Stage::Awarded)
     } else if has("tender") || has("tenderAmendment") || has("tenderUpdate") {
@@ -478,24 +542,31 @@ mod tests {
     }
 
     fn ctx(p: &Places) -> CompileContext<'_> {
-        CompileContext { places: p, source: None }
+        CompileContext {
+            places: p,
+            source: None,
+        }
     }
 
     #[test]
     fn later_releases_override_and_awards_accumulate() {
         let places = Places::builtin();
-        let a = rel(r#"{"ocid":"ocds-h6vhtk-1","id":"1","date":"2026-01-01T10:00:00+00:00","tag":["tender"],
+        let a = rel(
+            r#"{"ocid":"ocds-h6vhtk-1","id":"1","date":"2026-01-01T10:00:00+00:00","tag":["tender"],
             "tender":{"title":"Old","description":"Desc","documents":[{"noticeType":"UK4"}],
               "value":{"amount":"1000.5","currency":"GBP"},"tenderPeriod":{"endDate":"2026-02-01T12:00:00+00:00"},
               "items":[{"additionalClassifications":[{"scheme":"CPV","id":"85312000","description":"Social work"}],
                         "deliveryAddresses":[{"region":"UKG38"}]}],
-              "lots":[{"id":"1","suitability":{"sme":true,"vcse":true}}]}}"#);
-        let b = rel(r#"{"ocid":"ocds-h6vhtk-1","id":"2","date":"2026-03-01T10:00:00+00:00","tag":["award","contract"],
+              "lots":[{"id":"1","suitability":{"sme":true,"vcse":true}}]}}"#,
+        );
+        let b = rel(
+            r#"{"ocid":"ocds-h6vhtk-1","id":"2","date":"2026-03-01T10:00:00+00:00","tag":["award","contract"],
             "tender":{"title":"New"},
             "parties":[{"id":"S1","name":"Care CIC","identifier":{"scheme":"GB-COH","id":"12345678"},
                         "details":{"scale":"sme","vcse":true},"roles":["supplier"]}],
             "awards":[{"id":"A1","status":"active","suppliers":[{"id":"S1","name":"Care CIC"}],
-                       "value":{"amount":900},"documents":[{"noticeType":"UK6"}]}]}"#);
+                       "value":{"amount":900},"documents":[{"noticeType":"UK6"}]}]}"#,
+        );
         // Given newest first, as the FTS API does.
         let n = compile(vec![b, a], &ctx(&places)).expect("compiles");
         assert_eq!(n.title, "New");
@@ -513,13 +584,18 @@ mod tests {
         assert_eq!(s.vcse, Some(true));
         assert_eq!(n.releases.len(), 2);
         assert_eq!(n.releases[0].id, "1");
-        assert_eq!(n.source_url.as_deref(), Some("https://www.find-tender.service.gov.uk/Notice/2"));
+        assert_eq!(
+            n.source_url.as_deref(),
+            Some("https://www.find-tender.service.gov.uk/Notice/2")
+        );
     }
 
     #[test]
     fn cancellation_and_unknown_currency() {
         let places = Places::builtin();
-        let a = rel(r#"{"ocid":"x-1","id":"1","date":"2026-01-01","tag":["tender"],"tender":{"value":{"amount":5}}}"#);
+        let a = rel(
+            r#"{"ocid":"x-1","id":"1","date":"2026-01-01","tag":["tender"],"tender":{"value":{"amount":5}}}"#,
+        );
         let b = rel(r#"{"ocid":"x-1","id":"2","date":"2026-01-02","tag":["tenderCancellation"]}"#);
         let c = rel(r#"{"ocid":"x-1","id":"3","date":"2026-01-03","tag":["tenderUpdate"]}"#);
         let n = compile(vec![a, b, c], &ctx(&places)).expect("compiles");
@@ -531,7 +607,8 @@ mod tests {
     #[test]
     fn unbounded_values() {
         let places = Places::builtin();
-        let a = rel(r#"{"ocid":"x-1","id":"1","tender":{"value":{"amount":1e9999,"currency":"GBP"}}}"#);
+        let a =
+            rel(r#"{"ocid":"x-1","id":"1","tender":{"value":{"amount":1e9999,"currency":"GBP"}}}"#);
         let n = compile(vec![a], &ctx(&places)).expect("compiles");
         assert!(n.value.unbounded);
         assert_eq!(n.value.amount_pence, None);

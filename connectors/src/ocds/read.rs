@@ -189,7 +189,10 @@ impl<'t> Sink<'t> {
             return;
         }
         if !s.starts_with('{') {
-            self.error(raw.get(), "expected a JSON object (a release or a package)".into());
+            self.error(
+                raw.get(),
+                "expected a JSON object (a release or a package)".into(),
+            );
             return;
         }
         match serde_json::from_str::<Probe>(raw.get()) {
@@ -232,7 +235,10 @@ impl<'t> Sink<'t> {
                 if full.is_empty() {
                     match p.compiled_release {
                         Some(c) => self.push(c.get()),
-                        None => self.error(rec.get(), "record has no embedded or compiled release".into()),
+                        None => self.error(
+                            rec.get(),
+                            "record has no embedded or compiled release".into(),
+                        ),
                     }
                 } else {
                     full.into_iter().for_each(|r| self.push(r.get()));
@@ -437,7 +443,8 @@ mod tests {
 
     #[test]
     fn bom_and_invalid_utf8() {
-        let mut bytes = b"\xEF\xBB\xBF{\"releases\":[{\"ocid\":\"a\",\"id\":\"1\",\"t\":\"\xff\"}]}".to_vec();
+        let mut bytes =
+            b"\xEF\xBB\xBF{\"releases\":[{\"ocid\":\"a\",\"id\":\"1\",\"t\":\"\xff\"}]}".to_vec();
         let o = read_bytes(&bytes, false, false);
         assert_eq!(o.releases.len(), 1);
         assert!(o.lossy_utf8);

@@ -252,6 +252,8 @@ pub struct Award {
 pub struct Contract {
     #[serde(deserialize_with = "list")]
     pub documents: Vec<Document>,
+    #[serde(deserialize_with = "list")]
+    pub items: Vec<Item>,
 }
 
 impl Release {
@@ -302,7 +304,10 @@ mod tests {
         let t = r.tender.expect("tender");
         let amount = t.value.and_then(|v| v.amount).expect("amount");
         assert_eq!(amount.get(), "1e9999");
-        assert_eq!(t.lots[0].suitability.as_ref().and_then(|s| s.vcse), Some(Flag(true)));
+        assert_eq!(
+            t.lots[0].suitability.as_ref().and_then(|s| s.vcse),
+            Some(Flag(true))
+        );
     }
 
     #[test]

@@ -8,14 +8,25 @@ use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::RowError;
+
 /// One imported fact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum PlaceEntry {
-    District { district: String, nuts: String },
+    District {
+        district: String,
+        nuts: String,
+    },
     /// `key` is an authority name or a GSS code.
-    Authority { key: String, nuts: String },
-    Name { code: String, name: String },
+    Authority {
+        key: String,
+        nuts: String,
+    },
+    Name {
+        code: String,
+        name: String,
+    },
 }
 
 impl PlaceEntry {
@@ -33,9 +44,12 @@ impl PlaceEntry {
 pub fn parse_places_csv<R: Read>(
     r: R,
     region_code: &dyn Fn(&str) -> Option<String>,
-) -> Result<(Vec<PlaceEntry>, Vec<(u64, String)>), String> {
+) -> Result<(Vec<PlaceEntry>, Vec<RowError>), String> {
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(r);
-    let headers = rdr.headers().map_err(|e| format!("cannot read header: {e}"))?.clone();
+    let headers = rdr
+        .headers()
+        .map_err(|e| format!("cannot read header: {e}"))?
+        .clone();
     let col: HashMap<String, usize> = headers
         .iter()
         .enumerate()
@@ -49,9 +63,11 @@ pub fn parse_places_csv<R: Read>(
     } else if has(&["postcode", "uk region"]) {
         Kind::Districts
     } else {
-        return Err("unrecognised places file: expected the header of postcode_districts.csv, \
+        return Err(
+            "unrecognised places file: expected the header of postcode_districts.csv, \
                     uk_local_authorities.csv or lad18_to_nuts318.csv"
-            .into());
+                .into(),
+        );
     };
     let mut entries = Vec::new();
     let mut bad = Vec::new();
@@ -59,12 +75,18 @@ pub fn parse_places_csv<R: Read>(
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                bad.push((e.position().map_or(0, |p| p.line()), e.to_string()));
+                bad.push(RowError::new(
+                    e.position().map_or(0, |p| p.line()),
+                    e.to_string(),
+                ));
                 continue;
             }
         };
         let line = rec.position().map_or(0, |p| p.line());
-        let get = Row { rec: &rec, col: &col };
+        let get = Row {
+            rec: &rec,
+            col: &col,
+        };
         let before = entries.len();
         match kind {
             Kind::LadNuts => lad_nuts(&get, &mut entries),
@@ -72,7 +94,7 @@ pub fn parse_places_csv<R: Read>(
             Kind::Districts => districts(&get, region_code, &mut entries),
         }
         if entries.len() == before {
-            bad.push((line, "no usable place in this row".to_owned()));
+            bad.push(RowError::new(line, "no usable place in this row"));
         }
     }
     Ok((entries, bad))
@@ -107,7 +129,10 @@ fn lad_nuts(get: &Row, out: &mut Vec<PlaceEntry>) {
     }
     for key in [get.get("lad18cd"), get.get("lad18nm")] {
         if !key.is_empty() {
-            out.push(PlaceEntry::Authority { key: key.to_owned(), nuts: nuts.clone() });
+            out.push(PlaceEntry::Authority {
+                key: key.to_owned(),
+                nuts: nuts.clone(),
+            });
         }
     }
     for (code, name) in [
@@ -117,32 +142,34 @@ fn lad_nuts(get: &Row, out: &mut Vec<PlaceEntry>) {
     ] {
         let (c, n) = (get.get(code), get.get(name));
         if !c.is_empty() && !n.is_empty() {
-            out.push(PlaceEntry::Name { code: c.to_uppercase(), name: n.to_owned() });
+            out.push(PlaceEntry::Name {
+                code: c.to_uppercase(),
+                name: n.to_owned(),
+            });
         }
     }
 }
 
-fn authorities(
-    get: &Row,
-    region_code: &dyn Fn(&str) -> Option<String>,
-    out: &mut Vec<PlaceEntry>,
-) {
+fn authorities(get: &Row, region_code: &dyn Fn(&str) -> Option<String>, out: &mut Vec<PlaceEntry>) {
     let region = get.get("region");
     let Some(nuts) = region_code(region).or_else(|| region_code(get.get("nation"))) else {
         return;
     };
-    for key in [get.get("gss-code"), get.get("nice-name"), get.get("official-name")] {
+    for key in [
+        get.get("gss-code"),
+        get.get("nice-name"),
+        get.get("official-name"),
+    ] {
         if !key.is_empty() {
-            out.push(PlaceEntry::Authority { key: key.to_owned(), nuts: nuts.clone() });
+            out.push(PlaceEntry::Authority {
+                key: key.to_owned(),
+                nuts: nuts.clone(),
+            });
         }
     }
 }
 
-fn districts(
-    get: &Row,
-    region_code: &dyn Fn(&str) -> Option<String>,
-    out: &mut Vec<PlaceEntry>,
-) {
+fn districts(get: &Row, region_code: &dyn Fn(&str) -> Option<String>, out: &mut Vec<PlaceEntry>) {
     let district = get.get("postcode").to_uppercase();
     if district.is_empty() {
         return;

@@ -42,11 +42,13 @@ impl Places {
             p.areas.insert((*area).to_owned(), (*code).to_owned());
         }
         for (district, code) in builtin::POSTCODE_DISTRICTS {
-            p.districts.insert((*district).to_owned(), (*code).to_owned());
+            p.districts
+                .insert((*district).to_owned(), (*code).to_owned());
         }
         for (gss, name, nuts) in builtin::LOCAL_AUTHORITIES {
             p.authorities.insert((*gss).to_owned(), (*nuts).to_owned());
-            p.authorities.insert(name.to_lowercase(), (*nuts).to_owned());
+            p.authorities
+                .insert(name.to_lowercase(), (*nuts).to_owned());
         }
         let by_gss: HashMap<&str, &str> = builtin::LOCAL_AUTHORITIES
             .iter()
@@ -54,7 +56,8 @@ impl Places {
             .collect();
         for (alias, gss) in builtin::LOCAL_AUTHORITY_ALIASES {
             if let Some(nuts) = by_gss.get(gss) {
-                p.authorities.insert(alias.to_lowercase(), (*nuts).to_owned());
+                p.authorities
+                    .insert(alias.to_lowercase(), (*nuts).to_owned());
             }
         }
         p
@@ -67,7 +70,9 @@ impl Places {
             PlaceEntry::District { district, .. } => (&mut self.districts, district.to_uppercase()),
             PlaceEntry::Authority { key, .. } => (&mut self.authorities, authority_key(key)),
             PlaceEntry::Name { code, name } => {
-                self.names.entry(code.clone()).or_insert_with(|| name.clone());
+                self.names
+                    .entry(code.clone())
+                    .or_insert_with(|| name.clone());
                 return;
             }
         };
@@ -120,14 +125,20 @@ impl Places {
             .filter(|c| !c.is_whitespace())
             .collect::<String>()
             .to_uppercase();
-        if compact.is_empty() || compact.len() > 8 || !compact.chars().all(|c| c.is_ascii_alphanumeric()) {
+        if compact.is_empty()
+            || compact.len() > 8
+            || !compact.chars().all(|c| c.is_ascii_alphanumeric())
+        {
             return None;
         }
         let district = postcode_district(&compact)?;
         if let Some(c) = self.districts.get(&district) {
             return Some(c.clone());
         }
-        let area: String = district.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+        let area: String = district
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
         self.areas.get(&area).cloned()
     }
 }
@@ -160,7 +171,10 @@ pub fn nuts_code(s: &str) -> Option<String> {
 
 /// Every level of a NUTS code, from `UK` down to the code itself.
 pub fn levels(code: &str) -> Vec<String> {
-    (2..=code.len()).filter_map(|n| code.get(..n)).map(str::to_owned).collect()
+    (2..=code.len())
+        .filter_map(|n| code.get(..n))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The district of a compact postcode: `WS11TP` → `WS1`, `B661AA` → `B66`,
@@ -173,9 +187,13 @@ fn postcode_district(compact: &str) -> Option<String> {
         && b[n - 2].is_ascii_alphabetic()
         && b[n - 1].is_ascii_alphabetic();
     let outward = if full { &compact[..n - 3] } else { compact };
-    let starts_alpha = outward.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
-    (starts_alpha && (2..=4).contains(&outward.len()) || outward.chars().all(|c| c.is_ascii_alphabetic()))
-        .then(|| outward.to_owned())
+    let starts_alpha = outward
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic());
+    (starts_alpha && (2..=4).contains(&outward.len())
+        || outward.chars().all(|c| c.is_ascii_alphabetic()))
+    .then(|| outward.to_owned())
 }
 
 #[cfg(test)]
@@ -185,7 +203,15 @@ mod tests {
     #[test]
     fn nuts_codes_expand_to_every_level() {
         let p = Places::builtin();
-        assert_eq!(p.resolve("UKG21"), Some(vec!["UK".into(), "UKG".into(), "UKG2".into(), "UKG21".into()]));
+        assert_eq!(
+            p.resolve("UKG21"),
+            Some(vec![
+                "UK".into(),
+                "UKG".into(),
+                "UKG2".into(),
+                "UKG21".into()
+            ])
+        );
         assert_eq!(p.resolve("ukg"), Some(vec!["UK".into(), "UKG".into()]));
         assert_eq!(nuts_code("UKZZZZ"), None);
     }
@@ -199,7 +225,9 @@ mod tests {
         assert_eq!(p.resolve_code("E08000030").as_deref(), Some("UKG38"));
         assert_eq!(p.resolve_code("B66 1AA").as_deref(), Some("UKG37"));
         assert_eq!(p.resolve_code("WS1").as_deref(), Some("UKG38"));
-        assert!(p.resolve_code("SW1A 1AA").is_some_and(|c| c.starts_with("UKI")));
+        assert!(p
+            .resolve_code("SW1A 1AA")
+            .is_some_and(|c| c.starts_with("UKI")));
         assert_eq!(p.resolve_code("Atlantis"), None);
         assert_eq!(p.name_of("UKG"), Some("West Midlands"));
     }
@@ -207,9 +235,15 @@ mod tests {
     #[test]
     fn imports_never_coarsen() {
         let mut p = Places::builtin();
-        p.add(&PlaceEntry::District { district: "WS1".into(), nuts: "UKG".into() });
+        p.add(&PlaceEntry::District {
+            district: "WS1".into(),
+            nuts: "UKG".into(),
+        });
         assert_eq!(p.resolve_code("WS1").as_deref(), Some("UKG38"));
-        p.add(&PlaceEntry::District { district: "ZZ9".into(), nuts: "UKJ".into() });
+        p.add(&PlaceEntry::District {
+            district: "ZZ9".into(),
+            nuts: "UKJ".into(),
+        });
         assert_eq!(p.resolve_code("ZZ9 9ZZ").as_deref(), Some("UKJ"));
     }
 }

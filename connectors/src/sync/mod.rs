@@ -47,13 +47,27 @@ impl Window {
             return None;
         }
         let mid = self.from + time::Duration::minutes(minutes / 2);
-        Some([Window { from: self.from, to: mid }, Window { from: mid, to: self.to }])
+        Some([
+            Window {
+                from: self.from,
+                to: mid,
+            },
+            Window {
+                from: mid,
+                to: self.to,
+            },
+        ])
     }
 }
 
 impl std::fmt::Display for Window {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}..{}", uktime::format_param(self.from), uktime::format_param(self.to))
+        write!(
+            f,
+            "{}..{}",
+            uktime::format_param(self.from),
+            uktime::format_param(self.to)
+        )
     }
 }
 
@@ -67,21 +81,28 @@ mod local_time {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PrimitiveDateTime, D::Error> {
         let s = String::deserialize(d)?;
-        crate::uktime::parse_param(&s).ok_or_else(|| serde::de::Error::custom(format!("bad local time {s:?}")))
+        crate::uktime::parse_param(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("bad local time {s:?}")))
     }
 
     pub mod option {
         use super::*;
-        pub fn serialize<S: Serializer>(t: &Option<PrimitiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(
+            t: &Option<PrimitiveDateTime>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
             match t {
                 Some(t) => super::serialize(t, s),
                 None => s.serialize_none(),
             }
         }
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PrimitiveDateTime>, D::Error> {
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<PrimitiveDateTime>, D::Error> {
             let s = Option::<String>::deserialize(d)?;
             s.map(|s| {
-                crate::uktime::parse_param(&s).ok_or_else(|| serde::de::Error::custom(format!("bad local time {s:?}")))
+                crate::uktime::parse_param(&s)
+                    .ok_or_else(|| serde::de::Error::custom(format!("bad local time {s:?}")))
             })
             .transpose()
         }
@@ -193,15 +214,30 @@ pub const CF_URL: &str = "https://www.contractsfinder.service.gov.uk";
 
 impl SourceSpec {
     pub fn fts(url: Option<&str>) -> Self {
-        SourceSpec { name: "fts".into(), kind: SourceKind::Fts, url: url.unwrap_or(FTS_URL).into(), http: HttpSettings::fts() }
+        SourceSpec {
+            name: "fts".into(),
+            kind: SourceKind::Fts,
+            url: url.unwrap_or(FTS_URL).into(),
+            http: HttpSettings::fts(),
+        }
     }
 
     pub fn cf(url: Option<&str>) -> Self {
-        SourceSpec { name: "cf".into(), kind: SourceKind::Cf, url: url.unwrap_or(CF_URL).into(), http: HttpSettings::cf() }
+        SourceSpec {
+            name: "cf".into(),
+            kind: SourceKind::Cf,
+            url: url.unwrap_or(CF_URL).into(),
+            http: HttpSettings::cf(),
+        }
     }
 
     pub fn feed(name: &str, url: &str) -> Self {
-        SourceSpec { name: format!("ocds:{name}"), kind: SourceKind::Ocds, url: url.into(), http: HttpSettings::default() }
+        SourceSpec {
+            name: format!("ocds:{name}"),
+            kind: SourceKind::Ocds,
+            url: url.into(),
+            http: HttpSettings::default(),
+        }
     }
 }
 
@@ -248,13 +284,32 @@ pub struct RunRange {
 /// What a run reports as it goes (for progress bars and logs).
 #[derive(Debug, Clone, PartialEq)]
 pub enum SyncEvent {
-    Planned { windows: usize },
-    WindowStarted { window: Option<Window>, resumed: bool },
-    Page { releases: usize, new: u64 },
-    Waiting { wait: Duration, rate_limit: bool, reason: String },
-    WindowDone { window: Option<Window> },
-    WindowSplit { window: Window },
-    WindowFailed { window: Option<Window>, error: String },
+    Planned {
+        windows: usize,
+    },
+    WindowStarted {
+        window: Option<Window>,
+        resumed: bool,
+    },
+    Page {
+        releases: usize,
+        new: u64,
+    },
+    Waiting {
+        wait: Duration,
+        rate_limit: bool,
+        reason: String,
+    },
+    WindowDone {
+        window: Option<Window>,
+    },
+    WindowSplit {
+        window: Window,
+    },
+    WindowFailed {
+        window: Option<Window>,
+        error: String,
+    },
 }
 
 /// The summary of one run.
@@ -306,7 +361,10 @@ pub enum SyncError {
     Fetch(#[from] FetchError),
     /// The store or the index failed: stop, nothing is lost.
     #[error("{source_name}: storing the data failed: {error}")]
-    Target { source_name: String, error: TargetError },
+    Target {
+        source_name: String,
+        error: TargetError,
+    },
     #[error("{0}")]
     Config(String),
 }

@@ -34,15 +34,23 @@ struct Links {
 pub fn parse_page(body: &[u8]) -> Result<Page, String> {
     let outcome = read_bytes(body, false, false);
     if let Some(e) = outcome.errors.first() {
-        return Err(format!("not a complete OCDS release package (at byte {}): {}", e.position, e.message));
+        return Err(format!(
+            "not a complete OCDS release package (at byte {}): {}",
+            e.position, e.message
+        ));
     }
     let text = json::decode(body).text;
     // Ignored values are skipped unparsed, so `1e9999` does not fail here.
-    let pkg: Package = serde_json::from_str(&text).map_err(|e| format!("not a release package: {e}"))?;
+    let pkg: Package =
+        serde_json::from_str(&text).map_err(|e| format!("not a release package: {e}"))?;
     if pkg.releases.is_none() {
         return Err("not a release package: no `releases`".into());
     }
-    let next = pkg.links.and_then(|l| l.next).map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    let next = pkg
+        .links
+        .and_then(|l| l.next)
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
     Ok(Page { outcome, next })
 }
 
@@ -61,7 +69,8 @@ mod tests {
         assert!(parse_page(b"<html><body>Service unavailable</body></html>").is_err());
         assert!(parse_page(br#"{"releases":[{"ocid":"a","id":"1"},{"oc"#).is_err());
         assert!(parse_page(br#"{"error":"x"}"#).is_err());
-        let p = parse_page(b"{\"releases\":[{\"ocid\":\"a\",\"id\":\"1\",\"t\":\"\xff\"}]}").expect("lossy page");
+        let p = parse_page(b"{\"releases\":[{\"ocid\":\"a\",\"id\":\"1\",\"t\":\"\xff\"}]}")
+            .expect("lossy page");
         assert!(p.outcome.lossy_utf8);
     }
 }

@@ -9,8 +9,9 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime, Time};
 
 use super::{
-    parse_page, Cursor, FailedWindow, LastRun, Page, PageCounts, RunRange, SourceKind, SourceProgress, SourceSpec,
-    SyncError, SyncEvent, SyncReport, SyncSettings, SyncTarget, TargetError, Window,
+    parse_page, Cursor, FailedWindow, LastRun, Page, PageCounts, RunRange, SourceKind,
+    SourceProgress, SourceSpec, SyncError, SyncEvent, SyncReport, SyncSettings, SyncTarget,
+    TargetError, Window,
 };
 use crate::http::{check_url, FetchError, HttpClient, HttpEvent};
 use crate::ocds::ReadOutcome;
@@ -27,7 +28,8 @@ pub async fn run(
     target: Arc<dyn SyncTarget>,
     events: &(dyn Fn(&SyncEvent) + Send + Sync),
 ) -> Result<SyncReport, SyncError> {
-    let base = check_url(&spec.url).map_err(|m| SyncError::Config(format!("{}: {m}", spec.name)))?;
+    let base =
+        check_url(&spec.url).map_err(|m| SyncError::Config(format!("{}: {m}", spec.name)))?;
     let client = HttpClient::new(spec.http.clone())?;
     let name = spec.name.clone();
     let t = target.clone();
@@ -40,7 +42,11 @@ pub async fn run(
         target,
         events,
         progress,
-        report: SyncReport { source: spec.name.clone(), started_at: rfc3339(OffsetDateTime::now_utc()), ..SyncReport::default() },
+        report: SyncReport {
+            source: spec.name.clone(),
+            started_at: rfc3339(OffsetDateTime::now_utc()),
+            ..SyncReport::default()
+        },
         retries: AtomicU64::new(0),
         waits: AtomicU64::new(0),
         waited_ms: AtomicU64::new(0),
@@ -63,7 +69,11 @@ pub async fn run(
         releases_read: r.report.releases_read,
         releases_new: r.report.releases_new,
         windows_failed: r.report.windows_failed,
-        error: r.report.aborted.clone().or_else(|| r.progress.failed.first().map(|f| f.error.clone())),
+        error: r
+            .report
+            .aborted
+            .clone()
+            .or_else(|| r.progress.failed.first().map(|f| f.error.clone())),
     });
     r.save().await?;
     Ok(r.report)
@@ -77,7 +87,10 @@ async fn blocking<T: Send + 'static>(
     source: &str,
     f: impl FnOnce() -> Result<T, TargetError> + Send + 'static,
 ) -> Result<T, SyncError> {
-    let err = |error: TargetError| SyncError::Target { source_name: source.to_owned(), error };
+    let err = |error: TargetError| SyncError::Target {
+        source_name: source.to_owned(),
+        error,
+    };
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r.map_err(err),
         Err(e) => Err(err(Box::new(e))),
@@ -140,7 +153,10 @@ impl Runner<'_> {
         let t = self.target.clone();
         let name = self.spec.name.clone();
         let p = self.progress.clone();
-        blocking(&self.spec.name, move || t.progress().save_progress(&name, &p)).await
+        blocking(&self.spec.name, move || {
+            t.progress().save_progress(&name, &p)
+        })
+        .await
     }
 
     fn emit(&self, e: SyncEvent) {
@@ -150,10 +166,14 @@ impl Runner<'_> {
     /// The windows `[start, end)` of this run, cut at UK midnights (or every
     /// `window_hours`).
     fn plan(&self, range: RunRange, now: OffsetDateTime) -> Vec<Window> {
-        let now_local = uktime::to_uk_local(now).replace_nanosecond(0).unwrap_or(uktime::to_uk_local(now));
+        let now_local = uktime::to_uk_local(now)
+            .replace_nanosecond(0)
+            .unwrap_or(uktime::to_uk_local(now));
         let overlap = time::Duration::minutes(i64::from(self.settings.overlap_minutes));
         let resume_from = self.progress.synced_to.map(|s| s - overlap);
-        let first_run = midnight(now_local.date() - time::Duration::days(i64::from(self.settings.first_run_days)));
+        let first_run = midnight(
+            now_local.date() - time::Duration::days(i64::from(self.settings.first_run_days)),
+        );
         let start = match range.from {
             Some(d) => midnight(d),
             None => resume_from.unwrap_or(first_run),
@@ -190,8 +210,15 @@ impl Runner<'_> {
     async fn run_windows(&mut self, range: RunRange, now: OffsetDateTime) -> Result<(), SyncError> {
         let mut planned: VecDeque<Window> = self.plan(range, now).into();
         let mut retries: VecDeque<Window> = self.progress.failed.iter().map(|f| f.window).collect();
-        let resume = self.progress.current.clone().and_then(|c| c.window.map(|w| (w, c.next)));
-        let total = planned.len() + retries.len() + self.progress.pending.len() + usize::from(resume.is_some());
+        let resume = self
+            .progress
+            .current
+            .clone()
+            .and_then(|c| c.window.map(|w| (w, c.next)));
+        let total = planned.len()
+            + retries.len()
+            + self.progress.pending.len()
+            + usize::from(resume.is_some());
         self.report.windows_planned = total as u64;
         self.emit(SyncEvent::Planned { windows: total });
         let mut done = Vec::new();
@@ -231,10 +258,22 @@ impl Runner<'_> {
         if origin == Origin::Pending {
             self.progress.pending.retain(|p| *p != w);
         }
-        let pages = self.progress.current.as_ref().filter(|_| origin == Origin::Resumed).map_or(0, |c| c.pages);
-        self.progress.current = Some(Cursor { window: Some(w), next: next.clone(), pages });
+        let pages = self
+            .progress
+            .current
+            .as_ref()
+            .filter(|_| origin == Origin::Resumed)
+            .map_or(0, |c| c.pages);
+        self.progress.current = Some(Cursor {
+            window: Some(w),
+            next: next.clone(),
+            pages,
+        });
         self.save().await?;
-        self.emit(SyncEvent::WindowStarted { window: Some(w), resumed: origin == Origin::Resumed });
+        self.emit(SyncEvent::WindowStarted {
+            window: Some(w),
+            resumed: origin == Origin::Resumed,
+        });
         tracing::debug!(source = %self.spec.name, window = %w, "walking window");
         match self.walk(Some(w), next).await? {
             Ok(WalkEnd::Done) => {
@@ -263,7 +302,10 @@ impl Runner<'_> {
                 let msg = e.to_string();
                 self.report.aborted = Some(msg.clone());
                 self.save().await?;
-                self.emit(SyncEvent::WindowFailed { window: Some(w), error: msg });
+                self.emit(SyncEvent::WindowFailed {
+                    window: Some(w),
+                    error: msg,
+                });
                 return Ok(Flow::Abort);
             }
             Err(fail) => {
@@ -275,12 +317,19 @@ impl Runner<'_> {
                         f.failures += 1;
                         f.error = error.clone();
                     }
-                    None => self.progress.failed.push(FailedWindow { window: w, error: error.clone(), failures: 1 }),
+                    None => self.progress.failed.push(FailedWindow {
+                        window: w,
+                        error: error.clone(),
+                        failures: 1,
+                    }),
                 }
                 self.report.windows_failed += 1;
                 self.advance(w);
                 self.save().await?;
-                self.emit(SyncEvent::WindowFailed { window: Some(w), error });
+                self.emit(SyncEvent::WindowFailed {
+                    window: Some(w),
+                    error,
+                });
             }
         }
         Ok(Flow::Continue)
@@ -294,9 +343,16 @@ impl Runner<'_> {
             self.report.windows_resumed = 1;
         }
         let pages = self.progress.current.as_ref().map_or(0, |c| c.pages);
-        self.progress.current = Some(Cursor { window: None, next: next.clone(), pages });
+        self.progress.current = Some(Cursor {
+            window: None,
+            next: next.clone(),
+            pages,
+        });
         self.save().await?;
-        self.emit(SyncEvent::WindowStarted { window: None, resumed: next.is_some() });
+        self.emit(SyncEvent::WindowStarted {
+            window: None,
+            resumed: next.is_some(),
+        });
         match self.walk(None, next).await? {
             Ok(_) => {
                 self.progress.current = None;
@@ -309,7 +365,10 @@ impl Runner<'_> {
                 let error = fail.to_string();
                 self.report.aborted = Some(error.clone());
                 self.save().await?;
-                self.emit(SyncEvent::WindowFailed { window: None, error });
+                self.emit(SyncEvent::WindowFailed {
+                    window: None,
+                    error,
+                });
             }
         }
         Ok(())
@@ -318,21 +377,37 @@ impl Runner<'_> {
     /// The URL of a page: the first of the window, or the one `next` names.
     fn url(&self, window: Option<Window>, next: Option<&str>) -> Result<String, String> {
         if let Some(path) = next.filter(|n| n.starts_with('/')) {
-            return self.base.join(path).map(String::from).map_err(|e| e.to_string());
+            return self
+                .base
+                .join(path)
+                .map(String::from)
+                .map_err(|e| e.to_string());
         }
         let (path, from_key, to_key) = match self.spec.kind {
             SourceKind::Fts => ("api/1.0/ocdsReleasePackages", "updatedFrom", "updatedTo"),
-            SourceKind::Cf => ("Published/Notices/OCDS/Search", "publishedFrom", "publishedTo"),
+            SourceKind::Cf => (
+                "Published/Notices/OCDS/Search",
+                "publishedFrom",
+                "publishedTo",
+            ),
             SourceKind::Ocds => {
-                let Some(n) = next else { return Ok(self.base.to_string()) };
-                let u = reqwest::Url::parse(n).map_err(|e| format!("links.next {n:?} is not a URL: {e}"))?;
+                let Some(n) = next else {
+                    return Ok(self.base.to_string());
+                };
+                let u = reqwest::Url::parse(n)
+                    .map_err(|e| format!("links.next {n:?} is not a URL: {e}"))?;
                 if u.origin() != self.base.origin() {
-                    return Err(format!("links.next {n:?} leaves the configured site {}; not followed", self.base.origin().ascii_serialization()));
+                    return Err(format!(
+                        "links.next {n:?} leaves the configured site {}; not followed",
+                        self.base.origin().ascii_serialization()
+                    ));
                 }
                 return Ok(u.to_string());
             }
         };
-        let Some(w) = window else { return Err("a windowed source needs a window".into()) };
+        let Some(w) = window else {
+            return Err("a windowed source needs a window".into());
+        };
         let mut u = self.base.clone();
         let base_path = u.path().trim_end_matches('/').to_owned();
         u.set_path(&format!("{base_path}/{path}"));
@@ -369,11 +444,17 @@ impl Runner<'_> {
         }
     }
 
-    async fn walk(&mut self, window: Option<Window>, mut next: Option<String>) -> Result<Result<WalkEnd, WalkFail>, SyncError> {
+    async fn walk(
+        &mut self,
+        window: Option<Window>,
+        mut next: Option<String>,
+    ) -> Result<Result<WalkEnd, WalkFail>, SyncError> {
         let mut pages = 0u64;
         loop {
             if pages >= self.settings.max_pages_per_window {
-                return Ok(Err(WalkFail::Other(format!("more than {pages} pages in one window; is links.next looping?"))));
+                return Ok(Err(WalkFail::Other(format!(
+                    "more than {pages} pages in one window; is links.next looping?"
+                ))));
             }
             let url = match self.url(window, next.as_deref()) {
                 Ok(u) => u,
@@ -392,22 +473,33 @@ impl Runner<'_> {
             }
             let new_next = page.next.as_deref().map(|l| self.next_of(l));
             let counts = self.ingest(page.outcome).await?;
-            self.emit(SyncEvent::Page { releases: n, new: counts.releases_new });
+            self.emit(SyncEvent::Page {
+                releases: n,
+                new: counts.releases_new,
+            });
             self.add_counts(counts);
             match new_next {
                 Some(c) if next.as_deref() == Some(c.as_str()) => {
-                    return Ok(Err(WalkFail::Other(format!("links.next repeats the page just fetched ({url})"))));
+                    return Ok(Err(WalkFail::Other(format!(
+                        "links.next repeats the page just fetched ({url})"
+                    ))));
                 }
                 Some(c) => {
                     next = Some(c);
                     let total_pages = self.progress.current.as_ref().map_or(0, |c| c.pages) + 1;
-                    self.progress.current = Some(Cursor { window, next: next.clone(), pages: total_pages });
+                    self.progress.current = Some(Cursor {
+                        window,
+                        next: next.clone(),
+                        pages: total_pages,
+                    });
                     self.save().await?;
                 }
                 None => {
                     if let Some(w) = window {
                         if n >= self.settings.page_limit {
-                            let min = std::time::Duration::from_secs(u64::from(self.settings.min_split_minutes) * 60);
+                            let min = std::time::Duration::from_secs(
+                                u64::from(self.settings.min_split_minutes) * 60,
+                            );
                             match w.halves() {
                                 Some(h) if w.duration() > min => return Ok(Ok(WalkEnd::Split(h))),
                                 _ => self.report.errors.push(format!(
@@ -439,12 +531,21 @@ impl Runner<'_> {
                 }
                 HttpEvent::Backoff { wait, reason, .. } => (wait, false, reason),
             };
-            self.waited_ms.fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
-            (self.events)(&SyncEvent::Waiting { wait, rate_limit, reason });
+            self.waited_ms
+                .fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
+            (self.events)(&SyncEvent::Waiting {
+                wait,
+                rate_limit,
+                reason,
+            });
         };
         self.client.get(url, &accept, &on_event).await?;
         let page = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-        page.ok_or_else(|| FetchError::Exhausted { url: url.to_owned(), attempts: 0, message: "no page".into() })
+        page.ok_or_else(|| FetchError::Exhausted {
+            url: url.to_owned(),
+            attempts: 0,
+            message: "no page".into(),
+        })
     }
 
     async fn ingest(&self, outcome: ReadOutcome) -> Result<PageCounts, SyncError> {

@@ -63,7 +63,10 @@ impl Replay {
                 .filter(|p| p.extension().is_some_and(|x| x == "json"))
                 .collect();
             files.sort();
-            let pages: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).expect("page")).collect();
+            let pages: Vec<Vec<u8>> = files
+                .iter()
+                .map(|f| std::fs::read(f).expect("page"))
+                .collect();
             for p in &pages {
                 for r in read_bytes(p, false, false).releases {
                     let rel = Release::parse(&r.json).expect("release");
@@ -73,7 +76,8 @@ impl Replay {
             }
             fts_days.insert(day.to_owned(), pages);
         }
-        let cf_page = std::fs::read(data.join("ocds/cf/search-page-2025-01-23.json")).expect("cf page");
+        let cf_page =
+            std::fs::read(data.join("ocds/cf/search-page-2025-01-23.json")).expect("cf page");
         Arc::new(Replay {
             fts_days,
             fts_releases,
@@ -86,20 +90,37 @@ impl Replay {
 
     /// Releases of a recorded day.
     pub fn day_count(&self, day: &str) -> usize {
-        self.fts_days[day].iter().map(|p| read_bytes(p, false, false).releases.len()).sum()
+        self.fts_days[day]
+            .iter()
+            .map(|p| read_bytes(p, false, false).releases.len())
+            .sum()
     }
 
     /// Queues a fault for the request with this key (`fts:2026-08-10:2`, `cf:1`).
     pub fn inject(&self, key: &str, fault: Fault) {
-        self.faults.lock().expect("lock").entry(key.to_owned()).or_default().push_back(fault);
+        self.faults
+            .lock()
+            .expect("lock")
+            .entry(key.to_owned())
+            .or_default()
+            .push_back(fault);
     }
 
     pub fn requests(&self, key: &str) -> Vec<Logged> {
-        self.log.lock().expect("lock").iter().filter(|l| l.key == key).cloned().collect()
+        self.log
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|l| l.key == key)
+            .cloned()
+            .collect()
     }
 
     pub fn base(&self) -> String {
-        format!("http://{}", self.addr.lock().expect("lock").expect("started"))
+        format!(
+            "http://{}",
+            self.addr.lock().expect("lock").expect("started")
+        )
     }
 
     /// Serves on 127.0.0.1 (port 0) on the current runtime.
@@ -108,7 +129,9 @@ impl Replay {
             .route("/api/1.0/ocdsReleasePackages", get(fts))
             .route("/Published/Notices/OCDS/Search", get(cf))
             .with_state(self.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         *self.addr.lock().expect("lock") = Some(listener.local_addr().expect("addr"));
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -117,11 +140,19 @@ impl Replay {
     }
 
     fn take_fault(&self, key: &str) -> Option<Fault> {
-        self.faults.lock().expect("lock").get_mut(key).and_then(|q| q.pop_front())
+        self.faults
+            .lock()
+            .expect("lock")
+            .get_mut(key)
+            .and_then(|q| q.pop_front())
     }
 
     fn record(&self, key: &str, status: u16) {
-        self.log.lock().expect("lock").push(Logged { at: Instant::now(), key: key.to_owned(), status });
+        self.log.lock().expect("lock").push(Logged {
+            at: Instant::now(),
+            key: key.to_owned(),
+            status,
+        });
     }
 
     /// Applies a fault (or none) to a good body.
@@ -179,11 +210,21 @@ impl Replay {
 /// Replaces the recorded `links.next` with one pointing here.
 fn rewrite_next(page: &[u8], next: Option<String>) -> Vec<u8> {
     let text = String::from_utf8_lossy(page).into_owned();
-    let Some(start) = text.find("\"next\": \"") else { return page.to_vec() };
+    let Some(start) = text.find("\"next\": \"") else {
+        return page.to_vec();
+    };
     let value_start = start + "\"next\": \"".len();
-    let Some(len) = text[value_start..].find('"') else { return page.to_vec() };
+    let Some(len) = text[value_start..].find('"') else {
+        return page.to_vec();
+    };
     match next {
-        Some(n) => format!("{}{}{}", &text[..value_start], n, &text[value_start + len..]).into_bytes(),
+        Some(n) => format!(
+            "{}{}{}",
+            &text[..value_start],
+            n,
+            &text[value_start + len..]
+        )
+        .into_bytes(),
         None => page.to_vec(),
     }
 }
@@ -200,38 +241,86 @@ async fn fts(State(r): State<Arc<Replay>>, Query(q): Params) -> Response {
     if let Some(bad) = bad_params(&q, &["updatedFrom", "updatedTo", "limit", "cursor"]) {
         return bad;
     }
-    let (Some(from), Some(to)) =
-        (q.get("updatedFrom").and_then(|s| uktime::parse_param(s)), q.get("updatedTo").and_then(|s| uktime::parse_param(s)))
-    else {
+    let (Some(from), Some(to)) = (
+        q.get("updatedFrom").and_then(|s| uktime::parse_param(s)),
+        q.get("updatedTo").and_then(|s| uktime::parse_param(s)),
+    ) else {
         return (StatusCode::BAD_REQUEST, "updatedFrom/updatedTo").into_response();
     };
     let base = r.base();
-    let window = format!("updatedFrom={}&updatedTo={}&limit=100", uktime::format_param(from), uktime::format_param(to));
+    let window = format!(
+        "updatedFrom={}&updatedTo={}&limit=100",
+        uktime::format_param(from),
+        uktime::format_param(to)
+    );
     let whole_day = to - from == time::Duration::days(1) && from.time() == time::Time::MIDNIGHT;
     let day = from.date().to_string();
     if whole_day && r.fts_days.contains_key(&day) {
-        let n: usize = q.get("cursor").and_then(|c| c.strip_prefix('p')).and_then(|c| c.parse().ok()).unwrap_or(1);
+        let n: usize = q
+            .get("cursor")
+            .and_then(|c| c.strip_prefix('p'))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(1);
         let pages = &r.fts_days[&day];
-        let Some(page) = pages.get(n - 1) else { return (StatusCode::BAD_REQUEST, "bad cursor").into_response() };
-        let next = (n < pages.len()).then(|| format!("{base}/api/1.0/ocdsReleasePackages?{window}&cursor=p{}", n + 1));
+        let Some(page) = pages.get(n - 1) else {
+            return (StatusCode::BAD_REQUEST, "bad cursor").into_response();
+        };
+        let next = (n < pages.len()).then(|| {
+            format!(
+                "{base}/api/1.0/ocdsReleasePackages?{window}&cursor=p{}",
+                n + 1
+            )
+        });
         let body = rewrite_next(page, next);
         return r.answer(&format!("fts:{day}:{n}"), body).await;
     }
     // Any other window: the recorded releases updated in it, 100 a page.
-    let offset: usize = q.get("cursor").and_then(|c| c.strip_prefix('s')).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let matching: Vec<&String> = r.fts_releases.iter().filter(|(t, _)| *t >= from && *t < to).map(|(_, j)| j).collect();
-    let page: Vec<&str> = matching.iter().skip(offset).take(100).map(|s| s.as_str()).collect();
+    let offset: usize = q
+        .get("cursor")
+        .and_then(|c| c.strip_prefix('s'))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let matching: Vec<&String> = r
+        .fts_releases
+        .iter()
+        .filter(|(t, _)| *t >= from && *t < to)
+        .map(|(_, j)| j)
+        .collect();
+    let page: Vec<&str> = matching
+        .iter()
+        .skip(offset)
+        .take(100)
+        .map(|s| s.as_str())
+        .collect();
     let links = if offset + 100 < matching.len() {
-        format!(r#","links":{{"next":"{base}/api/1.0/ocdsReleasePackages?{window}&cursor=s{}"}}"#, offset + 100)
+        format!(
+            r#","links":{{"next":"{base}/api/1.0/ocdsReleasePackages?{window}&cursor=s{}"}}"#,
+            offset + 100
+        )
     } else {
         String::new()
     };
-    let body = format!(r#"{{"uri":"replay","version":"1.1","releases":[{}]{links}}}"#, page.join(","));
-    r.answer(&format!("fts:{}..{}:{}", uktime::format_param(from), uktime::format_param(to), offset), body.into_bytes()).await
+    let body = format!(
+        r#"{{"uri":"replay","version":"1.1","releases":[{}]{links}}}"#,
+        page.join(",")
+    );
+    r.answer(
+        &format!(
+            "fts:{}..{}:{}",
+            uktime::format_param(from),
+            uktime::format_param(to),
+            offset
+        ),
+        body.into_bytes(),
+    )
+    .await
 }
 
 async fn cf(State(r): State<Arc<Replay>>, Query(q): Params) -> Response {
-    if let Some(bad) = bad_params(&q, &["publishedFrom", "publishedTo", "limit", "cursor", "stages"]) {
+    if let Some(bad) = bad_params(
+        &q,
+        &["publishedFrom", "publishedTo", "limit", "cursor", "stages"],
+    ) {
         return bad;
     }
     let from = q.get("publishedFrom").and_then(|s| uktime::parse_param(s));
@@ -245,7 +334,13 @@ async fn cf(State(r): State<Arc<Replay>>, Query(q): Params) -> Response {
             let body = rewrite_next(&r.cf_page, Some(next));
             r.answer("cf:1", body).await
         }
-        (true, Some("c2")) => r.answer("cf:2", br#"{"uri":"replay","releases":[]}"#.to_vec()).await,
-        _ => r.answer("cf:other", br#"{"uri":"replay","releases":[]}"#.to_vec()).await,
+        (true, Some("c2")) => {
+            r.answer("cf:2", br#"{"uri":"replay","releases":[]}"#.to_vec())
+                .await
+        }
+        _ => {
+            r.answer("cf:other", br#"{"uri":"replay","releases":[]}"#.to_vec())
+                .await
+        }
     }
 }

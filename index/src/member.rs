@@ -1,0 +1,322 @@
+//! The member model (a VCSE in a cluster) and its full-text index, so that
+//! one notice is matched against every member profile by one query.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value as _, STORED, STRING,
+};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::error::Result;
+
+/// One past contract, entered by a broker or linked from an award notice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackRecord {
+    pub title: String,
+    pub buyer: Option<String>,
+    pub value_pence: Option<i64>,
+    pub year: Option<i32>,
+    #[serde(default)]
+    pub cpv: Vec<String>,
+    pub ocid: Option<String>,
+    /// 1.0 for a record a broker entered or confirmed; the link confidence
+    /// for one proposed from an award notice.
+    #[serde(default = "one")]
+    pub confidence: f32,
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identifiers {
+    pub companies_house: Option<String>,
+    pub charity: Option<String>,
+    pub ppon: Option<String>,
+}
+
+impl Identifiers {
+    /// The OCDS identifiers this member would carry in award notices
+    /// (`GB-COH-12345678`, `GB-CHC-1234567`, `GB-PPON-...`).
+    pub fn ocds_ids(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(c) = &self.companies_house {
+            out.push(format!("GB-COH-{}", c.trim().to_uppercase()));
+        }
+        if let Some(c) = &self.charity {
+            out.push(format!("GB-CHC-{}", c.trim()));
+        }
+        if let Some(p) = &self.ppon {
+            out.push(format!("GB-PPON-{}", p.trim().to_uppercase()));
+        }
+        out
+    }
+}
+
+/// A cluster member.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    pub id: String,
+    pub name: String,
+    pub cluster: String,
+    pub legal_form: Option<String>,
+    pub description: String,
+    /// 8-digit CPV codes.
+    pub cpv: Vec<String>,
+    pub keywords: Vec<String>,
+    /// As given: NUTS codes, authority names or GSS codes, postcode districts, regions.
+    pub service_areas: Vec<String>,
+    /// Every NUTS level the service areas resolve to.
+    pub nuts: Vec<String>,
+    pub turnover_pence: Option<i64>,
+    pub employees: Option<u32>,
+    pub min_contract_pence: Option<i64>,
+    pub max_contract_pence: Option<i64>,
+    pub identifiers: Identifiers,
+    pub track_record: Vec<TrackRecord>,
+    /// A VCSE (charity, CIC, co-op...): true for cluster members.
+    #[serde(default = "yes")]
+    pub vcse: bool,
+    /// An SME: true unless known otherwise.
+    #[serde(default = "yes")]
+    pub sme: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Member {
+    /// Every CPV code of the member: its own and its track record's.
+    pub fn all_cpv(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.cpv.iter().map(String::as_str).collect();
+        for t in &self.track_record {
+            v.extend(t.cpv.iter().map(String::as_str));
+        }
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// The text a notice is matched against.
+    pub fn profile_text(&self) -> String {
+        let mut s = format!(
+            "{}\n{}\n{}",
+            self.name,
+            self.description,
+            self.keywords.join(" ")
+        );
+        for t in &self.track_record {
+            s.push('\n');
+            s.push_str(&t.title);
+        }
+        s
+    }
+}
+
+/// A full-text index of member profiles (rebuilt from the store on start;
+/// small enough to live in memory).
+pub struct MemberIndex {
+    index: Index,
+    reader: IndexReader,
+    id: Field,
+    text: Field,
+    cpv: Field,
+    analyzer: TextAnalyzer,
+}
+
+/// Longest notice text used for a match query: enough words to carry the
+/// subject, not so many that common words dominate.
+const MAX_QUERY_TERMS: usize = 64;
+
+impl MemberIndex {
+    pub fn build(members: &[Member]) -> Result<MemberIndex> {
+        let mut b = Schema::builder();
+        let id = b.add_text_field("id", STRING | STORED);
+        let text = b.add_text_field(
+            "text",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("en_stem")
+                    .set_index_option(IndexRecordOption::WithFreqs),
+            ),
+        );
+        let cpv = b.add_text_field("cpv", STRING);
+        let index = Index::create_in_ram(b.build());
+        let mut writer: IndexWriter = index.writer_with_num_threads(1, 32 * 1024 * 1024)?;
+        for m in members {
+            let mut d = TantivyDocument::default();
+            d.add_text(id, &m.id);
+            d.add_text(text, m.profile_text());
+            for c in m.all_cpv() {
+                for n in 2..=c.len().min(8) {
+                    d.add_text(cpv, &c[..n]);
+                }
+            }
+            writer.add_document(d)?;
+        }
+        writer.commit()?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let analyzer = index.tokenizers().get("en_stem").unwrap_or_default();
+        Ok(MemberIndex {
+            index,
+            reader,
+            id,
+            text,
+            cpv,
+            analyzer,
+        })
+    }
+
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Members ranked by BM25 of `text` against their profiles, plus members
+    /// sharing a CPV division with `cpv_divisions` (score 0 when only that).
+    /// Returns member id → BM25 score, at most `limit` text matches.
+    pub fn candidates(
+        &self,
+        text: &str,
+        cpv_divisions: &[String],
+        limit: usize,
+    ) -> Result<HashMap<String, f32>> {
+        let searcher = self.reader.searcher();
+        let mut out = HashMap::new();
+        let terms = self.terms(text);
+        if !terms.is_empty() {
+            let clauses: Vec<(Occur, Box<dyn Query>)> = terms
+                .into_iter()
+                .map(|t| {
+                    let q: Box<dyn Query> = Box::new(TermQuery::new(
+                        Term::from_field_text(self.text, &t),
+                        IndexRecordOption::WithFreqs,
+                    ));
+                    (Occur::Should, q)
+                })
+                .collect();
+            let q = BooleanQuery::new(clauses);
+            for (score, addr) in searcher.search(&q, &TopDocs::with_limit(limit.max(1)))? {
+                let doc: TantivyDocument = searcher.doc(addr)?;
+                if let Some(id) = doc.get_first(self.id).and_then(|v| v.as_str()) {
+                    out.insert(id.to_owned(), score);
+                }
+            }
+        }
+        if !cpv_divisions.is_empty() {
+            let clauses: Vec<(Occur, Box<dyn Query>)> = cpv_divisions
+                .iter()
+                .map(|d| {
+                    let q: Box<dyn Query> = Box::new(TermQuery::new(
+                        Term::from_field_text(self.cpv, d),
+                        IndexRecordOption::Basic,
+                    ));
+                    (Occur::Should, q)
+                })
+                .collect();
+            let q = BooleanQuery::new(clauses);
+            for (_, addr) in searcher.search(&q, &TopDocs::with_limit(limit.max(1)))? {
+                let doc: TantivyDocument = searcher.doc(addr)?;
+                if let Some(id) = doc.get_first(self.id).and_then(|v| v.as_str()) {
+                    out.entry(id.to_owned()).or_insert(0.0);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Distinct analysed terms of a text, in order of first appearance.
+    fn terms(&self, text: &str) -> Vec<String> {
+        let mut analyzer = self.analyzer.clone();
+        let mut stream = analyzer.token_stream(text);
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        while stream.advance() {
+            let t = stream.token().text.clone();
+            if t.len() > 2 && !STOP_WORDS.contains(&t.as_str()) && seen.insert(t.clone()) {
+                out.push(t);
+                if out.len() >= MAX_QUERY_TERMS {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    #[doc(hidden)]
+    pub fn tantivy_index(&self) -> &Index {
+        &self.index
+    }
+}
+
+/// Words that carry no subject in procurement text (after stemming).
+const STOP_WORDS: &[&str] = &[
+    "the",
+    "and",
+    "for",
+    "with",
+    "this",
+    "that",
+    "will",
+    "are",
+    "from",
+    "which",
+    "has",
+    "have",
+    "been",
+    "not",
+    "all",
+    "any",
+    "can",
+    "its",
+    "our",
+    "their",
+    "other",
+    "such",
+    "including",
+    "provid",
+    "provis",
+    "servic",
+    "contract",
+    "tender",
+    "procur",
+    "notic",
+    "requir",
+    "supplier",
+    "deliv",
+    "opportun",
+    "council",
+    "author",
+    "lot",
+    "lots",
+    "year",
+    "month",
+    "period",
+    "within",
+    "also",
+    "may",
+    "must",
+    "shall",
+    "per",
+    "more",
+    "please",
+    "http",
+    "https",
+    "www",
+    "com",
+    "org",
+    "gov",
+];

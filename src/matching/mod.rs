@@ -1,0 +1,260 @@
+//! Matching: a score in [0, 1] for a (notice, member) pair, the weighted sum
+//! of named components a broker can read, with reasons. One notice is
+//! matched against every member by one query over the member index
+//! (candidates), then each candidate is scored.
+
+pub mod components;
+pub mod store;
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use sebroker_connectors::places::Places;
+use sebroker_index::{Member, MemberIndex, Notice};
+
+use crate::error::Result;
+
+/// Component weights. The defaults were fitted on real award data (see
+/// `sebroker evaluate` and the README); they sum to 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Weights {
+    pub text: f32,
+    pub cpv: f32,
+    pub geography: f32,
+    pub capacity: f32,
+    pub timing: f32,
+    pub suitability: f32,
+    pub relationship: f32,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Weights {
+            text: 0.40,
+            cpv: 0.20,
+            geography: 0.15,
+            capacity: 0.05,
+            timing: 0.05,
+            suitability: 0.05,
+            relationship: 0.10,
+        }
+    }
+}
+
+impl Weights {
+    pub const NAMES: [&'static str; 7] = [
+        "text",
+        "cpv",
+        "geography",
+        "capacity",
+        "timing",
+        "suitability",
+        "relationship",
+    ];
+
+    pub fn get(&self, name: &str) -> f32 {
+        match name {
+            "text" => self.text,
+            "cpv" => self.cpv,
+            "geography" => self.geography,
+            "capacity" => self.capacity,
+            "timing" => self.timing,
+            "suitability" => self.suitability,
+            "relationship" => self.relationship,
+            _ => 0.0,
+        }
+    }
+
+    pub fn set(&mut self, name: &str, v: f32) {
+        match name {
+            "text" => self.text = v,
+            "cpv" => self.cpv = v,
+            "geography" => self.geography = v,
+            "capacity" => self.capacity = v,
+            "timing" => self.timing = v,
+            "suitability" => self.suitability = v,
+            "relationship" => self.relationship = v,
+            _ => {}
+        }
+    }
+
+    /// Scales the weights to sum to 1 (all zero stays zero).
+    pub fn normalised(mut self) -> Self {
+        let sum: f32 = Self::NAMES.iter().map(|n| self.get(n)).sum();
+        if sum > 0.0 {
+            for n in Self::NAMES {
+                self.set(n, self.get(n) / sum);
+            }
+        }
+        self
+    }
+}
+
+/// Each component in [0, 1].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct Components {
+    pub text: f32,
+    pub cpv: f32,
+    pub geography: f32,
+    pub capacity: f32,
+    pub timing: f32,
+    pub suitability: f32,
+    pub relationship: f32,
+}
+
+impl Components {
+    pub fn score(&self, w: &Weights) -> f32 {
+        let s = w.text * self.text
+            + w.cpv * self.cpv
+            + w.geography * self.geography
+            + w.capacity * self.capacity
+            + w.timing * self.timing
+            + w.suitability * self.suitability
+            + w.relationship * self.relationship;
+        (s * 1000.0).round() / 1000.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Match {
+    pub member_id: String,
+    pub score: f32,
+    pub components: Components,
+    pub reasons: Vec<String>,
+}
+
+/// How timing is judged.
+#[derive(Debug, Clone, Copy)]
+pub enum Timing {
+    /// Look back / replay: timing excludes no one and scores 1.
+    Ignore,
+    /// Live: notices that cannot be bid for at this time match no one.
+    At(OffsetDateTime),
+}
+
+/// Text relevance is BM25 divided by the best score among candidates, but
+/// never by less than this, so a weak best match does not look perfect.
+pub const TEXT_FLOOR: f32 = 12.0;
+/// Candidates taken from the member index per notice.
+pub const CANDIDATES: usize = 200;
+
+/// Members, their index and what scoring needs.
+pub struct Matcher<'a> {
+    pub members: &'a HashMap<String, Member>,
+    pub index: &'a MemberIndex,
+    pub places: &'a Places,
+    pub weights: Weights,
+}
+
+/// The text of a notice used as a match query.
+pub fn notice_text(n: &Notice) -> String {
+    let cpv: Vec<&str> = n
+        .cpv
+        .iter()
+        .filter_map(|c| c.description.as_deref())
+        .collect();
+    let lots: Vec<&str> = n.lots.iter().filter_map(|l| l.title.as_deref()).collect();
+    format!(
+        "{}\n{}\n{}\n{}\n{}",
+        n.title,
+        n.title,
+        cpv.join("\n"),
+        lots.join("\n"),
+        n.description
+    )
+}
+
+impl Matcher<'_> {
+    /// The members that fit `n`, best first (ties by member id), at most `top`.
+    pub fn match_notice(&self, n: &Notice, timing: Timing, top: usize) -> Result<Vec<Match>> {
+        let timing_part = match timing {
+            Timing::Ignore => (1.0, None),
+            Timing::At(now) => match components::timing(n, now) {
+                Some(t) => t,
+                None => return Ok(Vec::new()),
+            },
+        };
+        let candidates = self
+            .index
+            .candidates(&notice_text(n), &n.cpv_divisions(), CANDIDATES)?;
+        let best = candidates
+            .values()
+            .copied()
+            .fold(0.0f32, f32::max)
+            .max(TEXT_FLOOR);
+        let mut out: Vec<Match> = candidates
+            .iter()
+            .filter_map(|(id, bm25)| {
+                self.members
+                    .get(id)
+                    .map(|m| self.score(n, m, bm25 / best, &timing_part))
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.member_id.cmp(&b.member_id))
+        });
+        out.truncate(top);
+        Ok(out)
+    }
+
+    /// Scores one candidate; `text` is its normalised text relevance.
+    pub fn score(
+        &self,
+        n: &Notice,
+        m: &Member,
+        text: f32,
+        timing: &(f32, Option<String>),
+    ) -> Match {
+        let cpv = components::cpv_score(n, m);
+        let geo = components::geography(n, m, self.places);
+        let cap = components::capacity(n, m);
+        let suit = components::suitability(n, m);
+        let rel = components::relationship(n, m);
+        let c = Components {
+            text: text.clamp(0.0, 1.0),
+            cpv: cpv.0,
+            geography: geo.0,
+            capacity: cap.0,
+            timing: timing.0,
+            suitability: suit.0,
+            relationship: rel.0,
+        };
+        let mut reasons = Vec::new();
+        if c.text >= 0.3 {
+            reasons.push(format!(
+                "its profile matches the notice text ({:.0}%)",
+                c.text * 100.0
+            ));
+        }
+        reasons.extend(
+            [cpv.1, geo.1, cap.1, timing.1.clone(), suit.1, rel.1]
+                .into_iter()
+                .flatten(),
+        );
+        Match {
+            member_id: m.id.clone(),
+            score: c.score(&self.weights),
+            components: c,
+            reasons,
+        }
+    }
+}
+
+/// Component contributions of a match, for display.
+pub fn contributions(c: &Components, w: &Weights) -> BTreeMap<&'static str, f32> {
+    let v = serde_json::to_value(c).unwrap_or_default();
+    Weights::NAMES
+        .iter()
+        .map(|n| {
+            (
+                *n,
+                v.get(n).and_then(|x| x.as_f64()).unwrap_or(0.0) as f32 * w.get(n),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,471 @@
+//! Cluster members: importing them from JSON, JSON Lines or CSV (each row
+//! parsed into a valid [`Member`] or reported by line/index and field), and
+//! linking award notices to their track record ([`links`]).
+
+pub mod links;
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use sebroker_connectors::cpv;
+use sebroker_connectors::places::Places;
+use sebroker_index::{Identifiers, Member, TrackRecord};
+
+/// Cluster slugs when none are configured.
+pub const DEFAULT_CLUSTERS: &[&str] =
+    &["ward-end", "walsall", "smethwick", "wolverhampton", "other"];
+pub const LEGAL_FORMS: &[&str] = &["charity", "cic", "cio", "cbs", "co-op", "clg", "other"];
+
+/// A member as written in an import file. Unknown fields are errors.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberInput {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub cluster: Option<String>,
+    #[serde(default)]
+    pub legal_form: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub cpv: Vec<String>,
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    #[serde(default)]
+    pub service_areas: Vec<String>,
+    #[serde(default)]
+    pub turnover_gbp: Option<i64>,
+    #[serde(default)]
+    pub employees: Option<u32>,
+    #[serde(default)]
+    pub min_contract_gbp: Option<i64>,
+    #[serde(default)]
+    pub max_contract_gbp: Option<i64>,
+    #[serde(default)]
+    pub identifiers: Option<IdentifiersInput>,
+    #[serde(default)]
+    pub track_record: Vec<TrackRecordInput>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifiersInput {
+    pub companies_house: Option<String>,
+    pub charity: Option<String>,
+    pub ppon: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackRecordInput {
+    pub title: String,
+    #[serde(default)]
+    pub buyer: Option<String>,
+    #[serde(default)]
+    pub value_gbp: Option<i64>,
+    #[serde(default)]
+    pub year: Option<i32>,
+    #[serde(default)]
+    pub cpv: Vec<String>,
+    #[serde(default)]
+    pub ocid: Option<String>,
+}
+
+/// A problem with one row: where (line or 1-based index), which field, why.
+#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
+pub struct RowProblem {
+    /// `line 4` (CSV, JSONL) or `item 3` (JSON array).
+    pub at: String,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// The outcome of parsing one import file.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub members: Vec<Member>,
+    pub errors: Vec<RowProblem>,
+    pub warnings: Vec<RowProblem>,
+}
+
+fn pence(field: &str, gbp: Option<i64>) -> Result<Option<i64>, (String, String)> {
+    match gbp {
+        None => Ok(None),
+        Some(v) if v < 0 => Err((field.into(), "must not be negative".into())),
+        Some(v) => v
+            .checked_mul(100)
+            .map(Some)
+            .ok_or_else(|| (field.into(), "is too large".into())),
+    }
+}
+
+fn cpv_list(field: &str, codes: &[String]) -> Result<Vec<String>, (String, String)> {
+    let mut out = Vec::new();
+    for c in codes {
+        let n = cpv::normalise(c)
+            .ok_or_else(|| (field.to_owned(), format!("{c:?} is not a CPV code")))?;
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    Ok(out)
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.map(|x| x.trim().to_owned()).filter(|x| !x.is_empty())
+}
+
+impl MemberInput {
+    /// Parses into a valid member: `Err((field, why))`, or the member and the
+    /// service areas that could not be resolved (warnings).
+    pub fn into_member(
+        self,
+        clusters: &[String],
+        places: &Places,
+    ) -> Result<(Member, Vec<String>), (String, String)> {
+        let id = self.id.trim().to_owned();
+        if id.is_empty() || id.len() > 64 || id.contains(char::is_whitespace) || id.contains('/') {
+            return Err((
+                "id".into(),
+                "must be 1–64 characters without spaces or '/'".into(),
+            ));
+        }
+        let name = self.name.trim().to_owned();
+        if name.is_empty() {
+            return Err(("name".into(), "must not be empty".into()));
+        }
+        let cluster = non_empty(self.cluster)
+            .unwrap_or_else(|| "other".into())
+            .to_lowercase();
+        if !clusters.contains(&cluster) {
+            return Err((
+                "cluster".into(),
+                format!("{cluster:?} is not one of {}", clusters.join(", ")),
+            ));
+        }
+        let legal_form = non_empty(self.legal_form).map(|l| l.to_lowercase());
+        if let Some(l) = &legal_form {
+            if !LEGAL_FORMS.contains(&l.as_str()) {
+                return Err((
+                    "legal_form".into(),
+                    format!("{l:?} is not one of {}", LEGAL_FORMS.join(", ")),
+                ));
+            }
+        }
+        let mut nuts = Vec::new();
+        let mut unresolved = Vec::new();
+        for a in self
+            .service_areas
+            .iter()
+            .map(|a| a.trim())
+            .filter(|a| !a.is_empty())
+        {
+            match places.resolve(a) {
+                Some(levels) => nuts.extend(levels),
+                None => unresolved.push(a.to_owned()),
+            }
+        }
+        nuts.sort();
+        nuts.dedup();
+        let min = pence("min_contract_gbp", self.min_contract_gbp)?;
+        let max = pence("max_contract_gbp", self.max_contract_gbp)?;
+        if let (Some(a), Some(b)) = (min, max) {
+            if a > b {
+                return Err((
+                    "min_contract_gbp".into(),
+                    "is above max_contract_gbp".into(),
+                ));
+            }
+        }
+        let mut track_record = Vec::new();
+        for (i, t) in self.track_record.into_iter().enumerate() {
+            let field = format!("track_record[{i}]");
+            track_record.push(TrackRecord {
+                title: t.title.trim().to_owned(),
+                buyer: non_empty(t.buyer),
+                value_pence: pence(&format!("{field}.value_gbp"), t.value_gbp)?,
+                year: t.year,
+                cpv: cpv_list(&format!("{field}.cpv"), &t.cpv)?,
+                ocid: non_empty(t.ocid),
+                confidence: 1.0,
+            });
+        }
+        let ids = self.identifiers.unwrap_or_default();
+        let member = Member {
+            id,
+            name,
+            cluster,
+            legal_form,
+            description: self.description.unwrap_or_default().trim().to_owned(),
+            cpv: cpv_list("cpv", &self.cpv)?,
+            keywords: self
+                .keywords
+                .into_iter()
+                .map(|k| k.trim().to_owned())
+                .filter(|k| !k.is_empty())
+                .collect(),
+            service_areas: self.service_areas,
+            nuts,
+            turnover_pence: pence("turnover_gbp", self.turnover_gbp)?,
+            employees: self.employees,
+            min_contract_pence: min,
+            max_contract_pence: max,
+            identifiers: Identifiers {
+                companies_house: non_empty(ids.companies_house),
+                charity: non_empty(ids.charity),
+                ppon: non_empty(ids.ppon),
+            },
+            track_record,
+            vcse: true,
+            sme: true,
+        };
+        Ok((member, unresolved))
+    }
+}
+
+/// The field named in a serde error message (`unknown field `x``, `missing field `y``).
+fn serde_field(msg: &str) -> Option<String> {
+    let start = msg.find('`')? + 1;
+    let end = start + msg[start..].find('`')?;
+    Some(msg[start..end].to_owned())
+}
+
+/// Parses an import file; the format comes from the extension.
+pub fn parse_file(path: &Path, clusters: &[String], places: &Places) -> std::io::Result<Parsed> {
+    let bytes = std::fs::read(path)?;
+    let text = sebroker_connectors::json::decode(&bytes).text;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let rows: Vec<Row> = match ext.as_str() {
+        "csv" => csv_rows(&text),
+        "jsonl" | "ndjson" => text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| (format!("line {}", i + 1), json_row(l)))
+            .collect(),
+        _ => match serde_json::from_str::<Vec<&serde_json::value::RawValue>>(&text) {
+            Ok(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, raw)| (format!("item {}", i + 1), json_row(raw.get())))
+                .collect(),
+            Err(e) => vec![(
+                format!("line {}", e.line()),
+                Err((None, format!("not a JSON array of members: {e}"))),
+            )],
+        },
+    };
+    let mut out = Parsed::default();
+    for (at, row) in rows {
+        match row.and_then(|input| {
+            input
+                .into_member(clusters, places)
+                .map_err(|(f, m)| (Some(f), m))
+        }) {
+            Ok((m, unresolved)) => {
+                for u in unresolved {
+                    out.warnings.push(RowProblem {
+                        at: at.clone(),
+                        field: Some("service_areas".into()),
+                        message: format!(
+                            "{u:?} is not a place we know; kept, but it matches nothing"
+                        ),
+                    });
+                }
+                out.members.push(m);
+            }
+            Err((field, message)) => out.errors.push(RowProblem { at, field, message }),
+        }
+    }
+    Ok(out)
+}
+
+fn json_row(text: &str) -> Result<MemberInput, (Option<String>, String)> {
+    serde_json::from_str(text).map_err(|e| {
+        let msg = e.to_string();
+        (serde_field(&msg), msg)
+    })
+}
+
+const CSV_COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "cluster",
+    "legal_form",
+    "description",
+    "cpv",
+    "keywords",
+    "service_areas",
+    "turnover_gbp",
+    "employees",
+    "min_contract_gbp",
+    "max_contract_gbp",
+    "companies_house",
+    "charity",
+    "ppon",
+];
+
+/// One row of a members file: its location and the parsed input or (field, message).
+type Row = (String, Result<MemberInput, (Option<String>, String)>);
+
+fn csv_rows(text: &str) -> Vec<Row> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = match rdr.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            return vec![(
+                "line 1".into(),
+                Err((None, format!("cannot read the header: {e}"))),
+            )]
+        }
+    };
+    if let Some(bad) = headers.iter().find(|h| !CSV_COLUMNS.contains(h)) {
+        return vec![(
+            "line 1".into(),
+            Err((
+                Some(bad.to_owned()),
+                format!(
+                    "unknown column {bad:?}; expected some of {}",
+                    CSV_COLUMNS.join(", ")
+                ),
+            )),
+        )];
+    }
+    let mut out = Vec::new();
+    for rec in rdr.records() {
+        match rec {
+            Ok(rec) => {
+                let line = rec.position().map_or(0, |p| p.line());
+                out.push((format!("line {line}"), csv_member(&headers, &rec)));
+            }
+            Err(e) => out.push((
+                format!("line {}", e.position().map_or(0, |p| p.line())),
+                Err((None, e.to_string())),
+            )),
+        }
+    }
+    out
+}
+
+fn csv_member(
+    headers: &csv::StringRecord,
+    rec: &csv::StringRecord,
+) -> Result<MemberInput, (Option<String>, String)> {
+    let get = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .and_then(|i| rec.get(i))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
+    let list = |name: &str| {
+        get(name)
+            .map(|v| {
+                v.split(';')
+                    .map(|x| x.trim().to_owned())
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let num = |name: &str| -> Result<Option<i64>, (Option<String>, String)> {
+        get(name)
+            .map(|v| {
+                v.replace(',', "").parse::<i64>().map_err(|_| {
+                    (
+                        Some(name.to_owned()),
+                        format!("{v:?} is not a whole number"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    Ok(MemberInput {
+        id: get("id")
+            .ok_or((Some("id".into()), "is required".into()))?
+            .to_owned(),
+        name: get("name")
+            .ok_or((Some("name".into()), "is required".into()))?
+            .to_owned(),
+        cluster: get("cluster").map(str::to_owned),
+        legal_form: get("legal_form").map(str::to_owned),
+        description: get("description").map(str::to_owned),
+        cpv: list("cpv"),
+        keywords: list("keywords"),
+        service_areas: list("service_areas"),
+        turnover_gbp: num("turnover_gbp")?,
+        employees: num("employees")?
+            .map(|e| {
+                u32::try_from(e)
+                    .map_err(|_| (Some("employees".to_owned()), "is out of range".to_owned()))
+            })
+            .transpose()?,
+        min_contract_gbp: num("min_contract_gbp")?,
+        max_contract_gbp: num("max_contract_gbp")?,
+        identifiers: Some(IdentifiersInput {
+            companies_house: get("companies_house").map(str::to_owned),
+            charity: get("charity").map(str::to_owned),
+            ppon: get("ppon").map(str::to_owned),
+        }),
+        track_record: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clusters() -> Vec<String> {
+        DEFAULT_CLUSTERS.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_valid_member_parses_with_pence_and_places() {
+        let input: MemberInput = serde_json::from_str(
+            r#"{"id":"m-1","name":"Care CIC","cluster":"walsall","legal_form":"cic","cpv":["85312000-9","853"],
+                "service_areas":["UKG38","Walsall","WS1","West Midlands","Narnia"],"turnover_gbp":420000}"#,
+        )
+        .expect("parses");
+        let (m, unresolved) = input
+            .into_member(&clusters(), &Places::builtin())
+            .expect("valid");
+        assert_eq!(m.cpv, vec!["85312000", "85300000"]);
+        assert_eq!(m.turnover_pence, Some(42_000_000));
+        assert!(m.nuts.contains(&"UKG38".to_owned()) && m.nuts.contains(&"UKG".to_owned()));
+        assert_eq!(unresolved, vec!["Narnia".to_owned()]);
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let e = json_row(r#"{"id":"m","name":"n","colour":"red"}"#).expect_err("unknown field");
+        assert_eq!(e.0.as_deref(), Some("colour"));
+        let input: MemberInput =
+            serde_json::from_str(r#"{"id":"m","name":"n","cluster":"mars"}"#).expect("parses");
+        let e = input
+            .into_member(&clusters(), &Places::builtin())
+            .expect_err("bad cluster");
+        assert_eq!(e.0, "cluster");
+        let input: MemberInput =
+            serde_json::from_str(r#"{"id":"m","name":"n","cpv":["12"]}"#).expect("parses");
+        assert!(input.into_member(&clusters(), &Places::builtin()).is_ok());
+        let input: MemberInput =
+            serde_json::from_str(r#"{"id":"m","name":"n","cpv":["x1"]}"#).expect("parses");
+        assert_eq!(
+            input
+                .into_member(&clusters(), &Places::builtin())
+                .err()
+                .map(|e| e.0)
+                .as_deref(),
+            Some("cpv")
+        );
+    }
+}
