@@ -18,6 +18,10 @@ pub struct App {
     pub store: Arc<dyn NoticeStore>,
     pub index: Arc<NoticeIndex>,
     pub places: Arc<RwLock<Places>>,
+    /// Live state of the scheduled sync of each source (`serve`).
+    pub sources: crate::sources::Board,
+    /// The token that admits anchors' uploads (`admin_token`); none refuses them.
+    pub admin_token: Option<crate::config::Secret>,
     pub members: RwLock<MemberSet>,
     pub weights: Weights,
     _lock: DirLock,
@@ -39,6 +43,8 @@ impl App {
             store,
             index,
             places: Arc::new(RwLock::new(places)),
+            sources: crate::sources::Board::default(),
+            admin_token: None,
             members,
             weights: Weights::default(),
             _lock: lock,

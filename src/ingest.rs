@@ -154,11 +154,27 @@ pub fn ingest_text(
     text: &str,
     opts: &IngestOptions,
 ) -> Result<IngestReport> {
+    ingest_outcome(
+        app,
+        name,
+        ocds::read_bytes(text.as_bytes(), false, false),
+        opts,
+    )
+}
+
+/// Ingests releases already read (a page of a live source, anchors'
+/// opportunities): store, groups, then an index commit, all durable before
+/// it returns.
+pub fn ingest_outcome(
+    app: &App,
+    name: &str,
+    outcome: ocds::ReadOutcome,
+    opts: &IngestOptions,
+) -> Result<IngestReport> {
     let mut report = IngestReport {
         files: 1,
         ..IngestReport::default()
     };
-    let outcome = ocds::read_bytes(text.as_bytes(), false, false);
     let dirty = store_releases(app, name, outcome, &mut report)?;
     compile_notices(app, &dirty, opts, &mut report)?;
     app.store.flush()?;
@@ -255,6 +271,7 @@ fn compile_notices(
             PutNotice::Updated => report.notices_updated += 1,
             PutNotice::Unchanged => continue,
         }
+        crate::groups::file_notice(app, &notice)?;
         cpv.extend(
             notice
                 .cpv

@@ -4,6 +4,7 @@
 //! ([`store`]) + index (crate `sebroker-index`) → search ([`search`]) → CLI
 //! ([`cli`]) and HTTP API ([`api`]). See ARCHITECTURE.md.
 
+pub mod anchors;
 pub mod api;
 pub mod app;
 pub mod cli;
@@ -12,10 +13,12 @@ pub mod consortia;
 pub mod demo;
 pub mod error;
 pub mod evaluate;
+pub mod groups;
 pub mod ingest;
 pub mod matching;
 pub mod members;
 pub mod search;
+pub mod sources;
 pub mod store;
 
 pub use app::App;

@@ -37,6 +37,8 @@ pub struct SearchParams {
     pub offset: Option<usize>,
     pub facets: Option<bool>,
     pub snippets: Option<bool>,
+    /// Show each opportunity group once (default true); false lists every notice.
+    pub group: Option<bool>,
 }
 
 fn list(s: &Option<String>) -> Vec<String> {
@@ -157,6 +159,23 @@ pub struct SearchHit {
     pub title_snippet: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description_snippet: Option<String>,
+    /// The other notices of the same opportunity (other sources), when grouped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<Group>,
+}
+
+/// The other notices of one opportunity.
+#[derive(Debug, Serialize)]
+pub struct Group {
+    /// Every source of the opportunity, this notice's included.
+    pub sources: Vec<String>,
+    pub others: Vec<GroupMember>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GroupMember {
+    pub ocid: String,
+    pub source: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -171,15 +190,21 @@ pub struct SearchPage {
     pub facets: Option<Facets>,
 }
 
-/// Runs a search and joins each hit with its stored notice.
+/// Runs a search and joins each hit with its stored notice. Unless
+/// `group=false`, each opportunity group shows once: of the members that
+/// match, the first by source (fts, cf, others) stands for the group.
 pub fn search(app: &App, params: &SearchParams) -> Result<SearchPage> {
-    let req = params.to_request(app)?;
+    let mut req = params.to_request(app)?;
+    if params.group.unwrap_or(true) {
+        req.exclude_ocids = hidden_members(app, &req)?;
+    }
     let res = app.index.search(&req)?;
     let mut hits = Vec::with_capacity(res.hits.len());
     for h in res.hits {
         // The index may briefly hold a notice the store no longer has; skip it.
         if let Some(n) = app.store.get_notice(&h.ocid)? {
             hits.push(SearchHit {
+                group: group_of(app, &n)?,
                 notice: NoticeSummary::of(&n, req.now),
                 score: h.score,
                 title_snippet: h.title_snippet,
@@ -195,4 +220,74 @@ pub fn search(app: &App, params: &SearchParams) -> Result<SearchPage> {
         hits,
         facets: res.facets,
     })
+}
+
+/// The group members this search must not show: in each group, every
+/// matching member but the representative of those that match.
+fn hidden_members(app: &App, req: &SearchRequest) -> Result<Vec<String>> {
+    let groups = app.store.groups()?;
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut probe = req.clone();
+    probe.only_ocids = groups.iter().flatten().cloned().collect();
+    probe.limit = probe
+        .only_ocids
+        .len()
+        .clamp(1, sebroker_index::query::MAX_LIMIT);
+    probe.offset = 0;
+    probe.facets = false;
+    probe.snippets = false;
+    let mut hidden = Vec::new();
+    // Groups are small and few; probe in chunks so no request grows unbounded.
+    let all = std::mem::take(&mut probe.only_ocids);
+    let mut matching = std::collections::HashSet::new();
+    for chunk in all.chunks(sebroker_index::query::MAX_LIMIT) {
+        probe.only_ocids = chunk.to_vec();
+        for h in app.index.search(&probe)?.hits {
+            matching.insert(h.ocid);
+        }
+    }
+    for g in groups {
+        let members: Vec<(String, String)> = g
+            .iter()
+            .filter(|o| matching.contains(*o))
+            .map(|o| {
+                (
+                    o.clone(),
+                    app.store
+                        .get_notice(o)
+                        .ok()
+                        .flatten()
+                        .map(|n| n.source)
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        if let Some(rep) = crate::groups::representative(&members) {
+            hidden.extend(members.iter().filter(|m| m.0 != rep.0).map(|m| m.0.clone()));
+        }
+    }
+    Ok(hidden)
+}
+
+fn group_of(app: &App, n: &sebroker_index::Notice) -> Result<Option<Group>> {
+    let members = app.store.group_of(&n.ocid)?;
+    if members.len() < 2 {
+        return Ok(None);
+    }
+    let mut sources = vec![n.source.clone()];
+    let mut others = Vec::new();
+    for o in members.into_iter().filter(|o| *o != n.ocid) {
+        let source = app
+            .store
+            .get_notice(&o)?
+            .map(|x| x.source)
+            .unwrap_or_default();
+        if !sources.contains(&source) {
+            sources.push(source.clone());
+        }
+        others.push(GroupMember { ocid: o, source });
+    }
+    Ok(Some(Group { sources, others }))
 }

@@ -71,6 +71,10 @@ pub struct SearchRequest {
     pub offset: usize,
     pub facets: bool,
     pub snippets: bool,
+    /// When not empty, only these notices can match.
+    pub only_ocids: Vec<String>,
+    /// These notices never match (e.g. the other members of an opportunity group).
+    pub exclude_ocids: Vec<String>,
 }
 
 impl SearchRequest {
@@ -96,6 +100,8 @@ impl SearchRequest {
             offset: 0,
             facets: false,
             snippets: false,
+            only_ocids: Vec::new(),
+            exclude_ocids: Vec::new(),
         }
     }
 }
@@ -139,7 +145,7 @@ impl NoticeIndex {
         let searcher = self.reader.searcher();
         let text = self.text_query(&req.q);
         let filters = self.filters(req, true)?;
-        let query = combine(text.clone(), filters);
+        let query = self.exclude(combine(text.clone(), filters), req);
         let limit = req.limit.clamp(1, MAX_LIMIT);
         let top = TopDocs::with_limit(limit).and_offset(req.offset);
         let (addrs, total): (Vec<(Option<f32>, DocAddress)>, usize) =
@@ -262,6 +268,7 @@ impl NoticeIndex {
             .collect();
         push_terms(&mut out, f.nuts, &regions);
         push_terms(&mut out, f.source, &req.sources);
+        push_terms(&mut out, f.ocid, &req.only_ocids);
         let types: Vec<String> = req
             .notice_types
             .iter()
@@ -315,6 +322,22 @@ impl NoticeIndex {
         Ok(out)
     }
 
+    /// `q` without the notices of `req.exclude_ocids`.
+    fn exclude(&self, q: Box<dyn Query>, req: &SearchRequest) -> Box<dyn Query> {
+        let alts: Vec<Box<dyn Query>> = req
+            .exclude_ocids
+            .iter()
+            .map(|o| term(self.fields.ocid, o))
+            .collect();
+        if alts.is_empty() {
+            return q;
+        }
+        Box::new(BooleanQuery::new(vec![
+            (Occur::Must, q),
+            (Occur::MustNot, any_of(alts)),
+        ]))
+    }
+
     /// `open` and `closed` are tenders on either side of `now`.
     fn status_query(&self, status: Status, now: OffsetDateTime) -> Box<dyn Query> {
         let stage = |s: Stage| -> Box<dyn Query> { term(self.fields.stage, s.as_str()) };
@@ -345,7 +368,7 @@ impl NoticeIndex {
         req: &SearchRequest,
         text: Option<std::sync::Arc<dyn Query>>,
     ) -> Result<Facets> {
-        let query = combine(text.clone(), self.filters(req, true)?);
+        let query = self.exclude(combine(text.clone(), self.filters(req, true)?), req);
         let mut fc = FacetCollector::for_field("facets");
         for root in ["/source", "/type", "/cpv", "/region"] {
             fc.add_facet(root);
@@ -373,7 +396,7 @@ impl NoticeIndex {
         for status in Status::ALL {
             let mut clauses = self.filters(req, false)?;
             clauses.push(self.status_query(status, req.now));
-            let n = searcher.search(&combine(text.clone(), clauses), &Count)?;
+            let n = searcher.search(&self.exclude(combine(text.clone(), clauses), req), &Count)?;
             if n > 0 {
                 out.status.insert(status.as_str().to_owned(), n as u64);
             }

@@ -1,15 +1,17 @@
 //! The HTTP API: JSON under `/api/v1`, errors as
 //! `{"error": {"code", "message"}}`, with body-size and time limits.
 
+pub mod anchors;
 pub mod error;
 pub mod matches;
 pub mod notices;
 pub mod serve;
+pub mod sources;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -39,6 +41,11 @@ pub fn router(app: State) -> Router {
         .route(
             "/api/v1/members/{id}/matches",
             get(matches::member_matches_route),
+        )
+        .route("/api/v1/sources", get(sources::list))
+        .route(
+            "/api/v1/anchors/{slug}/opportunities",
+            post(anchors::create),
         )
         .fallback(error::not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))

@@ -1,13 +1,14 @@
 //! `sebroker serve`: open the data folder (or a fresh demo folder), catch the
-//! index up, and serve the API until Ctrl-C or SIGTERM.
+//! index up, sync the live sources on a schedule (not with `--no-sync` or
+//! `--demo`), and serve the API until Ctrl-C or SIGTERM.
 
 use std::sync::Arc;
 
 use crate::app::App;
-use crate::config::Config;
+use crate::config::{Config, SyncConfig};
 use crate::error::exit;
 
-pub fn run(config: &Config, demo: bool) -> anyhow::Result<u8> {
+pub fn run(config: &Config, sync: &SyncConfig, demo: bool, no_sync: bool) -> anyhow::Result<u8> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -23,7 +24,8 @@ pub fn run(config: &Config, demo: bool) -> anyhow::Result<u8> {
     } else {
         config.data_dir.clone()
     };
-    let app = App::open(&data_dir)?.with_weights(config.weights);
+    let mut app = App::open(&data_dir)?.with_weights(config.weights);
+    app.admin_token = sync.admin_token.clone();
     if demo {
         let reports = crate::demo::load(&app, &config.clusters)?;
         let notices: u64 = reports.iter().map(|r| r.notices_created).sum();
@@ -34,7 +36,21 @@ pub fn run(config: &Config, demo: bool) -> anyhow::Result<u8> {
         );
     }
     let app = Arc::new(app);
+    let specs: Vec<_> = if demo || no_sync {
+        Vec::new()
+    } else {
+        sync.enabled
+            .iter()
+            .filter_map(|name| sync.spec(name).cloned())
+            .collect()
+    };
     rt.block_on(async move {
+        let tasks = crate::sources::spawn_schedule(
+            app.clone(),
+            specs,
+            sync.settings.clone(),
+            sync.interval,
+        );
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
         // Tests and scripts read this line to find the port.
@@ -43,6 +59,9 @@ pub fn run(config: &Config, demo: bool) -> anyhow::Result<u8> {
         axum::serve(listener, super::router(app))
             .with_graceful_shutdown(shutdown())
             .await?;
+        for t in tasks {
+            t.abort();
+        }
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(exit::OK)

@@ -9,9 +9,11 @@ use serde::Serialize;
 use sebroker_connectors::cpv::CpvTable;
 use sebroker_connectors::places::{self, Places};
 
-use super::{output, Cli, Command, ReferenceCommand, ReferenceKind, SearchArgs};
+use super::{
+    output, AnchorsCommand, Cli, Command, ReferenceCommand, ReferenceKind, SearchArgs, SourceUrls,
+};
 use crate::app::App;
-use crate::config::{Config, FileConfig};
+use crate::config::{Config, FileConfig, SyncConfig, SyncFlags};
 use crate::error::{exit, Error};
 use crate::ingest::{self, IngestOptions};
 use crate::search::{self, SearchParams};
@@ -22,9 +24,44 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Serve { addr, .. } => addr.clone(),
         _ => None,
     };
+    let (urls, interval) = match &cli.command {
+        Command::Serve {
+            urls,
+            sync_interval,
+            ..
+        } => (urls.clone(), *sync_interval),
+        Command::Sync { urls, .. } => (urls.clone(), None),
+        _ => (SourceUrls::default(), None),
+    };
+    let flags = SyncFlags {
+        fts_url: urls.fts_url,
+        cf_url: urls.cf_url,
+        sync_interval_minutes: interval,
+        admin_token: std::env::var("SEBROKER_ADMIN_TOKEN").ok(),
+    };
+    let sync_config = match SyncConfig::resolve(&file, flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
     let config = Config::resolve(file, cli.data_dir.clone(), addr_flag)?;
     match cli.command {
-        Command::Serve { demo, .. } => crate::api::serve::run(&config, demo),
+        Command::Serve { demo, no_sync, .. } => {
+            crate::api::serve::run(&config, &sync_config, demo, no_sync)
+        }
+        Command::Sync {
+            source,
+            from,
+            to,
+            now,
+            json,
+            ..
+        } => super::sync::sync_cmd(&config, &sync_config, &source, from, to, now, json),
+        Command::Anchors {
+            command: AnchorsCommand::Import { file, anchor, json },
+        } => super::sync::anchors_import_cmd(&config, &file, &anchor, json),
         Command::Ingest {
             paths,
             source,
@@ -126,6 +163,7 @@ fn search_cmd(config: &Config, a: Box<SearchArgs>) -> anyhow::Result<u8> {
         offset: Some(a.offset),
         facets: Some(true),
         snippets: Some(!a.json),
+        group: Some(!a.ungrouped),
     };
     let app = App::open(&config.data_dir)?.with_weights(config.weights);
     let page = match search::search(&app, &params) {

@@ -3,6 +3,7 @@
 mod commands;
 mod matching;
 mod output;
+mod sync;
 
 use std::path::PathBuf;
 
@@ -121,14 +122,72 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Serve the HTTP API.
+    /// Serve the HTTP API (and sync the live sources on a schedule).
     Serve {
         /// Address to listen on [default: 127.0.0.1:8080].
         #[arg(long, env = "SEBROKER_ADDR")]
         addr: Option<String>,
-        /// Load the fictional demo data into a fresh temporary data folder.
+        /// Load the fictional demo data into a fresh temporary data folder
+        /// (never syncs).
         #[arg(long)]
         demo: bool,
+        /// Do not sync the live sources.
+        #[arg(long)]
+        no_sync: bool,
+        /// Minutes between two sync runs of a source [default: 15].
+        #[arg(long, env = "SEBROKER_SYNC_INTERVAL")]
+        sync_interval: Option<u64>,
+        #[command(flatten)]
+        urls: SourceUrls,
+    },
+    /// Fetch notices from the live sources (backfill, or continue from the
+    /// last completed window).
+    Sync {
+        /// fts, cf, all (fts, cf and every configured feed) or ocds:<name>.
+        source: String,
+        /// First day to fetch (YYYY-MM-DD, UK time) [default: continue].
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day to fetch, inclusive (YYYY-MM-DD) [default: now].
+        #[arg(long)]
+        to: Option<String>,
+        /// The clock (RFC 3339), for tests and replays.
+        #[arg(long, hide = true)]
+        now: Option<String>,
+        #[command(flatten)]
+        urls: SourceUrls,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Opportunities that anchor institutions enter themselves.
+    Anchors {
+        #[command(subcommand)]
+        command: AnchorsCommand,
+    },
+}
+
+/// Base URLs of the national services (tests, proxies and mirrors).
+#[derive(Debug, Clone, Args, Default)]
+pub struct SourceUrls {
+    /// Find a Tender base URL [default: https://www.find-tender.service.gov.uk].
+    #[arg(long, env = "SEBROKER_FTS_URL")]
+    pub fts_url: Option<String>,
+    /// Contracts Finder base URL [default: https://www.contractsfinder.service.gov.uk].
+    #[arg(long, env = "SEBROKER_CF_URL")]
+    pub cf_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AnchorsCommand {
+    /// Import a sebroker-anchors file (CSV or JSON, see docs/anchors.md);
+    /// re-importing updates opportunities by reference.
+    Import {
+        file: PathBuf,
+        /// The anchor's slug, e.g. walsall-council (source anchor:<slug>).
+        #[arg(long)]
+        anchor: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -221,6 +280,9 @@ pub struct SearchArgs {
     /// Only competitions reserved for SMEs/VCSEs.
     #[arg(long)]
     pub reserved: bool,
+    /// List every notice, not each opportunity group once.
+    #[arg(long)]
+    pub ungrouped: bool,
     /// fts, cf, anchor, anchor:<slug>, ocds:<name> (comma-separated).
     #[arg(long)]
     pub source: Option<String>,

@@ -79,6 +79,14 @@ pub fn search_page(p: &SearchPage) {
             money(&n.value),
             deadline
         );
+        if let Some(g) = &h.group {
+            let others: Vec<String> = g
+                .others
+                .iter()
+                .map(|o| format!("{} ({})", o.ocid, o.source))
+                .collect();
+            println!("  also on: {}", others.join(", "));
+        }
     }
     if let Some(f) = &p.facets {
         let show = |name: &str, m: &std::collections::BTreeMap<String, u64>| {

@@ -1,6 +1,7 @@
 //! The store: the source of truth for raw releases, compiled notices, the
 //! change log the index follows, learned CPV descriptions, imported place
-//! tables and the ingest log. Storage sits behind [`NoticeStore`] so the
+//! tables, the ingest log, the sync progress of live sources and the groups
+//! of notices that are one opportunity. Storage sits behind [`NoticeStore`] so the
 //! engine (sled today) can change without touching callers.
 
 mod lock;
@@ -10,6 +11,7 @@ pub use lock::DirLock;
 pub use sled_store::SledStore;
 
 use sebroker_connectors::places::PlaceEntry;
+use sebroker_connectors::sync::{SourceProgress, SyncProgress};
 use sebroker_index::{Member, Notice};
 
 use crate::matching::Match;
@@ -89,4 +91,23 @@ pub trait NoticeStore: Send + Sync {
     fn links(&self) -> Result<Vec<AwardLink>>;
     /// Makes everything written so far durable.
     fn flush(&self) -> Result<()>;
+
+    /// The sync progress of a live source (`fts`, `cf`, `ocds:<name>`).
+    fn sync_progress(&self, source: &str) -> Result<SourceProgress>;
+    /// Stores a source's sync progress, durably.
+    fn put_sync_progress(&self, source: &str, progress: &SourceProgress) -> Result<()>;
+    /// Every source with stored progress.
+    fn sync_sources(&self) -> Result<Vec<String>>;
+    /// The store as the connectors' [`SyncProgress`].
+    fn as_progress(&self) -> &dyn SyncProgress;
+
+    /// Files `ocid` under duplicate-candidate `keys`; returns the other ocids
+    /// already filed under any of them.
+    fn put_candidate_keys(&self, ocid: &str, keys: &[String]) -> Result<Vec<String>>;
+    /// The ocids of the group `ocid` belongs to (itself included), or empty.
+    fn group_of(&self, ocid: &str) -> Result<Vec<String>>;
+    /// Puts `a` and `b` (and their groups) in one group. True when it changed.
+    fn link_group(&self, a: &str, b: &str) -> Result<bool>;
+    /// Every group, each sorted.
+    fn groups(&self) -> Result<Vec<Vec<String>>>;
 }

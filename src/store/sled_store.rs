@@ -3,7 +3,9 @@
 //! Trees: `releases` (ocid \0 release id → sha256 ‖ raw JSON), `notices`
 //! (ocid → notice JSON), `changes` (sequence → ocid), `cpv` (code →
 //! description), `places` (entry JSON → ()), `ingest_log` (sequence → JSON),
-//! `meta` (schema version, sequence counter).
+//! `meta` (schema version, sequence counter), `sync` (source → progress
+//! JSON), `dup_keys` (candidate key \0 ocid → ()), `group_of` (ocid → group
+//! id), `groups` (group id → JSON list of ocids).
 
 use std::path::Path;
 
@@ -12,6 +14,8 @@ use sebroker_index::{Member, Notice};
 
 use crate::matching::Match;
 use crate::members::links::AwardLink;
+
+use sebroker_connectors::sync::{SourceProgress, SyncProgress, TargetError};
 
 use super::{NoticeStore, PutNotice, PutRelease, StoreCounts, STORE_VERSION};
 use crate::error::{Error, Result};
@@ -28,6 +32,10 @@ pub struct SledStore {
     places: sled::Tree,
     ingest_log: sled::Tree,
     meta: sled::Tree,
+    sync: sled::Tree,
+    dup_keys: sled::Tree,
+    group_of: sled::Tree,
+    groups: sled::Tree,
     members: sled::Tree,
     matches: sled::Tree,
     member_matches: sled::Tree,
@@ -50,6 +58,10 @@ impl SledStore {
             places: db.open_tree("places")?,
             ingest_log: db.open_tree("ingest_log")?,
             meta: db.open_tree("meta")?,
+            sync: db.open_tree("sync")?,
+            dup_keys: db.open_tree("dup_keys")?,
+            group_of: db.open_tree("group_of")?,
+            groups: db.open_tree("groups")?,
             members: db.open_tree("members")?,
             matches: db.open_tree("matches")?,
             member_matches: db.open_tree("member_matches")?,
@@ -384,6 +396,125 @@ impl NoticeStore for SledStore {
         self.db.flush()?;
         Ok(())
     }
+
+    fn sync_progress(&self, source: &str) -> Result<SourceProgress> {
+        match self.sync.get(source)? {
+            None => Ok(SourceProgress::default()),
+            Some(v) => serde_json::from_slice(&v).map_err(|e| Error::Corrupt {
+                key: format!("sync/{source}"),
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    fn put_sync_progress(&self, source: &str, progress: &SourceProgress) -> Result<()> {
+        let bytes = serde_json::to_vec(progress).map_err(|e| Error::Invalid(e.to_string()))?;
+        self.sync.insert(source, bytes)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn sync_sources(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for k in self.sync.iter().keys() {
+            out.push(String::from_utf8_lossy(&k?).into_owned());
+        }
+        Ok(out)
+    }
+
+    fn as_progress(&self) -> &dyn SyncProgress {
+        self
+    }
+
+    fn put_candidate_keys(&self, ocid: &str, keys: &[String]) -> Result<Vec<String>> {
+        let mut others = Vec::new();
+        for key in keys {
+            let mut prefix = key.as_bytes().to_vec();
+            prefix.push(0);
+            for k in self.dup_keys.scan_prefix(&prefix).keys() {
+                let k = k?;
+                let other = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+                if other != ocid && !others.contains(&other) {
+                    others.push(other);
+                }
+            }
+            let mut full = prefix;
+            full.extend_from_slice(ocid.as_bytes());
+            self.dup_keys.insert(full, &[])?;
+        }
+        Ok(others)
+    }
+
+    fn group_of(&self, ocid: &str) -> Result<Vec<String>> {
+        let Some(id) = self.group_of.get(ocid)? else {
+            return Ok(Vec::new());
+        };
+        self.group_members(&id)
+    }
+
+    fn link_group(&self, a: &str, b: &str) -> Result<bool> {
+        let mut members = self.group_of(a)?;
+        if members.is_empty() {
+            members.push(a.to_owned());
+        }
+        if members.iter().any(|m| m == b) {
+            return Ok(false);
+        }
+        let mut other = self.group_of(b)?;
+        if other.is_empty() {
+            other.push(b.to_owned());
+        }
+        for old in [self.group_of.get(a)?, self.group_of.get(b)?]
+            .into_iter()
+            .flatten()
+        {
+            self.groups.remove(old)?;
+        }
+        members.extend(other);
+        members.sort();
+        members.dedup();
+        let id = members[0].clone();
+        let json = serde_json::to_vec(&members).map_err(|e| Error::Invalid(e.to_string()))?;
+        self.groups.insert(id.as_bytes(), json)?;
+        for m in &members {
+            self.group_of.insert(m.as_bytes(), id.as_bytes())?;
+        }
+        Ok(true)
+    }
+
+    fn groups(&self) -> Result<Vec<Vec<String>>> {
+        let mut out = Vec::new();
+        for k in self.groups.iter().keys() {
+            out.push(self.group_members(&k?)?);
+        }
+        Ok(out)
+    }
+}
+
+impl SledStore {
+    fn group_members(&self, id: &[u8]) -> Result<Vec<String>> {
+        match self.groups.get(id)? {
+            None => Ok(Vec::new()),
+            Some(v) => serde_json::from_slice(&v).map_err(|e| Error::Corrupt {
+                key: format!("groups/{}", String::from_utf8_lossy(id)),
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
+impl SyncProgress for SledStore {
+    fn load_progress(&self, source: &str) -> std::result::Result<SourceProgress, TargetError> {
+        Ok(self.sync_progress(source)?)
+    }
+
+    fn save_progress(
+        &self,
+        source: &str,
+        progress: &SourceProgress,
+    ) -> std::result::Result<(), TargetError> {
+        Ok(self.put_sync_progress(source, progress)?)
+    }
 }
 
 #[cfg(test)]
@@ -418,5 +549,32 @@ mod tests {
             .err()
             .expect("refuses a newer store");
         assert!(err.to_string().contains("newer sebroker"), "{err}");
+    }
+
+    #[test]
+    fn groups_merge_and_progress_round_trips() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = SledStore::open(dir.path()).expect("opens");
+        assert!(s
+            .put_candidate_keys("a", &["d:1".into()])
+            .expect("keys")
+            .is_empty());
+        assert_eq!(
+            s.put_candidate_keys("b", &["d:1".into(), "v:2".into()])
+                .expect("keys"),
+            vec!["a".to_owned()]
+        );
+        assert!(s.link_group("b", "a").expect("link"));
+        assert!(!s.link_group("a", "b").expect("link"));
+        assert!(s.link_group("c", "b").expect("link"));
+        assert_eq!(s.group_of("a").expect("group"), vec!["a", "b", "c"]);
+        assert_eq!(s.groups().expect("groups").len(), 1);
+        let p = SourceProgress {
+            windows_completed: 3,
+            ..SourceProgress::default()
+        };
+        s.put_sync_progress("fts", &p).expect("save");
+        assert_eq!(s.sync_progress("fts").expect("load"), p);
+        assert_eq!(s.sync_sources().expect("sources"), vec!["fts"]);
     }
 }

@@ -28,7 +28,8 @@ fn usage_errors_exit_2_and_unknown_notices_exit_1() {
 pub fn serve(global: &[&str], serve_args: &[&str]) -> (Child, String) {
     let mut child = bin()
         .args(global)
-        .args(["serve", "--addr", "127.0.0.1:0"])
+        // Never sync the real services from tests.
+        .args(["serve", "--addr", "127.0.0.1:0", "--no-sync"])
         .args(serve_args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -6,10 +6,13 @@
 //! - `cli`: exit codes, the data-folder lock, reference imports
 //! - `api`: the HTTP API of `serve --demo` on 127.0.0.1
 //! - `matching`: members, matches, consortia, award links, evaluation
+//! - `sync`: live sources against a local replay of ../shared/data with
+//!   injected faults, anchors, opportunity groups, the sources API
 
 mod api;
 mod cli;
 mod common;
 mod matching;
 mod real_data;
+mod sync;
 mod traps;

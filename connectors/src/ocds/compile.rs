@@ -153,6 +153,17 @@ impl Builder {
         } else {
             stage
         };
+        // Anchors' own pipeline entries: a planning release whose tender is
+        // still at `planning` (see `anchors`), without a notice type.
+        let anchor_pipeline = self.n.source.starts_with("anchor:")
+            && ty.is_none()
+            && stage == Some(Stage::Planned)
+            && rel.tender.as_ref().and_then(|t| t.status.as_deref()) == Some("planning");
+        let stage = if anchor_pipeline {
+            Some(Stage::Pipeline)
+        } else {
+            stage
+        };
         if let Some(s) = stage {
             // A cancelled procurement stays cancelled unless it was awarded after all.
             if self.n.stage != Stage::Cancelled || s == Stage::Awarded {
