@@ -7,6 +7,7 @@
 pub mod anchors;
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod consortia;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod evaluate;
 pub mod groups;
 pub mod ingest;
+pub mod ledger;
 pub mod matching;
 pub mod members;
 pub mod search;

@@ -34,6 +34,10 @@ impl From<crate::Error> for ApiError {
         match e {
             E::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", m),
             E::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
+            E::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
+            E::Unprocessable { code, message } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            }
             E::Index(sebroker_index::IndexError::Filter { field, message }) => ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_parameter",
