@@ -84,8 +84,7 @@ pub fn hash_secret(key: &str) -> String {
 /// Compares two hex hashes in constant time.
 pub fn same_hash(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
@@ -158,8 +157,8 @@ impl RateLimiter {
         let (tokens, at) = b
             .entry(key.to_owned())
             .or_insert((f64::from(self.burst), now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate)
-            .min(f64::from(self.burst));
+        *tokens =
+            (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(f64::from(self.burst));
         *at = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;

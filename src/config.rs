@@ -277,7 +277,9 @@ impl Config {
         let mut ledger = crate::ledger::LedgerSettings::default();
         let target = match env("SEBROKER_TARGET_PENCE") {
             Some(v) => Some(v.trim().parse::<i64>().map_err(|_| {
-                Error::Config(format!("SEBROKER_TARGET_PENCE: {v:?} is not a whole number of pence"))
+                Error::Config(format!(
+                    "SEBROKER_TARGET_PENCE: {v:?} is not a whole number of pence"
+                ))
             })?),
             None => file.target_pence,
         };
@@ -298,7 +300,9 @@ impl Config {
             None => file.rate_limit_per_minute.unwrap_or(600),
         };
         if rate_limit_per_minute == 0 {
-            return Err(Error::Config("rate_limit_per_minute: must be at least 1".into()));
+            return Err(Error::Config(
+                "rate_limit_per_minute: must be at least 1".into(),
+            ));
         }
         Ok(Config {
             data_dir,

@@ -40,14 +40,26 @@ pub struct Header {
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Line {
     Header(Header),
-    Member { member: Box<Member> },
-    Key { key: ApiKey },
-    Event { record: Box<Record> },
+    Member {
+        member: Box<Member>,
+    },
+    Key {
+        key: ApiKey,
+    },
+    Event {
+        record: Box<Record>,
+    },
     /// Derived, for readers; ignored on restore.
-    Case { case: serde_json::Value },
+    Case {
+        case: serde_json::Value,
+    },
     /// Derived, for readers; ignored on restore.
-    Return { r#return: serde_json::Value },
-    End { lines: u64 },
+    Return {
+        r#return: serde_json::Value,
+    },
+    End {
+        lines: u64,
+    },
 }
 
 /// What a backup holds, verified.
@@ -92,7 +104,10 @@ pub fn backup(ledger: &Ledger, members: &[Member], out: &Path) -> Result<BackupR
         path: out.to_owned(),
         source,
     };
-    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io)?;
     let keys = ledger.keys();
     let header;
@@ -210,7 +225,10 @@ pub fn read(path: &Path) -> Result<Contents> {
             Line::Case { .. } | Line::Return { .. } => {}
             Line::End { lines } => {
                 if lines != n {
-                    return Err(bad(n, format!("the end line counts {lines} lines, the file has {n}")));
+                    return Err(bad(
+                        n,
+                        format!("the end line counts {lines} lines, the file has {n}"),
+                    ));
                 }
                 end = Some(lines);
             }

@@ -10,10 +10,12 @@
 //! refuses to open a ledger that is behind or broken.
 
 pub mod backup;
+pub mod input;
 pub mod model;
 pub mod state;
 pub mod store;
 pub mod totals;
+mod views;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -91,10 +93,16 @@ pub fn verify_chain(records: &[Record]) -> std::result::Result<(), (u64, String)
     for (i, r) in records.iter().enumerate() {
         let want = i as u64 + 1;
         if r.seq != want {
-            return Err((want, format!("expected event {want}, found event {}", r.seq)));
+            return Err((
+                want,
+                format!("expected event {want}, found event {}", r.seq),
+            ));
         }
         if r.prev_hash != prev {
-            return Err((want, format!("event {want} does not link to event {}", want - 1)));
+            return Err((
+                want,
+                format!("event {want} does not link to event {}", want - 1),
+            ));
         }
         if r.compute_hash() != r.hash {
             return Err((want, format!("event {want} fails its checksum")));
@@ -139,11 +147,20 @@ impl Ledger {
     pub fn open(data_dir: &Path, settings: LedgerSettings) -> Result<Ledger> {
         let head_path = store::head_path(data_dir);
         let head = store::read_head(&head_path)?;
-        let store = SledLedgerStore::open(&ledger_dir(data_dir))
-            .map_err(|e| refusal(data_dir, head.as_ref(), &format!("sled cannot open it ({e})")))?;
-        let records = store
-            .records()
-            .map_err(|e| refusal(data_dir, head.as_ref(), &format!("sled cannot read it ({e})")))?;
+        let store = SledLedgerStore::open(&ledger_dir(data_dir)).map_err(|e| {
+            refusal(
+                data_dir,
+                head.as_ref(),
+                &format!("sled cannot open it ({e})"),
+            )
+        })?;
+        let records = store.records().map_err(|e| {
+            refusal(
+                data_dir,
+                head.as_ref(),
+                &format!("sled cannot read it ({e})"),
+            )
+        })?;
         if let Err((seq, why)) = verify_chain(&records) {
             return Err(refusal(
                 data_dir,
@@ -255,7 +272,12 @@ impl Ledger {
             .try_lock()
             .ok()
             .and_then(|g| g.clone())
-            .or_else(|| store::read_head(path).ok().flatten().and_then(|h| h.last_backup));
+            .or_else(|| {
+                store::read_head(path)
+                    .ok()
+                    .flatten()
+                    .and_then(|h| h.last_backup)
+            });
         self.write_head_with(path, last_backup)
     }
 

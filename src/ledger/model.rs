@@ -319,7 +319,11 @@ mod tests {
         );
         assert_eq!(
             parts,
-            vec![("a".into(), 33_330), ("b".into(), 33_337), ("c".into(), 33_334)]
+            vec![
+                ("a".into(), 33_330),
+                ("b".into(), 33_331),
+                ("c".into(), 33_340)
+            ]
         );
         assert_eq!(parts.iter().map(|p| p.1).sum::<i64>(), 100_001);
         assert_eq!(split(7, &[share("a", 10_000)], "a"), vec![("a".into(), 7)]);

@@ -123,7 +123,10 @@ impl State {
                 self.voided.insert(*voids_seq, seq);
             }
             Event::ClusterChanged { member_id, .. } => {
-                self.clusters.entry(member_id.clone()).or_default().push(seq);
+                self.clusters
+                    .entry(member_id.clone())
+                    .or_default()
+                    .push(seq);
             }
             Event::Referral { .. } => self.referrals.push(seq),
             Event::ReturnFiled { .. } => self.returns.push(seq),
@@ -366,17 +369,24 @@ impl State {
     /// Checks that `event` may follow the current state (before appending).
     pub fn check(&self, event: &Event) -> Result<()> {
         let none = |_: &str| String::new();
-        let unprocessable = |code: &'static str, m: String| Error::Unprocessable { code, message: m };
+        let unprocessable =
+            |code: &'static str, m: String| Error::Unprocessable { code, message: m };
         match event {
             Event::CaseOpened { members, lead, .. } => {
                 if members.is_empty() {
-                    return Err(unprocessable("invalid_case", "a case needs at least one member".into()));
+                    return Err(unprocessable(
+                        "invalid_case",
+                        "a case needs at least one member".into(),
+                    ));
                 }
                 let mut sorted = members.clone();
                 sorted.sort();
                 sorted.dedup();
                 if sorted.len() != members.len() {
-                    return Err(unprocessable("invalid_case", "members are listed twice".into()));
+                    return Err(unprocessable(
+                        "invalid_case",
+                        "members are listed twice".into(),
+                    ));
                 }
                 if !members.contains(lead) {
                     return Err(unprocessable(
@@ -386,7 +396,9 @@ impl State {
                 }
             }
             Event::StatusChanged { case_id, status } => {
-                let case = self.case(case_id, &none).ok_or_else(|| case_missing(case_id))?;
+                let case = self
+                    .case(case_id, &none)
+                    .ok_or_else(|| case_missing(case_id))?;
                 if matches!(status, CaseStatus::Identified | CaseStatus::Won) {
                     return Err(unprocessable(
                         "invalid_transition",
@@ -418,7 +430,9 @@ impl State {
                 value_pence,
                 shares,
             } => {
-                let case = self.case(case_id, &none).ok_or_else(|| case_missing(case_id))?;
+                let case = self
+                    .case(case_id, &none)
+                    .ok_or_else(|| case_missing(case_id))?;
                 if case.status.is_terminal() {
                     return Err(Error::Conflict {
                         code: "case_closed",
@@ -429,17 +443,23 @@ impl State {
                     });
                 }
                 if *value_pence <= 0 {
-                    return Err(unprocessable("invalid_value", "value_pence must be above 0".into()));
+                    return Err(unprocessable(
+                        "invalid_value",
+                        "value_pence must be above 0".into(),
+                    ));
                 }
                 check_shares(&case.members, shares)?;
             }
             Event::Voided { voids_seq, reason } => {
                 if reason.trim().is_empty() {
-                    return Err(unprocessable("invalid_void", "say why the event is voided (reason)".into()));
+                    return Err(unprocessable(
+                        "invalid_void",
+                        "say why the event is voided (reason)".into(),
+                    ));
                 }
-                let r = self.record(*voids_seq).ok_or_else(|| {
-                    Error::NotFound(format!("no event with seq {voids_seq}"))
-                })?;
+                let r = self
+                    .record(*voids_seq)
+                    .ok_or_else(|| Error::NotFound(format!("no event with seq {voids_seq}")))?;
                 if let Some(by) = self.voided.get(voids_seq) {
                     return Err(Error::Conflict {
                         code: "already_voided",
@@ -473,12 +493,18 @@ impl State {
             }
             Event::ClusterChanged { member_id, cluster } => {
                 if member_id.is_empty() || cluster.is_empty() {
-                    return Err(unprocessable("invalid_cluster", "member_id and cluster are required".into()));
+                    return Err(unprocessable(
+                        "invalid_cluster",
+                        "member_id and cluster are required".into(),
+                    ));
                 }
             }
             Event::Referral { member_id, .. } => {
                 if member_id.trim().is_empty() {
-                    return Err(unprocessable("invalid_referral", "member_id is required".into()));
+                    return Err(unprocessable(
+                        "invalid_referral",
+                        "member_id is required".into(),
+                    ));
                 }
             }
             Event::ReturnFiled { figures, .. } => {
@@ -489,7 +515,10 @@ impl State {
                     ));
                 }
                 if figures.turnover_pence.is_some_and(|t| t < 0) {
-                    return Err(unprocessable("invalid_return", "turnover_pence must not be negative".into()));
+                    return Err(unprocessable(
+                        "invalid_return",
+                        "turnover_pence must not be negative".into(),
+                    ));
                 }
             }
         }

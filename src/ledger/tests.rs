@@ -49,7 +49,14 @@ fn status(l: &Ledger, key: &str, case: &str, s: CaseStatus) -> Result<Appended> 
     ))
 }
 
-fn won(l: &Ledger, key: &str, case: &str, value: i64, shares: Vec<Share>, d: Date) -> Result<Appended> {
+fn won(
+    l: &Ledger,
+    key: &str,
+    case: &str,
+    value: i64,
+    shares: Vec<Share>,
+    d: Date,
+) -> Result<Appended> {
     l.append(ev(
         key,
         Some(d),
@@ -96,9 +103,19 @@ fn a_consortium_win_splits_by_shares_with_the_remainder_to_the_lead() {
     let case = open_case(&l, "k1", &["a", "b"], "b");
     status(&l, "k2", &case, CaseStatus::Introduced).expect("introduced");
     status(&l, "k3", &case, CaseStatus::BidSubmitted).expect("bid");
-    assert!(status(&l, "k3b", &case, CaseStatus::Interested).is_err(), "no going back");
-    let e = won(&l, "k4", &case, 100_001, vec![share("a", 6000)], date!(2025 - 06 - 01))
-        .expect_err("shares must sum to 100%");
+    assert!(
+        status(&l, "k3b", &case, CaseStatus::Interested).is_err(),
+        "no going back"
+    );
+    let e = won(
+        &l,
+        "k4",
+        &case,
+        100_001,
+        vec![share("a", 6000)],
+        date!(2025 - 06 - 01),
+    )
+    .expect_err("shares must sum to 100%");
     assert!(e.to_string().contains("10000"), "{e}");
     won(
         &l,
@@ -142,13 +159,46 @@ fn retries_book_once_and_reused_keys_are_refused() {
     assert!(again.replayed);
     assert_eq!(again.record.event.case_id(), Some(case.as_str()));
     status(&l, "s1", &case, CaseStatus::Introduced).expect("introduced");
-    won(&l, "w1", &case, 500, vec![], date!(2025 - 07 - 01)).expect_err("single member needs a share");
-    won(&l, "w1", &case, 500, vec![share("a", 10_000)], date!(2025 - 07 - 01)).expect("won");
-    let r = won(&l, "w1", &case, 500, vec![share("a", 10_000)], date!(2025 - 07 - 01)).expect("retry");
+    won(&l, "w1", &case, 500, vec![], date!(2025 - 07 - 01))
+        .expect_err("single member needs a share");
+    won(
+        &l,
+        "w1",
+        &case,
+        500,
+        vec![share("a", 10_000)],
+        date!(2025 - 07 - 01),
+    )
+    .expect("won");
+    let r = won(
+        &l,
+        "w1",
+        &case,
+        500,
+        vec![share("a", 10_000)],
+        date!(2025 - 07 - 01),
+    )
+    .expect("retry");
     assert!(r.replayed);
-    let e = won(&l, "w1", &case, 900, vec![share("a", 10_000)], date!(2025 - 07 - 01))
-        .expect_err("same key, other request");
-    assert!(matches!(e, Error::Conflict { code: "idempotency_key_reused", .. }), "{e}");
+    let e = won(
+        &l,
+        "w1",
+        &case,
+        900,
+        vec![share("a", 10_000)],
+        date!(2025 - 07 - 01),
+    )
+    .expect_err("same key, other request");
+    assert!(
+        matches!(
+            e,
+            Error::Conflict {
+                code: "idempotency_key_reused",
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert_eq!(l.state().last_seq(), 3);
     assert_eq!(l.state().brokered_total(), 500);
 }
@@ -158,12 +208,27 @@ fn a_correction_voids_and_rebooks_without_editing() {
     let l = Ledger::in_memory(LedgerSettings::default());
     let case = open_case(&l, "o", &["a"], "a");
     status(&l, "i", &case, CaseStatus::Introduced).expect("introduced");
-    let w = won(&l, "w", &case, 1_000, vec![share("a", 10_000)], date!(2025 - 07 - 01)).expect("won");
+    let w = won(
+        &l,
+        "w",
+        &case,
+        1_000,
+        vec![share("a", 10_000)],
+        date!(2025 - 07 - 01),
+    )
+    .expect("won");
     assert!(status(&l, "x", &case, CaseStatus::Lost).is_err(), "closed");
     // Voiding the introduction while the win stands is refused: later first.
     let intro_seq = 2;
     assert!(l
-        .append(ev("v0", None, Event::Voided { voids_seq: intro_seq, reason: "typo".into() }))
+        .append(ev(
+            "v0",
+            None,
+            Event::Voided {
+                voids_seq: intro_seq,
+                reason: "typo".into()
+            }
+        ))
         .is_err());
     l.append(ev(
         "v1",
@@ -177,7 +242,15 @@ fn a_correction_voids_and_rebooks_without_editing() {
     assert_eq!(l.state().brokered_total(), 0);
     let c = &cases(&l)[0];
     assert_eq!(c.status, CaseStatus::Introduced);
-    won(&l, "w2", &case, 100_000, vec![share("a", 10_000)], date!(2025 - 07 - 01)).expect("rebooked");
+    won(
+        &l,
+        "w2",
+        &case,
+        100_000,
+        vec![share("a", 10_000)],
+        date!(2025 - 07 - 01),
+    )
+    .expect("rebooked");
     assert_eq!(l.state().brokered_total(), 100_000);
     assert_eq!(l.state().last_seq(), 5, "every step is an event");
 }
@@ -186,7 +259,15 @@ fn a_correction_voids_and_rebooks_without_editing() {
 fn a_win_without_an_introduction_is_not_counted() {
     let l = Ledger::in_memory(LedgerSettings::default());
     let case = open_case(&l, "o", &["a"], "a");
-    won(&l, "w", &case, 1_000, vec![share("a", 10_000)], date!(2025 - 07 - 01)).expect("won");
+    won(
+        &l,
+        "w",
+        &case,
+        1_000,
+        vec![share("a", 10_000)],
+        date!(2025 - 07 - 01),
+    )
+    .expect("won");
     assert_eq!(l.state().brokered_total(), 0);
     assert!(cases(&l)[0].win.as_ref().is_some_and(|w| !w.counted));
 }
@@ -195,29 +276,60 @@ fn a_win_without_an_introduction_is_not_counted() {
 fn wins_count_for_the_cluster_of_the_day() {
     let l = Ledger::in_memory(LedgerSettings::default());
     let cl = |key: &str, c: &str, d: Date| {
-        l.append(ev(key, Some(d), Event::ClusterChanged { member_id: "a".into(), cluster: c.into() }))
-            .expect("cluster");
+        l.append(ev(
+            key,
+            Some(d),
+            Event::ClusterChanged {
+                member_id: "a".into(),
+                cluster: c.into(),
+            },
+        ))
+        .expect("cluster");
     };
     cl("c1", "walsall", date!(2025 - 01 - 01));
     cl("c2", "smethwick", date!(2025 - 09 - 01));
-    for (i, d) in [date!(2025 - 06 - 01), date!(2025 - 10 - 01)].into_iter().enumerate() {
+    for (i, d) in [date!(2025 - 06 - 01), date!(2025 - 10 - 01)]
+        .into_iter()
+        .enumerate()
+    {
         let case = open_case(&l, &format!("o{i}"), &["a"], "a");
         status(&l, &format!("i{i}"), &case, CaseStatus::Introduced).expect("intro");
-        won(&l, &format!("w{i}"), &case, 1_000 * (i as i64 + 1), vec![share("a", 10_000)], d).expect("won");
+        won(
+            &l,
+            &format!("w{i}"),
+            &case,
+            1_000 * (i as i64 + 1),
+            vec![share("a", 10_000)],
+            d,
+        )
+        .expect("won");
     }
     let t = totals(&cases(&l), By::Cluster, &l.settings, &clusters());
     let get = |k: &str| t.rows.iter().find(|r| r.key == k).map(|r| r.value_pence);
     assert_eq!(get("walsall"), Some(1_000));
     assert_eq!(get("smethwick"), Some(2_000));
     let t = totals(&cases(&l), By::Month, &l.settings, &clusters());
-    assert_eq!(t.rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), ["2025-06", "2025-10"]);
-    l.append(ev("r1", None, Event::Referral { member_id: "a".into(), programme: Programme::Sega }))
-        .expect("referral");
+    assert_eq!(
+        t.rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+        ["2025-06", "2025-10"]
+    );
+    l.append(ev(
+        "r1",
+        None,
+        Event::Referral {
+            member_id: "a".into(),
+            programme: Programme::Sega,
+        },
+    ))
+    .expect("referral");
     assert_eq!(l.state().referrals(&|_| "x".into())[0].cluster, "smethwick");
 }
 
 fn data_dir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("sebroker-ledger-").tempdir().expect("tempdir")
+    tempfile::Builder::new()
+        .prefix("sebroker-ledger-")
+        .tempdir()
+        .expect("tempdir")
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -246,17 +358,34 @@ fn an_older_store_is_refused_and_a_backup_restores_it() {
         status(&l, "i", &case, CaseStatus::Introduced).expect("intro");
         backup::backup(&l, &[], &backup_file).expect("backup");
         copy_dir(&ledger_dir(d), &old);
-        won(&l, "w", &case, 7_00, vec![share("a", 10_000)], date!(2025 - 07 - 01)).expect("won");
+        won(
+            &l,
+            "w",
+            &case,
+            7_00,
+            vec![share("a", 10_000)],
+            date!(2025 - 07 - 01),
+        )
+        .expect("won");
     }
     // Reopens fine as it is.
-    assert_eq!(Ledger::open(d, settings).expect("reopens").state().last_seq(), 3);
+    assert_eq!(
+        Ledger::open(d, settings)
+            .expect("reopens")
+            .state()
+            .last_seq(),
+        3
+    );
     // sled "loses" the last write.
     std::fs::remove_dir_all(ledger_dir(d)).expect("rm");
     copy_dir(&old, &ledger_dir(d));
     let e = Ledger::open(d, settings).err().expect("refused");
     let msg = e.to_string();
     assert!(matches!(e, Error::Refused(_)), "{msg}");
-    assert!(msg.contains("sled holds 2 events but the head file records 3"), "{msg}");
+    assert!(
+        msg.contains("sled holds 2 events but the head file records 3"),
+        "{msg}"
+    );
     assert!(msg.contains("b.jsonl"), "names the last good backup: {msg}");
     assert!(!backup::verify(d, settings).expect("verify").ok);
     // Empty, as after sled lost its snapshot.

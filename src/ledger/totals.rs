@@ -37,7 +37,8 @@ pub enum By {
 }
 
 impl By {
-    pub const NAMES: &'static str = "cluster, member, source, buyer, cpv_division, month, programme_year";
+    pub const NAMES: &'static str =
+        "cluster, member, source, buyer, cpv_division, month, programme_year";
 
     pub fn parse(s: &str) -> Result<By> {
         Ok(match s.trim() {
@@ -75,8 +76,8 @@ pub fn programme_year(start: Date, d: Date) -> String {
     if d < start {
         return "before".into();
     }
-    let mut months = (d.year() - start.year()) * 12 + (i32::from(u8::from(d.month()))
-        - i32::from(u8::from(start.month())));
+    let mut months = (d.year() - start.year()) * 12
+        + (i32::from(u8::from(d.month())) - i32::from(u8::from(start.month())));
     if d.day() < start.day() {
         months -= 1;
     }
@@ -127,7 +128,11 @@ pub fn programme_clusters(clusters: &[String]) -> Vec<String> {
 
 /// A cluster's share of the target (the target split evenly between the
 /// programme clusters), or none for clusters outside the programme.
-pub fn cluster_target(settings: &LedgerSettings, clusters: &[String], cluster: &str) -> Option<i64> {
+pub fn cluster_target(
+    settings: &LedgerSettings,
+    clusters: &[String],
+    cluster: &str,
+) -> Option<i64> {
     let p = programme_clusters(clusters);
     (p.iter().any(|c| c == cluster) && !p.is_empty())
         .then(|| settings.target_pence / p.len() as i64)
@@ -135,12 +140,7 @@ pub fn cluster_target(settings: &LedgerSettings, clusters: &[String], cluster: &
 
 /// Brokered value by a dimension. Consortium wins are split into members'
 /// parts (whole pence, remainder to the lead) for `cluster` and `member`.
-pub fn totals(
-    cases: &[Case],
-    by: By,
-    settings: &LedgerSettings,
-    clusters: &[String],
-) -> Totals {
+pub fn totals(cases: &[Case], by: By, settings: &LedgerSettings, clusters: &[String]) -> Totals {
     let mut rows: BTreeMap<String, (i64, BTreeSet<&str>)> = BTreeMap::new();
     if by == By::Cluster {
         for c in programme_clusters(clusters) {
@@ -318,7 +318,11 @@ pub fn kpis(
         }
     }
     let sum = |f: &dyn Fn(&super::model::ReturnFigures) -> Option<u32>| -> u64 {
-        returns.iter().filter_map(|r| f(&r.figures)).map(u64::from).sum()
+        returns
+            .iter()
+            .filter_map(|r| f(&r.figures))
+            .map(u64::from)
+            .sum()
     };
     Kpis {
         programme_start: settings.programme_start,
