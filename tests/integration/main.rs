@@ -6,12 +6,16 @@
 //! - `cli`: exit codes, the data-folder lock, reference imports
 //! - `api`: the HTTP API of `serve --demo` on 127.0.0.1
 //! - `matching`: members, matches, consortia, award links, evaluation
+//! - `ledger`: cases to a consortium win over HTTP, roles, retries,
+//!   corrections, reconciliation, CSV, cluster history, durability refusal,
+//!   backup → restore → verify
 //! - `sync`: live sources against a local replay of ../shared/data with
 //!   injected faults, anchors, opportunity groups, the sources API
 
 mod api;
 mod cli;
 mod common;
+mod ledger;
 mod matching;
 mod real_data;
 mod sync;
