@@ -173,7 +173,7 @@ mod tests {
         ]});
         assert_eq!(
             to_csv(&v),
-            "key,value_pence,win.date,members,extra\nwalsall,5,2026-01-01,a;b,\n\"smethwick, west\",7,,,\n"
+            "key,members,value_pence,win.date,extra\nwalsall,a;b,5,2026-01-01,\n\"smethwick, west\",,7,,\n"
         );
         assert_eq!(to_csv(&serde_json::json!({"a": 1})), "a\n1\n");
     }

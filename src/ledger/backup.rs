@@ -155,7 +155,6 @@ pub fn backup(ledger: &Ledger, members: &[Member], out: &Path) -> Result<BackupR
                 let v = serde_json::to_value(&r).map_err(|e| Error::Invalid(e.to_string()))?;
                 put(&Line::Return { r#return: v })?;
             }
-            drop(put);
             let n = lines + 1;
             let s = serde_json::to_string(&Line::End { lines: n })
                 .map_err(|e| Error::Invalid(e.to_string()))?;

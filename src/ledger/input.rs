@@ -278,9 +278,12 @@ impl ReturnInput {
     }
 }
 
+/// A CSV row of returns: the member id and its return, or why not.
+pub type ReturnRow = std::result::Result<(String, ReturnInput), String>;
+
 /// Returns from CSV: a `member_id` column and the [`ReturnInput`] fields.
 /// Each row is parsed or reported by line.
-pub fn returns_csv(text: &str) -> Vec<(u64, std::result::Result<(String, ReturnInput), String>)> {
+pub fn returns_csv(text: &str) -> Vec<(u64, ReturnRow)> {
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());

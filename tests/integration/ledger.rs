@@ -526,7 +526,7 @@ fn totals_by_cluster_follow_the_cluster_of_the_win_date() {
     assert_eq!(t["total_pence"], 3000);
     let csv = sb(d, &["totals", "--by", "cluster", "--csv"], &[]);
     assert!(
-        String::from_utf8_lossy(&csv.stdout).contains("smethwick,2000,1"),
+        String::from_utf8_lossy(&csv.stdout).contains("smethwick,0.0,25000000,2000,1"),
         "{}",
         String::from_utf8_lossy(&csv.stdout)
     );
