@@ -119,11 +119,13 @@ impl<'a> Profile<'a> {
         let places = places
             .iter()
             .map(|p| {
-                let one = Notice {
-                    nuts: sebroker_connectors::places::levels(p),
-                    ..n.clone()
-                };
-                geography(&one, member, matcher.places).0
+                geography(
+                    &sebroker_connectors::places::levels(p),
+                    member,
+                    matcher.places,
+                    false,
+                )
+                .0
             })
             .collect();
         Profile {
