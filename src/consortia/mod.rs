@@ -12,7 +12,7 @@ use sebroker_connectors::money::format_pence;
 use sebroker_index::{Member, Notice};
 
 use crate::error::Result;
-use crate::matching::components::{cpv_pair, geography};
+use crate::matching::components::{capacity_of_ratio, cpv_pair, geography};
 use crate::matching::{Match, Matcher, Timing};
 
 /// Members from the match step considered for consortia.
@@ -161,16 +161,7 @@ fn capacity(value: Option<i64>, profiles: &[&Profile]) -> f64 {
     if turnover <= 0 {
         return 0.5;
     }
-    let ratio = v as f64 / turnover as f64;
-    if ratio <= 0.5 {
-        1.0
-    } else if ratio <= 1.0 {
-        0.7
-    } else if ratio <= 2.0 {
-        0.4
-    } else {
-        0.1
-    }
+    capacity_of_ratio(v as f64 / turnover as f64)
 }
 
 struct Scored {

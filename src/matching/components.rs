@@ -167,19 +167,25 @@ pub fn capacity(n: &Notice, m: &Member, explain: bool) -> (f64, Option<String>) 
     best
 }
 
+/// Value divided by turnover → capacity: buyers expect value to be at most
+/// about half of turnover.
+pub fn capacity_of_ratio(ratio: f64) -> f64 {
+    if ratio <= 0.5 {
+        1.0
+    } else if ratio <= 1.0 {
+        0.7
+    } else if ratio <= 2.0 {
+        0.4
+    } else {
+        0.1
+    }
+}
+
 fn capacity_for(v: i64, m: &Member, explain: bool) -> (f64, Option<String>) {
     let mut score: (f64, Option<String>) = match m.turnover_pence.filter(|t| *t > 0) {
         Some(t) => {
             let ratio = v as f64 / t as f64;
-            let s = if ratio <= 0.5 {
-                1.0
-            } else if ratio <= 1.0 {
-                0.7
-            } else if ratio <= 2.0 {
-                0.4
-            } else {
-                0.1
-            };
+            let s = capacity_of_ratio(ratio);
             (
                 s,
                 explain.then(|| {
