@@ -5,11 +5,13 @@
 //! - `traps`: hand-made parser traps in `fixtures/ocds/traps`
 //! - `cli`: exit codes, the data-folder lock, reference imports
 //! - `api`: the HTTP API of `serve --demo` on 127.0.0.1
+//! - `browser`: the web pages in headless Chromium (WebDriver)
 //! - `matching`: members, matches, consortia, award links, evaluation
 //! - `sync`: live sources against a local replay of ../shared/data with
 //!   injected faults, anchors, opportunity groups, the sources API
 
 mod api;
+mod browser;
 mod cli;
 mod common;
 mod matching;
