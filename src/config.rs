@@ -19,7 +19,7 @@
 //! | `[http.fts]`, `[http.cf]`, `[http.feeds]` | — | — | pacing and retries: `timeout_ms`, `connect_timeout_ms`, `max_body_bytes`, `min_interval_ms` (FTS 10500, CF 2000, feeds 1000), `max_attempts` 5, `backoff_base_ms` 2000, `backoff_max_ms` 300000, `max_retry_after_ms` 900000, `retry_after_scale` 1.0, `forbidden_wait_ms` (CF 300000) |
 //!
 //! | `public_url` | `SEBROKER_PUBLIC_URL` | `--public-url` | `http://<addr>`: the base of links in alerts and feeds |
-//! | `[alerts]` | — | — | see docs/alerts.md: `default_threshold` 0.5, `default_frequency` daily, `digest_time` "08:00" (UK time), `digest_weekday` "monday", `max_items` 25, `webhook_allow` [], `webhook_timeout_ms` 10000, `webhook_connect_timeout_ms` 5000, `max_attempts` 8, `backoff_base_ms` 30000, `backoff_max_ms` 3600000, `concurrency` 8, `email_from`, `outbox_dir` (`<data_dir>/outbox`), `smtp_timeout_ms` 30000, `broker_*` |
+//! | `[alerts]` | — | — | see docs/alerts.md: `default_threshold` 0.6, `default_frequency` daily, `digest_time` "08:00" (UK time), `digest_weekday` "monday", `max_items` 25, `webhook_allow` [], `webhook_timeout_ms` 10000, `webhook_connect_timeout_ms` 5000, `max_attempts` 8, `backoff_base_ms` 30000, `backoff_max_ms` 3600000, `concurrency` 8, `email_from`, `outbox_dir` (`<data_dir>/outbox`), `smtp_timeout_ms` 30000, `broker_*` |
 //! | `alerts.smtp_url` | `SEBROKER_SMTP_URL` | — (a secret) | none: emails go to the outbox as `.eml` files |
 //!
 //! See docs/connectors.md for the sources and what each setting does, and
@@ -114,7 +114,7 @@ impl Default for AlertsConfig {
     fn default() -> Self {
         AlertsConfig {
             public_url: format!("http://{DEFAULT_ADDR}"),
-            default_threshold: 0.5,
+            default_threshold: 0.6,
             default_frequency: crate::alerts::Frequency::Daily,
             digest_time: "08:00".into(),
             digest_weekday: "monday".into(),

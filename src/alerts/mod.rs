@@ -395,16 +395,23 @@ fn commit(
         Some(s) => (s.email.clone(), s.webhook_url.clone()),
         None => (cfg.broker_email.clone(), cfg.broker_webhook_url.clone()),
     };
+    // Deliveries run on the real clock, whatever `now` selection judged at.
+    let queued_at = OffsetDateTime::now_utc();
     if let Some(url) = webhook {
         deliveries.push(Delivery::queued(
             &alert,
             log::Channel::Webhook,
             &url,
-            opts.now,
+            queued_at,
         ));
     }
     if let Some(to) = email {
-        deliveries.push(Delivery::queued(&alert, log::Channel::Email, &to, opts.now));
+        deliveries.push(Delivery::queued(
+            &alert,
+            log::Channel::Email,
+            &to,
+            queued_at,
+        ));
     }
     let mut channels: Vec<String> = deliveries
         .iter()

@@ -219,9 +219,9 @@ mod tests {
 
     #[test]
     fn working_days_skip_weekends() {
-        // Thu 3 Dec 2026 + 8 working days = Mon 14 Dec.
+        // Thu 3 Dec 2026 + 8 working days = Tue 15 Dec.
         let t = add_working_days(datetime!(2026-12-03 10:00 UTC), 8);
-        assert_eq!(t, datetime!(2026-12-15 10:00 UTC) - Duration::days(1));
-        assert_eq!(uk_day(t), "Mon 14 Dec 2026");
+        assert_eq!(t, datetime!(2026-12-15 10:00 UTC));
+        assert_eq!(uk_day(t), "Tue 15 Dec 2026");
     }
 }
