@@ -21,6 +21,7 @@ pub mod members;
 pub mod search;
 pub mod sources;
 pub mod store;
+pub mod web;
 
 pub use app::App;
 pub use error::{Error, Result};

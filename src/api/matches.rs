@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use crate::matching::store::member_matches;
-use crate::matching::Timing;
 use crate::search::parse_when;
 use sebroker_index::Status;
 
@@ -58,17 +57,9 @@ pub async fn notice_matches(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(p) = params.map_err(bad)?;
     blocking(move || {
-        let n = app
-            .store
-            .get_notice(&ocid)?
+        let (_, matches) = app
+            .notice_matches(&ocid, p.top.unwrap_or(10).min(500))?
             .ok_or_else(|| notice_not_found(&ocid))?;
-        let set = app.member_set();
-        let places = app.places();
-        let matches = app.matcher(&set, &places).match_notice(
-            &n,
-            Timing::Ignore,
-            p.top.unwrap_or(10).min(500),
-        )?;
         Ok(Json(
             serde_json::json!({ "ocid": ocid, "matches": matches }),
         ))
@@ -121,19 +112,10 @@ pub async fn consortia(
 ) -> Result<Json<crate::consortia::Proposals>, ApiError> {
     let Query(p) = params.map_err(bad)?;
     blocking(move || {
-        let n = app
-            .store
-            .get_notice(&ocid)?
+        let (_, proposals) = app
+            .consortia(&ocid, p.max_size.unwrap_or(4), p.top.unwrap_or(3).min(20))?
             .ok_or_else(|| notice_not_found(&ocid))?;
-        let set = app.member_set();
-        let places = app.places();
-        let matcher = app.matcher(&set, &places);
-        Ok(Json(crate::consortia::propose(
-            &n,
-            &matcher,
-            p.max_size.unwrap_or(4),
-            p.top.unwrap_or(3).min(20),
-        )?))
+        Ok(Json(proposals))
     })
     .await
 }

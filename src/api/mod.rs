@@ -28,7 +28,8 @@ pub type State = Arc<App>;
 
 /// The whole router, in one readable place.
 pub fn router(app: State) -> Router {
-    Router::new()
+    let pages = crate::web::router(app.clone(), false);
+    let api = Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/notices", get(notices::list))
         .route("/api/v1/notices/{ocid}", get(notices::show))
@@ -61,12 +62,14 @@ pub fn router(app: State) -> Router {
             post(anchors::create),
         )
         .fallback(error::not_found)
+        .with_state(app);
+    pages
+        .merge(api)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .with_state(app)
 }
 
 async fn healthz(

@@ -5,6 +5,7 @@
 //! - `traps`: hand-made parser traps in `fixtures/ocds/traps`
 //! - `cli`: exit codes, the data-folder lock, reference imports
 //! - `api`: the HTTP API of `serve --demo` on 127.0.0.1
+//! - `browser`: the web pages in headless Chromium (WebDriver)
 //! - `matching`: members, matches, consortia, award links, evaluation
 //! - `alerts`: selection, updates, digests and broker alerts in-process;
 //!   webhooks against a receiver on 127.0.0.1 (retries, signatures, dead
@@ -14,6 +15,7 @@
 
 mod alerts;
 mod api;
+mod browser;
 mod cli;
 mod common;
 mod matching;

@@ -1,0 +1,244 @@
+//! End-to-end tests of the web pages in a real headless Chromium, driven
+//! over WebDriver (chromedriver), against the real binary on 127.0.0.1.
+//! Skipped with a message when Chromium is not installed, unless
+//! `SEBROKER_REQUIRE_BROWSER=1` (CI sets it), which makes that a failure.
+//! Screenshots of each page go to `target/screenshots/`.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::common::{bin, repo};
+
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn find(candidates: &[&str]) -> Option<PathBuf> {
+    candidates.iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+/// Starts chromedriver and a headless Chromium, or explains why not.
+pub async fn browser(test: &str) -> Option<Browser> {
+    let chrome = find(&[
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]);
+    let driver = find(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]);
+    let (Some(chrome), Some(driver)) = (chrome, driver) else {
+        assert!(
+            std::env::var("SEBROKER_REQUIRE_BROWSER").as_deref() != Ok("1"),
+            "{test}: SEBROKER_REQUIRE_BROWSER=1 but chromium/chromedriver are not installed"
+        );
+        eprintln!("SKIPPED {test}: no chromium and chromedriver (apt-get install chromium chromium-driver)");
+        return None;
+    };
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let driver = Command::new(driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let profile = tempfile::tempdir().expect("profile dir");
+    let caps: serde_json::Map<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": chrome,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--window-size=1280,1600", format!("--user-data-dir={}", profile.path().display())]
+        }
+    }))
+    .expect("caps");
+    let url = format!("http://127.0.0.1:{port}");
+    let mut last = None;
+    for _ in 0..50 {
+        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => {
+                return Some(Browser {
+                    client,
+                    driver,
+                    _profile: profile,
+                })
+            }
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{test}: could not start a browser session: {last:?}");
+}
+
+/// `serve --demo` on port 0 with the given environment; returns the child,
+/// its URL and its stderr lines so far (where demo keys are printed).
+pub fn demo_server(env: &[(&str, &str)]) -> (Child, String) {
+    let mut cmd = bin();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .args(["serve", "--addr", "127.0.0.1:0", "--demo"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("listening line");
+    let url = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    (child, url)
+}
+
+pub async fn screenshot(c: &Client, name: &str) {
+    let dir = repo().join("target").join("screenshots");
+    let _ = std::fs::create_dir_all(&dir);
+    if let Ok(png) = c.screenshot().await {
+        let _ = std::fs::write(dir.join(format!("{name}.png")), png);
+    }
+}
+
+pub async fn sign_in(c: &Client, url: &str, key: &str) {
+    c.goto(&format!("{url}/signin"))
+        .await
+        .expect("sign-in page");
+    c.find(Locator::Id("key"))
+        .await
+        .expect("key field")
+        .send_keys(key)
+        .await
+        .expect("type key");
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("submit");
+}
+
+fn text_of(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_searches_and_reads_a_notice() {
+    let Some(b) = browser("broker_searches_and_reads_a_notice").await else {
+        return;
+    };
+    let (mut server, url) = demo_server(&[("SEBROKER_ADMIN_TOKEN", "browser-test-admin-token")]);
+    let c = &b.client;
+    // Pages need a session.
+    c.goto(&format!("{url}/search")).await.expect("goto");
+    assert!(c
+        .current_url()
+        .await
+        .expect("url")
+        .path()
+        .starts_with("/signin"));
+    screenshot(c, "signin").await;
+    sign_in(c, &url, "browser-test-admin-token").await;
+    assert_eq!(c.current_url().await.expect("url").path(), "/search");
+    c.find(Locator::Id("q"))
+        .await
+        .expect("q")
+        .send_keys("youth")
+        .await
+        .expect("type");
+    c.find(Locator::Css("form[role=search] button"))
+        .await
+        .expect("btn")
+        .click()
+        .await
+        .expect("search");
+    let first = c
+        .find(Locator::Css("article h2 a"))
+        .await
+        .expect("a result");
+    assert!(first
+        .text()
+        .await
+        .expect("text")
+        .to_lowercase()
+        .contains("youth"));
+    screenshot(c, "search").await;
+    first.click().await.expect("open notice");
+    let h1 = c
+        .find(Locator::Css("h1"))
+        .await
+        .expect("h1")
+        .text()
+        .await
+        .expect("text");
+    assert!(!h1.is_empty());
+    let body = c
+        .find(Locator::Css("main"))
+        .await
+        .expect("main")
+        .text()
+        .await
+        .expect("text");
+    assert!(body.contains("Best-matched members"), "{body}");
+    screenshot(c, "notice").await;
+    c.goto(&format!("{url}/members")).await.expect("members");
+    assert!(c
+        .find(Locator::Css("table"))
+        .await
+        .expect("table")
+        .text()
+        .await
+        .expect("t")
+        .contains("Caldmore"));
+    screenshot(c, "members").await;
+    // A form without its CSRF token is refused.
+    let status = c
+        .execute(
+            "return fetch('/signout', {method: 'POST', headers: {'Content-Type': 'application/x-www-form-urlencoded'}, body: 'csrf=forged'}).then(r => r.status)",
+            vec![],
+        )
+        .await
+        .expect("fetch");
+    assert_eq!(status.as_u64(), Some(403));
+    // Signing out ends the session.
+    c.find(Locator::Css("header form button"))
+        .await
+        .expect("sign out")
+        .click()
+        .await
+        .expect("click");
+    c.goto(&format!("{url}/members")).await.expect("goto");
+    assert!(c
+        .current_url()
+        .await
+        .expect("url")
+        .path()
+        .starts_with("/signin"));
+    let _ = text_of(Path::new("/dev/null"));
+    let _ = c.clone().close().await;
+    let _ = server.kill();
+    let _ = server.wait();
+}
