@@ -24,6 +24,10 @@ pub struct App {
     pub admin_token: Option<crate::config::Secret>,
     pub members: RwLock<MemberSet>,
     pub weights: Weights,
+    /// The alert engine's configuration (`[alerts]`, `public_url`).
+    pub alerts: crate::config::AlertsConfig,
+    /// Wake-ups and in-flight deliveries of the alert engine.
+    pub alerts_rt: Arc<crate::alerts::deliver::AlertsRuntime>,
     _lock: DirLock,
 }
 
@@ -47,6 +51,8 @@ impl App {
             admin_token: None,
             members,
             weights: Weights::default(),
+            alerts: crate::config::AlertsConfig::default(),
+            alerts_rt: Arc::default(),
             _lock: lock,
         };
         app.catch_up_index()?;
@@ -56,6 +62,12 @@ impl App {
     /// Uses these match weights (from the configuration).
     pub fn with_weights(mut self, weights: Weights) -> App {
         self.weights = weights;
+        self
+    }
+
+    /// Uses this alert configuration.
+    pub fn with_alerts(mut self, alerts: crate::config::AlertsConfig) -> App {
+        self.alerts = alerts;
         self
     }
 

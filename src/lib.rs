@@ -4,6 +4,7 @@
 //! ([`store`]) + index (crate `sebroker-index`) → search ([`search`]) → CLI
 //! ([`cli`]) and HTTP API ([`api`]). See ARCHITECTURE.md.
 
+pub mod alerts;
 pub mod anchors;
 pub mod api;
 pub mod app;

@@ -17,7 +17,7 @@ use super::error::ApiError;
 pub struct Admin;
 
 /// Compares secrets in constant time (over their SHA-256, so lengths leak nothing).
-fn same_secret(a: &str, b: &str) -> bool {
+pub fn same_secret(a: &str, b: &str) -> bool {
     let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
     x.iter()
         .zip(y.iter())
@@ -25,36 +25,46 @@ fn same_secret(a: &str, b: &str) -> bool {
         == 0
 }
 
+/// Admits the bearer of the admin token; `what` names what is refused
+/// when the server has none.
+pub fn check_admin(
+    app: &crate::App,
+    headers: &axum::http::HeaderMap,
+    what: &str,
+    disabled_code: &'static str,
+) -> Result<Admin, ApiError> {
+    let Some(expected) = app.admin_token.as_ref() else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            disabled_code,
+            format!("this server has no admin_token configured (SEBROKER_ADMIN_TOKEN), so it accepts no {what}"),
+        ));
+    };
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(t) if same_secret(t, &expected.0) => Ok(Admin),
+        Some(_) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the bearer token is not valid",
+        )),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing_token",
+            "send the admin token as `Authorization: Bearer <token>`",
+        )),
+    }
+}
+
 impl FromRequestParts<super::State> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &super::State) -> Result<Self, ApiError> {
-        let Some(expected) = app.admin_token.as_ref() else {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "uploads_disabled",
-                "this server has no admin_token configured (SEBROKER_ADMIN_TOKEN), so it accepts no uploads",
-            ));
-        };
-        let given = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        match given {
-            Some(t) if same_secret(t, &expected.0) => Ok(Admin),
-            Some(_) => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "the bearer token is not valid",
-            )),
-            None => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "missing_token",
-                "send the admin token as `Authorization: Bearer <token>`",
-            )),
-        }
+        check_admin(app, &parts.headers, "uploads", "uploads_disabled")
     }
 }
 

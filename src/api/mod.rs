@@ -1,6 +1,7 @@
 //! The HTTP API: JSON under `/api/v1`, errors as
 //! `{"error": {"code", "message"}}`, with body-size and time limits.
 
+pub mod alerts;
 pub mod anchors;
 pub mod error;
 pub mod matches;
@@ -11,7 +12,7 @@ pub mod sources;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -42,6 +43,18 @@ pub fn router(app: State) -> Router {
         .route(
             "/api/v1/members/{id}/matches",
             get(matches::member_matches_route),
+        )
+        .route("/api/v1/members/{id}/alerts", get(alerts::member_alerts))
+        .route(
+            "/api/v1/members/{id}/alert-settings",
+            put(alerts::put_settings),
+        )
+        .route("/api/v1/alerts/deliveries", get(alerts::deliveries))
+        .route("/api/v1/alerts/run", post(alerts::run))
+        .route("/feeds/{file}", get(alerts::feed))
+        .route(
+            "/unsubscribe/{token}",
+            get(alerts::unsubscribe_page).post(alerts::unsubscribe),
         )
         .route("/api/v1/sources", get(sources::list))
         .route(
