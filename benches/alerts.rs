@@ -1,0 +1,48 @@
+//! Alert selection for many members: one full alerts run (dry run: select
+//! and rank, no sending) over 10k synthetic members and the demo notices.
+//!
+//! `cargo bench --bench alerts`
+
+#[path = "common/synthetic.rs"]
+mod synthetic;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use sebroker::alerts::{self, RunOptions, Scope};
+use sebroker::App;
+use sebroker_connectors::places::Places;
+
+fn bench(c: &mut Criterion) {
+    let places = Places::builtin();
+    let notices = synthetic::demo_notices(&places);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = App::open(dir.path()).expect("app");
+    for m in synthetic::synthetic_members(10_000, &notices, &places) {
+        app.store.put_member(&m).expect("member");
+    }
+    app.reload_members().expect("members");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo");
+    for f in ["fts-2026-11.json", "cf-2026-11.json"] {
+        let text = std::fs::read_to_string(root.join(f)).expect("demo file");
+        sebroker::ingest::ingest_text(&app, f, &text, &Default::default()).expect("ingest");
+    }
+    let now = time::macros::datetime!(2026-12-01 09:00 UTC);
+    let mut g = c.benchmark_group("alerts");
+    g.sample_size(10);
+    g.bench_function("select_all_10k_members_dry_run", |b| {
+        b.iter(|| {
+            alerts::run(
+                &app,
+                &RunOptions {
+                    now,
+                    dry_run: true,
+                    scope: Scope::All,
+                },
+            )
+            .expect("run")
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
