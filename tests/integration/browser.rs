@@ -123,22 +123,42 @@ pub async fn screenshot(c: &Client, name: &str) {
     }
 }
 
+/// Waits for an element: after a click the browser navigates on its own
+/// time, so an immediate `find` can still see the old page.
+pub async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css:?} on the page: {e}"))
+}
+
+/// Waits until the page is `path` (after a form submission).
+pub async fn wait_for_path(c: &Client, path: &str) {
+    for _ in 0..100 {
+        if c.current_url().await.is_ok_and(|u| u.path() == path) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the browser never reached {path}");
+}
+
 pub async fn sign_in(c: &Client, url: &str, key: &str) {
     c.goto(&format!("{url}/signin"))
         .await
         .expect("sign-in page");
-    c.find(Locator::Id("key"))
+    wait_for(c, "#key")
         .await
-        .expect("key field")
         .send_keys(key)
         .await
         .expect("type key");
-    c.find(Locator::Css("form button[type=submit]"))
+    wait_for(c, "form button[type=submit]")
         .await
-        .expect("button")
         .click()
         .await
         .expect("submit");
+    wait_for(c, "header form button").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,61 +170,36 @@ async fn broker_searches_and_reads_a_notice() {
     let c = &b.client;
     // Pages need a session.
     c.goto(&format!("{url}/search")).await.expect("goto");
-    assert!(c
-        .current_url()
-        .await
-        .expect("url")
-        .path()
-        .starts_with("/signin"));
+    wait_for_path(c, "/signin").await;
     screenshot(c, "signin").await;
     sign_in(c, &url, "browser-test-admin-token").await;
-    assert_eq!(c.current_url().await.expect("url").path(), "/search");
-    c.find(Locator::Id("q"))
+    wait_for_path(c, "/search").await;
+    wait_for(c, "#q")
         .await
-        .expect("q")
         .send_keys("youth")
         .await
         .expect("type");
-    c.find(Locator::Css("form[role=search] button"))
+    wait_for(c, "form[role=search] button")
         .await
-        .expect("btn")
         .click()
         .await
         .expect("search");
-    let first = c
-        .find(Locator::Css("article h2 a"))
-        .await
-        .expect("a result");
-    assert!(first
-        .text()
-        .await
-        .expect("text")
-        .to_lowercase()
-        .contains("youth"));
+    wait_for_path(c, "/search").await;
+    let first = wait_for(c, "article h2 a").await;
+    let title = first.text().await.expect("text");
+    assert!(title.to_lowercase().contains("youth"), "{title}");
     screenshot(c, "search").await;
     first.click().await.expect("open notice");
-    let h1 = c
-        .find(Locator::Css("h1"))
-        .await
-        .expect("h1")
-        .text()
-        .await
-        .expect("text");
+    // Only the notice page has match cards.
+    wait_for(c, "details.card").await;
+    let h1 = wait_for(c, "main h1").await.text().await.expect("text");
     assert!(!h1.is_empty());
-    let body = c
-        .find(Locator::Css("main"))
-        .await
-        .expect("main")
-        .text()
-        .await
-        .expect("text");
+    let body = wait_for(c, "main").await.text().await.expect("text");
     assert!(body.contains("Best-matched members"), "{body}");
     screenshot(c, "notice").await;
     c.goto(&format!("{url}/members")).await.expect("members");
-    assert!(c
-        .find(Locator::Css("table"))
+    assert!(wait_for(c, "table")
         .await
-        .expect("table")
         .text()
         .await
         .expect("t")
@@ -220,19 +215,14 @@ async fn broker_searches_and_reads_a_notice() {
         .expect("fetch");
     assert_eq!(status.as_u64(), Some(403));
     // Signing out ends the session.
-    c.find(Locator::Css("header form button"))
+    wait_for(c, "header form button")
         .await
-        .expect("sign out")
         .click()
         .await
         .expect("click");
+    wait_for_path(c, "/signin").await;
     c.goto(&format!("{url}/members")).await.expect("goto");
-    assert!(c
-        .current_url()
-        .await
-        .expect("url")
-        .path()
-        .starts_with("/signin"));
+    wait_for_path(c, "/signin").await;
     let _ = c.clone().close().await;
     let _ = server.kill();
     let _ = server.wait();
