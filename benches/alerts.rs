@@ -16,10 +16,20 @@ fn bench(c: &mut Criterion) {
     let notices = synthetic::demo_notices(&places);
     let dir = tempfile::tempdir().expect("tempdir");
     let app = App::open(dir.path()).expect("app");
-    for m in synthetic::synthetic_members(10_000, &notices, &places) {
-        app.store.put_member(&m).expect("member");
+    let members = synthetic::synthetic_members(10_000, &notices, &places);
+    for m in &members {
+        app.store.put_member(m).expect("member");
     }
     app.reload_members().expect("members");
+    // Every member wants a daily digest in its Atom feed.
+    let set_at = time::macros::datetime!(2026-11-01 09:00 UTC);
+    for m in &members {
+        let input: sebroker::alerts::settings::SettingsInput = serde_json::from_value(
+            serde_json::json!({"frequency": "daily", "feed": true, "threshold": 0.5}),
+        )
+        .expect("settings");
+        alerts::put_settings(&app, &m.id, input, set_at).expect("settings");
+    }
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo");
     for f in ["fts-2026-11.json", "cf-2026-11.json"] {
         let text = std::fs::read_to_string(root.join(f)).expect("demo file");
