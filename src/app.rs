@@ -8,7 +8,9 @@ use sebroker_connectors::cpv::CpvTable;
 use sebroker_connectors::places::Places;
 use sebroker_index::NoticeIndex;
 
+use crate::auth::RateLimiter;
 use crate::error::Result;
+use crate::ledger::{Ledger, LedgerSettings};
 use crate::matching::store::MemberSet;
 use crate::matching::Weights;
 use crate::store::{DirLock, NoticeStore, SledStore};
@@ -28,6 +30,12 @@ pub struct App {
     pub alerts: crate::config::AlertsConfig,
     /// Wake-ups and in-flight deliveries of the alert engine.
     pub alerts_rt: Arc<crate::alerts::deliver::AlertsRuntime>,
+    /// The brokerage ledger and the API keys (`ledger/`, `ledger.head`).
+    pub ledger: Arc<Ledger>,
+    /// Cluster slugs members may belong to (the configuration's `clusters`).
+    pub clusters: Vec<String>,
+    /// Requests per minute per API key.
+    pub limiter: RateLimiter,
     _lock: DirLock,
 }
 
@@ -42,6 +50,7 @@ impl App {
             places.add(&e);
         }
         let members = RwLock::new(MemberSet::load(store.as_ref())?);
+        let ledger = Arc::new(Ledger::open(data_dir, LedgerSettings::default())?);
         let app = App {
             data_dir: data_dir.to_owned(),
             store,
@@ -53,10 +62,79 @@ impl App {
             weights: Weights::default(),
             alerts: crate::config::AlertsConfig::default(),
             alerts_rt: Arc::default(),
+            ledger,
+            clusters: crate::members::DEFAULT_CLUSTERS
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect(),
+            limiter: RateLimiter::default(),
             _lock: lock,
         };
         app.catch_up_index()?;
         Ok(app)
+    }
+
+    /// Applies the configuration: weights, clusters, ledger targets, rate limit.
+    pub fn with_config(mut self, config: &crate::config::Config) -> App {
+        self.weights = config.weights;
+        self.clusters.clone_from(&config.clusters);
+        if let Some(l) = Arc::get_mut(&mut self.ledger) {
+            l.settings = config.ledger;
+        }
+        self.limiter = RateLimiter::new(config.rate_limit_per_minute);
+        self
+    }
+
+    /// Each member's current cluster, for ledger views of members without
+    /// recorded history.
+    pub fn cluster_lookup(&self) -> impl Fn(&str) -> String {
+        let map: std::collections::HashMap<String, String> = self
+            .member_set()
+            .members
+            .values()
+            .map(|m| (m.id.clone(), m.cluster.clone()))
+            .collect();
+        move |id: &str| map.get(id).cloned().unwrap_or_else(|| "unknown".to_owned())
+    }
+
+    /// Records in the ledger the members whose cluster changed (or is new),
+    /// effective `date`, so wins count for the cluster of their day.
+    pub fn record_clusters(
+        &self,
+        members: &[sebroker_index::Member],
+        date: time::Date,
+        actor: &str,
+    ) -> Result<usize> {
+        let mut n = 0;
+        for m in members {
+            let (current, count) = {
+                let st = self.ledger.state();
+                (
+                    st.current_cluster(&m.id),
+                    st.clusters.get(&m.id).map_or(0, Vec::len),
+                )
+            };
+            if current.as_deref() == Some(m.cluster.as_str()) {
+                continue;
+            }
+            self.ledger.append(crate::ledger::NewEvent {
+                date: Some(date),
+                actor: actor.to_owned(),
+                idempotency_key: format!(
+                    "cluster:{}:{}:{}:{count}",
+                    m.id,
+                    m.cluster,
+                    crate::ledger::model::ymd::format(date)
+                ),
+                notes: None,
+                event: crate::ledger::model::Event::ClusterChanged {
+                    member_id: m.id.clone(),
+                    cluster: m.cluster.clone(),
+                },
+            })?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Uses these match weights (from the configuration).

@@ -9,6 +9,9 @@
 //! | `addr`     | `SEBROKER_ADDR`      | `--addr`     | `127.0.0.1:8080` |
 //! | `clusters` | `SEBROKER_CLUSTERS`  | —            | `ward-end,walsall,smethwick,wolverhampton,other` |
 //! | `[weights]`| —                    | —            | fitted defaults (see `matching::Weights`) |
+//! | `target_pence` | `SEBROKER_TARGET_PENCE` | — | `100000000` (£1,000,000 brokered over the programme) |
+//! | `programme_start` | `SEBROKER_PROGRAMME_START` | — | `2025-04-01` (first day of programme year 1) |
+//! | `rate_limit_per_minute` | `SEBROKER_RATE_LIMIT` | — | `600` requests per API key per minute |
 //! | `fts_url`  | `SEBROKER_FTS_URL`   | `--fts-url` (sync, serve) | `https://www.find-tender.service.gov.uk` |
 //! | `cf_url`   | `SEBROKER_CF_URL`    | `--cf-url` (sync, serve)  | `https://www.contractsfinder.service.gov.uk` |
 //! | `admin_token` | `SEBROKER_ADMIN_TOKEN` | — (never a flag: flags show in `ps`) | none: anchor uploads refused |
@@ -43,6 +46,9 @@ pub struct FileConfig {
     pub addr: Option<String>,
     pub clusters: Option<Vec<String>>,
     pub weights: Option<crate::matching::Weights>,
+    pub target_pence: Option<i64>,
+    pub programme_start: Option<String>,
+    pub rate_limit_per_minute: Option<u32>,
     pub fts_url: Option<String>,
     pub cf_url: Option<String>,
     pub admin_token: Option<Secret>,
@@ -371,6 +377,10 @@ pub struct Config {
     /// Match component weights (normalised to sum to 1).
     pub weights: crate::matching::Weights,
     pub alerts: AlertsConfig,
+    /// Brokered value target and programme start.
+    pub ledger: crate::ledger::LedgerSettings,
+    /// Requests per minute per API key.
+    pub rate_limit_per_minute: u32,
 }
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -435,12 +445,45 @@ impl Config {
             &addr,
             std::env::var("SEBROKER_SMTP_URL").ok(),
         )?;
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let mut ledger = crate::ledger::LedgerSettings::default();
+        let target = match env("SEBROKER_TARGET_PENCE") {
+            Some(v) => Some(v.trim().parse::<i64>().map_err(|_| {
+                Error::Config(format!(
+                    "SEBROKER_TARGET_PENCE: {v:?} is not a whole number of pence"
+                ))
+            })?),
+            None => file.target_pence,
+        };
+        if let Some(t) = target {
+            if t <= 0 {
+                return Err(Error::Config("target_pence: must be above 0".into()));
+            }
+            ledger.target_pence = t;
+        }
+        if let Some(s) = env("SEBROKER_PROGRAMME_START").or(file.programme_start) {
+            ledger.programme_start = crate::ledger::model::ymd::parse(&s)
+                .map_err(|m| Error::Config(format!("programme_start: {m}")))?;
+        }
+        let rate_limit_per_minute = match env("SEBROKER_RATE_LIMIT") {
+            Some(v) => v.trim().parse::<u32>().map_err(|_| {
+                Error::Config(format!("SEBROKER_RATE_LIMIT: {v:?} is not a whole number"))
+            })?,
+            None => file.rate_limit_per_minute.unwrap_or(600),
+        };
+        if rate_limit_per_minute == 0 {
+            return Err(Error::Config(
+                "rate_limit_per_minute: must be at least 1".into(),
+            ));
+        }
         Ok(Config {
             data_dir,
             addr,
             clusters,
             weights,
             alerts,
+            ledger,
+            rate_limit_per_minute,
         })
     }
 }

@@ -33,6 +33,8 @@ pub fn load(app: &App, clusters: &[String]) -> Result<Vec<IngestReport>> {
     for m in &parsed.members {
         app.store.put_member(m)?;
     }
+    // Demo members belong to their clusters from the programme's start.
+    app.record_clusters(&parsed.members, app.ledger.settings.programme_start, "demo")?;
     app.reload_members()?;
     DEMO_FILES
         .iter()

@@ -29,6 +29,15 @@ pub enum Error {
     /// The user's input is invalid.
     #[error("{0}")]
     Invalid(String),
+    /// The request conflicts with the current state (HTTP 409).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// The request is well-formed but not acceptable (HTTP 422).
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    /// The ledger failed its start-up check; the message names the backup.
+    #[error("{0}")]
+    Refused(String),
     #[error("configuration: {0}")]
     Config(String),
 }

@@ -34,16 +34,21 @@ pub enum Action<'a> {
     Run,
 }
 
-/// The role decision of every alert route. Until API keys and roles are
-/// merged, the admin token admits every action; switch this function to
-/// keys (member key for its own id, broker, admin) and nothing else changes.
+/// The role decision of every alert route: a member's alerts and settings
+/// for the member itself and brokers (another member's answer 404), the
+/// delivery log for brokers, running the engine for admins.
 pub fn authorize(
     app: &super::State,
     headers: &HeaderMap,
     action: Action<'_>,
 ) -> Result<(), ApiError> {
-    let _ = action;
-    super::anchors::check_admin(app, headers, "alert requests", "admin_disabled").map(|_| ())
+    use crate::auth::Role;
+    let caller = super::auth::Caller::from_headers(app, headers)?;
+    match action {
+        Action::MemberAlerts(id) | Action::MemberSettings(id) => caller.may_see_member(id),
+        Action::Deliveries => caller.require(&[Role::Broker]),
+        Action::Run => caller.require(&[]),
+    }
 }
 
 async fn blocking<T: Send + 'static>(

@@ -9,6 +9,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds to wait before retrying (sent as `Retry-After` with 429).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -17,6 +19,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 }
@@ -24,7 +27,14 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
-        (self.status, Json(body)).into_response()
+        let mut r = (self.status, Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            r.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(s),
+            );
+        }
+        r
     }
 }
 
@@ -34,6 +44,10 @@ impl From<crate::Error> for ApiError {
         match e {
             E::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", m),
             E::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
+            E::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
+            E::Unprocessable { code, message } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            }
             E::Index(sebroker_index::IndexError::Filter { field, message }) => ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_parameter",

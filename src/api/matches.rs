@@ -8,7 +8,9 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
+use super::auth::{member_not_found, Caller};
 use super::error::ApiError;
+use crate::auth::Role;
 use crate::matching::store::member_matches;
 use crate::search::parse_when;
 use sebroker_index::Status;
@@ -42,19 +44,13 @@ fn notice_not_found(ocid: &str) -> ApiError {
     )
 }
 
-fn member_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "member_not_found",
-        format!("no member with id {id:?}"),
-    )
-}
-
 pub async fn notice_matches(
+    caller: Caller,
     State(app): State<super::State>,
     Path(ocid): Path<String>,
     params: Result<Query<MatchParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(&[Role::Broker])?;
     let Query(p) = params.map_err(bad)?;
     blocking(move || {
         let (_, matches) = app
@@ -68,10 +64,12 @@ pub async fn notice_matches(
 }
 
 pub async fn member_matches_route(
+    caller: Caller,
     State(app): State<super::State>,
     Path(id): Path<String>,
     params: Result<Query<MatchParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.may_see_member(&id)?;
     let Query(p) = params.map_err(bad)?;
     blocking(move || {
         app.store
@@ -106,10 +104,12 @@ pub async fn member_matches_route(
 }
 
 pub async fn consortia(
+    caller: Caller,
     State(app): State<super::State>,
     Path(ocid): Path<String>,
     params: Result<Query<MatchParams>, QueryRejection>,
 ) -> Result<Json<crate::consortia::Proposals>, ApiError> {
+    caller.require(&[Role::Broker])?;
     let Query(p) = params.map_err(bad)?;
     blocking(move || {
         let (_, proposals) = app
@@ -120,23 +120,32 @@ pub async fn consortia(
     .await
 }
 
-pub async fn members(State(app): State<super::State>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn members(
+    caller: Caller,
+    State(app): State<super::State>,
+    page: Result<Query<super::Paging>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(&[Role::Broker, Role::Member])?;
+    let Query(page) = page.map_err(bad)?;
     blocking(move || {
         let list: Vec<serde_json::Value> = app
             .store
             .members()?
             .into_iter()
+            .filter(|m| caller.role != Role::Member || caller.member_id.as_deref() == Some(m.id.as_str()))
             .map(|m| serde_json::json!({ "id": m.id, "name": m.name, "cluster": m.cluster, "legal_form": m.legal_form }))
             .collect();
-        Ok(Json(serde_json::json!({ "members": list })))
+        Ok(Json(page.wrap("members", list)))
     })
     .await
 }
 
 pub async fn member(
+    caller: Caller,
     State(app): State<super::State>,
     Path(id): Path<String>,
 ) -> Result<Json<sebroker_index::Member>, ApiError> {
+    caller.may_see_member(&id)?;
     blocking(move || {
         let set = app.member_set();
         set.members

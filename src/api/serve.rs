@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use crate::app::App;
+use crate::auth::Role;
 use crate::config::{Config, SyncConfig};
 use crate::error::exit;
 
@@ -27,9 +28,10 @@ pub fn run(config: &Config, sync: &SyncConfig, demo: bool, no_sync: bool) -> any
         config.data_dir.clone()
     };
     let mut app = App::open(&data_dir)?
-        .with_weights(config.weights)
+        .with_config(config)
         .with_alerts(config.alerts.clone());
     app.admin_token = sync.admin_token.clone();
+    let mut demo_keys = Vec::new();
     if demo {
         let reports = crate::demo::load(&app, &config.clusters)?;
         let notices: u64 = reports.iter().map(|r| r.notices_created).sum();
@@ -38,6 +40,23 @@ pub fn run(config: &Config, sync: &SyncConfig, demo: bool, no_sync: bool) -> any
             app.member_set().members.len(),
             data_dir.display()
         );
+        let first_member = app.store.members()?.into_iter().next().map(|m| m.id);
+        for role in Role::ALL {
+            let member = (role == Role::Member)
+                .then(|| first_member.clone())
+                .flatten();
+            if role == Role::Member && member.is_none() {
+                continue;
+            }
+            let label = match &member {
+                Some(m) => format!("member {m}"),
+                None => role.as_str().to_owned(),
+            };
+            let (key, _) = app
+                .ledger
+                .create_key(role, member, format!("demo {label}"), None)?;
+            demo_keys.push((label, key));
+        }
     }
     let app = Arc::new(app);
     let specs: Vec<_> = if demo || no_sync {
@@ -60,6 +79,19 @@ pub fn run(config: &Config, sync: &SyncConfig, demo: bool, no_sync: bool) -> any
         let addr = listener.local_addr()?;
         // Tests and scripts read this line to find the port.
         println!("sebroker listening on http://{addr}");
+        for (label, key) in &demo_keys {
+            eprintln!("demo key {label}: {key}");
+        }
+        if !demo_keys.is_empty() {
+            eprintln!("try: curl -H 'Authorization: Bearer <key>' http://{addr}/api/v1/kpis");
+        }
+        // Commands run beside the server find it here (see `cli::ledger`).
+        let url_file = crate::cli::ledger::url_file(&data_dir);
+        if let Err(e) =
+            crate::ledger::store::write_atomic(&url_file, format!("http://{addr}\n").as_bytes())
+        {
+            tracing::warn!(error = %e, "could not write serve.url");
+        }
         tracing::info!(%addr, data_dir = %data_dir.display(), "serving");
         axum::serve(listener, super::router(app))
             .with_graceful_shutdown(shutdown())
@@ -67,6 +99,7 @@ pub fn run(config: &Config, sync: &SyncConfig, demo: bool, no_sync: bool) -> any
         for t in tasks.into_iter().chain(alert_tasks) {
             t.abort();
         }
+        let _ = std::fs::remove_file(&url_file);
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(exit::OK)

@@ -5,7 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
+use super::auth::Caller;
 use super::error::ApiError;
+use crate::auth::Role;
 use crate::sources::{self, SourceStatus};
 
 #[derive(serde::Serialize)]
@@ -13,7 +15,11 @@ pub struct SourcesPage {
     pub sources: Vec<SourceStatus>,
 }
 
-pub async fn list(State(app): State<super::State>) -> Result<Json<SourcesPage>, ApiError> {
+pub async fn list(
+    caller: Caller,
+    State(app): State<super::State>,
+) -> Result<Json<SourcesPage>, ApiError> {
+    caller.require(&[Role::Broker])?;
     let sources = tokio::task::spawn_blocking(move || sources::statuses(&app))
         .await
         .map_err(|e| {

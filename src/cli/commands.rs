@@ -59,7 +59,27 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Err(e) => return Err(e.into()),
     };
+    let remote = super::ledger::Remote {
+        server: cli.server.clone(),
+        key: cli.key.clone(),
+    };
     match cli.command {
+        Command::Keys { command } => super::ledger_cmd::keys(&config, &remote, command),
+        Command::Cases { command } => super::ledger_cmd::cases(&config, &remote, command),
+        Command::Referrals { command } => super::ledger_cmd::referrals(&config, &remote, command),
+        Command::Returns { command } => super::ledger_cmd::returns(&config, &remote, command),
+        Command::Totals { by, json, csv } => {
+            super::ledger_cmd::totals(&config, &remote, &by, json, csv)
+        }
+        Command::Kpis { today, json } => {
+            super::ledger_cmd::kpis(&config, &remote, today.as_deref(), json)
+        }
+        Command::Reconcile { json } => super::ledger_cmd::reconcile(&config, &remote, json),
+        Command::Backup { out, json } => super::ledger_cmd::backup(&config, out, json),
+        Command::Restore { file, force, json } => {
+            super::ledger_cmd::restore(&config, &file, force, json)
+        }
+        Command::Verify { json } => super::ledger_cmd::verify(&config, json),
         Command::Serve { demo, no_sync, .. } => {
             crate::api::serve::run(&config, &sync_config, demo, no_sync)
         }
@@ -82,7 +102,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         } => ingest_cmd(&config, &paths, source, json),
         Command::Search(args) => search_cmd(&config, args),
         Command::Notice { ocid, json } => notice_cmd(&config, &ocid, json),
-        Command::Stats { now, json } => stats_cmd(&config, now, json),
+        Command::Stats { now, json } => stats_cmd(&config, &remote, now, json),
         Command::Reindex => {
             let app = App::open(&config.data_dir)?.with_weights(config.weights);
             let n = app.reindex()?;
@@ -223,8 +243,26 @@ struct Stats {
     index_bytes: u64,
 }
 
-fn stats_cmd(config: &Config, now: Option<String>, json: bool) -> anyhow::Result<u8> {
-    let app = App::open(&config.data_dir)?.with_weights(config.weights);
+fn stats_cmd(
+    config: &Config,
+    remote: &super::ledger::Remote,
+    now: Option<String>,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let app = match App::open(&config.data_dir) {
+        Ok(app) => app.with_config(config),
+        Err(Error::Locked { .. }) if remote.key.is_some() || remote.server.is_some() => {
+            // `serve` holds the folder: ask it.
+            let path = match &now {
+                Some(n) => format!("/api/v1/stats?now={n}"),
+                None => "/api/v1/stats".into(),
+            };
+            let a =
+                super::ledger::request(config, remote, axum::http::Method::GET, &path, None, None)?;
+            return Ok(super::ledger::print(&a, json, print_stats));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let now = match now {
         Some(s) => search::parse_when("now", &s, false)?,
         None => time::OffsetDateTime::now_utc(),
@@ -251,19 +289,30 @@ fn stats_cmd(config: &Config, now: Option<String>, json: bool) -> anyhow::Result
     if json {
         println!("{}", serde_json::to_string(&s)?);
     } else {
-        println!("notices   {}\nreleases  {}", s.notices, s.releases);
-        for (k, v) in &s.by_source {
-            println!("  source {k:<16} {v}");
-        }
-        for (k, v) in &s.by_status {
-            println!("  status {k:<16} {v}");
-        }
-        println!(
-            "CPV descriptions {}\nindex: {} documents, {} bytes",
-            s.cpv_descriptions, s.index_docs, s.index_bytes
-        );
+        print_stats(&serde_json::to_value(&s)?);
     }
     Ok(exit::OK)
+}
+
+fn print_stats(s: &serde_json::Value) {
+    println!("notices   {}\nreleases  {}", s["notices"], s["releases"]);
+    for (k, v) in s["by_source"].as_object().into_iter().flatten() {
+        println!("  source {k:<16} {v}");
+    }
+    for (k, v) in s["by_status"].as_object().into_iter().flatten() {
+        println!("  status {k:<16} {v}");
+    }
+    println!(
+        "CPV descriptions {}\nindex: {} documents, {} bytes",
+        s["cpv_descriptions"], s["index_docs"], s["index_bytes"]
+    );
+    if !s["ledger_events"].is_null() {
+        println!(
+            "ledger: {} events, brokered {}",
+            s["ledger_events"],
+            super::ledger::pounds(&s["brokered_total_pence"])
+        );
+    }
 }
 
 #[derive(Serialize)]

@@ -24,7 +24,19 @@ struct ImportReport {
 pub fn members_cmd(config: &Config, cmd: MembersCommand) -> anyhow::Result<u8> {
     let app = App::open(&config.data_dir)?.with_weights(config.weights);
     match cmd {
-        MembersCommand::Import { file, json } => {
+        MembersCommand::Import {
+            file,
+            effective,
+            json,
+        } => {
+            let effective = match effective.as_deref().map(crate::ledger::model::ymd::parse) {
+                None => time::OffsetDateTime::now_utc().date(),
+                Some(Ok(d)) => d,
+                Some(Err(m)) => {
+                    eprintln!("error: --effective: {m}");
+                    return Ok(exit::USAGE);
+                }
+            };
             let parsed = {
                 let places = app.places();
                 members::parse_file(&file, &config.clusters, &places)
@@ -34,6 +46,7 @@ pub fn members_cmd(config: &Config, cmd: MembersCommand) -> anyhow::Result<u8> {
                 app.store.put_member(m)?;
             }
             app.store.flush()?;
+            app.record_clusters(&parsed.members, effective, "cli:members-import")?;
             let rematched = if parsed.members.is_empty() {
                 0
             } else {

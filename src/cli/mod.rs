@@ -2,6 +2,9 @@
 
 mod alerts;
 mod commands;
+pub mod keys;
+pub mod ledger;
+mod ledger_cmd;
 mod matching;
 mod output;
 mod sync;
@@ -28,6 +31,13 @@ pub struct Cli {
     /// Base URL of links in alerts and feeds [default: http://<addr>].
     #[arg(long, global = true, env = "SEBROKER_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Send ledger and key commands to this running server (default: the
+    /// one holding the data folder, if any).
+    #[arg(long, global = true, env = "SEBROKER_SERVER")]
+    pub server: Option<String>,
+    /// The API key for --server (prefer the environment: flags show in `ps`).
+    #[arg(long, global = true, env = "SEBROKER_KEY", hide_env_values = true)]
+    pub key: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -174,6 +184,207 @@ pub enum Command {
         #[command(subcommand)]
         command: AnchorsCommand,
     },
+    /// API keys: create (the key is printed once), list, revoke.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Brokerage cases: open, list, show, add an event (a step, a win, a void).
+    Cases {
+        #[command(subcommand)]
+        command: CasesCommand,
+    },
+    /// Referrals of members to SEGA and SEDF.
+    Referrals {
+        #[command(subcommand)]
+        command: ReferralsCommand,
+    },
+    /// Members' yearly returns: import a CSV, list.
+    Returns {
+        #[command(subcommand)]
+        command: ReturnsCommand,
+    },
+    /// Brokered value by a dimension, with progress to the target.
+    Totals {
+        /// cluster, member, source, buyer, cpv_division, month, programme_year.
+        #[arg(long, default_value = "cluster")]
+        by: String,
+        #[arg(long)]
+        json: bool,
+        /// Print CSV.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+    },
+    /// The programme's KPIs against their targets.
+    Kpis {
+        /// Judge the programme year on this day (YYYY-MM-DD) [default: today].
+        #[arg(long)]
+        today: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Awards naming members: wins to confirm on open cases, and wins
+    /// without brokerage (listed, never counted).
+    Reconcile {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a JSON Lines backup of members, keys and the ledger, verified
+    /// by re-reading [default: DATA_DIR/backups/ledger-<time>.jsonl].
+    Backup {
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a backup into the data folder (the ledger it replaces is kept
+    /// aside).
+    Restore {
+        file: PathBuf,
+        /// Replace a healthy ledger that holds more events than the backup.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the ledger: hash chain, checksums, head file, totals.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it (once; only its hash is stored).
+    Create {
+        /// admin, broker, funder or member.
+        #[arg(long)]
+        role: String,
+        /// For member keys: the member the key may see.
+        #[arg(long)]
+        member: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// Last day before the key stops working (YYYY-MM-DD).
+        #[arg(long)]
+        expires: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Revoke {
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CasesCommand {
+    /// Open a case (status identified) on a notice for a member or consortium.
+    Open {
+        #[arg(long)]
+        ocid: String,
+        /// A member id; repeat for a consortium.
+        #[arg(long = "member", required = true)]
+        members: Vec<String>,
+        /// The consortium's lead [default: the first --member].
+        #[arg(long)]
+        lead: Option<String>,
+        #[arg(long)]
+        notes: Option<String>,
+        /// YYYY-MM-DD [default: today].
+        #[arg(long)]
+        date: Option<String>,
+        /// Send the same key to retry without booking twice [default: new].
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        member: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add an event: introduced, interested, bid_submitted, won, lost,
+    /// withdrawn, or void (a correction).
+    Event {
+        id: String,
+        #[arg(long = "type")]
+        kind: String,
+        /// For won: the contract value in pence.
+        #[arg(long)]
+        value_pence: Option<i64>,
+        /// For a consortium's win: MEMBER=BASIS_POINTS (repeat; sum 10000).
+        #[arg(long = "share")]
+        shares: Vec<String>,
+        /// For void: the seq of the event that no longer counts.
+        #[arg(long)]
+        voids: Option<u64>,
+        #[arg(long)]
+        notes: Option<String>,
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReferralsCommand {
+    Add {
+        #[arg(long)]
+        member: String,
+        /// sega or sedf.
+        #[arg(long)]
+        programme: String,
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long)]
+        notes: Option<String>,
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        member: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReturnsCommand {
+    /// Import returns from CSV (member_id, year, turnover_pence, employees,
+    /// new_products_services, new_markets, volunteering_hours,
+    /// clients_supported, jobs_created, date, notes). Re-importing the same
+    /// rows books nothing twice.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        member: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Base URLs of the national services (tests, proxies and mirrors).
@@ -250,8 +461,12 @@ pub enum AlertsCommand {
 #[derive(Debug, Subcommand)]
 pub enum MembersCommand {
     /// Import members (.json array, .jsonl, .csv); re-import replaces by id.
+    /// Cluster changes are recorded in the ledger from --effective on.
     Import {
         file: PathBuf,
+        /// The day cluster changes take effect (YYYY-MM-DD) [default: today].
+        #[arg(long)]
+        effective: Option<String>,
         #[arg(long)]
         json: bool,
     },

@@ -209,7 +209,7 @@ pub async fn signin(
         .await
         .ok()
         .flatten();
-    let Some((role, member_id)) = who else {
+    let Some((role, member_id, actor)) = who else {
         return (
             StatusCode::UNAUTHORIZED,
             layout::message(
@@ -223,6 +223,7 @@ pub async fn signin(
     let session = Session {
         role,
         member_id,
+        actor,
         csrf: random_token(),
         created: Instant::now(),
     };
@@ -277,13 +278,22 @@ pub async fn signout(
     res
 }
 
-/// The role (and member) an API key stands for.
-pub fn resolve_key(app: &crate::app::App, key: &str) -> Option<(Role, Option<String>)> {
+/// The role, member and key id an API key (or the admin token) stands for.
+pub fn resolve_key(app: &crate::app::App, key: &str) -> Option<(Role, Option<String>, String)> {
     if key.is_empty() {
         return None;
     }
-    match &app.admin_token {
-        Some(t) if constant_eq(t.0.as_bytes(), key.as_bytes()) => Some((Role::Admin, None)),
-        _ => None,
+    if let Some(t) = &app.admin_token {
+        if constant_eq(t.0.as_bytes(), key.as_bytes()) {
+            return Some((Role::Admin, None, "admin-token".into()));
+        }
     }
+    let k = app.ledger.authenticate(key)?;
+    let role = match k.role {
+        crate::auth::Role::Admin => Role::Admin,
+        crate::auth::Role::Broker => Role::Broker,
+        crate::auth::Role::Funder => Role::Funder,
+        crate::auth::Role::Member => Role::Member,
+    };
+    Some((role, k.member_id, k.id))
 }

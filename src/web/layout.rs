@@ -28,6 +28,8 @@ button { background:var(--ok); color:#fff; border-color:var(--ok); cursor:pointe
 .bar { background:var(--soft); height:.8rem; width:100%; border:1px solid var(--line); }
 .bar > span { display:block; height:100%; background:var(--accent); }
 table { border-collapse:collapse; width:100%; } th, td { text-align:left; padding:.35rem .5rem; border-bottom:1px solid var(--line); vertical-align:top; }
+.board { display:grid; grid-template-columns:repeat(auto-fit,minmax(11rem,1fr)); gap:.75rem; }
+.board h2 { font-size:1rem; }
 .facets { display:flex; flex-wrap:wrap; gap:1rem; font-size:.9rem; }
 b { background:#fff2a8; font-weight:700; }
 @media (max-width:40rem) { header { gap:.5rem; } main { padding:.5rem; } table { font-size:.9rem; } }
@@ -68,6 +70,10 @@ pub fn page(viewer: &Viewer, title: &str, body: Markup) -> Html<String> {
                     @if role.brokers() {
                         a href="/search" { "Search" }
                         a href="/members" { "Members" }
+                        a href="/pipeline" { "Pipeline" }
+                    }
+                    @if role != super::auth::Role::Member {
+                        a href="/dashboard" { "Dashboard" }
                     }
                     @if let Some(id) = &viewer.session.member_id {
                         a href={ "/members/" (id) } { "My opportunities" }

@@ -5,6 +5,7 @@
 
 mod auth;
 mod layout;
+mod ledger;
 mod pages;
 
 use std::collections::HashMap;
@@ -22,6 +23,8 @@ use crate::app::App;
 pub struct Session {
     pub role: Role,
     pub member_id: Option<String>,
+    /// The key id, recorded as the author of ledger writes.
+    pub actor: String,
     pub csrf: String,
     pub created: std::time::Instant,
 }
@@ -51,6 +54,11 @@ pub fn router(app: Arc<App>, secure_cookies: bool) -> Router {
         .route("/notices/{ocid}", get(pages::notice))
         .route("/members", get(pages::members))
         .route("/members/{id}", get(pages::member))
+        .route("/cases", post(ledger::open_case))
+        .route("/cases/{id}/events", post(ledger::record_step))
+        .route("/pipeline", get(ledger::pipeline))
+        .route("/dashboard", get(ledger::dashboard))
+        .route("/dashboard/totals.csv", get(ledger::totals_csv))
         .route("/static/style.css", get(layout::stylesheet))
         .with_state(state)
 }

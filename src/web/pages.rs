@@ -226,6 +226,7 @@ type NoticePage = (
     Vec<Match>,
     crate::consortia::Proposals,
     Vec<(String, String)>,
+    Vec<crate::ledger::state::Case>,
 );
 
 pub async fn notice(
@@ -250,10 +251,15 @@ pub async fn notice(
             .values()
             .map(|m| (m.id.clone(), m.name.clone()))
             .collect();
-        Ok(Some((n, matches, proposals, names)))
+        let cases = app
+            .cases()
+            .into_iter()
+            .filter(|c| c.ocid == n.ocid || c.group.contains(&n.ocid))
+            .collect();
+        Ok(Some((n, matches, proposals, names, cases)))
     })
     .await;
-    let (n, matches, proposals, names) = match loaded {
+    let (n, matches, proposals, names, cases) = match loaded {
         Some(Ok(Some(x))) => x,
         Some(Ok(None)) => return not_found(),
         _ => return internal(),
@@ -297,6 +303,7 @@ pub async fn notice(
                 ul { @for r in &c.reasons { li { (r) } } }
             }
         }
+        (super::ledger::cases_section(&viewer, &n.ocid, &cases, &matches.iter().map(|m| (m.member_id.clone(), name_of(&m.member_id))).collect::<Vec<_>>()))
         @if !n.awards.is_empty() {
             h2 { "Awards" }
             ul { @for a in &n.awards { li { (a.suppliers.iter().filter_map(|s| s.name.clone()).collect::<Vec<_>>().join(", ")) " — " (a.value.as_ref().map(money).unwrap_or_default()) } } }

@@ -482,7 +482,7 @@ fn webhooks_retry_verify_dead_letter_and_refuse_ssrf() {
         .expect("lock")
         .insert("a".into(), 2);
 
-    // Routes need the admin token.
+    // Routes need a key (here the admin token).
     let (code, v) = env.call(
         reqwest::Method::GET,
         &format!("{}/api/v1/members/m-0013/alerts", s.url),
@@ -490,7 +490,7 @@ fn webhooks_retry_verify_dead_letter_and_refuse_ssrf() {
         None,
     );
     assert_eq!(code, 401, "{v}");
-    assert_eq!(v["error"]["code"], "missing_token");
+    assert_eq!(v["error"]["code"], "missing_key");
 
     // SSRF: refused at subscription when not allowlisted.
     for bad in [

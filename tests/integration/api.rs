@@ -1,21 +1,14 @@
 //! The HTTP API of `serve --demo`, over real HTTP on 127.0.0.1.
 
-use crate::cli::serve;
+use crate::cli::{serve_demo, DemoServer as Server};
 
-struct Server {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// GET as the demo broker.
 fn get(s: &Server, path: &str) -> (u16, serde_json::Value) {
-    let r = reqwest::blocking::get(format!("{}{path}", s.url)).expect("request");
+    let r = reqwest::blocking::Client::new()
+        .get(format!("{}{path}", s.url))
+        .bearer_auth(s.key("broker"))
+        .send()
+        .expect("request");
     let status = r.status().as_u16();
     (status, r.json().expect("JSON body"))
 }
@@ -94,6 +87,5 @@ fn errors_are_json_with_codes() {
 }
 
 fn demo_server() -> Server {
-    let (child, url) = serve(&[], &["--demo"]);
-    Server { child, url }
+    serve_demo(&[], &["--demo"])
 }

@@ -227,3 +227,155 @@ async fn broker_searches_and_reads_a_notice() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// `serve --demo` with its demo keys (read from stderr: `demo key ROLE: KEY`).
+pub fn demo_server_with_keys() -> (Child, String, std::collections::HashMap<String, String>) {
+    let mut child = bin()
+        .args(["serve", "--addr", "127.0.0.1:0", "--demo"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("listening line");
+    let url = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    // Keep reading stderr for the server's whole life (a closed pipe would
+    // break its logging); hand the demo keys over as they appear.
+    let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in stderr.lines().map_while(Result::ok) {
+            if let Some((label, key)) = l.strip_prefix("demo key ").and_then(|r| r.split_once(": "))
+            {
+                let _ = tx.send((label.to_owned(), key.trim().to_owned()));
+            }
+        }
+    });
+    let mut keys = std::collections::HashMap::new();
+    while keys.len() < 4 {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok((label, key)) => {
+                keys.insert(label, key);
+            }
+            Err(_) => break,
+        }
+    }
+    (child, url, keys)
+}
+
+async fn sign_out(c: &Client) {
+    wait_for(c, "header form button")
+        .await
+        .click()
+        .await
+        .expect("sign out");
+    wait_for_path(c, "/signin").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_brokers_a_win_and_the_funder_sees_it() {
+    let Some(b) = browser("a_broker_brokers_a_win_and_the_funder_sees_it").await else {
+        return;
+    };
+    let (mut server, url, keys) = demo_server_with_keys();
+    let c = &b.client;
+    let broker = keys.get("broker").expect("demo broker key");
+    sign_in(c, &url, broker).await;
+    // Search, open the notice.
+    c.goto(&format!("{url}/search?q=family+hubs"))
+        .await
+        .expect("search");
+    wait_for(c, "article h2 a")
+        .await
+        .click()
+        .await
+        .expect("open");
+    wait_for(c, "details.card").await;
+    screenshot(c, "notice-broker").await;
+    // Open a case for the catering CIC, introduce it, record a win.
+    let select = wait_for(c, "#case-member").await;
+    select
+        .select_by_value("m-0013")
+        .await
+        .expect("choose member");
+    wait_for(c, "form[action='/cases'] button")
+        .await
+        .click()
+        .await
+        .expect("open case");
+    let step = wait_for(c, "select[name=step]").await;
+    step.select_by_value("introduced")
+        .await
+        .expect("introduced");
+    wait_for(c, "form[action$='/events'] button")
+        .await
+        .click()
+        .await
+        .expect("record");
+    wait_for(c, "select[name=step]")
+        .await
+        .select_by_value("won")
+        .await
+        .expect("won");
+    wait_for(c, "input[name=value_gbp]")
+        .await
+        .send_keys("150000")
+        .await
+        .expect("value");
+    wait_for(c, "form[action$='/events'] button")
+        .await
+        .click()
+        .await
+        .expect("record win");
+    let cases = wait_for(c, "#cases").await;
+    let _ = cases;
+    let body = wait_for(c, "main").await.text().await.expect("text");
+    assert!(body.contains("£150,000.00"), "{body}");
+    screenshot(c, "case-won").await;
+    c.goto(&format!("{url}/pipeline")).await.expect("pipeline");
+    wait_for(c, ".board").await;
+    screenshot(c, "pipeline").await;
+    sign_out(c).await;
+    // The funder's dashboard shows the new total.
+    sign_in(c, &url, keys.get("funder").expect("funder key")).await;
+    c.goto(&format!("{url}/dashboard"))
+        .await
+        .expect("dashboard");
+    let total = wait_for(c, "#total").await.text().await.expect("total");
+    assert_eq!(total, "£150,000.00");
+    screenshot(c, "dashboard").await;
+    sign_out(c).await;
+    // A member sees only its own pages.
+    let (label, key) = keys
+        .iter()
+        .find(|(l, _)| l.starts_with("member "))
+        .expect("member key");
+    let own = label.trim_start_matches("member ").to_owned();
+    sign_in(c, &url, key).await;
+    c.goto(&format!("{url}/members/{own}"))
+        .await
+        .expect("own page");
+    wait_for(c, "main h1").await;
+    screenshot(c, "member").await;
+    let other = if own == "m-0013" { "m-0001" } else { "m-0013" };
+    c.goto(&format!("{url}/members/{other}"))
+        .await
+        .expect("other page");
+    let h1 = wait_for(c, "main h1").await.text().await.expect("h1");
+    assert_eq!(h1, "Not found");
+    c.goto(&format!("{url}/search")).await.expect("search");
+    assert_eq!(
+        wait_for(c, "main h1").await.text().await.expect("h1"),
+        "Not found"
+    );
+    let _ = c.clone().close().await;
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -53,6 +53,82 @@ pub fn serve(global: &[&str], serve_args: &[&str]) -> (Child, String) {
     (child, url)
 }
 
+/// A running `serve --demo` with the demo keys it printed (by label:
+/// `admin`, `broker`, `funder`, `member m-0001`).
+pub struct DemoServer {
+    pub child: Child,
+    pub url: String,
+    pub keys: std::collections::HashMap<String, String>,
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl DemoServer {
+    pub fn key(&self, label: &str) -> &str {
+        self.keys
+            .get(label)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("no demo key {label:?} in {:?}", self.keys.keys()))
+    }
+}
+
+/// Starts `serve` on port 0, reads its first stdout line and the
+/// `demo key LABEL: KEY` lines it prints on stderr (up to the `try:` line),
+/// then keeps draining stderr so the server never blocks on it.
+pub fn serve_demo(global: &[&str], serve_args: &[&str]) -> DemoServer {
+    let mut child = bin()
+        .args(global)
+        .args(["serve", "--addr", "127.0.0.1:0", "--no-sync"])
+        .args(serve_args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("reads the listening line");
+    let url = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "unexpected first line: {line:?}"
+    );
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut keys = std::collections::HashMap::new();
+    loop {
+        let mut l = String::new();
+        if err.read_line(&mut l).expect("stderr") == 0 {
+            break;
+        }
+        if let Some(rest) = l.trim().strip_prefix("demo key ") {
+            if let Some((label, key)) = rest.split_once(": ") {
+                keys.insert(label.to_owned(), key.to_owned());
+            }
+        }
+        if l.starts_with("try: ") {
+            break;
+        }
+    }
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while err.read_line(&mut sink).is_ok_and(|n| n > 0) {
+            sink.clear();
+        }
+    });
+    DemoServer { child, url, keys }
+}
+
 #[test]
 fn a_second_process_is_told_who_holds_the_folder() {
     let dir = tempdir();

@@ -10,6 +10,9 @@
 //! - `alerts`: selection, updates, digests and broker alerts in-process;
 //!   webhooks against a receiver on 127.0.0.1 (retries, signatures, dead
 //!   letters, SSRF), the `.eml` outbox, Atom feeds, a crash mid-delivery
+//! - `ledger`: cases to a consortium win over HTTP, roles, retries,
+//!   corrections, reconciliation, CSV, cluster history, durability refusal,
+//!   backup → restore → verify
 //! - `sync`: live sources against a local replay of ../shared/data with
 //!   injected faults, anchors, opportunity groups, the sources API
 
@@ -18,6 +21,7 @@ mod api;
 mod browser;
 mod cli;
 mod common;
+mod ledger;
 mod matching;
 mod real_data;
 mod sync;

@@ -459,7 +459,12 @@ fn schedule_keeps_serving_when_a_source_is_offline() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    // The API answers meanwhile.
+    // The API answers meanwhile (to a broker's key).
+    let (key, _) = e
+        .app
+        .ledger
+        .create_key(sebroker::auth::Role::Broker, None, "test".into(), None)
+        .expect("key");
     let router = sebroker::api::router(e.app.clone());
     let body = e.rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -467,7 +472,10 @@ fn schedule_keeps_serving_when_a_source_is_offline() {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move { axum::serve(listener, router).await });
-        reqwest::get(format!("http://{addr}/api/v1/sources"))
+        reqwest::Client::new()
+            .get(format!("http://{addr}/api/v1/sources"))
+            .bearer_auth(&key)
+            .send()
             .await
             .expect("get")
             .text()
@@ -535,6 +543,19 @@ fn anchors_api_needs_the_admin_token() {
     let (_d, app) = open_app();
     let mut app = Arc::try_unwrap(app).ok().expect("sole owner");
     app.admin_token = Some(sebroker::config::Secret("test-token-0123456789".into()));
+    let (admin_key, _) = app
+        .ledger
+        .create_key(sebroker::auth::Role::Admin, None, "test admin".into(), None)
+        .expect("key");
+    let (broker_key, _) = app
+        .ledger
+        .create_key(
+            sebroker::auth::Role::Broker,
+            None,
+            "test broker".into(),
+            None,
+        )
+        .expect("key");
     let app = Arc::new(app);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -555,9 +576,17 @@ fn anchors_api_needs_the_admin_token() {
         let r = c.post(&url).json(&body).send().await.expect("post");
         assert_eq!(r.status(), 401);
         let v: serde_json::Value = r.json().await.expect("json");
-        assert_eq!(v["error"]["code"], "missing_token");
+        assert_eq!(v["error"]["code"], "missing_key");
         let r = c.post(&url).bearer_auth("wrong-token-0123456789").json(&body).send().await.expect("post");
         assert_eq!(r.status(), 401);
+        let r = c.post(&url).bearer_auth(&broker_key).json(&body).send().await.expect("post");
+        assert_eq!(r.status(), 403, "brokers may not upload for anchors");
+        let other = serde_json::json!({
+            "anchor": "Walsall Council", "reference": "API-2", "title": "Gardening service for older residents",
+            "type": "open", "deadline": "2026-12-15", "places": "WS2", "vcse_suitable": true, "cpv": ["77310000"]
+        });
+        let r = c.post(&url).bearer_auth(&admin_key).json(&other).send().await.expect("post");
+        assert_eq!(r.status(), 201, "an admin key works as well as the admin token");
         let r = c.post(&url).bearer_auth("test-token-0123456789").json(&body).send().await.expect("post");
         assert_eq!(r.status(), 201);
         let v: serde_json::Value = r.json().await.expect("json");

@@ -1,0 +1,180 @@
+//! CSV on request, for every list and total: `?format=csv` (or `json`) or
+//! `Accept: text/csv`. The handler answers JSON as usual; this layer turns
+//! the answer's list (the first array of objects in it, or the object
+//! itself) into CSV, flattening nested fields as `a.b` and joining lists of
+//! plain values with `;`.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::error::ApiError;
+
+/// Responses larger than this are not converted (they are ours, so this
+/// only guards against surprises).
+const MAX_CONVERT_BYTES: usize = 256 * 1024 * 1024;
+
+pub async fn negotiate(mut req: Request, next: Next) -> Response {
+    let mut csv = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/csv"));
+    if let Some(q) = req.uri().query() {
+        let mut kept = Vec::new();
+        for pair in q.split('&') {
+            match pair.split_once('=') {
+                Some(("format", "csv")) => csv = true,
+                Some(("format", "json")) => csv = false,
+                Some(("format", other)) => {
+                    return ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_parameter",
+                        format!("format: {other:?} is not csv or json"),
+                    )
+                    .into_response()
+                }
+                _ => kept.push(pair),
+            }
+        }
+        let path = req.uri().path().to_owned();
+        let new = if kept.is_empty() {
+            path
+        } else {
+            format!("{path}?{}", kept.join("&"))
+        };
+        if let Ok(uri) = new.parse() {
+            *req.uri_mut() = uri;
+        }
+    }
+    let resp = next.run(req).await;
+    if !csv || !resp.status().is_success() {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_CONVERT_BYTES).await else {
+        return ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the answer could not be read for CSV",
+        )
+        .into_response();
+    };
+    let Ok(v) = serde_json::from_slice::<Value>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    let mut out = Response::new(Body::from(to_csv(&v)));
+    *out.status_mut() = parts.status;
+    out.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    out
+}
+
+/// The rows of an answer: an array itself, else the first array of objects
+/// among its fields (the list), else the first array, else the object.
+fn rows(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(a) => a.iter().collect(),
+        Value::Object(o) => {
+            let arrays: Vec<&Vec<Value>> = o.values().filter_map(Value::as_array).collect();
+            if let Some(a) = arrays
+                .iter()
+                .find(|a| a.first().is_some_and(Value::is_object))
+                .or(arrays.iter().find(|a| a.is_empty()))
+            {
+                a.iter().collect()
+            } else {
+                vec![v]
+            }
+        }
+        other => vec![other],
+    }
+}
+
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+    let key = |k: &str| {
+        if prefix.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                flatten(&key(k), x, out);
+            }
+        }
+        Value::Array(a) if a.iter().all(|x| !x.is_object() && !x.is_array()) => {
+            let parts: Vec<String> = a.iter().map(scalar).collect();
+            out.push((prefix.to_owned(), parts.join(";")));
+        }
+        Value::Array(_) => out.push((prefix.to_owned(), v.to_string())),
+        other => out.push((prefix.to_owned(), scalar(other))),
+    }
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The CSV text of an answer.
+pub fn to_csv(v: &Value) -> String {
+    let flat: Vec<Vec<(String, String)>> = rows(v)
+        .into_iter()
+        .map(|r| {
+            let mut cells = Vec::new();
+            flatten("", r, &mut cells);
+            cells
+        })
+        .collect();
+    let mut columns: Vec<String> = Vec::new();
+    for r in &flat {
+        for (k, _) in r {
+            if !columns.contains(k) {
+                columns.push(k.clone());
+            }
+        }
+    }
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(&columns);
+    for r in &flat {
+        let line: Vec<&str> = columns
+            .iter()
+            .map(|c| {
+                r.iter()
+                    .find(|(k, _)| k == c)
+                    .map_or("", |(_, v)| v.as_str())
+            })
+            .collect();
+        let _ = w.write_record(&line);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_flatten_into_columns() {
+        let v = serde_json::json!({"total": 2, "rows": [
+            {"key": "walsall", "value_pence": 5, "win": {"date": "2026-01-01"}, "members": ["a", "b"]},
+            {"key": "smethwick, west", "value_pence": 7, "extra": null}
+        ]});
+        assert_eq!(
+            to_csv(&v),
+            "key,members,value_pence,win.date,extra\nwalsall,a;b,5,2026-01-01,\n\"smethwick, west\",,7,,\n"
+        );
+        assert_eq!(to_csv(&serde_json::json!({"a": 1})), "a\n1\n");
+    }
+}

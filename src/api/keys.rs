@@ -1,0 +1,75 @@
+//! API keys for admins: `GET /api/v1/keys`, `POST /api/v1/keys` (the key
+//! is in the answer, once), `POST /api/v1/keys/{id}/revoke`. The CLI's
+//! `sebroker keys` goes through these while `serve` holds the data folder.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::{blocking, body, query, Paging};
+use crate::auth::Role;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyInput {
+    pub role: Role,
+    #[serde(default)]
+    pub member_id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `YYYY-MM-DD` (the key stops working at the start of that day, UTC).
+    #[serde(default)]
+    pub expires: Option<String>,
+}
+
+pub async fn list(
+    caller: Caller,
+    State(app): State<super::State>,
+    q: Result<Query<Paging>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(&[])?;
+    let page = query(q)?;
+    let mut keys = app.ledger.keys();
+    for k in &mut keys {
+        k.hash = String::new();
+    }
+    Ok(Json(page.wrap("keys", keys)))
+}
+
+pub async fn create(
+    caller: Caller,
+    State(app): State<super::State>,
+    b: Result<Json<KeyInput>, JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    caller.require(&[])?;
+    let input = body(b)?;
+    blocking(move || {
+        let (key, stored) = crate::cli::keys::create(&app, input.role, input.member_id, input.name, input.expires)?;
+        Ok((
+            StatusCode::CREATED,
+            Json(serde_json::json!({ "id": stored.id, "role": stored.role, "member_id": stored.member_id, "name": stored.name, "key": key })),
+        ))
+    })
+    .await
+}
+
+pub async fn revoke(
+    caller: Caller,
+    State(app): State<super::State>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(&[])?;
+    blocking(move || {
+        let mut k = app.ledger.revoke_key(&id).map_err(|e| match e {
+            crate::Error::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "key_not_found", m),
+            other => other.into(),
+        })?;
+        k.hash = String::new();
+        Ok(Json(serde_json::json!({ "key": k })))
+    })
+    .await
+}

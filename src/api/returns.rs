@@ -1,0 +1,177 @@
+//! Members' yearly returns (`GET/POST /api/v1/members/{id}/returns`,
+//! `GET /api/v1/returns`), referrals to SEGA and SEDF (`GET/POST
+//! /api/v1/referrals`), and compensating voids (`POST
+//! /api/v1/events/{seq}/void`).
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::Deserialize;
+
+use super::auth::{member_not_found, Caller};
+use super::error::ApiError;
+use super::{blocking, body, idempotency_key, query, write_status, Paging};
+use crate::auth::Role;
+use crate::ledger::input::{ReferralInput, ReturnInput};
+use crate::ledger::model::Event;
+use crate::ledger::NewEvent;
+
+pub async fn member_returns(
+    caller: Caller,
+    State(app): State<super::State>,
+    Path(id): Path<String>,
+    q: Result<Query<Paging>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.may_see_member(&id)?;
+    let page = query(q)?;
+    blocking(move || {
+        if app.store.get_member(&id)?.is_none() {
+            return Err(member_not_found(&id));
+        }
+        let list: Vec<_> = app
+            .ledger
+            .state()
+            .returns()
+            .into_iter()
+            .filter(|r| r.member_id == id)
+            .collect();
+        Ok(Json(page.wrap("returns", list)))
+    })
+    .await
+}
+
+pub async fn list(
+    caller: Caller,
+    State(app): State<super::State>,
+    q: Result<Query<Paging>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(&[Role::Broker])?;
+    let page = query(q)?;
+    blocking(move || Ok(Json(page.wrap("returns", app.ledger.state().returns())))).await
+}
+
+pub async fn file_return(
+    caller: Caller,
+    State(app): State<super::State>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    b: Result<Json<ReturnInput>, JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    caller.require(&[Role::Broker])?;
+    let key = idempotency_key(&headers)?;
+    let input = body(b)?;
+    blocking(move || {
+        if app.store.get_member(&id)?.is_none() {
+            return Err(member_not_found(&id));
+        }
+        let e = input.into_event(app.store.as_ref(), &id, caller.actor(), key)?;
+        let done = app.record(e)?;
+        Ok((
+            write_status(done.replayed),
+            Json(serde_json::json!({ "event": done.record, "replayed": done.replayed })),
+        ))
+    })
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReferralFilter {
+    pub member: Option<String>,
+    /// sega or sedf.
+    pub programme: Option<String>,
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
+}
+
+pub async fn referrals(
+    caller: Caller,
+    State(app): State<super::State>,
+    q: Result<Query<ReferralFilter>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(&[Role::Broker, Role::Member])?;
+    let f = query(q)?;
+    blocking(move || {
+        let lookup = app.cluster_lookup();
+        let list: Vec<_> = app
+            .ledger
+            .state()
+            .referrals(&lookup)
+            .into_iter()
+            .filter(|r| {
+                caller.role != Role::Member || caller.member_id.as_ref() == Some(&r.member_id)
+            })
+            .filter(|r| f.member.as_ref().is_none_or(|m| *m == r.member_id))
+            .filter(|r| {
+                f.programme
+                    .as_ref()
+                    .is_none_or(|p| p == r.programme.as_str())
+            })
+            .collect();
+        let page = Paging {
+            limit: f.limit,
+            offset: f.offset,
+        };
+        Ok(Json(page.wrap("referrals", list)))
+    })
+    .await
+}
+
+pub async fn refer(
+    caller: Caller,
+    State(app): State<super::State>,
+    headers: HeaderMap,
+    b: Result<Json<ReferralInput>, JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    caller.require(&[Role::Broker])?;
+    let key = idempotency_key(&headers)?;
+    let input = body(b)?;
+    blocking(move || {
+        let e = input.into_event(app.store.as_ref(), caller.actor(), key)?;
+        let done = app.record(e)?;
+        Ok((
+            write_status(done.replayed),
+            Json(serde_json::json!({ "event": done.record, "replayed": done.replayed })),
+        ))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoidInput {
+    /// Why the event no longer counts.
+    pub reason: String,
+}
+
+/// A compensating event: the event `seq` (a case step, a referral or a
+/// return) no longer counts. Nothing is edited or deleted.
+pub async fn void(
+    caller: Caller,
+    State(app): State<super::State>,
+    Path(seq): Path<u64>,
+    headers: HeaderMap,
+    b: Result<Json<VoidInput>, JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    caller.require(&[Role::Broker])?;
+    let key = idempotency_key(&headers)?;
+    let input = body(b)?;
+    blocking(move || {
+        let done = app.record(NewEvent {
+            date: None,
+            actor: caller.actor(),
+            idempotency_key: key,
+            notes: None,
+            event: Event::Voided {
+                voids_seq: seq,
+                reason: input.reason,
+            },
+        })?;
+        Ok((
+            write_status(done.replayed),
+            Json(serde_json::json!({ "event": done.record, "replayed": done.replayed })),
+        ))
+    })
+    .await
+}

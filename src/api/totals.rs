@@ -1,0 +1,113 @@
+//! What the funder reads: `GET /api/v1/totals?by=...`, `GET /api/v1/kpis`;
+//! and for brokers `GET /api/v1/reconciliation` (proposed wins from award
+//! notices, and wins without brokerage) and `GET /api/v1/stats`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::Deserialize;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::{blocking, query};
+use crate::auth::Role;
+use crate::ledger::totals::{By, Kpis, Reconciliation, Totals};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TotalsParams {
+    /// cluster (default), member, source, buyer, cpv_division, month, programme_year.
+    pub by: Option<String>,
+}
+
+pub async fn totals(
+    caller: Caller,
+    State(app): State<super::State>,
+    q: Result<Query<TotalsParams>, QueryRejection>,
+) -> Result<Json<Totals>, ApiError> {
+    caller.require(&[Role::Broker, Role::Funder])?;
+    let p = query(q)?;
+    let by = By::parse(p.by.as_deref().unwrap_or("cluster"))?;
+    if by == By::Member {
+        // Funders see anonymised aggregates only.
+        caller.require(&[Role::Broker])?;
+    }
+    blocking(move || Ok(Json(app.totals(by)))).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KpiParams {
+    /// The day to judge the programme year on (YYYY-MM-DD) [default: today].
+    pub today: Option<String>,
+}
+
+pub async fn kpis(
+    caller: Caller,
+    State(app): State<super::State>,
+    q: Result<Query<KpiParams>, QueryRejection>,
+) -> Result<Json<Kpis>, ApiError> {
+    caller.require(&[Role::Broker, Role::Funder])?;
+    let p = query(q)?;
+    let today = match p.today.as_deref() {
+        Some(s) => crate::ledger::model::ymd::parse(s).map_err(crate::Error::Invalid)?,
+        None => time::OffsetDateTime::now_utc().date(),
+    };
+    blocking(move || Ok(Json(app.kpis(today)))).await
+}
+
+pub async fn reconciliation(
+    caller: Caller,
+    State(app): State<super::State>,
+) -> Result<Json<Reconciliation>, ApiError> {
+    caller.require(&[Role::Broker])?;
+    blocking(move || Ok(Json(app.reconciliation()?))).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatsParams {
+    pub now: Option<String>,
+}
+
+/// The same counts as `sebroker stats` (which calls this while `serve`
+/// holds the data folder).
+pub async fn stats(
+    caller: Caller,
+    State(app): State<super::State>,
+    q: Result<Query<StatsParams>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(&[Role::Broker])?;
+    let p = query(q)?;
+    blocking(move || {
+        let now = match &p.now {
+            Some(s) => crate::search::parse_when("now", s, false)?,
+            None => time::OffsetDateTime::now_utc(),
+        };
+        let counts = app.store.counts()?;
+        let mut by_source: BTreeMap<String, u64> = BTreeMap::new();
+        let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
+        app.store.for_each_notice(&mut |n| {
+            *by_source.entry(n.source.clone()).or_insert(0) += 1;
+            *by_status
+                .entry(n.status(now).as_str().to_owned())
+                .or_insert(0) += 1;
+            Ok(())
+        })?;
+        let ledger = app.ledger.state();
+        Ok(Json(serde_json::json!({
+            "notices": counts.notices,
+            "releases": counts.releases,
+            "by_source": by_source,
+            "by_status": by_status,
+            "cpv_descriptions": app.store.cpv_descriptions()?.len(),
+            "index_docs": app.index.num_docs(),
+            "index_bytes": app.index.size_on_disk(),
+            "ledger_events": ledger.last_seq(),
+            "brokered_total_pence": ledger.brokered_total(),
+        })))
+    })
+    .await
+}

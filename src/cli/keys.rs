@@ -1,0 +1,39 @@
+//! API keys on the command line (and the one place keys are made, for the
+//! API too): `sebroker keys create|list|revoke`.
+
+use time::OffsetDateTime;
+
+use crate::app::App;
+use crate::auth::{ApiKey, Role};
+use crate::error::{Error, Result};
+
+/// Creates a key after checking its member exists; returns the key text
+/// (shown once) and its stored form.
+pub fn create(
+    app: &App,
+    role: Role,
+    member_id: Option<String>,
+    name: Option<String>,
+    expires: Option<String>,
+) -> Result<(String, ApiKey)> {
+    if let Some(m) = &member_id {
+        if app.store.get_member(m)?.is_none() {
+            return Err(Error::Invalid(format!(
+                "member: no member with id {m:?} (import members first)"
+            )));
+        }
+    }
+    let expires_at = expires
+        .as_deref()
+        .map(|s| {
+            crate::ledger::model::ymd::parse(s)
+                .map(|d| d.midnight().assume_utc())
+                .map_err(|m| Error::Invalid(format!("expires: {m}")))
+        })
+        .transpose()?;
+    if expires_at.is_some_and(|e| e <= OffsetDateTime::now_utc()) {
+        return Err(Error::Invalid("expires: the date has passed".into()));
+    }
+    app.ledger
+        .create_key(role, member_id, name.unwrap_or_default(), expires_at)
+}

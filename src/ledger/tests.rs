@@ -1,0 +1,415 @@
+//! Unit tests of the ledger: state machine, idempotency, corrections,
+//! cluster history, durability checks, backups.
+
+use time::macros::date;
+
+use super::model::{CaseStatus, Event, Programme, Share};
+use super::totals::{totals, By};
+use super::*;
+
+fn ev(key: &str, date: Option<Date>, event: Event) -> NewEvent {
+    NewEvent {
+        date,
+        actor: "test".into(),
+        idempotency_key: key.into(),
+        notes: None,
+        event,
+    }
+}
+
+fn open_case(l: &Ledger, key: &str, members: &[&str], lead: &str) -> String {
+    let r = l
+        .append(ev(
+            key,
+            Some(date!(2025 - 05 - 01)),
+            Event::CaseOpened {
+                case_id: String::new(),
+                ocid: format!("ocds-{key}"),
+                group: vec![],
+                members: members.iter().map(|m| (*m).to_owned()).collect(),
+                lead: lead.into(),
+                title: "t".into(),
+                source: "fts".into(),
+                buyer: Some("Walsall Council".into()),
+                cpv_division: Some("85".into()),
+            },
+        ))
+        .expect("opens");
+    r.record.event.case_id().expect("case").to_owned()
+}
+
+fn status(l: &Ledger, key: &str, case: &str, s: CaseStatus) -> Result<Appended> {
+    l.append(ev(
+        key,
+        None,
+        Event::StatusChanged {
+            case_id: case.into(),
+            status: s,
+        },
+    ))
+}
+
+fn won(
+    l: &Ledger,
+    key: &str,
+    case: &str,
+    value: i64,
+    shares: Vec<Share>,
+    d: Date,
+) -> Result<Appended> {
+    l.append(ev(
+        key,
+        Some(d),
+        Event::Won {
+            case_id: case.into(),
+            value_pence: value,
+            shares,
+        },
+    ))
+}
+
+fn share(m: &str, bp: u32) -> Share {
+    Share {
+        member_id: m.into(),
+        basis_points: bp,
+    }
+}
+
+fn clusters() -> Vec<String> {
+    ["walsall", "smethwick", "ward-end", "wolverhampton", "other"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+}
+
+fn cases(l: &Ledger) -> Vec<state::Case> {
+    l.state().all_cases(&|_| "other".to_owned())
+}
+
+#[test]
+fn a_consortium_win_splits_by_shares_with_the_remainder_to_the_lead() {
+    let l = Ledger::in_memory(LedgerSettings::default());
+    for (m, c) in [("a", "walsall"), ("b", "smethwick")] {
+        l.append(ev(
+            &format!("cl-{m}"),
+            Some(date!(2025 - 01 - 01)),
+            Event::ClusterChanged {
+                member_id: m.into(),
+                cluster: c.into(),
+            },
+        ))
+        .expect("cluster");
+    }
+    let case = open_case(&l, "k1", &["a", "b"], "b");
+    status(&l, "k2", &case, CaseStatus::Introduced).expect("introduced");
+    status(&l, "k3", &case, CaseStatus::BidSubmitted).expect("bid");
+    assert!(
+        status(&l, "k3b", &case, CaseStatus::Interested).is_err(),
+        "no going back"
+    );
+    let e = won(
+        &l,
+        "k4",
+        &case,
+        100_001,
+        vec![share("a", 6000)],
+        date!(2025 - 06 - 01),
+    )
+    .expect_err("shares must sum to 100%");
+    assert!(e.to_string().contains("10000"), "{e}");
+    won(
+        &l,
+        "k4",
+        &case,
+        100_001,
+        vec![share("a", 3333), share("b", 6667)],
+        date!(2025 - 06 - 01),
+    )
+    .expect("won");
+    let t = totals(&cases(&l), By::Cluster, &l.settings, &clusters());
+    assert_eq!(t.total_pence, 100_001);
+    let get = |k: &str| t.rows.iter().find(|r| r.key == k).map(|r| r.value_pence);
+    assert_eq!(get("walsall"), Some(33_330));
+    assert_eq!(get("smethwick"), Some(66_671));
+    assert_eq!(get("ward-end"), Some(0));
+    assert_eq!(l.state().brokered_total(), 100_001);
+}
+
+#[test]
+fn retries_book_once_and_reused_keys_are_refused() {
+    let l = Ledger::in_memory(LedgerSettings::default());
+    let case = open_case(&l, "open-1", &["a"], "a");
+    let again = l
+        .append(ev(
+            "open-1",
+            Some(date!(2025 - 05 - 01)),
+            Event::CaseOpened {
+                case_id: String::new(),
+                ocid: "ocds-open-1".into(),
+                group: vec![],
+                members: vec!["a".into()],
+                lead: "a".into(),
+                title: "t".into(),
+                source: "fts".into(),
+                buyer: Some("Walsall Council".into()),
+                cpv_division: Some("85".into()),
+            },
+        ))
+        .expect("replay");
+    assert!(again.replayed);
+    assert_eq!(again.record.event.case_id(), Some(case.as_str()));
+    status(&l, "s1", &case, CaseStatus::Introduced).expect("introduced");
+    won(&l, "w1", &case, 500, vec![], date!(2025 - 07 - 01))
+        .expect_err("single member needs a share");
+    won(
+        &l,
+        "w1",
+        &case,
+        500,
+        vec![share("a", 10_000)],
+        date!(2025 - 07 - 01),
+    )
+    .expect("won");
+    let r = won(
+        &l,
+        "w1",
+        &case,
+        500,
+        vec![share("a", 10_000)],
+        date!(2025 - 07 - 01),
+    )
+    .expect("retry");
+    assert!(r.replayed);
+    let e = won(
+        &l,
+        "w1",
+        &case,
+        900,
+        vec![share("a", 10_000)],
+        date!(2025 - 07 - 01),
+    )
+    .expect_err("same key, other request");
+    assert!(
+        matches!(
+            e,
+            Error::Conflict {
+                code: "idempotency_key_reused",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(l.state().last_seq(), 3);
+    assert_eq!(l.state().brokered_total(), 500);
+}
+
+#[test]
+fn a_correction_voids_and_rebooks_without_editing() {
+    let l = Ledger::in_memory(LedgerSettings::default());
+    let case = open_case(&l, "o", &["a"], "a");
+    status(&l, "i", &case, CaseStatus::Introduced).expect("introduced");
+    let w = won(
+        &l,
+        "w",
+        &case,
+        1_000,
+        vec![share("a", 10_000)],
+        date!(2025 - 07 - 01),
+    )
+    .expect("won");
+    assert!(status(&l, "x", &case, CaseStatus::Lost).is_err(), "closed");
+    // Voiding the introduction while the win stands is refused: later first.
+    let intro_seq = 2;
+    assert!(l
+        .append(ev(
+            "v0",
+            None,
+            Event::Voided {
+                voids_seq: intro_seq,
+                reason: "typo".into()
+            }
+        ))
+        .is_err());
+    l.append(ev(
+        "v1",
+        None,
+        Event::Voided {
+            voids_seq: w.record.seq,
+            reason: "value was 10.00, not 1000 pence? no: 100000".into(),
+        },
+    ))
+    .expect("void");
+    assert_eq!(l.state().brokered_total(), 0);
+    let c = &cases(&l)[0];
+    assert_eq!(c.status, CaseStatus::Introduced);
+    won(
+        &l,
+        "w2",
+        &case,
+        100_000,
+        vec![share("a", 10_000)],
+        date!(2025 - 07 - 01),
+    )
+    .expect("rebooked");
+    assert_eq!(l.state().brokered_total(), 100_000);
+    assert_eq!(l.state().last_seq(), 5, "every step is an event");
+}
+
+#[test]
+fn a_win_without_an_introduction_is_not_counted() {
+    let l = Ledger::in_memory(LedgerSettings::default());
+    let case = open_case(&l, "o", &["a"], "a");
+    won(
+        &l,
+        "w",
+        &case,
+        1_000,
+        vec![share("a", 10_000)],
+        date!(2025 - 07 - 01),
+    )
+    .expect("won");
+    assert_eq!(l.state().brokered_total(), 0);
+    assert!(cases(&l)[0].win.as_ref().is_some_and(|w| !w.counted));
+}
+
+#[test]
+fn wins_count_for_the_cluster_of_the_day() {
+    let l = Ledger::in_memory(LedgerSettings::default());
+    let cl = |key: &str, c: &str, d: Date| {
+        l.append(ev(
+            key,
+            Some(d),
+            Event::ClusterChanged {
+                member_id: "a".into(),
+                cluster: c.into(),
+            },
+        ))
+        .expect("cluster");
+    };
+    cl("c1", "walsall", date!(2025 - 01 - 01));
+    cl("c2", "smethwick", date!(2025 - 09 - 01));
+    for (i, d) in [date!(2025 - 06 - 01), date!(2025 - 10 - 01)]
+        .into_iter()
+        .enumerate()
+    {
+        let case = open_case(&l, &format!("o{i}"), &["a"], "a");
+        status(&l, &format!("i{i}"), &case, CaseStatus::Introduced).expect("intro");
+        won(
+            &l,
+            &format!("w{i}"),
+            &case,
+            1_000 * (i as i64 + 1),
+            vec![share("a", 10_000)],
+            d,
+        )
+        .expect("won");
+    }
+    let t = totals(&cases(&l), By::Cluster, &l.settings, &clusters());
+    let get = |k: &str| t.rows.iter().find(|r| r.key == k).map(|r| r.value_pence);
+    assert_eq!(get("walsall"), Some(1_000));
+    assert_eq!(get("smethwick"), Some(2_000));
+    let t = totals(&cases(&l), By::Month, &l.settings, &clusters());
+    assert_eq!(
+        t.rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+        ["2025-06", "2025-10"]
+    );
+    l.append(ev(
+        "r1",
+        None,
+        Event::Referral {
+            member_id: "a".into(),
+            programme: Programme::Sega,
+        },
+    ))
+    .expect("referral");
+    assert_eq!(l.state().referrals(&|_| "x".into())[0].cluster, "smethwick");
+}
+
+fn data_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("sebroker-ledger-")
+        .tempdir()
+        .expect("tempdir")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let dest = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn an_older_store_is_refused_and_a_backup_restores_it() {
+    let dir = data_dir();
+    let d = dir.path();
+    let settings = LedgerSettings::default();
+    let old = d.join("old-ledger");
+    let backup_file = d.join("b.jsonl");
+    {
+        let l = Ledger::open(d, settings).expect("opens");
+        let case = open_case(&l, "o", &["a"], "a");
+        status(&l, "i", &case, CaseStatus::Introduced).expect("intro");
+        backup::backup(&l, &[], &backup_file).expect("backup");
+        copy_dir(&ledger_dir(d), &old);
+        won(
+            &l,
+            "w",
+            &case,
+            7_00,
+            vec![share("a", 10_000)],
+            date!(2025 - 07 - 01),
+        )
+        .expect("won");
+    }
+    // Reopens fine as it is.
+    assert_eq!(
+        Ledger::open(d, settings)
+            .expect("reopens")
+            .state()
+            .last_seq(),
+        3
+    );
+    // sled "loses" the last write.
+    std::fs::remove_dir_all(ledger_dir(d)).expect("rm");
+    copy_dir(&old, &ledger_dir(d));
+    let e = Ledger::open(d, settings).err().expect("refused");
+    let msg = e.to_string();
+    assert!(matches!(e, Error::Refused(_)), "{msg}");
+    assert!(
+        msg.contains("sled holds 2 events but the head file records 3"),
+        "{msg}"
+    );
+    assert!(msg.contains("b.jsonl"), "names the last good backup: {msg}");
+    assert!(!backup::verify(d, settings).expect("verify").ok);
+    // Empty, as after sled lost its snapshot.
+    std::fs::remove_dir_all(ledger_dir(d)).expect("rm");
+    assert!(Ledger::open(d, settings).is_err());
+    let r = backup::restore(d, &backup_file, false, settings, &mut |_| Ok(())).expect("restores");
+    assert_eq!(r.events, 2);
+    let l = Ledger::open(d, settings).expect("opens after restore");
+    assert_eq!(l.state().last_seq(), 2);
+}
+
+#[test]
+fn a_damaged_backup_is_refused() {
+    let dir = data_dir();
+    let d = dir.path();
+    let l = Ledger::open(d, LedgerSettings::default()).expect("opens");
+    let case = open_case(&l, "o", &["a"], "a");
+    status(&l, "i", &case, CaseStatus::Introduced).expect("intro");
+    let f = d.join("b.jsonl");
+    backup::backup(&l, &[], &f).expect("backup");
+    let text = std::fs::read_to_string(&f).expect("read");
+    let cut: Vec<&str> = text.lines().collect();
+    std::fs::write(&f, cut[..cut.len() - 1].join("\n")).expect("write");
+    assert!(backup::read(&f).is_err(), "truncated");
+    std::fs::write(&f, text.replace("\"introduced\"", "\"interested\"")).expect("write");
+    assert!(backup::read(&f).is_err(), "tampered");
+}

@@ -1,0 +1,69 @@
+//! The ledger as the application shows it: folded with members' current
+//! clusters and the notice store (shared by the CLI and the API).
+
+use time::Date;
+
+use super::state::Case;
+use super::totals::{self, By, Kpis, Reconciliation, Totals};
+use super::{Appended, NewEvent};
+use crate::app::App;
+use crate::error::Result;
+
+impl App {
+    /// Every case, folded, in the order they were opened.
+    pub fn cases(&self) -> Vec<Case> {
+        let lookup = self.cluster_lookup();
+        self.ledger.state().all_cases(&lookup)
+    }
+
+    pub fn case(&self, id: &str) -> Option<Case> {
+        let lookup = self.cluster_lookup();
+        self.ledger.state().case(id, &lookup)
+    }
+
+    pub fn totals(&self, by: By) -> Totals {
+        totals::totals(&self.cases(), by, &self.ledger.settings, &self.clusters)
+    }
+
+    pub fn kpis(&self, today: Date) -> Kpis {
+        let lookup = self.cluster_lookup();
+        let members: Vec<(String, String)> = self
+            .member_set()
+            .members
+            .values()
+            .map(|m| (m.id.clone(), m.cluster.clone()))
+            .collect();
+        let cases = self.cases();
+        let state = self.ledger.state();
+        totals::kpis(
+            &state,
+            &cases,
+            &members,
+            &lookup,
+            &self.ledger.settings,
+            &self.clusters,
+            today,
+        )
+    }
+
+    /// Awards naming members, against open cases: proposals to confirm, and
+    /// wins without brokerage.
+    pub fn reconciliation(&self) -> Result<Reconciliation> {
+        let links = self.store.links()?;
+        let cases = self.cases();
+        let award_date = |ocid: &str, award: &str| -> Option<Date> {
+            let n = self.store.get_notice(ocid).ok().flatten()?;
+            n.awards
+                .iter()
+                .find(|a| a.id == award)
+                .and_then(|a| a.date)
+                .map(|d| d.date())
+        };
+        Ok(totals::reconcile(&cases, &links, &award_date))
+    }
+
+    /// Appends to the ledger (durable when it returns).
+    pub fn record(&self, e: NewEvent) -> Result<Appended> {
+        self.ledger.append(e)
+    }
+}
