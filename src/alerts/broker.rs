@@ -3,8 +3,7 @@
 //! - `few_matches`: high-value VCSE-suitable or reserved (`smeVcse`)
 //!   notices that few members match;
 //! - `closing_case`: deadlines closing on cases still open. Cases live in
-//!   the ledger; until its case store is wired in, [`CaseDeadlines`] is the
-//!   extension point and [`NoCases`] the stand-in.
+//!   the ledger ([`LedgerCases`]).
 //!
 //! Each notice reaches brokers once (per kind); material changes come as
 //! updates, as for members.
@@ -43,7 +42,41 @@ pub trait CaseDeadlines {
     ) -> Result<Vec<CaseDeadline>>;
 }
 
-/// No case store in this build: no `closing_case` alerts.
+/// The ledger's open cases.
+pub struct LedgerCases;
+
+impl CaseDeadlines for LedgerCases {
+    fn closing(
+        &self,
+        app: &App,
+        now: OffsetDateTime,
+        within: Duration,
+    ) -> Result<Vec<CaseDeadline>> {
+        let mut out = Vec::new();
+        for c in app.cases().into_iter().filter(|c| c.status.is_open()) {
+            let Some(n) = app.store.get_notice(&c.ocid)? else {
+                continue;
+            };
+            let Some(deadline) = n.deadline else { continue };
+            if deadline > now && deadline <= now + within {
+                out.push(CaseDeadline {
+                    case_id: c.case_id.clone(),
+                    ocid: c.ocid.clone(),
+                    deadline,
+                    detail: format!(
+                        "{} ({}), case {}",
+                        c.members.join(" + "),
+                        c.status.as_str(),
+                        c.case_id
+                    ),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// No cases at all (tests of the other broker alerts).
 pub struct NoCases;
 
 impl CaseDeadlines for NoCases {
@@ -236,4 +269,60 @@ pub fn select(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::input::CaseInput;
+
+    #[test]
+    fn open_cases_with_a_closing_deadline_reach_brokers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = App::open(dir.path()).expect("app");
+        let clusters: Vec<String> = crate::members::DEFAULT_CLUSTERS
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect();
+        crate::demo::load(&app, &clusters).expect("demo");
+        let ocid = "ocds-h6vhtk-d00001";
+        let input = CaseInput {
+            ocid: ocid.into(),
+            members: vec!["m-0013".into()],
+            lead: None,
+            notes: None,
+            date: None,
+        };
+        let ev = input
+            .into_event(app.store.as_ref(), "test".into(), "k1".into())
+            .expect("event");
+        app.record(ev).expect("recorded");
+        let deadline = app
+            .store
+            .get_notice(ocid)
+            .expect("store")
+            .expect("notice")
+            .deadline
+            .expect("deadline");
+        let within = Duration::days(7);
+        let soon = LedgerCases
+            .closing(&app, deadline - Duration::days(3), within)
+            .expect("closing");
+        assert_eq!(soon.len(), 1);
+        assert_eq!(soon[0].ocid, ocid);
+        assert!(soon[0].detail.contains("m-0013"));
+        // Not yet within the window, and not after the deadline.
+        assert!(LedgerCases
+            .closing(&app, deadline - Duration::days(30), within)
+            .expect("c")
+            .is_empty());
+        assert!(LedgerCases
+            .closing(&app, deadline + Duration::days(1), within)
+            .expect("c")
+            .is_empty());
+        assert!(NoCases
+            .closing(&app, deadline - Duration::days(3), within)
+            .expect("c")
+            .is_empty());
+    }
 }

@@ -341,7 +341,7 @@ pub fn run(app: &App, opts: &RunOptions) -> Result<RunReport> {
         };
         if only.is_none_or(|o| !o.is_empty()) {
             report.recipients_considered += 1;
-            let picked = broker::select(app, opts.now, only, &broker::NoCases)?;
+            let picked = broker::select(app, opts.now, only, &broker::LedgerCases)?;
             if !picked.is_empty() {
                 commit(
                     app,
