@@ -711,3 +711,38 @@ fn a_crash_mid_delivery_resends_only_that_delivery() {
     assert_eq!(a.len(), 1, "{a:?}");
     assert_eq!(a[0].delivery, first_id);
 }
+
+#[test]
+fn a_members_alerts_are_invisible_to_other_members() {
+    let (mut server, url, keys) = crate::browser::demo_server_with_keys();
+    let get = |path: &str, key: &str| -> u16 {
+        reqwest::blocking::Client::new()
+            .get(format!("{url}{path}"))
+            .bearer_auth(key)
+            .send()
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    let (label, member_key) = keys
+        .iter()
+        .find(|(l, _)| l.starts_with("member "))
+        .expect("member key");
+    let own = label.trim_start_matches("member ");
+    let other = if own == "m-0013" { "m-0001" } else { "m-0013" };
+    let results = [
+        get(&format!("/api/v1/members/{own}/alerts"), member_key),
+        get(&format!("/api/v1/members/{other}/alerts"), member_key),
+        get("/api/v1/alerts/deliveries", member_key),
+        get(
+            &format!("/api/v1/members/{other}/alerts"),
+            keys.get("broker").expect("broker"),
+        ),
+        get(
+            &format!("/api/v1/members/{other}/alerts"),
+            keys.get("funder").expect("funder"),
+        ),
+    ];
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(results, [200, 404, 403, 200, 403]);
+}
