@@ -15,6 +15,10 @@ for _ in $(seq 1 100); do grep -q listening "$OUT" && break; sleep 0.1; done
 URL=$(awk '/listening/ {print $NF}' "$OUT")
 JAR=$(mktemp)
 curl -s -c "$JAR" -o /dev/null -d "key=$TOKEN&next=/search" "$URL/signin"
+for page in /search /notices/ocds-h6vhtk-d00001; do
+  code=$(curl -s -b "$JAR" -o /dev/null -w '%{http_code}' "$URL$page")
+  [ "$code" = "200" ] || { echo "$page answered $code (not signed in?)" >&2; exit 1; }
+done
 for page in /search "/search?q=youth&status=open" /notices/ocds-h6vhtk-d00001 /notices/ocds-h6vhtk-d0000a /members /members/m-0013; do
   times=$(for _ in $(seq 1 20); do curl -s -b "$JAR" -o /dev/null -w '%{time_total}\n' "$URL$page"; done | sort -n)
   median=$(echo "$times" | sed -n '10p')
