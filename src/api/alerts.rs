@@ -15,6 +15,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
+use super::blocking;
 use super::error::ApiError;
 use crate::alerts::log::DeliveryState;
 use crate::alerts::settings::SettingsInput;
@@ -49,14 +50,6 @@ pub fn authorize(
         Action::Deliveries => caller.require(&[Role::Broker]),
         Action::Run => caller.require(&[]),
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
 }
 
 fn member_not_found(id: &str) -> ApiError {

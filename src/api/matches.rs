@@ -9,6 +9,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::auth::{member_not_found, Caller};
+use super::blocking;
 use super::error::ApiError;
 use crate::auth::Role;
 use crate::matching::store::member_matches;
@@ -26,14 +27,6 @@ pub struct MatchParams {
 
 fn bad(e: QueryRejection) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.body_text())
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
 }
 
 fn notice_not_found(ocid: &str) -> ApiError {

@@ -89,29 +89,10 @@ pub async fn browser(test: &str) -> Option<Browser> {
     panic!("{test}: could not start a browser session: {last:?}");
 }
 
-/// `serve --demo` on port 0 with the given environment; returns the child,
-/// its URL and its stderr lines so far (where demo keys are printed).
+/// `serve --demo` on port 0 with the given environment; returns the child
+/// and its URL.
 pub fn demo_server(env: &[(&str, &str)]) -> (Child, String) {
-    let mut cmd = bin();
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd
-        .args(["serve", "--addr", "127.0.0.1:0", "--demo"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("listening line");
-    let url = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let (child, url, _) = demo_server_with_keys_env(env);
     (child, url)
 }
 
@@ -230,7 +211,17 @@ async fn broker_searches_and_reads_a_notice() {
 
 /// `serve --demo` with its demo keys (read from stderr: `demo key ROLE: KEY`).
 pub fn demo_server_with_keys() -> (Child, String, std::collections::HashMap<String, String>) {
-    let mut child = bin()
+    demo_server_with_keys_env(&[])
+}
+
+fn demo_server_with_keys_env(
+    env: &[(&str, &str)],
+) -> (Child, String, std::collections::HashMap<String, String>) {
+    let mut cmd = bin();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
         .args(["serve", "--addr", "127.0.0.1:0", "--demo"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
