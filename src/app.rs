@@ -26,6 +26,10 @@ pub struct App {
     pub admin_token: Option<crate::config::Secret>,
     pub members: RwLock<MemberSet>,
     pub weights: Weights,
+    /// The alert engine's configuration (`[alerts]`, `public_url`).
+    pub alerts: crate::config::AlertsConfig,
+    /// Wake-ups and in-flight deliveries of the alert engine.
+    pub alerts_rt: Arc<crate::alerts::deliver::AlertsRuntime>,
     /// The brokerage ledger and the API keys (`ledger/`, `ledger.head`).
     pub ledger: Arc<Ledger>,
     /// Cluster slugs members may belong to (the configuration's `clusters`).
@@ -56,6 +60,8 @@ impl App {
             admin_token: None,
             members,
             weights: Weights::default(),
+            alerts: crate::config::AlertsConfig::default(),
+            alerts_rt: Arc::default(),
             ledger,
             clusters: crate::members::DEFAULT_CLUSTERS
                 .iter()
@@ -134,6 +140,12 @@ impl App {
     /// Uses these match weights (from the configuration).
     pub fn with_weights(mut self, weights: Weights) -> App {
         self.weights = weights;
+        self
+    }
+
+    /// Uses this alert configuration.
+    pub fn with_alerts(mut self, alerts: crate::config::AlertsConfig) -> App {
+        self.alerts = alerts;
         self
     }
 

@@ -21,7 +21,12 @@
 //! | `[sync]` | — | — | windows: `page_limit` 100, `window_hours` 24, `min_split_minutes` 60, `overlap_minutes` 30, `first_run_days` 7, `max_pages_per_window` 5000 |
 //! | `[http.fts]`, `[http.cf]`, `[http.feeds]` | — | — | pacing and retries: `timeout_ms`, `connect_timeout_ms`, `max_body_bytes`, `min_interval_ms` (FTS 10500, CF 2000, feeds 1000), `max_attempts` 5, `backoff_base_ms` 2000, `backoff_max_ms` 300000, `max_retry_after_ms` 900000, `retry_after_scale` 1.0, `forbidden_wait_ms` (CF 300000) |
 //!
-//! See docs/connectors.md for the sources and what each setting does.
+//! | `public_url` | `SEBROKER_PUBLIC_URL` | `--public-url` | `http://<addr>`: the base of links in alerts and feeds |
+//! | `[alerts]` | — | — | see docs/alerts.md: `default_threshold` 0.6, `default_frequency` daily, `digest_time` "08:00" (UK time), `digest_weekday` "monday", `max_items` 25, `webhook_allow` [], `webhook_timeout_ms` 10000, `webhook_connect_timeout_ms` 5000, `max_attempts` 8, `backoff_base_ms` 30000, `backoff_max_ms` 3600000, `concurrency` 8, `email_from`, `outbox_dir` (`<data_dir>/outbox`), `smtp_timeout_ms` 30000, `broker_*` |
+//! | `alerts.smtp_url` | `SEBROKER_SMTP_URL` | — (a secret) | none: emails go to the outbox as `.eml` files |
+//!
+//! See docs/connectors.md for the sources and what each setting does, and
+//! docs/alerts.md for alerts.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -53,6 +58,166 @@ pub struct FileConfig {
     pub feeds: Vec<FeedConfig>,
     pub sync: Option<SyncSettings>,
     pub http: Option<HttpConfig>,
+    pub public_url: Option<String>,
+    pub alerts: Option<AlertsConfig>,
+}
+
+/// `[alerts]`: the alert engine (see docs/alerts.md). Every field has a
+/// default; `public_url` comes from the top level, `digest` from
+/// `digest_time` and `digest_weekday`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Base of links in alerts and feeds (top-level `public_url`).
+    #[serde(skip)]
+    pub public_url: String,
+    /// Score a match needs to be alerted, unless a member sets its own.
+    pub default_threshold: f64,
+    /// Frequency of members who set none.
+    pub default_frequency: crate::alerts::Frequency,
+    /// UK local time of digests, `HH:MM`.
+    pub digest_time: String,
+    /// Day of weekly digests.
+    pub digest_weekday: String,
+    #[serde(skip)]
+    pub digest: crate::alerts::schedule::DigestSchedule,
+    /// New notices per alert at most (the rest follow in the next one).
+    pub max_items: usize,
+    /// Networks webhooks may reach despite the SSRF rules (`127.0.0.1`, `10.0.0.0/8`).
+    pub webhook_allow: crate::alerts::urlsafe::Allowlist,
+    pub webhook_timeout_ms: u64,
+    pub webhook_connect_timeout_ms: u64,
+    /// Attempts per delivery, the first included; then it is dead.
+    pub max_attempts: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Deliveries attempted at once.
+    pub concurrency: usize,
+    /// `smtp://`, `smtps://user:pass@host:465`; none: the outbox folder.
+    pub smtp_url: Option<Secret>,
+    pub smtp_timeout_ms: u64,
+    pub email_from: String,
+    /// Where `.eml` files go without SMTP [default: `<data_dir>/outbox`].
+    pub outbox_dir: Option<PathBuf>,
+    pub broker_email: Option<String>,
+    pub broker_webhook_url: Option<String>,
+    pub broker_webhook_secret: Option<Secret>,
+    /// The secret of the brokers' feed `/feeds/{token}.atom`.
+    pub broker_feed_token: Option<Secret>,
+    /// A single match this strong needs no broker.
+    pub broker_strong_match: f64,
+    /// A consortium this strong is worth a broker's look.
+    pub broker_strong_consortium: f64,
+    /// Notices from this value (whole pounds) with few strong matches.
+    pub broker_high_value_gbp: i64,
+    /// "Few" strong matches: fewer than this.
+    pub broker_few_matches: usize,
+    /// Cases whose deadline falls within this many days.
+    pub case_deadline_days: i64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            public_url: format!("http://{DEFAULT_ADDR}"),
+            default_threshold: 0.6,
+            default_frequency: crate::alerts::Frequency::Daily,
+            digest_time: "08:00".into(),
+            digest_weekday: "monday".into(),
+            digest: crate::alerts::schedule::DigestSchedule::default(),
+            max_items: 25,
+            webhook_allow: crate::alerts::urlsafe::Allowlist::default(),
+            webhook_timeout_ms: 10_000,
+            webhook_connect_timeout_ms: 5_000,
+            max_attempts: 8,
+            backoff_base_ms: 30_000,
+            backoff_max_ms: 3_600_000,
+            concurrency: 8,
+            smtp_url: None,
+            smtp_timeout_ms: 30_000,
+            email_from: "sebroker alerts <alerts@localhost>".into(),
+            outbox_dir: None,
+            broker_email: None,
+            broker_webhook_url: None,
+            broker_webhook_secret: None,
+            broker_feed_token: None,
+            broker_strong_match: 0.6,
+            broker_strong_consortium: 0.6,
+            broker_high_value_gbp: 100_000,
+            broker_few_matches: 3,
+            case_deadline_days: 7,
+        }
+    }
+}
+
+impl AlertsConfig {
+    /// Checks and completes the `[alerts]` section: `public_url` (flag or
+    /// environment, else the file, else `http://<addr>`), `SEBROKER_SMTP_URL`.
+    pub fn resolve(
+        mut self,
+        public_url: Option<String>,
+        addr: &SocketAddr,
+        smtp_env: Option<String>,
+    ) -> Result<AlertsConfig> {
+        let bad = |m: String| Err(Error::Config(m));
+        self.public_url = match public_url {
+            Some(u) => {
+                let u = sebroker_connectors::http::check_url(&u)
+                    .map_err(|m| Error::Config(format!("public_url: {m}")))?;
+                u.as_str().trim_end_matches('/').to_owned()
+            }
+            None => format!("http://{addr}"),
+        };
+        self.digest = crate::alerts::schedule::DigestSchedule::parse(
+            Some(&self.digest_time),
+            Some(&self.digest_weekday),
+        )
+        .map_err(|m| Error::Config(format!("alerts.{m}")))?;
+        for (k, v) in [
+            ("default_threshold", self.default_threshold),
+            ("broker_strong_match", self.broker_strong_match),
+            ("broker_strong_consortium", self.broker_strong_consortium),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return bad(format!("alerts.{k}: {v} must be between 0 and 1"));
+            }
+        }
+        if self.max_attempts == 0 || self.max_items == 0 {
+            return bad("alerts.max_attempts and alerts.max_items: must be at least 1".into());
+        }
+        if let Some(e) = smtp_env.filter(|e| !e.trim().is_empty()) {
+            self.smtp_url = Some(Secret(e));
+        }
+        if let Some(u) = &self.smtp_url {
+            let scheme = u.0.split("://").next().unwrap_or("");
+            if !matches!(scheme, "smtp" | "smtps") {
+                return bad("alerts.smtp_url: must start with smtp:// or smtps://".into());
+            }
+        }
+        if let Some(e) = &self.broker_email {
+            crate::alerts::settings::parse_email(e)
+                .map_err(|m| Error::Config(format!("alerts.broker_email: {m}")))?;
+        }
+        if let Some(u) = &self.broker_webhook_url {
+            crate::alerts::urlsafe::parse(u, &self.webhook_allow)
+                .map_err(|m| Error::Config(format!("alerts.broker_webhook_url: {m}")))?;
+            if self
+                .broker_webhook_secret
+                .as_ref()
+                .is_none_or(|s| s.0.len() < 16)
+            {
+                return bad("alerts.broker_webhook_secret: needed with broker_webhook_url, at least 16 characters".into());
+            }
+        }
+        if self
+            .broker_feed_token
+            .as_ref()
+            .is_some_and(|s| s.0.len() < 16)
+        {
+            return bad("alerts.broker_feed_token: use at least 16 characters".into());
+        }
+        Ok(self)
+    }
 }
 
 /// A generic OCDS feed: source `ocds:<name>`, first page at `url`.
@@ -211,6 +376,7 @@ pub struct Config {
     pub clusters: Vec<String>,
     /// Match component weights (normalised to sum to 1).
     pub weights: crate::matching::Weights,
+    pub alerts: AlertsConfig,
     /// Brokered value target and programme start.
     pub ledger: crate::ledger::LedgerSettings,
     /// Requests per minute per API key.
@@ -239,6 +405,7 @@ impl Config {
         file: FileConfig,
         flag_data_dir: Option<PathBuf>,
         flag_addr: Option<String>,
+        flag_public_url: Option<String>,
     ) -> Result<Config> {
         let data_dir = flag_data_dir
             .or(file.data_dir)
@@ -273,6 +440,11 @@ impl Config {
             )));
         }
         let weights = file.weights.unwrap_or_default().normalised();
+        let alerts = file.alerts.unwrap_or_default().resolve(
+            flag_public_url.or(file.public_url),
+            &addr,
+            std::env::var("SEBROKER_SMTP_URL").ok(),
+        )?;
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         let mut ledger = crate::ledger::LedgerSettings::default();
         let target = match env("SEBROKER_TARGET_PENCE") {
@@ -309,6 +481,7 @@ impl Config {
             addr,
             clusters,
             weights,
+            alerts,
             ledger,
             rate_limit_per_minute,
         })
@@ -326,10 +499,21 @@ mod tests {
             addr: Some("127.0.0.1:9000".into()),
             ..FileConfig::default()
         };
-        let c = Config::resolve(file, Some("/from/flag".into()), None).expect("valid");
+        let c = Config::resolve(file, Some("/from/flag".into()), None, None).expect("valid");
         assert_eq!(c.data_dir, PathBuf::from("/from/flag"));
         assert_eq!(c.addr.port(), 9000);
-        assert!(Config::resolve(FileConfig::default(), None, Some("nope".into())).is_err());
+        assert!(Config::resolve(FileConfig::default(), None, Some("nope".into()), None).is_err());
+        assert_eq!(c.alerts.public_url, "http://127.0.0.1:9000");
+        let file: FileConfig = toml::from_str(
+            "public_url = 'https://brokerage.example.org/'\n[alerts]\ndigest_time = '07:30'\nwebhook_allow = ['127.0.0.1']\n",
+        )
+        .expect("parses");
+        let c = Config::resolve(file, None, None, None).expect("valid");
+        assert_eq!(c.alerts.public_url, "https://brokerage.example.org");
+        assert!(!c.alerts.webhook_allow.is_empty());
+        let file: FileConfig = toml::from_str("[alerts]\ndigest_time = '7 am'\n").expect("parses");
+        assert!(Config::resolve(file, None, None, None).is_err());
+        assert!(toml::from_str::<FileConfig>("[alerts]\nwebhook_allow = ['nope']\n").is_err());
     }
 
     #[test]

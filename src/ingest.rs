@@ -287,5 +287,9 @@ fn compile_notices(
     app.store.put_cpv(&cpv, false)?;
     // Every new or changed notice is matched (and its awards linked) as it arrives.
     app.refresh_notices(&changed)?;
+    if !changed.is_empty() {
+        // Instant alerts follow each ingest (`serve` listens).
+        app.alerts_rt.ingested.notify_one();
+    }
     Ok(changed.len())
 }

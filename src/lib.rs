@@ -4,6 +4,7 @@
 //! ([`store`]) + index (crate `sebroker-index`) → search ([`search`]) → CLI
 //! ([`cli`]) and HTTP API ([`api`]). See ARCHITECTURE.md.
 
+pub mod alerts;
 pub mod anchors;
 pub mod api;
 pub mod app;
@@ -22,6 +23,7 @@ pub mod members;
 pub mod search;
 pub mod sources;
 pub mod store;
+pub mod web;
 
 pub use app::App;
 pub use error::{Error, Result};

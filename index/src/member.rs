@@ -133,7 +133,7 @@ pub struct MemberIndex {
 
 /// Longest notice text used for a match query: enough words to carry the
 /// subject, not so many that common words dominate.
-const MAX_QUERY_TERMS: usize = 64;
+const MAX_QUERY_TERMS: usize = 48;
 
 impl MemberIndex {
     pub fn build(members: &[Member]) -> Result<MemberIndex> {

@@ -9,7 +9,7 @@ use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
 };
-use tantivy::schema::{Field, IndexRecordOption, Value as _};
+use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 use time::OffsetDateTime;
@@ -192,17 +192,27 @@ impl NoticeIndex {
         score: Option<f32>,
         snippets: Option<&(SnippetGenerator, SnippetGenerator)>,
     ) -> Result<Hit> {
-        let doc: TantivyDocument = searcher.doc(addr)?;
-        let ocid = doc
-            .get_first(self.fields.ocid)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned();
+        // The ocid comes from its fast column; the stored document is read
+        // only when snippets need its text.
+        let mut ocid = String::new();
+        let column = searcher
+            .segment_reader(addr.segment_ord)
+            .fast_fields()
+            .str("ocid")?;
+        if let Some(col) = column {
+            if let Some(ord) = col.term_ords(addr.doc_id).next() {
+                col.ord_to_str(ord, &mut ocid)
+                    .map_err(tantivy::TantivyError::from)?;
+            }
+        }
         let (title_snippet, description_snippet) = match snippets {
-            Some((t, d)) => (
-                non_empty(t.snippet_from_doc(&doc).to_html()),
-                non_empty(d.snippet_from_doc(&doc).to_html()),
-            ),
+            Some((t, d)) => {
+                let doc: TantivyDocument = searcher.doc(addr)?;
+                (
+                    non_empty(t.snippet_from_doc(&doc).to_html()),
+                    non_empty(d.snippet_from_doc(&doc).to_html()),
+                )
+            }
             None => (None, None),
         };
         Ok(Hit {

@@ -11,7 +11,7 @@ use crate::notice::Notice;
 
 /// Bumped whenever the schema or the way documents are built changes; an
 /// index of another version is rebuilt from the store.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Stored in the `deadline` field when a notice has none, so that it sorts last.
 pub const NO_DEADLINE: i64 = i64::MAX;
@@ -51,7 +51,7 @@ pub fn build() -> (Schema, Fields) {
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
     let fields = Fields {
-        ocid: b.add_text_field("ocid", STRING | STORED),
+        ocid: b.add_text_field("ocid", STRING | STORED | FAST),
         title: b.add_text_field("title", text_stored.clone()),
         description: b.add_text_field("description", text_stored),
         buyer: b.add_text_field("buyer", text.clone()),

@@ -12,6 +12,8 @@ use sebroker_connectors::anchors::{self, Opportunity, OpportunityInput};
 use super::auth::Admin;
 use super::error::ApiError;
 
+pub use super::auth::same_secret;
+
 #[derive(serde::Serialize)]
 pub struct Created {
     pub ocid: String,

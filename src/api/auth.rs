@@ -25,7 +25,7 @@ pub struct Caller {
 }
 
 /// Compares secrets in constant time (over their SHA-256, so lengths leak nothing).
-fn same_secret(a: &str, b: &str) -> bool {
+pub fn same_secret(a: &str, b: &str) -> bool {
     let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
     x.iter()
         .zip(y.iter())
@@ -33,15 +33,14 @@ fn same_secret(a: &str, b: &str) -> bool {
         == 0
 }
 
-impl FromRequestParts<super::State> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &super::State) -> Result<Self, ApiError> {
-        if let Some(c) = parts.extensions.get::<Caller>() {
-            return Ok(c.clone());
-        }
-        let given = parts
-            .headers
+impl Caller {
+    /// Authenticates the `Authorization: Bearer` header and applies the
+    /// per-key rate limit.
+    pub fn from_headers(
+        app: &crate::App,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<Caller, ApiError> {
+        let given = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
@@ -91,6 +90,18 @@ impl FromRequestParts<super::State> for Caller {
             e.retry_after = Some(wait);
             return Err(e);
         }
+        Ok(caller)
+    }
+}
+
+impl FromRequestParts<super::State> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &super::State) -> Result<Self, ApiError> {
+        if let Some(c) = parts.extensions.get::<Caller>() {
+            return Ok(c.clone());
+        }
+        let caller = Caller::from_headers(app, &parts.headers)?;
         parts.extensions.insert(caller.clone());
         Ok(caller)
     }

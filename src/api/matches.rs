@@ -9,10 +9,10 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::auth::{member_not_found, Caller};
+use super::blocking;
 use super::error::ApiError;
 use crate::auth::Role;
 use crate::matching::store::member_matches;
-use crate::matching::Timing;
 use crate::search::parse_when;
 use sebroker_index::Status;
 
@@ -27,14 +27,6 @@ pub struct MatchParams {
 
 fn bad(e: QueryRejection) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.body_text())
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
 }
 
 fn notice_not_found(ocid: &str) -> ApiError {
@@ -54,17 +46,9 @@ pub async fn notice_matches(
     caller.require(&[Role::Broker])?;
     let Query(p) = params.map_err(bad)?;
     blocking(move || {
-        let n = app
-            .store
-            .get_notice(&ocid)?
+        let (_, matches) = app
+            .notice_matches(&ocid, p.top.unwrap_or(10).min(500))?
             .ok_or_else(|| notice_not_found(&ocid))?;
-        let set = app.member_set();
-        let places = app.places();
-        let matches = app.matcher(&set, &places).match_notice(
-            &n,
-            Timing::Ignore,
-            p.top.unwrap_or(10).min(500),
-        )?;
         Ok(Json(
             serde_json::json!({ "ocid": ocid, "matches": matches }),
         ))
@@ -121,19 +105,10 @@ pub async fn consortia(
     caller.require(&[Role::Broker])?;
     let Query(p) = params.map_err(bad)?;
     blocking(move || {
-        let n = app
-            .store
-            .get_notice(&ocid)?
+        let (_, proposals) = app
+            .consortia(&ocid, p.max_size.unwrap_or(4), p.top.unwrap_or(3).min(20))?
             .ok_or_else(|| notice_not_found(&ocid))?;
-        let set = app.member_set();
-        let places = app.places();
-        let matcher = app.matcher(&set, &places);
-        Ok(Json(crate::consortia::propose(
-            &n,
-            &matcher,
-            p.max_size.unwrap_or(4),
-            p.top.unwrap_or(3).min(20),
-        )?))
+        Ok(Json(proposals))
     })
     .await
 }

@@ -3,6 +3,7 @@
 //! role check ([`auth::Caller`]), CSV on request (`?format=csv` or
 //! `Accept: text/csv`), with body-size and time limits. See docs/api.md.
 
+pub mod alerts;
 pub mod anchors;
 pub mod auth;
 pub mod cases;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -39,7 +40,8 @@ pub type State = Arc<App>;
 /// The whole router, in one readable place. Who may call what is checked
 /// in each handler through its [`auth::Caller`] (see docs/api.md).
 pub fn router(app: State) -> Router {
-    Router::new()
+    let pages = crate::web::router(app.clone(), false);
+    let api = Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/notices", get(notices::list))
         .route("/api/v1/notices/{ocid}", get(notices::show))
@@ -53,6 +55,18 @@ pub fn router(app: State) -> Router {
         .route(
             "/api/v1/members/{id}/matches",
             get(matches::member_matches_route),
+        )
+        .route("/api/v1/members/{id}/alerts", get(alerts::member_alerts))
+        .route(
+            "/api/v1/members/{id}/alert-settings",
+            put(alerts::put_settings),
+        )
+        .route("/api/v1/alerts/deliveries", get(alerts::deliveries))
+        .route("/api/v1/alerts/run", post(alerts::run))
+        .route("/feeds/{file}", get(alerts::feed))
+        .route(
+            "/unsubscribe/{token}",
+            get(alerts::unsubscribe_page).post(alerts::unsubscribe),
         )
         .route(
             "/api/v1/members/{id}/returns",
@@ -81,12 +95,14 @@ pub fn router(app: State) -> Router {
         )
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(csv::negotiate))
+        .with_state(app);
+    pages
+        .merge(api)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .with_state(app)
 }
 
 async fn healthz(

@@ -1,6 +1,8 @@
 //! `sebroker serve`: open the data folder (or a fresh demo folder), catch the
 //! index up, sync the live sources on a schedule (not with `--no-sync` or
-//! `--demo`), and serve the API until Ctrl-C or SIGTERM.
+//! `--demo`), run the alert engine (instant alerts after each ingest,
+//! digests on schedule, deliveries and their retries), and serve the API
+//! until Ctrl-C or SIGTERM.
 
 use std::sync::Arc;
 
@@ -25,7 +27,9 @@ pub fn run(config: &Config, sync: &SyncConfig, demo: bool, no_sync: bool) -> any
     } else {
         config.data_dir.clone()
     };
-    let mut app = App::open(&data_dir)?.with_config(config);
+    let mut app = App::open(&data_dir)?
+        .with_config(config)
+        .with_alerts(config.alerts.clone());
     app.admin_token = sync.admin_token.clone();
     let mut demo_keys = Vec::new();
     if demo {
@@ -70,6 +74,7 @@ pub fn run(config: &Config, sync: &SyncConfig, demo: bool, no_sync: bool) -> any
             sync.settings.clone(),
             sync.interval,
         );
+        let alert_tasks = crate::alerts::service::spawn(app.clone());
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
         // Tests and scripts read this line to find the port.
@@ -91,7 +96,7 @@ pub fn run(config: &Config, sync: &SyncConfig, demo: bool, no_sync: bool) -> any
         axum::serve(listener, super::router(app))
             .with_graceful_shutdown(shutdown())
             .await?;
-        for t in tasks {
+        for t in tasks.into_iter().chain(alert_tasks) {
             t.abort();
         }
         let _ = std::fs::remove_file(&url_file);

@@ -46,7 +46,19 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             return Ok(exit::USAGE);
         }
     };
-    let config = Config::resolve(file, cli.data_dir.clone(), addr_flag)?;
+    let config = match Config::resolve(
+        file,
+        cli.data_dir.clone(),
+        addr_flag,
+        cli.public_url.clone(),
+    ) {
+        Ok(c) => c,
+        Err(e @ Error::Config(_)) => {
+            eprintln!("error: {e}");
+            return Ok(exit::USAGE);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let remote = super::ledger::Remote {
         server: cli.server.clone(),
         key: cli.key.clone(),
@@ -79,6 +91,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             json,
             ..
         } => super::sync::sync_cmd(&config, &sync_config, &source, from, to, now, json),
+        Command::Alerts { command } => super::alerts::alerts_cmd(&config, command),
         Command::Anchors {
             command: AnchorsCommand::Import { file, anchor, json },
         } => super::sync::anchors_import_cmd(&config, &file, &anchor, json),

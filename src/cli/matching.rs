@@ -7,7 +7,7 @@ use crate::app::App;
 use crate::config::Config;
 use crate::error::exit;
 use crate::matching::store::member_matches;
-use crate::matching::{Match, Timing};
+use crate::matching::Match;
 use crate::members::links::LinkStatus;
 use crate::members::{self, RowProblem};
 use crate::search::parse_when;
@@ -143,15 +143,11 @@ struct NoticeMatches {
 
 pub fn match_cmd(config: &Config, ocid: &str, top: usize, json: bool) -> anyhow::Result<u8> {
     let app = App::open(&config.data_dir)?.with_weights(config.weights);
-    let Some(n) = app.store.get_notice(ocid)? else {
+    let Some((n, matches)) = app.notice_matches(ocid, top)? else {
         eprintln!("error: no notice with ocid {ocid:?}");
         return Ok(exit::FAILED);
     };
     let set = app.member_set();
-    let places = app.places();
-    let matches = app
-        .matcher(&set, &places)
-        .match_notice(&n, Timing::Ignore, top)?;
     let out = NoticeMatches {
         ocid: ocid.to_owned(),
         matches,
@@ -237,13 +233,10 @@ pub fn consortia_cmd(
     json: bool,
 ) -> anyhow::Result<u8> {
     let app = App::open(&config.data_dir)?.with_weights(config.weights);
-    let Some(n) = app.store.get_notice(ocid)? else {
+    let Some((n, p)) = app.consortia(ocid, max_size, top)? else {
         eprintln!("error: no notice with ocid {ocid:?}");
         return Ok(exit::FAILED);
     };
-    let set = app.member_set();
-    let places = app.places();
-    let p = crate::consortia::propose(&n, &app.matcher(&set, &places), max_size, top)?;
     if json {
         println!("{}", serde_json::to_string(&p)?);
     } else {

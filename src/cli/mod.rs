@@ -1,5 +1,6 @@
 //! The command line: one subcommand per job, the same vocabulary as the API.
 
+mod alerts;
 mod commands;
 pub mod keys;
 pub mod ledger;
@@ -27,6 +28,9 @@ pub struct Cli {
     /// Data folder (store, index, lock) [default: ./data].
     #[arg(long, global = true, env = "SEBROKER_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Base URL of links in alerts and feeds [default: http://<addr>].
+    #[arg(long, global = true, env = "SEBROKER_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Send ledger and key commands to this running server (default: the
     /// one holding the data folder, if any).
     #[arg(long, global = true, env = "SEBROKER_SERVER")]
@@ -168,6 +172,12 @@ pub enum Command {
         urls: SourceUrls,
         #[arg(long)]
         json: bool,
+    },
+    /// Alerts to members and brokers: run the engine, see deliveries, set
+    /// a member's alert settings.
+    Alerts {
+        #[command(subcommand)]
+        command: AlertsCommand,
     },
     /// Opportunities that anchor institutions enter themselves.
     Anchors {
@@ -397,6 +407,52 @@ pub enum AnchorsCommand {
         /// The anchor's slug, e.g. walsall-council (source anchor:<slug>).
         #[arg(long)]
         anchor: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Select what is due (instant alerts, digests whose time has come,
+    /// broker alerts), queue it, and attempt every due delivery once.
+    Run {
+        /// Show what would be alerted; queue and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Judge deadlines and digest times at this time (RFC 3339 or
+        /// YYYY-MM-DD) [default: now].
+        #[arg(long)]
+        now: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The delivery log (queued, sending, sent, failed, dead).
+    Deliveries {
+        /// Only deliveries in this state.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show or change a member's alert settings (as the API's PUT).
+    Settings {
+        member: String,
+        /// instant, daily, weekly, off.
+        #[arg(long)]
+        frequency: Option<String>,
+        /// Score from 0 to 1 a match needs.
+        #[arg(long)]
+        threshold: Option<f64>,
+        /// Email address ("" removes it).
+        #[arg(long)]
+        email: Option<String>,
+        /// Webhook URL ("" removes it).
+        #[arg(long)]
+        webhook_url: Option<String>,
+        /// Give the member an Atom feed (true) or revoke it (false).
+        #[arg(long)]
+        feed: Option<bool>,
         #[arg(long)]
         json: bool,
     },

@@ -12,7 +12,7 @@ use sebroker_connectors::money::format_pence;
 use sebroker_index::{Member, Notice};
 
 use crate::error::Result;
-use crate::matching::components::{cpv_pair, geography};
+use crate::matching::components::{capacity_of_ratio, cpv_pair, geography};
 use crate::matching::{Match, Matcher, Timing};
 
 /// Members from the match step considered for consortia.
@@ -119,11 +119,13 @@ impl<'a> Profile<'a> {
         let places = places
             .iter()
             .map(|p| {
-                let one = Notice {
-                    nuts: sebroker_connectors::places::levels(p),
-                    ..n.clone()
-                };
-                geography(&one, member, matcher.places).0
+                geography(
+                    &sebroker_connectors::places::levels(p),
+                    member,
+                    matcher.places,
+                    false,
+                )
+                .0
             })
             .collect();
         Profile {
@@ -159,16 +161,7 @@ fn capacity(value: Option<i64>, profiles: &[&Profile]) -> f64 {
     if turnover <= 0 {
         return 0.5;
     }
-    let ratio = v as f64 / turnover as f64;
-    if ratio <= 0.5 {
-        1.0
-    } else if ratio <= 1.0 {
-        0.7
-    } else if ratio <= 2.0 {
-        0.4
-    } else {
-        0.1
-    }
+    capacity_of_ratio(v as f64 / turnover as f64)
 }
 
 struct Scored {

@@ -278,7 +278,7 @@ impl ReturnInput {
     }
 }
 
-/// A CSV row of returns: the member id and its return, or why not.
+/// One CSV row of returns: the member and its figures, or why not.
 pub type ReturnRow = std::result::Result<(String, ReturnInput), String>;
 
 /// Returns from CSV: a `member_id` column and the [`ReturnInput`] fields.

@@ -38,33 +38,40 @@ pub fn cpv_pair(a: &str, b: &str) -> f64 {
     }
 }
 
-/// Best closeness between any notice code and any member code.
-pub fn cpv_score(n: &Notice, m: &Member) -> (f64, Option<String>) {
+/// Best closeness between any notice code and any member code; the reason
+/// is written only when `explain`.
+pub fn cpv_score(n: &Notice, m: &Member, explain: bool) -> (f64, Option<String>) {
     let member_codes = m.all_cpv();
-    let mut best = (0.0f64, None);
-    for nc in &n.cpv {
+    let mut best: (f64, Option<(usize, &str)>) = (0.0, None);
+    for (i, nc) in n.cpv.iter().enumerate() {
         for mc in &member_codes {
             let s = cpv_pair(&nc.code, mc);
             if s > best.0 {
-                let what = nc
-                    .description
-                    .as_deref()
-                    .map(|d| format!(" ({d})"))
-                    .unwrap_or_default();
-                let reason = if s >= 1.0 {
-                    format!("CPV {}{what} is one of its services", nc.code)
-                } else {
-                    format!("CPV {}{what} is close to its {mc}", nc.code)
-                };
-                best = (s, Some(reason));
+                best = (s, Some((i, mc)));
             }
         }
     }
-    best
+    let reason = match best.1 {
+        Some((i, mc)) if explain => {
+            let nc = &n.cpv[i];
+            let what = nc
+                .description
+                .as_deref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            Some(if best.0 >= 1.0 {
+                format!("CPV {}{what} is one of its services", nc.code)
+            } else {
+                format!("CPV {}{what} is close to its {mc}", nc.code)
+            })
+        }
+        _ => None,
+    };
+    (best.0, reason)
 }
 
 /// The finest codes of a set holding every NUTS level.
-fn finest(codes: &[String]) -> Vec<&str> {
+pub fn finest(codes: &[String]) -> Vec<&str> {
     codes
         .iter()
         .filter(|c| {
@@ -77,27 +84,34 @@ fn finest(codes: &[String]) -> Vec<&str> {
 }
 
 /// Where the work is against where the member works.
-pub fn geography(n: &Notice, m: &Member, places: &Places) -> (f64, Option<String>) {
-    let nf = finest(&n.nuts);
+/// `nuts` holds every level of the notice's places.
+pub fn geography(
+    nuts: &[String],
+    m: &Member,
+    places: &Places,
+    explain: bool,
+) -> (f64, Option<String>) {
+    let nf = finest(nuts);
     if nf.is_empty() || m.nuts.is_empty() {
         return (0.5, None);
     }
     if nf.iter().all(|c| c.len() <= 2) {
-        return (0.4, Some("delivery is UK-wide".into()));
+        return (0.4, explain.then(|| "delivery is UK-wide".into()));
     }
-    let mut best = (0.0f64, None);
-    for nc in &nf {
-        if m.nuts.iter().any(|mc| mc == nc) {
+    if let Some(nc) = nf.iter().find(|nc| m.nuts.iter().any(|mc| mc == *nc)) {
+        let reason = explain.then(|| {
             let name = places
                 .name_of(nc)
                 .map(|x| format!(" ({x})"))
                 .unwrap_or_default();
-            return (
-                1.0,
-                Some(format!("delivered in {nc}{name}, within its service area")),
-            );
-        }
-        for mc in finest(&m.nuts) {
+            format!("delivered in {nc}{name}, within its service area")
+        });
+        return (1.0, reason);
+    }
+    let mut best: (f64, Option<(&str, usize)>) = (0.0, None);
+    let mf = finest(&m.nuts);
+    for nc in &nf {
+        for mc in &mf {
             let common = nc
                 .bytes()
                 .zip(mc.bytes())
@@ -109,26 +123,29 @@ pub fn geography(n: &Notice, m: &Member, places: &Places) -> (f64, Option<String
                 _ => 0.1,
             };
             if s > best.0 {
-                let region = &nc[..common.min(nc.len())];
-                let name = places
-                    .name_of(region)
-                    .map(|x| format!(" ({x})"))
-                    .unwrap_or_default();
-                best = (
-                    s,
-                    (common >= 3).then(|| {
-                        format!("delivered in {nc}, same area {region}{name} as its work")
-                    }),
-                );
+                best = (s, Some((nc, common)));
             }
         }
     }
-    best
+    let reason = match best.1 {
+        Some((nc, common)) if explain && common >= 3 => {
+            let region = &nc[..common.min(nc.len())];
+            let name = places
+                .name_of(region)
+                .map(|x| format!(" ({x})"))
+                .unwrap_or_default();
+            Some(format!(
+                "delivered in {nc}, same area {region}{name} as its work"
+            ))
+        }
+        _ => None,
+    };
+    (best.0, reason)
 }
 
 /// Value against the member's size: buyers expect annual value to be at most
 /// about half of turnover. Multi-lot notices are judged on the lot that fits best.
-pub fn capacity(n: &Notice, m: &Member) -> (f64, Option<String>) {
+pub fn capacity(n: &Notice, m: &Member, explain: bool) -> (f64, Option<String>) {
     let mut values: Vec<i64> = n
         .lots
         .iter()
@@ -142,7 +159,7 @@ pub fn capacity(n: &Notice, m: &Member) -> (f64, Option<String>) {
     }
     let mut best = (0.0f64, None);
     for v in values {
-        let s = capacity_for(v, m);
+        let s = capacity_for(v, m, explain);
         if s.0 > best.0 {
             best = s;
         }
@@ -150,52 +167,61 @@ pub fn capacity(n: &Notice, m: &Member) -> (f64, Option<String>) {
     best
 }
 
-fn capacity_for(v: i64, m: &Member) -> (f64, Option<String>) {
-    let mut score = match m.turnover_pence.filter(|t| *t > 0) {
+/// Value divided by turnover → capacity: buyers expect value to be at most
+/// about half of turnover.
+pub fn capacity_of_ratio(ratio: f64) -> f64 {
+    if ratio <= 0.5 {
+        1.0
+    } else if ratio <= 1.0 {
+        0.7
+    } else if ratio <= 2.0 {
+        0.4
+    } else {
+        0.1
+    }
+}
+
+fn capacity_for(v: i64, m: &Member, explain: bool) -> (f64, Option<String>) {
+    let mut score: (f64, Option<String>) = match m.turnover_pence.filter(|t| *t > 0) {
         Some(t) => {
             let ratio = v as f64 / t as f64;
-            let s = if ratio <= 0.5 {
-                1.0
-            } else if ratio <= 1.0 {
-                0.7
-            } else if ratio <= 2.0 {
-                0.4
-            } else {
-                0.1
-            };
+            let s = capacity_of_ratio(ratio);
             (
                 s,
-                Some(format!(
-                    "value {} is {:.0}% of its turnover",
-                    format_pence(v),
-                    ratio * 100.0
-                )),
+                explain.then(|| {
+                    format!(
+                        "value {} is {:.0}% of its turnover",
+                        format_pence(v),
+                        ratio * 100.0
+                    )
+                }),
             )
         }
         None => match m.max_contract_pence {
             Some(max) if v <= max => (
                 0.9,
-                Some(format!(
-                    "value {} is within its contract range",
-                    format_pence(v)
-                )),
+                explain.then(|| format!("value {} is within its contract range", format_pence(v))),
             ),
             Some(_) => (
                 0.3,
-                Some(format!(
-                    "value {} is above its largest contract size",
-                    format_pence(v)
-                )),
+                explain.then(|| {
+                    format!(
+                        "value {} is above its largest contract size",
+                        format_pence(v)
+                    )
+                }),
             ),
             None => (0.5, None),
         },
     };
     if m.min_contract_pence.is_some_and(|min| v < min) {
         score.0 *= 0.6;
-        score.1 = Some(format!(
-            "value {} is below its smallest contract size",
-            format_pence(v)
-        ));
+        score.1 = explain.then(|| {
+            format!(
+                "value {} is below its smallest contract size",
+                format_pence(v)
+            )
+        });
     }
     score
 }
@@ -237,31 +263,36 @@ pub fn suitability(n: &Notice, m: &Member) -> (f64, Option<String>) {
     }
 }
 
-/// Past work for the same buyer.
-pub fn relationship(n: &Notice, m: &Member) -> (f64, Option<String>) {
-    let Some(buyer) = n
-        .buyer
-        .name
-        .as_deref()
-        .map(normalise_name)
-        .filter(|b| !b.is_empty())
-    else {
+/// Past work for the same buyer. `buyer` is the notice buyer's normalised
+/// name (computed once per notice).
+pub fn relationship(buyer: &str, m: &Member, explain: bool) -> (f64, Option<String>) {
+    let Some(first) = buyer.split(' ').next().filter(|w| !w.is_empty()) else {
         return (0.0, None);
     };
-    let mut best = (0.0f64, None);
+    let mut best: (f64, Option<&sebroker_index::TrackRecord>) = (0.0, None);
     for t in &m.track_record {
         let Some(tb) = t.buyer.as_deref() else {
             continue;
         };
-        if strsim::jaro_winkler(&buyer, &normalise_name(tb)) >= 0.9 {
+        // Cheap pre-check before normalising: the first word must appear.
+        if !tb.to_lowercase().contains(first) {
+            continue;
+        }
+        if strsim::jaro_winkler(buyer, &normalise_name(tb)) >= 0.9 {
             let s = t.confidence.clamp(0.0, 1.0);
             if s > best.0 {
-                let when = t.year.map(|y| format!(" ({y})")).unwrap_or_default();
-                best = (s, Some(format!("has worked for {tb} before{when}")));
+                best = (s, Some(t));
             }
         }
     }
-    best
+    let reason = best.1.filter(|_| explain).map(|t| {
+        let when = t.year.map(|y| format!(" ({y})")).unwrap_or_default();
+        format!(
+            "has worked for {} before{when}",
+            t.buyer.as_deref().unwrap_or("")
+        )
+    });
+    (best.0, reason)
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use sebroker_connectors::places::Places;
 use sebroker_index::{Member, MemberIndex, Notice};
 
 use crate::error::Result;
+use crate::members::links::normalise_name;
 
 /// Component weights. The defaults were fitted on real award data (see
 /// `sebroker evaluate` and the README); they sum to 1.
@@ -185,36 +186,49 @@ impl Matcher<'_> {
             .copied()
             .fold(0.0f64, f64::max)
             .max(TEXT_FLOOR);
-        let mut out: Vec<Match> = candidates
+        let buyer = n
+            .buyer
+            .name
+            .as_deref()
+            .map(normalise_name)
+            .unwrap_or_default();
+        // Score every candidate without words, then explain only the ones shown.
+        let mut scored: Vec<(f64, &Member, f64)> = candidates
             .iter()
-            .filter_map(|(id, bm25)| {
-                self.members
-                    .get(id)
-                    .map(|m| self.score(n, m, bm25 / best, &timing_part))
+            .filter_map(|(id, bm25)| self.members.get(id).map(|m| (m, bm25 / best)))
+            .map(|(m, text)| {
+                (
+                    self.score(n, &buyer, m, text, &timing_part, false).score,
+                    m,
+                    text,
+                )
             })
             .collect();
-        out.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| a.member_id.cmp(&b.member_id))
-        });
-        out.truncate(top);
-        Ok(out)
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        scored.truncate(top);
+        Ok(scored
+            .into_iter()
+            .map(|(_, m, text)| self.score(n, &buyer, m, text, &timing_part, true))
+            .collect())
     }
 
-    /// Scores one candidate; `text` is its normalised text relevance.
+    /// Scores one candidate; `text` is its normalised text relevance and
+    /// `buyer` the notice buyer's normalised name. Reasons are written only
+    /// when `explain`.
     pub fn score(
         &self,
         n: &Notice,
+        buyer: &str,
         m: &Member,
         text: f64,
         timing: &(f64, Option<String>),
+        explain: bool,
     ) -> Match {
-        let cpv = components::cpv_score(n, m);
-        let geo = components::geography(n, m, self.places);
-        let cap = components::capacity(n, m);
+        let cpv = components::cpv_score(n, m, explain);
+        let geo = components::geography(&n.nuts, m, self.places, explain);
+        let cap = components::capacity(n, m, explain);
         let suit = components::suitability(n, m);
-        let rel = components::relationship(n, m);
+        let rel = components::relationship(buyer, m, explain);
         let c = Components {
             text: round3(text.clamp(0.0, 1.0)),
             cpv: round3(cpv.0),
@@ -225,6 +239,14 @@ impl Matcher<'_> {
             relationship: round3(rel.0),
         };
         let mut reasons = Vec::new();
+        if !explain {
+            return Match {
+                member_id: m.id.clone(),
+                score: c.score(&self.weights),
+                components: c,
+                reasons,
+            };
+        }
         if c.text >= 0.3 {
             reasons.push(format!(
                 "its profile matches the notice text ({:.0}%)",

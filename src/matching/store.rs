@@ -135,6 +135,36 @@ impl App {
         self.members.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The members ranked for a notice (any status), or `None` for an
+    /// unknown ocid.
+    pub fn notice_matches(&self, ocid: &str, top: usize) -> Result<Option<(Notice, Vec<Match>)>> {
+        let Some(n) = self.store.get_notice(ocid)? else {
+            return Ok(None);
+        };
+        let set = self.member_set();
+        let places = self.places();
+        let matches = self
+            .matcher(&set, &places)
+            .match_notice(&n, Timing::Ignore, top)?;
+        Ok(Some((n, matches)))
+    }
+
+    /// Consortium proposals for a notice, or `None` for an unknown ocid.
+    pub fn consortia(
+        &self,
+        ocid: &str,
+        max_size: usize,
+        top: usize,
+    ) -> Result<Option<(Notice, crate::consortia::Proposals)>> {
+        let Some(n) = self.store.get_notice(ocid)? else {
+            return Ok(None);
+        };
+        let set = self.member_set();
+        let places = self.places();
+        let p = crate::consortia::propose(&n, &self.matcher(&set, &places), max_size, top)?;
+        Ok(Some((n, p)))
+    }
+
     /// The current weights.
     pub fn weights(&self) -> Weights {
         self.weights

@@ -110,4 +110,7 @@ pub trait NoticeStore: Send + Sync {
     fn link_group(&self, a: &str, b: &str) -> Result<bool>;
     /// Every group, each sorted.
     fn groups(&self) -> Result<Vec<Vec<String>>>;
+
+    /// The alerts' settings, delivery log and marks (same database).
+    fn alert_log(&self) -> &dyn crate::alerts::AlertStore;
 }

@@ -5,7 +5,8 @@
 //! description), `places` (entry JSON → ()), `ingest_log` (sequence → JSON),
 //! `meta` (schema version, sequence counter), `sync` (source → progress
 //! JSON), `dup_keys` (candidate key \0 ocid → ()), `group_of` (ocid → group
-//! id), `groups` (group id → JSON list of ocids).
+//! id), `groups` (group id → JSON list of ocids); the alerts' trees are
+//! described in `crate::alerts::log`.
 
 use std::path::Path;
 
@@ -40,6 +41,7 @@ pub struct SledStore {
     matches: sled::Tree,
     member_matches: sled::Tree,
     links: sled::Tree,
+    alerts: crate::alerts::log::SledAlertStore,
 }
 
 impl SledStore {
@@ -66,6 +68,7 @@ impl SledStore {
             matches: db.open_tree("matches")?,
             member_matches: db.open_tree("member_matches")?,
             links: db.open_tree("links")?,
+            alerts: crate::alerts::log::SledAlertStore::open(&db)?,
             db,
         };
         s.check_version(dir)?;
@@ -480,6 +483,10 @@ impl NoticeStore for SledStore {
             self.group_of.insert(m.as_bytes(), id.as_bytes())?;
         }
         Ok(true)
+    }
+
+    fn alert_log(&self) -> &dyn crate::alerts::AlertStore {
+        &self.alerts
     }
 
     fn groups(&self) -> Result<Vec<Vec<String>>> {

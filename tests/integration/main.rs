@@ -5,14 +5,20 @@
 //! - `traps`: hand-made parser traps in `fixtures/ocds/traps`
 //! - `cli`: exit codes, the data-folder lock, reference imports
 //! - `api`: the HTTP API of `serve --demo` on 127.0.0.1
+//! - `browser`: the web pages in headless Chromium (WebDriver)
 //! - `matching`: members, matches, consortia, award links, evaluation
+//! - `alerts`: selection, updates, digests and broker alerts in-process;
+//!   webhooks against a receiver on 127.0.0.1 (retries, signatures, dead
+//!   letters, SSRF), the `.eml` outbox, Atom feeds, a crash mid-delivery
 //! - `ledger`: cases to a consortium win over HTTP, roles, retries,
 //!   corrections, reconciliation, CSV, cluster history, durability refusal,
 //!   backup → restore → verify
 //! - `sync`: live sources against a local replay of ../shared/data with
 //!   injected faults, anchors, opportunity groups, the sources API
 
+mod alerts;
 mod api;
+mod browser;
 mod cli;
 mod common;
 mod ledger;

@@ -436,3 +436,39 @@ fn reference_files_import() {
         .as_u64()
         .is_some_and(|n| n >= 9454));
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn an_index_left_behind_by_a_crash_catches_up_at_start() {
+    let Some(data) = shared_data("an_index_left_behind_by_a_crash_catches_up_at_start") else {
+        return;
+    };
+    let dir = tempdir();
+    let day1 = data.join("ocds/fts/backfill/2026-08-10");
+    let day2 = data.join("ocds/fts/backfill/2026-08-11");
+    run_json(dir.path(), &["ingest", day1.to_str().expect("p"), "--json"]);
+    // The index as it was after day 1...
+    let saved = tempdir();
+    copy_dir(&dir.path().join("index"), saved.path());
+    run_json(dir.path(), &["ingest", day2.to_str().expect("p"), "--json"]);
+    let (_, full) = run_json(dir.path(), &["search", "", "--limit", "1", "--json"]);
+    // ...put back, as if the process died after the store write and before
+    // the index commit.
+    std::fs::remove_dir_all(dir.path().join("index")).expect("rm");
+    copy_dir(saved.path(), &dir.path().join("index"));
+    let (_, caught_up) = run_json(dir.path(), &["search", "", "--limit", "1", "--json"]);
+    assert_eq!(full["total"], caught_up["total"]);
+    let (_, stats) = run_json(dir.path(), &["stats", "--json"]);
+    assert_eq!(stats["index_docs"], stats["notices"]);
+}

@@ -1,0 +1,272 @@
+//! Alerts over HTTP:
+//! `GET /api/v1/members/{id}/alerts`, `PUT /api/v1/members/{id}/alert-settings`,
+//! `GET /api/v1/alerts/deliveries`, `POST /api/v1/alerts/run`, and outside
+//! the API the secret feed `GET /feeds/{token}.atom` and the email
+//! unsubscribe link `/unsubscribe/{token}` (their tokens are the
+//! credentials).
+//!
+//! Who may call what is decided in one place, [`authorize`]: today every
+//! route needs the admin token (`Authorization: Bearer <admin_token>`).
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+use super::blocking;
+use super::error::ApiError;
+use crate::alerts::log::DeliveryState;
+use crate::alerts::settings::SettingsInput;
+use crate::alerts::{self, RunOptions, Scope};
+use crate::search::parse_when;
+
+/// What a caller wants to do.
+#[derive(Debug, Clone, Copy)]
+pub enum Action<'a> {
+    /// Read a member's alerts (the member itself, brokers).
+    MemberAlerts(&'a str),
+    /// Change a member's alert settings (the member itself, brokers).
+    MemberSettings(&'a str),
+    /// Read the delivery log (brokers, admins).
+    Deliveries,
+    /// Run the engine (admins).
+    Run,
+}
+
+/// The role decision of every alert route: a member's alerts and settings
+/// for the member itself and brokers (another member's answer 404), the
+/// delivery log for brokers, running the engine for admins.
+pub fn authorize(
+    app: &super::State,
+    headers: &HeaderMap,
+    action: Action<'_>,
+) -> Result<(), ApiError> {
+    use crate::auth::Role;
+    let caller = super::auth::Caller::from_headers(app, headers)?;
+    match action {
+        Action::MemberAlerts(id) | Action::MemberSettings(id) => caller.may_see_member(id),
+        Action::Deliveries => caller.require(&[Role::Broker]),
+        Action::Run => caller.require(&[]),
+    }
+}
+
+fn member_not_found(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "member_not_found",
+        format!("no member with id {id:?}"),
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsParams {
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/v1/members/{id}/alerts`: the member's settings (no secrets)
+/// and its alerts, newest first.
+pub async fn member_alerts(
+    State(app): State<super::State>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    params: Result<Query<AlertsParams>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authorize(&app, &headers, Action::MemberAlerts(&id))?;
+    let Query(p) = params
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.body_text()))?;
+    blocking(move || {
+        app.store
+            .get_member(&id)?
+            .ok_or_else(|| member_not_found(&id))?;
+        let log = app.store.alert_log();
+        let settings = log
+            .settings(&id)?
+            .map(|s| alerts::settings_view(&app.alerts, &s, false));
+        let list = log.alerts_of(&id, p.limit.unwrap_or(50).min(500))?;
+        Ok(Json(serde_json::json!({
+            "member_id": id,
+            "settings": settings,
+            "alerts": list,
+        })))
+    })
+    .await
+}
+
+/// `PUT /api/v1/members/{id}/alert-settings`: changes what is given; the
+/// answer holds the secrets (webhook secret, feed URL).
+pub async fn put_settings(
+    State(app): State<super::State>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<SettingsInput>, JsonRejection>,
+) -> Result<Json<alerts::SettingsView>, ApiError> {
+    authorize(&app, &headers, Action::MemberSettings(&id))?;
+    let Json(input) =
+        body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text()))?;
+    blocking(move || {
+        let now = time::OffsetDateTime::now_utc();
+        let s = alerts::put_settings(&app, &id, input, now).map_err(|e| match e {
+            crate::Error::NotFound(_) => member_not_found(&id),
+            crate::Error::Invalid(m) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_alert_settings",
+                m,
+            ),
+            other => other.into(),
+        })?;
+        Ok(Json(alerts::settings_view(&app.alerts, &s, true)))
+    })
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveriesParams {
+    pub state: Option<String>,
+    pub member: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/v1/alerts/deliveries?state=dead&member=m-0001`: the delivery
+/// log, newest alert first.
+pub async fn deliveries(
+    State(app): State<super::State>,
+    headers: HeaderMap,
+    params: Result<Query<DeliveriesParams>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authorize(&app, &headers, Action::Deliveries)?;
+    let Query(p) = params
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.body_text()))?;
+    let state = match p.state.as_deref() {
+        Some(s) => Some(DeliveryState::parse(s).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                format!("state: {s:?} is not one of queued, sending, sent, failed, dead"),
+            )
+        })?),
+        None => None,
+    };
+    blocking(move || {
+        let mut list: Vec<_> = app
+            .store
+            .alert_log()
+            .deliveries()?
+            .into_iter()
+            .filter(|d| state.is_none_or(|s| d.state == s))
+            .filter(|d| p.member.as_ref().is_none_or(|m| &d.recipient == m))
+            .collect();
+        list.reverse();
+        list.truncate(p.limit.unwrap_or(100).min(1000));
+        Ok(Json(serde_json::json!({ "deliveries": list })))
+    })
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunInput {
+    pub dry_run: bool,
+    /// RFC 3339 or YYYY-MM-DD: judge deadlines and digest times then.
+    pub now: Option<String>,
+}
+
+/// `POST /api/v1/alerts/run`: selects and queues what is due; deliveries
+/// follow in the background (see `GET /api/v1/alerts/deliveries`).
+pub async fn run(
+    State(app): State<super::State>,
+    headers: HeaderMap,
+    body: Option<Json<RunInput>>,
+) -> Result<Json<alerts::RunReport>, ApiError> {
+    authorize(&app, &headers, Action::Run)?;
+    let input = body.map(|Json(b)| b).unwrap_or_default();
+    let now = match &input.now {
+        Some(s) => parse_when("now", s, false)?,
+        None => time::OffsetDateTime::now_utc(),
+    };
+    let app2 = app.clone();
+    let report = blocking(move || {
+        Ok(alerts::run(
+            &app2,
+            &RunOptions {
+                now,
+                dry_run: input.dry_run,
+                scope: Scope::All,
+            },
+        )?)
+    })
+    .await?;
+    if report.deliveries_queued > 0 {
+        app.alerts_rt.queued.notify_one();
+    }
+    Ok(Json(report))
+}
+
+/// `GET /feeds/{token}.atom`: the feed; 404 for unknown or revoked tokens.
+pub async fn feed(State(app): State<super::State>, Path(file): Path<String>) -> Response {
+    let Some(token) = file.strip_suffix(".atom").map(str::to_owned) else {
+        return super::error::not_found().await.into_response();
+    };
+    let result = blocking(move || {
+        Ok(alerts::feed_for_token(
+            &app,
+            &token,
+            time::OffsetDateTime::now_utc(),
+        )?)
+    })
+    .await;
+    match result {
+        Ok(Some(xml)) => (
+            [
+                (header::CONTENT_TYPE, "application/atom+xml; charset=utf-8"),
+                (header::CACHE_CONTROL, "private, max-age=60"),
+            ],
+            xml,
+        )
+            .into_response(),
+        Ok(None) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "feed_not_found",
+            "no feed at this address (it may have been revoked)",
+        )
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /unsubscribe/{token}`: a page with a button; `POST` (the button, or
+/// a mail client's one-click `List-Unsubscribe-Post`) stops the emails.
+pub async fn unsubscribe_page(Path(token): Path<String>) -> Html<String> {
+    let t = alerts::atom::escape(&token);
+    Html(format!(
+        "<!DOCTYPE html><html><body style=\"font-family:sans-serif\"><h1>Stop sebroker alert emails</h1>\
+         <form method=\"post\" action=\"/unsubscribe/{t}\"><button type=\"submit\">Unsubscribe</button></form></body></html>"
+    ))
+}
+
+pub async fn unsubscribe(
+    State(app): State<super::State>,
+    Path(token): Path<String>,
+) -> Result<Html<&'static str>, ApiError> {
+    blocking(move || {
+        let log = app.store.alert_log();
+        let member = log
+            .member_of_unsubscribe_token(&token)?
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unsubscribe_not_found", "this unsubscribe link is not valid"))?;
+        alerts::put_settings(
+            &app,
+            &member,
+            SettingsInput {
+                email: Some(None),
+                ..SettingsInput::default()
+            },
+            time::OffsetDateTime::now_utc(),
+        )?;
+        tracing::info!(member_id = %member, "unsubscribed from alert emails");
+        Ok(Html("<!DOCTYPE html><html><body style=\"font-family:sans-serif\"><p>You will receive no more sebroker alert emails.</p></body></html>"))
+    })
+    .await
+}

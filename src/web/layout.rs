@@ -1,0 +1,109 @@
+//! The page shell (navigation, footer with the OGL attribution) and the
+//! stylesheet: readable on a phone, visible focus, sufficient contrast.
+
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{Html, IntoResponse, Response};
+use maud::{html, Markup, DOCTYPE};
+
+use super::auth::Viewer;
+
+const CSS: &str = r#"
+:root { --ink:#1b1b1b; --muted:#505a5f; --line:#b1b4b6; --accent:#1d70b8; --bg:#fff; --soft:#f3f2f1; --ok:#00703c; }
+* { box-sizing: border-box; }
+body { margin:0; font:16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color:var(--ink); background:var(--bg); }
+a { color:var(--accent); } a:focus, button:focus, input:focus, select:focus { outline:3px solid #fd0; outline-offset:0; }
+header { background:#0b0c0c; color:#fff; padding:.5rem 1rem; display:flex; flex-wrap:wrap; gap:1rem; align-items:center; }
+header a { color:#fff; font-weight:600; text-decoration:none; } header a:hover { text-decoration:underline; }
+header form { margin-left:auto; }
+main { max-width:72rem; margin:0 auto; padding:1rem; }
+footer { border-top:1px solid var(--line); color:var(--muted); font-size:.875rem; padding:1rem; text-align:center; }
+h1 { font-size:1.75rem; margin:.5rem 0 1rem; } h2 { font-size:1.3rem; margin-top:1.5rem; }
+.card { border:1px solid var(--line); padding:1rem; margin:.75rem 0; border-radius:4px; }
+.muted { color:var(--muted); }
+label { display:block; font-weight:600; margin:.5rem 0 .25rem; }
+input, select, button { font:inherit; padding:.4rem .6rem; border:2px solid var(--ink); border-radius:0; max-width:100%; }
+button { background:var(--ok); color:#fff; border-color:var(--ok); cursor:pointer; }
+.filters { display:grid; grid-template-columns:repeat(auto-fit,minmax(10rem,1fr)); gap:.5rem 1rem; align-items:end; }
+.badge { display:inline-block; padding:0 .4rem; border:1px solid var(--ink); font-size:.8rem; margin-right:.25rem; }
+.bar { background:var(--soft); height:.8rem; width:100%; border:1px solid var(--line); }
+.bar > span { display:block; height:100%; background:var(--accent); }
+table { border-collapse:collapse; width:100%; } th, td { text-align:left; padding:.35rem .5rem; border-bottom:1px solid var(--line); vertical-align:top; }
+.board { display:grid; grid-template-columns:repeat(auto-fit,minmax(11rem,1fr)); gap:.75rem; }
+.board h2 { font-size:1rem; }
+.facets { display:flex; flex-wrap:wrap; gap:1rem; font-size:.9rem; }
+b { background:#fff2a8; font-weight:700; }
+@media (max-width:40rem) { header { gap:.5rem; } main { padding:.5rem; } table { font-size:.9rem; } }
+"#;
+
+pub async fn stylesheet() -> Response {
+    ([(CONTENT_TYPE, "text/css; charset=utf-8")], CSS).into_response()
+}
+
+fn head(title: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        meta charset="utf-8";
+        meta name="viewport" content="width=device-width, initial-scale=1";
+        title { (title) " — sebroker" }
+        link rel="stylesheet" href="/static/style.css";
+    }
+}
+
+fn footer() -> Markup {
+    html! {
+        footer {
+            "Contains public sector information licensed under the Open Government Licence v3.0. "
+            "sebroker — procurement brokerage for the West Midlands social economy."
+        }
+    }
+}
+
+/// A page for a signed-in viewer, with the navigation their role allows.
+pub fn page(viewer: &Viewer, title: &str, body: Markup) -> Html<String> {
+    let role = viewer.session.role;
+    let m = html! {
+        (head(title))
+        html lang="en" {
+            body {
+                header {
+                    a href="/" { "sebroker" }
+                    @if role.brokers() {
+                        a href="/search" { "Search" }
+                        a href="/members" { "Members" }
+                        a href="/pipeline" { "Pipeline" }
+                    }
+                    @if role != super::auth::Role::Member {
+                        a href="/dashboard" { "Dashboard" }
+                    }
+                    @if let Some(id) = &viewer.session.member_id {
+                        a href={ "/members/" (id) } { "My opportunities" }
+                    }
+                    form method="post" action="/signout" {
+                        input type="hidden" name="csrf" value=(viewer.session.csrf);
+                        span class="muted" style="color:#ddd" { "Signed in as " (role.as_str()) " " }
+                        button type="submit" { "Sign out" }
+                    }
+                }
+                main id="main" { (body) }
+                (footer())
+            }
+        }
+    };
+    Html(m.into_string())
+}
+
+/// A page without navigation (sign-in, errors).
+pub fn bare(title: &str, body: Markup) -> Html<String> {
+    let m = html! {
+        (head(title))
+        html lang="en" { body { main id="main" { (body) } (footer()) } }
+    };
+    Html(m.into_string())
+}
+
+pub fn message(title: &str, text: &str) -> Html<String> {
+    bare(
+        title,
+        html! { h1 { (title) } p { (text) } p { a href="/" { "Home" } } },
+    )
+}
