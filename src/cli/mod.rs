@@ -266,7 +266,7 @@ pub enum KeysCommand {
         member: Option<String>,
         #[arg(long)]
         name: Option<String>,
-        /// Last day before the key stops working (YYYY-MM-DD).
+        /// The key stops working at 00:00 UTC on this date (YYYY-MM-DD).
         #[arg(long)]
         expires: Option<String>,
         #[arg(long)]
