@@ -34,8 +34,10 @@ pub struct App {
     pub ledger: Arc<Ledger>,
     /// Cluster slugs members may belong to (the configuration's `clusters`).
     pub clusters: Vec<String>,
-    /// Requests per minute per API key.
+    /// Requests per minute per API key (and the sessions made with it).
     pub limiter: RateLimiter,
+    /// Sign-in attempts and bad credentials per minute per client address.
+    pub attempts: RateLimiter,
     _lock: DirLock,
 }
 
@@ -68,6 +70,7 @@ impl App {
                 .map(|c| (*c).to_owned())
                 .collect(),
             limiter: RateLimiter::default(),
+            attempts: RateLimiter::new(crate::config::DEFAULT_AUTH_ATTEMPTS_PER_MINUTE),
             _lock: lock,
         };
         app.catch_up_index()?;
@@ -82,6 +85,7 @@ impl App {
             l.settings = config.ledger;
         }
         self.limiter = RateLimiter::new(config.rate_limit_per_minute);
+        self.attempts = RateLimiter::new(config.auth_attempts_per_minute);
         self
     }
 
