@@ -151,7 +151,11 @@ impl NoticeIndex {
         let filters = self.filters(req, true)?;
         let query = self.exclude(combine(text.clone(), filters), req);
         let limit = req.limit.clamp(1, MAX_LIMIT);
-        if req.offset.checked_add(limit).is_none_or(|end| end > MAX_WINDOW) {
+        if req
+            .offset
+            .checked_add(limit)
+            .is_none_or(|end| end > MAX_WINDOW)
+        {
             return Err(IndexError::Window {
                 offset: req.offset,
                 limit,

@@ -212,12 +212,13 @@ mod tests {
         ]);
         let out = to_csv(&v);
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines[1], "\"'=HYPERLINK(\"\"http://x\"\")\",-5");
-        assert_eq!(lines[2], "'+1,1");
-        assert_eq!(lines[3], "'-2,2");
-        assert_eq!(lines[4], "'@SUM(A1),3");
-        assert!(lines[5].starts_with("\"'\tx\"") || lines[5].starts_with("'\tx"));
-        assert!(out.contains("'\rx"));
-        assert_eq!(lines.last().copied(), Some("a=b,6"));
+        assert_eq!(lines[0], "n,t");
+        assert_eq!(lines[1], "-5,\"'=HYPERLINK(\"\"http://x\"\")\"");
+        assert_eq!(lines[2], "1,'+1");
+        assert_eq!(lines[3], "2,'-2");
+        assert_eq!(lines[4], "3,'@SUM(A1)");
+        assert!(lines[5] == "4,\"'\tx\"" || lines[5] == "4,'\tx", "{}", lines[5]);
+        assert!(out.contains("'\rx"), "{out}");
+        assert_eq!(lines.last().copied(), Some("6,a=b"));
     }
 }

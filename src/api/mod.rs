@@ -95,9 +95,9 @@ pub mod bounded {
         max: usize,
     ) -> Result<Option<usize>, D::Error> {
         match Option::<usize>::deserialize(d)? {
-            Some(n) if n < min || n > max => Err(D::Error::custom(format!(
-                "{name}: {min} to {max}, not {n}"
-            ))),
+            Some(n) if n < min || n > max => {
+                Err(D::Error::custom(format!("{name}: {min} to {max}, not {n}")))
+            }
             v => Ok(v),
         }
     }
@@ -124,7 +124,10 @@ pub fn search_window(offset: Option<usize>, limit: Option<usize>) -> Result<(), 
         ));
     }
     let offset = offset.unwrap_or(0);
-    if offset.checked_add(limit_v).is_none_or(|end| end > MAX_WINDOW) {
+    if offset
+        .checked_add(limit_v)
+        .is_none_or(|end| end > MAX_WINDOW)
+    {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "offset_too_large",
@@ -135,7 +138,12 @@ pub fn search_window(offset: Option<usize>, limit: Option<usize>) -> Result<(), 
 }
 
 /// A count-like query parameter (`top`, `max_size`): 1 to `max`.
-pub fn bounded(name: &str, v: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
+pub fn bounded(
+    name: &str,
+    v: Option<usize>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
     match v {
         None => Ok(default),
         Some(n) if (1..=max).contains(&n) => Ok(n),

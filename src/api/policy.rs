@@ -122,18 +122,21 @@ pub enum Decision {
 
 /// Decides `action` for a principal with `role` (and, for member keys,
 /// `own` member id) on the member `{id}` named by the path, if any.
-pub fn decide(action: Action, role: Role, own: Option<&str>, path_member: Option<&str>) -> Decision {
+pub fn decide(
+    action: Action,
+    role: Role,
+    own: Option<&str>,
+    path_member: Option<&str>,
+) -> Decision {
     match access(action) {
         Access::Public => Decision::Allow,
         Access::Roles(roles) if roles.contains(&role) => Decision::Allow,
         Access::Roles(_) => Decision::Forbidden,
         Access::RolesOrOwnMember(roles) if roles.contains(&role) => Decision::Allow,
-        Access::RolesOrOwnMember(_) if role == Role::Member => {
-            match (own, path_member) {
-                (Some(o), Some(p)) if o == p => Decision::Allow,
-                _ => Decision::Hidden,
-            }
-        }
+        Access::RolesOrOwnMember(_) if role == Role::Member => match (own, path_member) {
+            (Some(o), Some(p)) if o == p => Decision::Allow,
+            _ => Decision::Hidden,
+        },
         Access::RolesOrOwnMember(_) => Decision::Forbidden,
     }
 }
@@ -167,7 +170,10 @@ mod tests {
 
     #[test]
     fn funders_read_totals_but_not_by_member() {
-        assert_eq!(decide(Action::Totals, Role::Funder, None, None), Decision::Allow);
+        assert_eq!(
+            decide(Action::Totals, Role::Funder, None, None),
+            Decision::Allow
+        );
         assert_eq!(
             decide(Action::TotalsByMember, Role::Funder, None, None),
             Decision::Forbidden
@@ -181,8 +187,14 @@ mod tests {
     #[test]
     fn only_admins_manage_keys() {
         for r in [Role::Broker, Role::Funder, Role::Member] {
-            assert_eq!(decide(Action::KeyCreate, r, Some("m"), None), Decision::Forbidden);
+            assert_eq!(
+                decide(Action::KeyCreate, r, Some("m"), None),
+                Decision::Forbidden
+            );
         }
-        assert_eq!(decide(Action::KeyCreate, Role::Admin, None, None), Decision::Allow);
+        assert_eq!(
+            decide(Action::KeyCreate, Role::Admin, None, None),
+            Decision::Allow
+        );
     }
 }

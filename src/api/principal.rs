@@ -193,7 +193,14 @@ fn from_session(s: &ServerState, headers: &HeaderMap) -> Option<Principal> {
             None => return None,
         }
     };
-    let p = resolve(&s.app, &credential, Via::Session { token: token.clone(), csrf });
+    let p = resolve(
+        &s.app,
+        &credential,
+        Via::Session {
+            token: token.clone(),
+            csrf,
+        },
+    );
     if p.is_none() {
         s.web
             .sessions
@@ -205,10 +212,7 @@ fn from_session(s: &ServerState, headers: &HeaderMap) -> Option<Principal> {
 }
 
 fn signin_redirect(parts: &Parts) -> Response {
-    let next = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str());
+    let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     Redirect::to(&format!("/signin?next={}", crate::web::urlencode(next))).into_response()
 }
 
@@ -252,12 +256,19 @@ pub async fn admit(s: &ServerState, route: &Route, parts: &mut Parts) -> Result<
         },
     };
     if let Err(wait) = s.app.limiter.check(&principal.key_id) {
-        return Err(refuse(route.surface, too_many("requests for this key", wait)));
+        return Err(refuse(
+            route.surface,
+            too_many("requests for this key", wait),
+        ));
     }
     let path_member = RawPathParams::from_request_parts(parts, &())
         .await
         .ok()
-        .and_then(|p| p.iter().find(|(k, _)| *k == "id").map(|(_, v)| v.to_owned()));
+        .and_then(|p| {
+            p.iter()
+                .find(|(k, _)| *k == "id")
+                .map(|(_, v)| v.to_owned())
+        });
     let decision = policy::decide(
         route.action,
         principal.role,
@@ -269,7 +280,10 @@ pub async fn admit(s: &ServerState, route: &Route, parts: &mut Parts) -> Result<
             parts.extensions.insert(principal);
             Ok(())
         }
-        Decision::Forbidden => Err(refuse(route.surface, forbidden(route.action, principal.role))),
+        Decision::Forbidden => Err(refuse(
+            route.surface,
+            forbidden(route.action, principal.role),
+        )),
         Decision::Hidden => Err(refuse(
             route.surface,
             member_not_found(path_member.as_deref().unwrap_or("")),

@@ -60,8 +60,22 @@ impl FromRef<ServerState> for Arc<web::WebState> {
 
 type Handler = MethodRouter<ServerState>;
 
-fn row(method: Method, path: &'static str, surface: Surface, action: Action, h: Handler) -> (Route, Handler) {
-    (Route { method, path, surface, action }, h)
+fn row(
+    method: Method,
+    path: &'static str,
+    surface: Surface,
+    action: Action,
+    h: Handler,
+) -> (Route, Handler) {
+    (
+        Route {
+            method,
+            path,
+            surface,
+            action,
+        },
+        h,
+    )
 }
 
 /// The table, API first, then pages.
@@ -71,54 +85,306 @@ fn table() -> Vec<(Route, Handler)> {
     use Surface::{Api, Page};
     vec![
         row(M::GET, "/healthz", Api, A::Health, get(super::healthz)),
-        row(M::GET, "/api/v1/notices", Api, A::NoticesSearch, get(notices::list)),
-        row(M::GET, "/api/v1/notices/{ocid}", Api, A::NoticeRead, get(notices::show)),
-        row(M::GET, "/api/v1/notices/{ocid}/matches", Api, A::NoticeMatches, get(matches::notice_matches)),
-        row(M::GET, "/api/v1/notices/{ocid}/consortia", Api, A::NoticeConsortia, get(matches::consortia)),
-        row(M::GET, "/api/v1/members", Api, A::MembersList, get(matches::members)),
-        row(M::GET, "/api/v1/members/{id}", Api, A::MemberRead, get(matches::member)),
-        row(M::GET, "/api/v1/members/{id}/matches", Api, A::MemberMatches, get(matches::member_matches_route)),
-        row(M::GET, "/api/v1/members/{id}/alerts", Api, A::MemberAlerts, get(alerts::member_alerts)),
-        row(M::PUT, "/api/v1/members/{id}/alert-settings", Api, A::MemberAlertSettings, put(alerts::put_settings)),
-        row(M::GET, "/api/v1/members/{id}/returns", Api, A::MemberReturns, get(returns::member_returns)),
-        row(M::POST, "/api/v1/members/{id}/returns", Api, A::MemberReturnFile, post(returns::file_return)),
-        row(M::GET, "/api/v1/members/{id}/cases", Api, A::MemberCases, get(cases::member_cases)),
-        row(M::GET, "/api/v1/alerts/deliveries", Api, A::AlertDeliveries, get(alerts::deliveries)),
-        row(M::POST, "/api/v1/alerts/run", Api, A::AlertsRun, post(alerts::run)),
+        row(
+            M::GET,
+            "/api/v1/notices",
+            Api,
+            A::NoticesSearch,
+            get(notices::list),
+        ),
+        row(
+            M::GET,
+            "/api/v1/notices/{ocid}",
+            Api,
+            A::NoticeRead,
+            get(notices::show),
+        ),
+        row(
+            M::GET,
+            "/api/v1/notices/{ocid}/matches",
+            Api,
+            A::NoticeMatches,
+            get(matches::notice_matches),
+        ),
+        row(
+            M::GET,
+            "/api/v1/notices/{ocid}/consortia",
+            Api,
+            A::NoticeConsortia,
+            get(matches::consortia),
+        ),
+        row(
+            M::GET,
+            "/api/v1/members",
+            Api,
+            A::MembersList,
+            get(matches::members),
+        ),
+        row(
+            M::GET,
+            "/api/v1/members/{id}",
+            Api,
+            A::MemberRead,
+            get(matches::member),
+        ),
+        row(
+            M::GET,
+            "/api/v1/members/{id}/matches",
+            Api,
+            A::MemberMatches,
+            get(matches::member_matches_route),
+        ),
+        row(
+            M::GET,
+            "/api/v1/members/{id}/alerts",
+            Api,
+            A::MemberAlerts,
+            get(alerts::member_alerts),
+        ),
+        row(
+            M::PUT,
+            "/api/v1/members/{id}/alert-settings",
+            Api,
+            A::MemberAlertSettings,
+            put(alerts::put_settings),
+        ),
+        row(
+            M::GET,
+            "/api/v1/members/{id}/returns",
+            Api,
+            A::MemberReturns,
+            get(returns::member_returns),
+        ),
+        row(
+            M::POST,
+            "/api/v1/members/{id}/returns",
+            Api,
+            A::MemberReturnFile,
+            post(returns::file_return),
+        ),
+        row(
+            M::GET,
+            "/api/v1/members/{id}/cases",
+            Api,
+            A::MemberCases,
+            get(cases::member_cases),
+        ),
+        row(
+            M::GET,
+            "/api/v1/alerts/deliveries",
+            Api,
+            A::AlertDeliveries,
+            get(alerts::deliveries),
+        ),
+        row(
+            M::POST,
+            "/api/v1/alerts/run",
+            Api,
+            A::AlertsRun,
+            post(alerts::run),
+        ),
         row(M::GET, "/feeds/{file}", Api, A::Feed, get(alerts::feed)),
-        row(M::GET, "/unsubscribe/{token}", Api, A::Unsubscribe, get(alerts::unsubscribe_page)),
-        row(M::POST, "/unsubscribe/{token}", Api, A::Unsubscribe, post(alerts::unsubscribe)),
-        row(M::GET, "/api/v1/returns", Api, A::ReturnsList, get(returns::list)),
-        row(M::GET, "/api/v1/referrals", Api, A::ReferralsList, get(returns::referrals)),
-        row(M::POST, "/api/v1/referrals", Api, A::ReferralCreate, post(returns::refer)),
-        row(M::POST, "/api/v1/events/{seq}/void", Api, A::EventVoid, post(returns::void)),
+        row(
+            M::GET,
+            "/unsubscribe/{token}",
+            Api,
+            A::Unsubscribe,
+            get(alerts::unsubscribe_page),
+        ),
+        row(
+            M::POST,
+            "/unsubscribe/{token}",
+            Api,
+            A::Unsubscribe,
+            post(alerts::unsubscribe),
+        ),
+        row(
+            M::GET,
+            "/api/v1/returns",
+            Api,
+            A::ReturnsList,
+            get(returns::list),
+        ),
+        row(
+            M::GET,
+            "/api/v1/referrals",
+            Api,
+            A::ReferralsList,
+            get(returns::referrals),
+        ),
+        row(
+            M::POST,
+            "/api/v1/referrals",
+            Api,
+            A::ReferralCreate,
+            post(returns::refer),
+        ),
+        row(
+            M::POST,
+            "/api/v1/events/{seq}/void",
+            Api,
+            A::EventVoid,
+            post(returns::void),
+        ),
         row(M::GET, "/api/v1/cases", Api, A::CasesList, get(cases::list)),
-        row(M::POST, "/api/v1/cases", Api, A::CaseOpen, post(cases::open)),
-        row(M::GET, "/api/v1/cases/{id}", Api, A::CaseRead, get(cases::show)),
-        row(M::POST, "/api/v1/cases/{id}/events", Api, A::CaseEvent, post(cases::add_event)),
-        row(M::GET, "/api/v1/totals", Api, A::Totals, get(totals::totals)),
+        row(
+            M::POST,
+            "/api/v1/cases",
+            Api,
+            A::CaseOpen,
+            post(cases::open),
+        ),
+        row(
+            M::GET,
+            "/api/v1/cases/{id}",
+            Api,
+            A::CaseRead,
+            get(cases::show),
+        ),
+        row(
+            M::POST,
+            "/api/v1/cases/{id}/events",
+            Api,
+            A::CaseEvent,
+            post(cases::add_event),
+        ),
+        row(
+            M::GET,
+            "/api/v1/totals",
+            Api,
+            A::Totals,
+            get(totals::totals),
+        ),
         row(M::GET, "/api/v1/kpis", Api, A::Kpis, get(totals::kpis)),
-        row(M::GET, "/api/v1/reconciliation", Api, A::Reconciliation, get(totals::reconciliation)),
+        row(
+            M::GET,
+            "/api/v1/reconciliation",
+            Api,
+            A::Reconciliation,
+            get(totals::reconciliation),
+        ),
         row(M::GET, "/api/v1/stats", Api, A::Stats, get(totals::stats)),
         row(M::GET, "/api/v1/keys", Api, A::KeysList, get(keys::list)),
-        row(M::POST, "/api/v1/keys", Api, A::KeyCreate, post(keys::create)),
-        row(M::POST, "/api/v1/keys/{id}/revoke", Api, A::KeyRevoke, post(keys::revoke)),
-        row(M::GET, "/api/v1/sources", Api, A::Sources, get(sources::list)),
-        row(M::POST, "/api/v1/anchors/{slug}/opportunities", Api, A::AnchorUpload, post(anchors::create)),
+        row(
+            M::POST,
+            "/api/v1/keys",
+            Api,
+            A::KeyCreate,
+            post(keys::create),
+        ),
+        row(
+            M::POST,
+            "/api/v1/keys/{id}/revoke",
+            Api,
+            A::KeyRevoke,
+            post(keys::revoke),
+        ),
+        row(
+            M::GET,
+            "/api/v1/sources",
+            Api,
+            A::Sources,
+            get(sources::list),
+        ),
+        row(
+            M::POST,
+            "/api/v1/anchors/{slug}/opportunities",
+            Api,
+            A::AnchorUpload,
+            post(anchors::create),
+        ),
         row(M::GET, "/", Page, A::PageHome, get(web::pages::home)),
-        row(M::GET, "/signin", Page, A::PageSignIn, get(web::auth::signin_form)),
-        row(M::POST, "/signin", Page, A::PageSignIn, post(web::auth::signin)),
-        row(M::POST, "/signout", Page, A::PageSignOut, post(web::auth::signout)),
-        row(M::GET, "/search", Page, A::PageSearch, get(web::pages::search)),
-        row(M::GET, "/notices/{ocid}", Page, A::PageNotice, get(web::pages::notice)),
-        row(M::GET, "/members", Page, A::PageMembers, get(web::pages::members)),
-        row(M::GET, "/members/{id}", Page, A::PageMember, get(web::pages::member)),
-        row(M::POST, "/cases", Page, A::PageCaseOpen, post(web::ledger::open_case)),
-        row(M::POST, "/cases/{id}/events", Page, A::PageCaseStep, post(web::ledger::record_step)),
-        row(M::GET, "/pipeline", Page, A::PagePipeline, get(web::ledger::pipeline)),
-        row(M::GET, "/dashboard", Page, A::PageDashboard, get(web::ledger::dashboard)),
-        row(M::GET, "/dashboard/totals.csv", Page, A::PageTotalsCsv, get(web::ledger::totals_csv)),
-        row(M::GET, "/static/style.css", Page, A::Static, get(web::layout::stylesheet)),
+        row(
+            M::GET,
+            "/signin",
+            Page,
+            A::PageSignIn,
+            get(web::auth::signin_form),
+        ),
+        row(
+            M::POST,
+            "/signin",
+            Page,
+            A::PageSignIn,
+            post(web::auth::signin),
+        ),
+        row(
+            M::POST,
+            "/signout",
+            Page,
+            A::PageSignOut,
+            post(web::auth::signout),
+        ),
+        row(
+            M::GET,
+            "/search",
+            Page,
+            A::PageSearch,
+            get(web::pages::search),
+        ),
+        row(
+            M::GET,
+            "/notices/{ocid}",
+            Page,
+            A::PageNotice,
+            get(web::pages::notice),
+        ),
+        row(
+            M::GET,
+            "/members",
+            Page,
+            A::PageMembers,
+            get(web::pages::members),
+        ),
+        row(
+            M::GET,
+            "/members/{id}",
+            Page,
+            A::PageMember,
+            get(web::pages::member),
+        ),
+        row(
+            M::POST,
+            "/cases",
+            Page,
+            A::PageCaseOpen,
+            post(web::ledger::open_case),
+        ),
+        row(
+            M::POST,
+            "/cases/{id}/events",
+            Page,
+            A::PageCaseStep,
+            post(web::ledger::record_step),
+        ),
+        row(
+            M::GET,
+            "/pipeline",
+            Page,
+            A::PagePipeline,
+            get(web::ledger::pipeline),
+        ),
+        row(
+            M::GET,
+            "/dashboard",
+            Page,
+            A::PageDashboard,
+            get(web::ledger::dashboard),
+        ),
+        row(
+            M::GET,
+            "/dashboard/totals.csv",
+            Page,
+            A::PageTotalsCsv,
+            get(web::ledger::totals_csv),
+        ),
+        row(
+            M::GET,
+            "/static/style.css",
+            Page,
+            A::Static,
+            get(web::layout::stylesheet),
+        ),
     ]
 }
 
@@ -144,10 +410,12 @@ pub fn router(app: Arc<App>, secure_cookies: bool) -> Router {
             handler
         };
         let s = state.clone();
-        let handler = handler.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
-            let (s, route) = (s.clone(), route.clone());
-            async move { admit_then_run(s, route, req, next).await }
-        }));
+        let handler = handler.layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| {
+                let (s, route) = (s.clone(), route.clone());
+                async move { admit_then_run(s, route, req, next).await }
+            },
+        ));
         router = router.route(path, handler);
     }
     router
@@ -194,4 +462,57 @@ async fn security_headers(req: Request, next: Next) -> Response {
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, header::REFERRER_POLICY, "no-referrer");
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The router is built from the table alone: a `.route(` call anywhere
+    /// else in the sources would add a route without a policy entry.
+    #[test]
+    fn no_route_is_added_outside_the_table() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut stack = vec![src];
+        let mut offenders = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("src is readable") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && !path.ends_with("api/routes.rs")
+                {
+                    let text = std::fs::read_to_string(&path).expect("source");
+                    if text.contains(".route(")
+                        || text.contains(".nest(")
+                        || text.contains(".merge(")
+                    {
+                        offenders.push(path.display().to_string());
+                    }
+                }
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "routes outside the table: {offenders:?}"
+        );
+    }
+
+    #[test]
+    fn every_row_is_unique_and_under_its_surface() {
+        let rows = routes();
+        let mut seen = std::collections::HashSet::new();
+        for r in &rows {
+            assert!(
+                seen.insert((r.method.clone(), r.path)),
+                "{} {} twice",
+                r.method,
+                r.path
+            );
+            if r.path.starts_with("/api/") {
+                assert_eq!(r.surface, Surface::Api, "{}", r.path);
+            }
+        }
+    }
 }

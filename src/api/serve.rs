@@ -95,8 +95,8 @@ pub fn run(config: &Config, sync: &SyncConfig, demo: bool, no_sync: bool) -> any
         tracing::info!(%addr, data_dir = %data_dir.display(), "serving");
         // The client address feeds the per-address limits on sign-in and
         // bad credentials.
-        let service = super::router(app)
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let service =
+            super::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, service)
             .with_graceful_shutdown(shutdown())
             .await?;

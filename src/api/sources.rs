@@ -13,9 +13,7 @@ pub struct SourcesPage {
     pub sources: Vec<SourceStatus>,
 }
 
-pub async fn list(
-    State(app): State<super::State>,
-) -> Result<Json<SourcesPage>, ApiError> {
+pub async fn list(State(app): State<super::State>) -> Result<Json<SourcesPage>, ApiError> {
     let sources = tokio::task::spawn_blocking(move || sources::statuses(&app))
         .await
         .map_err(|e| {

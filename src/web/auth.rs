@@ -181,9 +181,17 @@ pub async fn signin(
     signin_from(state, headers, &addr, f).await
 }
 
-async fn signin_from(state: super::State, headers: HeaderMap, addr: &str, f: SigninForm) -> Response {
+async fn signin_from(
+    state: super::State,
+    headers: HeaderMap,
+    addr: &str,
+    f: SigninForm,
+) -> Response {
     if let Err(wait) = state.app.attempts.check(&format!("signin:{addr}")) {
-        return super::refusal_page(&principal::too_many("sign-in attempts from this address", wait));
+        return super::refusal_page(&principal::too_many(
+            "sign-in attempts from this address",
+            wait,
+        ));
     }
     let expected = principal::cookie(&headers, SIGNIN_CSRF_COOKIE).unwrap_or_default();
     if expected.is_empty() || !principal::same_secret(&f.csrf, &expected) {
@@ -192,21 +200,31 @@ async fn signin_from(state: super::State, headers: HeaderMap, addr: &str, f: Sig
     let app = state.app.clone();
     let key = f.key.trim().to_owned();
     let checked = key.clone();
-    let ok = tokio::task::spawn_blocking(move || principal::resolve(&app, &checked, Via::Key).is_some())
-        .await
-        .unwrap_or(false);
+    let ok =
+        tokio::task::spawn_blocking(move || principal::resolve(&app, &checked, Via::Key).is_some())
+            .await
+            .unwrap_or(false);
     if !ok {
         if let Err(wait) = state.app.attempts.check(&format!("fail:{addr}")) {
-            return super::refusal_page(&principal::too_many("failed sign-ins from this address", wait));
+            return super::refusal_page(&principal::too_many(
+                "failed sign-ins from this address",
+                wait,
+            ));
         }
-        return failed(StatusCode::UNAUTHORIZED, "That key is not valid. Check it and try again.");
+        return failed(
+            StatusCode::UNAUTHORIZED,
+            "That key is not valid. Check it and try again.",
+        );
     }
     let token = random_token();
     {
         let mut sessions = state.sessions.lock().unwrap_or_else(|e| e.into_inner());
         sessions.retain(|_, s| s.created.elapsed() < SESSION_TTL);
         if sessions.len() >= MAX_SESSIONS {
-            let oldest = sessions.iter().min_by_key(|(_, s)| s.created).map(|(k, _)| k.clone());
+            let oldest = sessions
+                .iter()
+                .min_by_key(|(_, s)| s.created)
+                .map(|(k, _)| k.clone());
             if let Some(k) = oldest {
                 sessions.remove(&k);
             }
@@ -231,7 +249,9 @@ async fn signin_from(state: super::State, headers: HeaderMap, addr: &str, f: Sig
     }
     res.headers_mut().append(
         SET_COOKIE,
-        HeaderValue::from_static("sebroker_signin=; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=0"),
+        HeaderValue::from_static(
+            "sebroker_signin=; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
     );
     res
 }

@@ -110,9 +110,7 @@ pub async fn open_case(
     viewer: Viewer,
     Form(f): Form<OpenCaseForm>,
 ) -> Response {
-    if let Err(r) = viewer
-        .check_csrf(&f.csrf)
-    {
+    if let Err(r) = viewer.check_csrf(&f.csrf) {
         return r.into_response();
     }
     let app = state.app.clone();
@@ -171,9 +169,7 @@ pub async fn record_step(
     Path(case_id): Path<String>,
     Form(f): Form<StepForm>,
 ) -> Response {
-    if let Err(r) = viewer
-        .check_csrf(&f.csrf)
-    {
+    if let Err(r) = viewer.check_csrf(&f.csrf) {
         return r.into_response();
     }
     let value = match (
@@ -358,9 +354,15 @@ pub async fn totals_csv(
     let Ok(t) = tokio::task::spawn_blocking(move || app.totals(by)).await else {
         return refused("the server could not read the ledger");
     };
-    let columns: Vec<String> = ["key", "value_pence", "wins", "target_pence", "progress_percent"]
-        .map(str::to_owned)
-        .to_vec();
+    let columns: Vec<String> = [
+        "key",
+        "value_pence",
+        "wins",
+        "target_pence",
+        "progress_percent",
+    ]
+    .map(str::to_owned)
+    .to_vec();
     let rows: Vec<Vec<String>> = t
         .rows
         .iter()

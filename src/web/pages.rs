@@ -10,8 +10,8 @@ use sebroker_connectors::money::format_pence;
 use sebroker_index::{Notice, Status, Value};
 
 use super::auth::{urlencode, Viewer};
-use super::Role;
 use super::layout::{message, page};
+use super::Role;
 use crate::matching::{Components, Match};
 use crate::search::{self, SearchParams};
 

@@ -119,8 +119,7 @@ pub async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
 /// the new page from the old.
 pub async fn wait_for_query(c: &Client, part: &str) {
     for _ in 0..100 {
-        if c
-            .current_url()
+        if c.current_url()
             .await
             .is_ok_and(|u| u.query().is_some_and(|q| q.contains(part)))
         {
