@@ -8,9 +8,9 @@
 //! Who may call what is decided by the policy table (`super::policy`)
 //! before these handlers run.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -41,7 +41,6 @@ pub struct AlertsParams {
 /// and its alerts, newest first.
 pub async fn member_alerts(
     State(app): State<super::State>,
-    _headers: HeaderMap,
     Path(id): Path<String>,
     params: Result<Query<AlertsParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -69,12 +68,9 @@ pub async fn member_alerts(
 /// answer holds the secrets (webhook secret, feed URL).
 pub async fn put_settings(
     State(app): State<super::State>,
-    _headers: HeaderMap,
     Path(id): Path<String>,
-    body: Result<Json<SettingsInput>, JsonRejection>,
+    super::body::ApiJson(input): super::body::ApiJson<SettingsInput>,
 ) -> Result<Json<alerts::SettingsView>, ApiError> {
-    let Json(input) =
-        body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text()))?;
     blocking(move || {
         let now = time::OffsetDateTime::now_utc();
         let s = alerts::put_settings(&app, &id, input, now).map_err(|e| match e {
@@ -104,7 +100,6 @@ pub struct DeliveriesParams {
 /// log, newest alert first.
 pub async fn deliveries(
     State(app): State<super::State>,
-    _headers: HeaderMap,
     params: Result<Query<DeliveriesParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(p) = params
@@ -147,7 +142,6 @@ pub struct RunInput {
 /// follow in the background (see `GET /api/v1/alerts/deliveries`).
 pub async fn run(
     State(app): State<super::State>,
-    _headers: HeaderMap,
     body: Option<Json<RunInput>>,
 ) -> Result<Json<alerts::RunReport>, ApiError> {
     let input = body.map(|Json(b)| b).unwrap_or_default();

@@ -2,7 +2,6 @@
 //! fields of the sebroker-anchors format, as JSON), for admins (an admin
 //! key, or the configured admin token), stored durably before the reply.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -25,12 +24,10 @@ pub async fn create(
     _admin: Caller,
     State(app): State<super::State>,
     Path(slug): Path<String>,
-    body: Result<Json<OpportunityInput>, JsonRejection>,
+    super::body::ApiJson(input): super::body::ApiJson<OpportunityInput>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
     anchors::check_slug(&slug)
         .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid_anchor", m))?;
-    let Json(input) =
-        body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text()))?;
     let opp = Opportunity::parse(&input, &app.places()).map_err(|errs| {
         let msg: Vec<String> = errs.iter().map(|(f, m)| format!("{f}: {m}")).collect();
         ApiError::new(

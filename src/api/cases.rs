@@ -2,7 +2,7 @@
 //! `POST /api/v1/cases/{id}/events`, `GET /api/v1/members/{id}/cases`.
 //! Brokers and admins write; member keys read their own cases only.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::{blocking, body, idempotency_key, query, write_status, Paging};
+use super::{blocking, idempotency_key, query, write_status, Paging};
 use crate::auth::Role;
 use crate::ledger::input::{CaseEventInput, CaseInput};
 use crate::ledger::model::CaseStatus;
@@ -131,10 +131,9 @@ pub async fn open(
     caller: Caller,
     State(app): State<super::State>,
     headers: HeaderMap,
-    b: Result<Json<CaseInput>, JsonRejection>,
+    super::body::ApiJson(input): super::body::ApiJson<CaseInput>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let key = idempotency_key(&headers)?;
-    let input = body(b)?;
     blocking(move || {
         let e = input.into_event(app.store.as_ref(), caller.actor(), key)?;
         let done = app.record(e)?;
@@ -153,10 +152,9 @@ pub async fn add_event(
     State(app): State<super::State>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    b: Result<Json<CaseEventInput>, JsonRejection>,
+    super::body::ApiJson(input): super::body::ApiJson<CaseEventInput>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let key = idempotency_key(&headers)?;
-    let input = body(b)?;
     blocking(move || {
         let case = app.case(&id).ok_or_else(|| case_not_found(&id))?;
         let e = input.into_event(&id, &case.members, caller.actor(), key)?;

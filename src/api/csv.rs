@@ -217,7 +217,11 @@ mod tests {
         assert_eq!(lines[2], "1,'+1");
         assert_eq!(lines[3], "2,'-2");
         assert_eq!(lines[4], "3,'@SUM(A1)");
-        assert!(lines[5] == "4,\"'\tx\"" || lines[5] == "4,'\tx", "{}", lines[5]);
+        assert!(
+            lines[5] == "4,\"'\tx\"" || lines[5] == "4,'\tx",
+            "{}",
+            lines[5]
+        );
         assert!(out.contains("'\rx"), "{out}");
         assert_eq!(lines.last().copied(), Some("6,a=b"));
     }

@@ -2,14 +2,14 @@
 //! is in the answer, once), `POST /api/v1/keys/{id}/revoke`. The CLI's
 //! `sebroker keys` goes through these while `serve` holds the data folder.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::{blocking, body, query, Paging};
+use super::{blocking, query, Paging};
 use crate::auth::Role;
 
 #[derive(Debug, Deserialize)]
@@ -39,9 +39,8 @@ pub async fn list(
 
 pub async fn create(
     State(app): State<super::State>,
-    b: Result<Json<KeyInput>, JsonRejection>,
+    super::body::ApiJson(input): super::body::ApiJson<KeyInput>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let input = body(b)?;
     blocking(move || {
         let (key, stored) = crate::cli::keys::create(&app, input.role, input.member_id, input.name, input.expires)?;
         Ok((

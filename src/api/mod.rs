@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod anchors;
 pub mod auth;
+pub mod body;
 pub mod cases;
 pub mod csv;
 pub mod error;
@@ -178,14 +179,6 @@ pub fn idempotency_key(h: &HeaderMap) -> Result<String, ApiError> {
                 "every write needs an `Idempotency-Key` header (any unique text; send the same key when retrying)",
             )
         })
-}
-
-/// A JSON body parsed with its rejection turned into our error shape.
-pub fn body<T>(
-    b: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>,
-) -> Result<T, ApiError> {
-    b.map(|axum::Json(v)| v)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text()))
 }
 
 /// A query string parsed with its rejection turned into our error shape;

@@ -3,7 +3,7 @@
 //! /api/v1/referrals`), and compensating voids (`POST
 //! /api/v1/events/{seq}/void`).
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::auth::{member_not_found, Caller};
 use super::error::ApiError;
-use super::{blocking, body, idempotency_key, query, write_status, Paging};
+use super::{blocking, idempotency_key, query, write_status, Paging};
 use crate::ledger::input::{ReferralInput, ReturnInput};
 use crate::ledger::model::Event;
 use crate::ledger::NewEvent;
@@ -51,10 +51,9 @@ pub async fn file_return(
     State(app): State<super::State>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    b: Result<Json<ReturnInput>, JsonRejection>,
+    super::body::ApiJson(input): super::body::ApiJson<ReturnInput>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let key = idempotency_key(&headers)?;
-    let input = body(b)?;
     blocking(move || {
         if app.store.get_member(&id)?.is_none() {
             return Err(member_not_found(&id));
@@ -115,10 +114,9 @@ pub async fn refer(
     caller: Caller,
     State(app): State<super::State>,
     headers: HeaderMap,
-    b: Result<Json<ReferralInput>, JsonRejection>,
+    super::body::ApiJson(input): super::body::ApiJson<ReferralInput>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let key = idempotency_key(&headers)?;
-    let input = body(b)?;
     blocking(move || {
         let e = input.into_event(app.store.as_ref(), caller.actor(), key)?;
         let done = app.record(e)?;
@@ -144,10 +142,9 @@ pub async fn void(
     State(app): State<super::State>,
     Path(seq): Path<u64>,
     headers: HeaderMap,
-    b: Result<Json<VoidInput>, JsonRejection>,
+    super::body::ApiJson(input): super::body::ApiJson<VoidInput>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let key = idempotency_key(&headers)?;
-    let input = body(b)?;
     blocking(move || {
         let done = app.record(NewEvent {
             date: None,
