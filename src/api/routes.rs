@@ -445,10 +445,23 @@ async fn admit_then_run(s: ServerState, route: Route, req: Request, next: Next) 
     resp
 }
 
+/// The longest path and query string served; search words and filters fit
+/// in far less.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
 /// Headers every answer carries: no framing, no sniffing, no referrer, and
 /// a content policy that allows only this site's own styles and forms.
 async fn security_headers(req: Request, next: Next) -> Response {
-    let mut resp = next.run(req).await.into_response();
+    let mut resp = if req.uri().path_and_query().map_or(0, |p| p.as_str().len()) > MAX_URI_BYTES {
+        super::error::ApiError::new(
+            axum::http::StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the path and query may be at most {MAX_URI_BYTES} bytes"),
+        )
+        .into_response()
+    } else {
+        next.run(req).await.into_response()
+    };
     let h = resp.headers_mut();
     let set = |h: &mut axum::http::HeaderMap, k: header::HeaderName, v: &'static str| {
         h.entry(k).or_insert(HeaderValue::from_static(v));
