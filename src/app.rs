@@ -50,7 +50,11 @@ impl App {
             places.add(&e);
         }
         let members = RwLock::new(MemberSet::load(store.as_ref())?);
-        let ledger = Arc::new(Ledger::open(data_dir, LedgerSettings::default())?);
+        let ledger = Arc::new(Ledger::open_with(
+            data_dir,
+            LedgerSettings::default(),
+            Some(store.clone()),
+        )?);
         let app = App {
             data_dir: data_dir.to_owned(),
             store,

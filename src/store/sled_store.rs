@@ -400,6 +400,18 @@ impl NoticeStore for SledStore {
         Ok(())
     }
 
+    fn ledger_mark(&self) -> Result<Option<Vec<u8>>> {
+        Ok(self.meta.get("ledger_mark")?.map(|v| v.to_vec()))
+    }
+
+    fn put_ledger_mark(&self, mark: &[u8], durable: bool) -> Result<()> {
+        self.meta.insert("ledger_mark", mark)?;
+        if durable {
+            self.db.flush()?;
+        }
+        Ok(())
+    }
+
     fn sync_progress(&self, source: &str) -> Result<SourceProgress> {
         match self.sync.get(source)? {
             None => Ok(SourceProgress::default()),
