@@ -156,6 +156,11 @@ impl Ledger {
         }
     }
 
+    #[cfg(test)]
+    fn fail_next_flushes(&self, n: u32) {
+        self.store.fail_next_flushes(n);
+    }
+
     pub fn state(&self) -> RwLockReadGuard<'_, State> {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }

@@ -165,6 +165,9 @@ fn check_against(k: &Known, data_dir: &Path, state: &State) -> Result<()> {
             state.record(seq).map(|r| r.hash.as_str())
         }
     };
+    if let Some(why) = state.impossible() {
+        return Err(k.refusal(data_dir, &format!("it holds an impossible total: {why}")));
+    }
     match &k.head {
         None if n > 0 => {
             return Err(k.refusal(
@@ -195,9 +198,6 @@ fn check_against(k: &Known, data_dir: &Path, state: &State) -> Result<()> {
         if n < m.seq || hash_at(m.seq) != Some(m.hash.as_str()) {
             return Err(k.refusal(data_dir, &format!("the notice store remembers event {} of this ledger, which sled {} (the ledger and its head are older than the store)", m.seq, if n < m.seq { "does not hold" } else { "holds differently" })));
         }
-    }
-    if let Some(why) = state.impossible() {
-        return Err(k.refusal(data_dir, &format!("it holds an impossible total: {why}")));
     }
     Ok(())
 }

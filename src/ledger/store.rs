@@ -56,6 +56,9 @@ pub trait LedgerStore: Send + Sync {
     /// When each key was last used (not ledger events: kept lazily).
     fn key_uses(&self) -> Result<Vec<(String, OffsetDateTime)>>;
     fn put_key_uses(&self, uses: &[(String, OffsetDateTime)]) -> Result<()>;
+    /// Makes the next `n` flushes fail (unit tests of failed appends).
+    #[cfg(test)]
+    fn fail_next_flushes(&self, _n: u32) {}
 }
 
 /// sled's page cache for the ledger (small: the ledger is small).
@@ -227,6 +230,12 @@ impl LedgerStore for SledLedgerStore {
             }
         }
         Ok(out)
+    }
+
+    #[cfg(test)]
+    fn fail_next_flushes(&self, n: u32) {
+        self.fail_flushes
+            .store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn put_key_uses(&self, uses: &[(String, OffsetDateTime)]) -> Result<()> {
