@@ -13,6 +13,8 @@
 //! - `ledger`: cases to a consortium win over HTTP, roles, retries,
 //!   corrections, reconciliation, CSV, cluster history, durability refusal,
 //!   backup → restore → verify
+//! - `crash`: `serve` killed with SIGKILL mid-write in a loop: nothing
+//!   acknowledged is lost, nothing retried doubles
 //! - `sync`: live sources against a local replay of ../shared/data with
 //!   injected faults, anchors, opportunity groups, the sources API
 
@@ -21,6 +23,7 @@ mod api;
 mod browser;
 mod cli;
 mod common;
+mod crash;
 mod ledger;
 mod matching;
 mod real_data;
