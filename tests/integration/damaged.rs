@@ -282,7 +282,7 @@ fn scenario(b: &Base, name: &str, damage: &Damage, expect: Expect) -> Result<&'s
         Ok(f) if f == *want && expect != Expect::Refused => Ok("started intact"),
         Ok(f) => Err(format!("{name}: started with {f:?}, expected {expect:?} ({want:?})")),
         Err(e) if e.contains("HUNG") => Err(format!("{name}: {e}")),
-        Err(e) if e.contains("panicked") => Err(format!("{name}: a panic, not a message: {e}")),
+        Err(e) if e.contains("exit 101") => Err(format!("{name}: a panic, not a message: {e}")),
         Err(_) if matches!(expect, Expect::Intact | Expect::IntactAsOlder) => {
             Err(format!("{name}: refused, expected to start intact: {}", facts(&d).err().unwrap_or_default()))
         }
@@ -317,4 +317,92 @@ fn damaged_folders_are_refused_or_start_intact() {
     }
     eprintln!("{}", report.join("\n"));
     assert!(failures.is_empty(), "{} of {} scenarios broke the rule:\n{}", failures.len(), list.len(), failures.join("\n\n"));
+}
+
+fn post(url: &str, key: &str, path: &str, idem: &str, body: Value) -> (u16, Value) {
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{url}{path}"))
+        .bearer_auth(key)
+        .header("Idempotency-Key", idem)
+        .json(&body)
+        .send()
+        .expect("post");
+    let s = r.status().as_u16();
+    (s, r.json().unwrap_or(Value::Null))
+}
+
+#[test]
+fn implausible_money_is_refused_and_an_impossible_chain_fails_verify() {
+    let tmp = tempdir();
+    let d = tmp.path().join("data");
+    let (ocid, key) = folder(&d);
+    let log = tmp.path().join("serve.log");
+    let server = crate::crash::start(&d, &log).expect("serves");
+    let url = server.url.clone();
+    let mut cases = Vec::new();
+    for i in 0..2 {
+        let (s, c) = post(&url, &key, "/api/v1/cases", &format!("c{i}"), serde_json::json!({ "ocid": ocid, "members": ["m-0001"] }));
+        assert_eq!(s, 201, "{c}");
+        let id = c["case"]["case_id"].as_str().expect("id").to_owned();
+        let (s, _) = post(&url, &key, &format!("/api/v1/cases/{id}/events"), &format!("i{i}"), serde_json::json!({ "type": "introduced" }));
+        assert_eq!(s, 201);
+        cases.push(id);
+    }
+    let events = format!("/api/v1/cases/{}/events", cases[0]);
+    for (k, v) in [("max", serde_json::json!(i64::MAX)), ("above", serde_json::json!(100_000_000_001_i64)), ("neg", serde_json::json!(-5))] {
+        let (s, e) = post(&url, &key, &events, k, serde_json::json!({ "type": "won", "value_pence": v }));
+        assert_eq!((s, e["error"]["code"].as_str()), (422, Some("invalid_value")), "{k}: {e}");
+    }
+    let (s, e) = post(&url, &key, "/api/v1/members/m-0001/returns", "ret", serde_json::json!({ "year": 2026, "turnover_pence": i64::MAX }));
+    assert_eq!((s, e["error"]["code"].as_str()), (422, Some("invalid_return")), "{e}");
+    let (s, _) = post(&url, &key, &events, "one", serde_json::json!({ "type": "won", "value_pence": 1 }));
+    assert_eq!(s, 201);
+    let totals: Value = reqwest::blocking::Client::new()
+        .get(format!("{url}/api/v1/totals"))
+        .bearer_auth(&key)
+        .send()
+        .expect("totals")
+        .json()
+        .expect("json");
+    assert_eq!(totals["total_pence"], 1, "never wrapped, never negative: {totals}");
+    drop(server);
+    hand_craft_a_wrapping_win(&d, &cases[1]);
+    let mut c = sb(&d);
+    c.args(["verify", "--json"]);
+    let (code, out, err) = run_for(c, 60);
+    assert_eq!(code, Some(1), "{out}{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["ok"], false);
+    let p = v["problem"].as_str().unwrap_or("");
+    assert!(p.contains("impossible total") && p.contains("wrap"), "{p}");
+    let mut c = sb(&d);
+    c.args(["serve", "--addr", "127.0.0.1:0", "--no-sync"]);
+    let (code, out, err) = run_for(c, 60);
+    assert!(code == Some(1) && !out.contains("listening") && err.contains("impossible total"), "{code:?} {out}{err}");
+}
+
+/// Appends, outside sebroker, a correctly chained `won` of i64::MAX on a
+/// second introduced case (1 penny is already won), and a head to match.
+fn hand_craft_a_wrapping_win(d: &Path, case_id: &str) {
+    use sebroker::ledger::model::{Event, Share};
+    use sebroker::ledger::store::{self, LedgerStore, SledLedgerStore};
+    let db = SledLedgerStore::open(&d.join("ledger")).expect("sled");
+    let records = db.records().expect("records");
+    let mut r = records.last().cloned().expect("events");
+    r.seq += 1;
+    r.prev_hash = r.hash.clone();
+    r.idempotency_key = "hand-made".into();
+    r.event = Event::Won {
+        case_id: case_id.to_owned(),
+        value_pence: i64::MAX,
+        shares: vec![Share { member_id: "m-0001".into(), basis_points: 10_000 }],
+    };
+    r.hash = r.compute_hash();
+    db.append(&r).expect("appends");
+    drop(db);
+    let p = store::head_path(d);
+    let mut head = store::read_head(&p).expect("head").expect("a head");
+    head.seq = r.seq;
+    head.hash = r.hash.clone();
+    store::write_head(&p, &head).expect("head written");
 }
