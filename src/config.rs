@@ -582,8 +582,7 @@ mod tests {
             toml::from_str("[ledger]\nmax_value_pence = 5000\n").expect("parses");
         let c = Config::resolve(file, None, None, None).expect("valid");
         assert_eq!(c.ledger.max_value_pence, 5000);
-        let file: FileConfig =
-            toml::from_str("[ledger]\nmax_value_pence = -1\n").expect("parses");
+        let file: FileConfig = toml::from_str("[ledger]\nmax_value_pence = -1\n").expect("parses");
         assert!(Config::resolve(file, None, None, None).is_err());
         assert!(toml::from_str::<FileConfig>("[ledger]\nmax_value = 1\n").is_err());
     }

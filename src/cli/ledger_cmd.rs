@@ -515,7 +515,9 @@ pub fn verify(config: &Config, json: bool) -> anyhow::Result<u8> {
 }
 
 /// The notice store of the data folder (the caller holds the lock).
-fn notice_store(config: &Config) -> crate::error::Result<std::sync::Arc<dyn crate::store::NoticeStore>> {
+fn notice_store(
+    config: &Config,
+) -> crate::error::Result<std::sync::Arc<dyn crate::store::NoticeStore>> {
     Ok(std::sync::Arc::new(crate::store::SledStore::open(
         &config.data_dir.join("store"),
     )?))
@@ -532,8 +534,19 @@ pub fn ledger(config: &Config, cmd: LedgerCommand) -> anyhow::Result<u8> {
     let store = notice_store(config)?;
     let dir = &config.data_dir;
     let (l, what) = if replace_missing {
-        let l = crate::ledger::Ledger::init_replacing_missing(dir, config.ledger, store.clone(), &format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into())))?;
-        (l, "a new ledger replaces the missing one (its first event records what it replaced)")
+        let l = crate::ledger::Ledger::init_replacing_missing(
+            dir,
+            config.ledger,
+            store.clone(),
+            &format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            ),
+        )?;
+        (
+            l,
+            "a new ledger replaces the missing one (its first event records what it replaced)",
+        )
     } else if adopt_store {
         let l = crate::ledger::Ledger::adopt_store(dir, config.ledger, store.clone())?;
         (l, "the notice store now records this ledger")

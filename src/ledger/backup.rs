@@ -18,9 +18,9 @@ use super::model::Record;
 use super::state::State;
 use super::store::{self, Head, LedgerStore, SledLedgerStore};
 use super::{identity, ledger_dir, verify_chain, Ledger, LedgerSettings};
-use crate::store::NoticeStore;
 use crate::auth::ApiKey;
 use crate::error::{Error, Result};
+use crate::store::NoticeStore;
 
 pub const FORMAT: &str = "sebroker-ledger-backup";
 pub const VERSION: u32 = 1;
@@ -379,7 +379,11 @@ fn write_restored(dir: &Path, contents: &Contents, id: &str) -> Result<()> {
     for r in &contents.records {
         state.apply(r.clone());
     }
-    for k in contents.keys.iter().filter(|k| !state.keys.contains_key(&k.id)) {
+    for k in contents
+        .keys
+        .iter()
+        .filter(|k| !state.keys.contains_key(&k.id))
+    {
         s.put_key(k)?;
     }
     s.set_ledger_id(id)

@@ -174,8 +174,10 @@ impl Ledger {
         if changed.is_empty() {
             return Ok(());
         }
-        let uses: Vec<(String, OffsetDateTime)> =
-            changed.iter().map(|(id, at, _)| (id.clone(), *at)).collect();
+        let uses: Vec<(String, OffsetDateTime)> = changed
+            .iter()
+            .map(|(id, at, _)| (id.clone(), *at))
+            .collect();
         self.store.put_key_uses(&uses)?;
         let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
         for (id, _, t) in changed {

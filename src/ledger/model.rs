@@ -393,8 +393,7 @@ mod tests {
         assert!(check_money("v", max, max).is_ok());
         assert!(check_money("v", max + 1, max).is_err());
         assert!(check_money("v", -1, max).is_err());
-        assert!(check_money("v", i64::MAX, max)
-            .is_err_and(|m| m.contains("max_value_pence")));
+        assert!(check_money("v", i64::MAX, max).is_err_and(|m| m.contains("max_value_pence")));
         assert_eq!(sum_pence([1, 2, 3]), Some(6));
         assert_eq!(sum_pence([i64::MAX, 1]), None);
         assert_eq!(sum_pence([i64::MIN, -1]), None);

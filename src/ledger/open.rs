@@ -144,15 +144,23 @@ fn decide_identity(
     let mark_seq = k.mark.as_ref().map_or(0, |m| m.seq);
     if head_seq > 0 || mark_seq > 0 || (k.mark.is_some() && k.head.is_none()) {
         let (id, seq, who) = k.remembered().unwrap_or(("?".into(), 0, "the folder"));
-        return Err(missing(format!("{who} records ledger {id} with {seq} events")));
+        return Err(missing(format!(
+            "{who} records ledger {id} with {seq} events"
+        )));
     }
     if k.head.is_none() && k.store_has_data {
         return Err(missing(
-            "the notice store holds notices or members, and the ledger head file is missing too".into(),
+            "the notice store holds notices or members, and the ledger head file is missing too"
+                .into(),
         ));
     }
     // An empty ledger whose head (at event 0) survives, or a new folder.
-    Ok((head_id.or(mark_id).map_or_else(identity::new_id, |i| Ok(i.to_owned()))?, true))
+    Ok((
+        head_id
+            .or(mark_id)
+            .map_or_else(identity::new_id, |i| Ok(i.to_owned()))?,
+        true,
+    ))
 }
 
 /// The head and the store's mark against the verified events.
@@ -184,10 +192,23 @@ fn check_against(k: &Known, data_dir: &Path, state: &State) -> Result<()> {
                 return Err(k.refusal(data_dir, &format!("sled holds {n} events but the head file records {} (sled lost recent writes)", h.seq)));
             }
             if hash_at(h.seq) != Some(h.hash.as_str()) {
-                return Err(k.refusal(data_dir, &format!("event {} in sled differs from the one the head file records", h.seq)));
+                return Err(k.refusal(
+                    data_dir,
+                    &format!(
+                        "event {} in sled differs from the one the head file records",
+                        h.seq
+                    ),
+                ));
             }
             if n == h.seq && state.checked_brokered_total() != Some(h.brokered_total_pence) {
-                return Err(k.refusal(data_dir, &format!("the events sum to {} pence brokered but the head records {}", state.brokered_total(), h.brokered_total_pence)));
+                return Err(k.refusal(
+                    data_dir,
+                    &format!(
+                        "the events sum to {} pence brokered but the head records {}",
+                        state.brokered_total(),
+                        h.brokered_total_pence
+                    ),
+                ));
             }
             if n > h.seq {
                 tracing::warn!(head = h.seq, events = n, "the ledger is ahead of its head file (a crash between flush and head write); the chain checks out, updating the head");
@@ -241,7 +262,10 @@ impl Ledger {
             .records()
             .map_err(|e| k.refusal(data_dir, &format!("sled cannot read it ({e})")))?;
         if let Err((seq, why)) = verify_chain(&records) {
-            return Err(k.refusal(data_dir, &format!("the hash chain breaks at event {seq} ({why})")));
+            return Err(k.refusal(
+                data_dir,
+                &format!("the hash chain breaks at event {seq} ({why})"),
+            ));
         }
         let legacy_keys = db
             .keys()
@@ -299,7 +323,11 @@ impl Ledger {
         let keys = keys::entries(&state.keys, &uses);
         let writer = Writer {
             last_backup: k.backup(),
-            replaced: k.mark.as_ref().map(|m| m.replaced.clone()).unwrap_or_default(),
+            replaced: k
+                .mark
+                .as_ref()
+                .map(|m| m.replaced.clone())
+                .unwrap_or_default(),
             ..Writer::default()
         };
         Ok(Ledger {
@@ -327,8 +355,12 @@ impl Ledger {
         actor: &str,
     ) -> Result<Ledger> {
         let k = Known::read(data_dir, Some(memory.as_ref()))?;
-        let db = SledLedgerStore::open(&ledger_dir(data_dir))
-            .map_err(|e| k.refusal(data_dir, &format!("sled cannot open it ({e}); move the folder aside first")))?;
+        let db = SledLedgerStore::open(&ledger_dir(data_dir)).map_err(|e| {
+            k.refusal(
+                data_dir,
+                &format!("sled cannot open it ({e}); move the folder aside first"),
+            )
+        })?;
         let blank = db.records()?.is_empty() && db.keys()?.is_empty() && db.ledger_id()?.is_none();
         if !blank {
             drop(db);
@@ -349,7 +381,15 @@ impl Ledger {
         };
         let id = identity::new_id()?;
         db.set_ledger_id(&id)?;
-        let ledger = Ledger::assemble(db, data_dir, Some(memory), id, State::default(), &k, settings)?;
+        let ledger = Ledger::assemble(
+            db,
+            data_dir,
+            Some(memory),
+            id,
+            State::default(),
+            &k,
+            settings,
+        )?;
         ledger.writer().replaced.push(identity::Replacement {
             previous_ledger_id: prev_id.clone(),
             previous_seq: prev_seq,

@@ -354,8 +354,13 @@ impl State {
                 Event::Won { value_pence, .. } if *value_pence <= 0 => {
                     return Some(format!("event {} is a win of {value_pence} pence", r.seq))
                 }
-                Event::ReturnFiled { figures, .. } if figures.turnover_pence.is_some_and(|t| t < 0) => {
-                    return Some(format!("event {} is a return with a negative turnover", r.seq))
+                Event::ReturnFiled { figures, .. }
+                    if figures.turnover_pence.is_some_and(|t| t < 0) =>
+                {
+                    return Some(format!(
+                        "event {} is a return with a negative turnover",
+                        r.seq
+                    ))
                 }
                 _ => {}
             }

@@ -125,7 +125,10 @@ impl LedgerStore for SledLedgerStore {
         };
         let bytes = serde_json::to_vec(record).map_err(|e| not(e.to_string()))?;
         let key = record.seq.to_be_bytes();
-        match self.events.compare_and_swap(key, None::<&[u8]>, Some(bytes)) {
+        match self
+            .events
+            .compare_and_swap(key, None::<&[u8]>, Some(bytes))
+        {
             Ok(Ok(())) => {}
             Ok(Err(_)) => {
                 // A record we never acknowledged holds this number: the

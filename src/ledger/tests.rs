@@ -392,8 +392,8 @@ fn an_older_store_is_refused_and_a_backup_restores_it() {
     // Empty, as after sled lost its snapshot.
     std::fs::remove_dir_all(ledger_dir(d)).expect("rm");
     assert!(Ledger::open(d, settings).is_err());
-    let r = backup::restore(d, &backup_file, false, settings, None, &mut |_| Ok(()))
-        .expect("restores");
+    let r =
+        backup::restore(d, &backup_file, false, settings, None, &mut |_| Ok(())).expect("restores");
     assert_eq!(r.events, 2);
     let l = Ledger::open(d, settings).expect("opens after restore");
     assert_eq!(l.state().last_seq(), 2);
@@ -428,16 +428,28 @@ fn money_above_the_bound_or_negative_is_refused_and_totals_never_wrap() {
     let case = member_case(&l, "c");
     let d = date!(2025 - 06 - 01);
     for v in [i64::MAX, model::DEFAULT_MAX_VALUE_PENCE + 1, -1, 0] {
-        let e = won(&l, &format!("w{v}"), &case, v, vec![share("a", 10_000)], d)
-            .err()
-            .expect("refused");
+        let e =
+            won(&l, &format!("w{v}"), &case, v, vec![share("a", 10_000)], d).expect_err("refused");
         assert!(
-            matches!(e, Error::Unprocessable { code: "invalid_value", .. }),
+            matches!(
+                e,
+                Error::Unprocessable {
+                    code: "invalid_value",
+                    ..
+                }
+            ),
             "{v}: {e}"
         );
     }
-    won(&l, "ok", &case, model::DEFAULT_MAX_VALUE_PENCE, vec![share("a", 10_000)], d)
-        .expect("£1bn is accepted");
+    won(
+        &l,
+        "ok",
+        &case,
+        model::DEFAULT_MAX_VALUE_PENCE,
+        vec![share("a", 10_000)],
+        d,
+    )
+    .expect("£1bn is accepted");
     assert_eq!(l.state().brokered_total(), model::DEFAULT_MAX_VALUE_PENCE);
     let ret = |key: &str, t: i64| {
         l.append(ev(
@@ -547,14 +559,16 @@ fn a_failed_flush_is_taken_back_and_the_ledger_goes_on() {
         r
     };
     let first = r(1, GENESIS);
-    db.fail_flushes.store(1, std::sync::atomic::Ordering::SeqCst);
-    let f = db.append(&first).err().expect("fails");
+    db.fail_flushes
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let f = db.append(&first).expect_err("fails");
     assert_eq!(f.stored, Stored::No, "{}", f.cause);
     // Not wedged: the same sequence number is free again.
     db.append(&first).expect("the retry is stored");
-    db.fail_flushes.store(2, std::sync::atomic::Ordering::SeqCst);
+    db.fail_flushes
+        .store(2, std::sync::atomic::Ordering::SeqCst);
     let second = r(2, &first.hash);
-    let f = db.append(&second).err().expect("fails");
+    let f = db.append(&second).expect_err("fails");
     assert_eq!(f.stored, Stored::Unknown, "the undo failed too");
     drop(db);
     let _ = settings;
@@ -577,7 +591,7 @@ fn a_failed_append_says_so_and_the_next_one_books() {
     };
     refer("r1").expect("books");
     l.fail_next_flushes(1);
-    let e = refer("r2").err().expect("fails");
+    let e = refer("r2").expect_err("fails");
     assert!(
         matches!(&e, Error::Unavailable { code: "ledger_write_failed", message } if message.contains("not stored")),
         "{e}"
@@ -585,13 +599,19 @@ fn a_failed_append_says_so_and_the_next_one_books() {
     assert_eq!(refer("r2").expect("the retry books").record.seq, 2);
     assert_eq!(refer("r3").expect("and the next").record.seq, 3);
     l.fail_next_flushes(2);
-    let e = refer("r4").err().expect("fails");
+    let e = refer("r4").expect_err("fails");
     assert!(
         matches!(&e, Error::Unavailable { code: "ledger_write_uncertain", message } if message.contains("may or may not")),
         "{e}"
     );
     assert!(
-        matches!(refer("r5"), Err(Error::Unavailable { code: "ledger_unavailable", .. })),
+        matches!(
+            refer("r5"),
+            Err(Error::Unavailable {
+                code: "ledger_unavailable",
+                ..
+            })
+        ),
         "refuses writes until restart"
     );
     drop(l);
@@ -630,7 +650,10 @@ fn keys_are_events_and_a_lost_revocation_is_noticed() {
     };
     let l = Ledger::open(d, LedgerSettings::default()).expect("reopens");
     assert!(l.authenticate(&text).is_none(), "still revoked");
-    assert!(l.keys().iter().any(|k| k.id == id && k.revoked_at.is_some()));
+    assert!(l
+        .keys()
+        .iter()
+        .any(|k| k.id == id && k.revoked_at.is_some()));
     assert!(l.keys()[0].last_used_at.is_some(), "persisted lazily");
     drop(l);
     // sled loses the revocation: the head notices.
@@ -660,11 +683,12 @@ fn a_missing_or_replaced_ledger_is_refused_and_can_be_replaced_on_purpose() {
     // Ledger and head both gone: the store remembers.
     std::fs::remove_dir_all(ledger_dir(d)).expect("rm");
     std::fs::remove_file(store::head_path(d)).expect("rm");
-    let e = Ledger::open_with(d, settings, Some(store.clone()))
-        .err()
-        .expect("refused");
+    let e = refused(Ledger::open_with(d, settings, Some(store.clone())));
     let m = e.to_string();
-    assert!(m.contains(&first_id) && m.contains("--replace-missing"), "{m}");
+    assert!(
+        m.contains(&first_id) && m.contains("--replace-missing"),
+        "{m}"
+    );
     // Another folder's ledger put in its place: replaced.
     let other = data_dir();
     {
@@ -673,9 +697,7 @@ fn a_missing_or_replaced_ledger_is_refused_and_can_be_replaced_on_purpose() {
     }
     copy_dir(&ledger_dir(other.path()), &ledger_dir(d));
     std::fs::copy(store::head_path(other.path()), store::head_path(d)).expect("cp");
-    let e = Ledger::open_with(d, settings, Some(store.clone()))
-        .err()
-        .expect("refused");
+    let e = refused(Ledger::open_with(d, settings, Some(store.clone())));
     assert!(e.to_string().contains("replaced by another one"), "{e}");
     std::fs::remove_dir_all(ledger_dir(d)).expect("rm");
     std::fs::remove_file(store::head_path(d)).expect("rm");
@@ -719,8 +741,13 @@ fn a_store_with_data_but_no_ledger_is_not_a_new_folder() {
             sme: true,
         })
         .expect("member");
-    let e = Ledger::open_with(d, LedgerSettings::default(), Some(store))
-        .err()
-        .expect("refused");
+    let e = refused(Ledger::open_with(d, LedgerSettings::default(), Some(store)));
     assert!(e.to_string().contains("notices or members"), "{e}");
+}
+
+fn refused(r: Result<Ledger>) -> Error {
+    match r {
+        Ok(_) => panic!("the ledger opened; it should have been refused"),
+        Err(e) => e,
+    }
 }

@@ -96,12 +96,24 @@ pub fn start(d: &Path, log: &Path) -> Result<Server, String> {
     let mut line = String::new();
     let stdout = child.stdout.take().expect("stdout");
     let _ = BufReader::new(stdout).read_line(&mut line);
-    let url = line.trim().rsplit(' ').next().unwrap_or_default().to_owned();
+    let url = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     if !url.starts_with("http://127.0.0.1:") {
         let _ = child.kill();
         let _ = child.wait();
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        let tail: String = text.chars().rev().take(3000).collect::<Vec<_>>().into_iter().rev().collect();
+        let tail: String = text
+            .chars()
+            .rev()
+            .take(3000)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         return Err(format!("serve did not start: {line:?}\n{tail}"));
     }
     Ok(Server { child, url })
@@ -149,7 +161,14 @@ enum Outcome {
     Unacked,
 }
 
-fn step(http: &reqwest::blocking::Client, url: &str, key: &str, ocid: &str, job: &mut Job, f: &Figures) -> Outcome {
+fn step(
+    http: &reqwest::blocking::Client,
+    url: &str,
+    key: &str,
+    ocid: &str,
+    job: &mut Job,
+    f: &Figures,
+) -> Outcome {
     let (path, body, idem) = match job.step {
         0 => (
             "/api/v1/cases".to_owned(),
@@ -157,12 +176,18 @@ fn step(http: &reqwest::blocking::Client, url: &str, key: &str, ocid: &str, job:
             format!("job-{}-open", job.id),
         ),
         1 => (
-            format!("/api/v1/cases/{}/events", job.case_id.as_deref().unwrap_or("")),
+            format!(
+                "/api/v1/cases/{}/events",
+                job.case_id.as_deref().unwrap_or("")
+            ),
             json!({ "type": "introduced" }),
             format!("job-{}-intro", job.id),
         ),
         _ => (
-            format!("/api/v1/cases/{}/events", job.case_id.as_deref().unwrap_or("")),
+            format!(
+                "/api/v1/cases/{}/events",
+                job.case_id.as_deref().unwrap_or("")
+            ),
             json!({ "type": "won", "value_pence": job.value, "date": "2026-01-15" }),
             format!("job-{}-won", job.id),
         ),
@@ -193,7 +218,7 @@ fn step(http: &reqwest::blocking::Client, url: &str, key: &str, ocid: &str, job:
         f.stored_before_kill.fetch_add(1, Ordering::Relaxed);
     }
     assert!(
-        !(v["replayed"] == true && !job.retrying),
+        v["replayed"] != true || job.retrying,
         "a first attempt cannot be a replay: {v}"
     );
     if job.step == 0 {
@@ -207,7 +232,15 @@ fn step(http: &reqwest::blocking::Client, url: &str, key: &str, ocid: &str, job:
 
 /// A writer thread: runs its pending job, then new ones, until the server
 /// stops answering (or, with `finish`, until its pending job is done).
-fn writer(url: String, key: String, ocid: String, pending: Arc<Mutex<Option<Job>>>, next: Arc<AtomicU64>, f: Arc<Figures>, finish: bool) {
+fn writer(
+    url: String,
+    key: String,
+    ocid: String,
+    pending: Arc<Mutex<Option<Job>>>,
+    next: Arc<AtomicU64>,
+    f: Arc<Figures>,
+    finish: bool,
+) {
     let http = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()
@@ -217,7 +250,13 @@ fn writer(url: String, key: String, ocid: String, pending: Arc<Mutex<Option<Job>
         let mut slot = pending.lock().expect("job");
         let job = slot.get_or_insert_with(|| {
             let id = next.fetch_add(1, Ordering::Relaxed);
-            Job { id, step: 0, case_id: None, value: 1_000 + (id as i64 % 97) * 13, retrying: false }
+            Job {
+                id,
+                step: 0,
+                case_id: None,
+                value: 1_000 + (id as i64 % 97) * 13,
+                retrying: false,
+            }
         });
         if job.retrying {
             f.retried.fetch_add(1, Ordering::Relaxed);
@@ -245,11 +284,17 @@ fn done_jobs() -> &'static Mutex<Vec<(u64, i64)>> {
 }
 
 fn env_u64(k: &str, default: u64) -> u64 {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn verify(d: &Path, cycle: u64) {
-    let out = sb(d).args(["verify", "--json"]).output().expect("verify runs");
+    let out = sb(d)
+        .args(["verify", "--json"])
+        .output()
+        .expect("verify runs");
     assert!(
         out.status.success(),
         "verify after kill {cycle}: {}\n{}",
@@ -264,7 +309,10 @@ fn all_cases(url: &str, key: &str) -> Vec<Value> {
     let mut out = Vec::new();
     for page in 0..1000 {
         let v: Value = http
-            .get(format!("{url}/api/v1/cases?limit=1000&offset={}", page * 1000))
+            .get(format!(
+                "{url}/api/v1/cases?limit=1000&offset={}",
+                page * 1000
+            ))
             .bearer_auth(key)
             .send()
             .expect("cases")
@@ -299,7 +347,14 @@ fn acknowledged_writes_survive_kill_9_exactly_once() {
         let threads: Vec<_> = pending
             .iter()
             .map(|p| {
-                let (url, key, ocid, p, next, f) = (server.url.clone(), key.clone(), ocid.clone(), p.clone(), next.clone(), f.clone());
+                let (url, key, ocid, p, next, f) = (
+                    server.url.clone(),
+                    key.clone(),
+                    ocid.clone(),
+                    p.clone(),
+                    next.clone(),
+                    f.clone(),
+                );
                 std::thread::spawn(move || writer(url, key, ocid, p, next, f, last))
             })
             .collect();
@@ -329,7 +384,10 @@ fn check_final(server: &Server, key: &str, f: &Figures, cycles: u64, started: In
     let mut losses = 0u64;
     for (id, value) in &done {
         let tag = format!("job-{id}");
-        let mine: Vec<&Value> = cases.iter().filter(|c| c["events"][0]["notes"] == tag.as_str()).collect();
+        let mine: Vec<&Value> = cases
+            .iter()
+            .filter(|c| c["events"][0]["notes"] == tag.as_str())
+            .collect();
         match mine.len() {
             0 => losses += 1,
             1 => {
@@ -367,6 +425,12 @@ fn check_final(server: &Server, key: &str, f: &Figures, cycles: u64, started: In
     eprintln!("{figures}");
     assert_eq!((doubles, losses), (0, 0), "{figures}");
     assert_eq!(totals["total_pence"], sum, "{figures}");
-    assert!(done.len() as u64 >= cycles, "the loop wrote too little: {figures}");
-    assert!(f.retried.load(Ordering::Relaxed) > 0, "no write was ever cut by a kill: {figures}");
+    assert!(
+        done.len() as u64 >= cycles,
+        "the loop wrote too little: {figures}"
+    );
+    assert!(
+        f.retried.load(Ordering::Relaxed) > 0,
+        "no write was ever cut by a kill: {figures}"
+    );
 }

@@ -56,7 +56,9 @@ fn json_of(d: &Path, args: &[&str]) -> Result<Value, String> {
     let mut c = sb(d);
     c.args(args);
     match run_for(c, 60) {
-        (Some(0), out, _) => serde_json::from_str(&out).map_err(|e| format!("{args:?}: not JSON ({e}): {out}")),
+        (Some(0), out, _) => {
+            serde_json::from_str(&out).map_err(|e| format!("{args:?}: not JSON ({e}): {out}"))
+        }
         (None, _, err) => Err(format!("{args:?} HUNG (killed after 60 s): {err}")),
         (Some(c), out, err) => Err(format!("{args:?} exit {c}: {out}{err}")),
     }
@@ -75,12 +77,19 @@ fn facts(d: &Path) -> Result<Facts, String> {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|k| (k["id"].as_str().unwrap_or("").to_owned(), !k["revoked_at"].is_null()))
+        .map(|k| {
+            (
+                k["id"].as_str().unwrap_or("").to_owned(),
+                !k["revoked_at"].is_null(),
+            )
+        })
         .collect();
     keys.sort();
     let notices = stats["notices"].as_u64().unwrap_or(0);
     if stats["index_docs"].as_u64() != Some(notices) {
-        return Err(format!("STARTED with an index that differs from the store: {stats}"));
+        return Err(format!(
+            "STARTED with an index that differs from the store: {stats}"
+        ));
     }
     Ok(Facts {
         notices,
@@ -96,10 +105,30 @@ fn cli(d: &Path, args: &[&str]) -> Value {
 
 /// A brokered win through the command line.
 fn win(d: &Path, ocid: &str, pence: &str) {
-    let c = cli(d, &["cases", "open", "--ocid", ocid, "--member", "m-0001", "--json"]);
+    let c = cli(
+        d,
+        &[
+            "cases", "open", "--ocid", ocid, "--member", "m-0001", "--json",
+        ],
+    );
     let id = c["case"]["case_id"].as_str().expect("case").to_owned();
-    cli(d, &["cases", "event", &id, "--type", "introduced", "--json"]);
-    cli(d, &["cases", "event", &id, "--type", "won", "--value-pence", pence, "--json"]);
+    cli(
+        d,
+        &["cases", "event", &id, "--type", "introduced", "--json"],
+    );
+    cli(
+        d,
+        &[
+            "cases",
+            "event",
+            &id,
+            "--type",
+            "won",
+            "--value-pence",
+            pence,
+            "--json",
+        ],
+    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -131,11 +160,21 @@ fn base() -> Base {
     let (ocid, _) = folder(&data);
     let k = cli(&data, &["keys", "create", "--role", "funder", "--json"]);
     let id = k["id"].as_str().expect("id").to_owned();
-    let out = sb(&data).args(["keys", "revoke", &id]).output().expect("revoke");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = sb(&data)
+        .args(["keys", "revoke", &id])
+        .output()
+        .expect("revoke");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     win(&data, &ocid, "12345");
     let b = tmp.path().join("backup.jsonl");
-    cli(&data, &["backup", "--out", b.to_str().expect("p"), "--json"]);
+    cli(
+        &data,
+        &["backup", "--out", b.to_str().expect("p"), "--json"],
+    );
     let older = tmp.path().join("older");
     copy_dir(&data, &older);
     let older_facts = facts(&older).expect("the older copy opens");
@@ -145,7 +184,14 @@ fn base() -> Base {
     assert_eq!(facts.events, older_facts.events + 3);
     let other = tmp.path().join("other");
     cli(&other, &["keys", "create", "--role", "admin", "--json"]);
-    Base { _tmp: tmp, data, older, other, facts, older_facts }
+    Base {
+        _tmp: tmp,
+        data,
+        older,
+        other,
+        facts,
+        older_facts,
+    }
 }
 
 fn file_in(dir: &Path, prefix: &str) -> PathBuf {
@@ -153,7 +199,11 @@ fn file_in(dir: &Path, prefix: &str) -> PathBuf {
         .expect("dir")
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)))
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix))
+        })
         .unwrap_or_else(|| panic!("no {prefix}* in {}", dir.display()))
 }
 
@@ -201,13 +251,18 @@ enum Expect {
 type Damage = Box<dyn Fn(&Path, &Base)>;
 
 fn scenarios() -> Vec<(&'static str, Damage, Expect)> {
-    let led = |f: &'static str, h: Harm| -> Damage { Box::new(move |d: &Path, _: &Base| harm(&file_in(&d.join("ledger"), f), h)) };
-    let sto = |f: &'static str, h: Harm| -> Damage { Box::new(move |d: &Path, _: &Base| harm(&file_in(&d.join("store"), f), h)) };
+    let led = |f: &'static str, h: Harm| -> Damage {
+        Box::new(move |d: &Path, _: &Base| harm(&file_in(&d.join("ledger"), f), h))
+    };
+    let sto = |f: &'static str, h: Harm| -> Damage {
+        Box::new(move |d: &Path, _: &Base| harm(&file_in(&d.join("store"), f), h))
+    };
     let head = |d: &Path| d.join("ledger.head");
     let edit_head = |f: fn(&mut Value)| -> Damage {
         Box::new(move |d: &Path, _: &Base| {
             let p = d.join("ledger.head");
-            let mut v: Value = serde_json::from_slice(&std::fs::read(&p).expect("head")).expect("json");
+            let mut v: Value =
+                serde_json::from_slice(&std::fs::read(&p).expect("head")).expect("json");
             f(&mut v);
             std::fs::write(&p, v.to_string()).expect("write");
         })
@@ -221,52 +276,128 @@ fn scenarios() -> Vec<(&'static str, Damage, Expect)> {
         ("ledger db flipped", led("db", Harm::Flip), Either),
         ("ledger conf deleted", led("conf", Harm::Delete), Either),
         ("ledger conf flipped", led("conf", Harm::Flip), Either),
-        ("ledger snapshot deleted", led("snap.", Harm::Delete), Either),
-        ("ledger snapshot truncated", led("snap.", Harm::TruncateHalf), Either),
+        (
+            "ledger snapshot deleted",
+            led("snap.", Harm::Delete),
+            Either,
+        ),
+        (
+            "ledger snapshot truncated",
+            led("snap.", Harm::TruncateHalf),
+            Either,
+        ),
         ("ledger snapshot flipped", led("snap.", Harm::Flip), Either),
-        ("ledger folder deleted", Box::new(|d: &Path, _: &Base| std::fs::remove_dir_all(d.join("ledger")).expect("rm")), Refused),
-        ("head missing", Box::new(move |d: &Path, _: &Base| std::fs::remove_file(head(d)).expect("rm")), Refused),
-        ("head empty", Box::new(move |d: &Path, _: &Base| std::fs::write(head(d), b"").expect("w")), Refused),
-        ("head flipped", Box::new(move |d: &Path, _: &Base| harm(&head(d), Harm::Flip)), Refused),
-        ("head ahead", edit_head(|v| v["seq"] = (v["seq"].as_u64().unwrap_or(0) + 1).into()), Refused),
-        ("head total changed", edit_head(|v| v["brokered_total_pence"] = 1.into()), Refused),
-        ("head behind (an older head)", Box::new(|d: &Path, b: &Base| {
-            std::fs::copy(b.older.join("ledger.head"), d.join("ledger.head")).expect("cp");
-        }), Intact),
-        ("ledger and head both gone", Box::new(move |d: &Path, _: &Base| {
-            std::fs::remove_dir_all(d.join("ledger")).expect("rm");
-            std::fs::remove_file(head(d)).expect("rm");
-        }), Refused),
-        ("an older copy of the ledger", Box::new(|d: &Path, b: &Base| {
-            std::fs::remove_dir_all(d.join("ledger")).expect("rm");
-            copy_dir(&b.older.join("ledger"), &d.join("ledger"));
-        }), Refused),
-        ("an older copy of the ledger and its head", Box::new(|d: &Path, b: &Base| {
-            std::fs::remove_dir_all(d.join("ledger")).expect("rm");
-            copy_dir(&b.older.join("ledger"), &d.join("ledger"));
-            std::fs::copy(b.older.join("ledger.head"), d.join("ledger.head")).expect("cp");
-        }), Refused),
-        ("an older copy of the whole folder", Box::new(|d: &Path, b: &Base| {
-            std::fs::remove_dir_all(d).expect("rm");
-            copy_dir(&b.older, d);
-        }), IntactAsOlder),
-        ("another folder's ledger and head", Box::new(|d: &Path, b: &Base| {
-            std::fs::remove_dir_all(d.join("ledger")).expect("rm");
-            copy_dir(&b.other.join("ledger"), &d.join("ledger"));
-            std::fs::copy(b.other.join("ledger.head"), d.join("ledger.head")).expect("cp");
-        }), Refused),
+        (
+            "ledger folder deleted",
+            Box::new(|d: &Path, _: &Base| std::fs::remove_dir_all(d.join("ledger")).expect("rm")),
+            Refused,
+        ),
+        (
+            "head missing",
+            Box::new(move |d: &Path, _: &Base| std::fs::remove_file(head(d)).expect("rm")),
+            Refused,
+        ),
+        (
+            "head empty",
+            Box::new(move |d: &Path, _: &Base| std::fs::write(head(d), b"").expect("w")),
+            Refused,
+        ),
+        (
+            "head flipped",
+            Box::new(move |d: &Path, _: &Base| harm(&head(d), Harm::Flip)),
+            Refused,
+        ),
+        (
+            "head ahead",
+            edit_head(|v| v["seq"] = (v["seq"].as_u64().unwrap_or(0) + 1).into()),
+            Refused,
+        ),
+        (
+            "head total changed",
+            edit_head(|v| v["brokered_total_pence"] = 1.into()),
+            Refused,
+        ),
+        (
+            "head behind (an older head)",
+            Box::new(|d: &Path, b: &Base| {
+                std::fs::copy(b.older.join("ledger.head"), d.join("ledger.head")).expect("cp");
+            }),
+            Intact,
+        ),
+        (
+            "ledger and head both gone",
+            Box::new(move |d: &Path, _: &Base| {
+                std::fs::remove_dir_all(d.join("ledger")).expect("rm");
+                std::fs::remove_file(head(d)).expect("rm");
+            }),
+            Refused,
+        ),
+        (
+            "an older copy of the ledger",
+            Box::new(|d: &Path, b: &Base| {
+                std::fs::remove_dir_all(d.join("ledger")).expect("rm");
+                copy_dir(&b.older.join("ledger"), &d.join("ledger"));
+            }),
+            Refused,
+        ),
+        (
+            "an older copy of the ledger and its head",
+            Box::new(|d: &Path, b: &Base| {
+                std::fs::remove_dir_all(d.join("ledger")).expect("rm");
+                copy_dir(&b.older.join("ledger"), &d.join("ledger"));
+                std::fs::copy(b.older.join("ledger.head"), d.join("ledger.head")).expect("cp");
+            }),
+            Refused,
+        ),
+        (
+            "an older copy of the whole folder",
+            Box::new(|d: &Path, b: &Base| {
+                std::fs::remove_dir_all(d).expect("rm");
+                copy_dir(&b.older, d);
+            }),
+            IntactAsOlder,
+        ),
+        (
+            "another folder's ledger and head",
+            Box::new(|d: &Path, b: &Base| {
+                std::fs::remove_dir_all(d.join("ledger")).expect("rm");
+                copy_dir(&b.other.join("ledger"), &d.join("ledger"));
+                std::fs::copy(b.other.join("ledger.head"), d.join("ledger.head")).expect("cp");
+            }),
+            Refused,
+        ),
         ("store db flipped", sto("db", Harm::Flip), Either),
         ("store db truncated", sto("db", Harm::TruncateHalf), Refused),
         ("store db zeroed", sto("db", Harm::Zero), Refused),
         ("store snapshot deleted", sto("snap.", Harm::Delete), Either),
-        ("store folder deleted", Box::new(|d: &Path, _: &Base| std::fs::remove_dir_all(d.join("store")).expect("rm")), Refused),
-        ("index deleted", Box::new(|d: &Path, _: &Base| std::fs::remove_dir_all(d.join("index")).expect("rm")), Intact),
-        ("index meta.json zeroed", Box::new(|d: &Path, _: &Base| harm(&d.join("index").join("meta.json"), Harm::Zero)), Intact),
-        ("index segment truncated", Box::new(|d: &Path, _: &Base| {
-            let p = std::fs::read_dir(d.join("index")).expect("dir").filter_map(|e| e.ok()).map(|e| e.path())
-                .find(|p| p.extension().is_some_and(|x| x == "store")).expect("a segment");
-            harm(&p, Harm::TruncateHalf);
-        }), Intact),
+        (
+            "store folder deleted",
+            Box::new(|d: &Path, _: &Base| std::fs::remove_dir_all(d.join("store")).expect("rm")),
+            Refused,
+        ),
+        (
+            "index deleted",
+            Box::new(|d: &Path, _: &Base| std::fs::remove_dir_all(d.join("index")).expect("rm")),
+            Intact,
+        ),
+        (
+            "index meta.json zeroed",
+            Box::new(|d: &Path, _: &Base| harm(&d.join("index").join("meta.json"), Harm::Zero)),
+            Intact,
+        ),
+        (
+            "index segment truncated",
+            Box::new(|d: &Path, _: &Base| {
+                let p = std::fs::read_dir(d.join("index"))
+                    .expect("dir")
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .find(|p| p.extension().is_some_and(|x| x == "store"))
+                    .expect("a segment");
+                harm(&p, Harm::TruncateHalf);
+            }),
+            Intact,
+        ),
     ]
 }
 
@@ -277,17 +408,32 @@ fn scenario(b: &Base, name: &str, damage: &Damage, expect: Expect) -> Result<&'s
     let d = tmp.path().join("data");
     copy_dir(&b.data, &d);
     damage(&d, b);
-    let want = if expect == Expect::IntactAsOlder { &b.older_facts } else { &b.facts };
+    let want = if expect == Expect::IntactAsOlder {
+        &b.older_facts
+    } else {
+        &b.facts
+    };
     match facts(&d) {
         Ok(f) if f == *want && expect != Expect::Refused => Ok("started intact"),
-        Ok(f) => Err(format!("{name}: started with {f:?}, expected {expect:?} ({want:?})")),
+        Ok(f) => Err(format!(
+            "{name}: started with {f:?}, expected {expect:?} ({want:?})"
+        )),
         Err(e) if e.contains("HUNG") => Err(format!("{name}: {e}")),
         Err(e) if e.contains("exit 101") => Err(format!("{name}: a panic, not a message: {e}")),
-        Err(_) if matches!(expect, Expect::Intact | Expect::IntactAsOlder) => {
-            Err(format!("{name}: refused, expected to start intact: {}", facts(&d).err().unwrap_or_default()))
-        }
+        Err(_) if matches!(expect, Expect::Intact | Expect::IntactAsOlder) => Err(format!(
+            "{name}: refused, expected to start intact: {}",
+            facts(&d).err().unwrap_or_default()
+        )),
         Err(e) => {
-            let clear = ["refusing", "damaged", "corrupt", "does not remember", "store"].iter().any(|w| e.contains(w));
+            let clear = [
+                "refusing",
+                "damaged",
+                "corrupt",
+                "does not remember",
+                "store",
+            ]
+            .iter()
+            .any(|w| e.contains(w));
             if !clear {
                 return Err(format!("{name}: refused without a clear message: {e}"));
             }
@@ -296,7 +442,9 @@ fn scenario(b: &Base, name: &str, damage: &Damage, expect: Expect) -> Result<&'s
             c.args(["serve", "--addr", "127.0.0.1:0", "--no-sync"]);
             match run_for(c, 60) {
                 (Some(code), out, _) if code != 0 && !out.contains("listening") => Ok("refused"),
-                (code, out, err) => Err(format!("{name}: verify refused but serve gave {code:?}: {out}{err}")),
+                (code, out, err) => Err(format!(
+                    "{name}: verify refused but serve gave {code:?}: {out}{err}"
+                )),
             }
         }
     }
@@ -316,7 +464,13 @@ fn damaged_folders_are_refused_or_start_intact() {
         }
     }
     eprintln!("{}", report.join("\n"));
-    assert!(failures.is_empty(), "{} of {} scenarios broke the rule:\n{}", failures.len(), list.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} scenarios broke the rule:\n{}",
+        failures.len(),
+        list.len(),
+        failures.join("\n\n")
+    );
 }
 
 fn post(url: &str, key: &str, path: &str, idem: &str, body: Value) -> (u16, Value) {
@@ -341,21 +495,63 @@ fn implausible_money_is_refused_and_an_impossible_chain_fails_verify() {
     let url = server.url.clone();
     let mut cases = Vec::new();
     for i in 0..2 {
-        let (s, c) = post(&url, &key, "/api/v1/cases", &format!("c{i}"), serde_json::json!({ "ocid": ocid, "members": ["m-0001"] }));
+        let (s, c) = post(
+            &url,
+            &key,
+            "/api/v1/cases",
+            &format!("c{i}"),
+            serde_json::json!({ "ocid": ocid, "members": ["m-0001"] }),
+        );
         assert_eq!(s, 201, "{c}");
         let id = c["case"]["case_id"].as_str().expect("id").to_owned();
-        let (s, _) = post(&url, &key, &format!("/api/v1/cases/{id}/events"), &format!("i{i}"), serde_json::json!({ "type": "introduced" }));
+        let (s, _) = post(
+            &url,
+            &key,
+            &format!("/api/v1/cases/{id}/events"),
+            &format!("i{i}"),
+            serde_json::json!({ "type": "introduced" }),
+        );
         assert_eq!(s, 201);
         cases.push(id);
     }
     let events = format!("/api/v1/cases/{}/events", cases[0]);
-    for (k, v) in [("max", serde_json::json!(i64::MAX)), ("above", serde_json::json!(100_000_000_001_i64)), ("neg", serde_json::json!(-5))] {
-        let (s, e) = post(&url, &key, &events, k, serde_json::json!({ "type": "won", "value_pence": v }));
-        assert_eq!((s, e["error"]["code"].as_str()), (422, Some("invalid_value")), "{k}: {e}");
+    for (k, v) in [
+        ("max", serde_json::json!(i64::MAX)),
+        ("above", serde_json::json!(100_000_000_001_i64)),
+        ("neg", serde_json::json!(-5)),
+    ] {
+        let (s, e) = post(
+            &url,
+            &key,
+            &events,
+            k,
+            serde_json::json!({ "type": "won", "value_pence": v }),
+        );
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (422, Some("invalid_value")),
+            "{k}: {e}"
+        );
     }
-    let (s, e) = post(&url, &key, "/api/v1/members/m-0001/returns", "ret", serde_json::json!({ "year": 2026, "turnover_pence": i64::MAX }));
-    assert_eq!((s, e["error"]["code"].as_str()), (422, Some("invalid_return")), "{e}");
-    let (s, _) = post(&url, &key, &events, "one", serde_json::json!({ "type": "won", "value_pence": 1 }));
+    let (s, e) = post(
+        &url,
+        &key,
+        "/api/v1/members/m-0001/returns",
+        "ret",
+        serde_json::json!({ "year": 2026, "turnover_pence": i64::MAX }),
+    );
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (422, Some("invalid_return")),
+        "{e}"
+    );
+    let (s, _) = post(
+        &url,
+        &key,
+        &events,
+        "one",
+        serde_json::json!({ "type": "won", "value_pence": 1 }),
+    );
     assert_eq!(s, 201);
     let totals: Value = reqwest::blocking::Client::new()
         .get(format!("{url}/api/v1/totals"))
@@ -364,7 +560,10 @@ fn implausible_money_is_refused_and_an_impossible_chain_fails_verify() {
         .expect("totals")
         .json()
         .expect("json");
-    assert_eq!(totals["total_pence"], 1, "never wrapped, never negative: {totals}");
+    assert_eq!(
+        totals["total_pence"], 1,
+        "never wrapped, never negative: {totals}"
+    );
     drop(server);
     hand_craft_a_wrapping_win(&d, &cases[1]);
     let mut c = sb(&d);
@@ -378,7 +577,10 @@ fn implausible_money_is_refused_and_an_impossible_chain_fails_verify() {
     let mut c = sb(&d);
     c.args(["serve", "--addr", "127.0.0.1:0", "--no-sync"]);
     let (code, out, err) = run_for(c, 60);
-    assert!(code == Some(1) && !out.contains("listening") && err.contains("impossible total"), "{code:?} {out}{err}");
+    assert!(
+        code == Some(1) && !out.contains("listening") && err.contains("impossible total"),
+        "{code:?} {out}{err}"
+    );
 }
 
 /// Appends, outside sebroker, a correctly chained `won` of i64::MAX on a
@@ -395,7 +597,10 @@ fn hand_craft_a_wrapping_win(d: &Path, case_id: &str) {
     r.event = Event::Won {
         case_id: case_id.to_owned(),
         value_pence: i64::MAX,
-        shares: vec![Share { member_id: "m-0001".into(), basis_points: 10_000 }],
+        shares: vec![Share {
+            member_id: "m-0001".into(),
+            basis_points: 10_000,
+        }],
     };
     r.hash = r.compute_hash();
     db.append(&r).expect("appends");
