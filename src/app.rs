@@ -41,18 +41,38 @@ pub struct App {
     _lock: DirLock,
 }
 
+/// Opens the index; one that cannot be opened (a damaged segment) is
+/// derived data: it is wiped and rebuilt from the store by the catch-up.
+fn open_index(dir: &Path) -> Result<NoticeIndex> {
+    match NoticeIndex::open(dir) {
+        Ok(i) => Ok(i),
+        Err(e) => {
+            tracing::warn!(error = %e, dir = %dir.display(), "the index cannot be opened; rebuilding it from the store");
+            std::fs::remove_dir_all(dir).map_err(|source| crate::error::Error::Io {
+                path: dir.to_owned(),
+                source,
+            })?;
+            Ok(NoticeIndex::open(dir)?)
+        }
+    }
+}
+
 impl App {
     /// Opens the data folder: lock, store (`store/`), index (`index/`).
     pub fn open(data_dir: &Path) -> Result<App> {
         let lock = DirLock::acquire(data_dir)?;
         let store: Arc<dyn NoticeStore> = Arc::new(SledStore::open(&data_dir.join("store"))?);
-        let index = Arc::new(NoticeIndex::open(&data_dir.join("index"))?);
+        let index = Arc::new(open_index(&data_dir.join("index"))?);
         let mut places = Places::builtin();
         for e in store.place_entries()? {
             places.add(&e);
         }
         let members = RwLock::new(MemberSet::load(store.as_ref())?);
-        let ledger = Arc::new(Ledger::open(data_dir, LedgerSettings::default())?);
+        let ledger = Arc::new(Ledger::open_with(
+            data_dir,
+            LedgerSettings::default(),
+            Some(store.clone()),
+        )?);
         let app = App {
             data_dir: data_dir.to_owned(),
             store,
@@ -161,8 +181,18 @@ impl App {
         if from == last {
             return Ok(0);
         }
-        if from > last || (from == 0 && self.index.num_docs() > 0) {
-            // The index is ahead of (or unrelated to) the store: rebuild it.
+        if from > last {
+            // The store is flushed before every index commit, so an index
+            // ahead of the store means the store lost durable writes:
+            // rebuilding from it would serve half a store.
+            return Err(crate::error::Error::Refused(format!(
+                "refusing to open {}: the notice store is behind its own index (store change {last}, index at {from}),                  so the store lost writes it had made durable. sebroker never serves half a store: restore the data                  folder from a copy; to accept the loss, delete {} and re-ingest",
+                self.data_dir.join("store").display(),
+                self.data_dir.join("index").display()
+            )));
+        }
+        if from == 0 && self.index.num_docs() > 0 {
+            // An index unrelated to the store: rebuild it.
             return self.reindex();
         }
         let (ocids, last) = self.store.changes_since(from)?;

@@ -74,7 +74,8 @@ pub fn run(config: &Config, sync: &SyncConfig, demo: bool, no_sync: bool) -> any
             sync.settings.clone(),
             sync.interval,
         );
-        let alert_tasks = crate::alerts::service::spawn(app.clone());
+        let mut alert_tasks = crate::alerts::service::spawn(app.clone());
+        alert_tasks.push(crate::ledger::spawn_upkeep(app.ledger.clone()));
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
         // Tests and scripts read this line to find the port.

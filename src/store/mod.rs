@@ -92,6 +92,14 @@ pub trait NoticeStore: Send + Sync {
     /// Makes everything written so far durable.
     fn flush(&self) -> Result<()>;
 
+    /// What the data folder remembers of its ledger (identity and last
+    /// head, JSON written by `crate::ledger::identity`), kept beside the
+    /// notices so that a missing or replaced ledger is noticed.
+    fn ledger_mark(&self) -> Result<Option<Vec<u8>>>;
+    /// Records it; `durable` flushes (else sled persists it within its
+    /// flush interval).
+    fn put_ledger_mark(&self, mark: &[u8], durable: bool) -> Result<()>;
+
     /// The sync progress of a live source (`fts`, `cf`, `ocds:<name>`).
     fn sync_progress(&self, source: &str) -> Result<SourceProgress>;
     /// Stores a source's sync progress, durably.

@@ -15,6 +15,10 @@
 //! - `ledger`: cases to a consortium win over HTTP, roles, retries,
 //!   corrections, reconciliation, CSV, cluster history, durability refusal,
 //!   backup → restore → verify
+//! - `crash`: `serve` killed with SIGKILL mid-write in a loop: nothing
+//!   acknowledged is lost, nothing retried doubles
+//! - `damaged`: 30 damaged data folders (sled files, head, older copies,
+//!   another ledger, the index): refused clearly or started intact
 //! - `sync`: live sources against a local replay of ../shared/data with
 //!   injected faults, anchors, opportunity groups, the sources API
 
@@ -23,6 +27,8 @@ mod api;
 mod browser;
 mod cli;
 mod common;
+mod crash;
+mod damaged;
 mod ledger;
 mod matching;
 mod matrix;
