@@ -36,6 +36,9 @@ pub struct App {
     pub clusters: Vec<String>,
     /// Requests per minute per API key.
     pub limiter: RateLimiter,
+    /// The single ingest writer: every store write of notices and every
+    /// index commit goes through it.
+    pub writer: crate::ingest::Writer,
     _lock: DirLock,
 }
 
@@ -68,6 +71,7 @@ impl App {
                 .map(|c| (*c).to_owned())
                 .collect(),
             limiter: RateLimiter::default(),
+            writer: crate::ingest::Writer::default(),
             _lock: lock,
         };
         app.catch_up_index()?;
@@ -150,36 +154,30 @@ impl App {
     }
 
     /// Applies to the index every store change it has not seen (after a crash,
-    /// or after the index was wiped for a schema change).
+    /// or after the index was wiped for a schema change), as the writer.
     pub fn catch_up_index(&self) -> Result<usize> {
-        let from = self.index.indexed_seq();
-        let last = self.store.last_seq()?;
-        if from == last {
-            return Ok(0);
-        }
-        if from > last || (from == 0 && self.index.num_docs() > 0) {
-            // The index is ahead of (or unrelated to) the store: rebuild it.
-            return self.reindex();
-        }
-        let (ocids, last) = self.store.changes_since(from)?;
-        tracing::info!(
-            changes = ocids.len(),
-            from,
-            to = last,
-            "catching the index up with the store"
-        );
-        for ocid in &ocids {
-            match self.store.get_notice(ocid)? {
-                Some(n) => self.index.upsert(&n)?,
-                None => self.index.delete(ocid),
+        self.writer.exclusive(self, || {
+            let from = self.index.indexed_seq();
+            let last = self.store.last_seq()?;
+            if from == last {
+                return Ok(0);
             }
-        }
-        self.index.commit(last)?;
-        Ok(ocids.len())
+            if from > last || (from == 0 && self.index.num_docs() > 0) {
+                // The index is ahead of (or unrelated to) the store: rebuild it.
+                return self.rebuild_index();
+            }
+            tracing::info!(from, to = last, "catching the index up with the store");
+            crate::ingest::index_changes(self)
+        })
     }
 
-    /// Rebuilds the index from the store. Returns the number of notices.
+    /// Rebuilds the index from the store, as the writer. Returns the number
+    /// of notices.
     pub fn reindex(&self) -> Result<usize> {
+        self.writer.exclusive(self, || self.rebuild_index())
+    }
+
+    fn rebuild_index(&self) -> Result<usize> {
         let last = self.store.last_seq()?;
         self.index.clear()?;
         let mut n = 0usize;
