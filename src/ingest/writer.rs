@@ -15,6 +15,7 @@
 //! between the store write and the commit) leaves its changes for the next
 //! commit or for catch-up on open to index.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -51,6 +52,8 @@ pub struct Writer {
     /// Holding this lock is being the writer.
     rx: Mutex<Receiver<Job>>,
     hook: RwLock<Option<Hook>>,
+    /// Batches sent and not yet taken by a writer.
+    queued: AtomicUsize,
 }
 
 impl Default for Writer {
@@ -60,6 +63,7 @@ impl Default for Writer {
             tx,
             rx: Mutex::new(rx),
             hook: RwLock::new(None),
+            queued: AtomicUsize::new(0),
         }
     }
 }
@@ -78,6 +82,11 @@ impl Writer {
     #[doc(hidden)]
     pub fn set_hook(&self, hook: Option<Hook>) {
         *self.hook.write().unwrap_or_else(|e| e.into_inner()) = hook;
+    }
+
+    /// Batches waiting for the writer.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::SeqCst)
     }
 
     /// Takes the writer lock (a panic of an earlier holder leaves nothing
@@ -105,7 +114,11 @@ impl Writer {
             reply,
         };
         // The receiver lives as long as `self`, so sending cannot fail.
-        self.tx.send(job).map_err(|_| lost(name))?;
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        if self.tx.send(job).is_err() {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+            return Err(lost(name));
+        }
         let queue = self.lock();
         // Every drain takes the oldest batches first and ours is queued, so
         // each round either answers us or writes batches ahead of ours.
@@ -142,7 +155,10 @@ impl Writer {
         let mut jobs = Vec::new();
         while jobs.len() < MAX_BATCH {
             match queue.try_recv() {
-                Ok(j) => jobs.push(j),
+                Ok(j) => {
+                    self.queued.fetch_sub(1, Ordering::SeqCst);
+                    jobs.push(j);
+                }
                 Err(_) => break,
             }
         }

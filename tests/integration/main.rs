@@ -13,6 +13,7 @@
 //! - `ledger`: cases to a consortium win over HTTP, roles, retries,
 //!   corrections, reconciliation, CSV, cluster history, durability refusal,
 //!   backup → restore → verify
+//! - `writer`: the single ingest writer under concurrent ingests and crashes
 //! - `sync`: live sources against a local replay of ../shared/data with
 //!   injected faults, anchors, opportunity groups, the sources API
 
@@ -26,3 +27,4 @@ mod matching;
 mod real_data;
 mod sync;
 mod traps;
+mod writer;
