@@ -29,6 +29,10 @@ pub struct AlertsRuntime {
     in_flight: Mutex<HashSet<String>>,
     /// One selection run at a time.
     pub(crate) run_lock: Mutex<()>,
+    /// Tests: the next alert commit fails (an error between selecting a
+    /// digest and committing it).
+    #[doc(hidden)]
+    pub fail_next_commit: std::sync::atomic::AtomicBool,
 }
 
 /// Counts of one pass.
