@@ -33,6 +33,24 @@ pub struct AlertsRuntime {
     /// digest and committing it).
     #[doc(hidden)]
     pub fail_next_commit: std::sync::atomic::AtomicBool,
+    /// Resolves webhook names at subscription; none: the system resolver.
+    resolver: std::sync::RwLock<Option<Arc<dyn super::urlsafe::Resolver>>>,
+}
+
+impl AlertsRuntime {
+    /// The resolver of webhook names at subscription.
+    pub fn resolver(&self) -> Arc<dyn super::urlsafe::Resolver> {
+        self.resolver
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_else(|| Arc::new(super::urlsafe::SystemResolver))
+    }
+
+    /// Uses `r` to resolve webhook names at subscription (tests feed a table).
+    pub fn set_resolver(&self, r: Arc<dyn super::urlsafe::Resolver>) {
+        *self.resolver.write().unwrap_or_else(|e| e.into_inner()) = Some(r);
+    }
 }
 
 /// Counts of one pass.

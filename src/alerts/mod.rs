@@ -455,7 +455,9 @@ fn commit(
 }
 
 /// Creates or changes a member's settings (the member must exist; the
-/// webhook URL must pass the SSRF check). Durable on return.
+/// webhook URL must pass the SSRF check, its name resolved now through the
+/// runtime's resolver, which blocks: call this off the async threads).
+/// Durable on return.
 pub fn put_settings(
     app: &App,
     member_id: &str,
@@ -472,7 +474,8 @@ pub fn put_settings(
         Some(s) => s,
         None => AlertSettings::new(member_id, &app.alerts, now)?,
     };
-    let s = current.apply(input, &app.alerts.webhook_allow, now)?;
+    let resolver = app.alerts_rt.resolver();
+    let s = current.apply(input, &app.alerts.webhook_allow, resolver.as_ref(), now)?;
     log.put_settings(&s)?;
     Ok(s)
 }
