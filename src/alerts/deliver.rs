@@ -118,13 +118,27 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// Runs store and file work (sled scans, flushes, the outbox) on a
+/// blocking thread, never on the async workers that serve requests.
+async fn off<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&App) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let a = app.clone();
+    tokio::task::spawn_blocking(move || f(&a))
+        .await
+        .map_err(|e| crate::Error::Io {
+            path: app.data_dir.clone(),
+            source: std::io::Error::other(format!("alert delivery work stopped: {e}")),
+        })?
+}
+
 /// Attempts every delivery that is due now (at most `concurrency` at a
 /// time); returns what happened.
 pub async fn deliver_due(app: Arc<App>) -> Result<DeliverReport> {
     let now = OffsetDateTime::now_utc();
-    let log = app.store.alert_log();
-    let due: Vec<Delivery> = log
-        .pending_deliveries()?
+    let due: Vec<Delivery> = off(&app, |a| a.store.alert_log().pending_deliveries())
+        .await?
         .into_iter()
         .filter(|d| d.next_attempt_at <= now)
         .collect();
@@ -185,6 +199,12 @@ pub async fn deliver_due(app: Arc<App>) -> Result<DeliverReport> {
     Ok(report)
 }
 
+/// When the next pending delivery falls due (none: nothing pending), read
+/// off the async threads.
+pub async fn next_due_off(app: &Arc<App>) -> Result<Option<OffsetDateTime>> {
+    off(app, next_due).await
+}
+
 /// When the next pending delivery falls due (none: nothing pending).
 pub fn next_due(app: &App) -> Result<Option<OffsetDateTime>> {
     Ok(app
@@ -196,13 +216,21 @@ pub fn next_due(app: &App) -> Result<Option<OffsetDateTime>> {
         .min())
 }
 
-async fn attempt(app: &App, mut d: Delivery) -> Result<Delivery> {
-    let log = app.store.alert_log();
+/// Records `d` durably (a sled write and flush) off the async threads.
+async fn put(app: &Arc<App>, d: Delivery) -> Result<Delivery> {
+    off(app, move |a| {
+        a.store.alert_log().put_delivery(&d)?;
+        Ok(d)
+    })
+    .await
+}
+
+async fn attempt(app: &Arc<App>, mut d: Delivery) -> Result<Delivery> {
     let cfg = &app.alerts;
     d.attempts += 1;
     d.record(DeliveryState::Sending, OffsetDateTime::now_utc(), None);
     // Durable before the send: after a crash this one is sent again.
-    log.put_delivery(&d)?;
+    let mut d = put(app, d).await?;
     let outcome = send(app, &mut d).await?;
     let now = OffsetDateTime::now_utc();
     match outcome {
@@ -222,23 +250,27 @@ async fn attempt(app: &App, mut d: Delivery) -> Result<Delivery> {
             d.record(DeliveryState::Dead, now, Some(why));
         }
     }
-    log.put_delivery(&d)?;
-    Ok(d)
+    put(app, d).await
 }
 
-async fn send(app: &App, d: &mut Delivery) -> Result<Attempt> {
-    let log = app.store.alert_log();
+async fn send(app: &Arc<App>, d: &mut Delivery) -> Result<Attempt> {
     let cfg = &app.alerts;
-    let Some(alert) = log.alert(&d.alert_id)? else {
+    let (alert_id, recipient) = (d.alert_id.clone(), d.recipient.clone());
+    let (alert, settings) = off(app, move |a| {
+        let log = a.store.alert_log();
+        let settings = if recipient == BROKERS {
+            None
+        } else {
+            log.settings(&recipient)?
+        };
+        Ok((log.alert(&alert_id)?, settings))
+    })
+    .await?;
+    let Some(alert) = alert else {
         return Ok(Attempt::Permanent(format!(
             "alert {} is missing",
             d.alert_id
         )));
-    };
-    let settings = if d.recipient == BROKERS {
-        None
-    } else {
-        log.settings(&d.recipient)?
     };
     Ok(match d.channel {
         Channel::Webhook => {
@@ -297,7 +329,9 @@ async fn send(app: &App, d: &mut Delivery) -> Result<Attempt> {
                         .outbox_dir
                         .clone()
                         .unwrap_or_else(|| app.data_dir.join("outbox"));
-                    email::write_outbox(&outbox, &d.id, &msg)
+                    let id = d.id.clone();
+                    // Writes and renames a file: a blocking thread's work.
+                    off(app, move |_| Ok(email::write_outbox(&outbox, &id, &msg))).await?
                 }
             }
         }
