@@ -33,12 +33,13 @@ pub struct AlertsRuntime {
     /// digest and committing it).
     #[doc(hidden)]
     pub fail_next_commit: std::sync::atomic::AtomicBool,
-    /// Resolves webhook names at subscription; none: the system resolver.
+    /// Resolves webhook names at subscription and at every send; none: the
+    /// system resolver.
     resolver: std::sync::RwLock<Option<Arc<dyn super::urlsafe::Resolver>>>,
 }
 
 impl AlertsRuntime {
-    /// The resolver of webhook names at subscription.
+    /// The resolver of webhook names (subscription and sends).
     pub fn resolver(&self) -> Arc<dyn super::urlsafe::Resolver> {
         self.resolver
             .read()
@@ -47,7 +48,7 @@ impl AlertsRuntime {
             .unwrap_or_else(|| Arc::new(super::urlsafe::SystemResolver))
     }
 
-    /// Uses `r` to resolve webhook names at subscription (tests feed a table).
+    /// Uses `r` to resolve webhook names (tests feed a table).
     pub fn set_resolver(&self, r: Arc<dyn super::urlsafe::Resolver>) {
         *self.resolver.write().unwrap_or_else(|e| e.into_inner()) = Some(r);
     }
@@ -294,7 +295,11 @@ async fn send(app: &Arc<App>, d: &mut Delivery) -> Result<Attempt> {
                 connect: Duration::from_millis(cfg.webhook_connect_timeout_ms),
             };
             let ts = OffsetDateTime::now_utc().unix_timestamp();
-            webhook::send(&url, &secret, &d.id, &body, ts, &cfg.webhook_allow, t).await
+            let check = super::urlsafe::Checker {
+                allow: cfg.webhook_allow.clone(),
+                resolver: app.alerts_rt.resolver(),
+            };
+            webhook::send(&url, &secret, &d.id, &body, ts, &check, t).await
         }
         Channel::Email => {
             let (to, unsubscribe) = match &settings {

@@ -430,22 +430,45 @@ pub fn check_subscription(
     Ok(w)
 }
 
-/// Parses, resolves (once) and checks a webhook URL; returns the URL and
-/// the checked address to connect to.
-pub async fn resolve(s: &str, allow: &Allowlist) -> Result<(WebhookUrl, SocketAddr), UrlError> {
-    let w = parse(s, allow)?;
+/// What a send checks a webhook URL against: the operator's allowlist and
+/// the resolver of names (the runtime's, so tests can rebind a name).
+#[derive(Clone)]
+pub struct Checker {
+    pub allow: Allowlist,
+    pub resolver: std::sync::Arc<dyn Resolver>,
+}
+
+impl Checker {
+    /// The allowlist with the system resolver.
+    pub fn system(allow: &Allowlist) -> Checker {
+        Checker {
+            allow: allow.clone(),
+            resolver: std::sync::Arc::new(SystemResolver),
+        }
+    }
+}
+
+/// Parses, resolves (once, on a blocking thread) and checks a webhook URL;
+/// returns the URL and the checked address to connect to.
+pub async fn resolve(s: &str, c: &Checker) -> Result<(WebhookUrl, SocketAddr), UrlError> {
+    let w = parse(s, &c.allow)?;
     let addrs: Vec<SocketAddr> = match &w.host {
         Host::Ip(ip) => vec![SocketAddr::new(*ip, w.port)],
-        Host::Name(h) => tokio::net::lookup_host((h.as_str(), w.port))
-            .await
-            .map_err(|e| UrlError::Resolve {
-                url: s.to_owned(),
-                host: h.clone(),
-                message: e.to_string(),
-            })?
-            .collect(),
+        Host::Name(h) => {
+            let (r, host, port) = (c.resolver.clone(), h.clone(), w.port);
+            let found = tokio::task::spawn_blocking(move || r.lookup(&host, port))
+                .await
+                .map_err(std::io::Error::other)
+                .and_then(|x| x)
+                .map_err(|e| UrlError::Resolve {
+                    url: s.to_owned(),
+                    host: h.clone(),
+                    message: e.to_string(),
+                })?;
+            found.into_iter().map(|ip| SocketAddr::new(ip, w.port)).collect()
+        }
     };
-    let addr = check_resolved(&w, &addrs, allow)?;
+    let addr = check_resolved(&w, &addrs, &c.allow)?;
     Ok((w, addr))
 }
 
@@ -566,7 +589,9 @@ mod tests {
     async fn localhost_names_resolve_to_refused_addresses() {
         // `localhost` is refused by name; a resolved loopback is refused by address.
         let allow = Allowlist::default();
-        assert!(resolve("http://localhost:9/", &allow).await.is_err());
+        assert!(resolve("http://localhost:9/", &Checker::system(&allow))
+            .await
+            .is_err());
         let w = WebhookUrl {
             url: reqwest::Url::parse("http://my-box:9/").expect("url"),
             host: Host::Name("my-box".into()),
@@ -637,6 +662,26 @@ mod tests {
         assert!(check_subscription("http://both.example:9/", &lo, &r).is_ok());
         assert!(check_subscription("http://private.example:9/", &lo, &r).is_err());
         assert!(check_subscription("http://v6-loopback.example:9/", &lo, &r).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_name_rebound_inside_after_subscription_is_refused_at_send() {
+        let allow = Allowlist::default();
+        let before = names().with("rebind.example", &[ip("93.184.215.14")]);
+        assert!(check_subscription("https://rebind.example/h", &allow, &before).is_ok());
+        let checker = |r: StaticResolver| Checker {
+            allow: allow.clone(),
+            resolver: std::sync::Arc::new(r),
+        };
+        let (_, addr) = resolve("https://rebind.example/h", &checker(before.clone()))
+            .await
+            .expect("public");
+        assert_eq!(addr, "93.184.215.14:443".parse().expect("addr"));
+        let after = before.with("rebind.example", &[ip("127.0.0.1")]);
+        assert!(matches!(
+            resolve("https://rebind.example/h", &checker(after)).await,
+            Err(UrlError::Forbidden { .. })
+        ));
     }
 
     #[test]
