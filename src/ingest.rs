@@ -15,8 +15,8 @@ use crate::error::{Error, Result};
 use crate::store::{PutNotice, PutRelease};
 
 mod writer;
-pub use writer::{Hook, Writer};
 pub(crate) use writer::index_changes;
+pub use writer::{Hook, Writer};
 
 /// Commit the index after this many changed notices, not per document.
 const INDEX_BATCH: usize = 5_000;

@@ -246,7 +246,10 @@ mod tests {
         let rotate: SettingsInput =
             serde_json::from_str(r#"{"rotate_feed_token":true}"#).expect("json");
         assert_ne!(
-            s.clone().apply(rotate, &allow, &names, now).expect("ok").feed_token,
+            s.clone()
+                .apply(rotate, &allow, &names, now)
+                .expect("ok")
+                .feed_token,
             token
         );
         for bad in [

@@ -424,7 +424,10 @@ pub fn check_subscription(
             host: h.clone(),
             message: e.to_string(),
         })?;
-        let addrs: Vec<SocketAddr> = addrs.into_iter().map(|ip| SocketAddr::new(ip, w.port)).collect();
+        let addrs: Vec<SocketAddr> = addrs
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, w.port))
+            .collect();
         check_resolved(&w, &addrs, allow)?;
     }
     Ok(w)
@@ -465,7 +468,10 @@ pub async fn resolve(s: &str, c: &Checker) -> Result<(WebhookUrl, SocketAddr), U
                     host: h.clone(),
                     message: e.to_string(),
                 })?;
-            found.into_iter().map(|ip| SocketAddr::new(ip, w.port)).collect()
+            found
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, w.port))
+                .collect()
         }
     };
     let addr = check_resolved(&w, &addrs, &c.allow)?;
@@ -613,7 +619,10 @@ mod tests {
             .with("metadata.example", &[ip("169.254.169.254")])
             .with("private.example", &[ip("10.0.0.1")])
             .with("both.example", &[ip("93.184.215.14"), ip("127.0.0.1")])
-            .with("public.example", &[ip("93.184.215.14"), ip("2606:4700::1111")])
+            .with(
+                "public.example",
+                &[ip("93.184.215.14"), ip("2606:4700::1111")],
+            )
             .with("empty.example", &[])
     }
 
@@ -645,11 +654,17 @@ mod tests {
         ] {
             let e = check_subscription(u, &allow, &r);
             assert!(
-                matches!(e, Err(UrlError::Forbidden { .. } | UrlError::ForbiddenName { .. })),
+                matches!(
+                    e,
+                    Err(UrlError::Forbidden { .. } | UrlError::ForbiddenName { .. })
+                ),
                 "{u}: {e:?}"
             );
         }
-        for u in ["https://nothing-here.invalid/hook", "https://empty.example/hook"] {
+        for u in [
+            "https://nothing-here.invalid/hook",
+            "https://empty.example/hook",
+        ] {
             let e = check_subscription(u, &allow, &r);
             assert!(matches!(e, Err(UrlError::Resolve { .. })), "{u}: {e:?}");
         }

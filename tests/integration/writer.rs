@@ -115,7 +115,9 @@ fn a_batch_dying_before_its_commit_is_indexed_by_the_next_writer() {
                 .lock()
                 .expect("lock")
                 .recv_timeout(Duration::from_secs(30));
-            return Err(sebroker::Error::Invalid("injected crash before the index commit".into()));
+            return Err(sebroker::Error::Invalid(
+                "injected crash before the index commit".into(),
+            ));
         }
         Ok(())
     });
@@ -123,17 +125,29 @@ fn a_batch_dying_before_its_commit_is_indexed_by_the_next_writer() {
     let b = {
         let app = app.clone();
         std::thread::spawn(move || {
-            ingest_text(&app, "batch-b", &package("ocds-test-b", "bravo"), &IngestOptions::default())
+            ingest_text(
+                &app,
+                "batch-b",
+                &package("ocds-test-b", "bravo"),
+                &IngestOptions::default(),
+            )
         })
     };
-    paused.recv_timeout(Duration::from_secs(30)).expect("B reaches the pause");
+    paused
+        .recv_timeout(Duration::from_secs(30))
+        .expect("B reaches the pause");
     // B's notice is in the store, not in the index.
     assert!(app.store.get_notice("ocds-test-b").expect("get").is_some());
     assert!(found(&app, "bravo").is_empty());
     let a = {
         let app = app.clone();
         std::thread::spawn(move || {
-            ingest_text(&app, "batch-a", &package("ocds-test-a", "alpha"), &IngestOptions::default())
+            ingest_text(
+                &app,
+                "batch-a",
+                &package("ocds-test-a", "alpha"),
+                &IngestOptions::default(),
+            )
         })
     };
     // A is queued behind the writer B holds and has written nothing.
@@ -161,16 +175,24 @@ fn a_crash_before_the_commit_is_caught_up_on_open() {
     let dir = tempdir();
     {
         let app = App::open(dir.path()).expect("opens");
-        ingest_text(&app, "first", &package("ocds-test-1", "first"), &IngestOptions::default())
-            .expect("first");
+        ingest_text(
+            &app,
+            "first",
+            &package("ocds-test-1", "first"),
+            &IngestOptions::default(),
+        )
+        .expect("first");
         let seq = app.index.indexed_seq();
         app.writer.set_hook(Some(Arc::new(|_: &str| {
             Err(sebroker::Error::Invalid("injected crash".into()))
         })));
-        assert!(
-            ingest_text(&app, "second", &package("ocds-test-2", "second"), &IngestOptions::default())
-                .is_err()
-        );
+        assert!(ingest_text(
+            &app,
+            "second",
+            &package("ocds-test-2", "second"),
+            &IngestOptions::default()
+        )
+        .is_err());
         // The index records only what it indexed.
         assert_eq!(app.index.indexed_seq(), seq);
         assert!(app.index.indexed_seq() < app.store.last_seq().expect("seq"));
