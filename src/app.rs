@@ -34,8 +34,10 @@ pub struct App {
     pub ledger: Arc<Ledger>,
     /// Cluster slugs members may belong to (the configuration's `clusters`).
     pub clusters: Vec<String>,
-    /// Requests per minute per API key.
+    /// Requests per minute per API key (and the sessions made with it).
     pub limiter: RateLimiter,
+    /// Sign-in attempts and bad credentials per minute per client address.
+    pub attempts: RateLimiter,
     /// The single ingest writer: every store write of notices and every
     /// index commit goes through it.
     pub writer: crate::ingest::Writer,
@@ -71,6 +73,7 @@ impl App {
                 .map(|c| (*c).to_owned())
                 .collect(),
             limiter: RateLimiter::default(),
+            attempts: RateLimiter::new(crate::config::DEFAULT_AUTH_ATTEMPTS_PER_MINUTE),
             writer: crate::ingest::Writer::default(),
             _lock: lock,
         };
@@ -86,6 +89,7 @@ impl App {
             l.settings = config.ledger;
         }
         self.limiter = RateLimiter::new(config.rate_limit_per_minute);
+        self.attempts = RateLimiter::new(config.auth_attempts_per_minute);
         self
     }
 

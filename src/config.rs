@@ -11,7 +11,8 @@
 //! | `[weights]`| —                    | —            | fitted defaults (see `matching::Weights`) |
 //! | `target_pence` | `SEBROKER_TARGET_PENCE` | — | `100000000` (£1,000,000 brokered over the programme) |
 //! | `programme_start` | `SEBROKER_PROGRAMME_START` | — | `2025-04-01` (first day of programme year 1) |
-//! | `rate_limit_per_minute` | `SEBROKER_RATE_LIMIT` | — | `600` requests per API key per minute |
+//! | `rate_limit_per_minute` | `SEBROKER_RATE_LIMIT` | — | `600` requests per API key per minute (its page sessions included) |
+//! | `auth_attempts_per_minute` | `SEBROKER_AUTH_RATE_LIMIT` | — | `30` sign-ins and, separately, `30` bad or missing credentials per client address per minute; then 429 with `Retry-After` |
 //! | `fts_url`  | `SEBROKER_FTS_URL`   | `--fts-url` (sync, serve) | `https://www.find-tender.service.gov.uk` |
 //! | `cf_url`   | `SEBROKER_CF_URL`    | `--cf-url` (sync, serve)  | `https://www.contractsfinder.service.gov.uk` |
 //! | `admin_token` | `SEBROKER_ADMIN_TOKEN` | — (never a flag: flags show in `ps`) | none: anchor uploads refused |
@@ -49,6 +50,7 @@ pub struct FileConfig {
     pub target_pence: Option<i64>,
     pub programme_start: Option<String>,
     pub rate_limit_per_minute: Option<u32>,
+    pub auth_attempts_per_minute: Option<u32>,
     pub fts_url: Option<String>,
     pub cf_url: Option<String>,
     pub admin_token: Option<Secret>,
@@ -381,7 +383,12 @@ pub struct Config {
     pub ledger: crate::ledger::LedgerSettings,
     /// Requests per minute per API key.
     pub rate_limit_per_minute: u32,
+    /// Sign-in attempts, and bad credentials, per client address per minute.
+    pub auth_attempts_per_minute: u32,
 }
+
+/// Sign-ins and bad credentials allowed per client address per minute.
+pub const DEFAULT_AUTH_ATTEMPTS_PER_MINUTE: u32 = 30;
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 
@@ -476,7 +483,23 @@ impl Config {
                 "rate_limit_per_minute: must be at least 1".into(),
             ));
         }
+        let auth_attempts_per_minute = match env("SEBROKER_AUTH_RATE_LIMIT") {
+            Some(v) => v.trim().parse::<u32>().map_err(|_| {
+                Error::Config(format!(
+                    "SEBROKER_AUTH_RATE_LIMIT: {v:?} is not a whole number"
+                ))
+            })?,
+            None => file
+                .auth_attempts_per_minute
+                .unwrap_or(DEFAULT_AUTH_ATTEMPTS_PER_MINUTE),
+        };
+        if auth_attempts_per_minute == 0 {
+            return Err(Error::Config(
+                "auth_attempts_per_minute: must be at least 1".into(),
+            ));
+        }
         Ok(Config {
+            auth_attempts_per_minute,
             data_dir,
             addr,
             clusters,

@@ -138,6 +138,10 @@ pub struct SearchResults {
 
 /// The largest page we serve; deeper paging is a sign of a scraper, not a user.
 pub const MAX_LIMIT: usize = 1000;
+/// The deepest result a search serves (`offset + limit`). The top-docs
+/// collector reserves room for `offset + limit` hits, so an unbounded
+/// offset is an unbounded allocation.
+pub const MAX_WINDOW: usize = 10_000;
 
 impl NoticeIndex {
     /// Runs a search against the last committed state of the index.
@@ -147,6 +151,17 @@ impl NoticeIndex {
         let filters = self.filters(req, true)?;
         let query = self.exclude(combine(text.clone(), filters), req);
         let limit = req.limit.clamp(1, MAX_LIMIT);
+        if req
+            .offset
+            .checked_add(limit)
+            .is_none_or(|end| end > MAX_WINDOW)
+        {
+            return Err(IndexError::Window {
+                offset: req.offset,
+                limit,
+                max: MAX_WINDOW,
+            });
+        }
         let top = TopDocs::with_limit(limit).and_offset(req.offset);
         let (addrs, total): (Vec<(Option<f32>, DocAddress)>, usize) =
             match (req.sort, text.is_some()) {

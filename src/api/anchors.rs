@@ -9,7 +9,7 @@ use axum::Json;
 
 use sebroker_connectors::anchors::{self, Opportunity, OpportunityInput};
 
-use super::auth::Admin;
+use super::auth::Caller;
 use super::error::ApiError;
 
 pub use super::auth::same_secret;
@@ -22,7 +22,7 @@ pub struct Created {
 }
 
 pub async fn create(
-    _admin: Admin,
+    _admin: Caller,
     State(app): State<super::State>,
     Path(slug): Path<String>,
     body: Result<Json<OpportunityInput>, JsonRejection>,

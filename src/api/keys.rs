@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
-use super::auth::Caller;
 use super::error::ApiError;
 use super::{blocking, body, query, Paging};
 use crate::auth::Role;
@@ -27,11 +26,9 @@ pub struct KeyInput {
 }
 
 pub async fn list(
-    caller: Caller,
     State(app): State<super::State>,
     q: Result<Query<Paging>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    caller.require(&[])?;
     let page = query(q)?;
     let mut keys = app.ledger.keys();
     for k in &mut keys {
@@ -41,11 +38,9 @@ pub async fn list(
 }
 
 pub async fn create(
-    caller: Caller,
     State(app): State<super::State>,
     b: Result<Json<KeyInput>, JsonRejection>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    caller.require(&[])?;
     let input = body(b)?;
     blocking(move || {
         let (key, stored) = crate::cli::keys::create(&app, input.role, input.member_id, input.name, input.expires)?;
@@ -58,11 +53,9 @@ pub async fn create(
 }
 
 pub async fn revoke(
-    caller: Caller,
     State(app): State<super::State>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    caller.require(&[])?;
     blocking(move || {
         let mut k = app.ledger.revoke_key(&id).map_err(|e| match e {
             crate::Error::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "key_not_found", m),

@@ -93,7 +93,11 @@ pub fn run(config: &Config, sync: &SyncConfig, demo: bool, no_sync: bool) -> any
             tracing::warn!(error = %e, "could not write serve.url");
         }
         tracing::info!(%addr, data_dir = %data_dir.display(), "serving");
-        axum::serve(listener, super::router(app))
+        // The client address feeds the per-address limits on sign-in and
+        // bad credentials.
+        let service =
+            super::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, service)
             .with_graceful_shutdown(shutdown())
             .await?;
         for t in tasks.into_iter().chain(alert_tasks) {

@@ -1,11 +1,13 @@
 //! Integration and end-to-end tests of the whole `sebroker` binary, compiled
 //! as one test binary for fast linking.
 //!
-//! - `real_data`: every real OCDS file in `../shared/data` (skipped when absent)
+//! - `real_data`: every real OCDS file in `../shared/data` (skipped when absent, failing instead with `SEBROKER_REQUIRE_DATA=1` as in CI)
 //! - `traps`: hand-made parser traps in `fixtures/ocds/traps`
 //! - `cli`: exit codes, the data-folder lock, reference imports
 //! - `api`: the HTTP API of `serve --demo` on 127.0.0.1
 //! - `browser`: the web pages in headless Chromium (WebDriver)
+//! - `matrix`: every route and page × every kind of caller against the
+//!   policy table, with leak checks; rate limits per address and per key
 //! - `matching`: members, matches, consortia, award links, evaluation
 //! - `alerts`: selection, updates, digests and broker alerts in-process;
 //!   webhooks against a receiver on 127.0.0.1 (retries, signatures, dead
@@ -24,6 +26,7 @@ mod cli;
 mod common;
 mod ledger;
 mod matching;
+mod matrix;
 mod real_data;
 mod sync;
 mod traps;
