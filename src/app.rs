@@ -38,6 +38,9 @@ pub struct App {
     pub limiter: RateLimiter,
     /// Sign-in attempts and bad credentials per minute per client address.
     pub attempts: RateLimiter,
+    /// The single ingest writer: every store write of notices and every
+    /// index commit goes through it.
+    pub writer: crate::ingest::Writer,
     _lock: DirLock,
 }
 
@@ -91,6 +94,7 @@ impl App {
                 .collect(),
             limiter: RateLimiter::default(),
             attempts: RateLimiter::new(crate::config::DEFAULT_AUTH_ATTEMPTS_PER_MINUTE),
+            writer: crate::ingest::Writer::default(),
             _lock: lock,
         };
         app.catch_up_index()?;
@@ -174,46 +178,42 @@ impl App {
     }
 
     /// Applies to the index every store change it has not seen (after a crash,
-    /// or after the index was wiped for a schema change).
+    /// or after the index was wiped for a schema change), as the writer.
     pub fn catch_up_index(&self) -> Result<usize> {
-        let from = self.index.indexed_seq();
-        let last = self.store.last_seq()?;
-        if from == last {
-            return Ok(0);
-        }
-        if from > last {
-            // The store is flushed before every index commit, so an index
-            // ahead of the store means the store lost durable writes:
-            // rebuilding from it would serve half a store.
-            return Err(crate::error::Error::Refused(format!(
-                "refusing to open {}: the notice store is behind its own index (store change {last}, index at {from}),                  so the store lost writes it had made durable. sebroker never serves half a store: restore the data                  folder from a copy; to accept the loss, delete {} and re-ingest",
-                self.data_dir.join("store").display(),
-                self.data_dir.join("index").display()
-            )));
-        }
-        if from == 0 && self.index.num_docs() > 0 {
-            // An index unrelated to the store: rebuild it.
-            return self.reindex();
-        }
-        let (ocids, last) = self.store.changes_since(from)?;
-        tracing::info!(
-            changes = ocids.len(),
-            from,
-            to = last,
-            "catching the index up with the store"
-        );
-        for ocid in &ocids {
-            match self.store.get_notice(ocid)? {
-                Some(n) => self.index.upsert(&n)?,
-                None => self.index.delete(ocid),
+        self.writer.exclusive(self, || {
+            let from = self.index.indexed_seq();
+            let last = self.store.last_seq()?;
+            if from == last {
+                return Ok(0);
             }
-        }
-        self.index.commit(last)?;
-        Ok(ocids.len())
+            if from > last {
+                // The store is flushed before every index commit, so an
+                // index ahead of the store means the store lost durable
+                // writes: rebuilding from it would serve half a store.
+                return Err(crate::error::Error::Refused(format!(
+                    "refusing to open {}: the notice store is behind its own index (store change {last}, index at {from}), \
+                     so the store lost writes it had made durable. sebroker never serves half a store: restore the data \
+                     folder from a copy; to accept the loss, delete {} and re-ingest",
+                    self.data_dir.join("store").display(),
+                    self.data_dir.join("index").display()
+                )));
+            }
+            if from == 0 && self.index.num_docs() > 0 {
+                // An index unrelated to the store: rebuild it.
+                return self.rebuild_index();
+            }
+            tracing::info!(from, to = last, "catching the index up with the store");
+            crate::ingest::index_changes(self)
+        })
     }
 
-    /// Rebuilds the index from the store. Returns the number of notices.
+    /// Rebuilds the index from the store, as the writer. Returns the number
+    /// of notices.
     pub fn reindex(&self) -> Result<usize> {
+        self.writer.exclusive(self, || self.rebuild_index())
+    }
+
+    fn rebuild_index(&self) -> Result<usize> {
         let last = self.store.last_seq()?;
         self.index.clear()?;
         let mut n = 0usize;

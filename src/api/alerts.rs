@@ -232,3 +232,87 @@ pub async fn unsubscribe(
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use crate::alerts::urlsafe::StaticResolver;
+    use crate::app::App;
+
+    const TOKEN: &str = "test-admin-token-0123456789abcdef";
+
+    async fn put(app: &Arc<App>, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
+        let req = Request::builder()
+            .method("PUT")
+            .uri("/api/v1/members/m-0013/alert-settings")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        let res = crate::api::router(app.clone())
+            .oneshot(req)
+            .await
+            .expect("response");
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        (status, serde_json::from_slice(&bytes).expect("json"))
+    }
+
+    #[tokio::test]
+    async fn webhook_names_resolving_inside_are_refused_when_set() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut app = App::open(dir.path()).expect("app");
+        app.admin_token = Some(crate::config::Secret(TOKEN.into()));
+        let clusters: Vec<String> = crate::members::DEFAULT_CLUSTERS
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect();
+        crate::demo::load(&app, &clusters).expect("demo");
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        app.alerts_rt.set_resolver(Arc::new(
+            StaticResolver::default()
+                .with("hosts-file-name.example", &[ip("127.0.0.1")])
+                .with("six.example", &[ip("::1")])
+                .with("mapped.example", &[ip("::ffff:127.0.0.1")])
+                .with("meta.example", &[ip("169.254.169.254")])
+                .with("office.example", &[ip("10.0.0.1")])
+                .with("split.example", &[ip("93.184.215.14"), ip("127.0.0.1")])
+                .with("hooks.example", &[ip("93.184.215.14")]),
+        ));
+        let app = Arc::new(app);
+        for url in [
+            "https://hosts-file-name.example/h",
+            "https://six.example/h",
+            "https://mapped.example/h",
+            "https://meta.example/h",
+            "https://office.example/h",
+            "https://split.example/h",
+            "https://no-such-name.invalid/h",
+            "http://localhost/h",
+            "http://127.0.0.1/h",
+            "http://[::1]/h",
+            "http://[::ffff:127.0.0.1]/h",
+            "http://169.254.169.254/h",
+            "http://10.0.0.1/h",
+        ] {
+            let (status, v) = put(&app, serde_json::json!({ "webhook_url": url })).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {v}");
+            assert_eq!(v["error"]["code"], "invalid_alert_settings", "{url}");
+        }
+        let (status, v) = put(
+            &app,
+            serde_json::json!({ "webhook_url": "https://hooks.example/h" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(v["webhook_url"], "https://hooks.example/h");
+    }
+}

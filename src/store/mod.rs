@@ -4,6 +4,8 @@
 //! of notices that are one opportunity. Storage sits behind [`NoticeStore`] so the
 //! engine (sled today) can change without touching callers.
 
+#[cfg(test)]
+pub(crate) mod failing;
 mod lock;
 mod sled_store;
 

@@ -19,6 +19,7 @@
 //!   acknowledged is lost, nothing retried doubles
 //! - `damaged`: 30 damaged data folders (sled files, head, older copies,
 //!   another ledger, the index): refused clearly or started intact
+//! - `writer`: the single ingest writer under concurrent ingests and crashes
 //! - `sync`: live sources against a local replay of ../shared/data with
 //!   injected faults, anchors, opportunity groups, the sources API
 
@@ -35,3 +36,4 @@ mod matrix;
 mod real_data;
 mod sync;
 mod traps;
+mod writer;
