@@ -64,6 +64,12 @@ impl NoticeStore for FailingStore {
     fn last_seq(&self) -> Result<u64> {
         self.inner.last_seq()
     }
+    fn ledger_mark(&self) -> Result<Option<Vec<u8>>> {
+        self.inner.ledger_mark()
+    }
+    fn put_ledger_mark(&self, mark: &[u8], durable: bool) -> Result<()> {
+        self.inner.put_ledger_mark(mark, durable)
+    }
     fn counts(&self) -> Result<StoreCounts> {
         self.check("counts")?;
         self.inner.counts()
