@@ -566,4 +566,42 @@ mod tests {
         );
         assert_eq!((p.members.len(), p.errors.len()), (0, 1));
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            #[test]
+            fn members_readers_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+                let text = String::from_utf8_lossy(&bytes);
+                for ext in ["csv", "json", "jsonl"] {
+                    let _ = parse_text(&text, ext, &clusters(), &Places::builtin());
+                    let with_header = format!("id,name,turnover_gbp\n{text}");
+                    let _ = parse_text(&with_header, ext, &clusters(), &Places::builtin());
+                }
+            }
+
+            #[test]
+            fn members_csv_keeps_good_rows_around_bad_ones(rows in prop::collection::vec(0u8..5, 0..30)) {
+                let mut f = String::from("id,name,turnover_gbp,cluster\n");
+                for (i, r) in rows.iter().enumerate() {
+                    f.push_str(&match r {
+                        0 => format!("m{i},\"Name, {i}\",\"1,000\",walsall\n"),
+                        1 => format!("m{i},N,{i},\n"),
+                        2 => format!("m{i},N,lots,walsall\n"),
+                        3 => format!("m{i},N,1,mars\n"),
+                        _ => format!("m{i},N,1,walsall,extra\n"),
+                    });
+                }
+                let p = parse_text(&f, "csv", &clusters(), &Places::builtin());
+                let good: Vec<String> = rows.iter().enumerate().filter(|(_, r)| **r < 2).map(|(i, _)| format!("m{i}")).collect();
+                prop_assert_eq!(p.members.iter().map(|m| m.id.clone()).collect::<Vec<_>>(), good);
+                let bad: Vec<String> = rows.iter().enumerate().filter(|(_, r)| **r >= 2).map(|(i, _)| format!("line {}", i + 2)).collect();
+                prop_assert_eq!(p.errors.iter().map(|e| e.at.clone()).collect::<Vec<_>>(), bad);
+            }
+        }
+    }
 }
