@@ -31,7 +31,14 @@ pub fn parse_page_with(body: &[u8], limits: &Limits) -> Result<Page, String> {
         ));
     }
     if !outcome.package.releases {
-        return Err("not a release package: no `releases` array at the top level".into());
+        let why = outcome
+            .errors
+            .first()
+            .map(|e| format!(" ({} at byte {})", e.message, e.position))
+            .unwrap_or_default();
+        return Err(format!(
+            "not a release package: no `releases` array at the top level{why}"
+        ));
     }
     let next = outcome.package.next.clone();
     Ok(Page { outcome, next })
@@ -66,6 +73,7 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         let e = parse_page(deep.as_bytes()).expect_err("not a package");
         assert!(e.contains("no `releases`"), "{e}");
+        assert!(e.contains("nested deeper than 64 levels at byte 64"), "{e}");
         let bomb = {
             use std::io::Write;
             let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
