@@ -460,7 +460,7 @@ impl<'t, 'o> Reader<'t, 'o> {
     /// Each item of a `releases` or `records` array, as it is reached.
     fn each(&mut self, open: usize, records: bool) -> Result<usize, ScanError> {
         let mut it = scan::items(self.b, open);
-        while let Some(item) = it.next() {
+        for item in it.by_ref() {
             match item {
                 Item::Value(r) if self.b[r.start] == b'{' => {
                     if records {
