@@ -880,3 +880,49 @@ mod hostile_tests {
         assert_eq!(o.errors[0].kind, ErrorKind::Damaged);
     }
 }
+
+#[cfg(test)]
+mod speed {
+    /// `cargo test --release -p sebroker-connectors --lib read_speed -- --ignored --nocapture`:
+    /// the reader against serde_json merely validating the same real files.
+    #[test]
+    #[ignore = "a measurement, run by hand in release mode"]
+    fn read_speed() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/ocds");
+        let mut files = vec![root];
+        let mut texts = Vec::new();
+        while let Some(p) = files.pop() {
+            if p.is_dir() {
+                files.extend(std::fs::read_dir(&p).expect("dir").flatten().map(|e| e.path()));
+            } else if p.extension().is_some_and(|e| e == "json") {
+                texts.push(std::fs::read(&p).expect("file"));
+            }
+        }
+        let bytes: usize = texts.iter().map(Vec::len).sum();
+        let rounds = 20;
+        let t = std::time::Instant::now();
+        let mut releases = 0;
+        for _ in 0..rounds {
+            for b in &texts {
+                releases += super::read_bytes(b, false, false).releases.len();
+            }
+        }
+        let ours = t.elapsed();
+        let t = std::time::Instant::now();
+        for _ in 0..rounds {
+            for b in &texts {
+                let _ = serde_json::from_slice::<serde::de::IgnoredAny>(b);
+            }
+        }
+        let serde = t.elapsed();
+        let mb = (bytes * rounds) as f64 / 1e6;
+        println!(
+            "{} files, {:.1} MB x {rounds}: reader {:.0} MB/s ({} releases), serde validation alone {:.0} MB/s",
+            texts.len(),
+            bytes as f64 / 1e6,
+            mb / ours.as_secs_f64(),
+            releases / rounds,
+            mb / serde.as_secs_f64()
+        );
+    }
+}
