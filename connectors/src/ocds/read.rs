@@ -893,7 +893,12 @@ mod speed {
         let mut texts = Vec::new();
         while let Some(p) = files.pop() {
             if p.is_dir() {
-                files.extend(std::fs::read_dir(&p).expect("dir").flatten().map(|e| e.path()));
+                files.extend(
+                    std::fs::read_dir(&p)
+                        .expect("dir")
+                        .flatten()
+                        .map(|e| e.path()),
+                );
             } else if p.extension().is_some_and(|e| e == "json") {
                 texts.push(std::fs::read(&p).expect("file"));
             }
