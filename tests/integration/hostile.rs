@@ -310,9 +310,11 @@ fn serve_one(mut conn: TcpStream, answers: &[(&'static str, Answer)], log: &Mute
         .nth(1)
         .map(|s| s.chars().take(10).collect::<String>())
         .unwrap_or_default();
+    // An exact day, else the `*` answer, else an empty page.
     let answer = answers
         .iter()
         .find(|(d, _)| *d == day)
+        .or_else(|| answers.iter().find(|(d, _)| *d == "*"))
         .map(|(_, a)| a.clone())
         .unwrap_or_else(|| Answer::Page(package(&[]).0));
     let _ = answer_with(&mut conn, answer);
@@ -622,4 +624,88 @@ fn sync_survives_a_hostile_upstream_window_by_window() {
     drop(server);
     done.store(true, Ordering::Relaxed);
     let _ = watch.join();
+}
+
+/// The crash of the issue: `serve` syncing a source that answers 10,000 `[`
+/// then 10,000 `]` died with `has overflowed its stack`. It now keeps
+/// serving, and the windows are recorded as failed.
+#[test]
+fn serve_keeps_serving_when_every_page_is_nested_10000_deep() {
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let server = Hostile::start(vec![(
+        "*",
+        Answer::Raw {
+            content_type: "application/json",
+            body: deep.into_bytes(),
+            gzip: false,
+        },
+    )]);
+    let dir = common::tempdir();
+    let cfg = dir.path().join("sebroker.toml");
+    std::fs::write(
+        &cfg,
+        "sync_sources = [\"fts\"]\n[http.fts]\nmin_interval_ms = 0\nmax_attempts = 2\nbackoff_base_ms = 10\nbackoff_max_ms = 20\n",
+    )
+    .expect("config");
+    let store = dir.path().join("data");
+    let (code, key) = common::run_json(&store, &["keys", "create", "--role", "broker", "--json"]);
+    assert_eq!(code, 0, "{key}");
+    let key = key["key"].as_str().expect("key").to_owned();
+    let mut child = common::bin()
+        .arg("--data-dir")
+        .arg(&store)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["serve", "--addr", "127.0.0.1:0", "--fts-url", &server.base])
+        .env_remove("SEBROKER_FTS_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("stdout");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("line");
+    let url = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let client = reqwest::blocking::Client::new();
+    let mut fts = Value::Null;
+    // Bounded wait for the first run to end (it takes well under a second).
+    for _ in 0..600 {
+        let v: Value = client
+            .get(format!("{url}/api/v1/sources"))
+            .bearer_auth(&key)
+            .send()
+            .and_then(|r| r.json())
+            .unwrap_or(Value::Null);
+        fts = v["sources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["source"] == "fts")
+            .cloned()
+            .unwrap_or(Value::Null);
+        if fts["runs"].as_u64().is_some_and(|n| n >= 1) {
+            break;
+        }
+        assert!(child.try_wait().expect("status").is_none(), "serve died");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let alive = child.try_wait().expect("status").is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(alive, "serve died");
+    assert_eq!(fts["runs"], 1, "{fts}");
+    let failed = fts["failed_windows"].as_array().expect("failed windows");
+    assert!(failed.len() >= 7, "the last 7 days failed: {fts}");
+    for f in failed {
+        let e = f["error"].as_str().unwrap_or("");
+        assert!(e.contains("nested deeper than 64 levels"), "{e}");
+    }
+    assert_eq!(fts["last_run"]["outcome"], "partial", "{fts}");
+    // Every window was asked twice (max_attempts), none more.
+    assert_eq!(server.requests().len(), 2 * failed.len());
 }
