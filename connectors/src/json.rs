@@ -30,21 +30,14 @@ pub struct DepthError {
 /// run it before serde, which then never recurses deeper than this.
 pub fn check_depth(text: &[u8], max_depth: usize) -> Result<(), DepthError> {
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for (i, &b) in text.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
+    let mut i = 0;
+    while let Some(&b) = text.get(i) {
         match b {
-            b'"' => in_string = true,
+            b'"' => {
+                // Skip the string in one jump; an unterminated one ends the text.
+                i = scan::string_end(text, i).unwrap_or(text.len());
+                continue;
+            }
             b'[' | b'{' => {
                 depth += 1;
                 if depth > max_depth {
@@ -58,6 +51,7 @@ pub fn check_depth(text: &[u8], max_depth: usize) -> Result<(), DepthError> {
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        i += 1;
     }
     Ok(())
 }

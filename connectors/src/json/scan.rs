@@ -61,14 +61,18 @@ fn is_scalar_byte(c: u8) -> bool {
 }
 
 /// The end (exclusive) of the string starting with the `"` at `start`.
-fn string_end(b: &[u8], start: usize) -> Result<usize, ScanError> {
+pub fn string_end(b: &[u8], start: usize) -> Result<usize, ScanError> {
     let mut i = start + 1;
-    while let Some(&c) = b.get(i) {
-        match c {
-            b'\\' => i += 2,
-            b'"' => return Ok(i + 1),
-            _ => i += 1,
+    // Jump between quotes and backslashes (SIMD search): descriptions are long.
+    while let Some(off) = b
+        .get(i..)
+        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+    {
+        i += off;
+        if b[i] == b'"' {
+            return Ok(i + 1);
         }
+        i += 2;
     }
     Err(ScanError::Truncated { position: b.len() })
 }
