@@ -31,6 +31,9 @@ pub struct IngestReport {
     pub releases_replaced: u64,
     pub releases_without_ocid: u64,
     pub releases_invalid: u64,
+    /// Releases (or stray items between them) the reader skipped: a bad
+    /// token, nesting too deep; each is also in `errors` with its position.
+    pub releases_skipped: u64,
     pub files_lossy_utf8: u64,
     pub notices_created: u64,
     pub notices_updated: u64,
@@ -226,6 +229,9 @@ fn store_releases(
         tracing::warn!(file, "invalid UTF-8 replaced with U+FFFD");
     }
     for e in outcome.errors {
+        if e.kind == ocds::ErrorKind::Release {
+            report.releases_skipped += 1;
+        }
         report.errors.push(IngestError {
             file: file.to_owned(),
             position: e.position,

@@ -2,6 +2,9 @@
 //! as one test binary for fast linking.
 //!
 //! - `real_data`: every real OCDS file in `../shared/data` (skipped when absent, failing instead with `SEBROKER_REQUIRE_DATA=1` as in CI)
+//! - `hostile`: files nested 200,000 deep, bad tokens in real releases,
+//!   damaged gzip, and a hostile Find a Tender stand-in (deep nesting, bad
+//!   tokens, gzip bomb, slow and endless bodies, redirects, HTML)
 //! - `traps`: hand-made parser traps in `fixtures/ocds/traps`
 //! - `cli`: exit codes, the data-folder lock, reference imports
 //! - `api`: the HTTP API of `serve --demo` on 127.0.0.1
@@ -30,6 +33,7 @@ mod cli;
 mod common;
 mod crash;
 mod damaged;
+mod hostile;
 mod ledger;
 mod matching;
 mod matrix;
