@@ -59,6 +59,7 @@ impl IngestReport {
         self.releases_replaced += o.releases_replaced;
         self.releases_without_ocid += o.releases_without_ocid;
         self.releases_invalid += o.releases_invalid;
+        self.releases_skipped += o.releases_skipped;
         self.files_lossy_utf8 += o.files_lossy_utf8;
         self.notices_created += o.notices_created;
         self.notices_updated += o.notices_updated;
