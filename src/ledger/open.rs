@@ -129,6 +129,14 @@ fn decide_identity(
         }
         return Ok((identity::new_id()?, true));
     }
+    if let (Some(h), Some(m)) = (head_id, mark_id) {
+        if h != m {
+            return Err(k.refusal(
+                data_dir,
+                &format!("the head file records ledger {h} but the notice store ledger {m}"),
+            ));
+        }
+    }
     // Nothing in sled: a new folder, or a ledger that went missing.
     let missing = |what: String| {
         k.refusal(

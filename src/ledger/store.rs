@@ -94,13 +94,28 @@ impl SledLedgerStore {
                 fail_flushes: std::sync::atomic::AtomicU32::new(0),
             })
         };
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(open)) {
-            Ok(r) => r,
-            Err(_) => Err(Error::Corrupt {
-                key: dir.display().to_string(),
-                message: "sled panicked while opening the ledger database".into(),
-            }),
+        // sled's background threads let go of the file lock shortly after
+        // a database in this process is dropped: wait for it, boundedly.
+        for _ in 0..100 {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(open)) {
+                Ok(Err(Error::Store(sled::Error::Io(e))))
+                    if e.to_string().contains("could not acquire lock") =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Ok(r) => return r,
+                Err(_) => {
+                    return Err(Error::Corrupt {
+                        key: dir.display().to_string(),
+                        message: "sled panicked while opening the ledger database".into(),
+                    })
+                }
+            }
         }
+        Err(Error::Corrupt {
+            key: dir.display().to_string(),
+            message: "the ledger database stays locked by another user of this process".into(),
+        })
     }
 
     fn flush(&self) -> std::result::Result<(), String> {

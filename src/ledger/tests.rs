@@ -751,3 +751,82 @@ fn refused(r: Result<Ledger>) -> Error {
         Err(e) => e,
     }
 }
+
+#[test]
+fn a_folder_from_before_identities_is_adopted_and_its_keys_become_events() {
+    let dir = data_dir();
+    let d = dir.path();
+    let store = memory(d);
+    // As an older sebroker left it: events, a key in the keys tree, a head
+    // without identity, no mark in the notice store.
+    let (text, _) = {
+        let db = store::SledLedgerStore::open(&ledger_dir(d)).expect("sled");
+        let mut r = model::Record {
+            seq: 1,
+            recorded_at: OffsetDateTime::UNIX_EPOCH,
+            date: date!(2026 - 01 - 01),
+            actor: "t".into(),
+            idempotency_key: "k1".into(),
+            notes: None,
+            event: Event::Referral {
+                member_id: "a".into(),
+                programme: Programme::Sega,
+            },
+            prev_hash: GENESIS.into(),
+            hash: String::new(),
+        };
+        r.hash = r.compute_hash();
+        db.append(&r).expect("append");
+        let (text, mut k) =
+            crate::auth::new_key(crate::auth::Role::Broker, None, "old".into(), None).expect("k");
+        let (_, mut gone) =
+            crate::auth::new_key(crate::auth::Role::Funder, None, "gone".into(), None).expect("k");
+        gone.revoked_at = Some(OffsetDateTime::now_utc());
+        k.last_used_at = None;
+        db.put_key(&k).expect("key");
+        db.put_key(&gone).expect("key");
+        store::write_head(
+            &store::head_path(d),
+            &Head {
+                seq: 1,
+                brokered_total_pence: 0,
+                hash: r.hash.clone(),
+                written_at: OffsetDateTime::now_utc(),
+                last_backup: None,
+                ledger_id: None,
+            },
+        )
+        .expect("head");
+        (text, k)
+    };
+    let id = {
+        let l =
+            Ledger::open_with(d, LedgerSettings::default(), Some(store.clone())).expect("adopted");
+        assert!(l.authenticate(&text).is_some(), "the old key still works");
+        let mut kinds: Vec<&str> = l.state().records.iter().map(|r| r.event.kind()).collect();
+        kinds.sort_unstable();
+        assert_eq!(
+            kinds,
+            ["key_created", "key_created", "key_revoked", "referral"]
+        );
+        assert_eq!(
+            l.keys().iter().filter(|k| k.revoked_at.is_some()).count(),
+            1
+        );
+        l.id().to_owned()
+    };
+    let head = store::read_head(&store::head_path(d))
+        .expect("h")
+        .expect("head");
+    assert_eq!(head.ledger_id.as_deref(), Some(id.as_str()));
+    let mark = identity::read_mark(store.as_ref())
+        .expect("m")
+        .expect("mark");
+    assert_eq!((mark.ledger_id.as_str(), mark.seq), (id.as_str(), 4));
+    let l = Ledger::open_with(d, LedgerSettings::default(), Some(store)).expect("reopens");
+    assert_eq!(
+        (l.id(), l.state().last_seq()),
+        (id.as_str(), 4),
+        "migrated once"
+    );
+}

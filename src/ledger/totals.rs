@@ -147,13 +147,15 @@ pub fn totals(cases: &[Case], by: By, settings: &LedgerSettings, clusters: &[Str
             rows.entry(c).or_default();
         }
     }
-    let mut total = 0;
+    // Sums saturate rather than wrap: appends keep the total within i64
+    // and open refuses a chain whose total does not fit, so they never do.
+    let mut total: i64 = 0;
     let mut wins = 0;
     for c in cases {
         let Some(w) = c.win.as_ref().filter(|w| w.counted) else {
             continue;
         };
-        total += w.value_pence;
+        total = total.saturating_add(w.value_pence);
         wins += 1;
         let whole = |key: String| (key, w.value_pence);
         let keyed: Vec<(String, i64)> = match by {
@@ -177,7 +179,7 @@ pub fn totals(cases: &[Case], by: By, settings: &LedgerSettings, clusters: &[Str
         };
         for (k, v) in keyed {
             let e = rows.entry(k).or_default();
-            e.0 += v;
+            e.0 = e.0.saturating_add(v);
             e.1.insert(&c.case_id);
         }
     }
@@ -305,7 +307,7 @@ pub fn kpis(
                     / i128::from(first.1)
                     / years;
                 reporting += 1;
-                growth_sum_bp += bp;
+                growth_sum_bp = growth_sum_bp.saturating_add(bp);
                 if bp >= i128::from(TURNOVER_GROWTH_TARGET_PERCENT) * 100 {
                     meeting += 1;
                 }
@@ -314,7 +316,7 @@ pub fn kpis(
         let e: Vec<u32> = list.iter().filter_map(|r| r.figures.employees).collect();
         if let (Some(first), Some(last)) = (e.first(), e.last()) {
             emp_reporting += 1;
-            emp_growth += i64::from(*last) - i64::from(*first);
+            emp_growth = emp_growth.saturating_add(i64::from(*last) - i64::from(*first));
         }
     }
     let sum = |f: &dyn Fn(&super::model::ReturnFigures) -> Option<u32>| -> u64 {
@@ -322,7 +324,7 @@ pub fn kpis(
             .iter()
             .filter_map(|r| f(&r.figures))
             .map(u64::from)
-            .sum()
+            .fold(0u64, u64::saturating_add)
     };
     Kpis {
         programme_start: settings.programme_start,
