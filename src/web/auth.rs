@@ -15,7 +15,7 @@ use axum::Form;
 use maud::html;
 use serde::Deserialize;
 
-use super::{layout, random_token, Session, MAX_SESSIONS, SESSION_TTL};
+use super::{layout, secret_token, Session, MAX_SESSIONS, SESSION_TTL};
 use crate::api::principal::{self, Principal, StoredSession, Via, SESSION_COOKIE};
 
 /// The cookie that carries the sign-in form's CSRF token.
@@ -134,7 +134,9 @@ pub async fn signin_form(
     Query(q): Query<NextParam>,
 ) -> Response {
     let next = safe_next(q.next.as_deref());
-    let csrf = random_token();
+    let Some(csrf) = secret_token() else {
+        return no_entropy();
+    };
     let mut res = layout::bare(
         "Sign in",
         html! {
@@ -166,6 +168,18 @@ pub struct SigninForm {
     next: Option<String>,
     #[serde(default)]
     csrf: String,
+}
+
+fn no_entropy() -> Response {
+    tracing::error!("the operating system's random source failed; nobody can sign in");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        layout::message(
+            "Sign-in unavailable",
+            "The server cannot make a secure session right now. Try again later.",
+        ),
+    )
+        .into_response()
 }
 
 fn failed(status: StatusCode, text: &str) -> Response {
@@ -216,7 +230,9 @@ async fn signin_from(
             "That key is not valid. Check it and try again.",
         );
     }
-    let token = random_token();
+    let (Some(token), Some(csrf)) = (secret_token(), secret_token()) else {
+        return no_entropy();
+    };
     {
         let mut sessions = state.sessions.lock().unwrap_or_else(|e| e.into_inner());
         sessions.retain(|_, s| s.created.elapsed() < SESSION_TTL);
@@ -233,7 +249,7 @@ async fn signin_from(
             token.clone(),
             StoredSession {
                 credential: key,
-                csrf: random_token(),
+                csrf,
                 created: Instant::now(),
             },
         );

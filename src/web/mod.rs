@@ -86,17 +86,23 @@ pub fn refusal_page(e: &ApiError) -> Response {
     r
 }
 
-/// A random token for sessions and CSRF (256 bits, hex).
-pub fn random_token() -> String {
+/// A random token for sessions and CSRF (256 bits, hex) from the operating
+/// system; `None` when it has no entropy source (then nobody is signed in:
+/// a guessable session token would be worse than none).
+pub fn secret_token() -> Option<String> {
     let mut b = [0u8; 32];
-    // getrandom only fails when the OS has no entropy source at all; then a
-    // time-seeded token is still unique, and sessions are short-lived.
-    if getrandom::getrandom(&mut b).is_err() {
+    getrandom::getrandom(&mut b).ok()?;
+    Some(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// A unique token for form idempotency keys (not a secret): random when
+/// possible, else time-based.
+pub fn random_token() -> String {
+    secret_token().unwrap_or_else(|| {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        b[..16].copy_from_slice(&t.to_le_bytes());
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+        format!("{t:032x}")
+    })
 }
