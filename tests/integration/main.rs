@@ -5,6 +5,9 @@
 //! - `traps`: hand-made parser traps in `fixtures/ocds/traps`
 //! - `cli`: exit codes, the data-folder lock, reference imports
 //! - `api`: the HTTP API of `serve --demo` on 127.0.0.1
+//! - `bad_input`: the bad-input corpus (HTTP bodies, query strings, headers,
+//!   paths and pages against one `serve --demo`; hostile files; hostile
+//!   upstream pages through `sync`)
 //! - `browser`: the web pages in headless Chromium (WebDriver)
 //! - `matching`: members, matches, consortia, award links, evaluation
 //! - `alerts`: selection, updates, digests and broker alerts in-process;
@@ -18,6 +21,7 @@
 
 mod alerts;
 mod api;
+mod bad_input;
 mod browser;
 mod cli;
 mod common;
