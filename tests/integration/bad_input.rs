@@ -1649,6 +1649,11 @@ fn hostile_upstream_pages_end_the_sync_and_lose_nothing() {
             .expect("sync runs");
         let said = String::from_utf8_lossy(&out.stdout).into_owned()
             + &String::from_utf8_lossy(&out.stderr);
+        eprintln!(
+            "upstream {mode:?}: exit {:?}: {}",
+            out.status.code(),
+            cut(&said).replace('\n', " ")
+        );
         if !matches!(out.status.code(), Some(1 | 3)) {
             failures.push(format!(
                 "{mode:?}: exit {:?}: {}",
