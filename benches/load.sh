@@ -128,7 +128,6 @@ echo "load: $CONNECTIONS connections for ${DURATION}s against $URL (notice $OCID
 wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s --latency -s "$WORK/mixed.lua" "$URL" | tee "$WORK/wrk.txt"
 kill -0 "$SERVER_PID" 2>/dev/null || { echo "error: the server died under load" >&2; exit 1; }
 LINE="$(grep '^RESULT ' "$WORK/wrk.txt")"
-echo "$LINE"
 ERRORS="$(printf '%s' "$LINE" | sed 's/.* errors=\([0-9]*\).*/\1/')"
 if [ "$ERRORS" != 0 ]; then
   echo "error: $ERRORS requests failed" >&2

@@ -249,8 +249,9 @@ impl NoticeIndex {
     }
 
     /// The BM25 part: every word must match in title, description, buyer or
-    /// CPV descriptions. Syntax errors are forgiven (lenient parsing); text
-    /// longer than [`MAX_QUERY_CHARS`] is refused.
+    /// CPV descriptions. Words, `"phrases"`, `+`/`-`, `AND`/`OR`/`NOT` and
+    /// brackets keep their meaning; syntax errors are forgiven (lenient
+    /// parsing); text longer than [`MAX_QUERY_CHARS`] is refused.
     fn text_query(&self, q: &str) -> Result<Option<std::sync::Arc<dyn Query>>> {
         if q.trim().is_empty() {
             return Ok(None);
@@ -261,7 +262,8 @@ impl NoticeIndex {
                 message: format!("the query text is longer than {MAX_QUERY_CHARS} characters"),
             });
         }
-        let q = flatten_deep_brackets(q);
+        let q = plain_syntax(q);
+        let q = flatten_deep_brackets(&q);
         let f = &self.fields;
         let mut parser = QueryParser::for_index(
             &self.index,
@@ -437,14 +439,24 @@ impl NoticeIndex {
     }
 }
 
+/// `q` without the parser's field, boost, fuzzy, wildcard, range and escape
+/// syntax (`: ^ ~ * [ ] { } \\`), read as spaces: users search words, and
+/// tantivy 0.22's lenient parser never returns on some of it (`title:(^`
+/// spins a thread forever). The tokenizer splits words on these anyway.
+fn plain_syntax(q: &str) -> String {
+    q.chars()
+        .map(|c| if ":^~*[]{}\\".contains(c) { ' ' } else { c })
+        .collect()
+}
+
 /// `q` as is, or with every bracket read as a space when they nest deeper
 /// than [`MAX_QUERY_DEPTH`] (the words are still searched).
 fn flatten_deep_brackets(q: &str) -> std::borrow::Cow<'_, str> {
     let (mut depth, mut deepest) = (0usize, 0usize);
     for c in q.chars() {
         match c {
-            '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
             _ => {}
         }
         deepest = deepest.max(depth);
@@ -454,7 +466,7 @@ fn flatten_deep_brackets(q: &str) -> std::borrow::Cow<'_, str> {
     }
     std::borrow::Cow::Owned(
         q.chars()
-            .map(|c| if "()[]{}".contains(c) { ' ' } else { c })
+            .map(|c| if "()".contains(c) { ' ' } else { c })
             .collect(),
     )
 }
@@ -563,7 +575,7 @@ mod proptests {
         let at = |days: i64| OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000 + days);
         Notice {
             ocid: format!("ocds-test-{i:04}"),
-            source: if i % 3 == 0 { "cf" } else { "fts" }.into(),
+            source: if i.is_multiple_of(3) { "cf" } else { "fts" }.into(),
             source_url: None,
             releases: Vec::new(),
             notice_type: Some(format!("UK{}", 1 + i % 7)),
@@ -580,7 +592,7 @@ mod proptests {
                 description: Some("Construction work".into()),
             }],
             value: Value {
-                amount_pence: (i % 5 != 0).then_some(i as i64 * 1_000_000),
+                amount_pence: (!i.is_multiple_of(5)).then_some(i as i64 * 1_000_000),
                 ..Value::default()
             },
             published: Some(at(i as i64)),
@@ -589,10 +601,10 @@ mod proptests {
             places: vec!["UKG21".into()],
             nuts: vec!["UK".into(), "UKG".into(), "UKG2".into(), "UKG21".into()],
             suitability: Suitability {
-                sme: i % 2 == 0,
-                vcse: i % 3 == 0,
+                sme: i.is_multiple_of(2),
+                vcse: i.is_multiple_of(3),
             },
-            reserved: i % 6 == 0,
+            reserved: i.is_multiple_of(6),
             lots: Vec::new(),
             awards: Vec::new(),
         }
@@ -810,6 +822,26 @@ mod proptests {
         );
         let shallow = index().search(&request("((roof))")).expect("shallow");
         assert_eq!(res.total, shallow.total);
+    }
+
+    #[test]
+    fn field_and_boost_syntax_cannot_hang_the_parser() {
+        // Each of these never returned from tantivy 0.22's lenient parser.
+        for q in [
+            "title:(^",
+            "title:(^3",
+            "title:(^3 roof",
+            "title:(^3ocid:deadline:>\" OR x",
+        ] {
+            let res = index().search(&request(q));
+            assert!(res.is_ok(), "{q:?}: {:?}", res.err());
+        }
+        let with = index().search(&request("title:roof^3")).expect("search");
+        let plain = index().search(&request("title roof 3")).expect("search");
+        assert_eq!(
+            with.total, plain.total,
+            "syntax characters are read as spaces"
+        );
     }
 
     #[test]

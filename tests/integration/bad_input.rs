@@ -588,6 +588,12 @@ fn query_cases(ctx: &Ctx) -> Vec<Case> {
             Accept::Without(&[200], &[]),
         ),
         case(
+            "q title:(^ (hung tantivy's parser)",
+            "query string (parser syntax)",
+            g("q=title%3A%28%5E3"),
+            Accept::Without(&[200], &[]),
+        ),
+        case(
             "q with NUL",
             "query string (NUL)",
             g("q=roof%00"),
@@ -949,6 +955,12 @@ fn page_cases(ctx: &Ctx, ocid: &str, case_id: &str) -> Vec<Case> {
             "page (deep nesting)",
             ctx.page(&format!("/search?q={}", "%28".repeat(100_000))),
             Accept::RefusedOrClosed(&[200, 400, 414, 431]),
+        ),
+        case(
+            "search page with title:(^",
+            "page (parser syntax)",
+            ctx.page("/search?q=title%3A%28%5E"),
+            escaped,
         ),
         case(
             "search page with a bad offset",
@@ -1468,14 +1480,14 @@ fn tolerated_inputs_are_text(dir: &Path) -> Vec<String> {
     failures
 }
 
-/// A gzip bomb: a fixed-Huffman deflate stream of 1.25 GiB of zeros (about
-/// 8 MB on disk), never finished, so only a size cap ends it.
+/// A gzip bomb: a fixed-Huffman deflate stream of 2.5 GiB of zeros (about
+/// 16 MB on disk), never finished, so only a size cap ends it early.
 fn gzip_bomb(path: &Path) {
     let mut bits = BitWriter::default();
     bits.put(0, 1); // not the final block
     bits.put(1, 2); // fixed Huffman codes
     bits.huff(0b0011_0000, 8); // the literal 0
-    let matches = (5u64 << 28) / 258;
+    let matches = (5u64 << 29) / 258;
     let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
     for i in 0..matches {
         bits.huff(0b1100_0101, 8); // length 258 (code 285)
@@ -1518,23 +1530,59 @@ impl BitWriter {
     }
 }
 
+/// Peak resident memory of a running process, from `/proc` (Linux).
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 #[test]
 fn a_gzip_bomb_is_capped() {
     let dir = tempdir();
     let bomb = dir.path().join("bomb.json.gz");
     gzip_bomb(&bomb);
-    let out = run(
-        dir.path(),
-        &["ingest", bomb.to_str().expect("path"), "--json"],
-    );
+    let mut child = crate::common::bin()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["ingest", bomb.to_str().expect("path"), "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ingest starts");
+    // The high-water mark only grows, so the last reading before the exit
+    // is (nearly) the peak. Bounded: at most ten minutes of polling.
+    let mut peak = 0;
+    for _ in 0..30_000 {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        peak = peak_rss_kib(child.id()).unwrap_or(peak).max(peak);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("ingest ends");
     let said =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    eprintln!(
+        "gzip bomb: exit {:?}, peak {} MiB: {}",
+        out.status.code(),
+        peak / 1024,
+        cut(&said)
+    );
     assert!(
         matches!(out.status.code(), Some(1 | 3)) && said.contains("bomb.json.gz"),
         "exit {:?}: {}",
         out.status.code(),
         cut(&said)
     );
+    // 2.5 GiB inflated would need at least that much memory.
+    if cfg!(target_os = "linux") {
+        assert!(
+            peak < 2 << 20,
+            "the bomb was inflated whole: peak {} MiB",
+            peak / 1024
+        );
+    }
 }
 
 // ------------------------------------------------------------- upstream
