@@ -1575,10 +1575,11 @@ fn a_gzip_bomb_is_capped() {
         out.status.code(),
         cut(&said)
     );
-    // 2.5 GiB inflated would need at least that much memory.
+    // Inflated whole, the 2.5 GiB would need at least that much memory
+    // (5.2 GiB measured without a cap); a 1 GiB cap peaked at 2.1 GiB.
     if cfg!(target_os = "linux") {
         assert!(
-            peak < 2 << 20,
+            peak < 5 << 19,
             "the bomb was inflated whole: peak {} MiB",
             peak / 1024
         );
