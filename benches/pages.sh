@@ -14,7 +14,9 @@ trap 'kill $PID 2>/dev/null || true; rm -f "$OUT" "$JAR"' EXIT
 for _ in $(seq 1 100); do grep -q listening "$OUT" && break; sleep 0.1; done
 URL=$(awk '/listening/ {print $NF}' "$OUT")
 JAR=$(mktemp)
-curl -s -c "$JAR" -o /dev/null -d "key=$TOKEN&next=/search" "$URL/signin"
+# The sign-in form carries a CSRF token bound to a cookie: fetch it first.
+CSRF=$(curl -s -c "$JAR" "$URL/signin" | sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' | head -1)
+curl -s -b "$JAR" -c "$JAR" -o /dev/null -d "key=$TOKEN&next=/search&csrf=$CSRF" "$URL/signin"
 for page in /search /notices/ocds-h6vhtk-d00001; do
   code=$(curl -s -b "$JAR" -o /dev/null -w '%{http_code}' "$URL$page")
   [ "$code" = "200" ] || { echo "$page answered $code (not signed in?)" >&2; exit 1; }

@@ -34,9 +34,30 @@ pub struct App {
     pub ledger: Arc<Ledger>,
     /// Cluster slugs members may belong to (the configuration's `clusters`).
     pub clusters: Vec<String>,
-    /// Requests per minute per API key.
+    /// Requests per minute per API key (and the sessions made with it).
     pub limiter: RateLimiter,
+    /// Sign-in attempts and bad credentials per minute per client address.
+    pub attempts: RateLimiter,
+    /// The single ingest writer: every store write of notices and every
+    /// index commit goes through it.
+    pub writer: crate::ingest::Writer,
     _lock: DirLock,
+}
+
+/// Opens the index; one that cannot be opened (a damaged segment) is
+/// derived data: it is wiped and rebuilt from the store by the catch-up.
+fn open_index(dir: &Path) -> Result<NoticeIndex> {
+    match NoticeIndex::open(dir) {
+        Ok(i) => Ok(i),
+        Err(e) => {
+            tracing::warn!(error = %e, dir = %dir.display(), "the index cannot be opened; rebuilding it from the store");
+            std::fs::remove_dir_all(dir).map_err(|source| crate::error::Error::Io {
+                path: dir.to_owned(),
+                source,
+            })?;
+            Ok(NoticeIndex::open(dir)?)
+        }
+    }
 }
 
 impl App {
@@ -44,13 +65,17 @@ impl App {
     pub fn open(data_dir: &Path) -> Result<App> {
         let lock = DirLock::acquire(data_dir)?;
         let store: Arc<dyn NoticeStore> = Arc::new(SledStore::open(&data_dir.join("store"))?);
-        let index = Arc::new(NoticeIndex::open(&data_dir.join("index"))?);
+        let index = Arc::new(open_index(&data_dir.join("index"))?);
         let mut places = Places::builtin();
         for e in store.place_entries()? {
             places.add(&e);
         }
         let members = RwLock::new(MemberSet::load(store.as_ref())?);
-        let ledger = Arc::new(Ledger::open(data_dir, LedgerSettings::default())?);
+        let ledger = Arc::new(Ledger::open_with(
+            data_dir,
+            LedgerSettings::default(),
+            Some(store.clone()),
+        )?);
         let app = App {
             data_dir: data_dir.to_owned(),
             store,
@@ -68,6 +93,8 @@ impl App {
                 .map(|c| (*c).to_owned())
                 .collect(),
             limiter: RateLimiter::default(),
+            attempts: RateLimiter::new(crate::config::DEFAULT_AUTH_ATTEMPTS_PER_MINUTE),
+            writer: crate::ingest::Writer::default(),
             _lock: lock,
         };
         app.catch_up_index()?;
@@ -82,6 +109,7 @@ impl App {
             l.settings = config.ledger;
         }
         self.limiter = RateLimiter::new(config.rate_limit_per_minute);
+        self.attempts = RateLimiter::new(config.auth_attempts_per_minute);
         self
     }
 
@@ -150,36 +178,42 @@ impl App {
     }
 
     /// Applies to the index every store change it has not seen (after a crash,
-    /// or after the index was wiped for a schema change).
+    /// or after the index was wiped for a schema change), as the writer.
     pub fn catch_up_index(&self) -> Result<usize> {
-        let from = self.index.indexed_seq();
-        let last = self.store.last_seq()?;
-        if from == last {
-            return Ok(0);
-        }
-        if from > last || (from == 0 && self.index.num_docs() > 0) {
-            // The index is ahead of (or unrelated to) the store: rebuild it.
-            return self.reindex();
-        }
-        let (ocids, last) = self.store.changes_since(from)?;
-        tracing::info!(
-            changes = ocids.len(),
-            from,
-            to = last,
-            "catching the index up with the store"
-        );
-        for ocid in &ocids {
-            match self.store.get_notice(ocid)? {
-                Some(n) => self.index.upsert(&n)?,
-                None => self.index.delete(ocid),
+        self.writer.exclusive(self, || {
+            let from = self.index.indexed_seq();
+            let last = self.store.last_seq()?;
+            if from == last {
+                return Ok(0);
             }
-        }
-        self.index.commit(last)?;
-        Ok(ocids.len())
+            if from > last {
+                // The store is flushed before every index commit, so an
+                // index ahead of the store means the store lost durable
+                // writes: rebuilding from it would serve half a store.
+                return Err(crate::error::Error::Refused(format!(
+                    "refusing to open {}: the notice store is behind its own index (store change {last}, index at {from}), \
+                     so the store lost writes it had made durable. sebroker never serves half a store: restore the data \
+                     folder from a copy; to accept the loss, delete {} and re-ingest",
+                    self.data_dir.join("store").display(),
+                    self.data_dir.join("index").display()
+                )));
+            }
+            if from == 0 && self.index.num_docs() > 0 {
+                // An index unrelated to the store: rebuild it.
+                return self.rebuild_index();
+            }
+            tracing::info!(from, to = last, "catching the index up with the store");
+            crate::ingest::index_changes(self)
+        })
     }
 
-    /// Rebuilds the index from the store. Returns the number of notices.
+    /// Rebuilds the index from the store, as the writer. Returns the number
+    /// of notices.
     pub fn reindex(&self) -> Result<usize> {
+        self.writer.exclusive(self, || self.rebuild_index())
+    }
+
+    fn rebuild_index(&self) -> Result<usize> {
         let last = self.store.last_seq()?;
         self.index.clear()?;
         let mut n = 0usize;

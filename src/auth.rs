@@ -37,6 +37,11 @@ impl Role {
         }
     }
 
+    /// Brokers' pages and routes: search, notices, members, cases.
+    pub fn brokers(self) -> bool {
+        matches!(self, Role::Admin | Role::Broker)
+    }
+
     pub fn parse(s: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.as_str() == s)
     }

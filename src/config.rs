@@ -11,7 +11,9 @@
 //! | `[weights]`| —                    | —            | fitted defaults (see `matching::Weights`) |
 //! | `target_pence` | `SEBROKER_TARGET_PENCE` | — | `100000000` (£1,000,000 brokered over the programme) |
 //! | `programme_start` | `SEBROKER_PROGRAMME_START` | — | `2025-04-01` (first day of programme year 1) |
-//! | `rate_limit_per_minute` | `SEBROKER_RATE_LIMIT` | — | `600` requests per API key per minute |
+//! | `[ledger]` `max_value_pence` | `SEBROKER_LEDGER_MAX_VALUE_PENCE` | — | `100000000000` (£1bn): the most one `won` value or one return's turnover may be; above it, or negative, is refused with 422 (notices keep their published values) |
+//! | `rate_limit_per_minute` | `SEBROKER_RATE_LIMIT` | — | `600` requests per API key per minute (its page sessions included) |
+//! | `auth_attempts_per_minute` | `SEBROKER_AUTH_RATE_LIMIT` | — | `30` sign-ins and, separately, `30` bad or missing credentials per client address per minute; then 429 with `Retry-After` |
 //! | `fts_url`  | `SEBROKER_FTS_URL`   | `--fts-url` (sync, serve) | `https://www.find-tender.service.gov.uk` |
 //! | `cf_url`   | `SEBROKER_CF_URL`    | `--cf-url` (sync, serve)  | `https://www.contractsfinder.service.gov.uk` |
 //! | `admin_token` | `SEBROKER_ADMIN_TOKEN` | — (never a flag: flags show in `ps`) | none: anchor uploads refused |
@@ -49,6 +51,7 @@ pub struct FileConfig {
     pub target_pence: Option<i64>,
     pub programme_start: Option<String>,
     pub rate_limit_per_minute: Option<u32>,
+    pub auth_attempts_per_minute: Option<u32>,
     pub fts_url: Option<String>,
     pub cf_url: Option<String>,
     pub admin_token: Option<Secret>,
@@ -60,6 +63,15 @@ pub struct FileConfig {
     pub http: Option<HttpConfig>,
     pub public_url: Option<String>,
     pub alerts: Option<AlertsConfig>,
+    pub ledger: Option<LedgerFileConfig>,
+}
+
+/// `[ledger]`: bounds on what the ledger accepts (see docs/ledger.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerFileConfig {
+    /// The most one `won` value or one return's turnover may be (pence).
+    pub max_value_pence: Option<i64>,
 }
 
 /// `[alerts]`: the alert engine (see docs/alerts.md). Every field has a
@@ -381,7 +393,12 @@ pub struct Config {
     pub ledger: crate::ledger::LedgerSettings,
     /// Requests per minute per API key.
     pub rate_limit_per_minute: u32,
+    /// Sign-in attempts, and bad credentials, per client address per minute.
+    pub auth_attempts_per_minute: u32,
 }
+
+/// Sign-ins and bad credentials allowed per client address per minute.
+pub const DEFAULT_AUTH_ATTEMPTS_PER_MINUTE: u32 = 30;
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 
@@ -461,6 +478,22 @@ impl Config {
             }
             ledger.target_pence = t;
         }
+        let max = match env("SEBROKER_LEDGER_MAX_VALUE_PENCE") {
+            Some(v) => Some(v.trim().parse::<i64>().map_err(|_| {
+                Error::Config(format!(
+                    "SEBROKER_LEDGER_MAX_VALUE_PENCE: {v:?} is not a whole number of pence"
+                ))
+            })?),
+            None => file.ledger.as_ref().and_then(|l| l.max_value_pence),
+        };
+        if let Some(m) = max {
+            if m <= 0 {
+                return Err(Error::Config(
+                    "ledger.max_value_pence: must be above 0".into(),
+                ));
+            }
+            ledger.max_value_pence = m;
+        }
         if let Some(s) = env("SEBROKER_PROGRAMME_START").or(file.programme_start) {
             ledger.programme_start = crate::ledger::model::ymd::parse(&s)
                 .map_err(|m| Error::Config(format!("programme_start: {m}")))?;
@@ -476,7 +509,23 @@ impl Config {
                 "rate_limit_per_minute: must be at least 1".into(),
             ));
         }
+        let auth_attempts_per_minute = match env("SEBROKER_AUTH_RATE_LIMIT") {
+            Some(v) => v.trim().parse::<u32>().map_err(|_| {
+                Error::Config(format!(
+                    "SEBROKER_AUTH_RATE_LIMIT: {v:?} is not a whole number"
+                ))
+            })?,
+            None => file
+                .auth_attempts_per_minute
+                .unwrap_or(DEFAULT_AUTH_ATTEMPTS_PER_MINUTE),
+        };
+        if auth_attempts_per_minute == 0 {
+            return Err(Error::Config(
+                "auth_attempts_per_minute: must be at least 1".into(),
+            ));
+        }
         Ok(Config {
+            auth_attempts_per_minute,
             data_dir,
             addr,
             clusters,
@@ -546,6 +595,19 @@ mod tests {
             }
         )
         .is_err());
+    }
+
+    #[test]
+    fn the_ledger_section_bounds_money() {
+        let c = Config::resolve(FileConfig::default(), None, None, None).expect("valid");
+        assert_eq!(c.ledger.max_value_pence, 100_000_000_000);
+        let file: FileConfig =
+            toml::from_str("[ledger]\nmax_value_pence = 5000\n").expect("parses");
+        let c = Config::resolve(file, None, None, None).expect("valid");
+        assert_eq!(c.ledger.max_value_pence, 5000);
+        let file: FileConfig = toml::from_str("[ledger]\nmax_value_pence = -1\n").expect("parses");
+        assert!(Config::resolve(file, None, None, None).is_err());
+        assert!(toml::from_str::<FileConfig>("[ledger]\nmax_value = 1\n").is_err());
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub enum Error {
     /// The ledger failed its start-up check; the message names the backup.
     #[error("{0}")]
     Refused(String),
+    /// The ledger could not complete a write (HTTP 503); the message says
+    /// whether the event was stored.
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
     #[error("configuration: {0}")]
     Config(String),
 }

@@ -1,5 +1,6 @@
 //! `sebroker ingest`: files and folders of OCDS into the store and the index,
-//! with counts and every error located by file and byte position.
+//! with counts and every error located by file and byte position. Every
+//! source writes through the single [`Writer`].
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,10 @@ use sebroker_connectors::ocds::{self, CompileContext, Release};
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::store::{PutNotice, PutRelease};
+
+mod writer;
+pub(crate) use writer::index_changes;
+pub use writer::{Hook, Writer};
 
 /// Commit the index after this many changed notices, not per document.
 const INDEX_BATCH: usize = 5_000;
@@ -26,6 +31,9 @@ pub struct IngestReport {
     pub releases_replaced: u64,
     pub releases_without_ocid: u64,
     pub releases_invalid: u64,
+    /// Releases (or stray items between them) the reader skipped: a bad
+    /// token, nesting too deep; each is also in `errors` with its position.
+    pub releases_skipped: u64,
     pub files_lossy_utf8: u64,
     pub notices_created: u64,
     pub notices_updated: u64,
@@ -41,6 +49,23 @@ pub struct IngestError {
 }
 
 impl IngestReport {
+    /// Adds the counts and errors of another run (one file of many).
+    pub fn add(&mut self, o: IngestReport) {
+        self.files += o.files;
+        self.files_skipped += o.files_skipped;
+        self.releases_read += o.releases_read;
+        self.releases_new += o.releases_new;
+        self.releases_duplicate += o.releases_duplicate;
+        self.releases_replaced += o.releases_replaced;
+        self.releases_without_ocid += o.releases_without_ocid;
+        self.releases_invalid += o.releases_invalid;
+        self.files_lossy_utf8 += o.files_lossy_utf8;
+        self.notices_created += o.notices_created;
+        self.notices_updated += o.notices_updated;
+        self.skipped.extend(o.skipped);
+        self.errors.extend(o.errors);
+    }
+
     /// Exit code: 0 all good, 3 some inputs failed, 1 nothing could be read.
     pub fn exit_code(&self) -> u8 {
         use crate::error::exit;
@@ -105,7 +130,10 @@ fn is_ocds_file(p: &Path) -> bool {
     name.ends_with(".json") || name.ends_with(".jsonl") || name.ends_with(".ndjson")
 }
 
-/// Ingests files; `progress` is called after each file with (done, total).
+/// Ingests files through the single writer; `progress` is called after
+/// each file with (done, total). Each file is read (decoded and split into
+/// releases) here, then written to the store by the writer; the index
+/// follows in batches and is committed before this returns.
 pub fn ingest_files(
     app: &App,
     files: &[PathBuf],
@@ -113,30 +141,26 @@ pub fn ingest_files(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<IngestReport> {
     let mut report = IngestReport::default();
-    let mut pending = 0usize;
     for (i, file) in files.iter().enumerate() {
-        report.files += 1;
         let name = file.display().to_string();
         match ocds::read_path(file) {
             Ok(outcome) => {
-                let dirty = store_releases(app, &name, outcome, &mut report)?;
-                pending += compile_notices(app, &dirty, opts, &mut report)?;
+                // Durable (store flushed) when this returns.
+                let r = app.writer.submit(app, &name, outcome, opts, false)?;
+                report.add(r);
             }
-            Err(e) => report.errors.push(IngestError {
-                file: name,
-                position: 0,
-                message: e.to_string(),
-            }),
-        }
-        // Durable before we say so; the index follows in batches.
-        app.store.flush()?;
-        if pending >= INDEX_BATCH {
-            app.index.commit(app.store.last_seq()?)?;
-            pending = 0;
+            Err(e) => {
+                report.files += 1;
+                report.errors.push(IngestError {
+                    file: name,
+                    position: 0,
+                    message: e.to_string(),
+                });
+            }
         }
         progress(i + 1, files.len());
     }
-    app.index.commit(app.store.last_seq()?)?;
+    app.writer.commit(app)?;
     app.store.log_ingest(&serde_json::json!({
         "at": time::OffsetDateTime::now_utc().unix_timestamp(),
         "files": report.files, "releases_new": report.releases_new,
@@ -163,9 +187,21 @@ pub fn ingest_text(
 }
 
 /// Ingests releases already read (a page of a live source, anchors'
-/// opportunities): store, groups, then an index commit, all durable before
-/// it returns.
+/// opportunities) through the single writer: store, groups, matches, then
+/// an index commit, all durable before it returns.
 pub fn ingest_outcome(
+    app: &App,
+    name: &str,
+    outcome: ocds::ReadOutcome,
+    opts: &IngestOptions,
+) -> Result<IngestReport> {
+    app.writer.submit(app, name, outcome, opts, true)
+}
+
+/// One batch as the writer writes it: releases, notices, groups, matches,
+/// then a store flush. The index is the writer's business (from the change
+/// log), so nothing here touches it.
+fn write_batch(
     app: &App,
     name: &str,
     outcome: ocds::ReadOutcome,
@@ -177,8 +213,8 @@ pub fn ingest_outcome(
     };
     let dirty = store_releases(app, name, outcome, &mut report)?;
     compile_notices(app, &dirty, opts, &mut report)?;
+    // Durable before we say so.
     app.store.flush()?;
-    app.index.commit(app.store.last_seq()?)?;
     Ok(report)
 }
 
@@ -193,6 +229,9 @@ fn store_releases(
         tracing::warn!(file, "invalid UTF-8 replaced with U+FFFD");
     }
     for e in outcome.errors {
+        if e.kind == ocds::ErrorKind::Release {
+            report.releases_skipped += 1;
+        }
         report.errors.push(IngestError {
             file: file.to_owned(),
             position: e.position,
@@ -278,7 +317,6 @@ fn compile_notices(
                 .iter()
                 .filter_map(|c| Some((c.code.clone(), c.description.clone()?))),
         );
-        app.index.upsert(&notice)?;
         changed.push(notice);
     }
     drop(places);

@@ -249,21 +249,13 @@ fn hidden_members(app: &App, req: &SearchRequest) -> Result<Vec<String>> {
         }
     }
     for g in groups {
-        let members: Vec<(String, String)> = g
-            .iter()
-            .filter(|o| matching.contains(*o))
-            .map(|o| {
-                (
-                    o.clone(),
-                    app.store
-                        .get_notice(o)
-                        .ok()
-                        .flatten()
-                        .map(|n| n.source)
-                        .unwrap_or_default(),
-                )
-            })
-            .collect();
+        let mut members: Vec<(String, String)> = Vec::new();
+        for o in g.iter().filter(|o| matching.contains(*o)) {
+            // A store error fails the search: a guess here would show a
+            // group twice or hide its representative.
+            let source = app.store.get_notice(o)?.map(|n| n.source);
+            members.push((o.clone(), source.unwrap_or_default()));
+        }
         if let Some(rep) = crate::groups::representative(&members) {
             hidden.extend(members.iter().filter(|m| m.0 != rep.0).map(|m| m.0.clone()));
         }
@@ -290,4 +282,43 @@ fn group_of(app: &App, n: &sebroker_index::Notice) -> Result<Option<Group>> {
         others.push(GroupMember { ocid: o, source });
     }
     Ok(Some(Group { sources, others }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::failing::FailingStore;
+
+    #[test]
+    fn a_store_error_fails_the_search_instead_of_guessing_groups() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut app = App::open(dir.path()).expect("app");
+        let clusters: Vec<String> = crate::members::DEFAULT_CLUSTERS
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect();
+        crate::demo::load(&app, &clusters).expect("demo");
+        // Two notices filed as one opportunity.
+        let mut ocids = Vec::new();
+        app.store
+            .for_each_notice(&mut |n| {
+                ocids.push(n.ocid);
+                Ok(())
+            })
+            .expect("notices");
+        assert!(app.store.link_group(&ocids[0], &ocids[1]).expect("group"));
+        let failing = Arc::new(FailingStore::new(app.store.clone()));
+        app.store = failing.clone();
+        let params = SearchParams::default();
+        let req = params.to_request(&app).expect("request");
+        let hidden = hidden_members(&app, &req).expect("hidden while the store works");
+        assert!(!hidden.is_empty());
+        failing.fail.store(true, Ordering::SeqCst);
+        let err = hidden_members(&app, &req).expect_err("a failing store fails");
+        assert!(err.to_string().contains("injected store failure"), "{err}");
+        assert!(search(&app, &params).is_err());
+    }
 }

@@ -11,6 +11,7 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::json::scan;
 use crate::money::{parse_amount, Amount};
 use crate::places::Places;
 use crate::{cpv, source, uktime};
@@ -657,62 +658,115 @@ fn check_version_line(line: &str) -> Result<(), AnchorsError> {
     Ok(())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JsonFile<'a> {
-    format: String,
-    version: u32,
-    #[serde(borrow)]
-    opportunities: Vec<&'a serde_json::value::RawValue>,
+/// The 1-based line of byte `at`.
+fn line_of(text: &str, at: usize) -> u64 {
+    text.as_bytes()[..at.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count() as u64
+        + 1
 }
 
+/// `{"format": "sebroker-anchors", "version": 1, "opportunities": [...]}`,
+/// split by the tolerant scanner: a bad token or a too-deep value in one
+/// opportunity costs that row only.
 fn parse_json(text: &str, places: &Places) -> Result<ParsedFile, AnchorsError> {
-    let file: JsonFile = serde_json::from_str(text).map_err(|e| {
+    let b = text.as_bytes();
+    let bad = |at: usize, m: &str| {
         AnchorsError::Format(format!(
-            "line {}: not a {FORMAT_NAME} JSON file ({{\"format\": \"{FORMAT_NAME}\", \"version\": 1, \"opportunities\": [...]}}): {e}",
-            e.line()
+            "line {}: not a {FORMAT_NAME} JSON file ({{\"format\": \"{FORMAT_NAME}\", \"version\": 1, \"opportunities\": [...]}}): {m}",
+            line_of(text, at)
         ))
-    })?;
-    if file.format != FORMAT_NAME {
+    };
+    let open = scan::skip_ws(b, 0);
+    if b.get(open) != Some(&b'{') {
+        return Err(bad(open, "expected an object"));
+    }
+    let (entries, end) = scan::entries(b, open);
+    let end = end.map_err(|e| bad(e.position(), &e.to_string()))?;
+    if scan::skip_ws(b, end) < b.len() {
+        return Err(bad(end, "unexpected data after the object"));
+    }
+    if let Some(e) = entries.iter().find(|e| {
+        !["format", "version", "opportunities"]
+            .iter()
+            .any(|k| scan::key_is(b, e, k))
+    }) {
+        let key = text.get(e.key.clone()).unwrap_or("?");
+        return Err(bad(e.key.start, &format!("unknown field {key}")));
+    }
+    let field = |name: &str| {
+        scan::find(b, &entries, name)
+            .map(|e| (e.value.clone(), text.get(e.value.clone()).unwrap_or("")))
+            .ok_or_else(|| bad(open, &format!("missing field `{name}`")))
+    };
+    let (at, raw) = field("format")?;
+    let format: String =
+        serde_json::from_str(raw).map_err(|e| bad(at.start, &format!("format: {e}")))?;
+    if format != FORMAT_NAME {
         return Err(AnchorsError::Format(format!(
-            "format is {:?}, expected {FORMAT_NAME:?}",
-            file.format
+            "format is {format:?}, expected {FORMAT_NAME:?}"
         )));
     }
-    if file.version != FORMAT_VERSION {
+    let (at, raw) = field("version")?;
+    let version: u32 =
+        serde_json::from_str(raw).map_err(|e| bad(at.start, &format!("version: {e}")))?;
+    if version != FORMAT_VERSION {
         return Err(AnchorsError::Format(format!(
-            "this file is version {}; this sebroker reads version {FORMAT_VERSION}",
-            file.version
+            "this file is version {version}; this sebroker reads version {FORMAT_VERSION}"
         )));
+    }
+    let (at, _) = field("opportunities")?;
+    if b.get(at.start) != Some(&b'[') {
+        return Err(bad(at.start, "opportunities must be an array"));
     }
     let mut out = ParsedFile::default();
-    let start = text.as_ptr() as usize;
-    for raw in file.opportunities {
-        let offset = (raw.get().as_ptr() as usize)
-            .saturating_sub(start)
-            .min(text.len());
-        let line = text[..offset].matches('\n').count() as u64 + 1;
-        match serde_json::from_str::<OpportunityInput>(raw.get()) {
-            Ok(input) => push_row(&mut out, line, &input, places),
-            Err(e) => {
+    for item in scan::items(b, at.start) {
+        match item {
+            scan::Item::Value(r) => json_row(text, r, places, &mut out),
+            scan::Item::Junk(r) => {
                 out.rows_read += 1;
-                let field = e.to_string();
-                let field = field
-                    .split('`')
-                    .nth(1)
-                    .filter(|_| field.starts_with("unknown field"))
-                    .unwrap_or("row")
-                    .to_owned();
                 out.errors.push(RowError {
-                    line,
+                    line: line_of(text, r.start),
                     reference: None,
-                    field,
-                    message: e.to_string(),
+                    field: "row".into(),
+                    message: format!("{} unexpected byte(s) between opportunities", r.len()),
                 });
             }
         }
     }
     Ok(out)
+}
+
+/// One opportunity of a JSON file: depth-checked, then parsed.
+fn json_row(text: &str, r: std::ops::Range<usize>, places: &Places, out: &mut ParsedFile) {
+    let line = line_of(text, r.start);
+    let raw = text.get(r).unwrap_or("");
+    let parsed = match crate::json::check_depth(raw.as_bytes(), crate::json::MAX_DEPTH) {
+        Err(e) => Err(("row".to_owned(), format!("skipped: {e}"))),
+        Ok(()) => serde_json::from_str::<OpportunityInput>(raw).map_err(|e| {
+            let msg = e.to_string();
+            let field = msg
+                .split('`')
+                .nth(1)
+                .filter(|_| msg.starts_with("unknown field"))
+                .unwrap_or("row")
+                .to_owned();
+            (field, msg)
+        }),
+    };
+    match parsed {
+        Ok(input) => push_row(out, line, &input, places),
+        Err((field, message)) => {
+            out.rows_read += 1;
+            out.errors.push(RowError {
+                line,
+                reference: None,
+                field,
+                message,
+            });
+        }
+    }
 }
 
 /// Checks an anchor slug (`walsall-council`).
@@ -779,5 +833,29 @@ mod tests {
         assert_eq!(p.rows.len(), 1);
         assert_eq!(p.errors[0].line, 3);
         assert_eq!(p.errors[0].field, "colour");
+    }
+
+    #[test]
+    fn a_bad_json_row_costs_that_row_only() {
+        let places = Places::builtin();
+        let deep = format!("{}{}", "[".repeat(50_000), "]".repeat(50_000));
+        let j = format!(
+            "{{\"format\":\"sebroker-anchors\",\"version\":1,\"opportunities\":[\n\
+            {{\"anchor\":\"A\",\"reference\":\"r1\",\"title\":\"t\",\"type\":\"pipeline\"}},\n\
+            {{\"anchor\":\"A\",\"reference\":\"r2\",\"title\":\"t\",\"type\":\"pipeline\",\"value_max_gbp\":NaN}},\n\
+            {{\"anchor\":\"A\",\"reference\":\"r3\",\"title\":{deep},\"type\":\"pipeline\"}},\n\
+            {{\"anchor\":\"A\",\"reference\":\"r4\",\"title\":\"t\",\"type\":\"pipeline\"}}]}}"
+        );
+        let p = parse_file(j.as_bytes(), &places).expect("parses");
+        let refs: Vec<&str> = p.rows.iter().map(|(_, o)| o.reference.as_str()).collect();
+        assert_eq!(refs, vec!["r1", "r4"]);
+        let lines: Vec<u64> = p.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![3, 4]);
+        assert!(
+            p.errors[1].message.contains("deeper than 64"),
+            "{:?}",
+            p.errors
+        );
+        assert!(parse_file(&j.as_bytes()[..j.len() - 3], &places).is_err());
     }
 }

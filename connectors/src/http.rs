@@ -18,7 +18,8 @@ pub struct HttpSettings {
     /// Whole-request timeout (connect, headers and body).
     pub timeout_ms: u64,
     pub connect_timeout_ms: u64,
-    /// Larger responses are refused (and retried, then the window fails).
+    /// Larger responses are refused (and retried, then the window fails);
+    /// a gzip body may not expand beyond it either.
     pub max_body_bytes: u64,
     /// At least this long between two requests of one source.
     pub min_interval_ms: u64,
@@ -122,7 +123,8 @@ pub enum HttpEvent {
 
 /// What one attempt gave.
 enum Attempt {
-    Ok(Vec<u8>),
+    /// A 200 body and its `Content-Type`.
+    Ok(Vec<u8>, Option<String>),
     /// Retry after this wait (from the server), or after a backoff.
     Retry {
         server_wait: Option<Duration>,
@@ -188,13 +190,13 @@ impl HttpClient {
         for attempt in 1..=max {
             self.pace().await;
             match self.attempt(url).await {
-                Attempt::Ok(body) => match accept(&body) {
-                    Ok(()) => return Ok(body),
-                    Err(m) => {
-                        all_network = false;
-                        last = format!("unusable response: {m}");
+                Attempt::Ok(body, content_type) => {
+                    all_network = false;
+                    match judge(&body, content_type.as_deref(), accept) {
+                        Ok(()) => return Ok(body),
+                        Err(m) => last = m,
                     }
-                },
+                }
                 Attempt::Fatal(status, message) => {
                     return Err(FetchError::Permanent {
                         url: url.to_owned(),
@@ -319,9 +321,17 @@ impl HttpClient {
         let status = resp.status();
         let code = status.as_u16();
         let retry_after = self.server_wait(resp.headers());
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().to_owned())
+        };
+        let content_type = header(reqwest::header::CONTENT_TYPE);
+        let location = header(reqwest::header::LOCATION);
         if status.is_success() {
             return match self.read_body(resp).await {
-                Ok(b) => Attempt::Ok(b),
+                Ok(b) => Attempt::Ok(b, content_type),
                 Err((m, network)) => Attempt::Retry {
                     server_wait: None,
                     status: None,
@@ -358,21 +368,43 @@ impl HttpClient {
             },
             300..=399 => Attempt::Fatal(
                 code,
-                "redirects are not followed; check the configured URL".into(),
+                format!(
+                    "redirect to {} not followed (redirects are never followed); check the configured URL",
+                    location.as_deref().map_or("nowhere".into(), |l| format!("{:?}", l.chars().take(200).collect::<String>()))
+                ),
             ),
             _ => Attempt::Fatal(code, snippet),
         }
     }
 
-    /// Reads the body, refusing more than `max_body_bytes`.
+    /// Reads the body, refusing more than `max_body_bytes`, within the
+    /// whole-request timeout (a body trickled byte by byte, or one that never
+    /// ends, stops there). The server did answer, so a failure here is never
+    /// "unreachable": the window fails and the run goes on.
     async fn read_body(&self, mut resp: reqwest::Response) -> Result<Vec<u8>, (String, bool)> {
         let max = self.settings.max_body_bytes;
         if resp.content_length().is_some_and(|n| n > max) {
-            return Err((format!("response larger than {max} bytes"), false));
+            return Err((
+                format!("response larger than {max} bytes (Content-Length)"),
+                false,
+            ));
         }
+        let timeout = Duration::from_millis(self.settings.timeout_ms);
+        let deadline = Instant::now() + timeout;
         let mut body = Vec::new();
         loop {
-            match resp.chunk().await {
+            let chunk = match tokio::time::timeout_at(deadline, resp.chunk()).await {
+                Ok(c) => c,
+                Err(_) => {
+                    let message = format!(
+                        "body not complete within the {} ms timeout ({} bytes received)",
+                        timeout.as_millis(),
+                        body.len()
+                    );
+                    return Err((message, false));
+                }
+            };
+            match chunk {
                 Ok(Some(c)) => {
                     if body.len() as u64 + c.len() as u64 > max {
                         return Err((format!("response larger than {max} bytes"), false));
@@ -381,11 +413,45 @@ impl HttpClient {
                 }
                 Ok(None) => return Ok(body),
                 Err(e) => {
-                    return Err((format!("body cut short: {}", describe(&e)), e.is_timeout()))
+                    let message = format!(
+                        "body cut short after {} bytes: {}",
+                        body.len(),
+                        describe(&e)
+                    );
+                    return Err((message, false));
                 }
             }
         }
     }
+}
+
+/// Judges a 200 body: an HTML page is refused by its type (a maintenance
+/// page, a login wall), anything else by `accept`, naming the type when it
+/// was not JSON.
+fn judge(
+    body: &[u8],
+    content_type: Option<&str>,
+    accept: &(dyn Fn(&[u8]) -> Result<(), String> + Send + Sync),
+) -> Result<(), String> {
+    let ct = content_type.map(|c| c.to_ascii_lowercase());
+    let mime = ct
+        .as_deref()
+        .and_then(|c| c.split(';').next())
+        .map(str::trim);
+    if matches!(mime, Some("text/html" | "application/xhtml+xml")) {
+        return Err(format!(
+            "unusable response: the server answered {} instead of JSON: {}",
+            mime.unwrap_or("HTML"),
+            snippet(body)
+        ));
+    }
+    accept(body).map_err(|m| {
+        let json_like = mime.is_none_or(|m| m.contains("json") || m == "application/octet-stream");
+        match content_type {
+            Some(c) if !json_like => format!("unusable response (Content-Type {c}, not JSON): {m}"),
+            _ => format!("unusable response: {m}"),
+        }
+    })
 }
 
 /// A short, single-line, printable start of a body for error messages.
@@ -463,5 +529,23 @@ mod tests {
         assert_eq!(c.server_wait(&h), Some(Duration::ZERO));
         assert!(check_url("ftp://x").is_err());
         assert!(check_url("http://127.0.0.1:9/x").is_ok());
+    }
+
+    #[test]
+    fn html_and_other_types_are_named() {
+        let ok = |_: &[u8]| Ok(());
+        let refuse = |_: &[u8]| Err("not JSON".to_owned());
+        let e =
+            judge(b"<html>down</html>", Some("text/html; charset=utf-8"), &ok).expect_err("html");
+        assert!(
+            e.contains("text/html instead of JSON: <html>down</html>"),
+            "{e}"
+        );
+        assert_eq!(judge(b"{}", Some("application/json"), &ok), Ok(()));
+        assert_eq!(judge(b"{}", None, &ok), Ok(()));
+        let e = judge(b"x", Some("text/plain"), &refuse).expect_err("refused");
+        assert!(e.contains("Content-Type text/plain"), "{e}");
+        let e = judge(b"x", Some("application/json"), &refuse).expect_err("refused");
+        assert_eq!(e, "unusable response: not JSON");
     }
 }

@@ -1,7 +1,60 @@
 //! Byte-level JSON helpers for untrusted input: BOM and invalid UTF-8
-//! handling, whitespace-insensitive content hashing, byte positions.
+//! handling, the bounded-depth check every reader runs before serde sees a
+//! text, the tolerant structure scanner ([`scan`]), whitespace-insensitive
+//! content hashing, byte positions.
+
+pub mod scan;
 
 use sha2::{Digest, Sha256};
+
+/// The deepest nesting of arrays and objects any reader accepts in one value
+/// (a release, a member, an opportunity, an API body). Real OCDS packages
+/// from Find a Tender and Contracts Finder nest at most 11 levels, a release
+/// inside one at most 9; 64 leaves room for any honest publisher while
+/// keeping every recursive consumer (serde, our own code) far from the end
+/// of a 2 MiB thread stack.
+pub const MAX_DEPTH: usize = 64;
+
+/// A value nests deeper than allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("nested deeper than {max_depth} levels of arrays/objects at byte {position}")]
+pub struct DepthError {
+    /// Byte offset (in the text checked) of the bracket that went too deep.
+    pub position: usize,
+    pub max_depth: usize,
+}
+
+/// Checks that no array/object in `text` nests deeper than `max_depth`
+/// (the outermost `{` or `[` is level 1). Iterative, aware of strings and
+/// escapes, O(n), no allocation; it does not otherwise validate the JSON, so
+/// run it before serde, which then never recurses deeper than this.
+pub fn check_depth(text: &[u8], max_depth: usize) -> Result<(), DepthError> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&b) = text.get(i) {
+        match b {
+            b'"' => {
+                // Skip the string in one jump; an unterminated one ends the text.
+                i = scan::string_end(text, i).unwrap_or(text.len());
+                continue;
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max_depth {
+                    return Err(DepthError {
+                        position: i,
+                        max_depth,
+                    });
+                }
+            }
+            // Unbalanced closers are serde's to report, not ours.
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
 
 /// Text decoded from bytes, with what had to be repaired.
 pub struct Decoded {
@@ -86,6 +139,47 @@ pub fn clean_text(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn depth_is_counted_outside_strings_only() {
+        assert_eq!(check_depth(b"[[1]]", 2), Ok(()));
+        assert_eq!(
+            check_depth(b"[[[1]]]", 2),
+            Err(DepthError {
+                position: 2,
+                max_depth: 2
+            })
+        );
+        assert_eq!(check_depth(br#"{"a":"[[[[\"[[["}"#, 1), Ok(()));
+        assert_eq!(check_depth(b"]]]]{}", 1), Ok(()));
+        let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+        let e = check_depth(deep.as_bytes(), MAX_DEPTH).expect_err("too deep");
+        assert_eq!(e.position, MAX_DEPTH);
+    }
+
+    #[test]
+    fn real_files_pass_the_depth_check() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/ocds");
+        let mut files = vec![root.clone()];
+        let mut seen = 0;
+        while let Some(p) = files.pop() {
+            if p.is_dir() {
+                files.extend(
+                    std::fs::read_dir(&p)
+                        .expect("dir")
+                        .flatten()
+                        .map(|e| e.path()),
+                );
+            } else if p.extension().is_some_and(|e| e == "json") {
+                let bytes = std::fs::read(&p).expect("file");
+                assert_eq!(check_depth(&bytes, MAX_DEPTH), Ok(()), "{}", p.display());
+                seen += 1;
+            }
+        }
+        if std::env::var("SEBROKER_REQUIRE_DATA").as_deref() == Ok("1") {
+            assert!(seen > 0, "no real OCDS files under {}", root.display());
+        }
+    }
 
     #[test]
     fn hash_ignores_indentation_not_content() {

@@ -19,3 +19,6 @@ pub mod sync;
 pub mod uktime;
 
 pub use error::ConnectorError;
+
+#[cfg(test)]
+mod props;

@@ -27,7 +27,7 @@ pub fn parse_amount(raw: &str) -> Option<Amount> {
         None => (false, cleaned.strip_prefix('+').unwrap_or(&cleaned)),
     };
     let (mantissa, exp) = match body.find(['e', 'E']) {
-        Some(i) => (&body[..i], body[i + 1..].parse::<i64>().ok()?),
+        Some(i) => (&body[..i], exponent(&body[i + 1..])?),
         None => (body, 0),
     };
     let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
@@ -42,14 +42,31 @@ pub fn parse_amount(raw: &str) -> Option<Amount> {
     if digits.is_empty() {
         return Some(Amount::Pence(0));
     }
-    // value = digits × 10^(exp − len(frac)); pence = value × 100.
-    let scale = exp.checked_add(2)?.checked_sub(frac.len() as i64)?;
+    // value = digits × 10^(exp − len(frac)); pence = value × 100. The
+    // exponent is clamped (see `exponent`), so this cannot overflow.
+    let scale = exp + 2 - i64::try_from(frac.len()).unwrap_or(i64::MAX / 4);
     let pence = scale_digits(digits, scale)?;
     Some(match pence {
         Some(p) if neg => Amount::Pence(-p),
         Some(p) => Amount::Pence(p),
         None => Amount::Unbounded,
     })
+}
+
+/// An exponent (`+12`, `-3`, `99999999999999999999`), clamped to ±10^12:
+/// beyond that every non-zero amount is unbounded or rounds to 0 anyway, and
+/// the clamp keeps the scale arithmetic far from overflow.
+fn exponent(s: &str) -> Option<i64> {
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    const CLAMP: i64 = 1_000_000_000_000;
+    let e = digits.parse::<i64>().unwrap_or(CLAMP).min(CLAMP);
+    Some(if neg { -e } else { e })
 }
 
 /// `digits × 10^scale`, rounded to an integer; `Some(None)` on overflow.
@@ -151,6 +168,11 @@ mod tests {
         assert_eq!(p("1e9999"), Some(Amount::Unbounded));
         assert_eq!(p("99999999999999999999999"), Some(Amount::Unbounded));
         assert_eq!(p("1e-9999"), Some(Amount::Pence(0)));
+        assert_eq!(p("1e99999999999999999999999"), Some(Amount::Unbounded));
+        assert_eq!(p("-1E+9223372036854775807"), Some(Amount::Unbounded));
+        assert_eq!(p("5e-99999999999999999999999"), Some(Amount::Pence(0)));
+        assert_eq!(p("1e"), None);
+        assert_eq!(p("1e+-2"), None);
     }
 
     #[test]

@@ -23,6 +23,15 @@ pub enum IndexError {
         field: &'static str,
         message: String,
     },
+    /// `offset + limit` goes past the deepest page a search serves
+    /// ([`crate::query::MAX_WINDOW`]): the collector would have to hold
+    /// that many hits at once.
+    #[error("offset {offset} + limit {limit} goes past result {max}; narrow the search instead of paging this deep")]
+    Window {
+        offset: usize,
+        limit: usize,
+        max: usize,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, IndexError>;

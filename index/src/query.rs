@@ -138,6 +138,10 @@ pub struct SearchResults {
 
 /// The largest page we serve; deeper paging is a sign of a scraper, not a user.
 pub const MAX_LIMIT: usize = 1000;
+/// The deepest result a search serves (`offset + limit`). The top-docs
+/// collector reserves room for `offset + limit` hits, so an unbounded
+/// offset is an unbounded allocation.
+pub const MAX_WINDOW: usize = 10_000;
 
 /// Longest query text we parse, in characters: longer text is refused, as
 /// no person types it and the parser's work grows with it.
@@ -156,12 +160,18 @@ impl NoticeIndex {
         let filters = self.filters(req, true)?;
         let query = self.exclude(combine(text.clone(), filters), req);
         let limit = req.limit.clamp(1, MAX_LIMIT);
-        // Past the last document every page is empty; clamping keeps
-        // tantivy's `limit + offset` from overflowing (offset = usize::MAX).
-        let offset = req
+        if req
             .offset
-            .min(usize::try_from(searcher.num_docs()).unwrap_or(usize::MAX));
-        let top = TopDocs::with_limit(limit).and_offset(offset);
+            .checked_add(limit)
+            .is_none_or(|end| end > MAX_WINDOW)
+        {
+            return Err(IndexError::Window {
+                offset: req.offset,
+                limit,
+                max: MAX_WINDOW,
+            });
+        }
+        let top = TopDocs::with_limit(limit).and_offset(req.offset);
         let (addrs, total): (Vec<(Option<f32>, DocAddress)>, usize) =
             match (req.sort, text.is_some()) {
                 (Sort::Relevance, true) => {
@@ -728,12 +738,18 @@ mod proptests {
             req.offset = offset;
             req.sort = sort;
             let res = index().search(&req);
-            prop_assert!(res.is_ok(), "{:?}", res.err());
-            if let Ok(res) = res {
-                check_page(&req, &res)?;
-                // Paging never changes how many match.
-                let all = index().search(&request(q)).map(|r| r.total).ok();
-                prop_assert_eq!(Some(res.total), all);
+            let end = offset.checked_add(limit.clamp(1, MAX_LIMIT));
+            if end.is_none_or(|e| e > MAX_WINDOW) {
+                // Deeper than the window: refused by name, never a panic.
+                prop_assert!(matches!(res, Err(IndexError::Window { .. })), "{:?}", res);
+            } else {
+                prop_assert!(res.is_ok(), "{:?}", res.err());
+                if let Ok(res) = res {
+                    check_page(&req, &res)?;
+                    // Paging never changes how many match.
+                    let all = index().search(&request(q)).map(|r| r.total).ok();
+                    prop_assert_eq!(Some(res.total), all);
+                }
             }
         }
 

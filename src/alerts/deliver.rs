@@ -29,6 +29,29 @@ pub struct AlertsRuntime {
     in_flight: Mutex<HashSet<String>>,
     /// One selection run at a time.
     pub(crate) run_lock: Mutex<()>,
+    /// Tests: the next alert commit fails (an error between selecting a
+    /// digest and committing it).
+    #[doc(hidden)]
+    pub fail_next_commit: std::sync::atomic::AtomicBool,
+    /// Resolves webhook names at subscription and at every send; none: the
+    /// system resolver.
+    resolver: std::sync::RwLock<Option<Arc<dyn super::urlsafe::Resolver>>>,
+}
+
+impl AlertsRuntime {
+    /// The resolver of webhook names (subscription and sends).
+    pub fn resolver(&self) -> Arc<dyn super::urlsafe::Resolver> {
+        self.resolver
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_else(|| Arc::new(super::urlsafe::SystemResolver))
+    }
+
+    /// Uses `r` to resolve webhook names (tests feed a table).
+    pub fn set_resolver(&self, r: Arc<dyn super::urlsafe::Resolver>) {
+        *self.resolver.write().unwrap_or_else(|e| e.into_inner()) = Some(r);
+    }
 }
 
 /// Counts of one pass.
@@ -96,13 +119,27 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// Runs store and file work (sled scans, flushes, the outbox) on a
+/// blocking thread, never on the async workers that serve requests.
+async fn off<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&App) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let a = app.clone();
+    tokio::task::spawn_blocking(move || f(&a))
+        .await
+        .map_err(|e| crate::Error::Io {
+            path: app.data_dir.clone(),
+            source: std::io::Error::other(format!("alert delivery work stopped: {e}")),
+        })?
+}
+
 /// Attempts every delivery that is due now (at most `concurrency` at a
 /// time); returns what happened.
 pub async fn deliver_due(app: Arc<App>) -> Result<DeliverReport> {
     let now = OffsetDateTime::now_utc();
-    let log = app.store.alert_log();
-    let due: Vec<Delivery> = log
-        .pending_deliveries()?
+    let due: Vec<Delivery> = off(&app, |a| a.store.alert_log().pending_deliveries())
+        .await?
         .into_iter()
         .filter(|d| d.next_attempt_at <= now)
         .collect();
@@ -163,6 +200,12 @@ pub async fn deliver_due(app: Arc<App>) -> Result<DeliverReport> {
     Ok(report)
 }
 
+/// When the next pending delivery falls due (none: nothing pending), read
+/// off the async threads.
+pub async fn next_due_off(app: &Arc<App>) -> Result<Option<OffsetDateTime>> {
+    off(app, next_due).await
+}
+
 /// When the next pending delivery falls due (none: nothing pending).
 pub fn next_due(app: &App) -> Result<Option<OffsetDateTime>> {
     Ok(app
@@ -174,13 +217,21 @@ pub fn next_due(app: &App) -> Result<Option<OffsetDateTime>> {
         .min())
 }
 
-async fn attempt(app: &App, mut d: Delivery) -> Result<Delivery> {
-    let log = app.store.alert_log();
+/// Records `d` durably (a sled write and flush) off the async threads.
+async fn put(app: &Arc<App>, d: Delivery) -> Result<Delivery> {
+    off(app, move |a| {
+        a.store.alert_log().put_delivery(&d)?;
+        Ok(d)
+    })
+    .await
+}
+
+async fn attempt(app: &Arc<App>, mut d: Delivery) -> Result<Delivery> {
     let cfg = &app.alerts;
     d.attempts += 1;
     d.record(DeliveryState::Sending, OffsetDateTime::now_utc(), None);
     // Durable before the send: after a crash this one is sent again.
-    log.put_delivery(&d)?;
+    let mut d = put(app, d).await?;
     let outcome = send(app, &mut d).await?;
     let now = OffsetDateTime::now_utc();
     match outcome {
@@ -200,23 +251,27 @@ async fn attempt(app: &App, mut d: Delivery) -> Result<Delivery> {
             d.record(DeliveryState::Dead, now, Some(why));
         }
     }
-    log.put_delivery(&d)?;
-    Ok(d)
+    put(app, d).await
 }
 
-async fn send(app: &App, d: &mut Delivery) -> Result<Attempt> {
-    let log = app.store.alert_log();
+async fn send(app: &Arc<App>, d: &mut Delivery) -> Result<Attempt> {
     let cfg = &app.alerts;
-    let Some(alert) = log.alert(&d.alert_id)? else {
+    let (alert_id, recipient) = (d.alert_id.clone(), d.recipient.clone());
+    let (alert, settings) = off(app, move |a| {
+        let log = a.store.alert_log();
+        let settings = if recipient == BROKERS {
+            None
+        } else {
+            log.settings(&recipient)?
+        };
+        Ok((log.alert(&alert_id)?, settings))
+    })
+    .await?;
+    let Some(alert) = alert else {
         return Ok(Attempt::Permanent(format!(
             "alert {} is missing",
             d.alert_id
         )));
-    };
-    let settings = if d.recipient == BROKERS {
-        None
-    } else {
-        log.settings(&d.recipient)?
     };
     Ok(match d.channel {
         Channel::Webhook => {
@@ -240,7 +295,11 @@ async fn send(app: &App, d: &mut Delivery) -> Result<Attempt> {
                 connect: Duration::from_millis(cfg.webhook_connect_timeout_ms),
             };
             let ts = OffsetDateTime::now_utc().unix_timestamp();
-            webhook::send(&url, &secret, &d.id, &body, ts, &cfg.webhook_allow, t).await
+            let check = super::urlsafe::Checker {
+                allow: cfg.webhook_allow.clone(),
+                resolver: app.alerts_rt.resolver(),
+            };
+            webhook::send(&url, &secret, &d.id, &body, ts, &check, t).await
         }
         Channel::Email => {
             let (to, unsubscribe) = match &settings {
@@ -275,7 +334,9 @@ async fn send(app: &App, d: &mut Delivery) -> Result<Attempt> {
                         .outbox_dir
                         .clone()
                         .unwrap_or_else(|| app.data_dir.join("outbox"));
-                    email::write_outbox(&outbox, &d.id, &msg)
+                    let id = d.id.clone();
+                    // Writes and renames a file: a blocking thread's work.
+                    off(app, move |_| Ok(email::write_outbox(&outbox, &id, &msg))).await?
                 }
             }
         }

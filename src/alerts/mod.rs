@@ -301,10 +301,6 @@ pub fn run(app: &App, opts: &RunOptions) -> Result<RunReport> {
                     continue;
                 }
                 report.digests_due += 1;
-                if !opts.dry_run {
-                    // A digest with nothing in it still counts as done.
-                    log.set_last_digest(&s.member_id, opts.now)?;
-                }
                 let kind = if s.frequency == Frequency::Daily {
                     AlertKind::Daily
                 } else {
@@ -318,18 +314,25 @@ pub fn run(app: &App, opts: &RunOptions) -> Result<RunReport> {
         }
         report.recipients_considered += 1;
         let picked = selection::select_member(app, s, opts.now, only)?;
-        if picked.is_empty() {
-            continue;
+        if !picked.is_empty() {
+            commit(
+                app,
+                s.member_id.as_str(),
+                kind,
+                picked,
+                Some(s),
+                opts,
+                &mut report,
+            )?;
         }
-        commit(
-            app,
-            s.member_id.as_str(),
-            kind,
-            picked,
-            Some(s),
-            opts,
-            &mut report,
-        )?;
+        if matches!(kind, AlertKind::Daily | AlertKind::Weekly) && !opts.dry_run {
+            // Done only once its alert is committed (a digest with nothing
+            // in it counts as done too). An error or a crash before this
+            // line leaves the digest due; the next run selects again, and
+            // the "already alerted" marks committed with the alert keep it
+            // from sending anything twice.
+            log.set_last_digest(&s.member_id, opts.now)?;
+        }
     }
     drop(set);
 
@@ -436,13 +439,25 @@ fn commit(
         report.preview.push(alert);
         return Ok(());
     }
+    if app
+        .alerts_rt
+        .fail_next_commit
+        .swap(false, std::sync::atomic::Ordering::SeqCst)
+    {
+        return Err(crate::Error::Invalid(format!(
+            "alert {} for {recipient}: injected failure before its commit",
+            alert.id
+        )));
+    }
     log.commit_alert(&alert, &marks, &deliveries)?;
     tracing::info!(alert_id = %alert.id, recipient = %alert.recipient, items = alert.items.len(), deliveries = deliveries.len(), "alert queued");
     Ok(())
 }
 
 /// Creates or changes a member's settings (the member must exist; the
-/// webhook URL must pass the SSRF check). Durable on return.
+/// webhook URL must pass the SSRF check, its name resolved now through the
+/// runtime's resolver, which blocks: call this off the async threads).
+/// Durable on return.
 pub fn put_settings(
     app: &App,
     member_id: &str,
@@ -459,7 +474,8 @@ pub fn put_settings(
         Some(s) => s,
         None => AlertSettings::new(member_id, &app.alerts, now)?,
     };
-    let s = current.apply(input, &app.alerts.webhook_allow, now)?;
+    let resolver = app.alerts_rt.resolver();
+    let s = current.apply(input, &app.alerts.webhook_allow, resolver.as_ref(), now)?;
     log.put_settings(&s)?;
     Ok(s)
 }
@@ -539,4 +555,84 @@ pub fn feed_for_token(app: &App, token: &str, now: OffsetDateTime) -> Result<Opt
         &alerts,
         now,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+    use time::macros::datetime;
+
+    fn demo_app() -> (tempfile::TempDir, App) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = App::open(dir.path()).expect("app");
+        let clusters: Vec<String> = crate::members::DEFAULT_CLUSTERS
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect();
+        crate::demo::load(&app, &clusters).expect("demo");
+        (dir, app)
+    }
+
+    fn run_at(app: &App, now: OffsetDateTime) -> Result<RunReport> {
+        run(
+            app,
+            &RunOptions {
+                now,
+                dry_run: false,
+                scope: Scope::All,
+            },
+        )
+    }
+
+    #[test]
+    fn a_digest_that_fails_before_its_commit_is_sent_once_by_the_next_run() {
+        let (_dir, app) = demo_app();
+        let input: settings::SettingsInput =
+            serde_json::from_str(r#"{"frequency":"daily","threshold":0.5,"feed":true}"#)
+                .expect("json");
+        put_settings(&app, "m-0013", input, datetime!(2026-11-30 12:00 UTC)).expect("settings");
+        let log = app.store.alert_log();
+        // 09:00 UK on Tuesday 1 Dec: the daily digest (08:00) is due; the
+        // commit of its alert fails.
+        let at = datetime!(2026-12-01 09:00 UTC);
+        app.alerts_rt.fail_next_commit.store(true, Ordering::SeqCst);
+        let err = run_at(&app, at).expect_err("the injected failure");
+        assert!(err.to_string().contains("injected failure"), "{err}");
+        assert!(log.alerts_of("m-0013", 10).expect("alerts").is_empty());
+        assert_eq!(log.last_digest("m-0013").expect("last"), None, "not done");
+        // The next run sends it, once.
+        let r = run_at(&app, at + time::Duration::minutes(5)).expect("run");
+        assert_eq!(r.digests_due, 1);
+        let sent = log.alerts_of("m-0013", 10).expect("alerts");
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].kind, AlertKind::Daily);
+        assert!(!sent[0].items.is_empty());
+        assert!(log.last_digest("m-0013").expect("last").is_some());
+        // Done: the same slot is not due again, and nothing is sent twice.
+        let r = run_at(&app, at + time::Duration::minutes(10)).expect("run");
+        assert_eq!(r.digests_due, 0);
+        assert_eq!(log.alerts_of("m-0013", 10).expect("alerts").len(), 1);
+    }
+
+    #[test]
+    fn a_crash_after_the_commit_and_before_the_mark_sends_nothing_twice() {
+        let (_dir, app) = demo_app();
+        let input: settings::SettingsInput =
+            serde_json::from_str(r#"{"frequency":"daily","threshold":0.5,"feed":true}"#)
+                .expect("json");
+        put_settings(&app, "m-0013", input, datetime!(2026-11-30 12:00 UTC)).expect("settings");
+        let log = app.store.alert_log();
+        let at = datetime!(2026-12-01 09:00 UTC);
+        run_at(&app, at).expect("run");
+        let first = log.alerts_of("m-0013", 10).expect("alerts");
+        assert_eq!(first.len(), 1);
+        // As if the process died between the alert's commit and the mark.
+        log.set_last_digest("m-0013", datetime!(2026-11-30 09:00 UTC))
+            .expect("unmark");
+        let r = run_at(&app, at + time::Duration::minutes(1)).expect("run");
+        assert_eq!(r.digests_due, 1, "due again");
+        assert!(r.alerts.is_empty(), "but everything in it was already sent");
+        assert_eq!(log.alerts_of("m-0013", 10).expect("alerts").len(), 1);
+    }
 }

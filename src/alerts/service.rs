@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::deliver::{deliver_due, next_due};
+use super::deliver::{deliver_due, next_due_off};
 use super::{run, schedule, RunOptions, Scope};
 use crate::app::App;
 
@@ -62,7 +62,7 @@ pub fn spawn(app: Arc<App>) -> Vec<tokio::task::JoinHandle<()>> {
             if let Err(e) = deliver_due(app.clone()).await {
                 tracing::error!(error = %e, "delivering alerts failed");
             }
-            let wait = match next_due(&app) {
+            let wait = match next_due_off(&app).await {
                 Ok(Some(t)) => until(t).clamp(Duration::from_millis(10), MAX_IDLE),
                 Ok(None) => MAX_IDLE,
                 Err(e) => {

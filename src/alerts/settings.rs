@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::urlsafe::{self, Allowlist};
+use super::urlsafe::{self, Allowlist, Resolver};
 use crate::config::AlertsConfig;
 use crate::error::{Error, Result};
 
@@ -148,11 +148,13 @@ impl AlertSettings {
     }
 
     /// Applies an input: parsed and checked (the webhook URL against the
-    /// SSRF rules), or an error naming the field.
+    /// SSRF rules, its name resolved through `resolver`), or an error
+    /// naming the field.
     pub fn apply(
         mut self,
         input: SettingsInput,
         allow: &Allowlist,
+        resolver: &dyn Resolver,
         now: OffsetDateTime,
     ) -> Result<AlertSettings> {
         if let Some(f) = &input.frequency {
@@ -180,7 +182,8 @@ impl AlertSettings {
         }
         match input.webhook_url {
             Some(Some(u)) => {
-                let w = urlsafe::parse(&u, allow)
+                // Resolved now: a name pointing inside is refused when set.
+                let w = urlsafe::check_subscription(&u, allow, resolver)
                     .map_err(|e| Error::Invalid(format!("webhook_url: {e}")))?;
                 self.webhook_url = Some(w.url.to_string());
                 if self.webhook_secret.is_none() {
@@ -224,23 +227,29 @@ mod tests {
         let now = OffsetDateTime::UNIX_EPOCH;
         let s = AlertSettings::new("m-1", &cfg, now).expect("new");
         let allow = Allowlist::default();
+        let names = urlsafe::StaticResolver::default()
+            .with("hooks.example.org", &["93.184.215.14".parse().expect("ip")])
+            .with("inside.example.org", &["10.0.0.1".parse().expect("ip")]);
         let input: SettingsInput = serde_json::from_str(
             r#"{"frequency":"weekly","threshold":0.6,"email":"a@example.org","webhook_url":"https://hooks.example.org/x","feed":true}"#,
         )
         .expect("json");
-        let s = s.apply(input, &allow, now).expect("valid");
+        let s = s.apply(input, &allow, &names, now).expect("valid");
         assert_eq!(s.frequency, Frequency::Weekly);
         assert_eq!(s.webhook_secret.as_ref().map(String::len), Some(64));
         assert!(s.feed_token.is_some());
         let token = s.feed_token.clone();
         let revoke: SettingsInput =
             serde_json::from_str(r#"{"feed":false,"email":null}"#).expect("json");
-        let s2 = s.clone().apply(revoke, &allow, now).expect("valid");
+        let s2 = s.clone().apply(revoke, &allow, &names, now).expect("valid");
         assert!(s2.feed_token.is_none() && s2.email.is_none());
         let rotate: SettingsInput =
             serde_json::from_str(r#"{"rotate_feed_token":true}"#).expect("json");
         assert_ne!(
-            s.clone().apply(rotate, &allow, now).expect("ok").feed_token,
+            s.clone()
+                .apply(rotate, &allow, &names, now)
+                .expect("ok")
+                .feed_token,
             token
         );
         for bad in [
@@ -248,9 +257,11 @@ mod tests {
             r#"{"threshold":1.5}"#,
             r#"{"email":"not an address"}"#,
             r#"{"webhook_url":"http://169.254.169.254/"}"#,
+            r#"{"webhook_url":"https://inside.example.org/"}"#,
+            r#"{"webhook_url":"https://gone.invalid/"}"#,
         ] {
             let i: SettingsInput = serde_json::from_str(bad).expect("json");
-            assert!(s.clone().apply(i, &allow, now).is_err(), "{bad}");
+            assert!(s.clone().apply(i, &allow, &names, now).is_err(), "{bad}");
         }
         assert!(serde_json::from_str::<SettingsInput>(r#"{"colour":1}"#).is_err());
         assert!(!format!("{s:?}").contains("a@example.org"));

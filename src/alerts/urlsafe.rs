@@ -5,8 +5,10 @@
 //! -compatible IPv6, NAT64 and 6to4, decimal / hex / octal / short IPv4
 //! literals, and DNS names that resolve to any of them — unless the
 //! operator's allowlist (`[alerts] webhook_allow`) names them. The check
-//! runs at subscription and again at every send, and the send connects to
-//! the very address that was checked (no second DNS lookup).
+//! runs at subscription ([`check_subscription`]: names are resolved through
+//! a [`Resolver`], and one that does not resolve is refused) and again at
+//! every send, and the send connects to the very address that was checked
+//! (no second DNS lookup).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -365,22 +367,114 @@ pub fn check_resolved(
     Ok(SocketAddr::new(first.ip(), w.port))
 }
 
-/// Parses, resolves (once) and checks a webhook URL; returns the URL and
-/// the checked address to connect to.
-pub async fn resolve(s: &str, allow: &Allowlist) -> Result<(WebhookUrl, SocketAddr), UrlError> {
+/// Looks host names up for the check at subscription: the system resolver
+/// in production, a fixed table in tests.
+pub trait Resolver: Send + Sync {
+    /// Every address `host` resolves to (an error or none: it does not).
+    fn lookup(&self, host: &str, port: u16) -> std::io::Result<Vec<IpAddr>>;
+}
+
+/// The operating system's resolver (`/etc/hosts`, then DNS). It blocks:
+/// call it off the async threads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemResolver;
+
+impl Resolver for SystemResolver {
+    fn lookup(&self, host: &str, port: u16) -> std::io::Result<Vec<IpAddr>> {
+        use std::net::ToSocketAddrs;
+        Ok((host, port).to_socket_addrs()?.map(|a| a.ip()).collect())
+    }
+}
+
+/// A fixed table of names and their addresses; other names do not resolve.
+#[derive(Debug, Clone, Default)]
+pub struct StaticResolver(pub std::collections::HashMap<String, Vec<IpAddr>>);
+
+impl StaticResolver {
+    /// Adds `name → addrs`.
+    pub fn with(mut self, name: &str, addrs: &[IpAddr]) -> StaticResolver {
+        self.0.insert(name.to_ascii_lowercase(), addrs.to_vec());
+        self
+    }
+}
+
+impl Resolver for StaticResolver {
+    fn lookup(&self, host: &str, _port: u16) -> std::io::Result<Vec<IpAddr>> {
+        let key = host.trim_end_matches('.').to_ascii_lowercase();
+        self.0.get(&key).cloned().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::NotFound, "name does not resolve")
+        })
+    }
+}
+
+/// The check at subscription: the syntax rules of [`parse`], then a name is
+/// resolved and refused when it does not resolve or when any of its
+/// addresses is not public (unless the allowlist names that address).
+/// Delivery checks again at every send, against the addresses of that
+/// moment (a name may be rebound after subscription).
+pub fn check_subscription(
+    s: &str,
+    allow: &Allowlist,
+    resolver: &dyn Resolver,
+) -> Result<WebhookUrl, UrlError> {
     let w = parse(s, allow)?;
+    if let Host::Name(h) = &w.host {
+        let addrs = resolver.lookup(h, w.port).map_err(|e| UrlError::Resolve {
+            url: s.trim().to_owned(),
+            host: h.clone(),
+            message: e.to_string(),
+        })?;
+        let addrs: Vec<SocketAddr> = addrs
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, w.port))
+            .collect();
+        check_resolved(&w, &addrs, allow)?;
+    }
+    Ok(w)
+}
+
+/// What a send checks a webhook URL against: the operator's allowlist and
+/// the resolver of names (the runtime's, so tests can rebind a name).
+#[derive(Clone)]
+pub struct Checker {
+    pub allow: Allowlist,
+    pub resolver: std::sync::Arc<dyn Resolver>,
+}
+
+impl Checker {
+    /// The allowlist with the system resolver.
+    pub fn system(allow: &Allowlist) -> Checker {
+        Checker {
+            allow: allow.clone(),
+            resolver: std::sync::Arc::new(SystemResolver),
+        }
+    }
+}
+
+/// Parses, resolves (once, on a blocking thread) and checks a webhook URL;
+/// returns the URL and the checked address to connect to.
+pub async fn resolve(s: &str, c: &Checker) -> Result<(WebhookUrl, SocketAddr), UrlError> {
+    let w = parse(s, &c.allow)?;
     let addrs: Vec<SocketAddr> = match &w.host {
         Host::Ip(ip) => vec![SocketAddr::new(*ip, w.port)],
-        Host::Name(h) => tokio::net::lookup_host((h.as_str(), w.port))
-            .await
-            .map_err(|e| UrlError::Resolve {
-                url: s.to_owned(),
-                host: h.clone(),
-                message: e.to_string(),
-            })?
-            .collect(),
+        Host::Name(h) => {
+            let (r, host, port) = (c.resolver.clone(), h.clone(), w.port);
+            let found = tokio::task::spawn_blocking(move || r.lookup(&host, port))
+                .await
+                .map_err(std::io::Error::other)
+                .and_then(|x| x)
+                .map_err(|e| UrlError::Resolve {
+                    url: s.to_owned(),
+                    host: h.clone(),
+                    message: e.to_string(),
+                })?;
+            found
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, w.port))
+                .collect()
+        }
     };
-    let addr = check_resolved(&w, &addrs, allow)?;
+    let addr = check_resolved(&w, &addrs, &c.allow)?;
     Ok((w, addr))
 }
 
@@ -501,7 +595,9 @@ mod tests {
     async fn localhost_names_resolve_to_refused_addresses() {
         // `localhost` is refused by name; a resolved loopback is refused by address.
         let allow = Allowlist::default();
-        assert!(resolve("http://localhost:9/", &allow).await.is_err());
+        assert!(resolve("http://localhost:9/", &Checker::system(&allow))
+            .await
+            .is_err());
         let w = WebhookUrl {
             url: reqwest::Url::parse("http://my-box:9/").expect("url"),
             host: Host::Name("my-box".into()),
@@ -509,6 +605,98 @@ mod tests {
         };
         let lo: SocketAddr = "127.0.0.1:9".parse().expect("addr");
         assert!(check_resolved(&w, &[lo], &allow).is_err());
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    fn names() -> StaticResolver {
+        StaticResolver::default()
+            .with("hosts-loopback.example", &[ip("127.0.0.1")])
+            .with("v6-loopback.example", &[ip("::1")])
+            .with("mapped-loopback.example", &[ip("::ffff:127.0.0.1")])
+            .with("metadata.example", &[ip("169.254.169.254")])
+            .with("private.example", &[ip("10.0.0.1")])
+            .with("both.example", &[ip("93.184.215.14"), ip("127.0.0.1")])
+            .with(
+                "public.example",
+                &[ip("93.184.215.14"), ip("2606:4700::1111")],
+            )
+            .with("empty.example", &[])
+    }
+
+    #[test]
+    fn subscription_resolves_names_and_refuses_internal_ones() {
+        let allow = Allowlist::default();
+        let r = names();
+        for host in [
+            "hosts-loopback.example",
+            "v6-loopback.example",
+            "mapped-loopback.example",
+            "metadata.example",
+            "private.example",
+            "both.example",
+        ] {
+            let e = check_subscription(&format!("https://{host}/hook"), &allow, &r);
+            assert!(
+                matches!(e, Err(UrlError::Forbidden { .. })),
+                "{host}: {e:?}"
+            );
+        }
+        for u in [
+            "http://localhost/hook",
+            "http://127.0.0.1/hook",
+            "http://[::1]/hook",
+            "http://[::ffff:127.0.0.1]/hook",
+            "http://169.254.169.254/hook",
+            "http://10.0.0.1/hook",
+        ] {
+            let e = check_subscription(u, &allow, &r);
+            assert!(
+                matches!(
+                    e,
+                    Err(UrlError::Forbidden { .. } | UrlError::ForbiddenName { .. })
+                ),
+                "{u}: {e:?}"
+            );
+        }
+        for u in [
+            "https://nothing-here.invalid/hook",
+            "https://empty.example/hook",
+        ] {
+            let e = check_subscription(u, &allow, &r);
+            assert!(matches!(e, Err(UrlError::Resolve { .. })), "{u}: {e:?}");
+        }
+        assert!(check_subscription("https://public.example/hook", &allow, &r).is_ok());
+        assert!(check_subscription("https://PUBLIC.example./hook", &allow, &r).is_ok());
+        // The operator's allowlist admits the addresses it names, only those.
+        let lo = Allowlist::parse(&["127.0.0.1".into()]).expect("allow");
+        assert!(check_subscription("http://hosts-loopback.example:9/", &lo, &r).is_ok());
+        assert!(check_subscription("http://mapped-loopback.example:9/", &lo, &r).is_ok());
+        assert!(check_subscription("http://both.example:9/", &lo, &r).is_ok());
+        assert!(check_subscription("http://private.example:9/", &lo, &r).is_err());
+        assert!(check_subscription("http://v6-loopback.example:9/", &lo, &r).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_name_rebound_inside_after_subscription_is_refused_at_send() {
+        let allow = Allowlist::default();
+        let before = names().with("rebind.example", &[ip("93.184.215.14")]);
+        assert!(check_subscription("https://rebind.example/h", &allow, &before).is_ok());
+        let checker = |r: StaticResolver| Checker {
+            allow: allow.clone(),
+            resolver: std::sync::Arc::new(r),
+        };
+        let (_, addr) = resolve("https://rebind.example/h", &checker(before.clone()))
+            .await
+            .expect("public");
+        assert_eq!(addr, "93.184.215.14:443".parse().expect("addr"));
+        let after = before.with("rebind.example", &[ip("127.0.0.1")]);
+        assert!(matches!(
+            resolve("https://rebind.example/h", &checker(after)).await,
+            Err(UrlError::Forbidden { .. })
+        ));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use super::urlsafe::{self, Allowlist, Host, UrlError};
+use super::urlsafe::{self, Checker, Host, UrlError};
 use super::Alert;
 
 pub const DELIVERY_HEADER: &str = "Sebroker-Delivery";
@@ -105,10 +105,10 @@ pub async fn send(
     delivery_id: &str,
     body: &[u8],
     timestamp: i64,
-    allow: &Allowlist,
+    check: &Checker,
     t: Timeouts,
 ) -> Attempt {
-    let (w, addr) = match urlsafe::resolve(url, allow).await {
+    let (w, addr) = match urlsafe::resolve(url, check).await {
         Ok(x) => x,
         Err(e @ UrlError::Resolve { .. }) => return Attempt::Retry(e.to_string()),
         Err(e) => return Attempt::Permanent(e.to_string()),
@@ -203,7 +203,8 @@ mod tests {
             "http://10.0.0.1/x",
             "http://0x7f000001:9/x",
         ] {
-            let a = send(u, "k", "dl-1", b"{}", 0, &Allowlist::default(), t).await;
+            let check = Checker::system(&urlsafe::Allowlist::default());
+            let a = send(u, "k", "dl-1", b"{}", 0, &check, t).await;
             assert!(matches!(a, Attempt::Permanent(_)), "{u}: {a:?}");
         }
     }

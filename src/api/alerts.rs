@@ -5,12 +5,12 @@
 //! unsubscribe link `/unsubscribe/{token}` (their tokens are the
 //! credentials).
 //!
-//! Who may call what is decided in one place, [`authorize`]: today every
-//! route needs the admin token (`Authorization: Bearer <admin_token>`).
+//! Who may call what is decided by the policy table (`super::policy`)
+//! before these handlers run.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -21,36 +21,6 @@ use crate::alerts::log::DeliveryState;
 use crate::alerts::settings::SettingsInput;
 use crate::alerts::{self, RunOptions, Scope};
 use crate::search::parse_when;
-
-/// What a caller wants to do.
-#[derive(Debug, Clone, Copy)]
-pub enum Action<'a> {
-    /// Read a member's alerts (the member itself, brokers).
-    MemberAlerts(&'a str),
-    /// Change a member's alert settings (the member itself, brokers).
-    MemberSettings(&'a str),
-    /// Read the delivery log (brokers, admins).
-    Deliveries,
-    /// Run the engine (admins).
-    Run,
-}
-
-/// The role decision of every alert route: a member's alerts and settings
-/// for the member itself and brokers (another member's answer 404), the
-/// delivery log for brokers, running the engine for admins.
-pub fn authorize(
-    app: &super::State,
-    headers: &HeaderMap,
-    action: Action<'_>,
-) -> Result<(), ApiError> {
-    use crate::auth::Role;
-    let caller = super::auth::Caller::from_headers(app, headers)?;
-    match action {
-        Action::MemberAlerts(id) | Action::MemberSettings(id) => caller.may_see_member(id),
-        Action::Deliveries => caller.require(&[Role::Broker]),
-        Action::Run => caller.require(&[]),
-    }
-}
 
 fn member_not_found(id: &str) -> ApiError {
     ApiError::new(
@@ -63,6 +33,7 @@ fn member_not_found(id: &str) -> ApiError {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertsParams {
+    #[serde(deserialize_with = "super::bounded::limit")]
     pub limit: Option<usize>,
 }
 
@@ -70,11 +41,9 @@ pub struct AlertsParams {
 /// and its alerts, newest first.
 pub async fn member_alerts(
     State(app): State<super::State>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     params: Result<Query<AlertsParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    authorize(&app, &headers, Action::MemberAlerts(&id))?;
     let Query(p) = params
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.body_text()))?;
     blocking(move || {
@@ -99,13 +68,9 @@ pub async fn member_alerts(
 /// answer holds the secrets (webhook secret, feed URL).
 pub async fn put_settings(
     State(app): State<super::State>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: Result<Json<SettingsInput>, JsonRejection>,
+    super::body::ApiJson(input): super::body::ApiJson<SettingsInput>,
 ) -> Result<Json<alerts::SettingsView>, ApiError> {
-    authorize(&app, &headers, Action::MemberSettings(&id))?;
-    let Json(input) =
-        body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text()))?;
     blocking(move || {
         let now = time::OffsetDateTime::now_utc();
         let s = alerts::put_settings(&app, &id, input, now).map_err(|e| match e {
@@ -127,6 +92,7 @@ pub async fn put_settings(
 pub struct DeliveriesParams {
     pub state: Option<String>,
     pub member: Option<String>,
+    #[serde(deserialize_with = "super::bounded::limit")]
     pub limit: Option<usize>,
 }
 
@@ -134,10 +100,8 @@ pub struct DeliveriesParams {
 /// log, newest alert first.
 pub async fn deliveries(
     State(app): State<super::State>,
-    headers: HeaderMap,
     params: Result<Query<DeliveriesParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    authorize(&app, &headers, Action::Deliveries)?;
     let Query(p) = params
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.body_text()))?;
     let state = match p.state.as_deref() {
@@ -178,10 +142,8 @@ pub struct RunInput {
 /// follow in the background (see `GET /api/v1/alerts/deliveries`).
 pub async fn run(
     State(app): State<super::State>,
-    headers: HeaderMap,
     body: Option<Json<RunInput>>,
 ) -> Result<Json<alerts::RunReport>, ApiError> {
-    authorize(&app, &headers, Action::Run)?;
     let input = body.map(|Json(b)| b).unwrap_or_default();
     let now = match &input.now {
         Some(s) => parse_when("now", s, false)?,
@@ -269,4 +231,88 @@ pub async fn unsubscribe(
         Ok(Html("<!DOCTYPE html><html><body style=\"font-family:sans-serif\"><p>You will receive no more sebroker alert emails.</p></body></html>"))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use crate::alerts::urlsafe::StaticResolver;
+    use crate::app::App;
+
+    const TOKEN: &str = "test-admin-token-0123456789abcdef";
+
+    async fn put(app: &Arc<App>, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
+        let req = Request::builder()
+            .method("PUT")
+            .uri("/api/v1/members/m-0013/alert-settings")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        let res = crate::api::router(app.clone())
+            .oneshot(req)
+            .await
+            .expect("response");
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        (status, serde_json::from_slice(&bytes).expect("json"))
+    }
+
+    #[tokio::test]
+    async fn webhook_names_resolving_inside_are_refused_when_set() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut app = App::open(dir.path()).expect("app");
+        app.admin_token = Some(crate::config::Secret(TOKEN.into()));
+        let clusters: Vec<String> = crate::members::DEFAULT_CLUSTERS
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect();
+        crate::demo::load(&app, &clusters).expect("demo");
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        app.alerts_rt.set_resolver(Arc::new(
+            StaticResolver::default()
+                .with("hosts-file-name.example", &[ip("127.0.0.1")])
+                .with("six.example", &[ip("::1")])
+                .with("mapped.example", &[ip("::ffff:127.0.0.1")])
+                .with("meta.example", &[ip("169.254.169.254")])
+                .with("office.example", &[ip("10.0.0.1")])
+                .with("split.example", &[ip("93.184.215.14"), ip("127.0.0.1")])
+                .with("hooks.example", &[ip("93.184.215.14")]),
+        ));
+        let app = Arc::new(app);
+        for url in [
+            "https://hosts-file-name.example/h",
+            "https://six.example/h",
+            "https://mapped.example/h",
+            "https://meta.example/h",
+            "https://office.example/h",
+            "https://split.example/h",
+            "https://no-such-name.invalid/h",
+            "http://localhost/h",
+            "http://127.0.0.1/h",
+            "http://[::1]/h",
+            "http://[::ffff:127.0.0.1]/h",
+            "http://169.254.169.254/h",
+            "http://10.0.0.1/h",
+        ] {
+            let (status, v) = put(&app, serde_json::json!({ "webhook_url": url })).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {v}");
+            assert_eq!(v["error"]["code"], "invalid_alert_settings", "{url}");
+        }
+        let (status, v) = put(
+            &app,
+            serde_json::json!({ "webhook_url": "https://hooks.example/h" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(v["webhook_url"], "https://hooks.example/h");
+    }
 }

@@ -2,14 +2,13 @@
 //! fields of the sebroker-anchors format, as JSON), for admins (an admin
 //! key, or the configured admin token), stored durably before the reply.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 
 use sebroker_connectors::anchors::{self, Opportunity, OpportunityInput};
 
-use super::auth::Admin;
+use super::auth::Caller;
 use super::error::ApiError;
 
 pub use super::auth::same_secret;
@@ -22,15 +21,13 @@ pub struct Created {
 }
 
 pub async fn create(
-    _admin: Admin,
+    _admin: Caller,
     State(app): State<super::State>,
     Path(slug): Path<String>,
-    body: Result<Json<OpportunityInput>, JsonRejection>,
+    super::body::ApiJson(input): super::body::ApiJson<OpportunityInput>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
     anchors::check_slug(&slug)
         .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid_anchor", m))?;
-    let Json(input) =
-        body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text()))?;
     let opp = Opportunity::parse(&input, &app.places()).map_err(|errs| {
         let msg: Vec<String> = errs.iter().map(|(f, m)| format!("{f}: {m}")).collect();
         ApiError::new(

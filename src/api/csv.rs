@@ -122,9 +122,34 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
 fn scalar(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => text_cell(s),
         other => other.to_string(),
     }
+}
+
+/// A text cell made safe to open in a spreadsheet: text starting with
+/// `=`, `+`, `-`, `@`, tab or CR would run as a formula, so it gets a
+/// leading `'` (OWASP's advice). Numbers are written as numbers, never
+/// through this.
+pub fn text_cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    }
+}
+
+/// The one CSV writer: a header row, then the rows (text cells already
+/// passed through [`text_cell`]).
+pub fn write(columns: &[String], rows: &[Vec<String>]) -> String {
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    // Writing to a Vec cannot fail; a record error would only come from
+    // I/O.
+    let _ = w.write_record(columns);
+    for r in rows {
+        let _ = w.write_record(r);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
 /// The CSV text of an answer.
@@ -145,20 +170,20 @@ pub fn to_csv(v: &Value) -> String {
             }
         }
     }
-    let mut w = ::csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(&columns);
-    for r in &flat {
-        let line: Vec<&str> = columns
-            .iter()
-            .map(|c| {
-                r.iter()
-                    .find(|(k, _)| k == c)
-                    .map_or("", |(_, v)| v.as_str())
-            })
-            .collect();
-        let _ = w.write_record(&line);
-    }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    let lines: Vec<Vec<String>> = flat
+        .iter()
+        .map(|r| {
+            columns
+                .iter()
+                .map(|c| {
+                    r.iter()
+                        .find(|(k, _)| k == c)
+                        .map_or_else(String::new, |(_, v)| v.clone())
+                })
+                .collect()
+        })
+        .collect();
+    write(&columns, &lines)
 }
 
 #[cfg(test)]
@@ -176,5 +201,28 @@ mod tests {
             "key,members,value_pence,win.date,extra\nwalsall,a;b,5,2026-01-01,\n\"smethwick, west\",,7,,\n"
         );
         assert_eq!(to_csv(&serde_json::json!({"a": 1})), "a\n1\n");
+    }
+
+    #[test]
+    fn formulas_are_neutralised_numbers_are_not() {
+        let v = serde_json::json!([
+            {"t": "=HYPERLINK(\"http://x\")", "n": -5},
+            {"t": "+1", "n": 1}, {"t": "-2", "n": 2}, {"t": "@SUM(A1)", "n": 3},
+            {"t": "\tx", "n": 4}, {"t": "\rx", "n": 5}, {"t": "a=b", "n": 6}
+        ]);
+        let out = to_csv(&v);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "n,t");
+        assert_eq!(lines[1], "-5,\"'=HYPERLINK(\"\"http://x\"\")\"");
+        assert_eq!(lines[2], "1,'+1");
+        assert_eq!(lines[3], "2,'-2");
+        assert_eq!(lines[4], "3,'@SUM(A1)");
+        assert!(
+            lines[5] == "4,\"'\tx\"" || lines[5] == "4,'\tx",
+            "{}",
+            lines[5]
+        );
+        assert!(out.contains("'\rx"), "{out}");
+        assert_eq!(lines.last().copied(), Some("6,a=b"));
     }
 }

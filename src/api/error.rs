@@ -48,6 +48,12 @@ impl From<crate::Error> for ApiError {
             E::Unprocessable { code, message } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
             }
+            E::Index(e @ sebroker_index::IndexError::Window { .. }) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "offset_too_large", e.to_string())
+            }
+            E::Unavailable { code, message } => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+            }
             E::Index(sebroker_index::IndexError::Filter { field, message }) => ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_parameter",

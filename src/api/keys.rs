@@ -2,15 +2,14 @@
 //! is in the answer, once), `POST /api/v1/keys/{id}/revoke`. The CLI's
 //! `sebroker keys` goes through these while `serve` holds the data folder.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
-use super::auth::Caller;
 use super::error::ApiError;
-use super::{blocking, body, query, Paging};
+use super::{blocking, query, Paging};
 use crate::auth::Role;
 
 #[derive(Debug, Deserialize)]
@@ -27,11 +26,9 @@ pub struct KeyInput {
 }
 
 pub async fn list(
-    caller: Caller,
     State(app): State<super::State>,
     q: Result<Query<Paging>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    caller.require(&[])?;
     let page = query(q)?;
     let mut keys = app.ledger.keys();
     for k in &mut keys {
@@ -41,12 +38,9 @@ pub async fn list(
 }
 
 pub async fn create(
-    caller: Caller,
     State(app): State<super::State>,
-    b: Result<Json<KeyInput>, JsonRejection>,
+    super::body::ApiJson(input): super::body::ApiJson<KeyInput>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    caller.require(&[])?;
-    let input = body(b)?;
     blocking(move || {
         let (key, stored) = crate::cli::keys::create(&app, input.role, input.member_id, input.name, input.expires)?;
         Ok((
@@ -58,11 +52,9 @@ pub async fn create(
 }
 
 pub async fn revoke(
-    caller: Caller,
     State(app): State<super::State>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    caller.require(&[])?;
     blocking(move || {
         let mut k = app.ledger.revoke_key(&id).map_err(|e| match e {
             crate::Error::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "key_not_found", m),

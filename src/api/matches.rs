@@ -11,7 +11,6 @@ use serde::Deserialize;
 use super::auth::{member_not_found, Caller};
 use super::blocking;
 use super::error::ApiError;
-use crate::auth::Role;
 use crate::matching::store::member_matches;
 use crate::search::parse_when;
 use sebroker_index::Status;
@@ -24,6 +23,12 @@ pub struct MatchParams {
     pub now: Option<String>,
     pub max_size: Option<usize>,
 }
+
+/// The most matches one answer lists.
+pub const MAX_TOP: usize = 500;
+/// The most consortia one answer proposes, and the largest consortium.
+pub const MAX_CONSORTIA: usize = 20;
+pub const MAX_CONSORTIUM_SIZE: usize = 4;
 
 fn bad(e: QueryRejection) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.body_text())
@@ -38,16 +43,15 @@ fn notice_not_found(ocid: &str) -> ApiError {
 }
 
 pub async fn notice_matches(
-    caller: Caller,
     State(app): State<super::State>,
     Path(ocid): Path<String>,
     params: Result<Query<MatchParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    caller.require(&[Role::Broker])?;
     let Query(p) = params.map_err(bad)?;
+    let top = super::bounded("top", p.top, 10, MAX_TOP)?;
     blocking(move || {
         let (_, matches) = app
-            .notice_matches(&ocid, p.top.unwrap_or(10).min(500))?
+            .notice_matches(&ocid, top)?
             .ok_or_else(|| notice_not_found(&ocid))?;
         Ok(Json(
             serde_json::json!({ "ocid": ocid, "matches": matches }),
@@ -57,13 +61,12 @@ pub async fn notice_matches(
 }
 
 pub async fn member_matches_route(
-    caller: Caller,
     State(app): State<super::State>,
     Path(id): Path<String>,
     params: Result<Query<MatchParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    caller.may_see_member(&id)?;
     let Query(p) = params.map_err(bad)?;
+    let top = super::bounded("top", p.top, 10, MAX_TOP)?;
     blocking(move || {
         app.store
             .get_member(&id)?
@@ -88,7 +91,7 @@ pub async fn member_matches_route(
                 )
             })?);
         }
-        let list = member_matches(&app, &id, &statuses, now, p.top.unwrap_or(10).min(500))?;
+        let list = member_matches(&app, &id, &statuses, now, top)?;
         Ok(Json(
             serde_json::json!({ "member_id": id, "matches": list }),
         ))
@@ -97,16 +100,16 @@ pub async fn member_matches_route(
 }
 
 pub async fn consortia(
-    caller: Caller,
     State(app): State<super::State>,
     Path(ocid): Path<String>,
     params: Result<Query<MatchParams>, QueryRejection>,
 ) -> Result<Json<crate::consortia::Proposals>, ApiError> {
-    caller.require(&[Role::Broker])?;
     let Query(p) = params.map_err(bad)?;
+    let max_size = super::bounded("max_size", p.max_size, 4, MAX_CONSORTIUM_SIZE)?;
+    let top = super::bounded("top", p.top, 3, MAX_CONSORTIA)?;
     blocking(move || {
         let (_, proposals) = app
-            .consortia(&ocid, p.max_size.unwrap_or(4), p.top.unwrap_or(3).min(20))?
+            .consortia(&ocid, max_size, top)?
             .ok_or_else(|| notice_not_found(&ocid))?;
         Ok(Json(proposals))
     })
@@ -118,14 +121,13 @@ pub async fn members(
     State(app): State<super::State>,
     page: Result<Query<super::Paging>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    caller.require(&[Role::Broker, Role::Member])?;
     let Query(page) = page.map_err(bad)?;
     blocking(move || {
         let list: Vec<serde_json::Value> = app
             .store
             .members()?
             .into_iter()
-            .filter(|m| caller.role != Role::Member || caller.member_id.as_deref() == Some(m.id.as_str()))
+            .filter(|m| caller.sees_member(&m.id))
             .map(|m| serde_json::json!({ "id": m.id, "name": m.name, "cluster": m.cluster, "legal_form": m.legal_form }))
             .collect();
         Ok(Json(page.wrap("members", list)))
@@ -134,11 +136,9 @@ pub async fn members(
 }
 
 pub async fn member(
-    caller: Caller,
     State(app): State<super::State>,
     Path(id): Path<String>,
 ) -> Result<Json<sebroker_index::Member>, ApiError> {
-    caller.may_see_member(&id)?;
     blocking(move || {
         let set = app.member_set();
         set.members

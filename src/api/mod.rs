@@ -6,13 +6,17 @@
 pub mod alerts;
 pub mod anchors;
 pub mod auth;
+pub mod body;
 pub mod cases;
 pub mod csv;
 pub mod error;
 pub mod keys;
 pub mod matches;
 pub mod notices;
+pub mod policy;
+pub mod principal;
 pub mod returns;
+pub mod routes;
 pub mod serve;
 pub mod sources;
 pub mod totals;
@@ -21,11 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post, put};
-use axum::Router;
 use serde::{Deserialize, Serialize};
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::app::App;
 use error::ApiError;
@@ -37,75 +37,12 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub type State = Arc<App>;
 
-/// The whole router, in one readable place. Who may call what is checked
-/// in each handler through its [`auth::Caller`] (see docs/api.md).
-pub fn router(app: State) -> Router {
-    let pages = crate::web::router(app.clone(), false);
-    let api = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/api/v1/notices", get(notices::list))
-        .route("/api/v1/notices/{ocid}", get(notices::show))
-        .route(
-            "/api/v1/notices/{ocid}/matches",
-            get(matches::notice_matches),
-        )
-        .route("/api/v1/notices/{ocid}/consortia", get(matches::consortia))
-        .route("/api/v1/members", get(matches::members))
-        .route("/api/v1/members/{id}", get(matches::member))
-        .route(
-            "/api/v1/members/{id}/matches",
-            get(matches::member_matches_route),
-        )
-        .route("/api/v1/members/{id}/alerts", get(alerts::member_alerts))
-        .route(
-            "/api/v1/members/{id}/alert-settings",
-            put(alerts::put_settings),
-        )
-        .route("/api/v1/alerts/deliveries", get(alerts::deliveries))
-        .route("/api/v1/alerts/run", post(alerts::run))
-        .route("/feeds/{file}", get(alerts::feed))
-        .route(
-            "/unsubscribe/{token}",
-            get(alerts::unsubscribe_page).post(alerts::unsubscribe),
-        )
-        .route(
-            "/api/v1/members/{id}/returns",
-            get(returns::member_returns).post(returns::file_return),
-        )
-        .route("/api/v1/members/{id}/cases", get(cases::member_cases))
-        .route("/api/v1/returns", get(returns::list))
-        .route(
-            "/api/v1/referrals",
-            get(returns::referrals).post(returns::refer),
-        )
-        .route("/api/v1/events/{seq}/void", post(returns::void))
-        .route("/api/v1/cases", get(cases::list).post(cases::open))
-        .route("/api/v1/cases/{id}", get(cases::show))
-        .route("/api/v1/cases/{id}/events", post(cases::add_event))
-        .route("/api/v1/totals", get(totals::totals))
-        .route("/api/v1/kpis", get(totals::kpis))
-        .route("/api/v1/reconciliation", get(totals::reconciliation))
-        .route("/api/v1/stats", get(totals::stats))
-        .route("/api/v1/keys", get(keys::list).post(keys::create))
-        .route("/api/v1/keys/{id}/revoke", post(keys::revoke))
-        .route("/api/v1/sources", get(sources::list))
-        .route(
-            "/api/v1/anchors/{slug}/opportunities",
-            post(anchors::create),
-        )
-        .fallback(error::not_found)
-        .layer(axum::middleware::from_fn(csv::negotiate))
-        .with_state(app);
-    pages
-        .merge(api)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
+/// The whole server (API and pages), built from the route table.
+pub fn router(app: State) -> axum::Router {
+    routes::router(app, false)
 }
 
-async fn healthz(
+pub async fn healthz(
     axum::extract::State(app): axum::extract::State<State>,
 ) -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({
@@ -114,24 +51,108 @@ async fn healthz(
     }))
 }
 
-/// `limit` (default 100, at most 1000) and `offset` on lists.
+/// `limit` (default 100, at most [`MAX_PAGE`]) and `offset` (at most
+/// [`MAX_OFFSET`]) on lists; larger values are refused, not clamped, so a
+/// client learns its page is not what it asked for.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Paging {
+    #[serde(deserialize_with = "bounded::limit")]
     pub limit: Option<usize>,
+    #[serde(deserialize_with = "bounded::offset")]
     pub offset: Option<usize>,
 }
+
+/// The longest page a list answers.
+pub const MAX_PAGE: usize = 1000;
+/// The deepest offset a list answers (search: `offset + limit` at most
+/// [`sebroker_index::query::MAX_WINDOW`]).
+pub const MAX_OFFSET: usize = 1_000_000;
 
 impl Paging {
     /// `{ "total", "limit", "offset", <name>: [the page] }`.
     pub fn wrap<T: Serialize>(&self, name: &str, items: Vec<T>) -> serde_json::Value {
         let total = items.len();
-        let limit = self.limit.unwrap_or(100).min(1000);
+        let limit = self.limit.unwrap_or(100).clamp(1, MAX_PAGE);
         let offset = self.offset.unwrap_or(0);
         let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
         let mut v = serde_json::json!({ "total": total, "limit": limit, "offset": offset });
         v[name] = serde_json::to_value(page).unwrap_or_default();
         v
+    }
+}
+
+/// Deserializers that refuse out-of-range sizes where they are parsed
+/// (`#[serde(default, deserialize_with = "bounded::limit")]`): a query
+/// string with `limit=0` or `offset=99999999999` is a 400, never a huge
+/// allocation further in.
+pub mod bounded {
+    use serde::de::{Deserialize, Deserializer, Error};
+
+    fn within<'de, D: Deserializer<'de>>(
+        d: D,
+        name: &str,
+        min: usize,
+        max: usize,
+    ) -> Result<Option<usize>, D::Error> {
+        match Option::<usize>::deserialize(d)? {
+            Some(n) if n < min || n > max => {
+                Err(D::Error::custom(format!("{name}: {min} to {max}, not {n}")))
+            }
+            v => Ok(v),
+        }
+    }
+
+    pub fn limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+        within(d, "limit", 1, super::MAX_PAGE)
+    }
+
+    pub fn offset<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+        within(d, "offset", 0, super::MAX_OFFSET)
+    }
+}
+
+/// Checks the search window: `offset + limit` at most
+/// [`sebroker_index::query::MAX_WINDOW`] (400 `offset_too_large`).
+pub fn search_window(offset: Option<usize>, limit: Option<usize>) -> Result<(), ApiError> {
+    use sebroker_index::query::{MAX_LIMIT, MAX_WINDOW};
+    let limit_v = limit.unwrap_or(10);
+    if limit_v == 0 || limit_v > MAX_LIMIT {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            format!("limit: 1 to {MAX_LIMIT}"),
+        ));
+    }
+    let offset = offset.unwrap_or(0);
+    if offset
+        .checked_add(limit_v)
+        .is_none_or(|end| end > MAX_WINDOW)
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "offset_too_large",
+            format!("offset + limit: at most {MAX_WINDOW}; narrow the search (filters, dates) to reach later results"),
+        ));
+    }
+    Ok(())
+}
+
+/// A count-like query parameter (`top`, `max_size`): 1 to `max`.
+pub fn bounded(
+    name: &str,
+    v: Option<usize>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    match v {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            format!("{name}: 1 to {max}"),
+        )),
     }
 }
 
@@ -160,15 +181,8 @@ pub fn idempotency_key(h: &HeaderMap) -> Result<String, ApiError> {
         })
 }
 
-/// A JSON body parsed with its rejection turned into our error shape.
-pub fn body<T>(
-    b: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>,
-) -> Result<T, ApiError> {
-    b.map(|axum::Json(v)| v)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text()))
-}
-
-/// A query string parsed with its rejection turned into our error shape.
+/// A query string parsed with its rejection turned into our error shape;
+/// paging bounds are checked by the types that carry them.
 pub fn query<T>(
     q: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
 ) -> Result<T, ApiError> {

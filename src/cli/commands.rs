@@ -80,6 +80,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             super::ledger_cmd::restore(&config, &file, force, json)
         }
         Command::Verify { json } => super::ledger_cmd::verify(&config, json),
+        Command::Ledger { command } => super::ledger_cmd::ledger(&config, command),
         Command::Serve { demo, no_sync, .. } => {
             crate::api::serve::run(&config, &sync_config, demo, no_sync)
         }

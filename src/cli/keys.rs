@@ -23,17 +23,25 @@ pub fn create(
             )));
         }
     }
-    let expires_at = expires
-        .as_deref()
-        .map(|s| {
-            crate::ledger::model::ymd::parse(s)
-                .map(|d| d.midnight().assume_utc())
-                .map_err(|m| Error::Invalid(format!("expires: {m}")))
-        })
-        .transpose()?;
+    let expires_at = expires.as_deref().map(parse_expiry).transpose()?;
     if expires_at.is_some_and(|e| e <= OffsetDateTime::now_utc()) {
         return Err(Error::Invalid("expires: the date has passed".into()));
     }
     app.ledger
         .create_key(role, member_id, name.unwrap_or_default(), expires_at)
+}
+
+/// `YYYY-MM-DD` (the key stops at 00:00 UTC that day) or an RFC 3339 time
+/// with its offset (it stops then).
+fn parse_expiry(s: &str) -> Result<OffsetDateTime> {
+    if let Ok(t) = OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339) {
+        return Ok(t);
+    }
+    crate::ledger::model::ymd::parse(s)
+        .map(|d| d.midnight().assume_utc())
+        .map_err(|m| {
+            Error::Invalid(format!(
+                "expires: {m} (or an RFC 3339 time such as 2027-01-31T17:00:00Z)"
+            ))
+        })
 }

@@ -117,6 +117,7 @@ pub fn request(
                 name: format!("cli:{}", cli_user()),
                 role: Role::Admin,
                 member_id: None,
+                via: crate::api::principal::Via::Local,
             });
             rt.block_on(async move {
                 let resp = crate::api::router(app)

@@ -5,7 +5,7 @@ use axum::http::Method;
 use serde_json::json;
 
 use super::ledger::{fresh_key, print, print_case, print_kpis, print_totals, request, Remote};
-use super::{CasesCommand, KeysCommand, ReferralsCommand, ReturnsCommand};
+use super::{CasesCommand, KeysCommand, LedgerCommand, ReferralsCommand, ReturnsCommand};
 use crate::config::Config;
 use crate::error::exit;
 
@@ -458,12 +458,16 @@ pub fn restore(
     json: bool,
 ) -> anyhow::Result<u8> {
     let _lock = crate::store::DirLock::acquire(&config.data_dir)?;
-    let store = crate::store::SledStore::open(&config.data_dir.join("store"))?;
-    let r =
-        crate::ledger::backup::restore(&config.data_dir, file, force, config.ledger, &mut |m| {
-            crate::store::NoticeStore::put_member(&store, m)
-        })?;
-    crate::store::NoticeStore::flush(&store)?;
+    let store = notice_store(config)?;
+    let r = crate::ledger::backup::restore(
+        &config.data_dir,
+        file,
+        force,
+        config.ledger,
+        Some(store.clone()),
+        &mut |m| store.put_member(m),
+    )?;
+    store.flush()?;
     if json {
         println!("{}", serde_json::to_string(&r)?);
     } else {
@@ -486,7 +490,16 @@ pub fn restore(
 
 pub fn verify(config: &Config, json: bool) -> anyhow::Result<u8> {
     let _lock = crate::store::DirLock::acquire(&config.data_dir)?;
-    let r = crate::ledger::backup::verify(&config.data_dir, config.ledger)?;
+    let r = match notice_store(config) {
+        Ok(store) => crate::ledger::backup::verify(&config.data_dir, config.ledger, Some(store))?,
+        Err(e) => crate::ledger::backup::VerifyReport {
+            ok: false,
+            events: 0,
+            brokered_total_pence: None,
+            head: None,
+            problem: Some(format!("the notice store cannot be opened: {e}")),
+        },
+    };
     if json {
         println!("{}", serde_json::to_string(&r)?);
     } else if r.ok {
@@ -499,4 +512,56 @@ pub fn verify(config: &Config, json: bool) -> anyhow::Result<u8> {
         eprintln!("ledger NOT ok: {}", r.problem.as_deref().unwrap_or(""));
     }
     Ok(if r.ok { exit::OK } else { exit::FAILED })
+}
+
+/// The notice store of the data folder (the caller holds the lock).
+fn notice_store(
+    config: &Config,
+) -> crate::error::Result<std::sync::Arc<dyn crate::store::NoticeStore>> {
+    Ok(std::sync::Arc::new(crate::store::SledStore::open(
+        &config.data_dir.join("store"),
+    )?))
+}
+
+/// `sebroker ledger init [--replace-missing | --adopt-store]`.
+pub fn ledger(config: &Config, cmd: LedgerCommand) -> anyhow::Result<u8> {
+    let LedgerCommand::Init {
+        replace_missing,
+        adopt_store,
+        json,
+    } = cmd;
+    let _lock = crate::store::DirLock::acquire(&config.data_dir)?;
+    let store = notice_store(config)?;
+    let dir = &config.data_dir;
+    let (l, what) = if replace_missing {
+        let l = crate::ledger::Ledger::init_replacing_missing(
+            dir,
+            config.ledger,
+            store.clone(),
+            &format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            ),
+        )?;
+        (
+            l,
+            "a new ledger replaces the missing one (its first event records what it replaced)",
+        )
+    } else if adopt_store {
+        let l = crate::ledger::Ledger::adopt_store(dir, config.ledger, store.clone())?;
+        (l, "the notice store now records this ledger")
+    } else {
+        let l = crate::ledger::Ledger::open_with(dir, config.ledger, Some(store.clone()))?;
+        (l, "the ledger is ready")
+    };
+    let events = l.state().last_seq();
+    if json {
+        println!(
+            "{}",
+            json!({ "ledger_id": l.id(), "events": events, "message": what })
+        );
+    } else {
+        eprintln!("{what}: ledger {} with {events} events", l.id());
+    }
+    Ok(exit::OK)
 }

@@ -252,6 +252,29 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The ledger itself: create one where the folder lost it.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Create the ledger. In a folder that remembers a ledger which is now
+    /// missing, only with --replace-missing (the new ledger's first event
+    /// records what it replaced); prefer `restore` from a backup.
+    Init {
+        /// Start a new, empty ledger in place of a missing one.
+        #[arg(long)]
+        replace_missing: bool,
+        /// Record the (healthy) ledger in a notice store that does not
+        /// remember it (a store rebuilt on purpose).
+        #[arg(long, conflicts_with = "replace_missing")]
+        adopt_store: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@
 
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -16,9 +17,10 @@ use sebroker_index::Member;
 use super::model::Record;
 use super::state::State;
 use super::store::{self, Head, LedgerStore, SledLedgerStore};
-use super::{ledger_dir, verify_chain, Ledger, LedgerSettings};
+use super::{identity, ledger_dir, verify_chain, Ledger, LedgerSettings};
 use crate::auth::ApiKey;
 use crate::error::{Error, Result};
+use crate::store::NoticeStore;
 
 pub const FORMAT: &str = "sebroker-ledger-backup";
 pub const VERSION: u32 = 1;
@@ -34,6 +36,9 @@ pub struct Header {
     pub head_hash: String,
     pub brokered_total_pence: i64,
     pub members: u64,
+    /// The identity of the ledger backed up (absent in older backups).
+    #[serde(default)]
+    pub ledger_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,6 +126,7 @@ pub fn backup(ledger: &Ledger, members: &[Member], out: &Path) -> Result<BackupR
             head_hash: state.last_hash().to_owned(),
             brokered_total_pence: state.brokered_total(),
             members: members.len() as u64,
+            ledger_id: Some(ledger.id().to_owned()),
         };
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
         {
@@ -245,6 +251,9 @@ pub fn read(path: &Path) -> Result<Contents> {
     if state.last_seq() != header.events || state.last_hash() != header.head_hash {
         return Err(bad(0, "the header does not match the events".into()));
     }
+    if let Some(why) = state.impossible() {
+        return Err(bad(0, format!("an impossible total: {why}")));
+    }
     if state.brokered_total() != header.brokered_total_pence {
         return Err(bad(
             0,
@@ -276,17 +285,25 @@ pub struct RestoreReport {
 
 /// Restores a verified backup into `data_dir` (whose lock the caller
 /// holds): the current ledger folder is moved aside, a new one is written
-/// and reopened through the usual checks. Members go to `put_member`.
-/// Refuses to replace a healthy ledger holding more events unless `force`.
+/// and reopened through the usual checks. Members go to `put_member`; the
+/// notice store `memory` records the restored ledger (and the one it
+/// replaced). Refuses to replace a healthy ledger holding more events
+/// unless `force`.
 pub fn restore(
     data_dir: &Path,
     path: &Path,
     force: bool,
     settings: LedgerSettings,
+    memory: Option<Arc<dyn NoticeStore>>,
     put_member: &mut dyn FnMut(&Member) -> Result<()>,
 ) -> Result<RestoreReport> {
     let contents = read(path)?;
-    if let Ok(current) = Ledger::open(data_dir, settings) {
+    let dir = ledger_dir(data_dir);
+    let current = match dir.exists() {
+        true => Ledger::open_with(data_dir, settings, memory.clone()).ok(),
+        false => None,
+    };
+    if let Some(current) = current {
         let have = current.state().last_seq();
         if have > contents.header.events && !force {
             return Err(Error::Invalid(format!(
@@ -297,7 +314,6 @@ pub fn restore(
             )));
         }
     }
-    let dir = ledger_dir(data_dir);
     let mut kept = None;
     if dir.exists() {
         let now = OffsetDateTime::now_utc().unix_timestamp();
@@ -308,30 +324,36 @@ pub fn restore(
         })?;
         kept = Some(aside.display().to_string());
     }
-    {
-        let s = SledLedgerStore::open(&dir)?;
-        s.append_all(&contents.records)?;
-        for k in &contents.keys {
-            s.put_key(k)?;
-        }
-    }
-    let last = contents.records.last();
+    let id = match &contents.header.ledger_id {
+        Some(id) => id.clone(),
+        None => identity::new_id()?,
+    };
+    write_restored(&dir, &contents, &id)?;
     let path_abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let last_hash = contents
+        .records
+        .last()
+        .map_or(super::model::GENESIS.to_owned(), |r| r.hash.clone());
+    let now = OffsetDateTime::now_utc();
     store::write_head(
         &store::head_path(data_dir),
         &Head {
             seq: contents.header.events,
             brokered_total_pence: contents.header.brokered_total_pence,
-            hash: last.map_or(super::model::GENESIS.to_owned(), |r| r.hash.clone()),
-            written_at: OffsetDateTime::now_utc(),
+            hash: last_hash.clone(),
+            written_at: now,
             last_backup: Some(path_abs.display().to_string()),
+            ledger_id: Some(id.clone()),
         },
     )?;
+    if let Some(m) = &memory {
+        remember_restore(m.as_ref(), &contents, &id, &last_hash, &path_abs)?;
+    }
     for m in &contents.members {
         put_member(m)?;
     }
     // Read back through the same checks as a start.
-    let reopened = Ledger::open(data_dir, settings)?;
+    let reopened = Ledger::open_with(data_dir, settings, memory)?;
     if reopened.state().brokered_total() != contents.header.brokered_total_pence {
         return Err(Error::Corrupt {
             key: dir.display().to_string(),
@@ -348,6 +370,61 @@ pub fn restore(
     })
 }
 
+/// The new ledger database: the events, its identity, and keys of old
+/// backups that are not events yet (migrated when it is reopened).
+fn write_restored(dir: &Path, contents: &Contents, id: &str) -> Result<()> {
+    let s = SledLedgerStore::open(dir)?;
+    s.append_all(&contents.records)?;
+    let mut state = State::default();
+    for r in &contents.records {
+        state.apply(r.clone());
+    }
+    for k in contents
+        .keys
+        .iter()
+        .filter(|k| !state.keys.contains_key(&k.id))
+    {
+        s.put_key(k)?;
+    }
+    s.set_ledger_id(id)
+}
+
+/// The store's mark after a restore: the restored ledger, and the one it
+/// replaced when it was another.
+fn remember_restore(
+    memory: &dyn NoticeStore,
+    contents: &Contents,
+    id: &str,
+    last_hash: &str,
+    file: &Path,
+) -> Result<()> {
+    let old = identity::read_mark(memory).ok().flatten();
+    let now = OffsetDateTime::now_utc();
+    let mut replaced = old.as_ref().map(|m| m.replaced.clone()).unwrap_or_default();
+    if let Some(o) = &old {
+        replaced.push(identity::Replacement {
+            previous_ledger_id: o.ledger_id.clone(),
+            previous_seq: o.seq,
+            previous_hash: o.hash.clone(),
+            how: format!("restore {}", file.display()),
+            at: now,
+        });
+    }
+    identity::write_mark(
+        memory,
+        &identity::Mark {
+            ledger_id: id.to_owned(),
+            seq: contents.header.events,
+            hash: last_hash.to_owned(),
+            brokered_total_pence: contents.header.brokered_total_pence,
+            updated_at: now,
+            last_backup: Some(file.display().to_string()),
+            replaced,
+        },
+        true,
+    )
+}
+
 #[derive(Debug, Serialize)]
 pub struct VerifyReport {
     pub ok: bool,
@@ -357,19 +434,25 @@ pub struct VerifyReport {
     pub problem: Option<String>,
 }
 
-/// Checks the ledger of a data folder (chain, checksums, head, totals)
-/// without refusing: says what is wrong instead.
-pub fn verify(data_dir: &Path, settings: LedgerSettings) -> Result<VerifyReport> {
+/// Checks the ledger of a data folder (chain, checksums, head, the notice
+/// store's memory of it, totals) without refusing: says what is wrong
+/// instead. Values above `max_value_pence` fail it too (implausible).
+pub fn verify(
+    data_dir: &Path,
+    settings: LedgerSettings,
+    memory: Option<Arc<dyn NoticeStore>>,
+) -> Result<VerifyReport> {
     let head = store::read_head(&store::head_path(data_dir)).ok().flatten();
-    Ok(match Ledger::open(data_dir, settings) {
+    Ok(match Ledger::open_with(data_dir, settings, memory) {
         Ok(l) => {
             let s = l.state();
+            let problem = s.implausible(settings.max_value_pence);
             VerifyReport {
-                ok: true,
+                ok: problem.is_none(),
                 events: s.last_seq(),
                 brokered_total_pence: Some(s.brokered_total()),
                 head: store::read_head(&store::head_path(data_dir)).ok().flatten(),
-                problem: None,
+                problem,
             }
         }
         Err(Error::Refused(m)) => VerifyReport {

@@ -10,8 +10,11 @@
 //! refuses to open a ledger that is behind or broken.
 
 pub mod backup;
+pub mod identity;
 pub mod input;
+mod keys;
 pub mod model;
+mod open;
 pub mod state;
 pub mod store;
 pub mod totals;
@@ -19,23 +22,28 @@ mod views;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use time::{Date, OffsetDateTime};
 
-use crate::auth::{self, ApiKey, Role};
 use crate::error::{Error, Result};
+use crate::store::NoticeStore;
 use model::{Event, Record, GENESIS};
 use state::State;
-use store::{Head, LedgerStore, MemoryLedgerStore, SledLedgerStore};
+use store::{Head, LedgerStore, MemoryLedgerStore, Stored};
 
-/// What the funder's targets are measured against.
+pub use keys::spawn_upkeep;
+
+/// What the funder's targets are measured against, and the bound on money.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LedgerSettings {
     /// Brokered value target over the programme (pence).
     pub target_pence: i64,
     /// The first day of programme year 1.
     pub programme_start: Date,
+    /// The most one `won` value or one return's turnover may be (pence);
+    /// `[ledger] max_value_pence`.
+    pub max_value_pence: i64,
 }
 
 impl Default for LedgerSettings {
@@ -43,6 +51,7 @@ impl Default for LedgerSettings {
         LedgerSettings {
             target_pence: 100_000_000,
             programme_start: time::macros::date!(2025 - 04 - 01),
+            max_value_pence: model::DEFAULT_MAX_VALUE_PENCE,
         }
     }
 }
@@ -67,12 +76,28 @@ pub struct Appended {
     pub replayed: bool,
 }
 
+/// What the writer (one at a time) knows beyond the records.
+#[derive(Debug, Default)]
+struct Writer {
+    last_backup: Option<String>,
+    /// Set when a write could not be confirmed either way: every later
+    /// write is refused until a restart reloads the ledger from disk.
+    broken: Option<String>,
+    /// The head file is behind the stored events (its write failed).
+    head_stale: bool,
+    /// Ledgers this one replaced (kept in the store's mark).
+    replaced: Vec<identity::Replacement>,
+}
+
 pub struct Ledger {
     store: Box<dyn LedgerStore>,
     head_path: Option<PathBuf>,
+    /// The notice store, which remembers this ledger (see [`identity`]).
+    memory: Option<Arc<dyn NoticeStore>>,
+    id: String,
     state: RwLock<State>,
-    keys: RwLock<HashMap<String, ApiKey>>,
-    write: Mutex<Option<String>>,
+    keys: RwLock<HashMap<String, keys::KeyEntry>>,
+    write: Mutex<Writer>,
     pub settings: LedgerSettings,
 }
 
@@ -112,262 +137,157 @@ pub fn verify_chain(records: &[Record]) -> std::result::Result<(), (u64, String)
     Ok(())
 }
 
-/// The newest backup file in the data folder's `backups/`, if any.
-fn newest_backup(data_dir: &Path) -> Option<PathBuf> {
-    let mut v: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(backups_dir(data_dir))
-        .ok()?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-        .collect();
-    v.sort();
-    v.pop().map(|(_, p)| p)
-}
-
-fn refusal(data_dir: &Path, head: Option<&Head>, what: &str) -> Error {
-    let backup = head
-        .and_then(|h| h.last_backup.clone())
-        .or_else(|| newest_backup(data_dir).map(|p| p.display().to_string()));
-    let advice = match backup {
-        Some(b) => format!(
-            "the last good backup is {b}: stop every sebroker process and run `sebroker --data-dir {} restore {b}`",
-            data_dir.display()
-        ),
-        None => "no backup is known (see `sebroker backup`); investigate the data folder before going on".into(),
-    };
-    Error::Refused(format!(
-        "refusing to open the ledger in {}: {what}. sebroker never serves a silently smaller ledger; {advice}",
-        ledger_dir(data_dir).display()
-    ))
+fn unavailable(code: &'static str, message: String) -> Error {
+    Error::Unavailable { code, message }
 }
 
 impl Ledger {
-    /// Opens the ledger of a data folder (`ledger/` and `ledger.head`),
-    /// checking sled against the head. The caller holds the folder's lock.
-    pub fn open(data_dir: &Path, settings: LedgerSettings) -> Result<Ledger> {
-        let head_path = store::head_path(data_dir);
-        let head = store::read_head(&head_path)?;
-        let store = SledLedgerStore::open(&ledger_dir(data_dir)).map_err(|e| {
-            refusal(
-                data_dir,
-                head.as_ref(),
-                &format!("sled cannot open it ({e})"),
-            )
-        })?;
-        let records = store.records().map_err(|e| {
-            refusal(
-                data_dir,
-                head.as_ref(),
-                &format!("sled cannot read it ({e})"),
-            )
-        })?;
-        if let Err((seq, why)) = verify_chain(&records) {
-            return Err(refusal(
-                data_dir,
-                head.as_ref(),
-                &format!("the hash chain breaks at event {seq} ({why})"),
-            ));
-        }
-        let n = records.len() as u64;
-        let mut state = State::default();
-        for r in records {
-            state.apply(r);
-        }
-        let last_backup = head.as_ref().and_then(|h| h.last_backup.clone());
-        match &head {
-            None if n == 0 => {}
-            None => {
-                return Err(refusal(
-                    data_dir,
-                    None,
-                    &format!(
-                        "it holds {n} events but its head file {} is missing",
-                        head_path.display()
-                    ),
-                ))
-            }
-            Some(h) => {
-                if n < h.seq {
-                    return Err(refusal(
-                        data_dir,
-                        head.as_ref(),
-                        &format!(
-                            "sled holds {n} events but the head file records {} (sled lost recent writes)",
-                            h.seq
-                        ),
-                    ));
-                }
-                let at_head = if h.seq == 0 {
-                    GENESIS
-                } else {
-                    state.record(h.seq).map_or("", |r| r.hash.as_str())
-                };
-                if at_head != h.hash {
-                    return Err(refusal(
-                        data_dir,
-                        head.as_ref(),
-                        &format!(
-                            "event {} in sled differs from the one the head file records",
-                            h.seq
-                        ),
-                    ));
-                }
-                if n == h.seq && state.brokered_total() != h.brokered_total_pence {
-                    return Err(refusal(
-                        data_dir,
-                        head.as_ref(),
-                        &format!(
-                            "the events sum to {} pence brokered but the head records {}",
-                            state.brokered_total(),
-                            h.brokered_total_pence
-                        ),
-                    ));
-                }
-                if n > h.seq {
-                    tracing::warn!(
-                        head = h.seq,
-                        events = n,
-                        "the ledger is ahead of its head file (a crash between flush and head write); the chain checks out, updating the head"
-                    );
-                }
-            }
-        }
-        let keys = store.keys()?;
-        let ledger = Ledger {
-            store: Box::new(store),
-            head_path: Some(head_path),
-            state: RwLock::new(state),
-            keys: RwLock::new(keys.into_iter().map(|k| (k.id.clone(), k)).collect()),
-            write: Mutex::new(last_backup),
-            settings,
-        };
-        if head.as_ref().is_none_or(|h| h.seq != n) {
-            ledger.write_head()?;
-        }
-        Ok(ledger)
-    }
-
     /// A ledger in memory (unit tests).
     pub fn in_memory(settings: LedgerSettings) -> Ledger {
         Ledger {
             store: Box::new(MemoryLedgerStore::default()),
             head_path: None,
+            memory: None,
+            id: "memory".into(),
             state: RwLock::new(State::default()),
             keys: RwLock::new(HashMap::new()),
-            write: Mutex::new(None),
+            write: Mutex::new(Writer::default()),
             settings,
         }
+    }
+
+    #[cfg(test)]
+    fn fail_next_flushes(&self, n: u32) {
+        self.store.fail_next_flushes(n);
     }
 
     pub fn state(&self) -> RwLockReadGuard<'_, State> {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write_head(&self) -> Result<()> {
+    /// This ledger's identity (recorded in its database, its head file and
+    /// the notice store).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, Writer> {
+        self.write.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn head_now(&self, last_backup: Option<String>) -> Head {
+        let state = self.state();
+        Head {
+            seq: state.last_seq(),
+            brokered_total_pence: state.brokered_total(),
+            hash: state.last_hash().to_owned(),
+            written_at: OffsetDateTime::now_utc(),
+            last_backup,
+            ledger_id: Some(self.id.clone()),
+        }
+    }
+
+    fn write_head_with(&self, last_backup: Option<String>) -> Result<()> {
         let Some(path) = &self.head_path else {
             return Ok(());
         };
-        let last_backup = self
-            .write
-            .try_lock()
-            .ok()
-            .and_then(|g| g.clone())
-            .or_else(|| {
-                store::read_head(path)
-                    .ok()
-                    .flatten()
-                    .and_then(|h| h.last_backup)
-            });
-        self.write_head_with(path, last_backup)
+        store::write_head(path, &self.head_now(last_backup))
     }
 
-    fn write_head_with(&self, path: &Path, last_backup: Option<String>) -> Result<()> {
-        let state = self.state();
-        store::write_head(
-            path,
-            &Head {
-                seq: state.last_seq(),
-                brokered_total_pence: state.brokered_total(),
-                hash: state.last_hash().to_owned(),
-                written_at: OffsetDateTime::now_utc(),
-                last_backup,
-            },
-        )
+    /// Records the current head in the notice store too; `durable` flushes
+    /// it (else sled persists it shortly: the mark is a lower bound).
+    fn write_mark(&self, w: &Writer, durable: bool) -> Result<()> {
+        let Some(memory) = &self.memory else {
+            return Ok(());
+        };
+        let h = self.head_now(w.last_backup.clone());
+        let mark = identity::Mark {
+            ledger_id: self.id.clone(),
+            seq: h.seq,
+            hash: h.hash,
+            brokered_total_pence: h.brokered_total_pence,
+            updated_at: h.written_at,
+            last_backup: h.last_backup,
+            replaced: w.replaced.clone(),
+        };
+        identity::write_mark(memory.as_ref(), &mark, durable)
     }
 
-    /// Records where the last verified backup is (kept in the head file).
+    /// Records where the last verified backup is (kept in the head file and
+    /// the store's mark).
     pub fn set_last_backup(&self, path: &Path) -> Result<()> {
-        let mut g = self.write.lock().unwrap_or_else(|e| e.into_inner());
-        *g = Some(path.display().to_string());
-        if let Some(hp) = &self.head_path {
-            self.write_head_with(hp, g.clone())?;
-        }
-        Ok(())
+        let mut w = self.writer();
+        w.last_backup = Some(path.display().to_string());
+        self.write_head_with(w.last_backup.clone())?;
+        w.head_stale = false;
+        self.write_mark(&w, true)
+    }
+
+    /// Makes the store's mark and the keys' last uses durable (shutdown,
+    /// and now and then from [`spawn_upkeep`]); not on the request path.
+    pub fn persist(&self) -> Result<()> {
+        self.persist_key_uses()?;
+        let w = self.writer();
+        self.write_mark(&w, true)
     }
 
     /// Appends an event: checked against the current state, chained,
     /// flushed, and the head rewritten, before it returns. A request whose
     /// idempotency key was seen returns the first record (`replayed`); the
-    /// same key with a different request is refused.
+    /// same key with a different request is refused. A failed write says
+    /// whether the event was stored ([`Error::Unavailable`]).
     pub fn append(&self, new: NewEvent) -> Result<Appended> {
-        let key = new.idempotency_key.trim();
+        let key = new.idempotency_key.trim().to_owned();
         if key.is_empty() || key.len() > 200 || key.chars().any(char::is_control) {
             return Err(Error::Invalid(
                 "idempotency key: 1 to 200 printable characters (send the Idempotency-Key header)"
                     .into(),
             ));
         }
-        let last_backup = self.write.lock().unwrap_or_else(|e| e.into_inner());
-        let record = {
-            let state = self.state();
-            if let Some(seq) = state.by_key.get(key) {
-                let old = state
-                    .record(*seq)
-                    .ok_or_else(|| Error::NotFound(format!("event {seq}")))?;
-                if same_request(old, &new) {
-                    return Ok(Appended {
-                        record: old.clone(),
-                        replayed: true,
-                    });
-                }
-                return Err(Error::Conflict {
-                    code: "idempotency_key_reused",
-                    message: format!(
-                        "idempotency key {key:?} was used for another request (event {seq}); use a new key for a new request"
-                    ),
-                });
+        let mut w = self.writer();
+        if let Some(why) = &w.broken {
+            return Err(unavailable("ledger_unavailable", why.clone()));
+        }
+        if w.head_stale {
+            self.write_head_with(w.last_backup.clone()).map_err(|e| {
+                unavailable(
+                    "ledger_unavailable",
+                    format!("the ledger head file cannot be written ({e}); nothing was booked"),
+                )
+            })?;
+            w.head_stale = false;
+        }
+        let record = match self.prepare(&key, new)? {
+            Prepared::Replay(old) => {
+                return Ok(Appended {
+                    record: *old,
+                    replayed: true,
+                })
             }
-            state.check(&new.event)?;
-            let seq = state.last_seq() + 1;
-            let mut event = new.event;
-            if let Event::CaseOpened { case_id, .. } = &mut event {
-                *case_id = format!("case-{seq}");
-            }
-            let now = OffsetDateTime::now_utc();
-            let mut r = Record {
-                seq,
-                recorded_at: now,
-                date: new.date.unwrap_or(now.date()),
-                actor: new.actor,
-                idempotency_key: key.to_owned(),
-                notes: new
-                    .notes
-                    .map(|n| n.trim().to_owned())
-                    .filter(|n| !n.is_empty()),
-                event,
-                prev_hash: state.last_hash().to_owned(),
-                hash: String::new(),
-            };
-            r.hash = r.compute_hash();
-            r
+            Prepared::New(r) => *r,
         };
-        self.store.append(&record)?;
+        if let Err(f) = self.store.append(&record) {
+            return Err(self.failed(&mut w, &record, f));
+        }
         self.state
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .apply(record.clone());
-        if let Some(hp) = &self.head_path {
-            self.write_head_with(hp, last_backup.clone())?;
+        self.key_event_applied(&record);
+        if let Err(e) = self.write_head_with(w.last_backup.clone()) {
+            w.head_stale = true;
+            tracing::error!(seq = record.seq, error = %e, "event stored but the head file was not written");
+            return Err(unavailable(
+                "ledger_head_failed",
+                format!(
+                    "event {} was stored, but the head file could not be written ({e}); \
+                     retrying with the same Idempotency-Key returns the stored event",
+                    record.seq
+                ),
+            ));
+        }
+        if let Err(e) = self.write_mark(&w, false) {
+            tracing::warn!(error = %e, "could not record the ledger head in the notice store");
         }
         tracing::info!(seq = record.seq, kind = record.event.kind(), actor = %record.actor, "ledger event recorded");
         Ok(Appended {
@@ -376,71 +296,77 @@ impl Ledger {
         })
     }
 
-    // ---- API keys ----
-
-    /// Creates a key; returns the key text (shown once) and its stored form.
-    pub fn create_key(
-        &self,
-        role: Role,
-        member_id: Option<String>,
-        name: String,
-        expires_at: Option<OffsetDateTime>,
-    ) -> Result<(String, ApiKey)> {
-        let (text, stored) = auth::new_key(role, member_id, name, expires_at)?;
-        self.store.put_key(&stored)?;
-        self.keys
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(stored.id.clone(), stored.clone());
-        Ok((text, stored))
-    }
-
-    pub fn revoke_key(&self, id: &str) -> Result<ApiKey> {
-        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
-        let k = keys
-            .get_mut(id)
-            .ok_or_else(|| Error::NotFound(format!("no key with id {id:?}")))?;
-        if k.revoked_at.is_none() {
-            k.revoked_at = Some(OffsetDateTime::now_utc());
-            self.store.put_key(k)?;
+    /// The record to append, or the earlier one this request repeats.
+    fn prepare(&self, key: &str, new: NewEvent) -> Result<Prepared> {
+        let state = self.state();
+        if let Some(seq) = state.by_key.get(key) {
+            let old = state
+                .record(*seq)
+                .ok_or_else(|| Error::NotFound(format!("event {seq}")))?;
+            if same_request(old, &new) {
+                return Ok(Prepared::Replay(Box::new(old.clone())));
+            }
+            return Err(Error::Conflict {
+                code: "idempotency_key_reused",
+                message: format!(
+                    "idempotency key {key:?} was used for another request (event {seq}); use a new key for a new request"
+                ),
+            });
         }
-        Ok(k.clone())
-    }
-
-    pub fn keys(&self) -> Vec<ApiKey> {
-        let mut v: Vec<ApiKey> = self
-            .keys
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-        v
-    }
-
-    /// The usable key this text is, if any (constant-time hash comparison).
-    /// Notes the last use (persisted at most once a minute).
-    pub fn authenticate(&self, text: &str) -> Option<ApiKey> {
-        let id = auth::key_id(text)?;
+        state.check(&new.event, self.settings.max_value_pence)?;
+        let seq = state.last_seq() + 1;
+        let mut event = new.event;
+        if let Event::CaseOpened { case_id, .. } = &mut event {
+            *case_id = format!("case-{seq}");
+        }
         let now = OffsetDateTime::now_utc();
-        let hash = auth::hash_secret(text);
-        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
-        let k = keys.get_mut(id)?;
-        if !auth::same_hash(&hash, &k.hash) || !k.usable(now) {
-            return None;
-        }
-        let stale = k
-            .last_used_at
-            .is_none_or(|t| now - t > time::Duration::minutes(1));
-        k.last_used_at = Some(now);
-        if stale {
-            if let Err(e) = self.store.put_key(k) {
-                tracing::warn!(error = %e, "could not record a key's last use");
+        let mut r = Record {
+            seq,
+            recorded_at: now,
+            date: new.date.unwrap_or(now.date()),
+            actor: new.actor,
+            idempotency_key: key.to_owned(),
+            notes: new
+                .notes
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty()),
+            event,
+            prev_hash: state.last_hash().to_owned(),
+            hash: String::new(),
+        };
+        r.hash = r.compute_hash();
+        Ok(Prepared::New(Box::new(r)))
+    }
+
+    /// The error for a failed store append: certainly not stored (the
+    /// ledger goes on), or unknown (writes refused until a restart).
+    fn failed(&self, w: &mut Writer, record: &Record, f: store::AppendFailure) -> Error {
+        tracing::error!(seq = record.seq, stored = ?f.stored, cause = %f.cause, "ledger append failed");
+        match f.stored {
+            Stored::No => unavailable(
+                "ledger_write_failed",
+                format!(
+                    "the event was not stored ({}); nothing was booked: retry with the same Idempotency-Key",
+                    f.cause
+                ),
+            ),
+            Stored::Unknown => {
+                let why = format!(
+                    "a write to the ledger could not be confirmed ({}): event {} may or may not be stored. \
+                     The ledger refuses writes until sebroker is restarted (it then reloads from disk); \
+                     retry with the same Idempotency-Key after the restart: it is booked at most once",
+                    f.cause, record.seq
+                );
+                w.broken = Some(why.clone());
+                unavailable("ledger_write_uncertain", why)
             }
         }
-        Some(k.clone())
     }
+}
+
+enum Prepared {
+    Replay(Box<Record>),
+    New(Box<Record>),
 }
 
 fn same_request(old: &Record, new: &NewEvent) -> bool {

@@ -154,6 +154,19 @@ pub enum Event {
         member_id: String,
         figures: ReturnFigures,
     },
+    /// An API key was created (its hash only, never the key). Keys are
+    /// events so that a lost write cannot bring a revoked key back: the
+    /// head covers them.
+    KeyCreated { key: crate::auth::ApiKey },
+    /// An API key was revoked (from the record's `recorded_at` on).
+    KeyRevoked { key_id: String },
+    /// This ledger replaced a missing one (`sebroker ledger init
+    /// --replace-missing`): what the data folder remembered of it.
+    LedgerReplaced {
+        previous_ledger_id: String,
+        previous_seq: u64,
+        previous_hash: String,
+    },
 }
 
 impl Event {
@@ -166,6 +179,9 @@ impl Event {
             Event::ClusterChanged { .. } => "cluster_changed",
             Event::Referral { .. } => "referral",
             Event::ReturnFiled { .. } => "return_filed",
+            Event::KeyCreated { .. } => "key_created",
+            Event::KeyRevoked { .. } => "key_revoked",
+            Event::LedgerReplaced { .. } => "ledger_replaced",
         }
     }
 
@@ -255,22 +271,54 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// Splits `value` by `shares` in whole pence (rounding down), giving the
-/// remainder to `lead`, so that the parts always sum to `value`.
+/// remainder to `lead`, so that the parts always sum to `value`. The sums
+/// run in `i128` (a share of any `i64` fits), so nothing can wrap; a
+/// negative value or shares above 100% (refused on append) give no parts.
 pub fn split(value: i64, shares: &[Share], lead: &str) -> Vec<(String, i64)> {
-    let mut parts: Vec<(String, i64)> = shares
-        .iter()
-        .map(|s| {
-            let p = i128::from(value) * i128::from(s.basis_points) / 10_000;
-            (s.member_id.clone(), i64::try_from(p).unwrap_or(0))
-        })
-        .collect();
-    let given: i64 = parts.iter().map(|(_, p)| p).sum();
-    let rest = value - given;
+    let total_bp: u64 = shares.iter().map(|s| u64::from(s.basis_points)).sum();
+    if value < 0 || total_bp > 10_000 {
+        return Vec::new();
+    }
+    let mut given: i128 = 0;
+    let mut parts: Vec<(String, i64)> = Vec::with_capacity(shares.len() + 1);
+    for s in shares {
+        // value × bp / 10000 ≤ value because bp ≤ 10000: it fits an i64.
+        let p = i128::from(value) * i128::from(s.basis_points) / 10_000;
+        given += p;
+        parts.push((s.member_id.clone(), i64::try_from(p).unwrap_or(0)));
+    }
+    // 0 ≤ rest ≤ value, so it fits too.
+    let rest = i64::try_from(i128::from(value) - given).unwrap_or(0);
     match parts.iter_mut().find(|(m, _)| m == lead) {
-        Some((_, p)) => *p += rest,
+        Some((_, p)) => *p = p.checked_add(rest).unwrap_or(*p),
         None => parts.push((lead.to_owned(), rest)),
     }
     parts
+}
+
+/// The default of `[ledger] max_value_pence`: £1bn, the most one contract
+/// booked in the ledger may be worth.
+pub const DEFAULT_MAX_VALUE_PENCE: i64 = 100_000_000_000;
+
+/// Checks money a broker sends: not negative, not above `max` (pence).
+/// `what` names the field in the message.
+pub fn check_money(what: &str, pence: i64, max: i64) -> Result<(), String> {
+    if pence < 0 {
+        return Err(format!("{what}: {pence} is negative"));
+    }
+    if pence > max {
+        return Err(format!(
+            "{what}: {pence} pence is above the most the ledger accepts for one entry ({max} pence, `[ledger] max_value_pence`); check the figure is in pence"
+        ));
+    }
+    Ok(())
+}
+
+/// Adds money without wrapping: `None` when the sum does not fit.
+pub fn sum_pence(values: impl IntoIterator<Item = i64>) -> Option<i64> {
+    values
+        .into_iter()
+        .try_fold(0i64, |acc, v| acc.checked_add(v))
 }
 
 /// `YYYY-MM-DD` dates.
@@ -327,6 +375,29 @@ mod tests {
         );
         assert_eq!(parts.iter().map(|p| p.1).sum::<i64>(), 100_001);
         assert_eq!(split(7, &[share("a", 10_000)], "a"), vec![("a".into(), 7)]);
+    }
+
+    #[test]
+    fn split_never_wraps_and_sums_to_the_whole() {
+        let parts = split(i64::MAX, &[share("a", 5000), share("b", 5000)], "a");
+        assert_eq!(sum_pence(parts.iter().map(|p| p.1)), Some(i64::MAX));
+        assert_eq!(parts[1].1, i64::MAX / 2);
+        assert!(split(-5, &[share("a", 10_000)], "a").is_empty());
+        assert!(split(5, &[share("a", 10_000), share("b", 1)], "a").is_empty());
+    }
+
+    #[test]
+    fn money_is_bounded_and_sums_are_checked() {
+        let max = DEFAULT_MAX_VALUE_PENCE;
+        assert!(check_money("v", 0, max).is_ok());
+        assert!(check_money("v", max, max).is_ok());
+        assert!(check_money("v", max + 1, max).is_err());
+        assert!(check_money("v", -1, max).is_err());
+        assert!(check_money("v", i64::MAX, max).is_err_and(|m| m.contains("max_value_pence")));
+        assert_eq!(sum_pence([1, 2, 3]), Some(6));
+        assert_eq!(sum_pence([i64::MAX, 1]), None);
+        assert_eq!(sum_pence([i64::MIN, -1]), None);
+        assert_eq!(sum_pence([]), Some(0));
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub struct State {
     pub clusters: HashMap<String, Vec<u64>>,
     pub referrals: Vec<u64>,
     pub returns: Vec<u64>,
+    /// API keys by id, folded from `key_created` / `key_revoked`.
+    pub keys: BTreeMap<String, crate::auth::ApiKey>,
 }
 
 /// A won event as it counts.
@@ -130,6 +132,17 @@ impl State {
             }
             Event::Referral { .. } => self.referrals.push(seq),
             Event::ReturnFiled { .. } => self.returns.push(seq),
+            Event::KeyCreated { key } => {
+                let mut k = key.clone();
+                k.last_used_at = None;
+                self.keys.insert(k.id.clone(), k);
+            }
+            Event::KeyRevoked { key_id } => {
+                if let Some(k) = self.keys.get_mut(key_id) {
+                    k.revoked_at.get_or_insert(r.recorded_at);
+                }
+            }
+            Event::LedgerReplaced { .. } => {}
         }
         self.records.push(r);
     }
@@ -312,16 +325,66 @@ impl State {
         v
     }
 
-    /// The sum of counted wins: the running total the head records.
+    /// The sum of counted wins: the running total the head records. It
+    /// cannot wrap: appends keep it within `i64` and [`State::impossible`]
+    /// refuses a chain whose sum does not fit; this saturates as a last guard.
     pub fn brokered_total(&self) -> i64 {
+        self.checked_brokered_total().unwrap_or(i64::MAX)
+    }
+
+    /// The sum of counted wins, or `None` when it does not fit an `i64`.
+    pub fn checked_brokered_total(&self) -> Option<i64> {
         let none = |_: &str| String::new();
-        self.cases
-            .keys()
-            .filter_map(|id| self.case(id, &none))
-            .filter_map(|c| c.win)
-            .filter(|w| w.counted)
-            .map(|w| w.value_pence)
-            .sum()
+        super::model::sum_pence(
+            self.cases
+                .keys()
+                .filter_map(|id| self.case(id, &none))
+                .filter_map(|c| c.win)
+                .filter(|w| w.counted)
+                .map(|w| w.value_pence),
+        )
+    }
+
+    /// What no real ledger can hold: a win of zero or less, a negative
+    /// turnover, a total that does not fit. `verify` fails and `open`
+    /// refuses on it (a hand-edited or pre-bounds chain).
+    pub fn impossible(&self) -> Option<String> {
+        for r in &self.records {
+            match &r.event {
+                Event::Won { value_pence, .. } if *value_pence <= 0 => {
+                    return Some(format!("event {} is a win of {value_pence} pence", r.seq))
+                }
+                Event::ReturnFiled { figures, .. }
+                    if figures.turnover_pence.is_some_and(|t| t < 0) =>
+                {
+                    return Some(format!(
+                        "event {} is a return with a negative turnover",
+                        r.seq
+                    ))
+                }
+                _ => {}
+            }
+        }
+        match self.checked_brokered_total() {
+            Some(t) if t >= 0 => None,
+            Some(t) => Some(format!("the brokered total is {t} pence, below zero")),
+            None => Some(
+                "the counted wins sum to more than 9223372036854775807 pence (the total would wrap)"
+                    .into(),
+            ),
+        }
+    }
+
+    /// Values above the configured bound: possible, but not plausible for
+    /// one contract; `verify` reports them.
+    pub fn implausible(&self, max_value_pence: i64) -> Option<String> {
+        self.records.iter().find_map(|r| match &r.event {
+            Event::Won { value_pence, .. } if *value_pence > max_value_pence => Some(format!(
+                "event {} is a win of {value_pence} pence, above `[ledger] max_value_pence` ({max_value_pence})",
+                r.seq
+            )),
+            _ => None,
+        })
     }
 
     pub fn referrals(&self, cluster_of: &dyn Fn(&str) -> String) -> Vec<ReferralView> {
@@ -366,8 +429,9 @@ impl State {
         latest.into_values().collect()
     }
 
-    /// Checks that `event` may follow the current state (before appending).
-    pub fn check(&self, event: &Event) -> Result<()> {
+    /// Checks that `event` may follow the current state (before appending);
+    /// money above `max_value_pence` is refused.
+    pub fn check(&self, event: &Event, max_value_pence: i64) -> Result<()> {
         let none = |_: &str| String::new();
         let unprocessable =
             |code: &'static str, m: String| Error::Unprocessable { code, message: m };
@@ -448,6 +512,18 @@ impl State {
                         "value_pence must be above 0".into(),
                     ));
                 }
+                super::model::check_money("value_pence", *value_pence, max_value_pence)
+                    .map_err(|m| unprocessable("invalid_value", m))?;
+                if self
+                    .checked_brokered_total()
+                    .and_then(|t| t.checked_add(*value_pence))
+                    .is_none()
+                {
+                    return Err(unprocessable(
+                        "invalid_value",
+                        "value_pence: the brokered total would no longer fit in 64 bits".into(),
+                    ));
+                }
                 check_shares(&case.members, shares)?;
             }
             Event::Voided { voids_seq, reason } => {
@@ -514,10 +590,29 @@ impl State {
                         format!("year {} is not a year between 2000 and 2100", figures.year),
                     ));
                 }
-                if figures.turnover_pence.is_some_and(|t| t < 0) {
+                if let Some(t) = figures.turnover_pence {
+                    super::model::check_money("turnover_pence", t, max_value_pence)
+                        .map_err(|m| unprocessable("invalid_return", m))?;
+                }
+            }
+            Event::KeyCreated { key } => {
+                if self.keys.contains_key(&key.id) {
+                    return Err(Error::Conflict {
+                        code: "key_exists",
+                        message: format!("a key with id {:?} already exists", key.id),
+                    });
+                }
+            }
+            Event::KeyRevoked { key_id } => {
+                if !self.keys.contains_key(key_id) {
+                    return Err(Error::NotFound(format!("no key with id {key_id:?}")));
+                }
+            }
+            Event::LedgerReplaced { .. } => {
+                if !self.records.is_empty() {
                     return Err(unprocessable(
-                        "invalid_return",
-                        "turnover_pence must not be negative".into(),
+                        "invalid_event",
+                        "ledger_replaced can only be the first event of a new ledger".into(),
                     ));
                 }
             }

@@ -14,19 +14,51 @@ use super::model::Record;
 use crate::auth::ApiKey;
 use crate::error::{Error, Result};
 
+/// Whether a failed append left its record on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Certainly not stored: it was taken back and that was flushed.
+    No,
+    /// It may or may not be on disk (the flush failed and so did the undo).
+    Unknown,
+}
+
+/// An append that failed, and what is known about the record.
+#[derive(Debug, Clone)]
+pub struct AppendFailure {
+    pub stored: Stored,
+    pub cause: String,
+}
+
 /// The ledger's storage. Appends are durable when `append` returns.
 pub trait LedgerStore: Send + Sync {
-    /// Appends a record and flushes it to disk.
-    fn append(&self, record: &Record) -> Result<()>;
+    /// Appends a record and flushes it to disk. On failure the record is
+    /// taken back if possible, so the next append can reuse its sequence.
+    fn append(&self, record: &Record) -> std::result::Result<(), AppendFailure>;
     /// Appends many records (a restore), durable when it returns.
     fn append_all(&self, records: &[Record]) -> Result<()> {
-        records.iter().try_for_each(|r| self.append(r))
+        records.iter().try_for_each(|r| {
+            self.append(r).map_err(|f| Error::Corrupt {
+                key: format!("ledger/events/{}", r.seq),
+                message: f.cause,
+            })
+        })
     }
     /// Every record, in sequence order (decoded, not yet verified).
     fn records(&self) -> Result<Vec<Record>>;
-    /// Adds or replaces an API key (by id), durably.
+    /// Keys as stored before keys were ledger events (read to migrate them;
+    /// written only by restoring an old backup).
     fn put_key(&self, key: &ApiKey) -> Result<()>;
     fn keys(&self) -> Result<Vec<ApiKey>>;
+    /// The ledger's identity, set once when it is created.
+    fn ledger_id(&self) -> Result<Option<String>>;
+    fn set_ledger_id(&self, id: &str) -> Result<()>;
+    /// When each key was last used (not ledger events: kept lazily).
+    fn key_uses(&self) -> Result<Vec<(String, OffsetDateTime)>>;
+    fn put_key_uses(&self, uses: &[(String, OffsetDateTime)]) -> Result<()>;
+    /// Makes the next `n` flushes fail (unit tests of failed appends).
+    #[cfg(test)]
+    fn fail_next_flushes(&self, _n: u32) {}
 }
 
 /// sled's page cache for the ledger (small: the ledger is small).
@@ -36,6 +68,11 @@ pub struct SledLedgerStore {
     db: sled::Db,
     events: sled::Tree,
     keys: sled::Tree,
+    meta: sled::Tree,
+    key_uses: sled::Tree,
+    /// Flushes to fail on purpose (unit tests of failed appends).
+    #[cfg(test)]
+    pub fail_flushes: std::sync::atomic::AtomicU32,
 }
 
 impl SledLedgerStore {
@@ -50,7 +87,11 @@ impl SledLedgerStore {
             Ok(SledLedgerStore {
                 events: db.open_tree("events")?,
                 keys: db.open_tree("keys")?,
+                meta: db.open_tree("meta")?,
+                key_uses: db.open_tree("key_uses")?,
                 db,
+                #[cfg(test)]
+                fail_flushes: std::sync::atomic::AtomicU32::new(0),
             })
         };
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(open)) {
@@ -61,20 +102,60 @@ impl SledLedgerStore {
             }),
         }
     }
+
+    fn flush(&self) -> std::result::Result<(), String> {
+        #[cfg(test)]
+        {
+            use std::sync::atomic::Ordering;
+            let left = self.fail_flushes.load(Ordering::SeqCst);
+            if left > 0 {
+                self.fail_flushes.store(left - 1, Ordering::SeqCst);
+                return Err("injected flush failure".into());
+            }
+        }
+        self.db.flush().map(|_| ()).map_err(|e| e.to_string())
+    }
 }
 
 impl LedgerStore for SledLedgerStore {
-    fn append(&self, record: &Record) -> Result<()> {
-        let bytes = serde_json::to_vec(record).map_err(|e| Error::Invalid(e.to_string()))?;
+    fn append(&self, record: &Record) -> std::result::Result<(), AppendFailure> {
+        let not = |cause: String| AppendFailure {
+            stored: Stored::No,
+            cause,
+        };
+        let bytes = serde_json::to_vec(record).map_err(|e| not(e.to_string()))?;
         let key = record.seq.to_be_bytes();
-        if self.events.insert(key, bytes)?.is_some() {
-            return Err(Error::Corrupt {
-                key: format!("ledger/events/{}", record.seq),
-                message: "a record with this sequence number already exists".into(),
-            });
+        match self
+            .events
+            .compare_and_swap(key, None::<&[u8]>, Some(bytes))
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => {
+                // A record we never acknowledged holds this number: the
+                // state and the disk disagree, so nothing more can be trusted.
+                return Err(AppendFailure {
+                    stored: Stored::Unknown,
+                    cause: format!(
+                        "ledger/events/{} already holds a record the ledger did not know",
+                        record.seq
+                    ),
+                });
+            }
+            Err(e) => return Err(not(e.to_string())),
         }
-        self.db.flush()?;
-        Ok(())
+        let Err(cause) = self.flush() else {
+            return Ok(());
+        };
+        // Take the record back so that it is neither half-written nor in
+        // the way of the next append; only a flushed undo is certain.
+        let undone = self.events.remove(key).map_err(|e| e.to_string());
+        match undone.and_then(|_| self.flush()) {
+            Ok(()) => Err(not(cause)),
+            Err(undo) => Err(AppendFailure {
+                stored: Stored::Unknown,
+                cause: format!("{cause}; taking it back failed too: {undo}"),
+            }),
+        }
     }
 
     fn append_all(&self, records: &[Record]) -> Result<()> {
@@ -128,6 +209,46 @@ impl LedgerStore for SledLedgerStore {
             })
             .collect()
     }
+
+    fn ledger_id(&self) -> Result<Option<String>> {
+        Ok(self
+            .meta
+            .get("ledger_id")?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    fn set_ledger_id(&self, id: &str) -> Result<()> {
+        self.meta.insert("ledger_id", id.as_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn key_uses(&self) -> Result<Vec<(String, OffsetDateTime)>> {
+        let mut out = Vec::new();
+        for kv in self.key_uses.iter() {
+            let (k, v) = kv?;
+            let secs = <[u8; 8]>::try_from(v.as_ref()).map_or(0, i64::from_be_bytes);
+            if let Ok(t) = OffsetDateTime::from_unix_timestamp(secs) {
+                out.push((String::from_utf8_lossy(&k).into_owned(), t));
+            }
+        }
+        Ok(out)
+    }
+
+    #[cfg(test)]
+    fn fail_next_flushes(&self, n: u32) {
+        self.fail_flushes
+            .store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn put_key_uses(&self, uses: &[(String, OffsetDateTime)]) -> Result<()> {
+        for (id, t) in uses {
+            self.key_uses
+                .insert(id.as_bytes(), &t.unix_timestamp().to_be_bytes())?;
+        }
+        self.db.flush()?;
+        Ok(())
+    }
 }
 
 /// An in-memory store for unit tests.
@@ -138,7 +259,7 @@ pub struct MemoryLedgerStore {
 }
 
 impl LedgerStore for MemoryLedgerStore {
-    fn append(&self, record: &Record) -> Result<()> {
+    fn append(&self, record: &Record) -> std::result::Result<(), AppendFailure> {
         self.records
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -164,6 +285,22 @@ impl LedgerStore for MemoryLedgerStore {
     fn keys(&self) -> Result<Vec<ApiKey>> {
         Ok(self.keys.lock().unwrap_or_else(|e| e.into_inner()).clone())
     }
+
+    fn ledger_id(&self) -> Result<Option<String>> {
+        Ok(Some("memory".into()))
+    }
+
+    fn set_ledger_id(&self, _id: &str) -> Result<()> {
+        Ok(())
+    }
+
+    fn key_uses(&self) -> Result<Vec<(String, OffsetDateTime)>> {
+        Ok(Vec::new())
+    }
+
+    fn put_key_uses(&self, _uses: &[(String, OffsetDateTime)]) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The head: what the ledger held after the last acknowledged write.
@@ -179,6 +316,10 @@ pub struct Head {
     /// The last backup verified by `sebroker backup`.
     #[serde(default)]
     pub last_backup: Option<String>,
+    /// The identity of the ledger this head belongs to (absent in heads
+    /// written before ledgers had one).
+    #[serde(default)]
+    pub ledger_id: Option<String>,
 }
 
 pub fn head_path(data_dir: &Path) -> PathBuf {

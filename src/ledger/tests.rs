@@ -6,6 +6,7 @@ use time::macros::date;
 use super::model::{CaseStatus, Event, Programme, Share};
 use super::totals::{totals, By};
 use super::*;
+use std::sync::Arc;
 
 fn ev(key: &str, date: Option<Date>, event: Event) -> NewEvent {
     NewEvent {
@@ -387,11 +388,12 @@ fn an_older_store_is_refused_and_a_backup_restores_it() {
         "{msg}"
     );
     assert!(msg.contains("b.jsonl"), "names the last good backup: {msg}");
-    assert!(!backup::verify(d, settings).expect("verify").ok);
+    assert!(!backup::verify(d, settings, None).expect("verify").ok);
     // Empty, as after sled lost its snapshot.
     std::fs::remove_dir_all(ledger_dir(d)).expect("rm");
     assert!(Ledger::open(d, settings).is_err());
-    let r = backup::restore(d, &backup_file, false, settings, &mut |_| Ok(())).expect("restores");
+    let r =
+        backup::restore(d, &backup_file, false, settings, None, &mut |_| Ok(())).expect("restores");
     assert_eq!(r.events, 2);
     let l = Ledger::open(d, settings).expect("opens after restore");
     assert_eq!(l.state().last_seq(), 2);
@@ -412,4 +414,340 @@ fn a_damaged_backup_is_refused() {
     assert!(backup::read(&f).is_err(), "truncated");
     std::fs::write(&f, text.replace("\"introduced\"", "\"interested\"")).expect("write");
     assert!(backup::read(&f).is_err(), "tampered");
+}
+
+fn member_case(l: &Ledger, key: &str) -> String {
+    let case = open_case(l, key, &["a"], "a");
+    status(l, &format!("{key}-i"), &case, CaseStatus::Introduced).expect("intro");
+    case
+}
+
+#[test]
+fn money_above_the_bound_or_negative_is_refused_and_totals_never_wrap() {
+    let l = Ledger::in_memory(LedgerSettings::default());
+    let case = member_case(&l, "c");
+    let d = date!(2025 - 06 - 01);
+    for v in [i64::MAX, model::DEFAULT_MAX_VALUE_PENCE + 1, -1, 0] {
+        let e =
+            won(&l, &format!("w{v}"), &case, v, vec![share("a", 10_000)], d).expect_err("refused");
+        assert!(
+            matches!(
+                e,
+                Error::Unprocessable {
+                    code: "invalid_value",
+                    ..
+                }
+            ),
+            "{v}: {e}"
+        );
+    }
+    won(
+        &l,
+        "ok",
+        &case,
+        model::DEFAULT_MAX_VALUE_PENCE,
+        vec![share("a", 10_000)],
+        d,
+    )
+    .expect("£1bn is accepted");
+    assert_eq!(l.state().brokered_total(), model::DEFAULT_MAX_VALUE_PENCE);
+    let ret = |key: &str, t: i64| {
+        l.append(ev(
+            key,
+            None,
+            Event::ReturnFiled {
+                member_id: "a".into(),
+                figures: model::ReturnFigures {
+                    year: 2026,
+                    turnover_pence: Some(t),
+                    ..Default::default()
+                },
+            },
+        ))
+    };
+    assert!(ret("r1", -5).is_err());
+    assert!(ret("r2", i64::MAX).is_err());
+    assert!(ret("r3", 1_000).is_ok());
+    // A lower configured bound.
+    let small = Ledger::in_memory(LedgerSettings {
+        max_value_pence: 500,
+        ..LedgerSettings::default()
+    });
+    let c = member_case(&small, "s");
+    assert!(won(&small, "w", &c, 501, vec![share("a", 10_000)], d).is_err());
+    assert!(won(&small, "w2", &c, 500, vec![share("a", 10_000)], d).is_ok());
+}
+
+/// A chain that could only be hand-made: wins of i64::MAX and 1 penny.
+fn impossible_chain(d: &Path) {
+    let l = Ledger::open(d, LedgerSettings::default()).expect("opens");
+    let c1 = member_case(&l, "c1");
+    let c2 = member_case(&l, "c2");
+    drop(l);
+    let db = store::SledLedgerStore::open(&ledger_dir(d)).expect("sled");
+    let mut records = db.records().expect("records");
+    let mut prev = records.last().map(|r| r.hash.clone()).expect("some");
+    for (i, (case, v)) in [(c1, i64::MAX), (c2, 1)].into_iter().enumerate() {
+        let mut r = records.last().cloned().expect("some");
+        r.seq += 1;
+        r.idempotency_key = format!("hand-{i}");
+        r.event = Event::Won {
+            case_id: case,
+            value_pence: v,
+            shares: vec![share("a", 10_000)],
+        };
+        r.prev_hash = prev.clone();
+        r.hash = r.compute_hash();
+        prev = r.hash.clone();
+        db.append(&r).expect("append");
+        records.push(r);
+    }
+    drop(db);
+    std::fs::remove_file(store::head_path(d)).expect("rm head");
+    let mut state = State::default();
+    for r in records {
+        state.apply(r);
+    }
+    store::write_head(
+        &store::head_path(d),
+        &Head {
+            seq: state.last_seq(),
+            brokered_total_pence: state.brokered_total(),
+            hash: state.last_hash().to_owned(),
+            written_at: OffsetDateTime::now_utc(),
+            last_backup: None,
+            ledger_id: None,
+        },
+    )
+    .expect("head");
+}
+
+#[test]
+fn an_impossible_total_fails_verify_and_open() {
+    let dir = data_dir();
+    let d = dir.path();
+    impossible_chain(d);
+    let v = backup::verify(d, LedgerSettings::default(), None).expect("verify");
+    assert!(!v.ok);
+    let p = v.problem.expect("a problem");
+    assert!(p.contains("impossible total") && p.contains("wrap"), "{p}");
+    assert!(Ledger::open(d, LedgerSettings::default()).is_err());
+}
+
+#[test]
+fn a_failed_flush_is_taken_back_and_the_ledger_goes_on() {
+    let dir = data_dir();
+    let d = dir.path();
+    let settings = LedgerSettings::default();
+    let db = store::SledLedgerStore::open(&ledger_dir(d)).expect("sled");
+    let r = |seq: u64, prev: &str| {
+        let mut r = model::Record {
+            seq,
+            recorded_at: OffsetDateTime::UNIX_EPOCH,
+            date: date!(2026 - 01 - 01),
+            actor: "t".into(),
+            idempotency_key: format!("k{seq}"),
+            notes: None,
+            event: Event::Referral {
+                member_id: "a".into(),
+                programme: Programme::Sega,
+            },
+            prev_hash: prev.to_owned(),
+            hash: String::new(),
+        };
+        r.hash = r.compute_hash();
+        r
+    };
+    let first = r(1, GENESIS);
+    db.fail_flushes
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let f = db.append(&first).expect_err("fails");
+    assert_eq!(f.stored, Stored::No, "{}", f.cause);
+    // Not wedged: the same sequence number is free again.
+    db.append(&first).expect("the retry is stored");
+    db.fail_flushes
+        .store(2, std::sync::atomic::Ordering::SeqCst);
+    let second = r(2, &first.hash);
+    let f = db.append(&second).expect_err("fails");
+    assert_eq!(f.stored, Stored::Unknown, "the undo failed too");
+    drop(db);
+    let _ = settings;
+}
+
+#[test]
+fn a_failed_append_says_so_and_the_next_one_books() {
+    let dir = data_dir();
+    let d = dir.path();
+    let l = Ledger::open(d, LedgerSettings::default()).expect("opens");
+    let refer = |key: &str| {
+        l.append(ev(
+            key,
+            None,
+            Event::Referral {
+                member_id: "a".into(),
+                programme: Programme::Sedf,
+            },
+        ))
+    };
+    refer("r1").expect("books");
+    l.fail_next_flushes(1);
+    let e = refer("r2").expect_err("fails");
+    assert!(
+        matches!(&e, Error::Unavailable { code: "ledger_write_failed", message } if message.contains("not stored")),
+        "{e}"
+    );
+    assert_eq!(refer("r2").expect("the retry books").record.seq, 2);
+    assert_eq!(refer("r3").expect("and the next").record.seq, 3);
+    l.fail_next_flushes(2);
+    let e = refer("r4").expect_err("fails");
+    assert!(
+        matches!(&e, Error::Unavailable { code: "ledger_write_uncertain", message } if message.contains("may or may not")),
+        "{e}"
+    );
+    assert!(
+        matches!(
+            refer("r5"),
+            Err(Error::Unavailable {
+                code: "ledger_unavailable",
+                ..
+            })
+        ),
+        "refuses writes until restart"
+    );
+    drop(l);
+    let l = Ledger::open(d, LedgerSettings::default()).expect("reopens from disk");
+    let n = l.state().last_seq();
+    assert!(n == 3 || n == 4, "{n}");
+    let again = l
+        .append(ev(
+            "r4",
+            None,
+            Event::Referral {
+                member_id: "a".into(),
+                programme: Programme::Sedf,
+            },
+        ))
+        .expect("retry after restart");
+    assert_eq!(again.record.seq, 4, "booked at most once");
+}
+
+#[test]
+fn keys_are_events_and_a_lost_revocation_is_noticed() {
+    let dir = data_dir();
+    let d = dir.path();
+    let old = d.join("old-ledger");
+    let (text, id) = {
+        let l = Ledger::open(d, LedgerSettings::default()).expect("opens");
+        let (text, k) = l
+            .create_key(crate::auth::Role::Broker, None, "b".into(), None)
+            .expect("key");
+        assert!(l.authenticate(&text).is_some());
+        assert!(l.keys()[0].last_used_at.is_some(), "noted in memory");
+        copy_dir(&ledger_dir(d), &old);
+        l.revoke_key(&k.id).expect("revoked");
+        assert!(l.authenticate(&text).is_none());
+        (text, k.id)
+    };
+    let l = Ledger::open(d, LedgerSettings::default()).expect("reopens");
+    assert!(l.authenticate(&text).is_none(), "still revoked");
+    assert!(l
+        .keys()
+        .iter()
+        .any(|k| k.id == id && k.revoked_at.is_some()));
+    assert!(l.keys()[0].last_used_at.is_some(), "persisted lazily");
+    drop(l);
+    // sled loses the revocation: the head notices.
+    std::fs::remove_dir_all(ledger_dir(d)).expect("rm");
+    copy_dir(&old, &ledger_dir(d));
+    assert!(matches!(
+        Ledger::open(d, LedgerSettings::default()),
+        Err(Error::Refused(_))
+    ));
+}
+
+fn memory(d: &Path) -> Arc<dyn crate::store::NoticeStore> {
+    Arc::new(crate::store::SledStore::open(&d.join("store")).expect("store"))
+}
+
+#[test]
+fn a_missing_or_replaced_ledger_is_refused_and_can_be_replaced_on_purpose() {
+    let dir = data_dir();
+    let d = dir.path();
+    let settings = LedgerSettings::default();
+    let store = memory(d);
+    let first_id = {
+        let l = Ledger::open_with(d, settings, Some(store.clone())).expect("new folder");
+        member_case(&l, "c");
+        l.id().to_owned()
+    };
+    // Ledger and head both gone: the store remembers.
+    std::fs::remove_dir_all(ledger_dir(d)).expect("rm");
+    std::fs::remove_file(store::head_path(d)).expect("rm");
+    let e = refused(Ledger::open_with(d, settings, Some(store.clone())));
+    let m = e.to_string();
+    assert!(
+        m.contains(&first_id) && m.contains("--replace-missing"),
+        "{m}"
+    );
+    // Another folder's ledger put in its place: replaced.
+    let other = data_dir();
+    {
+        let l = Ledger::open(other.path(), settings).expect("other");
+        member_case(&l, "x");
+    }
+    copy_dir(&ledger_dir(other.path()), &ledger_dir(d));
+    std::fs::copy(store::head_path(other.path()), store::head_path(d)).expect("cp");
+    let e = refused(Ledger::open_with(d, settings, Some(store.clone())));
+    assert!(e.to_string().contains("replaced by another one"), "{e}");
+    std::fs::remove_dir_all(ledger_dir(d)).expect("rm");
+    std::fs::remove_file(store::head_path(d)).expect("rm");
+    // On purpose: a new ledger whose first event says what it replaced.
+    let l = Ledger::init_replacing_missing(d, settings, store.clone(), "cli:test").expect("init");
+    assert_ne!(l.id(), first_id);
+    let st = l.state();
+    assert!(matches!(
+        &st.records[0].event,
+        Event::LedgerReplaced { previous_ledger_id, .. } if *previous_ledger_id == first_id
+    ));
+    drop(st);
+    drop(l);
+    let l = Ledger::open_with(d, settings, Some(store.clone())).expect("opens after init");
+    assert_eq!(l.state().last_seq(), 1);
+}
+
+#[test]
+fn a_store_with_data_but_no_ledger_is_not_a_new_folder() {
+    let dir = data_dir();
+    let d = dir.path();
+    let store = memory(d);
+    store
+        .put_member(&sebroker_index::Member {
+            id: "m".into(),
+            name: "M".into(),
+            cluster: "walsall".into(),
+            legal_form: None,
+            description: String::new(),
+            cpv: vec![],
+            keywords: vec![],
+            service_areas: vec![],
+            nuts: vec![],
+            turnover_pence: None,
+            employees: None,
+            min_contract_pence: None,
+            max_contract_pence: None,
+            identifiers: Default::default(),
+            track_record: vec![],
+            vcse: true,
+            sme: true,
+        })
+        .expect("member");
+    let e = refused(Ledger::open_with(d, LedgerSettings::default(), Some(store)));
+    assert!(e.to_string().contains("notices or members"), "{e}");
+}
+
+fn refused(r: Result<Ledger>) -> Error {
+    match r {
+        Ok(_) => panic!("the ledger opened; it should have been refused"),
+        Err(e) => e,
+    }
 }

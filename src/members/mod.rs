@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use sebroker_connectors::cpv;
+use sebroker_connectors::json::{self, scan};
 use sebroker_connectors::places::Places;
 use sebroker_index::{Identifiers, Member, TrackRecord};
 
@@ -258,17 +259,7 @@ pub fn parse_text(text: &str, ext: &str, clusters: &[String], places: &Places) -
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(i, l)| (format!("line {}", i + 1), json_row(l)))
             .collect(),
-        _ => match serde_json::from_str::<Vec<&serde_json::value::RawValue>>(text) {
-            Ok(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, raw)| (format!("item {}", i + 1), json_row(raw.get())))
-                .collect(),
-            Err(e) => vec![(
-                format!("line {}", e.line()),
-                Err((None, format!("not a JSON array of members: {e}"))),
-            )],
-        },
+        _ => json_items(text),
     };
     let mut out = Parsed::default();
     for (at, row) in rows {
@@ -295,7 +286,71 @@ pub fn parse_text(text: &str, ext: &str, clusters: &[String], places: &Places) -
     out
 }
 
+/// The 1-based line of byte `at`.
+fn line_of(text: &str, at: usize) -> usize {
+    text.as_bytes()[..at.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+/// The members of a JSON array, item by item: a bad token or a too-deep
+/// value costs that member only; a truncation keeps the members before it.
+fn json_items(text: &str) -> Vec<(String, RowResult)> {
+    let b = text.as_bytes();
+    let open = scan::skip_ws(b, 0);
+    if b.get(open) != Some(&b'[') {
+        return vec![(
+            format!("line {}", line_of(text, open)),
+            Err((None, "not a JSON array of members: expected `[`".into())),
+        )];
+    }
+    let mut out = Vec::new();
+    let mut n = 0;
+    let mut items = scan::items(b, open);
+    for item in items.by_ref() {
+        match item {
+            scan::Item::Value(r) => {
+                n += 1;
+                let row = match text.get(r) {
+                    Some(raw) => json_row(raw),
+                    None => Err((None, "not on a character boundary".into())),
+                };
+                out.push((format!("item {n}"), row));
+            }
+            scan::Item::Junk(r) => out.push((
+                format!("line {}", line_of(text, r.start)),
+                Err((
+                    None,
+                    format!("{} unexpected byte(s) between members skipped", r.len()),
+                )),
+            )),
+        }
+    }
+    let trailing = items
+        .end()
+        .map(|e| scan::skip_ws(b, e))
+        .filter(|e| *e < b.len());
+    let problem = match (items.error(), trailing) {
+        (Some(e), _) => Some((
+            e.position(),
+            format!("not a complete JSON array of members: {e}"),
+        )),
+        (None, Some(t)) => Some((t, "unexpected data after the array".to_owned())),
+        (None, None) => None,
+    };
+    if let Some((at, m)) = problem {
+        out.push((format!("line {}", line_of(text, at)), Err((None, m))));
+    }
+    out
+}
+
+/// One member's JSON, depth-checked before serde sees it.
 fn json_row(text: &str) -> RowResult {
+    if let Err(e) = json::check_depth(text.as_bytes(), json::MAX_DEPTH) {
+        return Err((None, format!("member skipped: {e}")));
+    }
     serde_json::from_str(text).map_err(|e| {
         let msg = e.to_string();
         (serde_field(&msg), msg)
@@ -470,5 +525,83 @@ mod tests {
                 .as_deref(),
             Some("cpv")
         );
+    }
+
+    #[test]
+    fn a_bad_member_costs_that_member_only() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let text = format!(
+            "[{{\"id\":\"a\",\"name\":\"A\"}},\n{{\"id\":\"b\",\"name\":\"B\",\"turnover_gbp\":Infinity}},\n{{\"id\":\"c\",\"name\":\"C\",\"keywords\":{deep}}},\n{{\"id\":\"d\",\"name\":\"D\"}}]"
+        );
+        let p = parse_text(&text, "json", &clusters(), &Places::builtin());
+        let ids: Vec<&str> = p.members.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, vec!["a", "d"]);
+        let at: Vec<&str> = p.errors.iter().map(|e| e.at.as_str()).collect();
+        assert_eq!(at, vec!["item 2", "item 3"]);
+        assert!(
+            p.errors[1].message.contains("deeper than 64"),
+            "{:?}",
+            p.errors
+        );
+        // Truncated: the members before the cut are kept, the cut is reported.
+        let p = parse_text(
+            &text[..text.len() - 30],
+            "json",
+            &clusters(),
+            &Places::builtin(),
+        );
+        assert_eq!(p.members.len(), 1);
+        assert!(
+            p.errors
+                .last()
+                .is_some_and(|e| e.message.contains("truncated")),
+            "{:?}",
+            p.errors
+        );
+        let p = parse_text(
+            &format!("{deep}\n"),
+            "jsonl",
+            &clusters(),
+            &Places::builtin(),
+        );
+        assert_eq!((p.members.len(), p.errors.len()), (0, 1));
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            #[test]
+            fn members_readers_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+                let text = String::from_utf8_lossy(&bytes);
+                for ext in ["csv", "json", "jsonl"] {
+                    let _ = parse_text(&text, ext, &clusters(), &Places::builtin());
+                    let with_header = format!("id,name,turnover_gbp\n{text}");
+                    let _ = parse_text(&with_header, ext, &clusters(), &Places::builtin());
+                }
+            }
+
+            #[test]
+            fn members_csv_keeps_good_rows_around_bad_ones(rows in prop::collection::vec(0u8..5, 0..30)) {
+                let mut f = String::from("id,name,turnover_gbp,cluster\n");
+                for (i, r) in rows.iter().enumerate() {
+                    f.push_str(&match r {
+                        0 => format!("m{i},\"Name, {i}\",\"1,000\",walsall\n"),
+                        1 => format!("m{i},N,{i},\n"),
+                        2 => format!("m{i},N,lots,walsall\n"),
+                        3 => format!("m{i},N,1,mars\n"),
+                        _ => format!("m{i},N,1,walsall,extra\n"),
+                    });
+                }
+                let p = parse_text(&f, "csv", &clusters(), &Places::builtin());
+                let good: Vec<String> = rows.iter().enumerate().filter(|(_, r)| **r < 2).map(|(i, _)| format!("m{i}")).collect();
+                prop_assert_eq!(p.members.iter().map(|m| m.id.clone()).collect::<Vec<_>>(), good);
+                let bad: Vec<String> = rows.iter().enumerate().filter(|(_, r)| **r >= 2).map(|(i, _)| format!("line {}", i + 2)).collect();
+                prop_assert_eq!(p.errors.iter().map(|e| e.at.clone()).collect::<Vec<_>>(), bad);
+            }
+        }
     }
 }

@@ -4,6 +4,8 @@
 //! of notices that are one opportunity. Storage sits behind [`NoticeStore`] so the
 //! engine (sled today) can change without touching callers.
 
+#[cfg(test)]
+pub(crate) mod failing;
 mod lock;
 mod sled_store;
 
@@ -91,6 +93,14 @@ pub trait NoticeStore: Send + Sync {
     fn links(&self) -> Result<Vec<AwardLink>>;
     /// Makes everything written so far durable.
     fn flush(&self) -> Result<()>;
+
+    /// What the data folder remembers of its ledger (identity and last
+    /// head, JSON written by `crate::ledger::identity`), kept beside the
+    /// notices so that a missing or replaced ledger is noticed.
+    fn ledger_mark(&self) -> Result<Option<Vec<u8>>>;
+    /// Records it; `durable` flushes (else sled persists it within its
+    /// flush interval).
+    fn put_ledger_mark(&self, mark: &[u8], durable: bool) -> Result<()>;
 
     /// The sync progress of a live source (`fts`, `cf`, `ocds:<name>`).
     fn sync_progress(&self, source: &str) -> Result<SourceProgress>;

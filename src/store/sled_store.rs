@@ -46,7 +46,25 @@ pub struct SledStore {
 
 impl SledStore {
     /// Opens (or creates) the store in `dir`, checking its schema version.
+    /// A damaged file that makes sled panic is refused with a message.
     pub fn open(dir: &Path) -> Result<SledStore> {
+        match std::panic::catch_unwind(|| Self::open_unguarded(dir)) {
+            Ok(r) => r.map_err(|e| match e {
+                Error::Store(e) => Error::Refused(format!(
+                    "the notice store in {} cannot be opened ({e}); it may be damaged: restore the data folder from a copy",
+                    dir.display()
+                )),
+                other => other,
+            }),
+            Err(_) => Err(Error::Refused(format!(
+                "the notice store in {} is damaged (sled panicked while opening it); \
+                 sebroker never serves half a store: restore the data folder from a copy",
+                dir.display()
+            ))),
+        }
+    }
+
+    fn open_unguarded(dir: &Path) -> Result<SledStore> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(CACHE_BYTES)
@@ -397,6 +415,18 @@ impl NoticeStore for SledStore {
 
     fn flush(&self) -> Result<()> {
         self.db.flush()?;
+        Ok(())
+    }
+
+    fn ledger_mark(&self) -> Result<Option<Vec<u8>>> {
+        Ok(self.meta.get("ledger_mark")?.map(|v| v.to_vec()))
+    }
+
+    fn put_ledger_mark(&self, mark: &[u8], durable: bool) -> Result<()> {
+        self.meta.insert("ledger_mark", mark)?;
+        if durable {
+            self.db.flush()?;
+        }
         Ok(())
     }
 

@@ -1,9 +1,13 @@
-//! Signing in and out, the session extractor, and CSRF checks.
+//! Signing in and out, the page viewer extractor, and CSRF checks.
+//!
+//! Sign-in is rate-limited per client address and its form carries a CSRF
+//! token bound to a short-lived cookie (double submit), so another site
+//! cannot sign a browser in with a key of its choosing.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::extract::{FromRequestParts, Query, State};
-use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -11,85 +15,40 @@ use axum::Form;
 use maud::html;
 use serde::Deserialize;
 
-use super::{layout, random_token, Session};
+use super::{layout, random_token, Session, MAX_SESSIONS, SESSION_TTL};
+use crate::api::principal::{self, Principal, StoredSession, Via, SESSION_COOKIE};
 
-const COOKIE_NAME: &str = "sebroker_session";
-/// Sessions end after this long, signed in or not.
-const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+/// The cookie that carries the sign-in form's CSRF token.
+const SIGNIN_CSRF_COOKIE: &str = "sebroker_signin";
 
-/// Who is using the pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Admin,
-    Broker,
-    Funder,
-    Member,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Broker => "broker",
-            Role::Funder => "funder",
-            Role::Member => "member",
-        }
-    }
-
-    /// Brokers' pages: search, notices, members, cases.
-    pub fn brokers(self) -> bool {
-        matches!(self, Role::Admin | Role::Broker)
-    }
-}
-
-/// The signed-in viewer of a page; pages that take it require a session.
+/// The signed-in viewer of a page, as admitted for this request.
 #[derive(Debug, Clone)]
 pub struct Viewer {
     pub token: String,
     pub session: Session,
 }
 
-fn cookie_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE_NAME)
-        .map(|(_, v)| v.to_owned())
-}
-
-impl FromRequestParts<super::State> for Viewer {
+impl<S: Send + Sync> FromRequestParts<S> for Viewer {
     type Rejection = Response;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &super::State,
-    ) -> Result<Self, Self::Rejection> {
-        let signin = || {
-            let next = parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("/");
-            Redirect::to(&format!("/signin?next={}", urlencode(next))).into_response()
-        };
-        let Some(token) = cookie_token(&parts.headers) else {
-            return Err(signin());
-        };
-        let mut sessions = state.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        match sessions.get(&token) {
-            Some(s) if s.created.elapsed() < SESSION_TTL => Ok(Viewer {
-                token,
-                session: s.clone(),
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        match parts.extensions.get::<Principal>() {
+            Some(Principal {
+                key_id,
+                role,
+                member_id,
+                via: Via::Session { token, csrf },
+                ..
+            }) => Ok(Viewer {
+                token: token.clone(),
+                session: Session {
+                    role: *role,
+                    member_id: member_id.clone(),
+                    actor: key_id.clone(),
+                    csrf: csrf.clone(),
+                },
             }),
-            Some(_) => {
-                sessions.remove(&token);
-                Err(signin())
-            }
-            None => Err(signin()),
+            _ => Err(Redirect::to("/signin").into_response()),
         }
     }
 }
@@ -125,29 +84,12 @@ impl IntoResponse for Refused {
 impl Viewer {
     /// Refuses a form whose CSRF token is not this session's.
     pub fn check_csrf(&self, sent: &str) -> Result<(), Refused> {
-        if constant_eq(sent.as_bytes(), self.session.csrf.as_bytes()) {
+        if principal::same_secret(sent, &self.session.csrf) {
             Ok(())
         } else {
             Err(Refused::Csrf)
         }
     }
-
-    pub fn require(&self, ok: bool) -> Result<(), Refused> {
-        if ok {
-            Ok(())
-        } else {
-            Err(Refused::Hidden)
-        }
-    }
-}
-
-fn constant_eq(a: &[u8], b: &[u8]) -> bool {
-    use sha2::{Digest, Sha256};
-    let (x, y) = (Sha256::digest(a), Sha256::digest(b));
-    x.iter()
-        .zip(y.iter())
-        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
-        == 0
 }
 
 pub fn urlencode(s: &str) -> String {
@@ -174,14 +116,32 @@ pub struct NextParam {
     next: Option<String>,
 }
 
-pub async fn signin_form(Query(q): Query<NextParam>) -> Response {
+fn secure_suffix(state: &super::State, headers: &HeaderMap) -> &'static str {
+    // Secure when served over TLS, directly configured or behind a proxy.
+    let behind_tls = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    if state.secure_cookies || behind_tls {
+        "; Secure"
+    } else {
+        ""
+    }
+}
+
+pub async fn signin_form(
+    State(state): State<super::State>,
+    headers: HeaderMap,
+    Query(q): Query<NextParam>,
+) -> Response {
     let next = safe_next(q.next.as_deref());
-    layout::bare(
+    let csrf = random_token();
+    let mut res = layout::bare(
         "Sign in",
         html! {
             h1 { "Sign in to sebroker" }
             form method="post" action="/signin" class="card" {
                 input type="hidden" name="next" value=(next);
+                input type="hidden" name="csrf" value=(csrf);
                 label for="key" { "API key" }
                 input id="key" name="key" type="password" autocomplete="current-password" required;
                 button type="submit" { "Sign in" }
@@ -189,66 +149,110 @@ pub async fn signin_form(Query(q): Query<NextParam>) -> Response {
             p class="muted" { "Keys are issued by the programme's administrators. " "The demo server prints demo keys when it starts." }
         },
     )
-    .into_response()
+    .into_response();
+    let cookie = format!(
+        "{SIGNIN_CSRF_COOKIE}={csrf}; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=3600{}",
+        secure_suffix(&state, &headers)
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(SET_COOKIE, v);
+    }
+    res
 }
 
 #[derive(Deserialize)]
 pub struct SigninForm {
     key: String,
     next: Option<String>,
+    #[serde(default)]
+    csrf: String,
+}
+
+fn failed(status: StatusCode, text: &str) -> Response {
+    (status, layout::message("Sign-in failed", text)).into_response()
 }
 
 pub async fn signin(
     State(state): State<super::State>,
     headers: HeaderMap,
+    principal::ClientAddr(addr): principal::ClientAddr,
     Form(f): Form<SigninForm>,
 ) -> Response {
+    signin_from(state, headers, &addr, f).await
+}
+
+async fn signin_from(
+    state: super::State,
+    headers: HeaderMap,
+    addr: &str,
+    f: SigninForm,
+) -> Response {
+    if let Err(wait) = state.app.attempts.check(&format!("signin:{addr}")) {
+        return super::refusal_page(&principal::too_many(
+            "sign-in attempts from this address",
+            wait,
+        ));
+    }
+    let expected = principal::cookie(&headers, SIGNIN_CSRF_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !principal::same_secret(&f.csrf, &expected) {
+        return Refused::Csrf.into_response();
+    }
     let app = state.app.clone();
     let key = f.key.trim().to_owned();
-    let who = tokio::task::spawn_blocking(move || resolve_key(&app, &key))
-        .await
-        .ok()
-        .flatten();
-    let Some((role, member_id, actor)) = who else {
-        return (
+    let checked = key.clone();
+    let ok =
+        tokio::task::spawn_blocking(move || principal::resolve(&app, &checked, Via::Key).is_some())
+            .await
+            .unwrap_or(false);
+    if !ok {
+        if let Err(wait) = state.app.attempts.check(&format!("fail:{addr}")) {
+            return super::refusal_page(&principal::too_many(
+                "failed sign-ins from this address",
+                wait,
+            ));
+        }
+        return failed(
             StatusCode::UNAUTHORIZED,
-            layout::message(
-                "Sign-in failed",
-                "That key is not valid. Check it and try again.",
-            ),
-        )
-            .into_response();
-    };
+            "That key is not valid. Check it and try again.",
+        );
+    }
     let token = random_token();
-    let session = Session {
-        role,
-        member_id,
-        actor,
-        csrf: random_token(),
-        created: Instant::now(),
-    };
-    state
-        .sessions
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(token.clone(), session);
-    // Secure when served over TLS, directly configured or behind a proxy.
-    let behind_tls = headers
-        .get("x-forwarded-proto")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
-    let secure = if state.secure_cookies || behind_tls {
-        "; Secure"
-    } else {
-        ""
-    };
+    {
+        let mut sessions = state.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.retain(|_, s| s.created.elapsed() < SESSION_TTL);
+        if sessions.len() >= MAX_SESSIONS {
+            let oldest = sessions
+                .iter()
+                .min_by_key(|(_, s)| s.created)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                sessions.remove(&k);
+            }
+        }
+        sessions.insert(
+            token.clone(),
+            StoredSession {
+                credential: key,
+                csrf: random_token(),
+                created: Instant::now(),
+            },
+        );
+    }
+    let secure = secure_suffix(&state, &headers);
     let cookie = format!(
-        "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
         SESSION_TTL.as_secs()
     );
     let mut res = Redirect::to(&safe_next(f.next.as_deref())).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
-        res.headers_mut().insert(SET_COOKIE, v);
+        res.headers_mut().append(SET_COOKIE, v);
     }
+    res.headers_mut().append(
+        SET_COOKIE,
+        HeaderValue::from_static(
+            "sebroker_signin=; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
+    );
     res
 }
 
@@ -276,24 +280,4 @@ pub async fn signout(
         HeaderValue::from_static("sebroker_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
     );
     res
-}
-
-/// The role, member and key id an API key (or the admin token) stands for.
-pub fn resolve_key(app: &crate::app::App, key: &str) -> Option<(Role, Option<String>, String)> {
-    if key.is_empty() {
-        return None;
-    }
-    if let Some(t) = &app.admin_token {
-        if constant_eq(t.0.as_bytes(), key.as_bytes()) {
-            return Some((Role::Admin, None, "admin-token".into()));
-        }
-    }
-    let k = app.ledger.authenticate(key)?;
-    let role = match k.role {
-        crate::auth::Role::Admin => Role::Admin,
-        crate::auth::Role::Broker => Role::Broker,
-        crate::auth::Role::Funder => Role::Funder,
-        crate::auth::Role::Member => Role::Member,
-    };
-    Some((role, k.member_id, k.id))
 }

@@ -72,7 +72,7 @@ pub fn page(viewer: &Viewer, title: &str, body: Markup) -> Html<String> {
                         a href="/members" { "Members" }
                         a href="/pipeline" { "Pipeline" }
                     }
-                    @if role != super::auth::Role::Member {
+                    @if role != super::Role::Member {
                         a href="/dashboard" { "Dashboard" }
                     }
                     @if let Some(id) = &viewer.session.member_id {

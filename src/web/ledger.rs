@@ -110,10 +110,7 @@ pub async fn open_case(
     viewer: Viewer,
     Form(f): Form<OpenCaseForm>,
 ) -> Response {
-    if let Err(r) = viewer
-        .check_csrf(&f.csrf)
-        .and_then(|()| viewer.require(viewer.session.role.brokers()))
-    {
+    if let Err(r) = viewer.check_csrf(&f.csrf) {
         return r.into_response();
     }
     let app = state.app.clone();
@@ -138,8 +135,11 @@ pub async fn open_case(
     .await;
     match done {
         Ok(Ok(())) => Redirect::to(&format!("/notices/{}#cases", urlencode(&ocid))).into_response(),
-        Ok(Err(e)) => refused(&e.to_string()),
-        Err(_) => refused("the server could not record this"),
+        Ok(Err(e)) => super::refusal_page(&crate::api::error::ApiError::from(e)),
+        Err(e) => {
+            tracing::error!(error = %e, "a page's ledger write stopped");
+            refused("the server could not record this")
+        }
     }
 }
 
@@ -169,10 +169,7 @@ pub async fn record_step(
     Path(case_id): Path<String>,
     Form(f): Form<StepForm>,
 ) -> Response {
-    if let Err(r) = viewer
-        .check_csrf(&f.csrf)
-        .and_then(|()| viewer.require(viewer.session.role.brokers()))
-    {
+    if let Err(r) = viewer.check_csrf(&f.csrf) {
         return r.into_response();
     }
     let value = match (
@@ -220,15 +217,15 @@ pub async fn record_step(
     .await;
     match done {
         Ok(Ok(())) => Redirect::to(&format!("/notices/{}#cases", urlencode(&ocid))).into_response(),
-        Ok(Err(e)) => refused(&e.to_string()),
-        Err(_) => refused("the server could not record this"),
+        Ok(Err(e)) => super::refusal_page(&crate::api::error::ApiError::from(e)),
+        Err(e) => {
+            tracing::error!(error = %e, "a page's ledger write stopped");
+            refused("the server could not record this")
+        }
     }
 }
 
 pub async fn pipeline(State(state): State<super::State>, viewer: Viewer) -> Response {
-    if let Err(r) = viewer.require(viewer.session.role.brokers()) {
-        return r.into_response();
-    }
     let app = state.app.clone();
     let Ok(cases) = tokio::task::spawn_blocking(move || app.cases()).await else {
         return refused("the server could not read the cases");
@@ -284,13 +281,6 @@ fn bar(percent: f64) -> Markup {
 }
 
 pub async fn dashboard(State(state): State<super::State>, viewer: Viewer) -> Response {
-    use super::auth::Role;
-    if let Err(r) = viewer.require(matches!(
-        viewer.session.role,
-        Role::Funder | Role::Admin | Role::Broker
-    )) {
-        return r.into_response();
-    }
     let app = state.app.clone();
     let Ok((overall, by_cluster, by_month, kpis)) = tokio::task::spawn_blocking(move || {
         let today = OffsetDateTime::now_utc().date();
@@ -347,37 +337,48 @@ pub struct ByParam {
 
 pub async fn totals_csv(
     State(state): State<super::State>,
-    viewer: Viewer,
+    principal: crate::api::principal::Principal,
     Query(q): Query<ByParam>,
 ) -> Response {
-    use super::auth::Role;
-    if let Err(r) = viewer.require(matches!(
-        viewer.session.role,
-        Role::Funder | Role::Admin | Role::Broker
-    )) {
-        return r.into_response();
-    }
     let by = match By::parse(q.by.as_deref().unwrap_or("cluster")) {
         Ok(b) => b,
         Err(e) => return refused(&e.to_string()),
     };
+    if by == By::Member {
+        // The same refinement the API asks: funders see aggregates only.
+        if let Err(e) = principal.allows(crate::api::policy::Action::TotalsByMember) {
+            return super::refusal_page(&e);
+        }
+    }
     let app = state.app.clone();
     let Ok(t) = tokio::task::spawn_blocking(move || app.totals(by)).await else {
         return refused("the server could not read the ledger");
     };
-    let mut out = String::from("key,value_pence,wins,target_pence,progress_percent\n");
-    for r in &t.rows {
-        let key = r.key.replace('"', "\"\"");
-        out.push_str(&format!(
-            "\"{key}\",{},{},{},{}\n",
-            r.value_pence,
-            r.wins,
-            r.target_pence.map(|v| v.to_string()).unwrap_or_default(),
-            r.progress_percent
-                .map(|v| format!("{v:.2}"))
-                .unwrap_or_default()
-        ));
-    }
+    let columns: Vec<String> = [
+        "key",
+        "value_pence",
+        "wins",
+        "target_pence",
+        "progress_percent",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let rows: Vec<Vec<String>> = t
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                crate::api::csv::text_cell(&r.key),
+                r.value_pence.to_string(),
+                r.wins.to_string(),
+                r.target_pence.map(|v| v.to_string()).unwrap_or_default(),
+                r.progress_percent
+                    .map(|v| format!("{v:.2}"))
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let out = crate::api::csv::write(&columns, &rows);
     (
         [
             (CONTENT_TYPE, "text/csv; charset=utf-8"),

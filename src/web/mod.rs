@@ -1,24 +1,36 @@
 //! Web pages for brokers, members and the funder: server-rendered HTML
 //! (maud) served by the same axum server, working without JavaScript.
 //! Sign-in exchanges an API key for a session cookie (HttpOnly,
-//! SameSite=Strict, Secure behind TLS); every form carries a CSRF token.
+//! SameSite=Strict, Secure behind TLS); the session is checked against its
+//! key at every request (see `api::principal`); every form, sign-in
+//! included, carries a CSRF token. Routes and who may open them are in
+//! `api::routes` and `api::policy`.
 
-mod auth;
-mod layout;
-mod ledger;
-mod pages;
+pub(crate) mod auth;
+pub(crate) mod layout;
+pub(crate) mod ledger;
+pub(crate) mod pages;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use axum::routing::{get, post};
-use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 
-pub use auth::{Role, Viewer};
+pub use crate::auth::Role;
+pub use auth::{urlencode, Viewer};
 
+use crate::api::error::ApiError;
+use crate::api::principal::StoredSession;
 use crate::app::App;
 
-/// A signed-in browser.
+/// Sessions end after this long, signed in or not.
+pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+/// Open sessions kept at most; the oldest go first beyond this.
+pub const MAX_SESSIONS: usize = 10_000;
+
+/// A signed-in browser, as the pages see it at this request.
 #[derive(Debug, Clone)]
 pub struct Session {
     pub role: Role,
@@ -26,41 +38,52 @@ pub struct Session {
     /// The key id, recorded as the author of ledger writes.
     pub actor: String,
     pub csrf: String,
-    pub created: std::time::Instant,
 }
 
 /// What the pages share: the app and the open sessions.
 pub struct WebState {
     pub app: Arc<App>,
-    pub sessions: Mutex<HashMap<String, Session>>,
+    pub sessions: Mutex<HashMap<String, StoredSession>>,
     /// Send cookies with `Secure` (the public URL is https).
     pub secure_cookies: bool,
 }
 
+impl WebState {
+    pub fn new(app: Arc<App>, secure_cookies: bool) -> WebState {
+        WebState {
+            app,
+            sessions: Mutex::new(HashMap::new()),
+            secure_cookies,
+        }
+    }
+}
+
 pub type State = Arc<WebState>;
 
-/// The page routes.
-pub fn router(app: Arc<App>, secure_cookies: bool) -> Router {
-    let state = Arc::new(WebState {
-        app,
-        sessions: Mutex::new(HashMap::new()),
-        secure_cookies,
-    });
-    Router::new()
-        .route("/", get(pages::home))
-        .route("/signin", get(auth::signin_form).post(auth::signin))
-        .route("/signout", post(auth::signout))
-        .route("/search", get(pages::search))
-        .route("/notices/{ocid}", get(pages::notice))
-        .route("/members", get(pages::members))
-        .route("/members/{id}", get(pages::member))
-        .route("/cases", post(ledger::open_case))
-        .route("/cases/{id}/events", post(ledger::record_step))
-        .route("/pipeline", get(ledger::pipeline))
-        .route("/dashboard", get(ledger::dashboard))
-        .route("/dashboard/totals.csv", get(ledger::totals_csv))
-        .route("/static/style.css", get(layout::stylesheet))
-        .with_state(state)
+/// A refusal as a page: 404 for what the viewer may not know exists, the
+/// message otherwise, with `Retry-After` kept.
+pub fn refusal_page(e: &ApiError) -> Response {
+    let (status, title, text) = match e.status {
+        StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => (
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such page.".to_owned(),
+        ),
+        StatusCode::TOO_MANY_REQUESTS => (
+            e.status,
+            "Too many requests",
+            format!("{} Wait a moment and try again.", e.message),
+        ),
+        s => (s, "Refused", e.message.clone()),
+    };
+    let mut r = (status, layout::message(title, &text)).into_response();
+    if let Some(s) = e.retry_after {
+        r.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(s),
+        );
+    }
+    r
 }
 
 /// A random token for sessions and CSRF (256 bits, hex).

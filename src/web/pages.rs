@@ -9,8 +9,9 @@ use time::OffsetDateTime;
 use sebroker_connectors::money::format_pence;
 use sebroker_index::{Notice, Status, Value};
 
-use super::auth::{urlencode, Role, Viewer};
+use super::auth::{urlencode, Viewer};
 use super::layout::{message, page};
+use super::Role;
 use crate::matching::{Components, Match};
 use crate::search::{self, SearchParams};
 
@@ -19,7 +20,10 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.ok()
 }
 
-fn internal() -> Response {
+/// The server's own failure: logged with its cause, never shown as an
+/// empty page.
+fn internal(cause: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %cause, "page failed");
     (
         axum::http::StatusCode::INTERNAL_SERVER_ERROR,
         message(
@@ -94,9 +98,6 @@ pub async fn search(
     viewer: Viewer,
     Query(f): Query<SearchForm>,
 ) -> Response {
-    if let Err(r) = viewer.require(viewer.session.role.brokers()) {
-        return r.into_response();
-    }
     let empty = |s: &Option<String>| s.clone().filter(|x| !x.trim().is_empty());
     let params = SearchParams {
         q: empty(&f.q),
@@ -112,7 +113,7 @@ pub async fn search(
     let app = state.app.clone();
     let p2 = params.clone();
     let Some(result) = blocking(move || search::search(&app, &p2)).await else {
-        return internal();
+        return internal(&"the search task stopped");
     };
     let body = html! {
         h1 { "Search opportunities" }
@@ -162,13 +163,32 @@ pub async fn search(
                         @if let Some(d) = &h.description_snippet { p class="muted" { (PreEscaped(d)) } }
                     }
                 }
-                @if page.offset + page.hits.len() < page.total as usize {
+                @if page.offset + page.hits.len() < page.total as usize
+                    && page.offset + 2 * page.limit <= sebroker_index::query::MAX_WINDOW {
                     p { a href=(next_page(&f, page.offset + page.limit)) { "Next page" } }
                 }
             }
         }
     };
-    page(&viewer, "Search", body).into_response()
+    (search_status(&result), page(&viewer, "Search", body)).into_response()
+}
+
+/// 400 for a search the viewer can fix, 500 (logged) for the server's own
+/// failure, so errors are never a silently empty page.
+fn search_status<T>(result: &crate::Result<T>) -> axum::http::StatusCode {
+    use axum::http::StatusCode;
+    use sebroker_index::IndexError;
+    match result {
+        Ok(_) => StatusCode::OK,
+        Err(crate::Error::Invalid(_))
+        | Err(crate::Error::Index(
+            IndexError::Filter { .. } | IndexError::Query { .. } | IndexError::Window { .. },
+        )) => StatusCode::BAD_REQUEST,
+        Err(e) => {
+            tracing::error!(error = %e, "search page failed");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
 }
 
 fn next_page(f: &SearchForm, offset: usize) -> String {
@@ -234,9 +254,6 @@ pub async fn notice(
     viewer: Viewer,
     Path(ocid): Path<String>,
 ) -> Response {
-    if let Err(r) = viewer.require(viewer.session.role.brokers()) {
-        return r.into_response();
-    }
     let app = state.app.clone();
     let loaded = blocking(move || -> crate::Result<Option<NoticePage>> {
         let Some((n, matches)) = app.notice_matches(&ocid, 10)? else {
@@ -262,7 +279,8 @@ pub async fn notice(
     let (n, matches, proposals, names, cases) = match loaded {
         Some(Ok(Some(x))) => x,
         Some(Ok(None)) => return not_found(),
-        _ => return internal(),
+        Some(Err(e)) => return internal(&e),
+        None => return internal(&"the page's task stopped"),
     };
     let name_of = |id: &str| {
         names
@@ -313,12 +331,11 @@ pub async fn notice(
 }
 
 pub async fn members(State(state): State<super::State>, viewer: Viewer) -> Response {
-    if let Err(r) = viewer.require(viewer.session.role.brokers()) {
-        return r.into_response();
-    }
     let app = state.app.clone();
-    let Some(Ok(list)) = blocking(move || app.store.members()).await else {
-        return internal();
+    let list = match blocking(move || app.store.members()).await {
+        Some(Ok(list)) => list,
+        Some(Err(e)) => return internal(&e),
+        None => return internal(&"the page's task stopped"),
     };
     let body = html! {
         h1 { "Members" }
@@ -339,10 +356,6 @@ pub async fn member(
     Path(id): Path<String>,
 ) -> Response {
     // A member sees only its own page; another member's is "not found".
-    let own = viewer.session.member_id.as_deref() == Some(id.as_str());
-    if let Err(r) = viewer.require(viewer.session.role.brokers() || own) {
-        return r.into_response();
-    }
     let app = state.app.clone();
     let id2 = id.clone();
     let loaded = blocking(move || -> crate::Result<_> {
@@ -358,7 +371,8 @@ pub async fn member(
     let (m, matches) = match loaded {
         Some(Ok(Some(x))) => x,
         Some(Ok(None)) => return not_found(),
-        _ => return internal(),
+        Some(Err(e)) => return internal(&e),
+        None => return internal(&"the page's task stopped"),
     };
     let body = html! {
         h1 { (m.name) }

@@ -257,21 +257,32 @@ impl Ctx {
 /// Signs in on the pages with the broker key (sending the form's CSRF
 /// field when it has one) and returns the session cookie and its CSRF token.
 fn sign_in(addr: &str, key: &str) -> (Vec<u8>, String) {
-    let form = send(addr, &raw("GET", "/signin", &[], b""), false).text();
-    let csrf = hidden(&form, "csrf").unwrap_or_default();
+    let form = send(addr, &raw("GET", "/signin", &[], b""), false);
+    let csrf = hidden(&form.text(), "csrf").unwrap_or_default();
     let mut body = format!("key={key}&next=%2Fsearch");
     if !csrf.is_empty() {
         body.push_str(&format!("&csrf={csrf}"));
     }
-    let h = [(
+    // The form's CSRF token may be bound to a cookie (double submit).
+    let mut h = vec![(
         "Content-Type",
         b"application/x-www-form-urlencoded".to_vec(),
     )];
+    let form_cookies = cookies(&form);
+    if !form_cookies.is_empty() {
+        h.push(("Cookie", form_cookies.join("; ").into_bytes()));
+    }
     let r = send(addr, &raw("POST", "/signin", &h, body.as_bytes()), false);
-    let cookie = r
-        .header("set-cookie")
-        .and_then(|c| c.split(';').next().map(str::to_owned))
-        .unwrap_or_else(|| panic!("sign-in set no cookie: {r:?}"));
+    let cookie = cookies(&r)
+        .into_iter()
+        .find(|c| c.starts_with("sebroker_session=") && c.len() > "sebroker_session=".len())
+        .unwrap_or_else(|| {
+            panic!(
+                "sign-in set no session cookie: {} {}",
+                r.head,
+                cut(&r.text())
+            )
+        });
     let page = send(
         addr,
         &raw(
@@ -285,6 +296,16 @@ fn sign_in(addr: &str, key: &str) -> (Vec<u8>, String) {
     .text();
     let session_csrf = hidden(&page, "csrf").unwrap_or_default();
     (cookie.into_bytes(), session_csrf)
+}
+
+/// Every `name=value` a reply sets with `Set-Cookie`.
+fn cookies(r: &Reply) -> Vec<String> {
+    r.head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(k, _)| k.trim().eq_ignore_ascii_case("set-cookie"))
+        .filter_map(|(_, v)| v.split(';').next().map(|c| c.trim().to_owned()))
+        .collect()
 }
 
 /// The value of the hidden input `name` in a page.

@@ -114,6 +114,35 @@ pub async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
         .unwrap_or_else(|e| panic!("no {css:?} on the page: {e}"))
 }
 
+/// Waits until the page's query string holds `part`: the search page is
+/// already at `/search` before its form is sent, so only the query tells
+/// the new page from the old.
+pub async fn wait_for_query(c: &Client, part: &str) {
+    for _ in 0..100 {
+        if c.current_url()
+            .await
+            .is_ok_and(|u| u.query().is_some_and(|q| q.contains(part)))
+        {
+            // The URL changes when the navigation commits; wait for the
+            // new document to finish loading too.
+            for _ in 0..100 {
+                let ready = c
+                    .execute("return document.readyState", vec![])
+                    .await
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned));
+                if ready.as_deref() == Some("complete") {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the browser never reached a page with {part:?} in its query");
+}
+
 /// Waits until the page is `path` (after a form submission).
 pub async fn wait_for_path(c: &Client, path: &str) {
     for _ in 0..100 {
@@ -165,7 +194,9 @@ async fn broker_searches_and_reads_a_notice() {
         .click()
         .await
         .expect("search");
-    wait_for_path(c, "/search").await;
+    // Read the results only once the new page is there: reading the old
+    // page's links while the browser navigates raced (a stale element).
+    wait_for_query(c, "q=youth").await;
     let first = wait_for(c, "article h2 a").await;
     let title = first.text().await.expect("text");
     assert!(title.to_lowercase().contains("youth"), "{title}");

@@ -1,7 +1,10 @@
 //! Integration and end-to-end tests of the whole `sebroker` binary, compiled
 //! as one test binary for fast linking.
 //!
-//! - `real_data`: every real OCDS file in `../shared/data` (skipped when absent)
+//! - `real_data`: every real OCDS file in `../shared/data` (skipped when absent, failing instead with `SEBROKER_REQUIRE_DATA=1` as in CI)
+//! - `hostile`: files nested 200,000 deep, bad tokens in real releases,
+//!   damaged gzip, and a hostile Find a Tender stand-in (deep nesting, bad
+//!   tokens, gzip bomb, slow and endless bodies, redirects, HTML)
 //! - `traps`: hand-made parser traps in `fixtures/ocds/traps`
 //! - `cli`: exit codes, the data-folder lock, reference imports
 //! - `api`: the HTTP API of `serve --demo` on 127.0.0.1
@@ -9,6 +12,8 @@
 //!   paths and pages against one `serve --demo`; hostile files; hostile
 //!   upstream pages through `sync`)
 //! - `browser`: the web pages in headless Chromium (WebDriver)
+//! - `matrix`: every route and page × every kind of caller against the
+//!   policy table, with leak checks; rate limits per address and per key
 //! - `matching`: members, matches, consortia, award links, evaluation
 //! - `alerts`: selection, updates, digests and broker alerts in-process;
 //!   webhooks against a receiver on 127.0.0.1 (retries, signatures, dead
@@ -16,6 +21,11 @@
 //! - `ledger`: cases to a consortium win over HTTP, roles, retries,
 //!   corrections, reconciliation, CSV, cluster history, durability refusal,
 //!   backup → restore → verify
+//! - `crash`: `serve` killed with SIGKILL mid-write in a loop: nothing
+//!   acknowledged is lost, nothing retried doubles
+//! - `damaged`: 30 damaged data folders (sled files, head, older copies,
+//!   another ledger, the index): refused clearly or started intact
+//! - `writer`: the single ingest writer under concurrent ingests and crashes
 //! - `sync`: live sources against a local replay of ../shared/data with
 //!   injected faults, anchors, opportunity groups, the sources API
 
@@ -25,8 +35,13 @@ mod bad_input;
 mod browser;
 mod cli;
 mod common;
+mod crash;
+mod damaged;
+mod hostile;
 mod ledger;
 mod matching;
+mod matrix;
 mod real_data;
 mod sync;
 mod traps;
+mod writer;

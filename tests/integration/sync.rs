@@ -22,15 +22,14 @@ fn repo() -> PathBuf {
 }
 
 fn shared_data(test: &str) -> Option<PathBuf> {
-    let p = repo().join("..").join("shared").join("data");
-    if p.join("ocds/fts/backfill").is_dir() {
-        Some(p)
-    } else {
-        eprintln!(
-            "SKIPPED {test}: ../shared/data is absent (the sync tests replay its real pages)"
-        );
-        None
-    }
+    // One rule for every real-data test: skip with a message, or fail when
+    // SEBROKER_REQUIRE_DATA=1 (CI).
+    let p = crate::common::shared_data(test)?;
+    assert!(
+        p.join("ocds/fts/backfill").is_dir(),
+        "{test}: ../shared/data has no ocds/fts/backfill (the sync tests replay its real pages)"
+    );
+    Some(p)
 }
 
 fn fast_http(base: HttpSettings) -> HttpSettings {

@@ -7,5 +7,8 @@ pub mod read;
 pub mod release;
 
 pub use compile::{compile, CompileContext};
-pub use read::{read_bytes, read_path, FileError, RawRelease, ReadOutcome};
+pub use read::{
+    read_bytes, read_bytes_with, read_path, ErrorKind, FileError, Limits, PackageInfo, RawRelease,
+    ReadOutcome,
+};
 pub use release::Release;

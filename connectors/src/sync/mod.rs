@@ -11,7 +11,7 @@
 mod page;
 mod run;
 
-pub use page::{parse_page, Page};
+pub use page::{parse_page, parse_page_with, Page};
 pub use run::run;
 
 use std::time::Duration;

@@ -9,12 +9,12 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime, Time};
 
 use super::{
-    parse_page, Cursor, FailedWindow, LastRun, Page, PageCounts, RunRange, SourceKind,
+    parse_page_with, Cursor, FailedWindow, LastRun, Page, PageCounts, RunRange, SourceKind,
     SourceProgress, SourceSpec, SyncError, SyncEvent, SyncReport, SyncSettings, SyncTarget,
     TargetError, Window,
 };
 use crate::http::{check_url, FetchError, HttpClient, HttpEvent};
-use crate::ocds::ReadOutcome;
+use crate::ocds::{Limits, ReadOutcome};
 use crate::uktime;
 
 /// Runs one source once. Fetch failures end up in the report (a failed
@@ -517,8 +517,13 @@ impl Runner<'_> {
 
     async fn fetch(&self, url: &str) -> Result<Page, FetchError> {
         let slot: std::sync::Mutex<Option<Page>> = std::sync::Mutex::new(None);
+        // A gzip body may expand no further than a plain one may be long.
+        let limits = Limits {
+            max_decompressed_bytes: self.spec.http.max_body_bytes,
+            ..Limits::default()
+        };
         let accept = |body: &[u8]| -> Result<(), String> {
-            let page = parse_page(body)?;
+            let page = parse_page_with(body, &limits)?;
             *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(page);
             Ok(())
         };

@@ -1,0 +1,178 @@
+//! JSON request bodies, bounded before they are parsed: [`ApiJson`] refuses
+//! a wrong content type (415), then scans the bytes once — nesting depth,
+//! string length, array length — so no body can make the parser recurse
+//! deeply or build huge values, and only then deserializes (unknown fields
+//! refused by the input types). Every refusal is in the API's error shape.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+/// Deepest nesting a body may have (our inputs are at most three deep).
+pub const MAX_DEPTH: usize = 16;
+/// Longest string (bytes, as sent) a body may hold: notes, names, URLs.
+pub const MAX_STRING_BYTES: usize = 16 * 1024;
+/// Most elements in one array: members of a case, shares, lots.
+pub const MAX_ARRAY_LEN: usize = 500;
+
+/// Where a body broke a limit.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Exceeded {
+    pub position: usize,
+    pub what: String,
+}
+
+/// Scans JSON text for the limits without building anything: iterative,
+/// string-aware, linear in the input. Syntax is left to the parser.
+pub fn check_limits(bytes: &[u8]) -> Result<(), Exceeded> {
+    // Per open container: is it an array, and how many elements so far.
+    let mut stack: Vec<(bool, usize)> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                if i - start - 1 > MAX_STRING_BYTES {
+                    return Err(Exceeded {
+                        position: start,
+                        what: format!("a string longer than {MAX_STRING_BYTES} bytes"),
+                    });
+                }
+            }
+            c @ (b'[' | b'{') => {
+                count_element(&mut stack, i)?;
+                if stack.len() >= MAX_DEPTH {
+                    return Err(Exceeded {
+                        position: i,
+                        what: format!("nesting deeper than {MAX_DEPTH}"),
+                    });
+                }
+                stack.push((c == b'[', 0));
+            }
+            b']' | b'}' => {
+                stack.pop();
+            }
+            b',' | b':' | b' ' | b'\n' | b'\r' | b'\t' => {}
+            _ => {
+                count_element(&mut stack, i)?;
+                // Skip the rest of a number or literal.
+                while i + 1 < bytes.len()
+                    && !matches!(
+                        bytes[i + 1],
+                        b',' | b']' | b'}' | b' ' | b'\n' | b'\r' | b'\t'
+                    )
+                {
+                    i += 1;
+                }
+            }
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// Counts a value starting at `pos` against its enclosing array.
+fn count_element(stack: &mut [(bool, usize)], pos: usize) -> Result<(), Exceeded> {
+    if let Some((true, n)) = stack.last_mut() {
+        *n += 1;
+        if *n > MAX_ARRAY_LEN {
+            return Err(Exceeded {
+                position: pos,
+                what: format!("an array of more than {MAX_ARRAY_LEN} elements"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A JSON body, checked for type and limits, then parsed.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                let v = v.trim();
+                v.eq_ignore_ascii_case("application/json") || v.ends_with("+json")
+            });
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+        check_limits(&bytes).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!("the body has {} (at byte {})", e.what, e.position),
+            )
+        })?;
+        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!("the body is not valid: {e}"),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordinary_bodies_pass() {
+        for ok in [
+            &br#"{"ocid":"a","members":["m-1","m-2"],"notes":"x, [y] {z} \"q\""}"#[..],
+            br#"[1, 2.5e3, true, null, {"a": [[]]}]"#,
+            b"",
+            br#"{"a":"\\"}"#,
+        ] {
+            assert_eq!(check_limits(ok), Ok(()), "{}", String::from_utf8_lossy(ok));
+        }
+    }
+
+    #[test]
+    fn deep_long_and_wide_bodies_are_refused_where_they_break() {
+        let deep = "[".repeat(100_000);
+        assert_eq!(
+            check_limits(deep.as_bytes()).map_err(|e| e.position),
+            Err(MAX_DEPTH)
+        );
+        let long = format!("{{\"notes\":\"{}\"}}", "a".repeat(MAX_STRING_BYTES + 1));
+        assert!(check_limits(long.as_bytes()).is_err());
+        let fits = format!("{{\"notes\":\"{}\"}}", "a".repeat(MAX_STRING_BYTES));
+        assert!(check_limits(fits.as_bytes()).is_ok());
+        let wide = format!("[{}1]", "1,".repeat(MAX_ARRAY_LEN));
+        assert!(check_limits(wide.as_bytes()).is_err());
+        let objects = format!("[{}{{}}]", "{},".repeat(MAX_ARRAY_LEN));
+        assert!(check_limits(objects.as_bytes()).is_err());
+        let fits = format!("[{}1]", "1,".repeat(MAX_ARRAY_LEN - 1));
+        assert!(check_limits(fits.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn brackets_inside_strings_do_not_count() {
+        let s = format!("{{\"a\":\"{}\"}}", "[".repeat(1000));
+        assert!(check_limits(s.as_bytes()).is_ok());
+    }
+}
