@@ -143,11 +143,20 @@ pub const MAX_LIMIT: usize = 1000;
 /// offset is an unbounded allocation.
 pub const MAX_WINDOW: usize = 10_000;
 
+/// Longest query text we parse, in characters: longer text is refused, as
+/// no person types it and the parser's work grows with it.
+pub const MAX_QUERY_CHARS: usize = 1000;
+
+/// Deepest bracket nesting handed to tantivy's parser, which recurses per
+/// level (100 000 `(` overflow the stack and abort the process); deeper
+/// text is searched with its brackets read as spaces.
+const MAX_QUERY_DEPTH: usize = 8;
+
 impl NoticeIndex {
     /// Runs a search against the last committed state of the index.
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResults> {
         let searcher = self.reader.searcher();
-        let text = self.text_query(&req.q);
+        let text = self.text_query(&req.q)?;
         let filters = self.filters(req, true)?;
         let query = self.exclude(combine(text.clone(), filters), req);
         let limit = req.limit.clamp(1, MAX_LIMIT);
@@ -250,11 +259,21 @@ impl NoticeIndex {
     }
 
     /// The BM25 part: every word must match in title, description, buyer or
-    /// CPV descriptions. Syntax errors are forgiven (lenient parsing).
-    fn text_query(&self, q: &str) -> Option<std::sync::Arc<dyn Query>> {
+    /// CPV descriptions. Words, `"phrases"`, `+`/`-`, `AND`/`OR`/`NOT` and
+    /// brackets keep their meaning; syntax errors are forgiven (lenient
+    /// parsing); text longer than [`MAX_QUERY_CHARS`] is refused.
+    fn text_query(&self, q: &str) -> Result<Option<std::sync::Arc<dyn Query>>> {
         if q.trim().is_empty() {
-            return None;
+            return Ok(None);
         }
+        if q.chars().count() > MAX_QUERY_CHARS {
+            return Err(IndexError::Filter {
+                field: "q",
+                message: format!("the query text is longer than {MAX_QUERY_CHARS} characters"),
+            });
+        }
+        let q = plain_syntax(q);
+        let q = flatten_deep_brackets(&q);
         let f = &self.fields;
         let mut parser = QueryParser::for_index(
             &self.index,
@@ -263,8 +282,8 @@ impl NoticeIndex {
         parser.set_conjunction_by_default();
         parser.set_field_boost(f.title, 3.0);
         parser.set_field_boost(f.cpv_text, 1.5);
-        let (query, _errors) = parser.parse_query_lenient(q);
-        Some(std::sync::Arc::from(query))
+        let (query, _errors) = parser.parse_query_lenient(&q);
+        Ok(Some(std::sync::Arc::from(query)))
     }
 
     /// Every filter of the request as a query clause. `with_status` is false
@@ -430,6 +449,38 @@ impl NoticeIndex {
     }
 }
 
+/// `q` without the parser's field, boost, fuzzy, wildcard, range and escape
+/// syntax (`: ^ ~ * [ ] { } \\`), read as spaces: users search words, and
+/// tantivy 0.22's lenient parser never returns on some of it (`title:(^`
+/// spins a thread forever). The tokenizer splits words on these anyway.
+fn plain_syntax(q: &str) -> String {
+    q.chars()
+        .map(|c| if ":^~*[]{}\\".contains(c) { ' ' } else { c })
+        .collect()
+}
+
+/// `q` as is, or with every bracket read as a space when they nest deeper
+/// than [`MAX_QUERY_DEPTH`] (the words are still searched).
+fn flatten_deep_brackets(q: &str) -> std::borrow::Cow<'_, str> {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for c in q.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        deepest = deepest.max(depth);
+    }
+    if deepest <= MAX_QUERY_DEPTH {
+        return std::borrow::Cow::Borrowed(q);
+    }
+    std::borrow::Cow::Owned(
+        q.chars()
+            .map(|c| if "()".contains(c) { ' ' } else { c })
+            .collect(),
+    )
+}
+
 fn validate_cpv(c: &str) -> Result<String> {
     let digits: String = c.trim().chars().take_while(|ch| *ch != '-').collect();
     if digits.len() < 2 || digits.len() > 8 || !digits.chars().all(|ch| ch.is_ascii_digit()) {
@@ -499,4 +550,355 @@ fn combine(
         None => {}
     }
     Box::new(BooleanQuery::new(clauses))
+}
+
+/// Property tests of the query side: whatever a user types or sends as a
+/// filter, a search answers `Ok` (or a `Filter` error naming the field),
+/// never panics, and keeps its page and range promises.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use crate::notice::{Buyer, CpvCode, Notice, Stage, Suitability, Value};
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    /// Words the fixture titles are made of; queries built from them must find.
+    const WORDS: [&str; 8] = [
+        "roof",
+        "youth",
+        "cleaning",
+        "catering",
+        "garden",
+        "transport",
+        "advice",
+        "repairs",
+    ];
+    const N_DOCS: usize = 24;
+
+    fn notice(i: usize) -> Notice {
+        let stages = [
+            Stage::Tender,
+            Stage::Awarded,
+            Stage::Pipeline,
+            Stage::Planned,
+        ];
+        let at = |days: i64| OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000 + days);
+        Notice {
+            ocid: format!("ocds-test-{i:04}"),
+            source: if i.is_multiple_of(3) { "cf" } else { "fts" }.into(),
+            source_url: None,
+            releases: Vec::new(),
+            notice_type: Some(format!("UK{}", 1 + i % 7)),
+            stage: stages[i % stages.len()],
+            title: format!("{} and {} services", WORDS[i % 8], WORDS[(i / 8 + 3) % 8]),
+            description: format!("Lot {i}: <script>alert({i})</script> \"quoted\" & more"),
+            buyer: Buyer {
+                name: Some(format!("Council number {i}")),
+                ..Buyer::default()
+            },
+            contacts: Vec::new(),
+            cpv: vec![CpvCode {
+                code: format!("{:08}", 45_000_000 + i * 1_000_000),
+                description: Some("Construction work".into()),
+            }],
+            value: Value {
+                amount_pence: (!i.is_multiple_of(5)).then_some(i as i64 * 1_000_000),
+                ..Value::default()
+            },
+            published: Some(at(i as i64)),
+            updated: None,
+            deadline: (i % 4 != 1).then(|| at(30 + i as i64)),
+            places: vec!["UKG21".into()],
+            nuts: vec!["UK".into(), "UKG".into(), "UKG2".into(), "UKG21".into()],
+            suitability: Suitability {
+                sme: i.is_multiple_of(2),
+                vcse: i.is_multiple_of(3),
+            },
+            reserved: i.is_multiple_of(6),
+            lots: Vec::new(),
+            awards: Vec::new(),
+        }
+    }
+
+    /// One index shared by every case (building it per case would dominate).
+    fn index() -> &'static NoticeIndex {
+        static INDEX: OnceLock<(tempfile::TempDir, NoticeIndex)> = OnceLock::new();
+        &INDEX
+            .get_or_init(|| {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let idx = NoticeIndex::open(dir.path()).expect("index opens");
+                for i in 0..N_DOCS {
+                    idx.upsert(&notice(i)).expect("upsert");
+                }
+                idx.commit(1).expect("commit");
+                (dir, idx)
+            })
+            .1
+    }
+
+    fn request(q: &str) -> SearchRequest {
+        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_040);
+        let mut r = SearchRequest::new(q, now);
+        r.facets = true;
+        r.snippets = true;
+        r
+    }
+
+    /// The promises every answer keeps, whatever was asked.
+    fn check_page(
+        req: &SearchRequest,
+        res: &SearchResults,
+    ) -> std::result::Result<(), TestCaseError> {
+        let limit = req.limit.clamp(1, MAX_LIMIT);
+        prop_assert!(res.hits.len() <= limit);
+        prop_assert!(res.total <= N_DOCS as u64);
+        let after_offset = (res.total as usize).saturating_sub(req.offset);
+        prop_assert_eq!(res.hits.len(), after_offset.min(limit));
+        for h in &res.hits {
+            prop_assert!(h.ocid.starts_with("ocds-test-"), "{:?}", h.ocid);
+        }
+        Ok(())
+    }
+
+    /// Query text full of the parser's syntax: quotes, brackets, fields,
+    /// boosts, ranges, wildcards, NUL, odd Unicode.
+    fn hostile_text() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("\"".to_owned()),
+            Just("(".to_owned()),
+            Just(")".to_owned()),
+            Just("title:".to_owned()),
+            Just("ocid:".to_owned()),
+            Just("nosuchfield:".to_owned()),
+            Just("value:[1 TO *]".to_owned()),
+            Just("deadline:>".to_owned()),
+            Just("^3".to_owned()),
+            Just("~2".to_owned()),
+            Just("*".to_owned()),
+            Just(" AND ".to_owned()),
+            Just(" OR ".to_owned()),
+            Just(" NOT ".to_owned()),
+            Just("-".to_owned()),
+            Just("+".to_owned()),
+            Just("\\".to_owned()),
+            Just("\0".to_owned()),
+            Just("1e9999".to_owned()),
+            Just("<script>".to_owned()),
+            Just("\u{202e}\u{fffd}\u{1f600}".to_owned()),
+            prop::sample::select(WORDS.to_vec()).prop_map(str::to_owned),
+            "\\PC{0,12}",
+        ];
+        prop::collection::vec(piece, 0..24).prop_map(|v| v.join(""))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_query_text_answers_a_well_formed_page(q in hostile_text()) {
+            let req = request(&q);
+            let res = index().search(&req);
+            prop_assert!(res.is_ok(), "{:?} -> {:?}", q, res.err());
+            if let Ok(res) = res {
+                check_page(&req, &res)?;
+            }
+        }
+
+        #[test]
+        fn any_unicode_query_answers(q in "\\PC{0,200}") {
+            let req = request(&q);
+            let res = index().search(&req);
+            prop_assert!(res.is_ok(), "{:?} -> {:?}", q, res.err());
+        }
+
+        #[test]
+        fn a_title_word_always_finds_its_notices(i in 0..N_DOCS, noise in "[ ,.;!?]{0,4}") {
+            let word = WORDS[i % 8];
+            let res = index().search(&{
+                let mut r = request(&format!("{noise}{word}{noise}"));
+                r.limit = N_DOCS;
+                r
+            });
+            prop_assert!(res.is_ok());
+            if let Ok(res) = res {
+                let want = format!("ocds-test-{i:04}");
+                prop_assert!(res.hits.iter().any(|h| h.ocid == want), "{word} did not find {want}");
+            }
+        }
+
+        #[test]
+        fn any_limit_and_offset_keep_the_page_promise(
+            limit in prop_oneof![Just(0usize), Just(usize::MAX), 0usize..2000],
+            offset in prop_oneof![Just(usize::MAX), Just(usize::MAX / 2), 0usize..40],
+            sort in prop::sample::select(vec![Sort::Relevance, Sort::Deadline, Sort::Value, Sort::Published]),
+            q in prop::sample::select(vec!["", "roof", "services"]),
+        ) {
+            let mut req = request(q);
+            req.limit = limit;
+            req.offset = offset;
+            req.sort = sort;
+            let res = index().search(&req);
+            let end = offset.checked_add(limit.clamp(1, MAX_LIMIT));
+            if end.is_none_or(|e| e > MAX_WINDOW) {
+                // Deeper than the window: refused by name, never a panic.
+                prop_assert!(matches!(res, Err(IndexError::Window { .. })), "{:?}", res);
+            } else {
+                prop_assert!(res.is_ok(), "{:?}", res.err());
+                if let Ok(res) = res {
+                    check_page(&req, &res)?;
+                    // Paging never changes how many match.
+                    let all = index().search(&request(q)).map(|r| r.total).ok();
+                    prop_assert_eq!(Some(res.total), all);
+                }
+            }
+        }
+
+        #[test]
+        fn any_value_range_is_kept_by_every_hit(
+            min in prop_oneof![Just(i64::MIN), Just(i64::MAX), any::<i64>(), 0i64..30_000_000],
+            max in prop_oneof![Just(i64::MIN), Just(i64::MAX), any::<i64>(), 0i64..30_000_000],
+        ) {
+            let mut req = request("");
+            req.min_value_pence = Some(min);
+            req.max_value_pence = Some(max);
+            req.limit = N_DOCS;
+            let res = index().search(&req);
+            prop_assert!(res.is_ok(), "{:?}", res.err());
+            if let Ok(res) = res {
+                for h in &res.hits {
+                    let i: usize = h.ocid.trim_start_matches("ocds-test-").parse().unwrap_or(usize::MAX);
+                    prop_assume!(i < N_DOCS);
+                    let v = notice(i).value.headline_pence();
+                    prop_assert!(v.is_some_and(|v| v >= min.max(0) && v <= max), "{} {:?} not in {min}..={max}", h.ocid, v);
+                }
+            }
+        }
+
+        #[test]
+        fn any_cpv_filter_is_accepted_or_refused_by_name(c in prop_oneof![
+            "\\PC{0,16}",
+            "[0-9]{0,10}",
+            "[0-9]{2,8}-[0-9]",
+        ]) {
+            let mut req = request("");
+            req.cpv = vec![c.clone()];
+            match index().search(&req) {
+                Ok(res) => check_page(&req, &res)?,
+                Err(IndexError::Filter { field, .. }) => prop_assert_eq!(field, "cpv"),
+                Err(e) => prop_assert!(false, "{:?}: unexpected error {}", c, e),
+            }
+        }
+
+        #[test]
+        fn any_filter_text_and_deadline_answers(
+            region in "\\PC{0,12}",
+            source in "\\PC{0,12}",
+            buyer in "\\PC{0,40}",
+            from in any::<i64>(),
+            to in any::<i64>(),
+        ) {
+            let mut req = request("services");
+            req.regions = vec![region];
+            req.sources = vec![source];
+            req.notice_types = vec!["uk4".into(), "\0".into()];
+            req.buyer = Some(buyer);
+            // Any instant time can represent (years -9999..=9999).
+            let clamp = |s: i64| s.clamp(-377_705_116_800, 253_402_300_799);
+            req.deadline_from = OffsetDateTime::from_unix_timestamp(clamp(from)).ok();
+            req.deadline_to = OffsetDateTime::from_unix_timestamp(clamp(to)).ok();
+            let res = index().search(&req);
+            prop_assert!(res.is_ok(), "{:?}", res.err());
+        }
+    }
+
+    #[test]
+    fn deeply_nested_queries_answer_and_found_words_stay_found() {
+        let n = MAX_QUERY_CHARS;
+        for q in [
+            "(".repeat(n),
+            ")".repeat(n),
+            "[".repeat(n),
+            "{".repeat(n),
+            "\"".repeat(n),
+            "-".repeat(n),
+            "+".repeat(n),
+            "title:".repeat(n / 6),
+            "(a OR ".repeat(n / 6),
+            "NOT ".repeat(n / 4),
+            "(\"".repeat(n / 2),
+        ] {
+            let res = index().search(&request(&q));
+            assert!(res.is_ok(), "{}…: {:?}", &q[..12], res.err());
+        }
+        let q = format!("{}roof{}", "(".repeat(400), ")".repeat(400));
+        let res = index().search(&request(&q)).expect("nested word");
+        assert!(
+            res.total > 0,
+            "the word inside deep brackets is still searched"
+        );
+        let shallow = index().search(&request("((roof))")).expect("shallow");
+        assert_eq!(res.total, shallow.total);
+    }
+
+    #[test]
+    fn field_and_boost_syntax_cannot_hang_the_parser() {
+        // Each of these never returned from tantivy 0.22's lenient parser.
+        for q in [
+            "title:(^",
+            "title:(^3",
+            "title:(^3 roof",
+            "title:(^3ocid:deadline:>\" OR x",
+        ] {
+            let res = index().search(&request(q));
+            assert!(res.is_ok(), "{q:?}: {:?}", res.err());
+        }
+        let with = index().search(&request("title:roof^3")).expect("search");
+        let plain = index().search(&request("title roof 3")).expect("search");
+        assert_eq!(
+            with.total, plain.total,
+            "syntax characters are read as spaces"
+        );
+    }
+
+    #[test]
+    fn overlong_query_text_is_refused_by_name() {
+        for q in [
+            "(".repeat(100_000),
+            "roof ".repeat(20_000),
+            "é".repeat(MAX_QUERY_CHARS + 1),
+        ] {
+            match index().search(&request(&q)) {
+                Err(IndexError::Filter {
+                    field: "q",
+                    message,
+                }) => {
+                    assert!(message.contains("longer than"), "{message}");
+                }
+                other => panic!("{} chars: {other:?}", q.len()),
+            }
+        }
+        let ok = "é".repeat(MAX_QUERY_CHARS);
+        assert!(
+            index().search(&request(&ok)).is_ok(),
+            "the limit counts characters, not bytes"
+        );
+    }
+
+    #[test]
+    fn snippets_escape_html_in_the_text() {
+        let mut req = request("services");
+        req.limit = N_DOCS;
+        let res = index().search(&req).expect("search");
+        let mut seen = 0;
+        for h in &res.hits {
+            for s in [&h.title_snippet, &h.description_snippet]
+                .into_iter()
+                .flatten()
+            {
+                assert!(!s.contains("<script"), "raw HTML in a snippet: {s}");
+                seen += 1;
+            }
+        }
+        assert!(seen > 0, "no snippet was produced: {res:?}");
+    }
 }

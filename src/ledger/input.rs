@@ -366,3 +366,195 @@ pub fn returns_csv(text: &str) -> Vec<(u64, ReturnRow)> {
     }
     out
 }
+
+/// Property tests of the returns CSV reader: any text is read without a
+/// panic, every row answers once with its line, valid rows come back exactly
+/// as written (formulas and markup stay text), and a bad cell costs only its
+/// row, with the column named.
+#[cfg(test)]
+mod csv_proptests {
+    use super::returns_csv;
+    use proptest::prelude::*;
+
+    /// A valid row: member, year, a few figures, and notes full of CSV traps.
+    #[derive(Debug, Clone)]
+    struct Row {
+        member: String,
+        year: i32,
+        turnover: Option<i64>,
+        employees: Option<u32>,
+        notes: Option<String>,
+    }
+
+    fn notes() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("=HYPERLINK(\"http://x\",\"y\")".to_owned()),
+            Just("=cmd|' /C calc'!A0".to_owned()),
+            Just("+1+1".to_owned()),
+            Just("@SUM(A1:A9)".to_owned()),
+            Just("<script>alert(1)</script>".to_owned()),
+            Just("line one\nline two, with \"quotes\"".to_owned()),
+            // Non-blank at both ends: the reader trims cells.
+            "[a-zA-Z0-9][a-zA-Z0-9 ,;\"'\u{e9}\u{1f600}]{0,30}[a-zA-Z0-9]",
+        ]
+    }
+
+    fn row() -> impl Strategy<Value = Row> {
+        (
+            "m-[0-9]{4}",
+            1900i32..2200,
+            prop::option::of(0i64..i64::MAX),
+            prop::option::of(any::<u32>()),
+            prop::option::of(notes()),
+        )
+            .prop_map(|(member, year, turnover, employees, notes)| Row {
+                member,
+                year,
+                turnover,
+                employees,
+                notes,
+            })
+    }
+
+    fn write(rows: &[Row]) -> String {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let header = ["member_id", "year", "turnover_pence", "employees", "notes"];
+        w.write_record(header).expect("header");
+        for r in rows {
+            let cell = |v: Option<String>| v.unwrap_or_default();
+            w.write_record([
+                r.member.clone(),
+                r.year.to_string(),
+                cell(r.turnover.map(|t| t.to_string())),
+                cell(r.employees.map(|e| e.to_string())),
+                cell(r.notes.clone()),
+            ])
+            .expect("row");
+        }
+        String::from_utf8(w.into_inner().expect("flush")).expect("utf-8")
+    }
+
+    /// Text that looks like CSV gone wrong: quotes, separators, line ends,
+    /// NUL, BOMs, formulas, huge numbers.
+    fn hostile() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("\"".to_owned()),
+            Just(",".to_owned()),
+            Just("\n".to_owned()),
+            Just("\r\n".to_owned()),
+            Just("\r".to_owned()),
+            Just("\0".to_owned()),
+            Just("\u{feff}".to_owned()),
+            Just("member_id,year,turnover_pence\n".to_owned()),
+            Just("m-0001".to_owned()),
+            Just("99999999999999999999999".to_owned()),
+            Just("-1".to_owned()),
+            Just("=1+1".to_owned()),
+            "\\PC{0,10}",
+        ];
+        prop::collection::vec(piece, 0..40).prop_map(|v| v.join(""))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_text_is_read_without_a_panic(text in hostile()) {
+            let out = returns_csv(&text);
+            // At most one answer per line (plus the header's), never more.
+            let lines = text.split(['\n', '\r']).count() as u64 + 1;
+            prop_assert!(out.len() as u64 <= lines, "{} answers for {} lines", out.len(), lines);
+            for (line, row) in &out {
+                prop_assert!(*line <= lines, "line {line} past the end ({lines})");
+                if let Ok((member, _)) = row {
+                    prop_assert!(!member.is_empty());
+                }
+            }
+        }
+
+        #[test]
+        fn any_bytes_decoded_lossily_are_read(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = returns_csv(&text);
+        }
+
+        #[test]
+        fn valid_rows_come_back_exactly(rows in prop::collection::vec(row(), 1..12)) {
+            let text = write(&rows);
+            let out = returns_csv(&text);
+            prop_assert_eq!(out.len(), rows.len());
+            let mut last_line = 1;
+            for ((line, got), want) in out.iter().zip(&rows) {
+                prop_assert!(*line > last_line, "lines go forward: {line} after {last_line}");
+                last_line = *line;
+                let (member, input) = got.as_ref().map_err(|e| TestCaseError::fail(e.clone()))?;
+                prop_assert_eq!(member, &want.member);
+                prop_assert_eq!(input.year, want.year);
+                prop_assert_eq!(input.turnover_pence, want.turnover);
+                prop_assert_eq!(input.employees, want.employees);
+                // Formulas and markup are kept as the text they are.
+                prop_assert_eq!(&input.notes, &want.notes);
+            }
+        }
+
+        #[test]
+        fn a_bad_cell_costs_only_its_row(
+            rows in prop::collection::vec(row(), 2..8),
+            pick in any::<prop::sample::Index>(),
+            bad in prop_oneof![
+                Just("99999999999999999999".to_owned()),
+                Just("1e9999".to_owned()),
+                Just("NaN".to_owned()),
+                Just("Infinity".to_owned()),
+                Just("12.5".to_owned()),
+                Just("£100".to_owned()),
+                Just("=1+1".to_owned()),
+                Just("0x10".to_owned()),
+            ],
+        ) {
+            let at = pick.index(rows.len());
+            let mut text = write(&rows);
+            // Rewrite the chosen row's turnover cell (third column).
+            let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+            let cells: Vec<&str> = lines[at + 1].splitn(4, ',').collect();
+            prop_assume!(cells.len() == 4 && !cells[3].starts_with('"') && !rows[at].notes.as_deref().unwrap_or("").contains('\n'));
+            prop_assume!(rows[..at].iter().all(|r| !r.notes.as_deref().unwrap_or("").contains('\n')));
+            lines[at + 1] = format!("{},{},{},{}", cells[0], cells[1], bad, cells[3]);
+            text = lines.join("\n");
+            let out = returns_csv(&text);
+            prop_assert_eq!(out.len(), rows.len());
+            for (i, (_, got)) in out.iter().enumerate() {
+                if i == at {
+                    let e = got.as_ref().err().cloned().unwrap_or_default();
+                    prop_assert!(e.starts_with("turnover_pence:"), "row {i}: {got:?}");
+                } else {
+                    prop_assert!(got.is_ok(), "row {i}: {got:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn header_and_required_cells_are_named() {
+        let out = returns_csv("member_id,year,colour\nm-0001,2026,red\n");
+        assert_eq!(out.len(), 1);
+        assert!(
+            matches!(&out[0], (1, Err(e)) if e.contains("colour")),
+            "{out:?}"
+        );
+        let out = returns_csv("member_id,year\n,2026\nm-0001,\n");
+        assert!(
+            matches!(&out[0], (2, Err(e)) if e.contains("member_id")),
+            "{out:?}"
+        );
+        assert!(
+            matches!(&out[1], (3, Err(e)) if e.contains("year")),
+            "{out:?}"
+        );
+        let out = returns_csv("member_id,year\nm-0001,2026,extra\n");
+        assert!(
+            out[0].1.is_err(),
+            "a row longer than the header is refused: {out:?}"
+        );
+    }
+}

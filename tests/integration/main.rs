@@ -8,6 +8,9 @@
 //! - `traps`: hand-made parser traps in `fixtures/ocds/traps`
 //! - `cli`: exit codes, the data-folder lock, reference imports
 //! - `api`: the HTTP API of `serve --demo` on 127.0.0.1
+//! - `bad_input`: the bad-input corpus (HTTP bodies, query strings, headers,
+//!   paths and pages against one `serve --demo`; hostile files; hostile
+//!   upstream pages through `sync`)
 //! - `browser`: the web pages in headless Chromium (WebDriver)
 //! - `matrix`: every route and page × every kind of caller against the
 //!   policy table, with leak checks; rate limits per address and per key
@@ -28,6 +31,7 @@
 
 mod alerts;
 mod api;
+mod bad_input;
 mod browser;
 mod cli;
 mod common;
