@@ -436,6 +436,9 @@ async fn admit_then_run(s: ServerState, route: Route, req: Request, next: Next) 
     }
     let public = policy::access(route.action) == policy::Access::Public;
     let mut resp = next.run(Request::from_parts(parts, body)).await;
+    if route.surface == Surface::Api {
+        resp = json_rejection(resp).await;
+    }
     if !public {
         // Answers for a principal must not outlive the session in a cache
         // (Back after sign-out), nor be shared.
@@ -443,6 +446,31 @@ async fn admit_then_run(s: ServerState, route: Route, req: Request, next: Next) 
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     resp
+}
+
+/// axum's own extractor rejections (a path segment that is not a number or
+/// not UTF-8, a form that does not parse) answer in plain text; on the API
+/// every error is JSON with a code, so those become `invalid_parameter`.
+async fn json_rejection(resp: Response) -> Response {
+    let plain = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !plain || !resp.status().is_client_error() {
+        return resp;
+    }
+    let status = resp.status();
+    let text = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let code = if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        "body_too_large"
+    } else {
+        "invalid_parameter"
+    };
+    super::error::ApiError::new(status, code, text).into_response()
 }
 
 /// The longest path and query string served; search words and filters fit
