@@ -142,9 +142,9 @@ pub struct RunInput {
 /// follow in the background (see `GET /api/v1/alerts/deliveries`).
 pub async fn run(
     State(app): State<super::State>,
-    body: Option<Json<RunInput>>,
+    super::body::OptionalApiJson(body): super::body::OptionalApiJson<RunInput>,
 ) -> Result<Json<alerts::RunReport>, ApiError> {
-    let input = body.map(|Json(b)| b).unwrap_or_default();
+    let input = body.unwrap_or_default();
     let now = match &input.now {
         Some(s) => parse_when("now", s, false)?,
         None => time::OffsetDateTime::now_utc(),

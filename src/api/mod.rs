@@ -165,18 +165,21 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
 }
 
+/// The longest idempotency key (the ledger stores it with the event).
+pub const MAX_IDEMPOTENCY_KEY: usize = 200;
+
 /// The `Idempotency-Key` header every write must carry.
 pub fn idempotency_key(h: &HeaderMap) -> Result<String, ApiError> {
     h.get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
-        .filter(|k| !k.is_empty())
+        .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY)
         .map(str::to_owned)
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "missing_idempotency_key",
-                "every write needs an `Idempotency-Key` header (any unique text; send the same key when retrying)",
+                "every write needs an `Idempotency-Key` header (1 to 200 bytes of unique text; send the same key when retrying)",
             )
         })
 }

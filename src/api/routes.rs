@@ -420,22 +420,36 @@ pub fn router(app: Arc<App>, secure_cookies: bool) -> Router {
     }
     router
         .fallback(super::error::not_found)
-        .layer(axum::middleware::from_fn(security_headers))
         .layer(RequestBodyLimitLayer::new(super::MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             super::REQUEST_TIMEOUT,
         ))
+        // Outermost, so that the limits' own answers carry the headers too.
+        .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
 }
 
 async fn admit_then_run(s: ServerState, route: Route, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
-    if let Err(refusal) = super::principal::admit(&s, &route, &mut parts).await {
+    if let Err(mut refusal) = super::principal::admit(&s, &route, &mut parts).await {
+        refusal
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         return refusal;
     }
     let public = policy::access(route.action) == policy::Access::Public;
+    let token_route = matches!(route.action, Action::Feed | Action::Unsubscribe);
+    let addr = super::principal::client_addr(&parts);
     let mut resp = next.run(Request::from_parts(parts, body)).await;
+    if token_route && resp.status() == axum::http::StatusCode::NOT_FOUND {
+        // A token in the path is a credential: guessing one counts as a
+        // bad credential of this address.
+        if let Err(wait) = s.app.attempts.check(&format!("fail:{addr}")) {
+            return super::principal::too_many("failed sign-ins from this address", wait)
+                .into_response();
+        }
+    }
     if route.surface == Surface::Api {
         resp = json_rejection(resp).await;
     }

@@ -312,7 +312,10 @@ fn describe(n: &Notice, s: Scored, all: &[Profile]) -> Consortium {
             a.member_id
         ));
     }
-    let turnover: i64 = ps.iter().filter_map(|p| p.member.turnover_pence).sum();
+    let turnover: i64 = ps
+        .iter()
+        .filter_map(|p| p.member.turnover_pence)
+        .fold(0i64, i64::saturating_add);
     if let (Some(v), true) = (n.value.headline_pence(), turnover > 0) {
         reasons.push(format!(
             "combined turnover {} against a value of {}",

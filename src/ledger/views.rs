@@ -51,13 +51,21 @@ impl App {
     pub fn reconciliation(&self) -> Result<Reconciliation> {
         let links = self.store.links()?;
         let cases = self.cases();
+        // Read every linked notice first, so that a store error fails the
+        // answer instead of reading as "no award date".
+        let mut dates: std::collections::HashMap<(String, String), Date> =
+            std::collections::HashMap::new();
+        for l in &links {
+            if let Some(n) = self.store.get_notice(&l.ocid)? {
+                for a in &n.awards {
+                    if let Some(d) = a.date {
+                        dates.insert((n.ocid.clone(), a.id.clone()), d.date());
+                    }
+                }
+            }
+        }
         let award_date = |ocid: &str, award: &str| -> Option<Date> {
-            let n = self.store.get_notice(ocid).ok().flatten()?;
-            n.awards
-                .iter()
-                .find(|a| a.id == award)
-                .and_then(|a| a.date)
-                .map(|d| d.date())
+            dates.get(&(ocid.to_owned(), award.to_owned())).copied()
         };
         Ok(totals::reconcile(&cases, &links, &award_date))
     }

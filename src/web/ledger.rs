@@ -39,6 +39,19 @@ const STAGES: [&str; 7] = [
     "withdrawn",
 ];
 
+/// The server's own failure: logged with its cause, answered 500.
+fn internal(cause: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %cause, "page failed");
+    (
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        message(
+            "Something went wrong",
+            "The server could not build this page; the error is in its log.",
+        ),
+    )
+        .into_response()
+}
+
 fn refused(text: &str) -> Response {
     (
         axum::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -227,8 +240,9 @@ pub async fn record_step(
 
 pub async fn pipeline(State(state): State<super::State>, viewer: Viewer) -> Response {
     let app = state.app.clone();
-    let Ok(cases) = tokio::task::spawn_blocking(move || app.cases()).await else {
-        return refused("the server could not read the cases");
+    let cases = match tokio::task::spawn_blocking(move || app.cases()).await {
+        Ok(c) => c,
+        Err(e) => return internal(&e),
     };
     let body = html! {
         h1 { "Pipeline" }
@@ -252,7 +266,7 @@ fn chart(rows: &[(String, i64)]) -> Markup {
     let mut cum = Vec::new();
     let mut total = 0i64;
     for (_, v) in rows {
-        total += v;
+        total = total.saturating_add(*v);
         cum.push(total);
     }
     let max = cum.iter().copied().max().unwrap_or(0).max(1) as f64;
@@ -282,7 +296,7 @@ fn bar(percent: f64) -> Markup {
 
 pub async fn dashboard(State(state): State<super::State>, viewer: Viewer) -> Response {
     let app = state.app.clone();
-    let Ok((overall, by_cluster, by_month, kpis)) = tokio::task::spawn_blocking(move || {
+    let done = tokio::task::spawn_blocking(move || {
         let today = OffsetDateTime::now_utc().date();
         (
             app.totals(By::Cluster),
@@ -291,9 +305,10 @@ pub async fn dashboard(State(state): State<super::State>, viewer: Viewer) -> Res
             app.kpis(today),
         )
     })
-    .await
-    else {
-        return refused("the server could not read the ledger");
+    .await;
+    let (overall, by_cluster, by_month, kpis) = match done {
+        Ok(x) => x,
+        Err(e) => return internal(&e),
     };
     let months: Vec<(String, i64)> = by_month
         .rows
@@ -351,8 +366,9 @@ pub async fn totals_csv(
         }
     }
     let app = state.app.clone();
-    let Ok(t) = tokio::task::spawn_blocking(move || app.totals(by)).await else {
-        return refused("the server could not read the ledger");
+    let t = match tokio::task::spawn_blocking(move || app.totals(by)).await {
+        Ok(t) => t,
+        Err(e) => return internal(&e),
     };
     let columns: Vec<String> = [
         "key",

@@ -1072,6 +1072,12 @@ fn the_http_corpus_breaks_nothing() {
     table.extend(header_cases(&ctx, &ocid));
     table.extend(page_cases(&ctx, &ocid, &case_id));
     let kinds: std::collections::BTreeSet<&str> = table.iter().map(|c| c.kind).collect();
+    assert!(
+        kinds.len() >= 40 && table.len() >= 90,
+        "the corpus shrank: {} cases of {} kinds",
+        table.len(),
+        kinds.len()
+    );
     let mut failures = Vec::new();
     for c in &table {
         let r = send(&ctx.addr, &c.request, c.half_close);

@@ -259,6 +259,12 @@ fn seed(s: &Server) -> Data {
     }
     let (st, v) = s.admin(Method::POST, "/api/v1/alerts/run", Some(json!({})));
     assert!(st < 300, "alerts run: {st} {v}");
+    // The leak checks on alerts look at something: both members have some.
+    for m in [&a, &b] {
+        let (st, v) = s.admin(Method::GET, &format!("/api/v1/members/{m}/alerts"), None);
+        let n = v["alerts"].as_array().map_or(0, Vec::len);
+        assert!(st == 200 && n > 0, "alerts of {m}: {st} {v}");
+    }
     let (st, v) = s.admin(
         Method::POST,
         "/api/v1/referrals",
@@ -521,6 +527,9 @@ fn body_for(path: &str, d: &Data) -> Value {
     }
 }
 
+/// Status, `Location`, body, and which of the expected headers are missing.
+type Answer = (u16, String, String, Vec<&'static str>);
+
 fn send(
     s: &Server,
     who: &Who,
@@ -529,7 +538,7 @@ fn send(
     surface: Surface,
     d: &Data,
     csv: bool,
-) -> (u16, String, String) {
+) -> Answer {
     let url = if csv {
         let sep = if path.contains('?') { '&' } else { '?' };
         format!("{}{path}{sep}format=csv", s.url)
@@ -575,7 +584,26 @@ fn send(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    (st, location, resp.text().unwrap_or_default())
+    let h = resp.headers();
+    let mut missing: Vec<&'static str> = [
+        "content-security-policy",
+        "x-frame-options",
+        "x-content-type-options",
+        "referrer-policy",
+    ]
+    .into_iter()
+    .filter(|k| !h.contains_key(*k))
+    .collect();
+    if h.get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !v.contains("frame-ancestors 'none'"))
+    {
+        missing.push("frame-ancestors 'none'");
+    }
+    if h.get("cache-control").and_then(|v| v.to_str().ok()) != Some("no-store") {
+        missing.push("cache-control: no-store");
+    }
+    (st, location, resp.text().unwrap_or_default(), missing)
 }
 
 fn judge(
@@ -584,12 +612,21 @@ fn judge(
     path: &str,
     surface: Surface,
     want: Option<Decision>,
-    got: (u16, String, String),
+    got: Answer,
     public: bool,
 ) -> Vec<String> {
-    let (st, location, body) = got;
+    let (st, location, body, missing) = got;
     let mut bad = Vec::new();
     let at = format!("{method} {path} as {}", who.label);
+    // Every answer carries the security headers; every answer of a route
+    // that needs a principal (refusals included) is not to be cached.
+    let missing: Vec<&str> = missing
+        .into_iter()
+        .filter(|m| !(public && *m == "cache-control: no-store"))
+        .collect();
+    if !missing.is_empty() {
+        bad.push(format!("{at}: {st} without {missing:?}"));
+    }
     if st >= 500 {
         bad.push(format!("{at}: {st} {body}"));
     }
@@ -693,7 +730,11 @@ fn every_route_and_page_follows_the_policy_table_and_leaks_nothing() {
                     .get("location")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
-                if got.0 != 303 || after != 303 || !location.starts_with("/signin") {
+                if got.0 != 303
+                    || after != 303
+                    || !location.starts_with("/signin")
+                    || !got.3.is_empty()
+                {
                     failures.push(format!(
                         "POST /signout as {}: {} then {after} {location}",
                         who.label, got.0
