@@ -242,6 +242,9 @@ fn harm(p: &Path, h: Harm) {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Expect {
     Refused,
+    /// Refused, and the message names the last backup (the ledger is gone:
+    /// the operator needs to know what to restore).
+    RefusedNamingBackup,
     Intact,
     /// Starts as the older copy was.
     IntactAsOlder,
@@ -290,7 +293,7 @@ fn scenarios() -> Vec<(&'static str, Damage, Expect)> {
         (
             "ledger folder deleted",
             Box::new(|d: &Path, _: &Base| std::fs::remove_dir_all(d.join("ledger")).expect("rm")),
-            Refused,
+            RefusedNamingBackup,
         ),
         (
             "head missing",
@@ -330,7 +333,7 @@ fn scenarios() -> Vec<(&'static str, Damage, Expect)> {
                 std::fs::remove_dir_all(d.join("ledger")).expect("rm");
                 std::fs::remove_file(head(d)).expect("rm");
             }),
-            Refused,
+            RefusedNamingBackup,
         ),
         (
             "an older copy of the ledger",
@@ -414,7 +417,12 @@ fn scenario(b: &Base, name: &str, damage: &Damage, expect: Expect) -> Result<&'s
         &b.facts
     };
     match facts(&d) {
-        Ok(f) if f == *want && expect != Expect::Refused => Ok("started intact"),
+        Ok(f) if f == *want && !matches!(expect, Expect::Refused | Expect::RefusedNamingBackup) => {
+            Ok("started intact")
+        }
+        Err(e) if expect == Expect::RefusedNamingBackup && !e.contains("backup.jsonl") => Err(
+            format!("{name}: refused without naming the last backup: {e}"),
+        ),
         Ok(f) => Err(format!(
             "{name}: started with {f:?}, expected {expect:?} ({want:?})"
         )),
