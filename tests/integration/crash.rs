@@ -78,6 +78,25 @@ impl Drop for Server {
     }
 }
 
+/// Starts `serve` and kills it (SIGKILL) `ms` milliseconds later, whether
+/// or not it has begun to listen.
+fn kill_while_starting(d: &Path, log: &Path, ms: u64) {
+    let err = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    let mut child = sb(d)
+        .args(["serve", "--addr", "127.0.0.1:0", "--no-sync"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(err))
+        .spawn()
+        .expect("serve starts");
+    std::thread::sleep(Duration::from_millis(ms));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// Starts `serve` on port 0, its stderr appended to `log`; `Err` with the
 /// log when it exits instead of listening.
 pub fn start(d: &Path, log: &Path) -> Result<Server, String> {
@@ -343,6 +362,11 @@ fn acknowledged_writes_survive_kill_9_exactly_once() {
     let pending: Vec<Arc<Mutex<Option<Job>>>> = (0..THREADS).map(|_| Arc::default()).collect();
     for cycle in 1..=cycles + 1 {
         let last = cycle == cycles + 1;
+        if !last && rng.below(4) == 0 {
+            // Sometimes the kill comes while `serve` opens and recovers
+            // the folder, before it listens.
+            kill_while_starting(&d, &log, rng.below(300));
+        }
         let server = start(&d, &log).unwrap_or_else(|e| panic!("restart {cycle}: {e}"));
         let threads: Vec<_> = pending
             .iter()
