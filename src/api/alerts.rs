@@ -46,6 +46,7 @@ pub async fn member_alerts(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(p) = params
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.body_text()))?;
+    let limit = super::bounded("limit", p.limit, 50, 500)?;
     blocking(move || {
         app.store
             .get_member(&id)?
@@ -54,7 +55,7 @@ pub async fn member_alerts(
         let settings = log
             .settings(&id)?
             .map(|s| alerts::settings_view(&app.alerts, &s, false));
-        let list = log.alerts_of(&id, p.limit.unwrap_or(50).min(500))?;
+        let list = log.alerts_of(&id, limit)?;
         Ok(Json(serde_json::json!({
             "member_id": id,
             "settings": settings,
