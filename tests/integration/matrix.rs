@@ -649,6 +649,16 @@ fn judge(
         (false, _, Some(Decision::Allow)) if st == 401 || st == 403 || signin => {
             bad.push(format!("{at}: {st} {location}, want it allowed: {body}"));
         }
+        // Admins and brokers see every row: their reads must succeed (or,
+        // for the home page, redirect to the right page), not merely
+        // escape 401 and 403.
+        (false, _, Some(Decision::Allow))
+            if *method == Method::GET
+                && matches!(who.acts_as, Some((Role::Admin | Role::Broker, _)))
+                && !(200..400).contains(&st) =>
+        {
+            bad.push(format!("{at}: {st}, want it answered: {body}"));
+        }
         _ => {}
     }
     for t in &who.forbidden_texts {
