@@ -258,16 +258,7 @@ fn demo_server_with_keys_env(
         .stderr(Stdio::piped())
         .spawn()
         .expect("serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("listening line");
-    let url = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let url = crate::common::listening_url(&mut child);
     // Keep reading stderr for the server's whole life (a closed pipe would
     // break its logging); hand the demo keys over as they appear.
     let stderr = BufReader::new(child.stderr.take().expect("stderr"));

@@ -35,21 +35,7 @@ pub fn serve(global: &[&str], serve_args: &[&str]) -> (Child, String) {
         .stderr(Stdio::null())
         .spawn()
         .expect("serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("reads the listening line");
-    let url = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    assert!(
-        url.starts_with("http://127.0.0.1:"),
-        "unexpected first line: {line:?}"
-    );
+    let url = crate::common::listening_url(&mut child);
     (child, url)
 }
 
@@ -89,21 +75,7 @@ pub fn serve_demo(global: &[&str], serve_args: &[&str]) -> DemoServer {
         .stderr(Stdio::piped())
         .spawn()
         .expect("serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("reads the listening line");
-    let url = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    assert!(
-        url.starts_with("http://127.0.0.1:"),
-        "unexpected first line: {line:?}"
-    );
+    let url = crate::common::listening_url(&mut child);
     let mut err = BufReader::new(child.stderr.take().expect("stderr"));
     let mut keys = std::collections::HashMap::new();
     loop {

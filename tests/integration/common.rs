@@ -60,3 +60,26 @@ pub fn tempdir() -> tempfile::TempDir {
         .tempdir()
         .expect("temp dir")
 }
+
+/// Reads the first line `serve` prints (`sebroker listening on URL`) from
+/// the child's piped stdout and returns the URL; panics with the line when
+/// it is not a loopback URL.
+pub fn listening_url(child: &mut std::process::Child) -> String {
+    use std::io::BufRead;
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("serve's stdout is piped");
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("reads the listening line");
+    let url = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "unexpected first line from serve: {line:?}"
+    );
+    url
+}

@@ -662,15 +662,7 @@ fn serve_keeps_serving_when_every_page_is_nested_10000_deep() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("serve starts");
-    let mut line = String::new();
-    let stdout = child.stdout.take().expect("stdout");
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("line");
-    let url = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let url = crate::common::listening_url(&mut child);
     let client = reqwest::blocking::Client::new();
     let mut fts = Value::Null;
     // Bounded wait for the first run to end (it takes well under a second).

@@ -49,17 +49,7 @@ fn start(env: &[(&str, &str)]) -> Server {
         .stderr(Stdio::piped())
         .spawn()
         .expect("serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("listening line");
-    let url = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    let url = crate::common::listening_url(&mut child);
     // Keep draining stderr so the server's logging never blocks.
     let stderr = child.stderr.take().expect("stderr");
     std::thread::spawn(move || for _ in BufReader::new(stderr).lines() {});
