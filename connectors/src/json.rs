@@ -85,6 +85,21 @@ pub fn decode(bytes: &[u8]) -> Decoded {
     }
 }
 
+/// Reads a whole input file, refusing one larger than `max` bytes before
+/// reading it (files are read whole, so a huge one would exhaust memory).
+pub fn read_bounded(path: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>> {
+    let len = std::fs::metadata(path)?.len();
+    if len > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "the file is {len} bytes; at most {max} are read (split it into smaller files)"
+            ),
+        ));
+    }
+    std::fs::read(path)
+}
+
 /// SHA-256 of the JSON text with insignificant whitespace removed, so a
 /// release re-indented by a server hashes the same as the original.
 pub fn content_hash(json: &str) -> [u8; 32] {

@@ -288,8 +288,11 @@ pub fn referrals(config: &Config, remote: &Remote, cmd: ReferralsCommand) -> any
 pub fn returns(config: &Config, remote: &Remote, cmd: ReturnsCommand) -> anyhow::Result<u8> {
     match cmd {
         ReturnsCommand::Import { file, json } => {
-            let bytes = std::fs::read(&file)
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let bytes = sebroker_connectors::json::read_bounded(
+                &file,
+                sebroker_connectors::ocds::read::MAX_FILE_BYTES,
+            )
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
             let text = sebroker_connectors::json::decode(&bytes).text;
             let (mut ok, mut errors) = (0u64, Vec::new());
             for (line, row) in crate::ledger::input::returns_csv(&text) {

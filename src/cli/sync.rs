@@ -211,7 +211,11 @@ pub fn anchors_import_cmd(
         eprintln!("error: --anchor: {m}");
         return Ok(exit::USAGE);
     }
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let bytes = sebroker_connectors::json::read_bounded(
+        file,
+        sebroker_connectors::ocds::read::MAX_FILE_BYTES,
+    )
+    .with_context(|| format!("cannot read {}", file.display()))?;
     let app = App::open(&config.data_dir)?;
     let report = match crate::anchors::import_file(&app, anchor, &bytes) {
         Ok(r) => r,

@@ -238,7 +238,10 @@ fn serde_field(msg: &str) -> Option<String> {
 
 /// Parses an import file; the format comes from the extension.
 pub fn parse_file(path: &Path, clusters: &[String], places: &Places) -> std::io::Result<Parsed> {
-    let bytes = std::fs::read(path)?;
+    let bytes = sebroker_connectors::json::read_bounded(
+        path,
+        sebroker_connectors::ocds::read::MAX_FILE_BYTES,
+    )?;
     let text = sebroker_connectors::json::decode(&bytes).text;
     let ext = path
         .extension()

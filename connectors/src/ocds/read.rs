@@ -69,6 +69,8 @@ pub struct ReadOutcome {
 /// Decompressed files above this are cut here and reported (a gzip bomb
 /// must not exhaust memory); 1 GiB holds any real OCDS bulk file we know.
 pub const MAX_DECOMPRESSED_BYTES: u64 = 1 << 30;
+/// The largest file [`read_path`] reads (it reads files whole).
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
 /// Bounds of one read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +94,7 @@ impl Default for Limits {
 /// Reads a file (`.json`, `.jsonl`, `.ndjson`, optionally `.gz`).
 pub fn read_path(path: &Path) -> std::io::Result<ReadOutcome> {
     let name = path.to_string_lossy().to_ascii_lowercase();
-    let bytes = std::fs::read(path)?;
+    let bytes = crate::json::read_bounded(path, MAX_FILE_BYTES)?;
     let gz = name.ends_with(".gz");
     let stem = name.trim_end_matches(".gz");
     let lines = stem.ends_with(".jsonl") || stem.ends_with(".ndjson");
@@ -929,5 +931,26 @@ mod speed {
             releases / rounds,
             mb / serde.as_secs_f64()
         );
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    #[test]
+    fn a_file_over_the_cap_is_refused_without_reading_it() {
+        let dir = std::env::temp_dir().join(format!("sebroker-size-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let p = dir.join("huge.json");
+        // Sparse: takes no disk, and is never read.
+        let f = std::fs::File::create(&p).expect("file");
+        f.set_len(MAX_FILE_BYTES + 1).expect("set_len");
+        let e = read_path(&p).expect_err("refused");
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("at most"), "{e}");
+        std::fs::write(&p, br#"{"releases":[{"ocid":"a","id":"1"}]}"#).expect("write");
+        assert_eq!(read_path(&p).expect("small file").releases.len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
