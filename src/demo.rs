@@ -41,3 +41,16 @@ pub fn load(app: &App, clusters: &[String]) -> Result<Vec<IngestReport>> {
         .map(|(name, text)| ingest_text(app, name, text, &IngestOptions::default()))
         .collect()
 }
+
+/// A fresh data folder holding the demo data, opened (unit tests).
+#[cfg(test)]
+pub fn open_in_tempdir() -> (tempfile::TempDir, crate::app::App) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = crate::app::App::open(dir.path()).expect("app");
+    let clusters: Vec<String> = crate::members::DEFAULT_CLUSTERS
+        .iter()
+        .map(|c| (*c).to_owned())
+        .collect();
+    load(&app, &clusters).expect("demo");
+    (dir, app)
+}

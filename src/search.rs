@@ -294,13 +294,7 @@ mod tests {
 
     #[test]
     fn a_store_error_fails_the_search_instead_of_guessing_groups() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut app = App::open(dir.path()).expect("app");
-        let clusters: Vec<String> = crate::members::DEFAULT_CLUSTERS
-            .iter()
-            .map(|c| (*c).to_owned())
-            .collect();
-        crate::demo::load(&app, &clusters).expect("demo");
+        let (_dir, mut app) = crate::demo::open_in_tempdir();
         // Two notices filed as one opportunity.
         let mut ocids = Vec::new();
         app.store

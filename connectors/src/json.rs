@@ -151,6 +151,29 @@ pub fn clean_text(s: &str) -> String {
     cleaned.trim().to_owned()
 }
 
+/// Every `.json` file under `../shared/data/ocds` with its bytes, and the
+/// folder searched (tests and measurements over the real data).
+#[cfg(test)]
+pub(crate) fn real_ocds_files() -> (std::path::PathBuf, Vec<(std::path::PathBuf, Vec<u8>)>) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/ocds");
+    let mut stack = vec![root.clone()];
+    let mut out = Vec::new();
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            stack.extend(
+                std::fs::read_dir(&p)
+                    .expect("dir")
+                    .flatten()
+                    .map(|e| e.path()),
+            );
+        } else if p.extension().is_some_and(|e| e == "json") {
+            let bytes = std::fs::read(&p).expect("file");
+            out.push((p, bytes));
+        }
+    }
+    (root, out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,25 +197,16 @@ mod tests {
 
     #[test]
     fn real_files_pass_the_depth_check() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/ocds");
-        let mut files = vec![root.clone()];
-        let mut seen = 0;
-        while let Some(p) = files.pop() {
-            if p.is_dir() {
-                files.extend(
-                    std::fs::read_dir(&p)
-                        .expect("dir")
-                        .flatten()
-                        .map(|e| e.path()),
-                );
-            } else if p.extension().is_some_and(|e| e == "json") {
-                let bytes = std::fs::read(&p).expect("file");
-                assert_eq!(check_depth(&bytes, MAX_DEPTH), Ok(()), "{}", p.display());
-                seen += 1;
-            }
+        let (root, files) = real_ocds_files();
+        for (p, bytes) in &files {
+            assert_eq!(check_depth(bytes, MAX_DEPTH), Ok(()), "{}", p.display());
         }
         if std::env::var("SEBROKER_REQUIRE_DATA").as_deref() == Ok("1") {
-            assert!(seen > 0, "no real OCDS files under {}", root.display());
+            assert!(
+                !files.is_empty(),
+                "no real OCDS files under {}",
+                root.display()
+            );
         }
     }
 

@@ -278,13 +278,7 @@ mod tests {
 
     #[test]
     fn open_cases_with_a_closing_deadline_reach_brokers() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let app = App::open(dir.path()).expect("app");
-        let clusters: Vec<String> = crate::members::DEFAULT_CLUSTERS
-            .iter()
-            .map(|c| (*c).to_owned())
-            .collect();
-        crate::demo::load(&app, &clusters).expect("demo");
+        let (_dir, app) = crate::demo::open_in_tempdir();
         let ocid = "ocds-h6vhtk-d00001";
         let input = CaseInput {
             ocid: ocid.into(),

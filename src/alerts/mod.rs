@@ -529,7 +529,7 @@ pub fn settings_view(cfg: &AlertsConfig, s: &AlertSettings, secrets: bool) -> Se
 pub fn feed_for_token(app: &App, token: &str, now: OffsetDateTime) -> Result<Option<String>> {
     let cfg = &app.alerts;
     let (recipient, title) = match &cfg.broker_feed_token {
-        Some(t) if crate::api::anchors::same_secret(&t.0, token) => (
+        Some(t) if crate::api::principal::same_secret(&t.0, token) => (
             BROKERS.to_owned(),
             "sebroker: notices that need brokering".to_owned(),
         ),
@@ -564,14 +564,7 @@ mod tests {
     use time::macros::datetime;
 
     fn demo_app() -> (tempfile::TempDir, App) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let app = App::open(dir.path()).expect("app");
-        let clusters: Vec<String> = crate::members::DEFAULT_CLUSTERS
-            .iter()
-            .map(|c| (*c).to_owned())
-            .collect();
-        crate::demo::load(&app, &clusters).expect("demo");
-        (dir, app)
+        crate::demo::open_in_tempdir()
     }
 
     fn run_at(app: &App, now: OffsetDateTime) -> Result<RunReport> {

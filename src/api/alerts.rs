@@ -239,9 +239,7 @@ mod tests {
     use std::net::IpAddr;
     use std::sync::Arc;
 
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
-    use tower::ServiceExt;
+    use axum::http::StatusCode;
 
     use crate::alerts::urlsafe::StaticResolver;
     use crate::app::App;
@@ -249,34 +247,14 @@ mod tests {
     const TOKEN: &str = "test-admin-token-0123456789abcdef";
 
     async fn put(app: &Arc<App>, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
-        let req = Request::builder()
-            .method("PUT")
-            .uri("/api/v1/members/m-0013/alert-settings")
-            .header("authorization", format!("Bearer {TOKEN}"))
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .expect("request");
-        let res = crate::api::router(app.clone())
-            .oneshot(req)
-            .await
-            .expect("response");
-        let status = res.status();
-        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
-            .await
-            .expect("body");
-        (status, serde_json::from_slice(&bytes).expect("json"))
+        let uri = "/api/v1/members/m-0013/alert-settings";
+        crate::api::testing::call(app, "PUT", uri, TOKEN, Some(body)).await
     }
 
     #[tokio::test]
     async fn webhook_names_resolving_inside_are_refused_when_set() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut app = App::open(dir.path()).expect("app");
+        let (_dir, mut app) = crate::demo::open_in_tempdir();
         app.admin_token = Some(crate::config::Secret(TOKEN.into()));
-        let clusters: Vec<String> = crate::members::DEFAULT_CLUSTERS
-            .iter()
-            .map(|c| (*c).to_owned())
-            .collect();
-        crate::demo::load(&app, &clusters).expect("demo");
         let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
         app.alerts_rt.set_resolver(Arc::new(
             StaticResolver::default()

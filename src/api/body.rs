@@ -7,6 +7,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, StatusCode};
+use sebroker_connectors::json::scan;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -34,17 +35,17 @@ pub fn check_limits(bytes: &[u8]) -> Result<(), Exceeded> {
     while i < bytes.len() {
         match bytes[i] {
             b'"' => {
-                let start = i;
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-                if i - start - 1 > MAX_STRING_BYTES {
+                // The connectors' scanner skips strings (escapes included);
+                // an unterminated one ends the text, for serde to report.
+                let end = scan::string_end(bytes, i).unwrap_or(bytes.len());
+                if end - i > MAX_STRING_BYTES + 2 {
                     return Err(Exceeded {
-                        position: start,
+                        position: i,
                         what: format!("a string longer than {MAX_STRING_BYTES} bytes"),
                     });
                 }
+                i = end;
+                continue;
             }
             c @ (b'[' | b'{') => {
                 count_element(&mut stack, i)?;

@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 
-use super::auth::Caller;
 use super::error::ApiError;
+use super::principal::Principal;
 use super::{blocking, idempotency_key, query, write_status, Paging};
 use crate::auth::Role;
 use crate::ledger::input::{CaseEventInput, CaseInput};
@@ -38,7 +38,7 @@ fn case_not_found(id: &str) -> ApiError {
 }
 
 /// Whether the caller may see this case (members: only their own).
-fn visible(caller: &Caller, c: &Case) -> bool {
+fn visible(caller: &Principal, c: &Case) -> bool {
     match caller.role {
         Role::Member => caller
             .member_id
@@ -48,7 +48,7 @@ fn visible(caller: &Caller, c: &Case) -> bool {
     }
 }
 
-fn filtered(app: &super::State, caller: &Caller, f: &CaseFilter) -> Result<Vec<Case>, ApiError> {
+fn filtered(app: &super::State, caller: &Principal, f: &CaseFilter) -> Result<Vec<Case>, ApiError> {
     let status = f
         .status
         .as_deref()
@@ -77,7 +77,7 @@ fn filtered(app: &super::State, caller: &Caller, f: &CaseFilter) -> Result<Vec<C
 }
 
 pub async fn list(
-    caller: Caller,
+    caller: Principal,
     State(app): State<super::State>,
     q: Result<Query<CaseFilter>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -94,7 +94,7 @@ pub async fn list(
 }
 
 pub async fn member_cases(
-    caller: Caller,
+    caller: Principal,
     State(app): State<super::State>,
     Path(id): Path<String>,
     q: Result<Query<CaseFilter>, QueryRejection>,
@@ -102,7 +102,7 @@ pub async fn member_cases(
     let mut f = query(q)?;
     blocking(move || {
         if app.store.get_member(&id)?.is_none() {
-            return Err(super::auth::member_not_found(&id));
+            return Err(super::principal::member_not_found(&id));
         }
         f.member = Some(id);
         let list = filtered(&app, &caller, &f)?;
@@ -116,7 +116,7 @@ pub async fn member_cases(
 }
 
 pub async fn show(
-    caller: Caller,
+    caller: Principal,
     State(app): State<super::State>,
     Path(id): Path<String>,
 ) -> Result<Json<Case>, ApiError> {
@@ -128,7 +128,7 @@ pub async fn show(
 }
 
 pub async fn open(
-    caller: Caller,
+    caller: Principal,
     State(app): State<super::State>,
     headers: HeaderMap,
     super::body::ApiJson(input): super::body::ApiJson<CaseInput>,
@@ -148,7 +148,7 @@ pub async fn open(
 }
 
 pub async fn add_event(
-    caller: Caller,
+    caller: Principal,
     State(app): State<super::State>,
     Path(id): Path<String>,
     headers: HeaderMap,

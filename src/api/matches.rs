@@ -8,9 +8,9 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
-use super::auth::{member_not_found, Caller};
 use super::blocking;
 use super::error::ApiError;
+use super::principal::{member_not_found, Principal};
 use crate::matching::store::member_matches;
 use crate::search::parse_when;
 use sebroker_index::Status;
@@ -117,7 +117,7 @@ pub async fn consortia(
 }
 
 pub async fn members(
-    caller: Caller,
+    caller: Principal,
     State(app): State<super::State>,
     page: Result<Query<super::Paging>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {

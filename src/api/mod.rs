@@ -1,11 +1,10 @@
 //! The HTTP API: JSON under `/api/v1`, errors as
 //! `{"error": {"code", "message"}}`, every route behind an API key and a
-//! role check ([`auth::Caller`]), CSV on request (`?format=csv` or
+//! role check (admitted by [`principal::admit`] against [`policy`]), CSV on request (`?format=csv` or
 //! `Accept: text/csv`), with body-size and time limits. See docs/api.md.
 
 pub mod alerts;
 pub mod anchors;
-pub mod auth;
 pub mod body;
 pub mod cases;
 pub mod csv;
@@ -112,30 +111,12 @@ pub mod bounded {
     }
 }
 
-/// Checks the search window: `offset + limit` at most
-/// [`sebroker_index::query::MAX_WINDOW`] (400 `offset_too_large`).
-pub fn search_window(offset: Option<usize>, limit: Option<usize>) -> Result<(), ApiError> {
-    use sebroker_index::query::{MAX_LIMIT, MAX_WINDOW};
-    let limit_v = limit.unwrap_or(10);
-    if limit_v == 0 || limit_v > MAX_LIMIT {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_parameter",
-            format!("limit: 1 to {MAX_LIMIT}"),
-        ));
-    }
-    let offset = offset.unwrap_or(0);
-    if offset
-        .checked_add(limit_v)
-        .is_none_or(|end| end > MAX_WINDOW)
-    {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "offset_too_large",
-            format!("offset + limit: at most {MAX_WINDOW}; narrow the search (filters, dates) to reach later results"),
-        ));
-    }
-    Ok(())
+/// Checks a search's `limit` (1 to [`sebroker_index::query::MAX_LIMIT`]);
+/// how deep `offset + limit` may go is the index's to refuse
+/// (`IndexError::Window`, answered as 400 `offset_too_large`).
+pub fn search_limit(limit: Option<usize>) -> Result<(), ApiError> {
+    use sebroker_index::query::MAX_LIMIT;
+    bounded("limit", limit, 10, MAX_LIMIT).map(|_| ())
 }
 
 /// A count-like query parameter (`top`, `max_size`): 1 to `max`.
@@ -199,5 +180,44 @@ pub fn write_status(replayed: bool) -> StatusCode {
         StatusCode::OK
     } else {
         StatusCode::CREATED
+    }
+}
+
+/// Calls the whole router in-process, as a client would (unit tests).
+#[cfg(test)]
+pub mod testing {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    /// `method uri` with `Authorization: Bearer token` and an optional JSON
+    /// body; the status and the JSON answer.
+    pub async fn call(
+        app: &super::State,
+        method: &str,
+        uri: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {token}"));
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .expect("request");
+        let res = super::router(app.clone())
+            .oneshot(req)
+            .await
+            .expect("response");
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 22)
+            .await
+            .expect("body");
+        (status, serde_json::from_slice(&bytes).expect("json"))
     }
 }

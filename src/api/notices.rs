@@ -6,19 +6,17 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 
-use super::auth::Caller;
 use super::error::ApiError;
 use crate::search::{self, SearchPage, SearchParams};
 use sebroker_index::Notice;
 
 pub async fn list(
-    _caller: Caller,
     State(app): State<super::State>,
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Json<SearchPage>, ApiError> {
     let Query(params) = params
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.body_text()))?;
-    super::search_window(params.offset, params.limit)?;
+    super::search_limit(params.limit)?;
     let page = tokio::task::spawn_blocking(move || search::search(&app, &params))
         .await
         .map_err(|e| {
@@ -28,7 +26,6 @@ pub async fn list(
 }
 
 pub async fn show(
-    _caller: Caller,
     State(app): State<super::State>,
     Path(ocid): Path<String>,
 ) -> Result<Json<Notice>, ApiError> {

@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 
-use super::auth::{member_not_found, Caller};
 use super::error::ApiError;
+use super::principal::{member_not_found, Principal};
 use super::{blocking, idempotency_key, query, write_status, Paging};
 use crate::ledger::input::{ReferralInput, ReturnInput};
 use crate::ledger::model::Event;
@@ -47,7 +47,7 @@ pub async fn list(
 }
 
 pub async fn file_return(
-    caller: Caller,
+    caller: Principal,
     State(app): State<super::State>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -81,7 +81,7 @@ pub struct ReferralFilter {
 }
 
 pub async fn referrals(
-    caller: Caller,
+    caller: Principal,
     State(app): State<super::State>,
     q: Result<Query<ReferralFilter>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -111,7 +111,7 @@ pub async fn referrals(
 }
 
 pub async fn refer(
-    caller: Caller,
+    caller: Principal,
     State(app): State<super::State>,
     headers: HeaderMap,
     super::body::ApiJson(input): super::body::ApiJson<ReferralInput>,
@@ -138,7 +138,7 @@ pub struct VoidInput {
 /// A compensating event: the event `seq` (a case step, a referral or a
 /// return) no longer counts. Nothing is edited or deleted.
 pub async fn void(
-    caller: Caller,
+    caller: Principal,
     State(app): State<super::State>,
     Path(seq): Path<u64>,
     headers: HeaderMap,

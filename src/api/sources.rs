@@ -27,9 +27,7 @@ mod tests {
     use std::sync::atomic::Ordering;
     use std::sync::Arc;
 
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
-    use tower::ServiceExt;
+    use axum::http::StatusCode;
 
     use crate::app::App;
     use crate::store::failing::FailingStore;
@@ -37,34 +35,15 @@ mod tests {
     const TOKEN: &str = "test-admin-token-0123456789abcdef";
 
     async fn get(app: &Arc<App>, uri: &str) -> (StatusCode, serde_json::Value) {
-        let req = Request::builder()
-            .uri(uri)
-            .header("authorization", format!("Bearer {TOKEN}"))
-            .body(Body::empty())
-            .expect("request");
-        let res = crate::api::router(app.clone())
-            .oneshot(req)
-            .await
-            .expect("response");
-        let status = res.status();
-        let bytes = axum::body::to_bytes(res.into_body(), 1 << 22)
-            .await
-            .expect("body");
-        (status, serde_json::from_slice(&bytes).expect("json"))
+        crate::api::testing::call(app, "GET", uri, TOKEN, None).await
     }
 
     /// Search, stats and sources answer 500 `internal` when the store
     /// fails, never an empty list or zero counts.
     #[tokio::test]
     async fn store_errors_are_500_internal_not_empty_answers() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut app = App::open(dir.path()).expect("app");
+        let (_dir, mut app) = crate::demo::open_in_tempdir();
         app.admin_token = Some(crate::config::Secret(TOKEN.into()));
-        let clusters: Vec<String> = crate::members::DEFAULT_CLUSTERS
-            .iter()
-            .map(|c| (*c).to_owned())
-            .collect();
-        crate::demo::load(&app, &clusters).expect("demo");
         let failing = Arc::new(FailingStore::new(app.store.clone()));
         app.store = failing.clone();
         let app = Arc::new(app);

@@ -9,8 +9,8 @@ use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;
 
-use super::auth::Caller;
 use super::error::ApiError;
+use super::principal::Principal;
 use super::{blocking, query};
 use crate::ledger::totals::{By, Kpis, Reconciliation, Totals};
 
@@ -22,7 +22,7 @@ pub struct TotalsParams {
 }
 
 pub async fn totals(
-    caller: Caller,
+    caller: Principal,
     State(app): State<super::State>,
     q: Result<Query<TotalsParams>, QueryRejection>,
 ) -> Result<Json<Totals>, ApiError> {

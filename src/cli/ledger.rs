@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use tower::ServiceExt;
 
-use crate::api::auth::Caller;
+use crate::api::principal::Principal;
 use crate::app::App;
 use crate::auth::Role;
 use crate::config::Config;
@@ -112,7 +112,7 @@ pub fn request(
                 Some(b) => Body::from(b.to_string()),
                 None => Body::empty(),
             })?;
-            req.extensions_mut().insert(Caller {
+            req.extensions_mut().insert(Principal {
                 key_id: "cli".into(),
                 name: format!("cli:{}", cli_user()),
                 role: Role::Admin,

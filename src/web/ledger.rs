@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use sebroker_connectors::money::format_pence;
 
 use super::auth::{urlencode, Viewer};
+use super::internal;
 use super::layout::{message, page};
 use crate::ledger::input::{CaseEventInput, CaseInput};
 use crate::ledger::state::Case;
@@ -38,19 +39,6 @@ const STAGES: [&str; 7] = [
     "lost",
     "withdrawn",
 ];
-
-/// The server's own failure: logged with its cause, answered 500.
-fn internal(cause: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %cause, "page failed");
-    (
-        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-        message(
-            "Something went wrong",
-            "The server could not build this page; the error is in its log.",
-        ),
-    )
-        .into_response()
-}
 
 fn refused(text: &str) -> Response {
     (

@@ -60,6 +60,20 @@ impl WebState {
 
 pub type State = Arc<WebState>;
 
+/// The server's own failure as a page: logged with its cause, answered
+/// 500, never an empty page.
+pub fn internal(cause: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %cause, "page failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        layout::message(
+            "Something went wrong",
+            "The server could not build this page; the error is in its log.",
+        ),
+    )
+        .into_response()
+}
+
 /// A refusal as a page: 404 for what the viewer may not know exists, the
 /// message otherwise, with `Retry-After` kept.
 pub fn refusal_page(e: &ApiError) -> Response {

@@ -10,6 +10,7 @@ use sebroker_connectors::money::format_pence;
 use sebroker_index::{Notice, Status, Value};
 
 use super::auth::{urlencode, Viewer};
+use super::internal;
 use super::layout::{message, page};
 use super::Role;
 use crate::matching::{Components, Match};
@@ -18,20 +19,6 @@ use crate::search::{self, SearchParams};
 /// Runs blocking work (store, index) off the async threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
     tokio::task::spawn_blocking(f).await.ok()
-}
-
-/// The server's own failure: logged with its cause, never shown as an
-/// empty page.
-fn internal(cause: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %cause, "page failed");
-    (
-        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-        message(
-            "Something went wrong",
-            "The server could not build this page; the error is in its log.",
-        ),
-    )
-        .into_response()
 }
 
 fn not_found() -> Response {

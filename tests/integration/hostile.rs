@@ -72,6 +72,16 @@ fn json_of(out: &std::process::Output) -> Value {
     })
 }
 
+/// `ingest --json FILES…` into `store`, which must end partial (exit 3);
+/// its report.
+fn ingest_partially(store: &Path, files: &[&std::path::PathBuf]) -> Value {
+    let mut args = vec!["ingest", "--json"];
+    args.extend(files.iter().map(|f| f.to_str().expect("a UTF-8 temp path")));
+    let (code, r) = common::run_json(store, &args);
+    assert_eq!(code, 3, "{r}");
+    r
+}
+
 fn stats(dir: &Path) -> Value {
     let (code, v) = common::run_json(dir, &["stats", "--json"]);
     assert_eq!(code, 0, "{v}");
@@ -103,20 +113,7 @@ fn ingest_reads_around_a_file_nested_200000_deep() {
     .expect("deep");
     std::fs::write(&c, package(&real_releases(&data, "2026-08-10", 20, 20)).0).expect("c");
     let store = dir.path().join("data");
-    let out = common::bin()
-        .arg("--data-dir")
-        .arg(&store)
-        .args(["ingest", "--json"])
-        .args([&a, &deep, &c])
-        .output()
-        .expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r = json_of(&out);
+    let r = ingest_partially(&store, &[&a, &deep, &c]);
     assert_eq!(r["files"], 3);
     assert_eq!(
         (r["releases_read"].as_u64(), r["releases_new"].as_u64()),
@@ -155,20 +152,7 @@ fn three_of_twenty_real_releases_with_infinity_cost_three() {
     let file = dir.path().join("fts-infinity.json");
     std::fs::write(&file, &text).expect("write");
     let store = dir.path().join("data");
-    let out = common::bin()
-        .arg("--data-dir")
-        .arg(&store)
-        .args(["ingest", "--json"])
-        .arg(&file)
-        .output()
-        .expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r = json_of(&out);
+    let r = ingest_partially(&store, &[&file]);
     assert_eq!(r["releases_read"], 17, "{r}");
     assert_eq!(r["releases_new"], 17, "{r}");
     assert_eq!(r["releases_skipped"], 3, "{r}");
@@ -200,20 +184,7 @@ fn ingest_truncated_gzip_keeps_what_decoded() {
     let file = dir.path().join("cut.json.gz");
     std::fs::write(&file, &z[..z.len() * 6 / 10]).expect("write");
     let store = dir.path().join("data");
-    let out = common::bin()
-        .arg("--data-dir")
-        .arg(&store)
-        .args(["ingest", "--json"])
-        .arg(&file)
-        .output()
-        .expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r = json_of(&out);
+    let r = ingest_partially(&store, &[&file]);
     let read = r["releases_read"].as_u64().expect("count");
     assert!(read > 10 && read < 100, "{r}");
     let msgs: Vec<&str> = r["errors"]

@@ -890,21 +890,11 @@ mod speed {
     #[test]
     #[ignore = "a measurement, run by hand in release mode"]
     fn read_speed() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/ocds");
-        let mut files = vec![root];
-        let mut texts = Vec::new();
-        while let Some(p) = files.pop() {
-            if p.is_dir() {
-                files.extend(
-                    std::fs::read_dir(&p)
-                        .expect("dir")
-                        .flatten()
-                        .map(|e| e.path()),
-                );
-            } else if p.extension().is_some_and(|e| e == "json") {
-                texts.push(std::fs::read(&p).expect("file"));
-            }
-        }
+        let texts: Vec<Vec<u8>> = crate::json::real_ocds_files()
+            .1
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect();
         let bytes: usize = texts.iter().map(Vec::len).sum();
         let rounds = 20;
         let t = std::time::Instant::now();
