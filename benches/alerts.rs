@@ -7,8 +7,8 @@
 mod synthetic;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sebroker::alerts::{self, RunOptions, Scope};
-use sebroker::App;
+use sebroker_alerts::{self, RunOptions, Scope};
+use sebroker_engine::App;
 use sebroker_connectors::places::Places;
 
 fn bench(c: &mut Criterion) {
@@ -24,7 +24,7 @@ fn bench(c: &mut Criterion) {
     // Every member wants a daily digest in its Atom feed.
     let set_at = time::macros::datetime!(2026-11-01 09:00 UTC);
     for m in &members {
-        let input: sebroker::alerts::settings::SettingsInput = serde_json::from_value(
+        let input: sebroker_alerts::settings::SettingsInput = serde_json::from_value(
             serde_json::json!({"frequency": "daily", "feed": true, "threshold": 0.5}),
         )
         .expect("settings");
@@ -33,7 +33,7 @@ fn bench(c: &mut Criterion) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo");
     for f in ["fts-2026-11.json", "cf-2026-11.json"] {
         let text = std::fs::read_to_string(root.join(f)).expect("demo file");
-        sebroker::ingest::ingest_text(&app, f, &text, &Default::default()).expect("ingest");
+        sebroker_engine::ingest::ingest_text(&app, f, &text, &Default::default()).expect("ingest");
     }
     let now = time::macros::datetime!(2026-12-01 09:00 UTC);
     let mut g = c.benchmark_group("alerts");

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use sebroker::ingest::{ingest_text, IngestOptions};
-use sebroker::search::{search, SearchParams};
-use sebroker::App;
+use sebroker_engine::ingest::{ingest_text, IngestOptions};
+use sebroker_engine::search::{search, SearchParams};
+use sebroker_engine::App;
 use sebroker_index::{SearchRequest, Status};
 
 fn shared() -> Option<PathBuf> {

@@ -3,7 +3,7 @@
 //! again by an anchor), judged on normalised buyer names, titles, deadline,
 //! value and shared identifiers.
 
-use sebroker_index::Notice;
+use sebroker_model::Notice;
 
 use crate::uktime;
 
@@ -107,7 +107,7 @@ pub fn source_rank(source: &str) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sebroker_index::notice::{Buyer, Stage, Suitability, Value};
+    use sebroker_model::notice::{Buyer, Stage, Suitability, Value};
     use time::macros::datetime;
 
     fn notice(ocid: &str, source: &str, buyer: &str, title: &str) -> Notice {

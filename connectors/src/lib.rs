@@ -1,5 +1,5 @@
 //! sebroker-connectors: everything that turns published procurement data into
-//! compiled [`Notice`](sebroker_index::Notice)s — tolerant OCDS reading,
+//! compiled [`Notice`](sebroker_model::Notice)s — tolerant OCDS reading,
 //! release normalisation and merging, money and place normalisation, the
 //! reference tables (CPV, places) that normalisation needs, the live sources
 //! (Find a Tender, Contracts Finder, any OCDS feed) with their HTTP layer,
@@ -11,6 +11,7 @@ pub mod dedupe;
 pub mod error;
 pub mod http;
 pub mod json;
+pub mod members;
 pub mod money;
 pub mod ocds;
 pub mod places;

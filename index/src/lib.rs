@@ -1,19 +1,21 @@
-//! sebroker-index: the compiled notice model that everything downstream reads,
-//! and the tantivy full-text index derived from it (schema, writing, queries).
+//! sebroker-index: the tantivy full-text indexes derived from the model's
+//! notices and members (schema, writing with commit payloads, queries,
+//! facets, snippets).
 //!
 //! The index is never the source of truth: the store (sled, in the root crate)
 //! holds notices; this crate can rebuild the index from them at any time.
 
 pub mod error;
 pub mod member;
-pub mod notice;
 pub mod query;
 pub mod schema;
 pub mod writer;
 
 pub use error::IndexError;
-pub use member::{Identifiers, Member, MemberIndex, TrackRecord};
-pub use notice::{
+pub use member::MemberIndex;
+// The model's types, re-exported for callers that only see the index.
+pub use sebroker_model::{Identifiers, Member, TrackRecord};
+pub use sebroker_model::{
     Award, Buyer, Contact, CpvCode, Lot, Notice, NoticeSummary, ReleaseRef, Stage, Status,
     Suitability, Supplier, Value,
 };

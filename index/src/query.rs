@@ -15,7 +15,7 @@ use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 use time::OffsetDateTime;
 
 use crate::error::{IndexError, Result};
-use crate::notice::{Stage, Status};
+use sebroker_model::notice::{Stage, Status};
 use crate::schema::{NO_DEADLINE, NO_VALUE};
 use crate::writer::NoticeIndex;
 
@@ -558,7 +558,7 @@ fn combine(
 #[cfg(test)]
 mod proptests {
     use super::*;
-    use crate::notice::{Buyer, CpvCode, Notice, Stage, Suitability, Value};
+    use sebroker_model::notice::{Buyer, CpvCode, Notice, Stage, Suitability, Value};
     use proptest::prelude::*;
     use std::sync::OnceLock;
 

@@ -7,7 +7,7 @@ use tantivy::schema::{
 };
 use tantivy::TantivyDocument;
 
-use crate::notice::Notice;
+use sebroker_model::notice::Notice;
 
 /// Bumped whenever the schema or the way documents are built changes; an
 /// index of another version is rebuilt from the store.

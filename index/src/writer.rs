@@ -10,7 +10,7 @@ use tantivy::schema::Schema;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::error::{IndexError, Result};
-use crate::notice::Notice;
+use sebroker_model::notice::Notice;
 use crate::schema::{self, Fields, SCHEMA_VERSION};
 
 /// Writer heap: tantivy needs at least 15 MB per thread; 64 MB keeps segment

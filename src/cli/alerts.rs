@@ -5,14 +5,14 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::AlertsCommand;
-use crate::alerts::deliver::{deliver_due, DeliverReport};
-use crate::alerts::log::DeliveryState;
-use crate::alerts::settings::SettingsInput;
-use crate::alerts::{self, RunOptions, RunReport, Scope};
-use crate::app::App;
-use crate::config::Config;
-use crate::error::{exit, Error};
-use crate::search::parse_when;
+use sebroker_alerts::deliver::{deliver_due, DeliverReport};
+use sebroker_alerts::log::DeliveryState;
+use sebroker_alerts::settings::SettingsInput;
+use sebroker_alerts::{self as alerts, RunOptions, RunReport, Scope};
+use sebroker_engine::Engine;
+use sebroker_engine::config::Config;
+use sebroker_model::exit;
+use sebroker_engine::search::parse_when;
 
 #[derive(Serialize)]
 struct RunOutput {
@@ -50,10 +50,8 @@ pub fn alerts_cmd(config: &Config, command: AlertsCommand) -> anyhow::Result<u8>
     }
 }
 
-fn open(config: &Config) -> anyhow::Result<App> {
-    Ok(App::open(&config.data_dir)?
-        .with_weights(config.weights)
-        .with_alerts(config.alerts.clone()))
+fn open(config: &Config) -> anyhow::Result<Engine> {
+    Ok(Engine::open(config)?)
 }
 
 fn run_cmd(config: &Config, dry_run: bool, now: Option<String>, json: bool) -> anyhow::Result<u8> {
@@ -67,7 +65,7 @@ fn run_cmd(config: &Config, dry_run: bool, now: Option<String>, json: bool) -> a
     };
     let app = Arc::new(open(config)?);
     let run = alerts::run(
-        &app,
+        app.as_ref(),
         &RunOptions {
             now,
             dry_run,
@@ -152,7 +150,6 @@ fn deliveries_cmd(config: &Config, state: Option<String>, json: bool) -> anyhow:
     };
     let app = open(config)?;
     let list: Vec<_> = app
-        .store
         .alert_log()
         .deliveries()?
         .into_iter()
@@ -189,9 +186,9 @@ fn settings_cmd(
     let now = time::OffsetDateTime::now_utc();
     let s = match alerts::put_settings(&app, member, input, now) {
         Ok(s) => s,
-        Err(e @ (Error::Invalid(_) | Error::NotFound(_))) => {
+        Err(e @ (sebroker_alerts::Error::Invalid(_) | sebroker_alerts::Error::NotFound(_))) => {
             eprintln!("error: {e}");
-            return Ok(if matches!(e, Error::NotFound(_)) {
+            return Ok(if matches!(e, sebroker_alerts::Error::NotFound(_)) {
                 exit::FAILED
             } else {
                 exit::USAGE
@@ -199,7 +196,7 @@ fn settings_cmd(
         }
         Err(e) => return Err(e.into()),
     };
-    let view = alerts::settings_view(&app.alerts, &s, true);
+    let view = alerts::settings_view(&app.config.alerts, &s, true);
     if json {
         println!("{}", serde_json::to_string(&view)?);
     } else {

@@ -12,11 +12,12 @@ use sebroker_connectors::places::{self, Places};
 use super::{
     output, AnchorsCommand, Cli, Command, ReferenceCommand, ReferenceKind, SearchArgs, SourceUrls,
 };
-use crate::app::App;
-use crate::config::{Config, FileConfig, SyncConfig, SyncFlags};
-use crate::error::{exit, Error};
-use crate::ingest::{self, IngestOptions};
-use crate::search::{self, SearchParams};
+use sebroker_engine::Engine;
+use sebroker_engine::config::{Config, FileConfig, Flags};
+use sebroker_engine::Error;
+use sebroker_model::exit;
+use sebroker_engine::ingest::{self, IngestOptions};
+use sebroker_engine::search::{self, SearchParams};
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let file = FileConfig::load(cli.config.as_deref())?;
@@ -33,25 +34,17 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Sync { urls, .. } => (urls.clone(), None),
         _ => (SourceUrls::default(), None),
     };
-    let flags = SyncFlags {
+    let flags = Flags {
+        data_dir: cli.data_dir.clone(),
+        addr: addr_flag,
+        public_url: cli.public_url.clone(),
         fts_url: urls.fts_url,
         cf_url: urls.cf_url,
         sync_interval_minutes: interval,
         admin_token: std::env::var("SEBROKER_ADMIN_TOKEN").ok(),
     };
-    let sync_config = match SyncConfig::resolve(&file, flags) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::USAGE);
-        }
-    };
-    let config = match Config::resolve(
-        file,
-        cli.data_dir.clone(),
-        addr_flag,
-        cli.public_url.clone(),
-    ) {
+    // The one configuration every command opens the engine with.
+    let config = match Config::resolve(file, flags) {
         Ok(c) => c,
         Err(e @ Error::Config(_)) => {
             eprintln!("error: {e}");
@@ -82,7 +75,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Verify { json } => super::ledger_cmd::verify(&config, json),
         Command::Ledger { command } => super::ledger_cmd::ledger(&config, command),
         Command::Serve { demo, no_sync, .. } => {
-            crate::api::serve::run(&config, &sync_config, demo, no_sync)
+            sebroker_server::api::serve::run(&config, demo, no_sync)
         }
         Command::Sync {
             source,
@@ -91,7 +84,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             now,
             json,
             ..
-        } => super::sync::sync_cmd(&config, &sync_config, &source, from, to, now, json),
+        } => super::sync::sync_cmd(&config, &source, from, to, now, json),
         Command::Alerts { command } => super::alerts::alerts_cmd(&config, command),
         Command::Anchors {
             command: AnchorsCommand::Import { file, anchor, json },
@@ -105,8 +98,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Notice { ocid, json } => notice_cmd(&config, &ocid, json),
         Command::Stats { now, json } => stats_cmd(&config, &remote, now, json),
         Command::Reindex => {
-            let app = App::open(&config.data_dir)?.with_weights(config.weights);
-            let n = app.reindex()?;
+            let app = Engine::open(&config)?;
+            let n = app.writer.reindex()?;
             eprintln!("reindexed {n} notices");
             Ok(exit::OK)
         }
@@ -132,7 +125,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             k,
             fit,
             json,
-        } => crate::evaluate::run_cli(&train, &test, k, json, fit, config.weights),
+        } => super::output::evaluation(&train, &test, k, json, fit, config.weights),
         Command::Reference {
             command: ReferenceCommand::Import { kind, file, json },
         } => reference_cmd(&config, kind, &file, json),
@@ -153,7 +146,7 @@ fn ingest_cmd(
             return Ok(exit::USAGE);
         }
     }
-    let app = App::open(&config.data_dir)?.with_weights(config.weights);
+    let app = Engine::open(&config)?;
     let mut skipped = Vec::new();
     let files = ingest::collect_files(paths, &mut skipped)?;
     let bar = indicatif::ProgressBar::new(files.len() as u64);
@@ -199,7 +192,7 @@ fn search_cmd(config: &Config, a: Box<SearchArgs>) -> anyhow::Result<u8> {
         snippets: Some(!a.json),
         group: Some(!a.ungrouped),
     };
-    let app = App::open(&config.data_dir)?.with_weights(config.weights);
+    let app = Engine::open(&config)?;
     let page = match search::search(&app, &params) {
         Ok(p) => p,
         Err(Error::Invalid(m)) => {
@@ -217,7 +210,7 @@ fn search_cmd(config: &Config, a: Box<SearchArgs>) -> anyhow::Result<u8> {
 }
 
 fn notice_cmd(config: &Config, ocid: &str, json: bool) -> anyhow::Result<u8> {
-    let app = App::open(&config.data_dir)?.with_weights(config.weights);
+    let app = Engine::open(&config)?;
     let Some(n) = app.store.get_notice(ocid)? else {
         eprintln!(
             "error: no notice with ocid {ocid:?} in {}",
@@ -250,8 +243,8 @@ fn stats_cmd(
     now: Option<String>,
     json: bool,
 ) -> anyhow::Result<u8> {
-    let app = match App::open(&config.data_dir) {
-        Ok(app) => app.with_config(config),
+    let app = match Engine::open(config) {
+        Ok(app) => app,
         Err(Error::Locked { .. }) if remote.key.is_some() || remote.server.is_some() => {
             // `serve` holds the folder: ask it.
             let path = match &now {
@@ -331,7 +324,7 @@ fn reference_cmd(
     json: bool,
 ) -> anyhow::Result<u8> {
     let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    let app = App::open(&config.data_dir)?.with_weights(config.weights);
+    let app = Engine::open(&config)?;
     let name = file.display().to_string();
     let to_errors = |bad: Vec<sebroker_connectors::error::RowError>| -> Vec<ingest::IngestError> {
         bad.into_iter()

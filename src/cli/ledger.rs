@@ -12,11 +12,12 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use tower::ServiceExt;
 
-use crate::api::principal::Principal;
-use crate::app::App;
-use crate::auth::Role;
-use crate::config::Config;
-use crate::error::{exit, Error};
+use sebroker_server::api::principal::Principal;
+use sebroker_engine::Engine;
+use sebroker_ledger::auth::Role;
+use sebroker_engine::config::Config;
+use sebroker_engine::Error;
+use sebroker_model::exit;
 
 /// Where `serve` writes its address, for commands run beside it.
 pub fn url_file(data_dir: &Path) -> std::path::PathBuf {
@@ -65,8 +66,8 @@ fn cli_user() -> String {
 
 /// A fresh idempotency key for a command-line write.
 pub fn fresh_key() -> String {
-    crate::auth::random_bytes::<12>()
-        .map(|b| format!("cli-{}", crate::ledger::model::hex(&b)))
+    sebroker_ledger::auth::random_bytes::<12>()
+        .map(|b| format!("cli-{}", sebroker_ledger::model::hex(&b)))
         .unwrap_or_else(|_| {
             format!(
                 "cli-{}",
@@ -98,9 +99,9 @@ pub fn request(
             idempotency_key,
         ));
     }
-    match App::open(&config.data_dir) {
+    match Engine::open(config) {
         Ok(app) => {
-            let app = std::sync::Arc::new(app.with_config(config));
+            let app = std::sync::Arc::new(app);
             let mut req = Request::builder()
                 .method(method)
                 .uri(path_and_query)
@@ -117,10 +118,10 @@ pub fn request(
                 name: format!("cli:{}", cli_user()),
                 role: Role::Admin,
                 member_id: None,
-                via: crate::api::principal::Via::Local,
+                via: sebroker_server::api::principal::Via::Local,
             });
             rt.block_on(async move {
-                let resp = crate::api::router(app)
+                let resp = sebroker_server::api::router(app)
                     .oneshot(req)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;

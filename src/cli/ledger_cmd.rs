@@ -6,8 +6,8 @@ use serde_json::json;
 
 use super::ledger::{fresh_key, print, print_case, print_kpis, print_totals, request, Remote};
 use super::{CasesCommand, KeysCommand, LedgerCommand, ReferralsCommand, ReturnsCommand};
-use crate::config::Config;
-use crate::error::exit;
+use sebroker_engine::config::Config;
+use sebroker_model::exit;
 
 /// Query-string encoding of one value.
 fn enc(s: &str) -> String {
@@ -43,7 +43,7 @@ pub fn keys(config: &Config, remote: &Remote, cmd: KeysCommand) -> anyhow::Resul
             expires,
             json,
         } => {
-            if crate::auth::Role::parse(&role).is_none() {
+            if sebroker_ledger::auth::Role::parse(&role).is_none() {
                 eprintln!("error: --role {role:?} is not one of admin, broker, funder, member");
                 return Ok(exit::USAGE);
             }
@@ -295,7 +295,7 @@ pub fn returns(config: &Config, remote: &Remote, cmd: ReturnsCommand) -> anyhow:
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
             let text = sebroker_connectors::json::decode(&bytes).text;
             let (mut ok, mut errors) = (0u64, Vec::new());
-            for (line, row) in crate::ledger::input::returns_csv(&text) {
+            for (line, row) in sebroker_ledger::input::returns_csv(&text) {
                 let (member, input) = match row {
                     Ok(r) => r,
                     Err(m) => {
@@ -312,7 +312,7 @@ pub fn returns(config: &Config, remote: &Remote, cmd: ReturnsCommand) -> anyhow:
                 // The same row re-imported is the same request: booked once.
                 let key = format!(
                     "returns-csv:{}",
-                    crate::auth::hash_secret(&format!("{member}\n{body}"))
+                    sebroker_ledger::auth::hash_secret(&format!("{member}\n{body}"))
                 );
                 let a = request(
                     config,
@@ -435,10 +435,10 @@ pub fn reconcile(config: &Config, remote: &Remote, json: bool) -> anyhow::Result
 }
 
 pub fn backup(config: &Config, out: Option<std::path::PathBuf>, json: bool) -> anyhow::Result<u8> {
-    let app = crate::app::App::open(&config.data_dir)?.with_config(config);
-    let out = out.unwrap_or_else(|| crate::ledger::backup::default_path(&config.data_dir));
+    let app = sebroker_engine::Engine::open(config)?;
+    let out = out.unwrap_or_else(|| sebroker_ledger::backup::default_path(&config.data_dir));
     let members = app.store.members()?;
-    let r = crate::ledger::backup::backup(&app.ledger, &members, &out)?;
+    let r = sebroker_ledger::backup::backup(&app.ledger, &members, &out)?;
     if json {
         println!("{}", serde_json::to_string(&r)?);
     } else {
@@ -460,15 +460,15 @@ pub fn restore(
     force: bool,
     json: bool,
 ) -> anyhow::Result<u8> {
-    let _lock = crate::store::DirLock::acquire(&config.data_dir)?;
+    let _lock = sebroker_store::DirLock::acquire(&config.data_dir)?;
     let store = notice_store(config)?;
-    let r = crate::ledger::backup::restore(
+    let r = sebroker_ledger::backup::restore(
         &config.data_dir,
         file,
         force,
         config.ledger,
         Some(store.clone()),
-        &mut |m| store.put_member(m),
+        &mut |m| Ok(store.put_member(m)?),
     )?;
     store.flush()?;
     if json {
@@ -492,10 +492,10 @@ pub fn restore(
 }
 
 pub fn verify(config: &Config, json: bool) -> anyhow::Result<u8> {
-    let _lock = crate::store::DirLock::acquire(&config.data_dir)?;
+    let _lock = sebroker_store::DirLock::acquire(&config.data_dir)?;
     let r = match notice_store(config) {
-        Ok(store) => crate::ledger::backup::verify(&config.data_dir, config.ledger, Some(store))?,
-        Err(e) => crate::ledger::backup::VerifyReport {
+        Ok(store) => sebroker_ledger::backup::verify(&config.data_dir, config.ledger, Some(store))?,
+        Err(e) => sebroker_ledger::backup::VerifyReport {
             ok: false,
             events: 0,
             brokered_total_pence: None,
@@ -520,8 +520,8 @@ pub fn verify(config: &Config, json: bool) -> anyhow::Result<u8> {
 /// The notice store of the data folder (the caller holds the lock).
 fn notice_store(
     config: &Config,
-) -> crate::error::Result<std::sync::Arc<dyn crate::store::NoticeStore>> {
-    Ok(std::sync::Arc::new(crate::store::SledStore::open(
+) -> sebroker_engine::Result<std::sync::Arc<dyn sebroker_store::NoticeStore>> {
+    Ok(std::sync::Arc::new(sebroker_store::SledStore::open(
         &config.data_dir.join("store"),
     )?))
 }
@@ -533,11 +533,11 @@ pub fn ledger(config: &Config, cmd: LedgerCommand) -> anyhow::Result<u8> {
         adopt_store,
         json,
     } = cmd;
-    let _lock = crate::store::DirLock::acquire(&config.data_dir)?;
+    let _lock = sebroker_store::DirLock::acquire(&config.data_dir)?;
     let store = notice_store(config)?;
     let dir = &config.data_dir;
     let (l, what) = if replace_missing {
-        let l = crate::ledger::Ledger::init_replacing_missing(
+        let l = sebroker_ledger::Ledger::init_replacing_missing(
             dir,
             config.ledger,
             store.clone(),
@@ -551,10 +551,10 @@ pub fn ledger(config: &Config, cmd: LedgerCommand) -> anyhow::Result<u8> {
             "a new ledger replaces the missing one (its first event records what it replaced)",
         )
     } else if adopt_store {
-        let l = crate::ledger::Ledger::adopt_store(dir, config.ledger, store.clone())?;
+        let l = sebroker_ledger::Ledger::adopt_store(dir, config.ledger, store.clone())?;
         (l, "the notice store now records this ledger")
     } else {
-        let l = crate::ledger::Ledger::open_with(dir, config.ledger, Some(store.clone()))?;
+        let l = sebroker_ledger::Ledger::open_with(dir, config.ledger, Some(store.clone()))?;
         (l, "the ledger is ready")
     };
     let events = l.state().last_seq();

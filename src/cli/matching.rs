@@ -3,14 +3,14 @@
 use serde::Serialize;
 
 use super::{LinksCommand, MembersCommand};
-use crate::app::App;
-use crate::config::Config;
-use crate::error::exit;
-use crate::matching::store::member_matches;
-use crate::matching::Match;
-use crate::members::links::LinkStatus;
-use crate::members::{self, RowProblem};
-use crate::search::parse_when;
+use sebroker_engine::Engine;
+use sebroker_engine::config::Config;
+use sebroker_model::exit;
+use sebroker_alerts::selection::member_matches;
+use sebroker_matching::Match;
+use sebroker_matching::links::LinkStatus;
+use sebroker_connectors::members::{self, RowProblem};
+use sebroker_engine::search::parse_when;
 use sebroker_index::Status;
 
 #[derive(Serialize)]
@@ -22,14 +22,14 @@ struct ImportReport {
 }
 
 pub fn members_cmd(config: &Config, cmd: MembersCommand) -> anyhow::Result<u8> {
-    let app = App::open(&config.data_dir)?.with_weights(config.weights);
+    let app = Engine::open(config)?;
     match cmd {
         MembersCommand::Import {
             file,
             effective,
             json,
         } => {
-            let effective = match effective.as_deref().map(crate::ledger::model::ymd::parse) {
+            let effective = match effective.as_deref().map(sebroker_ledger::model::ymd::parse) {
                 None => time::OffsetDateTime::now_utc().date(),
                 Some(Ok(d)) => d,
                 Some(Err(m)) => {
@@ -46,7 +46,7 @@ pub fn members_cmd(config: &Config, cmd: MembersCommand) -> anyhow::Result<u8> {
                 app.store.put_member(m)?;
             }
             app.store.flush()?;
-            app.record_clusters(&parsed.members, effective, "cli:members-import")?;
+            sebroker_engine::views::record_clusters(&app, &parsed.members, effective, "cli:members-import")?;
             let rematched = if parsed.members.is_empty() {
                 0
             } else {
@@ -142,8 +142,8 @@ struct NoticeMatches {
 }
 
 pub fn match_cmd(config: &Config, ocid: &str, top: usize, json: bool) -> anyhow::Result<u8> {
-    let app = App::open(&config.data_dir)?.with_weights(config.weights);
-    let Some((n, matches)) = app.notice_matches(ocid, top)? else {
+    let app = Engine::open(config)?;
+    let Some((n, matches)) = app.matches.notice_matches(ocid, top)? else {
         eprintln!("error: no notice with ocid {ocid:?}");
         return Ok(exit::FAILED);
     };
@@ -178,7 +178,7 @@ pub fn matches_cmd(
     top: usize,
     json: bool,
 ) -> anyhow::Result<u8> {
-    let app = App::open(&config.data_dir)?.with_weights(config.weights);
+    let app = Engine::open(config)?;
     if app.store.get_member(member)?.is_none() {
         eprintln!("error: no member with id {member:?}");
         return Ok(exit::FAILED);
@@ -232,8 +232,8 @@ pub fn consortia_cmd(
     top: usize,
     json: bool,
 ) -> anyhow::Result<u8> {
-    let app = App::open(&config.data_dir)?.with_weights(config.weights);
-    let Some((n, p)) = app.consortia(ocid, max_size, top)? else {
+    let app = Engine::open(config)?;
+    let Some((n, p)) = app.matches.consortia(ocid, max_size, top)? else {
         eprintln!("error: no notice with ocid {ocid:?}");
         return Ok(exit::FAILED);
     };
@@ -263,7 +263,7 @@ pub fn consortia_cmd(
 }
 
 pub fn links_cmd(config: &Config, cmd: LinksCommand) -> anyhow::Result<u8> {
-    let app = App::open(&config.data_dir)?.with_weights(config.weights);
+    let app = Engine::open(config)?;
     let (member, ocid, award, status) = match cmd {
         LinksCommand::List { member, json } => {
             let links: Vec<_> = app

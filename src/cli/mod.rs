@@ -2,7 +2,6 @@
 
 mod alerts;
 mod commands;
-pub mod keys;
 pub mod ledger;
 mod ledger_cmd;
 mod matching;
@@ -13,7 +12,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::error::exit;
+use sebroker_model::exit;
 
 #[derive(Debug, Parser)]
 #[command(

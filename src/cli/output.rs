@@ -4,8 +4,8 @@ use sebroker_connectors::money::format_pence;
 use sebroker_connectors::places::Places;
 use sebroker_index::{Notice, Value};
 
-use crate::ingest::IngestReport;
-use crate::search::SearchPage;
+use sebroker_engine::ingest::IngestReport;
+use sebroker_engine::search::SearchPage;
 
 pub fn ingest_summary(r: &IngestReport) {
     println!(
@@ -168,4 +168,40 @@ pub fn notice(n: &Notice, places: &Places) {
     println!(
         "\nContains public sector information licensed under the Open Government Licence v3.0."
     );
+}
+
+/// Prints `sebroker evaluate`'s report (a table, or JSON).
+pub fn evaluation(
+    train: &[std::path::PathBuf],
+    test: &[std::path::PathBuf],
+    k: usize,
+    json: bool,
+    fit_weights: bool,
+    weights: sebroker_matching::Weights,
+) -> anyhow::Result<u8> {
+    let report = sebroker_matching::evaluate::evaluate_with(train, test, k, weights, fit_weights)?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "{} pairs over {} test notices; {} supplier profiles from {} train notices",
+            report.n, report.test_notices, report.profiles, report.train_notices
+        );
+        println!(
+            "{:<24} {:>8} {:>8} {:>8} {:>8}",
+            "method",
+            "R@1",
+            "R@5",
+            format!("R@{k}"),
+            "MRR"
+        );
+        for m in &report.methods {
+            println!(
+                "{:<24} {:>8.3} {:>8.3} {:>8.3} {:>8.3}",
+                m.name, m.recall_at_1, m.recall_at_5, m.recall_at_k, m.mrr
+            );
+        }
+        println!("weights: {}", serde_json::to_string(&report.weights)?);
+    }
+    Ok(sebroker_model::exit::OK)
 }

@@ -8,9 +8,9 @@ use anyhow::Context;
 
 use sebroker_connectors::sync::{RunRange, SyncEvent, SyncReport};
 
-use crate::app::App;
-use crate::config::{Config, SyncConfig};
-use crate::error::exit;
+use sebroker_engine::Engine;
+use sebroker_engine::config::Config;
+use sebroker_model::exit;
 
 fn parse_day(flag: &str, s: &str) -> Result<time::Date, String> {
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
@@ -20,13 +20,13 @@ fn parse_day(flag: &str, s: &str) -> Result<time::Date, String> {
 
 pub fn sync_cmd(
     config: &Config,
-    sync: &SyncConfig,
     source: &str,
     from: Option<String>,
     to: Option<String>,
     now: Option<String>,
     json: bool,
 ) -> anyhow::Result<u8> {
+    let sync = &config.sync;
     let specs = match source {
         "all" => {
             let mut v = vec![sync.fts.clone(), sync.cf.clone()];
@@ -61,7 +61,7 @@ pub fn sync_cmd(
         }
     };
     let now = match now {
-        Some(s) => match crate::search::parse_when("now", &s, false) {
+        Some(s) => match sebroker_engine::search::parse_when("now", &s, false) {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -70,7 +70,7 @@ pub fn sync_cmd(
         },
         None => time::OffsetDateTime::now_utc(),
     };
-    let app = Arc::new(App::open(&config.data_dir)?);
+    let app = Arc::new(Engine::open(config)?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -124,7 +124,7 @@ pub fn sync_cmd(
                 c.0, c.1, c.2
             ));
         };
-        let result = rt.block_on(crate::sources::run_once(
+        let result = rt.block_on(sebroker_engine::sources::run_once(
             app.clone(),
             spec,
             &sync.settings,
@@ -216,10 +216,10 @@ pub fn anchors_import_cmd(
         sebroker_connectors::ocds::read::MAX_FILE_BYTES,
     )
     .with_context(|| format!("cannot read {}", file.display()))?;
-    let app = App::open(&config.data_dir)?;
-    let report = match crate::anchors::import_file(&app, anchor, &bytes) {
+    let app = Engine::open(config)?;
+    let report = match sebroker_engine::anchors::import_file(&app, anchor, &bytes) {
         Ok(r) => r,
-        Err(crate::Error::Invalid(m)) => {
+        Err(sebroker_engine::Error::Invalid(m)) => {
             eprintln!("error: {}: {m}", file.display());
             return Ok(exit::FAILED);
         }

@@ -11,9 +11,9 @@ use std::time::Duration;
 use axum::extract::{Path as AxPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use sebroker::alerts::settings::SettingsInput;
-use sebroker::alerts::{self, AlertKind, Change, Frequency, RunOptions, Scope};
-use sebroker::App;
+use sebroker_alerts::settings::SettingsInput;
+use sebroker_alerts::{self, AlertKind, Change, Frequency, RunOptions, Scope};
+use sebroker_engine::App;
 use time::macros::datetime;
 
 use crate::cli::serve;
@@ -40,19 +40,19 @@ fn open_demo(fts: &str) -> (tempfile::TempDir, App) {
     let app = App::open(dir.path()).expect("opens");
     let parsed = {
         let places = app.places();
-        let clusters: Vec<String> = sebroker::members::DEFAULT_CLUSTERS
+        let clusters: Vec<String> = sebroker_connectors::members::DEFAULT_CLUSTERS
             .iter()
             .map(|c| (*c).to_owned())
             .collect();
-        sebroker::members::parse_text(&demo_text("members.json"), "json", &clusters, &places)
+        sebroker_connectors::members::parse_text(&demo_text("members.json"), "json", &clusters, &places)
     };
     for m in &parsed.members {
         app.store.put_member(m).expect("member");
     }
     app.reload_members().expect("reload");
-    let opts = sebroker::ingest::IngestOptions::default();
-    sebroker::ingest::ingest_text(&app, "fts", fts, &opts).expect("fts");
-    sebroker::ingest::ingest_text(&app, "cf", &demo_text("cf-2026-11.json"), &opts).expect("cf");
+    let opts = sebroker_engine::ingest::IngestOptions::default();
+    sebroker_engine::ingest::ingest_text(&app, "fts", fts, &opts).expect("fts");
+    sebroker_engine::ingest::ingest_text(&app, "cf", &demo_text("cf-2026-11.json"), &opts).expect("cf");
     (dir, app)
 }
 
@@ -99,8 +99,8 @@ fn updates_on_cancellation_and_deadline_moves_never_repeats() {
     assert!(again.alerts.is_empty(), "{again:?}");
 
     // The cancellation and the deadline extension arrive.
-    let opts = sebroker::ingest::IngestOptions::default();
-    sebroker::ingest::ingest_text(&app, "fts", &demo_text("fts-2026-11.json"), &opts).expect("fts");
+    let opts = sebroker_engine::ingest::IngestOptions::default();
+    sebroker_engine::ingest::ingest_text(&app, "fts", &demo_text("fts-2026-11.json"), &opts).expect("fts");
     let later = datetime!(2026-11-21 12:00 UTC);
     let r = run_at(&app, later, Scope::Changes);
     let upd = log.alerts_of("m-0011", 10).expect("alerts");
@@ -184,7 +184,7 @@ fn digests_group_rank_and_follow_the_schedule() {
 #[test]
 fn broker_alerts_for_consortia_and_few_matches() {
     let (_d, mut demo) = open_demo(&demo_text("fts-2026-11.json"));
-    demo.alerts = toml::from_str::<sebroker::config::FileConfig>(
+    demo.alerts = toml::from_str::<sebroker_engine::config::FileConfig>(
         "[alerts]\nbroker_feed_token = 'broker-feed-token-0123456789'\nbroker_high_value_gbp = 500000\n",
     )
     .expect("toml")

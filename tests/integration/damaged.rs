@@ -594,8 +594,8 @@ fn implausible_money_is_refused_and_an_impossible_chain_fails_verify() {
 /// Appends, outside sebroker, a correctly chained `won` of i64::MAX on a
 /// second introduced case (1 penny is already won), and a head to match.
 fn hand_craft_a_wrapping_win(d: &Path, case_id: &str) {
-    use sebroker::ledger::model::{Event, Share};
-    use sebroker::ledger::store::{self, LedgerStore, SledLedgerStore};
+    use sebroker_ledger::model::{Event, Share};
+    use sebroker_ledger::store::{self, LedgerStore, SledLedgerStore};
     let db = SledLedgerStore::open(&d.join("ledger")).expect("sled");
     let records = db.records().expect("records");
     let mut r = records.last().cloned().expect("events");

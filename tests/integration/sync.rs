@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use replay::{Fault, Replay, CF_DAY};
-use sebroker::sources::run_once;
-use sebroker::App;
+use sebroker_engine::sources::run_once;
+use sebroker_engine::App;
 use sebroker_connectors::http::HttpSettings;
 use sebroker_connectors::sync::{RunRange, SourceSpec, SyncEvent, SyncReport, SyncSettings};
 use time::macros::{date, datetime};
@@ -430,7 +430,7 @@ fn schedule_keeps_serving_when_a_source_is_offline() {
         ..SyncSettings::default()
     };
     let tasks = e.rt.block_on(async {
-        sebroker::sources::spawn_schedule(
+        sebroker_engine::sources::spawn_schedule(
             app.clone(),
             vec![offline, cf],
             settings,
@@ -439,7 +439,7 @@ fn schedule_keeps_serving_when_a_source_is_offline() {
     });
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let st = sebroker::sources::statuses(&e.app).expect("statuses");
+        let st = sebroker_engine::sources::statuses(&e.app).expect("statuses");
         if st.iter().filter(|s| s.runs >= 1).count() == 2 {
             let fts = st.iter().find(|s| s.source == "fts").expect("fts");
             let cf = st.iter().find(|s| s.source == "cf").expect("cf");
@@ -462,9 +462,9 @@ fn schedule_keeps_serving_when_a_source_is_offline() {
     let (key, _) = e
         .app
         .ledger
-        .create_key(sebroker::auth::Role::Broker, None, "test".into(), None)
+        .create_key(sebroker_ledger::auth::Role::Broker, None, "test".into(), None)
         .expect("key");
-    let router = sebroker::api::router(e.app.clone());
+    let router = sebroker_server::api::router(e.app.clone());
     let body = e.rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -505,7 +505,7 @@ fn open_app() -> (tempfile::TempDir, Arc<App>) {
 fn anchors_import_keeps_good_rows_and_reports_bad_ones() {
     let (_d, app) = open_app();
     let bytes = std::fs::read(fixture("anchors/bad-rows.csv")).expect("fixture");
-    let r = sebroker::anchors::import_file(&app, "walsall-council", &bytes).expect("imports");
+    let r = sebroker_engine::anchors::import_file(&app, "walsall-council", &bytes).expect("imports");
     assert_eq!(r.exit_code(), 3);
     assert_eq!((r.rows_read, r.rows_imported, r.notices_created), (4, 2, 2));
     let errs: Vec<(u64, &str)> = r
@@ -526,14 +526,14 @@ fn anchors_import_keeps_good_rows_and_reports_bad_ones() {
     assert_eq!(n.value.max_pence, Some(4_500_000));
     assert!(n.nuts.contains(&"UKG38".to_owned()), "{:?}", n.nuts);
     // Re-import: updated by reference, nothing created.
-    let r = sebroker::anchors::import_file(&app, "walsall-council", &bytes).expect("imports");
+    let r = sebroker_engine::anchors::import_file(&app, "walsall-council", &bytes).expect("imports");
     assert_eq!(r.notices_created, 0);
     let json = std::fs::read(fixture("anchors/opportunities.json")).expect("fixture");
-    let r = sebroker::anchors::import_file(&app, "walsall-council", &json).expect("imports");
+    let r = sebroker_engine::anchors::import_file(&app, "walsall-council", &json).expect("imports");
     assert_eq!(r.exit_code(), 0, "{:?}", r.errors);
     assert_eq!(r.notices_updated, 1, "WMBC-2026-014 changed its deadline");
     let csv = std::fs::read(fixture("anchors/opportunities.csv")).expect("fixture");
-    let r = sebroker::anchors::import_file(&app, "dudley-group", &csv).expect("imports");
+    let r = sebroker_engine::anchors::import_file(&app, "dudley-group", &csv).expect("imports");
     assert_eq!(r.exit_code(), 0, "{:?}", r.errors);
 }
 
@@ -541,15 +541,15 @@ fn anchors_import_keeps_good_rows_and_reports_bad_ones() {
 fn anchors_api_needs_the_admin_token() {
     let (_d, app) = open_app();
     let mut app = Arc::try_unwrap(app).ok().expect("sole owner");
-    app.admin_token = Some(sebroker::config::Secret("test-token-0123456789".into()));
+    app.admin_token = Some(sebroker_engine::config::Secret("test-token-0123456789".into()));
     let (admin_key, _) = app
         .ledger
-        .create_key(sebroker::auth::Role::Admin, None, "test admin".into(), None)
+        .create_key(sebroker_ledger::auth::Role::Admin, None, "test admin".into(), None)
         .expect("key");
     let (broker_key, _) = app
         .ledger
         .create_key(
-            sebroker::auth::Role::Broker,
+            sebroker_ledger::auth::Role::Broker,
             None,
             "test broker".into(),
             None,
@@ -561,7 +561,7 @@ fn anchors_api_needs_the_admin_token() {
         .enable_all()
         .build()
         .expect("runtime");
-    let router = sebroker::api::router(app.clone());
+    let router = sebroker_server::api::router(app.clone());
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -609,23 +609,23 @@ fn anchors_api_needs_the_admin_token() {
 #[test]
 fn duplicates_across_sources_show_once_with_every_source() {
     let (_d, app) = open_app();
-    let opts = sebroker::ingest::IngestOptions::default();
+    let opts = sebroker_engine::ingest::IngestOptions::default();
     for f in [
         "groups/fts-community-meals.json",
         "groups/cf-community-meals.json",
     ] {
         let text = std::fs::read_to_string(fixture(f)).expect("fixture");
-        sebroker::ingest::ingest_text(&app, f, &text, &opts).expect("ingests");
+        sebroker_engine::ingest::ingest_text(&app, f, &text, &opts).expect("ingests");
     }
     assert_eq!(app.store.groups().expect("groups").len(), 1);
-    let params = |group: Option<bool>, source: Option<&str>| sebroker::search::SearchParams {
+    let params = |group: Option<bool>, source: Option<&str>| sebroker_engine::search::SearchParams {
         q: Some("community meals".into()),
         now: Some("2026-11-01".into()),
         group,
         source: source.map(str::to_owned),
         ..Default::default()
     };
-    let page = sebroker::search::search(&app, &params(None, None)).expect("search");
+    let page = sebroker_engine::search::search(&app, &params(None, None)).expect("search");
     assert_eq!(page.total, 1);
     let hit = &page.hits[0];
     assert_eq!(hit.notice.source, "fts");
@@ -635,10 +635,10 @@ fn duplicates_across_sources_show_once_with_every_source() {
         g.others[0].ocid,
         "ocds-b5fd17-7c1e0f3a-0001-4d2b-9a61-000000000001"
     );
-    let page = sebroker::search::search(&app, &params(Some(false), None)).expect("search");
+    let page = sebroker_engine::search::search(&app, &params(Some(false), None)).expect("search");
     assert_eq!(page.total, 2);
     // Filtering on CF alone still finds the opportunity, through its CF notice.
-    let page = sebroker::search::search(&app, &params(None, Some("cf"))).expect("search");
+    let page = sebroker_engine::search::search(&app, &params(None, Some("cf"))).expect("search");
     assert_eq!(page.total, 1);
     assert_eq!(page.hits[0].notice.source, "cf");
 }

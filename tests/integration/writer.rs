@@ -7,9 +7,9 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sebroker::app::App;
-use sebroker::ingest::{ingest_text, Hook, IngestOptions};
-use sebroker::search::{search, SearchParams};
+use sebroker_engine::App;
+use sebroker_engine::ingest::{ingest_text, Hook, IngestOptions};
+use sebroker_engine::search::{search, SearchParams};
 
 use crate::common::tempdir;
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use sebroker_index::notice::{
+use sebroker_model::notice::{
     Award, Buyer, Contact, CpvCode, Lot, Notice, ReleaseRef, Stage, Suitability, Supplier, Value,
 };
 use time::format_description::well_known::Rfc3339;

@@ -3,6 +3,7 @@
 //! and merging all releases of an ocid into one notice ([`compile`]).
 
 pub mod compile;
+pub mod files;
 pub mod read;
 pub mod release;
 

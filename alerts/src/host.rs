@@ -1,0 +1,49 @@
+//! What the alert engine needs from the engine that runs it: the store,
+//! its own log, its configuration and runtime, the members and places as
+//! matching sees them, and the open cases of the ledger. The engine
+//! implements it; the alert engine never sees the engine itself.
+
+use std::path::Path;
+use std::sync::RwLockReadGuard;
+
+use sebroker_connectors::places::Places;
+use sebroker_matching::{MemberSet, Matcher, Weights};
+use sebroker_store::NoticeStore;
+
+use crate::broker::CaseDeadlines;
+use crate::config::AlertsConfig;
+use crate::deliver::AlertsRuntime;
+use crate::log::AlertStore;
+
+pub trait Host: Send + Sync + 'static {
+    /// The notice store (notices, stored matches, groups, the change log).
+    fn store(&self) -> &dyn NoticeStore;
+    /// The alert log: settings, alerts, deliveries, marks, the cursor.
+    fn alert_log(&self) -> &dyn AlertStore;
+    fn config(&self) -> &AlertsConfig;
+    fn runtime(&self) -> &AlertsRuntime;
+    /// The data folder (the default outbox is `<data_dir>/outbox`).
+    fn data_dir(&self) -> &Path;
+    fn members(&self) -> RwLockReadGuard<'_, MemberSet>;
+    fn places(&self) -> RwLockReadGuard<'_, Places>;
+    fn weights(&self) -> Weights;
+    /// The ledger's open cases, for the brokers' deadline alerts.
+    fn cases(&self) -> &dyn CaseDeadlines;
+    /// The last change the matches follower has applied: alerts never
+    /// select past it, so a notice is alerted only once it is matched.
+    fn matched_upto(&self) -> crate::Result<u64>;
+}
+
+/// The matcher over a host's members, places and weights.
+pub fn matcher<'a>(
+    host: &dyn Host,
+    set: &'a MemberSet,
+    places: &'a Places,
+) -> Matcher<'a> {
+    Matcher {
+        members: &set.members,
+        index: &set.index,
+        places,
+        weights: host.weights(),
+    }
+}

@@ -1,0 +1,167 @@
+//! The followers of the store's change log. The single writer only writes
+//! releases and notices; everything derived from a notice follows the
+//! change log with its own cursor in the store (`meta/cursor/<name>`), so
+//! each is restartable (a crash leaves its cursor behind and the next run
+//! redoes that window; every step is idempotent) and off the ingest path:
+//!
+//! 1. `groups`: probable duplicates from other sources linked into one
+//!    opportunity group;
+//! 2. `matches`: the members ranked for each notice, and award links to
+//!    members' track records;
+//! 3. the alert engine follows last with its own cursor, never past
+//!    `matches` (`sebroker_alerts::Host::matched_upto`).
+//!
+//! `serve` runs [`Followers::follow`] on a task woken by every writer
+//! drain; one-shot commands (`ingest`, `sync`, `anchors import`, the demo)
+//! run it before they exit.
+
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use sebroker_model::Notice;
+use sebroker_store::NoticeStore;
+
+use crate::error::Result;
+use crate::groups;
+use crate::matches::Matches;
+
+/// The cursor names, in the order they run.
+pub const GROUPS: &str = "groups";
+pub const MATCHES: &str = "matches";
+
+/// Change-log sequences applied per window: a window's notices are read
+/// at once, and the cursor moves after each window.
+const WINDOW: u64 = 2_000;
+
+/// What one catch-up did.
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Followed {
+    /// Change-log entries the followers applied (each follower counted once).
+    pub changes: u64,
+    pub groups_linked: u64,
+    pub links_new: u64,
+}
+
+/// One catch-up at a time (the serve task, a command, a re-match).
+#[derive(Default)]
+pub struct Followers {
+    lock: Mutex<()>,
+}
+
+impl Followers {
+    /// Brings every follower up to the store's last change.
+    pub fn follow(&self, store: &dyn NoticeStore, matches: &Matches) -> Result<Followed> {
+        let _one = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let last = store.last_seq()?;
+        let mut done = Followed::default();
+        let linked = follow_one(store, GROUPS, last, &mut |n| {
+            Ok(groups::file_notice(store, n)? as u64)
+        })?;
+        done.groups_linked = linked.1;
+        let mut batch = Vec::new();
+        let matched = follow_window(store, MATCHES, last, &mut batch, &mut |ns| {
+            Ok(matches.refresh(ns)? as u64)
+        })?;
+        done.changes = linked.0.max(matched.0);
+        done.links_new = matched.1;
+        if done.changes > 0 {
+            store.flush()?;
+        }
+        Ok(done)
+    }
+
+    /// Re-matches every notice (after members changed) and moves the
+    /// matches cursor to the last change, as one catch-up. Returns the
+    /// number of notices matched.
+    pub fn rematch_all(&self, store: &dyn NoticeStore, matches: &Matches) -> Result<usize> {
+        let _one = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let last = store.last_seq()?;
+        matches.reload_members()?;
+        let mut batch = Vec::new();
+        let mut n = 0;
+        store.for_each_notice(&mut |notice| {
+            batch.push(notice);
+            Ok(())
+        })?;
+        for chunk in batch.chunks(1000) {
+            matches.refresh(chunk)?;
+            n += chunk.len();
+        }
+        if store.cursor(MATCHES)? < last {
+            store.set_cursor(MATCHES, last)?;
+        }
+        store.flush()?;
+        Ok(n)
+    }
+}
+
+/// Applies `f` to each changed notice, window by window, from the cursor
+/// `name` to `last`. Returns (changes applied, sum of `f`).
+fn follow_one(
+    store: &dyn NoticeStore,
+    name: &str,
+    last: u64,
+    f: &mut dyn FnMut(&Notice) -> Result<u64>,
+) -> Result<(u64, u64)> {
+    let mut batch = Vec::new();
+    follow_window(store, name, last, &mut batch, &mut |ns| {
+        let mut sum = 0;
+        for n in ns {
+            sum += f(n)?;
+        }
+        Ok(sum)
+    })
+}
+
+fn follow_window(
+    store: &dyn NoticeStore,
+    name: &str,
+    last: u64,
+    batch: &mut Vec<Notice>,
+    f: &mut dyn FnMut(&[Notice]) -> Result<u64>,
+) -> Result<(u64, u64)> {
+    let mut from = store.cursor(name)?;
+    let (start, mut sum) = (from, 0);
+    while from < last {
+        let upto = from.saturating_add(WINDOW).min(last);
+        let (ocids, _) = store.changes_between(from, upto)?;
+        batch.clear();
+        for ocid in &ocids {
+            if let Some(n) = store.get_notice(ocid)? {
+                batch.push(n);
+            }
+        }
+        sum += f(batch)?;
+        store.set_cursor(name, upto)?;
+        from = upto;
+    }
+    Ok((from - start, sum))
+}
+
+/// The longest the serve task sleeps without being woken by the writer.
+const MAX_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Starts the task that keeps the followers up with the writer (`serve`):
+/// at start (catching up after a crash), after every writer drain, and at
+/// least every [`MAX_IDLE`]. A failed catch-up logs and is retried.
+pub fn spawn(engine: std::sync::Arc<crate::Engine>) -> tokio::task::JoinHandle<()> {
+    let written = engine.writer.written();
+    tokio::spawn(async move {
+        loop {
+            let e = engine.clone();
+            match tokio::task::spawn_blocking(move || e.follow()).await {
+                Ok(Ok(done)) if done.changes > 0 => {
+                    tracing::debug!(changes = done.changes, links_new = done.links_new, groups_linked = done.groups_linked, "followers caught up");
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "the change-log followers failed; retrying"),
+                Err(e) => tracing::error!(error = %e, "the change-log followers stopped; retrying"),
+            }
+            tokio::select! {
+                () = written.notified() => {}
+                () = tokio::time::sleep(MAX_IDLE) => {}
+            }
+        }
+    })
+}

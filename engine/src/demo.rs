@@ -1,0 +1,58 @@
+//! The fictional demo data set (`fixtures/demo/`), compiled into the binary so
+//! `sebroker serve --demo` works from any folder and never touches the network.
+
+use crate::Engine;
+use crate::error::Result;
+use crate::ingest::{ingest_text, IngestOptions, IngestReport};
+
+const DEMO_FILES: &[(&str, &str)] = &[
+    (
+        "fixtures/demo/fts-2026-11.json",
+        include_str!("../../fixtures/demo/fts-2026-11.json"),
+    ),
+    (
+        "fixtures/demo/cf-2026-11.json",
+        include_str!("../../fixtures/demo/cf-2026-11.json"),
+    ),
+];
+
+const DEMO_MEMBERS: &str = include_str!("../../fixtures/demo/members.json");
+
+/// Loads the demo members, then the demo notices (matched as they arrive).
+pub fn load(app: &Engine, clusters: &[String]) -> Result<Vec<IngestReport>> {
+    let parsed = {
+        let places = app.places();
+        sebroker_connectors::members::parse_text(DEMO_MEMBERS, "json", clusters, &places)
+    };
+    if let Some(e) = parsed.errors.first() {
+        return Err(crate::Error::Invalid(format!(
+            "demo members {}: {}",
+            e.at, e.message
+        )));
+    }
+    for m in &parsed.members {
+        app.store.put_member(m)?;
+    }
+    // Demo members belong to their clusters from the programme's start.
+    crate::views::record_clusters(app, &parsed.members, app.ledger.settings.programme_start, "demo")?;
+    app.matches.reload_members()?;
+    let reports = DEMO_FILES
+        .iter()
+        .map(|(name, text)| ingest_text(app, name, text, &IngestOptions::default()))
+        .collect::<Result<Vec<_>>>()?;
+    app.follow()?;
+    Ok(reports)
+}
+
+/// A fresh data folder holding the demo data, opened (unit tests).
+#[doc(hidden)]
+pub fn open_in_tempdir() -> (tempfile::TempDir, crate::Engine) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = crate::Engine::open_dir(dir.path()).expect("app");
+    let clusters: Vec<String> = sebroker_connectors::members::DEFAULT_CLUSTERS
+        .iter()
+        .map(|c| (*c).to_owned())
+        .collect();
+    load(&app, &clusters).expect("demo");
+    (dir, app)
+}

@@ -1,0 +1,164 @@
+//! The opened engine: the data folder's lock, the store, the index, the
+//! reference tables, the members as matching sees them, the ledger and the
+//! alert log, all opened from one [`Config`]; the index caught up with the
+//! store on open. HTTP concerns (keys' rate limits, the admin token at the
+//! door) are the server's; the engine holds what every command shares.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use sebroker_alerts::deliver::AlertsRuntime;
+use sebroker_alerts::log::SledAlertStore;
+use sebroker_connectors::cpv::CpvTable;
+use sebroker_connectors::places::Places;
+use sebroker_index::NoticeIndex;
+use sebroker_ledger::Ledger;
+use sebroker_matching::MemberSet;
+use sebroker_store::{DirLock, NoticeStore, SledStore};
+
+use crate::config::Config;
+use crate::consumers::Followers;
+use crate::error::{Error, Result};
+use crate::matches::Matches;
+use crate::sources::Board;
+use crate::writer::Writer;
+
+pub struct Engine {
+    /// The configuration it was opened with.
+    pub config: Config,
+    pub data_dir: PathBuf,
+    pub store: Arc<dyn NoticeStore>,
+    pub index: Arc<NoticeIndex>,
+    pub places: Arc<RwLock<Places>>,
+    /// Members, their index and the matcher's weights; stored matches.
+    pub matches: Matches,
+    /// The brokerage ledger and the API keys (`ledger/`, `ledger.head`).
+    pub ledger: Arc<Ledger>,
+    /// The alert engine's settings, alerts, deliveries and marks.
+    pub(crate) alert_log: Arc<SledAlertStore>,
+    /// Wake-ups and in-flight deliveries of the alert engine.
+    pub alerts_rt: Arc<AlertsRuntime>,
+    /// The single ingest writer: every store write of notices and every
+    /// index commit goes through it.
+    pub writer: Writer,
+    /// The followers of the change log (groups, matches and links).
+    pub followers: Followers,
+    /// Live state of the scheduled sync of each source (`serve`).
+    pub sources: Board,
+    _lock: DirLock,
+}
+
+/// Opens the index; one that cannot be opened (a damaged segment) is
+/// derived data: it is wiped and rebuilt from the store by the catch-up.
+fn open_index(dir: &Path) -> Result<NoticeIndex> {
+    match NoticeIndex::open(dir) {
+        Ok(i) => Ok(i),
+        Err(e) => {
+            tracing::warn!(error = %e, dir = %dir.display(), "the index cannot be opened; rebuilding it from the store");
+            std::fs::remove_dir_all(dir).map_err(|source| Error::Io {
+                path: dir.to_owned(),
+                source,
+            })?;
+            Ok(NoticeIndex::open(dir)?)
+        }
+    }
+}
+
+impl Engine {
+    /// Opens the data folder of `config`: lock, store (`store/`), index
+    /// (`index/`), ledger (`ledger/`); catches the index up with the store.
+    pub fn open(config: &Config) -> Result<Engine> {
+        let data_dir = config.data_dir.as_path();
+        let lock = DirLock::acquire(data_dir)?;
+        let sled = SledStore::open(&data_dir.join("store"))?;
+        let alert_log = Arc::new(SledAlertStore::open(sled.db())?);
+        let store: Arc<dyn NoticeStore> = Arc::new(sled);
+        let index = Arc::new(open_index(&data_dir.join("index"))?);
+        let mut places = Places::builtin();
+        for e in store.place_entries()? {
+            places.add(&e);
+        }
+        let places = Arc::new(RwLock::new(places));
+        let matches = Matches::new(store.clone(), places.clone(), config.weights)?;
+        let ledger = Arc::new(Ledger::open_with(
+            data_dir,
+            config.ledger,
+            Some(store.clone()),
+        )?);
+        let writer = Writer::new(store.clone(), index.clone(), places.clone());
+        let engine = Engine {
+            config: config.clone(),
+            data_dir: data_dir.to_owned(),
+            store,
+            index,
+            places,
+            matches,
+            ledger,
+            alert_log,
+            alerts_rt: Arc::default(),
+            writer,
+            followers: Followers::default(),
+            sources: Board::default(),
+            _lock: lock,
+        };
+        engine.writer.catch_up_index(data_dir)?;
+        Ok(engine)
+    }
+
+    /// Opens `dir` with the default configuration (tests, benchmarks).
+    pub fn open_dir(dir: &Path) -> Result<Engine> {
+        Engine::open(&Config::for_data_dir(dir))
+    }
+
+    /// Brings the followers of the change log up to the store (groups,
+    /// then matches and links), then wakes the alert engine if anything
+    /// was matched. One-shot commands call it before they exit, so what
+    /// they ingested is matched when they return.
+    pub fn follow(&self) -> Result<crate::consumers::Followed> {
+        let done = self.followers.follow(self.store.as_ref(), &self.matches)?;
+        if done.changes > 0 {
+            self.alerts_rt.ingested.notify_one();
+        }
+        Ok(done)
+    }
+
+    /// Re-matches every notice after members changed (imports, link
+    /// decisions). Returns the number of notices matched.
+    pub fn rematch_all(&self) -> Result<usize> {
+        self.followers.rematch_all(self.store.as_ref(), &self.matches)
+    }
+
+    /// The alert log: settings, alerts, deliveries, marks.
+    pub fn alert_log(&self) -> &dyn sebroker_alerts::AlertStore {
+        self.alert_log.as_ref()
+    }
+
+    pub fn places(&self) -> std::sync::RwLockReadGuard<'_, Places> {
+        self.places.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn member_set(&self) -> std::sync::RwLockReadGuard<'_, MemberSet> {
+        self.matches.member_set()
+    }
+
+    /// CPV descriptions known to the store.
+    pub fn cpv_table(&self) -> Result<CpvTable> {
+        let mut t = CpvTable::default();
+        for (code, desc) in self.store.cpv_descriptions()? {
+            t.set(code, desc);
+        }
+        Ok(t)
+    }
+
+    /// Each member's current cluster, for ledger views of members without
+    /// recorded history.
+    pub fn cluster_lookup(&self) -> impl Fn(&str) -> String {
+        let map: std::collections::HashMap<String, String> = self
+            .member_set()
+            .members
+            .values()
+            .map(|m| (m.id.clone(), m.cluster.clone()))
+            .collect();
+        move |id: &str| map.get(id).cloned().unwrap_or_else(|| "unknown".to_owned())
+    }
+}

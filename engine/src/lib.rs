@@ -1,0 +1,27 @@
+//! sebroker-engine: everything opened from one configuration. It owns the
+//! [`Engine`] (data folder lock, store, index, ledger, alert log, members
+//! and places), the configuration (file < environment < flags), the single
+//! ingest writer ([`writer`]), the followers of the store's change log
+//! ([`consumers`]: opportunity groups, matches and award links, alerts), the
+//! sources (files, live feeds, anchors, the demo), search glue and the
+//! ledger's views over notices and members.
+
+mod alerts_host;
+pub mod anchors;
+pub mod batch;
+pub mod config;
+pub mod consumers;
+pub mod demo;
+pub mod engine;
+pub mod error;
+pub mod groups;
+pub mod ingest;
+pub mod keys;
+pub mod matches;
+pub mod search;
+pub mod sources;
+pub mod views;
+pub mod writer;
+
+pub use engine::Engine;
+pub use error::{Error, Result};

@@ -1,0 +1,141 @@
+//! Keeping stored matches fresh: the members (with their linked track
+//! record) in memory with their index, matching notices as the change log
+//! brings them, re-matching everything when members change, and the
+//! rankings and consortia asked for one notice.
+
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use sebroker_connectors::places::Places;
+use sebroker_matching::consortia::{self, Proposals};
+use sebroker_matching::links::{self, MemberLookup};
+use sebroker_matching::members::{biddable, STORED_MIN_SCORE, STORED_PER_NOTICE};
+use sebroker_matching::{Match, Matcher, MemberSet, Timing, Weights};
+use sebroker_model::Notice;
+use sebroker_store::NoticeStore;
+
+use crate::error::Result;
+
+/// Members, their index and the weights, over the store's matches and links.
+pub struct Matches {
+    store: Arc<dyn NoticeStore>,
+    places: Arc<RwLock<Places>>,
+    members: RwLock<MemberSet>,
+    weights: Weights,
+}
+
+fn load(store: &dyn NoticeStore) -> Result<MemberSet> {
+    Ok(MemberSet::build(store.members()?, &store.links()?)?)
+}
+
+impl Matches {
+    /// Loads the stored members and links; matches with `weights`.
+    pub fn new(
+        store: Arc<dyn NoticeStore>,
+        places: Arc<RwLock<Places>>,
+        weights: Weights,
+    ) -> Result<Matches> {
+        let members = RwLock::new(load(store.as_ref())?);
+        Ok(Matches {
+            store,
+            places,
+            members,
+            weights,
+        })
+    }
+
+    /// The weights matches are scored with (`[weights]`).
+    pub fn weights(&self) -> Weights {
+        self.weights
+    }
+
+    pub fn member_set(&self) -> RwLockReadGuard<'_, MemberSet> {
+        self.members.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn places(&self) -> RwLockReadGuard<'_, Places> {
+        self.places.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn matcher<'a>(&self, set: &'a MemberSet, places: &'a Places) -> Matcher<'a> {
+        Matcher {
+            members: &set.members,
+            index: &set.index,
+            places,
+            weights: self.weights,
+        }
+    }
+
+    /// Matches and stores the given notices; links their awards to members.
+    /// Returns the number of new award links.
+    pub fn refresh(&self, notices: &[Notice]) -> Result<usize> {
+        let set = self.member_set();
+        if set.members.is_empty() {
+            return Ok(0);
+        }
+        let places = self.places();
+        let matcher = self.matcher(&set, &places);
+        let lookup = MemberLookup::new(set.members.values());
+        let mut new_links = 0;
+        for n in notices {
+            let matches: Vec<Match> = if biddable(n) {
+                matcher
+                    .match_notice(n, Timing::Ignore, STORED_PER_NOTICE)?
+                    .into_iter()
+                    .filter(|m| m.score >= STORED_MIN_SCORE)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            self.store.put_matches(&n.ocid, &matches)?;
+            for l in links::links_for(n, &lookup) {
+                if self.store.put_link(&l, false)? {
+                    tracing::info!(member_id = %l.member_id, ocid = %l.ocid, method = %l.method, "award linked to a member");
+                    new_links += 1;
+                }
+            }
+        }
+        drop(set);
+        if new_links > 0 {
+            self.reload_members()?;
+        }
+        Ok(new_links)
+    }
+
+    /// Rebuilds the member set from the store (after a member import or a
+    /// link decision).
+    pub fn reload_members(&self) -> Result<()> {
+        let set = load(self.store.as_ref())?;
+        *self.members.write().unwrap_or_else(|e| e.into_inner()) = set;
+        Ok(())
+    }
+
+    /// The members ranked for a notice (any status), or `None` for an
+    /// unknown ocid.
+    pub fn notice_matches(&self, ocid: &str, top: usize) -> Result<Option<(Notice, Vec<Match>)>> {
+        let Some(n) = self.store.get_notice(ocid)? else {
+            return Ok(None);
+        };
+        let set = self.member_set();
+        let places = self.places();
+        let matches = self
+            .matcher(&set, &places)
+            .match_notice(&n, Timing::Ignore, top)?;
+        Ok(Some((n, matches)))
+    }
+
+    /// Consortium proposals for a notice, or `None` for an unknown ocid.
+    pub fn consortia(
+        &self,
+        ocid: &str,
+        max_size: usize,
+        top: usize,
+    ) -> Result<Option<(Notice, Proposals)>> {
+        let Some(n) = self.store.get_notice(ocid)? else {
+            return Ok(None);
+        };
+        let set = self.member_set();
+        let places = self.places();
+        let p = consortia::propose(&n, &self.matcher(&set, &places), max_size, top)?;
+        Ok(Some((n, p)))
+    }
+}

@@ -1,0 +1,196 @@
+//! Live sources in the application: the store and the index as the sync
+//! target of the connectors, one run of a source (for `sebroker sync`), the
+//! server's schedule (one task per source, so one failing never stops
+//! another) and the status board behind `GET /api/v1/sources`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use sebroker_connectors::ocds::ReadOutcome;
+use sebroker_connectors::sync::{
+    self, LastRun, PageCounts, RunRange, SourceSpec, SyncError, SyncEvent, SyncProgress,
+    SyncReport, SyncSettings, SyncTarget, TargetError,
+};
+
+use crate::Engine;
+use crate::ingest::{ingest_outcome, IngestOptions};
+
+/// The application as the target of a sync: pages go through the ingest
+/// path (store, groups, index commit), progress into the store.
+pub struct AppTarget(pub Arc<Engine>);
+
+impl SyncTarget for AppTarget {
+    fn progress(&self) -> &dyn SyncProgress {
+        self.0.store.as_progress()
+    }
+
+    fn ingest_page(&self, source: &str, page: ReadOutcome) -> Result<PageCounts, TargetError> {
+        // Feeds are named by configuration; fts and cf come from the ocids.
+        let opts = IngestOptions {
+            source: source.starts_with("ocds:").then(|| source.to_owned()),
+        };
+        let r = ingest_outcome(&self.0, source, page, &opts)?;
+        Ok(PageCounts {
+            releases_new: r.releases_new,
+            releases_duplicate: r.releases_duplicate,
+            releases_replaced: r.releases_replaced,
+            notices_created: r.notices_created,
+            notices_updated: r.notices_updated,
+            errors: r
+                .errors
+                .into_iter()
+                .map(|e| format!("{} at byte {}: {}", e.file, e.position, e.message))
+                .collect(),
+        })
+    }
+}
+
+/// Runs one source once against the application.
+pub async fn run_once(
+    app: Arc<Engine>,
+    spec: &SourceSpec,
+    settings: &SyncSettings,
+    range: RunRange,
+    now: OffsetDateTime,
+    events: &(dyn Fn(&SyncEvent) + Send + Sync),
+) -> Result<SyncReport, SyncError> {
+    sync::run(spec, settings, range, now, Arc::new(AppTarget(app)), events).await
+}
+
+/// What `GET /api/v1/sources` shows of one source.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SourceStatus {
+    pub source: String,
+    pub url: Option<String>,
+    /// Run on the server's schedule.
+    pub scheduled: bool,
+    pub running: bool,
+    pub runs: u64,
+    pub failed_runs: u64,
+    pub last_run: Option<LastRun>,
+    /// RFC 3339.
+    pub next_run: Option<String>,
+    /// UK local time up to which every window has been walked.
+    pub synced_to: Option<String>,
+    pub windows_completed: u64,
+    pub failed_windows: Vec<sync::FailedWindow>,
+    /// Notices of this source in the store.
+    pub notices: Option<u64>,
+}
+
+/// The live state of scheduled sources.
+#[derive(Debug, Default)]
+pub struct Board {
+    inner: Mutex<BTreeMap<String, SourceStatus>>,
+}
+
+impl Board {
+    fn update(&self, source: &str, f: impl FnOnce(&mut SourceStatus)) {
+        let mut m = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let s = m.entry(source.to_owned()).or_insert_with(|| SourceStatus {
+            source: source.to_owned(),
+            ..SourceStatus::default()
+        });
+        f(s);
+    }
+
+    pub fn snapshot(&self) -> BTreeMap<String, SourceStatus> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Every known source: the scheduled ones and any with stored progress,
+/// joined with the store's progress.
+pub fn statuses(app: &Engine) -> crate::Result<Vec<SourceStatus>> {
+    let mut all = app.sources.snapshot();
+    for s in app.store.sync_sources()? {
+        all.entry(s.clone()).or_insert_with(|| SourceStatus {
+            source: s,
+            ..SourceStatus::default()
+        });
+    }
+    let mut by_source: BTreeMap<String, u64> = BTreeMap::new();
+    app.store.for_each_notice(&mut |n| {
+        *by_source.entry(n.source).or_insert(0) += 1;
+        Ok(())
+    })?;
+    let mut out = Vec::new();
+    for (name, mut st) in all {
+        let p = app.store.sync_progress(&name)?;
+        st.synced_to = p.synced_to.map(sebroker_connectors::uktime::format_param);
+        st.windows_completed = p.windows_completed;
+        st.failed_windows = p.failed;
+        if st.last_run.is_none() {
+            st.last_run = p.last_run;
+        }
+        st.notices = Some(by_source.get(&name).copied().unwrap_or(0));
+        out.push(st);
+    }
+    Ok(out)
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// Starts one task per source: run, wait `interval`, run again, until the
+/// runtime stops. A failed run logs one line and waits for the next.
+pub fn spawn_schedule(
+    app: Arc<Engine>,
+    specs: Vec<SourceSpec>,
+    settings: SyncSettings,
+    interval: Duration,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    specs
+        .into_iter()
+        .map(|spec| {
+            let app = app.clone();
+            let settings = settings.clone();
+            app.sources.update(&spec.name, |s| {
+                s.scheduled = true;
+                s.url = Some(spec.url.clone());
+                s.next_run = Some(rfc3339(OffsetDateTime::now_utc()));
+            });
+            tokio::spawn(async move {
+                loop {
+                    app.sources.update(&spec.name, |s| s.running = true);
+                    let result =
+                        run_once(app.clone(), &spec, &settings, RunRange::default(), OffsetDateTime::now_utc(), &|_| {}).await;
+                    let next = OffsetDateTime::now_utc() + interval;
+                    let (failed, last) = match &result {
+                        Ok(r) if r.outcome() == "ok" => {
+                            tracing::info!(source = %spec.name, pages = r.pages, releases_new = r.releases_new, "sync run done");
+                            (false, None)
+                        }
+                        Ok(r) => {
+                            let why = r.aborted.clone().unwrap_or_else(|| format!("{} windows failed", r.windows_failed));
+                            tracing::warn!(source = %spec.name, next_run = %rfc3339(next), "sync run {}: {why}", r.outcome());
+                            (r.outcome() == "failed", None)
+                        }
+                        Err(e) => {
+                            tracing::error!(source = %spec.name, next_run = %rfc3339(next), "sync run failed: {e}");
+                            (true, Some(e.to_string()))
+                        }
+                    };
+                    app.sources.update(&spec.name, |s| {
+                        s.running = false;
+                        s.runs += 1;
+                        s.failed_runs += u64::from(failed);
+                        s.next_run = Some(rfc3339(next));
+                        if let Some(e) = last {
+                            s.last_run = Some(LastRun { outcome: "failed".into(), error: Some(e), ..LastRun::default() });
+                        } else {
+                            s.last_run = None; // the store's copy is the truth
+                        }
+                    });
+                    tokio::time::sleep(interval).await;
+                }
+            })
+        })
+        .collect()
+}

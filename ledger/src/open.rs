@@ -1,0 +1,436 @@
+//! Opening a ledger: the chain verified, sled compared with the head file
+//! and with what the notice store remembers (identity, last head), so that
+//! a ledger that is behind, broken, missing or replaced is refused with a
+//! clear message naming the last backup, never served short or empty.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+
+use super::identity::{self, Mark};
+use super::model::GENESIS;
+use super::state::State;
+use super::store::{self, Head, LedgerStore, SledLedgerStore};
+use super::{keys, ledger_dir, verify_chain, Ledger, LedgerSettings, Writer};
+use crate::error::{Error, Result};
+use sebroker_store::NoticeStore;
+
+/// The newest backup file in the data folder's `backups/`, if any.
+fn newest_backup(data_dir: &Path) -> Option<std::path::PathBuf> {
+    let mut v: Vec<(std::time::SystemTime, std::path::PathBuf)> =
+        std::fs::read_dir(super::backups_dir(data_dir))
+            .ok()?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .collect();
+    v.sort();
+    v.pop().map(|(_, p)| p)
+}
+
+/// What start-up knows before deciding: the head file and the store's mark.
+pub(super) struct Known {
+    pub head: Option<Head>,
+    pub mark: Option<Mark>,
+    /// The notice store holds notices or members.
+    pub store_has_data: bool,
+    /// A notice store was consulted at all.
+    pub has_memory: bool,
+}
+
+impl Known {
+    pub fn read(data_dir: &Path, memory: Option<&dyn NoticeStore>) -> Result<Known> {
+        let head = store::read_head(&store::head_path(data_dir))?;
+        let (mark, store_has_data) = match memory {
+            Some(m) => (identity::read_mark(m)?, identity::store_holds_data(m)?),
+            None => (None, false),
+        };
+        Ok(Known {
+            head,
+            mark,
+            store_has_data,
+            has_memory: memory.is_some(),
+        })
+    }
+
+    fn backup(&self) -> Option<String> {
+        self.head
+            .as_ref()
+            .and_then(|h| h.last_backup.clone())
+            .or_else(|| self.mark.as_ref().and_then(|m| m.last_backup.clone()))
+    }
+
+    /// The refusal error: what is wrong, and what to do (the last backup).
+    pub fn refusal(&self, data_dir: &Path, what: &str) -> Error {
+        let backup = self
+            .backup()
+            .or_else(|| newest_backup(data_dir).map(|p| p.display().to_string()));
+        let advice = match backup {
+            Some(b) => format!(
+                "the last good backup is {b}: stop every sebroker process and run `sebroker --data-dir {} restore {b}`",
+                data_dir.display()
+            ),
+            None => "no backup is known (see `sebroker backup`); investigate the data folder before going on".into(),
+        };
+        Error::Refused(format!(
+            "refusing to open the ledger in {}: {what}. sebroker never serves a silently smaller ledger; {advice}",
+            ledger_dir(data_dir).display()
+        ))
+    }
+
+    /// The identity the folder remembers, and where its event count comes from.
+    fn remembered(&self) -> Option<(String, u64, &'static str)> {
+        let h = self.head.as_ref().and_then(|h| {
+            h.ledger_id
+                .clone()
+                .map(|id| (id, h.seq, "the head file"))
+                .or_else(|| (h.seq > 0).then(|| ("(no identity)".into(), h.seq, "the head file")))
+        });
+        let m = self
+            .mark
+            .as_ref()
+            .map(|m| (m.ledger_id.clone(), m.seq, "the notice store"));
+        match (h, m) {
+            (Some(h), Some(m)) if m.1 > h.1 => Some(m),
+            (Some(h), _) => Some(h),
+            (None, m) => m,
+        }
+    }
+}
+
+/// The identity a ledger opens with, or why it may not open. `sled_id` is
+/// the identity in the ledger's database; `blank`: it holds nothing.
+fn decide_identity(
+    k: &Known,
+    data_dir: &Path,
+    sled_id: Option<&str>,
+    blank: bool,
+) -> Result<(String, bool)> {
+    let head_id = k.head.as_ref().and_then(|h| h.ledger_id.as_deref());
+    let mark_id = k.mark.as_ref().map(|m| m.ledger_id.as_str());
+    if let Some(l) = sled_id {
+        for (who, other) in [("head file", head_id), ("notice store", mark_id)] {
+            if let Some(o) = other.filter(|o| *o != l) {
+                return Err(k.refusal(
+                    data_dir,
+                    &format!("it is ledger {l}, but the {who} records ledger {o}: the ledger was replaced by another one"),
+                ));
+            }
+        }
+        return Ok((l.to_owned(), false));
+    }
+    if !blank {
+        // A ledger from before identities: adopt it, unless the folder
+        // already knew an identified one (then this one replaced it).
+        if let Some(o) = head_id.or(mark_id) {
+            return Err(k.refusal(
+                data_dir,
+                &format!("the folder records ledger {o}, but the ledger database has no identity: it was replaced by an older copy"),
+            ));
+        }
+        return Ok((identity::new_id()?, true));
+    }
+    if let (Some(h), Some(m)) = (head_id, mark_id) {
+        if h != m {
+            return Err(k.refusal(
+                data_dir,
+                &format!("the head file records ledger {h} but the notice store ledger {m}"),
+            ));
+        }
+    }
+    // Nothing in sled: a new folder, or a ledger that went missing.
+    let missing = |what: String| {
+        k.refusal(
+            data_dir,
+            &format!(
+                "{what}, but the ledger database is missing or empty. A new ledger is created only in an empty folder; \
+                 to start a new one anyway (it records that it replaced the missing one) run `sebroker --data-dir {} ledger init --replace-missing`",
+                data_dir.display()
+            ),
+        )
+    };
+    let head_seq = k.head.as_ref().map_or(0, |h| h.seq);
+    let mark_seq = k.mark.as_ref().map_or(0, |m| m.seq);
+    if head_seq > 0 || mark_seq > 0 || (k.mark.is_some() && k.head.is_none()) {
+        let (id, seq, who) = k.remembered().unwrap_or(("?".into(), 0, "the folder"));
+        return Err(missing(format!(
+            "{who} records ledger {id} with {seq} events"
+        )));
+    }
+    if k.head.is_none() && k.store_has_data {
+        return Err(missing(
+            "the notice store holds notices or members, and the ledger head file is missing too"
+                .into(),
+        ));
+    }
+    // An empty ledger whose head (at event 0) survives, or a new folder.
+    Ok((
+        head_id
+            .or(mark_id)
+            .map_or_else(identity::new_id, |i| Ok(i.to_owned()))?,
+        true,
+    ))
+}
+
+/// The head and the store's mark against the verified events.
+fn check_against(k: &Known, data_dir: &Path, state: &State) -> Result<()> {
+    let n = state.last_seq();
+    let hash_at = |seq: u64| {
+        if seq == 0 {
+            Some(GENESIS)
+        } else {
+            state.record(seq).map(|r| r.hash.as_str())
+        }
+    };
+    if let Some(why) = state.impossible() {
+        return Err(k.refusal(data_dir, &format!("it holds an impossible total: {why}")));
+    }
+    match &k.head {
+        None if n > 0 => {
+            return Err(k.refusal(
+                data_dir,
+                &format!(
+                    "it holds {n} events but its head file {} is missing",
+                    store::head_path(data_dir).display()
+                ),
+            ))
+        }
+        None => {}
+        Some(h) => {
+            if n < h.seq {
+                return Err(k.refusal(data_dir, &format!("sled holds {n} events but the head file records {} (sled lost recent writes)", h.seq)));
+            }
+            if hash_at(h.seq) != Some(h.hash.as_str()) {
+                return Err(k.refusal(
+                    data_dir,
+                    &format!(
+                        "event {} in sled differs from the one the head file records",
+                        h.seq
+                    ),
+                ));
+            }
+            if n == h.seq && state.checked_brokered_total() != Some(h.brokered_total_pence) {
+                return Err(k.refusal(
+                    data_dir,
+                    &format!(
+                        "the events sum to {} pence brokered but the head records {}",
+                        state.brokered_total(),
+                        h.brokered_total_pence
+                    ),
+                ));
+            }
+            if n > h.seq {
+                tracing::warn!(head = h.seq, events = n, "the ledger is ahead of its head file (a crash between flush and head write); the chain checks out, updating the head");
+            }
+        }
+    }
+    if let Some(m) = &k.mark {
+        if n < m.seq || hash_at(m.seq) != Some(m.hash.as_str()) {
+            return Err(k.refusal(data_dir, &format!("the notice store remembers event {} of this ledger, which sled {} (the ledger and its head are older than the store)", m.seq, if n < m.seq { "does not hold" } else { "holds differently" })));
+        }
+    }
+    Ok(())
+}
+
+/// The store's mark is missing while the ledger's head has an identity:
+/// the notice store was replaced or lost its data (unless neither holds
+/// anything yet, as after a crash during the very first start).
+fn check_memory(k: &Known, data_dir: &Path, n: u64) -> Result<()> {
+    let head_has_id = k.head.as_ref().is_some_and(|h| h.ledger_id.is_some());
+    if !k.has_memory || k.mark.is_some() || !head_has_id || (n == 0 && !k.store_has_data) {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "refusing to open {}: the ledger ({n} events) is known to its head file, but the notice store in {} does not remember it: \
+         the store was replaced, is an older copy, or lost its data. Restore the data folder from a copy; if this store is \
+         the right one, run `sebroker --data-dir {} ledger init --adopt-store` to record the ledger in it",
+        data_dir.display(),
+        data_dir.join("store").display(),
+        data_dir.display()
+    )))
+}
+
+impl Ledger {
+    /// Opens the ledger of a data folder (`ledger/` and `ledger.head`)
+    /// without the notice store's memory (tools and tests).
+    pub fn open(data_dir: &Path, settings: LedgerSettings) -> Result<Ledger> {
+        Ledger::open_with(data_dir, settings, None)
+    }
+
+    /// Opens the ledger, checking sled against the head and against what
+    /// the notice store `memory` remembers. The caller holds the lock.
+    pub fn open_with(
+        data_dir: &Path,
+        settings: LedgerSettings,
+        memory: Option<Arc<dyn NoticeStore>>,
+    ) -> Result<Ledger> {
+        let k = Known::read(data_dir, memory.as_deref())?;
+        let db = SledLedgerStore::open(&ledger_dir(data_dir))
+            .map_err(|e| k.refusal(data_dir, &format!("sled cannot open it ({e})")))?;
+        let records = db
+            .records()
+            .map_err(|e| k.refusal(data_dir, &format!("sled cannot read it ({e})")))?;
+        if let Err((seq, why)) = verify_chain(&records) {
+            return Err(k.refusal(
+                data_dir,
+                &format!("the hash chain breaks at event {seq} ({why})"),
+            ));
+        }
+        let legacy_keys = db
+            .keys()
+            .map_err(|e| k.refusal(data_dir, &format!("sled cannot read its keys ({e})")))?;
+        let sled_id = db.ledger_id()?;
+        let blank = records.is_empty() && legacy_keys.is_empty();
+        let (id, new_id) = decide_identity(&k, data_dir, sled_id.as_deref(), blank)?;
+        let mut state = State::default();
+        for r in records {
+            state.apply(r);
+        }
+        check_against(&k, data_dir, &state)?;
+        check_memory(&k, data_dir, state.last_seq())?;
+        if new_id {
+            // The database first: a crash after this leaves a ledger whose
+            // identity the head and the mark simply do not know yet.
+            db.set_ledger_id(&id)?;
+        }
+        let ledger = Ledger::assemble(db, data_dir, memory, id, state, &k, settings)?;
+        let n = ledger.state().last_seq();
+        let migrated = ledger.migrate_legacy_keys(legacy_keys)?;
+        if migrated > 0 {
+            tracing::info!(migrated, "API keys recorded as ledger events");
+        }
+        let head_current = k
+            .head
+            .as_ref()
+            .is_some_and(|h| h.seq == n && h.ledger_id.as_deref() == Some(ledger.id()));
+        if !head_current && migrated == 0 {
+            let w = ledger.writer();
+            ledger.write_head_with(w.last_backup.clone())?;
+        }
+        let w = ledger.writer();
+        let mark_current = k
+            .mark
+            .as_ref()
+            .is_some_and(|m| m.seq == ledger.state().last_seq());
+        if !mark_current {
+            ledger.write_mark(&w, true)?;
+        }
+        drop(w);
+        Ok(ledger)
+    }
+
+    fn assemble(
+        db: SledLedgerStore,
+        data_dir: &Path,
+        memory: Option<Arc<dyn NoticeStore>>,
+        id: String,
+        state: State,
+        k: &Known,
+        settings: LedgerSettings,
+    ) -> Result<Ledger> {
+        let uses = db.key_uses()?;
+        let keys = keys::entries(&state.keys, &uses);
+        let writer = Writer {
+            last_backup: k.backup(),
+            replaced: k
+                .mark
+                .as_ref()
+                .map(|m| m.replaced.clone())
+                .unwrap_or_default(),
+            ..Writer::default()
+        };
+        Ok(Ledger {
+            store: Box::new(db),
+            head_path: Some(store::head_path(data_dir)),
+            memory,
+            id,
+            state: RwLock::new(state),
+            keys: RwLock::new(keys),
+            write: Mutex::new(writer),
+            settings,
+        })
+    }
+}
+
+impl Ledger {
+    /// `sebroker ledger init --replace-missing`: a new, empty ledger where
+    /// the folder remembers one that is gone. Its first event
+    /// (`ledger_replaced`) and the store's mark record what it replaced.
+    /// Refuses when the ledger is not missing (restore a damaged one).
+    pub fn init_replacing_missing(
+        data_dir: &Path,
+        settings: LedgerSettings,
+        memory: Arc<dyn NoticeStore>,
+        actor: &str,
+    ) -> Result<Ledger> {
+        let k = Known::read(data_dir, Some(memory.as_ref()))?;
+        let db = SledLedgerStore::open(&ledger_dir(data_dir)).map_err(|e| {
+            k.refusal(
+                data_dir,
+                &format!("sled cannot open it ({e}); move the folder aside first"),
+            )
+        })?;
+        let blank = db.records()?.is_empty() && db.keys()?.is_empty() && db.ledger_id()?.is_none();
+        if !blank {
+            drop(db);
+            let l = Ledger::open_with(data_dir, settings, Some(memory))?;
+            return Err(Error::Invalid(format!(
+                "the ledger in {} is not missing (ledger {}, {} events); nothing was replaced",
+                ledger_dir(data_dir).display(),
+                l.id(),
+                l.state().last_seq()
+            )));
+        }
+        let (prev_id, prev_seq, _) = k.remembered().unwrap_or(("none".into(), 0, "the folder"));
+        let prev_hash = match (&k.head, &k.mark) {
+            (Some(h), Some(m)) if m.seq > h.seq => m.hash.clone(),
+            (Some(h), _) => h.hash.clone(),
+            (None, Some(m)) => m.hash.clone(),
+            (None, None) => GENESIS.to_owned(),
+        };
+        let id = identity::new_id()?;
+        db.set_ledger_id(&id)?;
+        let ledger = Ledger::assemble(
+            db,
+            data_dir,
+            Some(memory),
+            id,
+            State::default(),
+            &k,
+            settings,
+        )?;
+        ledger.writer().replaced.push(identity::Replacement {
+            previous_ledger_id: prev_id.clone(),
+            previous_seq: prev_seq,
+            previous_hash: prev_hash.clone(),
+            how: "replace-missing".into(),
+            at: time::OffsetDateTime::now_utc(),
+        });
+        ledger.append(super::NewEvent {
+            date: None,
+            actor: actor.to_owned(),
+            idempotency_key: format!("ledger-replaced:{prev_id}:{prev_seq}"),
+            notes: Some("sebroker ledger init --replace-missing".into()),
+            event: super::model::Event::LedgerReplaced {
+                previous_ledger_id: prev_id,
+                previous_seq: prev_seq,
+                previous_hash: prev_hash,
+            },
+        })?;
+        ledger.persist()?;
+        tracing::warn!(ledger = ledger.id(), "a new ledger replaced a missing one");
+        Ok(ledger)
+    }
+
+    /// `sebroker ledger init --adopt-store`: the ledger, checked against
+    /// its head, recorded in a notice store that does not remember it.
+    pub fn adopt_store(
+        data_dir: &Path,
+        settings: LedgerSettings,
+        memory: Arc<dyn NoticeStore>,
+    ) -> Result<Ledger> {
+        let mut l = Ledger::open_with(data_dir, settings, None)?;
+        l.memory = Some(memory);
+        l.persist()?;
+        Ok(l)
+    }
+}

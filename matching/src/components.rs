@@ -1,0 +1,313 @@
+//! The named components of a match, each in [0, 1], with the reason a broker
+//! reads for each. Pure functions of a notice and a member.
+
+use sebroker_connectors::cpv;
+use sebroker_connectors::money::format_pence;
+use sebroker_connectors::places::Places;
+use sebroker_index::{Member, Notice, Status};
+use time::OffsetDateTime;
+
+use crate::links::normalise_name;
+
+/// The CPV closeness of two 8-digit codes: same code 1.0, same category
+/// (5+ digits) 0.85, class (4) 0.7, group (3) 0.5, division (2) 0.3.
+pub fn cpv_pair(a: &str, b: &str) -> f64 {
+    if a == b {
+        return 1.0;
+    }
+    let (sa, sb) = (cpv::significant(a), cpv::significant(b));
+    let common = sa
+        .bytes()
+        .zip(sb.bytes())
+        .take_while(|(x, y)| x == y)
+        .count();
+    // A member offering a whole division/group (e.g. 85000000) covers its sub-codes.
+    let covers =
+        sb.len() <= sa.len() && common == sb.len() || sa.len() <= sb.len() && common == sa.len();
+    let level = match common {
+        c if c >= 5 => 0.85,
+        4 => 0.7,
+        3 => 0.5,
+        2 => 0.3,
+        _ => 0.0,
+    };
+    if covers && common >= 2 {
+        (level + 0.15f64).min(0.95)
+    } else {
+        level
+    }
+}
+
+/// Best closeness between any notice code and any member code; the reason
+/// is written only when `explain`.
+pub fn cpv_score(n: &Notice, m: &Member, explain: bool) -> (f64, Option<String>) {
+    let member_codes = m.all_cpv();
+    let mut best: (f64, Option<(usize, &str)>) = (0.0, None);
+    for (i, nc) in n.cpv.iter().enumerate() {
+        for mc in &member_codes {
+            let s = cpv_pair(&nc.code, mc);
+            if s > best.0 {
+                best = (s, Some((i, mc)));
+            }
+        }
+    }
+    let reason = match best.1 {
+        Some((i, mc)) if explain => {
+            let nc = &n.cpv[i];
+            let what = nc
+                .description
+                .as_deref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            Some(if best.0 >= 1.0 {
+                format!("CPV {}{what} is one of its services", nc.code)
+            } else {
+                format!("CPV {}{what} is close to its {mc}", nc.code)
+            })
+        }
+        _ => None,
+    };
+    (best.0, reason)
+}
+
+/// The finest codes of a set holding every NUTS level.
+pub fn finest(codes: &[String]) -> Vec<&str> {
+    codes
+        .iter()
+        .filter(|c| {
+            !codes
+                .iter()
+                .any(|o| o.len() > c.len() && o.starts_with(c.as_str()))
+        })
+        .map(String::as_str)
+        .collect()
+}
+
+/// Where the work is against where the member works.
+/// `nuts` holds every level of the notice's places.
+pub fn geography(
+    nuts: &[String],
+    m: &Member,
+    places: &Places,
+    explain: bool,
+) -> (f64, Option<String>) {
+    let nf = finest(nuts);
+    if nf.is_empty() || m.nuts.is_empty() {
+        return (0.5, None);
+    }
+    if nf.iter().all(|c| c.len() <= 2) {
+        return (0.4, explain.then(|| "delivery is UK-wide".into()));
+    }
+    if let Some(nc) = nf.iter().find(|nc| m.nuts.iter().any(|mc| mc == *nc)) {
+        let reason = explain.then(|| {
+            let name = places
+                .name_of(nc)
+                .map(|x| format!(" ({x})"))
+                .unwrap_or_default();
+            format!("delivered in {nc}{name}, within its service area")
+        });
+        return (1.0, reason);
+    }
+    let mut best: (f64, Option<(&str, usize)>) = (0.0, None);
+    let mf = finest(&m.nuts);
+    for nc in &nf {
+        for mc in &mf {
+            let common = nc
+                .bytes()
+                .zip(mc.bytes())
+                .take_while(|(a, b)| a == b)
+                .count();
+            let s = match common {
+                c if c >= 4 => 0.8,
+                3 => 0.6,
+                _ => 0.1,
+            };
+            if s > best.0 {
+                best = (s, Some((nc, common)));
+            }
+        }
+    }
+    let reason = match best.1 {
+        Some((nc, common)) if explain && common >= 3 => {
+            let region = &nc[..common.min(nc.len())];
+            let name = places
+                .name_of(region)
+                .map(|x| format!(" ({x})"))
+                .unwrap_or_default();
+            Some(format!(
+                "delivered in {nc}, same area {region}{name} as its work"
+            ))
+        }
+        _ => None,
+    };
+    (best.0, reason)
+}
+
+/// Value against the member's size: buyers expect annual value to be at most
+/// about half of turnover. Multi-lot notices are judged on the lot that fits best.
+pub fn capacity(n: &Notice, m: &Member, explain: bool) -> (f64, Option<String>) {
+    let mut values: Vec<i64> = n
+        .lots
+        .iter()
+        .filter_map(|l| l.value.as_ref()?.headline_pence())
+        .collect();
+    if values.is_empty() {
+        values.extend(n.value.headline_pence());
+    }
+    if values.is_empty() {
+        return (0.6, None);
+    }
+    let mut best = (0.0f64, None);
+    for v in values {
+        let s = capacity_for(v, m, explain);
+        if s.0 > best.0 {
+            best = s;
+        }
+    }
+    best
+}
+
+/// Value divided by turnover → capacity: buyers expect value to be at most
+/// about half of turnover.
+pub fn capacity_of_ratio(ratio: f64) -> f64 {
+    if ratio <= 0.5 {
+        1.0
+    } else if ratio <= 1.0 {
+        0.7
+    } else if ratio <= 2.0 {
+        0.4
+    } else {
+        0.1
+    }
+}
+
+fn capacity_for(v: i64, m: &Member, explain: bool) -> (f64, Option<String>) {
+    let mut score: (f64, Option<String>) = match m.turnover_pence.filter(|t| *t > 0) {
+        Some(t) => {
+            let ratio = v as f64 / t as f64;
+            let s = capacity_of_ratio(ratio);
+            (
+                s,
+                explain.then(|| {
+                    format!(
+                        "value {} is {:.0}% of its turnover",
+                        format_pence(v),
+                        ratio * 100.0
+                    )
+                }),
+            )
+        }
+        None => match m.max_contract_pence {
+            Some(max) if v <= max => (
+                0.9,
+                explain.then(|| format!("value {} is within its contract range", format_pence(v))),
+            ),
+            Some(_) => (
+                0.3,
+                explain.then(|| {
+                    format!(
+                        "value {} is above its largest contract size",
+                        format_pence(v)
+                    )
+                }),
+            ),
+            None => (0.5, None),
+        },
+    };
+    if m.min_contract_pence.is_some_and(|min| v < min) {
+        score.0 *= 0.6;
+        score.1 = explain.then(|| {
+            format!(
+                "value {} is below its smallest contract size",
+                format_pence(v)
+            )
+        });
+    }
+    score
+}
+
+/// When there is a deadline: `None` when the notice cannot be bid for at
+/// `now` (closed, awarded, cancelled) — a hard exclusion.
+pub fn timing(n: &Notice, now: OffsetDateTime) -> Option<(f64, Option<String>)> {
+    match n.status(now) {
+        Status::Open => {
+            let Some(d) = n.deadline else {
+                return Some((0.8, None));
+            };
+            let days = (d - now).whole_days();
+            let s = match days {
+                d if d >= 14 => 1.0,
+                d if d >= 7 => 0.7,
+                d if d >= 2 => 0.4,
+                _ => 0.2,
+            };
+            Some((s, Some(format!("{days} days left to bid"))))
+        }
+        Status::Pipeline | Status::Planned => {
+            Some((0.8, Some("early signal: not yet open for bids".into())))
+        }
+        _ => None,
+    }
+}
+
+/// SME/VCSE suitability and reservation against what the member is.
+pub fn suitability(n: &Notice, m: &Member) -> (f64, Option<String>) {
+    if n.reserved && (m.vcse || m.sme) {
+        (1.0, Some("reserved for SMEs and VCSEs".into()))
+    } else if n.suitability.vcse && m.vcse {
+        (1.0, Some("marked suitable for VCSEs".into()))
+    } else if n.suitability.sme && m.sme {
+        (0.8, Some("marked suitable for SMEs".into()))
+    } else {
+        (0.4, None)
+    }
+}
+
+/// Past work for the same buyer. `buyer` is the notice buyer's normalised
+/// name (computed once per notice).
+pub fn relationship(buyer: &str, m: &Member, explain: bool) -> (f64, Option<String>) {
+    let Some(first) = buyer.split(' ').next().filter(|w| !w.is_empty()) else {
+        return (0.0, None);
+    };
+    let mut best: (f64, Option<&sebroker_index::TrackRecord>) = (0.0, None);
+    for t in &m.track_record {
+        let Some(tb) = t.buyer.as_deref() else {
+            continue;
+        };
+        // Cheap pre-check before normalising: the first word must appear.
+        if !tb.to_lowercase().contains(first) {
+            continue;
+        }
+        if strsim::jaro_winkler(buyer, &normalise_name(tb)) >= 0.9 {
+            let s = t.confidence.clamp(0.0, 1.0);
+            if s > best.0 {
+                best = (s, Some(t));
+            }
+        }
+    }
+    let reason = best.1.filter(|_| explain).map(|t| {
+        let when = t.year.map(|y| format!(" ({y})")).unwrap_or_default();
+        format!(
+            "has worked for {} before{when}",
+            t.buyer.as_deref().unwrap_or("")
+        )
+    });
+    (best.0, reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpv_closeness_follows_the_hierarchy() {
+        assert_eq!(cpv_pair("85312000", "85312000"), 1.0);
+        assert!(cpv_pair("85312000", "85312100") >= 0.85);
+        assert_eq!(cpv_pair("85312000", "85320000"), 0.5);
+        assert_eq!(cpv_pair("85312000", "85110000"), 0.3);
+        assert_eq!(cpv_pair("85312000", "90910000"), 0.0);
+        // A member offering the whole division covers its codes, but less than an exact match.
+        let d = cpv_pair("85312000", "85000000");
+        assert!(d > 0.3 && d < 1.0);
+    }
+}

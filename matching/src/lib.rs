@@ -1,0 +1,187 @@
+//! sebroker-matching: the matcher and its components, consortia, award
+//! links and the evaluation on real awards.
+//!
+//! Matching: a score in [0, 1] for a (notice, member) pair, the weighted sum
+//! of named components a broker can read, with reasons. One notice is
+//! matched against every member by one query over the member index
+//! (candidates), then each candidate is scored.
+
+pub mod components;
+pub mod consortia;
+mod error;
+pub mod evaluate;
+pub mod links;
+pub mod members;
+
+use std::collections::{BTreeMap, HashMap};
+
+use time::OffsetDateTime;
+
+use sebroker_connectors::places::Places;
+use sebroker_index::{Member, MemberIndex, Notice};
+
+pub use error::{Error, Result};
+pub use members::MemberSet;
+use crate::links::normalise_name;
+
+pub use sebroker_model::{Components, Match, Weights};
+
+/// How timing is judged.
+#[derive(Debug, Clone, Copy)]
+pub enum Timing {
+    /// Look back / replay: timing excludes no one and scores 1.
+    Ignore,
+    /// Live: notices that cannot be bid for at this time match no one.
+    At(OffsetDateTime),
+}
+
+/// Text relevance is BM25 divided by the best score among candidates, but
+/// never by less than this, so a weak best match does not look perfect.
+pub const TEXT_FLOOR: f64 = 12.0;
+/// Candidates taken from the member index per notice.
+pub const CANDIDATES: usize = 200;
+
+/// Members, their index and what scoring needs.
+pub struct Matcher<'a> {
+    pub members: &'a HashMap<String, Member>,
+    pub index: &'a MemberIndex,
+    pub places: &'a Places,
+    pub weights: Weights,
+}
+
+/// The text of a notice used as a match query.
+pub fn notice_text(n: &Notice) -> String {
+    let cpv: Vec<&str> = n
+        .cpv
+        .iter()
+        .filter_map(|c| c.description.as_deref())
+        .collect();
+    let lots: Vec<&str> = n.lots.iter().filter_map(|l| l.title.as_deref()).collect();
+    format!(
+        "{}\n{}\n{}\n{}\n{}",
+        n.title,
+        n.title,
+        cpv.join("\n"),
+        lots.join("\n"),
+        n.description
+    )
+}
+
+impl Matcher<'_> {
+    /// The members that fit `n`, best first (ties by member id), at most `top`.
+    pub fn match_notice(&self, n: &Notice, timing: Timing, top: usize) -> Result<Vec<Match>> {
+        let timing_part = match timing {
+            Timing::Ignore => (1.0, None),
+            Timing::At(now) => match components::timing(n, now) {
+                Some(t) => t,
+                None => return Ok(Vec::new()),
+            },
+        };
+        let candidates = self
+            .index
+            .candidates(&notice_text(n), &n.cpv_divisions(), CANDIDATES)?;
+        let best = candidates
+            .values()
+            .copied()
+            .fold(0.0f64, f64::max)
+            .max(TEXT_FLOOR);
+        let buyer = n
+            .buyer
+            .name
+            .as_deref()
+            .map(normalise_name)
+            .unwrap_or_default();
+        // Score every candidate without words, then explain only the ones shown.
+        let mut scored: Vec<(f64, &Member, f64)> = candidates
+            .iter()
+            .filter_map(|(id, bm25)| self.members.get(id).map(|m| (m, bm25 / best)))
+            .map(|(m, text)| {
+                (
+                    self.score(n, &buyer, m, text, &timing_part, false).score,
+                    m,
+                    text,
+                )
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        scored.truncate(top);
+        Ok(scored
+            .into_iter()
+            .map(|(_, m, text)| self.score(n, &buyer, m, text, &timing_part, true))
+            .collect())
+    }
+
+    /// Scores one candidate; `text` is its normalised text relevance and
+    /// `buyer` the notice buyer's normalised name. Reasons are written only
+    /// when `explain`.
+    pub fn score(
+        &self,
+        n: &Notice,
+        buyer: &str,
+        m: &Member,
+        text: f64,
+        timing: &(f64, Option<String>),
+        explain: bool,
+    ) -> Match {
+        let cpv = components::cpv_score(n, m, explain);
+        let geo = components::geography(&n.nuts, m, self.places, explain);
+        let cap = components::capacity(n, m, explain);
+        let suit = components::suitability(n, m);
+        let rel = components::relationship(buyer, m, explain);
+        let c = Components {
+            text: round3(text.clamp(0.0, 1.0)),
+            cpv: round3(cpv.0),
+            geography: round3(geo.0),
+            capacity: round3(cap.0),
+            timing: round3(timing.0),
+            suitability: round3(suit.0),
+            relationship: round3(rel.0),
+        };
+        let mut reasons = Vec::new();
+        if !explain {
+            return Match {
+                member_id: m.id.clone(),
+                score: c.score(&self.weights),
+                components: c,
+                reasons,
+            };
+        }
+        if c.text >= 0.3 {
+            reasons.push(format!(
+                "its profile matches the notice text ({:.0}%)",
+                c.text * 100.0
+            ));
+        }
+        reasons.extend(
+            [cpv.1, geo.1, cap.1, timing.1.clone(), suit.1, rel.1]
+                .into_iter()
+                .flatten(),
+        );
+        Match {
+            member_id: m.id.clone(),
+            score: c.score(&self.weights),
+            components: c,
+            reasons,
+        }
+    }
+}
+
+/// Three decimals: scores are shown to people, and stable digits make
+/// outputs comparable.
+pub fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Component contributions of a match, for display.
+pub fn contributions(c: &Components, w: &Weights) -> BTreeMap<&'static str, f64> {
+    let v = serde_json::to_value(c).unwrap_or_default();
+    Weights::NAMES
+        .iter()
+        .map(|n| {
+            (
+                *n,
+                v.get(n).and_then(|x| x.as_f64()).unwrap_or(0.0) as f64 * w.get(n),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,296 @@
+//! Alerts over HTTP:
+//! `GET /api/v1/members/{id}/alerts`, `PUT /api/v1/members/{id}/alert-settings`,
+//! `GET /api/v1/alerts/deliveries`, `POST /api/v1/alerts/run`, and outside
+//! the API the secret feed `GET /feeds/{token}.atom` and the email
+//! unsubscribe link `/unsubscribe/{token}` (their tokens are the
+//! credentials).
+//!
+//! Who may call what is decided by the policy table (`super::policy`)
+//! before these handlers run.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+use super::blocking;
+use super::error::ApiError;
+use sebroker_alerts::log::DeliveryState;
+use sebroker_alerts::settings::SettingsInput;
+use sebroker_alerts::{self as alerts, RunOptions, Scope};
+use sebroker_engine::search::parse_when;
+
+fn member_not_found(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "member_not_found",
+        format!("no member with id {id:?}"),
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsParams {
+    #[serde(deserialize_with = "super::bounded::limit")]
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/v1/members/{id}/alerts`: the member's settings (no secrets)
+/// and its alerts, newest first.
+pub async fn member_alerts(
+    State(app): State<super::State>,
+    Path(id): Path<String>,
+    params: Result<Query<AlertsParams>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(p) = params
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.body_text()))?;
+    let limit = super::bounded("limit", p.limit, 50, 500)?;
+    blocking(move || {
+        app.store
+            .get_member(&id)?
+            .ok_or_else(|| member_not_found(&id))?;
+        let log = app.alert_log();
+        let settings = log
+            .settings(&id)?
+            .map(|s| alerts::settings_view(&app.config.alerts, &s, false));
+        let list = log.alerts_of(&id, limit)?;
+        Ok(Json(serde_json::json!({
+            "member_id": id,
+            "settings": settings,
+            "alerts": list,
+        })))
+    })
+    .await
+}
+
+/// `PUT /api/v1/members/{id}/alert-settings`: changes what is given; the
+/// answer holds the secrets (webhook secret, feed URL).
+pub async fn put_settings(
+    State(app): State<super::State>,
+    Path(id): Path<String>,
+    super::body::ApiJson(input): super::body::ApiJson<SettingsInput>,
+) -> Result<Json<alerts::SettingsView>, ApiError> {
+    blocking(move || {
+        let now = time::OffsetDateTime::now_utc();
+        let s = alerts::put_settings(app.as_ref(), &id, input, now).map_err(|e| match e {
+            sebroker_alerts::Error::NotFound(_) => member_not_found(&id),
+            sebroker_alerts::Error::Invalid(m) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_alert_settings",
+                m,
+            ),
+            other => other.into(),
+        })?;
+        Ok(Json(alerts::settings_view(&app.config.alerts, &s, true)))
+    })
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveriesParams {
+    pub state: Option<String>,
+    pub member: Option<String>,
+    #[serde(deserialize_with = "super::bounded::limit")]
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/v1/alerts/deliveries?state=dead&member=m-0001`: the delivery
+/// log, newest alert first.
+pub async fn deliveries(
+    State(app): State<super::State>,
+    params: Result<Query<DeliveriesParams>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(p) = params
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.body_text()))?;
+    let state = match p.state.as_deref() {
+        Some(s) => Some(DeliveryState::parse(s).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                format!("state: {s:?} is not one of queued, sending, sent, failed, dead"),
+            )
+        })?),
+        None => None,
+    };
+    blocking(move || {
+        let mut list: Vec<_> = app
+            .alert_log()
+            .deliveries()?
+            .into_iter()
+            .filter(|d| state.is_none_or(|s| d.state == s))
+            .filter(|d| p.member.as_ref().is_none_or(|m| &d.recipient == m))
+            .collect();
+        list.reverse();
+        list.truncate(p.limit.unwrap_or(100).min(1000));
+        Ok(Json(serde_json::json!({ "deliveries": list })))
+    })
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunInput {
+    pub dry_run: bool,
+    /// RFC 3339 or YYYY-MM-DD: judge deadlines and digest times then.
+    pub now: Option<String>,
+}
+
+/// `POST /api/v1/alerts/run`: selects and queues what is due; deliveries
+/// follow in the background (see `GET /api/v1/alerts/deliveries`).
+pub async fn run(
+    State(app): State<super::State>,
+    super::body::OptionalApiJson(body): super::body::OptionalApiJson<RunInput>,
+) -> Result<Json<alerts::RunReport>, ApiError> {
+    let input = body.unwrap_or_default();
+    let now = match &input.now {
+        Some(s) => parse_when("now", s, false)?,
+        None => time::OffsetDateTime::now_utc(),
+    };
+    let app2 = app.clone();
+    let report = blocking(move || {
+        Ok(alerts::run(
+            app2.as_ref(),
+            &RunOptions {
+                now,
+                dry_run: input.dry_run,
+                scope: Scope::All,
+            },
+        )?)
+    })
+    .await?;
+    if report.deliveries_queued > 0 {
+        app.alerts_rt.queued.notify_one();
+    }
+    Ok(Json(report))
+}
+
+/// `GET /feeds/{token}.atom`: the feed; 404 for unknown or revoked tokens.
+pub async fn feed(State(app): State<super::State>, Path(file): Path<String>) -> Response {
+    let Some(token) = file.strip_suffix(".atom").map(str::to_owned) else {
+        return super::error::not_found().await.into_response();
+    };
+    let result = blocking(move || {
+        Ok(alerts::feed_for_token(
+            app.as_ref(),
+            &token,
+            time::OffsetDateTime::now_utc(),
+        )?)
+    })
+    .await;
+    match result {
+        Ok(Some(xml)) => (
+            [
+                (header::CONTENT_TYPE, "application/atom+xml; charset=utf-8"),
+                (header::CACHE_CONTROL, "private, max-age=60"),
+            ],
+            xml,
+        )
+            .into_response(),
+        Ok(None) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "feed_not_found",
+            "no feed at this address (it may have been revoked)",
+        )
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /unsubscribe/{token}`: a page with a button; `POST` (the button, or
+/// a mail client's one-click `List-Unsubscribe-Post`) stops the emails.
+pub async fn unsubscribe_page(Path(token): Path<String>) -> Html<String> {
+    let t = alerts::atom::escape(&token);
+    Html(format!(
+        "<!DOCTYPE html><html><body style=\"font-family:sans-serif\"><h1>Stop sebroker alert emails</h1>\
+         <form method=\"post\" action=\"/unsubscribe/{t}\"><button type=\"submit\">Unsubscribe</button></form></body></html>"
+    ))
+}
+
+pub async fn unsubscribe(
+    State(app): State<super::State>,
+    Path(token): Path<String>,
+) -> Result<Html<&'static str>, ApiError> {
+    blocking(move || {
+        let log = app.alert_log();
+        let member = log
+            .member_of_unsubscribe_token(&token)?
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unsubscribe_not_found", "this unsubscribe link is not valid"))?;
+        alerts::put_settings(
+            app.as_ref(),
+            &member,
+            SettingsInput {
+                email: Some(None),
+                ..SettingsInput::default()
+            },
+            time::OffsetDateTime::now_utc(),
+        )?;
+        tracing::info!(member_id = %member, "unsubscribed from alert emails");
+        Ok(Html("<!DOCTYPE html><html><body style=\"font-family:sans-serif\"><p>You will receive no more sebroker alert emails.</p></body></html>"))
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+    use std::sync::Arc;
+
+    use axum::http::StatusCode;
+
+    use sebroker_alerts::urlsafe::StaticResolver;
+    use sebroker_engine::Engine;
+
+    const TOKEN: &str = "test-admin-token-0123456789abcdef";
+
+    async fn put(app: &Arc<Engine>, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
+        let uri = "/api/v1/members/m-0013/alert-settings";
+        crate::api::testing::call(app, "PUT", uri, TOKEN, Some(body)).await
+    }
+
+    #[tokio::test]
+    async fn webhook_names_resolving_inside_are_refused_when_set() {
+        let (_dir, mut app) = sebroker_engine::demo::open_in_tempdir();
+        app.admin_token = Some(sebroker_engine::config::Secret(TOKEN.into()));
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        app.alerts_rt.set_resolver(Arc::new(
+            StaticResolver::default()
+                .with("hosts-file-name.example", &[ip("127.0.0.1")])
+                .with("six.example", &[ip("::1")])
+                .with("mapped.example", &[ip("::ffff:127.0.0.1")])
+                .with("meta.example", &[ip("169.254.169.254")])
+                .with("office.example", &[ip("10.0.0.1")])
+                .with("split.example", &[ip("93.184.215.14"), ip("127.0.0.1")])
+                .with("hooks.example", &[ip("93.184.215.14")]),
+        ));
+        let app = Arc::new(app);
+        for url in [
+            "https://hosts-file-name.example/h",
+            "https://six.example/h",
+            "https://mapped.example/h",
+            "https://meta.example/h",
+            "https://office.example/h",
+            "https://split.example/h",
+            "https://no-such-name.invalid/h",
+            "http://localhost/h",
+            "http://127.0.0.1/h",
+            "http://[::1]/h",
+            "http://[::ffff:127.0.0.1]/h",
+            "http://169.254.169.254/h",
+            "http://10.0.0.1/h",
+        ] {
+            let (status, v) = put(&app, serde_json::json!({ "webhook_url": url })).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {v}");
+            assert_eq!(v["error"]["code"], "invalid_alert_settings", "{url}");
+        }
+        let (status, v) = put(
+            &app,
+            serde_json::json!({ "webhook_url": "https://hooks.example/h" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(v["webhook_url"], "https://hooks.example/h");
+    }
+}

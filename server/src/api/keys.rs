@@ -1,0 +1,67 @@
+//! API keys for admins: `GET /api/v1/keys`, `POST /api/v1/keys` (the key
+//! is in the answer, once), `POST /api/v1/keys/{id}/revoke`. The CLI's
+//! `sebroker keys` goes through these while `serve` holds the data folder.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::{blocking, query, Paging};
+use sebroker_ledger::auth::Role;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyInput {
+    pub role: Role,
+    #[serde(default)]
+    pub member_id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `YYYY-MM-DD` (the key stops working at the start of that day, UTC).
+    #[serde(default)]
+    pub expires: Option<String>,
+}
+
+pub async fn list(
+    State(app): State<super::State>,
+    q: Result<Query<Paging>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let page = query(q)?;
+    let mut keys = app.ledger.keys();
+    for k in &mut keys {
+        k.hash = String::new();
+    }
+    Ok(Json(page.wrap("keys", keys)))
+}
+
+pub async fn create(
+    State(app): State<super::State>,
+    super::body::ApiJson(input): super::body::ApiJson<KeyInput>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    blocking(move || {
+        let (key, stored) = sebroker_engine::keys::create(&app, input.role, input.member_id, input.name, input.expires)?;
+        Ok((
+            StatusCode::CREATED,
+            Json(serde_json::json!({ "id": stored.id, "role": stored.role, "member_id": stored.member_id, "name": stored.name, "key": key })),
+        ))
+    })
+    .await
+}
+
+pub async fn revoke(
+    State(app): State<super::State>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    blocking(move || {
+        let mut k = app.ledger.revoke_key(&id).map_err(|e| match e {
+            sebroker_ledger::Error::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "key_not_found", m),
+            other => other.into(),
+        })?;
+        k.hash = String::new();
+        Ok(Json(serde_json::json!({ "key": k })))
+    })
+    .await
+}

@@ -1,0 +1,223 @@
+//! The HTTP API: JSON under `/api/v1`, errors as
+//! `{"error": {"code", "message"}}`, every route behind an API key and a
+//! role check (admitted by [`principal::admit`] against [`policy`]), CSV on request (`?format=csv` or
+//! `Accept: text/csv`), with body-size and time limits. See docs/api.md.
+
+pub mod alerts;
+pub mod anchors;
+pub mod body;
+pub mod cases;
+pub mod csv;
+pub mod error;
+pub mod keys;
+pub mod matches;
+pub mod notices;
+pub mod policy;
+pub mod principal;
+pub mod returns;
+pub mod routes;
+pub mod serve;
+pub mod sources;
+pub mod totals;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use sebroker_engine::Engine;
+use error::ApiError;
+
+/// Request bodies above this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Requests running longer than this are answered with 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub type State = Arc<Engine>;
+
+/// The whole server (API and pages), built from the route table.
+pub fn router(app: State) -> axum::Router {
+    routes::router(app, false)
+}
+
+pub async fn healthz(
+    axum::extract::State(app): axum::extract::State<State>,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({
+        "status": "ok",
+        "notices": app.index.num_docs(),
+    }))
+}
+
+/// `limit` (default 100, at most [`MAX_PAGE`]) and `offset` (at most
+/// [`MAX_OFFSET`]) on lists; larger values are refused, not clamped, so a
+/// client learns its page is not what it asked for.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Paging {
+    #[serde(deserialize_with = "bounded::limit")]
+    pub limit: Option<usize>,
+    #[serde(deserialize_with = "bounded::offset")]
+    pub offset: Option<usize>,
+}
+
+/// The longest page a list answers.
+pub const MAX_PAGE: usize = 1000;
+/// The deepest offset a list answers (search: `offset + limit` at most
+/// [`sebroker_index::query::MAX_WINDOW`]).
+pub const MAX_OFFSET: usize = 1_000_000;
+
+impl Paging {
+    /// `{ "total", "limit", "offset", <name>: [the page] }`.
+    pub fn wrap<T: Serialize>(&self, name: &str, items: Vec<T>) -> serde_json::Value {
+        let total = items.len();
+        let limit = self.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+        let offset = self.offset.unwrap_or(0);
+        let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
+        let mut v = serde_json::json!({ "total": total, "limit": limit, "offset": offset });
+        v[name] = serde_json::to_value(page).unwrap_or_default();
+        v
+    }
+}
+
+/// Deserializers that refuse out-of-range sizes where they are parsed
+/// (`#[serde(default, deserialize_with = "bounded::limit")]`): a query
+/// string with `limit=0` or `offset=99999999999` is a 400, never a huge
+/// allocation further in.
+pub mod bounded {
+    use serde::de::{Deserialize, Deserializer, Error};
+
+    fn within<'de, D: Deserializer<'de>>(
+        d: D,
+        name: &str,
+        min: usize,
+        max: usize,
+    ) -> Result<Option<usize>, D::Error> {
+        match Option::<usize>::deserialize(d)? {
+            Some(n) if n < min || n > max => {
+                Err(D::Error::custom(format!("{name}: {min} to {max}, not {n}")))
+            }
+            v => Ok(v),
+        }
+    }
+
+    pub fn limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+        within(d, "limit", 1, super::MAX_PAGE)
+    }
+
+    pub fn offset<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+        within(d, "offset", 0, super::MAX_OFFSET)
+    }
+}
+
+/// Checks a search's `limit` (1 to [`sebroker_index::query::MAX_LIMIT`]);
+/// how deep `offset + limit` may go is the index's to refuse
+/// (`IndexError::Window`, answered as 400 `offset_too_large`).
+pub fn search_limit(limit: Option<usize>) -> Result<(), ApiError> {
+    use sebroker_index::query::MAX_LIMIT;
+    bounded("limit", limit, 10, MAX_LIMIT).map(|_| ())
+}
+
+/// A count-like query parameter (`top`, `max_size`): 1 to `max`.
+pub fn bounded(
+    name: &str,
+    v: Option<usize>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    match v {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            format!("{name}: 1 to {max}"),
+        )),
+    }
+}
+
+/// Runs blocking work (store, ledger) off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+}
+
+/// The longest idempotency key (the ledger stores it with the event).
+pub const MAX_IDEMPOTENCY_KEY: usize = 200;
+
+/// The `Idempotency-Key` header every write must carry.
+pub fn idempotency_key(h: &HeaderMap) -> Result<String, ApiError> {
+    h.get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "missing_idempotency_key",
+                "every write needs an `Idempotency-Key` header (1 to 200 bytes of unique text; send the same key when retrying)",
+            )
+        })
+}
+
+/// A query string parsed with its rejection turned into our error shape;
+/// paging bounds are checked by the types that carry them.
+pub fn query<T>(
+    q: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    q.map(|axum::extract::Query(v)| v)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.body_text()))
+}
+
+/// 201 for a new write, 200 for a replayed one.
+pub fn write_status(replayed: bool) -> StatusCode {
+    if replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    }
+}
+
+/// Calls the whole router in-process, as a client would (unit tests).
+#[cfg(test)]
+pub mod testing {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    /// `method uri` with `Authorization: Bearer token` and an optional JSON
+    /// body; the status and the JSON answer.
+    pub async fn call(
+        app: &super::State,
+        method: &str,
+        uri: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {token}"));
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .expect("request");
+        let res = super::router(app.clone())
+            .oneshot(req)
+            .await
+            .expect("response");
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 22)
+            .await
+            .expect("body");
+        (status, serde_json::from_slice(&bytes).expect("json"))
+    }
+}

@@ -1,0 +1,46 @@
+//! `GET /api/v1/notices` (search, same parameters as `sebroker search`) and
+//! `GET /api/v1/notices/{ocid}` (one notice in full, with its contacts).
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+
+use super::error::ApiError;
+use sebroker_engine::search::{self, SearchPage, SearchParams};
+use sebroker_index::Notice;
+
+pub async fn list(
+    State(app): State<super::State>,
+    params: Result<Query<SearchParams>, QueryRejection>,
+) -> Result<Json<SearchPage>, ApiError> {
+    let Query(params) = params
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.body_text()))?;
+    super::search_limit(params.limit)?;
+    let page = tokio::task::spawn_blocking(move || search::search(&app, &params))
+        .await
+        .map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        })??;
+    Ok(Json(page))
+}
+
+pub async fn show(
+    State(app): State<super::State>,
+    Path(ocid): Path<String>,
+) -> Result<Json<Notice>, ApiError> {
+    let notice =
+        tokio::task::spawn_blocking(move || app.store.get_notice(&ocid).map(|n| (n, ocid)))
+            .await
+            .map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            })??;
+    match notice {
+        (Some(n), _) => Ok(Json(n)),
+        (None, ocid) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "notice_not_found",
+            format!("no notice with ocid {ocid:?}"),
+        )),
+    }
+}

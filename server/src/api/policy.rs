@@ -1,0 +1,200 @@
+//! The policy table: for every action a route or page performs, which roles
+//! may perform it. The router ([`super::routes`]) attaches one action to
+//! each route, the principal middleware ([`super::principal`]) asks
+//! [`decide`] before any handler runs, and handlers that refine an action
+//! (totals by member) ask the same table. Nothing else decides who may do
+//! what.
+
+use sebroker_ledger::auth::Role;
+
+/// Everything a caller can ask the server to do, API and pages alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Health,
+    NoticesSearch,
+    NoticeRead,
+    NoticeMatches,
+    NoticeConsortia,
+    MembersList,
+    MemberRead,
+    MemberMatches,
+    MemberAlerts,
+    MemberAlertSettings,
+    MemberReturns,
+    MemberReturnFile,
+    MemberCases,
+    AlertDeliveries,
+    AlertsRun,
+    /// The secret Atom feed: its token is the credential.
+    Feed,
+    /// The e-mail unsubscribe link: its token is the credential.
+    Unsubscribe,
+    ReturnsList,
+    ReferralsList,
+    ReferralCreate,
+    EventVoid,
+    CasesList,
+    CaseOpen,
+    CaseRead,
+    CaseEvent,
+    Totals,
+    /// Totals broken down by member: names members, so not for funders.
+    TotalsByMember,
+    Kpis,
+    Reconciliation,
+    Stats,
+    KeysList,
+    KeyCreate,
+    KeyRevoke,
+    Sources,
+    AnchorUpload,
+    PageHome,
+    PageSignIn,
+    PageSignOut,
+    PageSearch,
+    PageNotice,
+    PageMembers,
+    PageMember,
+    PageCaseOpen,
+    PageCaseStep,
+    PagePipeline,
+    PageDashboard,
+    PageTotalsCsv,
+    Static,
+}
+
+/// Who may perform an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No credential: the route is public, or carries its own secret token.
+    Public,
+    /// A signed-in principal with one of these roles.
+    Roles(&'static [Role]),
+    /// One of these roles, or a member key acting on its own member (the
+    /// `{id}` of the path); another member's id answers as if missing.
+    RolesOrOwnMember(&'static [Role]),
+}
+
+const ADMIN: &[Role] = &[Role::Admin];
+const BROKERS: &[Role] = &[Role::Admin, Role::Broker];
+const BROKERS_FUNDER: &[Role] = &[Role::Admin, Role::Broker, Role::Funder];
+const BROKERS_MEMBERS: &[Role] = &[Role::Admin, Role::Broker, Role::Member];
+const EVERYONE: &[Role] = &[Role::Admin, Role::Broker, Role::Funder, Role::Member];
+
+/// The table. A new action does not compile until it has a row here.
+pub const fn access(action: Action) -> Access {
+    use Access::{Public, Roles, RolesOrOwnMember};
+    use Action as A;
+    match action {
+        A::Health | A::Feed | A::Unsubscribe | A::PageSignIn | A::Static => Public,
+        A::NoticesSearch | A::NoticeRead | A::NoticeMatches | A::NoticeConsortia => Roles(BROKERS),
+        // Lists filter to the member's own rows (see `Principal::sees_member`).
+        A::MembersList | A::CasesList | A::CaseRead | A::ReferralsList => Roles(BROKERS_MEMBERS),
+        A::MemberRead
+        | A::MemberMatches
+        | A::MemberAlerts
+        | A::MemberAlertSettings
+        | A::MemberReturns
+        | A::MemberCases => RolesOrOwnMember(BROKERS),
+        A::MemberReturnFile | A::ReturnsList | A::ReferralCreate | A::EventVoid => Roles(BROKERS),
+        A::CaseOpen | A::CaseEvent | A::Reconciliation | A::Stats | A::Sources => Roles(BROKERS),
+        A::AlertDeliveries => Roles(BROKERS),
+        A::AlertsRun | A::KeysList | A::KeyCreate | A::KeyRevoke | A::AnchorUpload => Roles(ADMIN),
+        A::Totals | A::Kpis => Roles(BROKERS_FUNDER),
+        A::TotalsByMember => Roles(BROKERS),
+        A::PageHome | A::PageSignOut => Roles(EVERYONE),
+        A::PageSearch | A::PageNotice | A::PageMembers | A::PagePipeline => Roles(BROKERS),
+        A::PageCaseOpen | A::PageCaseStep => Roles(BROKERS),
+        A::PageMember => RolesOrOwnMember(BROKERS),
+        A::PageDashboard | A::PageTotalsCsv => Roles(BROKERS_FUNDER),
+    }
+}
+
+/// The answer of the table for one principal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// The role may not do this (403 on the API).
+    Forbidden,
+    /// A member asking about another member: answered as if missing (404).
+    Hidden,
+}
+
+/// Decides `action` for a principal with `role` (and, for member keys,
+/// `own` member id) on the member `{id}` named by the path, if any.
+pub fn decide(
+    action: Action,
+    role: Role,
+    own: Option<&str>,
+    path_member: Option<&str>,
+) -> Decision {
+    match access(action) {
+        Access::Public => Decision::Allow,
+        Access::Roles(roles) if roles.contains(&role) => Decision::Allow,
+        Access::Roles(_) => Decision::Forbidden,
+        Access::RolesOrOwnMember(roles) if roles.contains(&role) => Decision::Allow,
+        Access::RolesOrOwnMember(_) if role == Role::Member => match (own, path_member) {
+            (Some(o), Some(p)) if o == p => Decision::Allow,
+            _ => Decision::Hidden,
+        },
+        Access::RolesOrOwnMember(_) => Decision::Forbidden,
+    }
+}
+
+/// The roles an action admits, for error messages and documentation.
+pub fn roles(action: Action) -> Vec<Role> {
+    match access(action) {
+        Access::Public => Role::ALL.to_vec(),
+        Access::Roles(r) => r.to_vec(),
+        Access::RolesOrOwnMember(r) => {
+            let mut v = r.to_vec();
+            v.push(Role::Member);
+            v
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_see_only_themselves() {
+        let d = |role, own, path| decide(Action::MemberRead, role, own, path);
+        assert_eq!(d(Role::Member, Some("a"), Some("a")), Decision::Allow);
+        assert_eq!(d(Role::Member, Some("a"), Some("b")), Decision::Hidden);
+        assert_eq!(d(Role::Member, None, Some("b")), Decision::Hidden);
+        assert_eq!(d(Role::Funder, None, Some("a")), Decision::Forbidden);
+        assert_eq!(d(Role::Broker, None, Some("a")), Decision::Allow);
+    }
+
+    #[test]
+    fn funders_read_totals_but_not_by_member() {
+        assert_eq!(
+            decide(Action::Totals, Role::Funder, None, None),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(Action::TotalsByMember, Role::Funder, None, None),
+            Decision::Forbidden
+        );
+        assert_eq!(
+            decide(Action::PageTotalsCsv, Role::Funder, None, None),
+            Decision::Allow
+        );
+    }
+
+    #[test]
+    fn only_admins_manage_keys() {
+        for r in [Role::Broker, Role::Funder, Role::Member] {
+            assert_eq!(
+                decide(Action::KeyCreate, r, Some("m"), None),
+                Decision::Forbidden
+            );
+        }
+        assert_eq!(
+            decide(Action::KeyCreate, Role::Admin, None, None),
+            Decision::Allow
+        );
+    }
+}

@@ -1,0 +1,579 @@
+//! The route table: every API route and page in one list — method, path,
+//! surface (API or page), the policy action it performs, and its handler.
+//! The router is built from this list and nothing else, so every route
+//! passes through [`super::principal::admit`] and has a policy entry; the
+//! authorization tests read the same list ([`routes`]).
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, Request};
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put, MethodRouter};
+use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use super::policy::{self, Action};
+use super::{alerts, anchors, cases, keys, matches, notices, returns, sources, totals};
+use sebroker_engine::Engine;
+
+use crate::door::Door;
+use crate::pages;
+
+/// Which credential a route takes and how it answers refusals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// JSON under `/api/v1` (and the public feed and health routes):
+    /// `Authorization: Bearer`, JSON errors.
+    Api,
+    /// HTML pages: the session cookie, sign-in redirects, HTML errors.
+    Page,
+}
+
+/// One row of the table.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub surface: Surface,
+    pub action: Action,
+}
+
+/// What every handler can reach: the application and the pages' sessions.
+#[derive(Clone)]
+pub struct ServerState {
+    pub app: Arc<Engine>,
+    pub web: Arc<pages::WebState>,
+    /// The admin token and the rate limits.
+    pub door: Arc<Door>,
+}
+
+impl FromRef<ServerState> for Arc<Engine> {
+    fn from_ref(s: &ServerState) -> Arc<Engine> {
+        s.app.clone()
+    }
+}
+
+impl FromRef<ServerState> for Arc<pages::WebState> {
+    fn from_ref(s: &ServerState) -> Arc<pages::WebState> {
+        s.web.clone()
+    }
+}
+
+type Handler = MethodRouter<ServerState>;
+
+fn row(
+    method: Method,
+    path: &'static str,
+    surface: Surface,
+    action: Action,
+    h: Handler,
+) -> (Route, Handler) {
+    (
+        Route {
+            method,
+            path,
+            surface,
+            action,
+        },
+        h,
+    )
+}
+
+/// The table, API first, then pages.
+fn table() -> Vec<(Route, Handler)> {
+    use Action as A;
+    use Method as M;
+    use Surface::{Api, Page};
+    vec![
+        row(M::GET, "/healthz", Api, A::Health, get(super::healthz)),
+        row(
+            M::GET,
+            "/api/v1/notices",
+            Api,
+            A::NoticesSearch,
+            get(notices::list),
+        ),
+        row(
+            M::GET,
+            "/api/v1/notices/{ocid}",
+            Api,
+            A::NoticeRead,
+            get(notices::show),
+        ),
+        row(
+            M::GET,
+            "/api/v1/notices/{ocid}/matches",
+            Api,
+            A::NoticeMatches,
+            get(matches::notice_matches),
+        ),
+        row(
+            M::GET,
+            "/api/v1/notices/{ocid}/consortia",
+            Api,
+            A::NoticeConsortia,
+            get(matches::consortia),
+        ),
+        row(
+            M::GET,
+            "/api/v1/members",
+            Api,
+            A::MembersList,
+            get(matches::members),
+        ),
+        row(
+            M::GET,
+            "/api/v1/members/{id}",
+            Api,
+            A::MemberRead,
+            get(matches::member),
+        ),
+        row(
+            M::GET,
+            "/api/v1/members/{id}/matches",
+            Api,
+            A::MemberMatches,
+            get(matches::member_matches_route),
+        ),
+        row(
+            M::GET,
+            "/api/v1/members/{id}/alerts",
+            Api,
+            A::MemberAlerts,
+            get(alerts::member_alerts),
+        ),
+        row(
+            M::PUT,
+            "/api/v1/members/{id}/alert-settings",
+            Api,
+            A::MemberAlertSettings,
+            put(alerts::put_settings),
+        ),
+        row(
+            M::GET,
+            "/api/v1/members/{id}/returns",
+            Api,
+            A::MemberReturns,
+            get(returns::member_returns),
+        ),
+        row(
+            M::POST,
+            "/api/v1/members/{id}/returns",
+            Api,
+            A::MemberReturnFile,
+            post(returns::file_return),
+        ),
+        row(
+            M::GET,
+            "/api/v1/members/{id}/cases",
+            Api,
+            A::MemberCases,
+            get(cases::member_cases),
+        ),
+        row(
+            M::GET,
+            "/api/v1/alerts/deliveries",
+            Api,
+            A::AlertDeliveries,
+            get(alerts::deliveries),
+        ),
+        row(
+            M::POST,
+            "/api/v1/alerts/run",
+            Api,
+            A::AlertsRun,
+            post(alerts::run),
+        ),
+        row(M::GET, "/feeds/{file}", Api, A::Feed, get(alerts::feed)),
+        row(
+            M::GET,
+            "/unsubscribe/{token}",
+            Api,
+            A::Unsubscribe,
+            get(alerts::unsubscribe_page),
+        ),
+        row(
+            M::POST,
+            "/unsubscribe/{token}",
+            Api,
+            A::Unsubscribe,
+            post(alerts::unsubscribe),
+        ),
+        row(
+            M::GET,
+            "/api/v1/returns",
+            Api,
+            A::ReturnsList,
+            get(returns::list),
+        ),
+        row(
+            M::GET,
+            "/api/v1/referrals",
+            Api,
+            A::ReferralsList,
+            get(returns::referrals),
+        ),
+        row(
+            M::POST,
+            "/api/v1/referrals",
+            Api,
+            A::ReferralCreate,
+            post(returns::refer),
+        ),
+        row(
+            M::POST,
+            "/api/v1/events/{seq}/void",
+            Api,
+            A::EventVoid,
+            post(returns::void),
+        ),
+        row(M::GET, "/api/v1/cases", Api, A::CasesList, get(cases::list)),
+        row(
+            M::POST,
+            "/api/v1/cases",
+            Api,
+            A::CaseOpen,
+            post(cases::open),
+        ),
+        row(
+            M::GET,
+            "/api/v1/cases/{id}",
+            Api,
+            A::CaseRead,
+            get(cases::show),
+        ),
+        row(
+            M::POST,
+            "/api/v1/cases/{id}/events",
+            Api,
+            A::CaseEvent,
+            post(cases::add_event),
+        ),
+        row(
+            M::GET,
+            "/api/v1/totals",
+            Api,
+            A::Totals,
+            get(totals::totals),
+        ),
+        row(M::GET, "/api/v1/kpis", Api, A::Kpis, get(totals::kpis)),
+        row(
+            M::GET,
+            "/api/v1/reconciliation",
+            Api,
+            A::Reconciliation,
+            get(totals::reconciliation),
+        ),
+        row(M::GET, "/api/v1/stats", Api, A::Stats, get(totals::stats)),
+        row(M::GET, "/api/v1/keys", Api, A::KeysList, get(keys::list)),
+        row(
+            M::POST,
+            "/api/v1/keys",
+            Api,
+            A::KeyCreate,
+            post(keys::create),
+        ),
+        row(
+            M::POST,
+            "/api/v1/keys/{id}/revoke",
+            Api,
+            A::KeyRevoke,
+            post(keys::revoke),
+        ),
+        row(
+            M::GET,
+            "/api/v1/sources",
+            Api,
+            A::Sources,
+            get(sources::list),
+        ),
+        row(
+            M::POST,
+            "/api/v1/anchors/{slug}/opportunities",
+            Api,
+            A::AnchorUpload,
+            post(anchors::create),
+        ),
+        row(M::GET, "/", Page, A::PageHome, get(pages::pages::home)),
+        row(
+            M::GET,
+            "/signin",
+            Page,
+            A::PageSignIn,
+            get(pages::auth::signin_form),
+        ),
+        row(
+            M::POST,
+            "/signin",
+            Page,
+            A::PageSignIn,
+            post(pages::auth::signin),
+        ),
+        row(
+            M::POST,
+            "/signout",
+            Page,
+            A::PageSignOut,
+            post(pages::auth::signout),
+        ),
+        row(
+            M::GET,
+            "/search",
+            Page,
+            A::PageSearch,
+            get(pages::pages::search),
+        ),
+        row(
+            M::GET,
+            "/notices/{ocid}",
+            Page,
+            A::PageNotice,
+            get(pages::pages::notice),
+        ),
+        row(
+            M::GET,
+            "/members",
+            Page,
+            A::PageMembers,
+            get(pages::pages::members),
+        ),
+        row(
+            M::GET,
+            "/members/{id}",
+            Page,
+            A::PageMember,
+            get(pages::pages::member),
+        ),
+        row(
+            M::POST,
+            "/cases",
+            Page,
+            A::PageCaseOpen,
+            post(pages::ledger::open_case),
+        ),
+        row(
+            M::POST,
+            "/cases/{id}/events",
+            Page,
+            A::PageCaseStep,
+            post(pages::ledger::record_step),
+        ),
+        row(
+            M::GET,
+            "/pipeline",
+            Page,
+            A::PagePipeline,
+            get(pages::ledger::pipeline),
+        ),
+        row(
+            M::GET,
+            "/dashboard",
+            Page,
+            A::PageDashboard,
+            get(pages::ledger::dashboard),
+        ),
+        row(
+            M::GET,
+            "/dashboard/totals.csv",
+            Page,
+            A::PageTotalsCsv,
+            get(pages::ledger::totals_csv),
+        ),
+        row(
+            M::GET,
+            "/static/style.css",
+            Page,
+            A::Static,
+            get(pages::layout::stylesheet),
+        ),
+    ]
+}
+
+/// Every route of the server, as the router serves them.
+pub fn routes() -> Vec<Route> {
+    table().into_iter().map(|(r, _)| r).collect()
+}
+
+/// The whole server: every row of the table behind [`admit`], the API's
+/// CSV negotiation, security headers, body-size and time limits.
+pub fn router(app: Arc<Engine>, secure_cookies: bool) -> Router {
+    let door = Arc::new(Door::new(&app.config));
+    let state = ServerState {
+        web: Arc::new(pages::WebState::new(app.clone(), door.clone(), secure_cookies)),
+        door,
+        app,
+    };
+    let mut router: Router<ServerState> = Router::new();
+    for (route, handler) in table() {
+        let path = route.path;
+        let api = route.surface == Surface::Api;
+        let handler = if api {
+            handler.layer(axum::middleware::from_fn(super::csv::negotiate))
+        } else {
+            handler
+        };
+        let s = state.clone();
+        let handler = handler.layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| {
+                let (s, route) = (s.clone(), route.clone());
+                async move { admit_then_run(s, route, req, next).await }
+            },
+        ));
+        router = router.route(path, handler);
+    }
+    router
+        .fallback(super::error::not_found)
+        .layer(RequestBodyLimitLayer::new(super::MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            super::REQUEST_TIMEOUT,
+        ))
+        // Outermost, so that the limits' own answers carry the headers too.
+        .layer(axum::middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+async fn admit_then_run(s: ServerState, route: Route, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    if let Err(mut refusal) = super::principal::admit(&s, &route, &mut parts).await {
+        refusal
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return refusal;
+    }
+    let public = policy::access(route.action) == policy::Access::Public;
+    let token_route = matches!(route.action, Action::Feed | Action::Unsubscribe);
+    let addr = super::principal::client_addr(&parts);
+    let mut resp = next.run(Request::from_parts(parts, body)).await;
+    if token_route && resp.status() == axum::http::StatusCode::NOT_FOUND {
+        // A token in the path is a credential: guessing one counts as a
+        // bad credential of this address.
+        if let Err(wait) = s.door.attempts.check(&format!("fail:{addr}")) {
+            return super::principal::too_many("failed sign-ins from this address", wait)
+                .into_response();
+        }
+    }
+    if route.surface == Surface::Api {
+        resp = json_rejection(resp).await;
+    }
+    if !public {
+        // Answers for a principal must not outlive the session in a cache
+        // (Back after sign-out), nor be shared.
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+/// axum's own extractor rejections (a path segment that is not a number or
+/// not UTF-8, a form that does not parse) answer in plain text; on the API
+/// every error is JSON with a code, so those become `invalid_parameter`.
+async fn json_rejection(resp: Response) -> Response {
+    let plain = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !plain || !resp.status().is_client_error() {
+        return resp;
+    }
+    let status = resp.status();
+    let text = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let code = if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        "body_too_large"
+    } else {
+        "invalid_parameter"
+    };
+    super::error::ApiError::new(status, code, text).into_response()
+}
+
+/// The longest path and query string served; search words and filters fit
+/// in far less.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// Headers every answer carries: no framing, no sniffing, no referrer, and
+/// a content policy that allows only this site's own styles and forms.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = if req.uri().path_and_query().map_or(0, |p| p.as_str().len()) > MAX_URI_BYTES {
+        super::error::ApiError::new(
+            axum::http::StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the path and query may be at most {MAX_URI_BYTES} bytes"),
+        )
+        .into_response()
+    } else {
+        next.run(req).await.into_response()
+    };
+    let h = resp.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, k: header::HeaderName, v: &'static str| {
+        h.entry(k).or_insert(HeaderValue::from_static(v));
+    };
+    set(
+        h,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; connect-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(h, header::X_FRAME_OPTIONS, "DENY");
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::REFERRER_POLICY, "no-referrer");
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The router is built from the table alone: a `.route(` call anywhere
+    /// else in the sources would add a route without a policy entry.
+    #[test]
+    fn no_route_is_added_outside_the_table() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut stack = vec![src];
+        let mut offenders = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("src is readable") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && !path.ends_with("api/routes.rs")
+                {
+                    let text = std::fs::read_to_string(&path).expect("source");
+                    if text.contains(".route(")
+                        || text.contains(".nest(")
+                        || text.contains(".merge(")
+                    {
+                        offenders.push(path.display().to_string());
+                    }
+                }
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "routes outside the table: {offenders:?}"
+        );
+    }
+
+    #[test]
+    fn every_row_is_unique_and_under_its_surface() {
+        let rows = routes();
+        let mut seen = std::collections::HashSet::new();
+        for r in &rows {
+            assert!(
+                seen.insert((r.method.clone(), r.path)),
+                "{} {} twice",
+                r.method,
+                r.path
+            );
+            if r.path.starts_with("/api/") {
+                assert_eq!(r.surface, Surface::Api, "{}", r.path);
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! `GET /api/v1/sources`: each live source's last run, counts, errors and
+//! next run.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+
+use super::error::ApiError;
+use sebroker_engine::sources::{self, SourceStatus};
+
+#[derive(serde::Serialize)]
+pub struct SourcesPage {
+    pub sources: Vec<SourceStatus>,
+}
+
+pub async fn list(State(app): State<super::State>) -> Result<Json<SourcesPage>, ApiError> {
+    let sources = tokio::task::spawn_blocking(move || sources::statuses(&app))
+        .await
+        .map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        })??;
+    Ok(Json(SourcesPage { sources }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    use axum::http::StatusCode;
+
+    use sebroker_engine::Engine;
+    use sebroker_store::failing::FailingStore;
+
+    const TOKEN: &str = "test-admin-token-0123456789abcdef";
+
+    async fn get(app: &Arc<Engine>, uri: &str) -> (StatusCode, serde_json::Value) {
+        crate::api::testing::call(app, "GET", uri, TOKEN, None).await
+    }
+
+    /// Search, stats and sources answer 500 `internal` when the store
+    /// fails, never an empty list or zero counts.
+    #[tokio::test]
+    async fn store_errors_are_500_internal_not_empty_answers() {
+        let (_dir, mut app) = sebroker_engine::demo::open_in_tempdir();
+        app.admin_token = Some(sebroker_engine::config::Secret(TOKEN.into()));
+        let failing = Arc::new(FailingStore::new(app.store.clone()));
+        app.store = failing.clone();
+        let app = Arc::new(app);
+        let uris = ["/api/v1/notices?q=", "/api/v1/stats", "/api/v1/sources"];
+        for uri in uris {
+            let (status, v) = get(&app, uri).await;
+            assert_eq!(status, StatusCode::OK, "{uri}: {v}");
+        }
+        failing.fail.store(true, Ordering::SeqCst);
+        for uri in uris {
+            let (status, v) = get(&app, uri).await;
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{uri}: {v}");
+            assert_eq!(v["error"]["code"], "internal", "{uri}");
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! What the funder reads: `GET /api/v1/totals?by=...`, `GET /api/v1/kpis`;
+//! and for brokers `GET /api/v1/reconciliation` (proposed wins from award
+//! notices, and wins without brokerage) and `GET /api/v1/stats`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::principal::Principal;
+use super::{blocking, query};
+use sebroker_ledger::totals::{By, Kpis, Reconciliation, Totals};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TotalsParams {
+    /// cluster (default), member, source, buyer, cpv_division, month, programme_year.
+    pub by: Option<String>,
+}
+
+pub async fn totals(
+    caller: Principal,
+    State(app): State<super::State>,
+    q: Result<Query<TotalsParams>, QueryRejection>,
+) -> Result<Json<Totals>, ApiError> {
+    let p = query(q)?;
+    let by = By::parse(p.by.as_deref().unwrap_or("cluster"))?;
+    if by == By::Member {
+        // Funders see anonymised aggregates only.
+        caller.allows(crate::api::policy::Action::TotalsByMember)?;
+    }
+    blocking(move || Ok(Json(sebroker_engine::views::totals(&app, by)))).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KpiParams {
+    /// The day to judge the programme year on (YYYY-MM-DD) [default: today].
+    pub today: Option<String>,
+}
+
+pub async fn kpis(
+    State(app): State<super::State>,
+    q: Result<Query<KpiParams>, QueryRejection>,
+) -> Result<Json<Kpis>, ApiError> {
+    let p = query(q)?;
+    let today = match p.today.as_deref() {
+        Some(s) => sebroker_ledger::model::ymd::parse(s).map_err(sebroker_engine::Error::Invalid)?,
+        None => time::OffsetDateTime::now_utc().date(),
+    };
+    blocking(move || Ok(Json(sebroker_engine::views::kpis(&app, today)))).await
+}
+
+pub async fn reconciliation(
+    State(app): State<super::State>,
+) -> Result<Json<Reconciliation>, ApiError> {
+    blocking(move || Ok(Json(sebroker_engine::views::reconciliation(&app)?))).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatsParams {
+    pub now: Option<String>,
+}
+
+/// The same counts as `sebroker stats` (which calls this while `serve`
+/// holds the data folder).
+pub async fn stats(
+    State(app): State<super::State>,
+    q: Result<Query<StatsParams>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let p = query(q)?;
+    blocking(move || {
+        let now = match &p.now {
+            Some(s) => sebroker_engine::search::parse_when("now", s, false)?,
+            None => time::OffsetDateTime::now_utc(),
+        };
+        let counts = app.store.counts()?;
+        let mut by_source: BTreeMap<String, u64> = BTreeMap::new();
+        let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
+        app.store.for_each_notice(&mut |n| {
+            *by_source.entry(n.source.clone()).or_insert(0) += 1;
+            *by_status
+                .entry(n.status(now).as_str().to_owned())
+                .or_insert(0) += 1;
+            Ok(())
+        })?;
+        let ledger = app.ledger.state();
+        Ok(Json(serde_json::json!({
+            "notices": counts.notices,
+            "releases": counts.releases,
+            "by_source": by_source,
+            "by_status": by_status,
+            "cpv_descriptions": app.store.cpv_descriptions()?.len(),
+            "index_docs": app.index.num_docs(),
+            "index_bytes": app.index.size_on_disk(),
+            "ledger_events": ledger.last_seq(),
+            "brokered_total_pence": ledger.brokered_total(),
+        })))
+    })
+    .await
+}

@@ -1,0 +1,633 @@
+//! The sled implementation of [`NoticeStore`](super::NoticeStore).
+//!
+//! Trees: `releases` (ocid \0 release id → sha256 ‖ raw JSON), `notices`
+//! (ocid → notice JSON), `changes` (sequence → ocid), `cpv` (code →
+//! description), `places` (entry JSON → ()), `ingest_log` (sequence → JSON),
+//! `meta` (schema version, sequence counter), `sync` (source → progress
+//! JSON), `dup_keys` (candidate key \0 ocid → ()), `group_of` (ocid → group
+//! id), `groups` (group id → JSON list of ocids); the alerts' trees are
+//! described in `sebroker_alerts::log`.
+
+use std::path::Path;
+
+use sebroker_connectors::places::PlaceEntry;
+use sebroker_model::{Member, Notice};
+
+use sebroker_model::Match;
+use sebroker_model::AwardLink;
+
+use sebroker_connectors::sync::{SourceProgress, SyncProgress, TargetError};
+
+use super::{NoticeStore, PutNotice, PutRelease, StoreCounts, STORE_VERSION};
+use crate::error::{Error, Result};
+
+/// sled's page cache; explicit so memory use does not depend on sled's default.
+const CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
+pub struct SledStore {
+    db: sled::Db,
+    releases: sled::Tree,
+    notices: sled::Tree,
+    changes: sled::Tree,
+    cpv: sled::Tree,
+    places: sled::Tree,
+    ingest_log: sled::Tree,
+    meta: sled::Tree,
+    sync: sled::Tree,
+    dup_keys: sled::Tree,
+    group_of: sled::Tree,
+    groups: sled::Tree,
+    members: sled::Tree,
+    matches: sled::Tree,
+    member_matches: sled::Tree,
+    links: sled::Tree,
+}
+
+impl SledStore {
+    /// The sled database, for crates that keep their own trees beside the
+    /// notices (the alert log).
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    /// Opens (or creates) the store in `dir`, checking its schema version.
+    /// A damaged file that makes sled panic is refused with a message.
+    pub fn open(dir: &Path) -> Result<SledStore> {
+        match std::panic::catch_unwind(|| Self::open_unguarded(dir)) {
+            Ok(r) => r.map_err(|e| match e {
+                Error::Store(e) => Error::Refused(format!(
+                    "the notice store in {} cannot be opened ({e}); it may be damaged: restore the data folder from a copy",
+                    dir.display()
+                )),
+                other => other,
+            }),
+            Err(_) => Err(Error::Refused(format!(
+                "the notice store in {} is damaged (sled panicked while opening it); \
+                 sebroker never serves half a store: restore the data folder from a copy",
+                dir.display()
+            ))),
+        }
+    }
+
+    fn open_unguarded(dir: &Path) -> Result<SledStore> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(CACHE_BYTES)
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
+        let s = SledStore {
+            releases: db.open_tree("releases")?,
+            notices: db.open_tree("notices")?,
+            changes: db.open_tree("changes")?,
+            cpv: db.open_tree("cpv")?,
+            places: db.open_tree("places")?,
+            ingest_log: db.open_tree("ingest_log")?,
+            meta: db.open_tree("meta")?,
+            sync: db.open_tree("sync")?,
+            dup_keys: db.open_tree("dup_keys")?,
+            group_of: db.open_tree("group_of")?,
+            groups: db.open_tree("groups")?,
+            members: db.open_tree("members")?,
+            matches: db.open_tree("matches")?,
+            member_matches: db.open_tree("member_matches")?,
+            links: db.open_tree("links")?,
+            db,
+        };
+        s.check_version(dir)?;
+        Ok(s)
+    }
+
+    fn check_version(&self, dir: &Path) -> Result<()> {
+        match self.meta.get("schema_version")? {
+            None if self.notices.is_empty() && self.releases.is_empty() => {
+                self.meta
+                    .insert("schema_version", &STORE_VERSION.to_be_bytes())?;
+                self.db.flush()?;
+                Ok(())
+            }
+            None => Err(Error::StoreVersion(format!(
+                "{} holds data without a schema version (written before sebroker 0.1); \
+                 re-ingest your sources into a fresh --data-dir",
+                dir.display()
+            ))),
+            Some(v) => {
+                let v = u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0xff; 8]));
+                if v > STORE_VERSION {
+                    return Err(Error::StoreVersion(format!(
+                        "{} was written by a newer sebroker (store version {v}, this one reads {STORE_VERSION}); \
+                         upgrade sebroker or restore a backup made by this version",
+                        dir.display()
+                    )));
+                }
+                // Versions below STORE_VERSION would be migrated here, one step
+                // at a time; version 1 is the first.
+                Ok(())
+            }
+        }
+    }
+
+    fn next_seq(&self) -> Result<u64> {
+        let v = self.meta.update_and_fetch("seq", |old| {
+            let n = old
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, u64::from_be_bytes);
+            Some((n + 1).to_be_bytes().to_vec())
+        })?;
+        Ok(v.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes))
+    }
+}
+
+fn release_key(ocid: &str, id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(ocid.len() + id.len() + 1);
+    k.extend_from_slice(ocid.as_bytes());
+    k.push(0);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn decode_notice(key: &[u8], bytes: &[u8]) -> Result<Notice> {
+    decode(key, bytes)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        message: e.to_string(),
+    })
+}
+
+fn encode<T: serde::Serialize>(key: &str, v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| Error::Corrupt {
+        key: key.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+fn pair(a: &str, b: &str) -> Vec<u8> {
+    release_key(a, b)
+}
+
+impl NoticeStore for SledStore {
+    fn put_release(
+        &self,
+        ocid: &str,
+        release_id: &str,
+        hash: &[u8; 32],
+        json: &str,
+    ) -> Result<PutRelease> {
+        let key = release_key(ocid, release_id);
+        let mut value = Vec::with_capacity(32 + json.len());
+        value.extend_from_slice(hash);
+        value.extend_from_slice(json.as_bytes());
+        let old = self.releases.insert(key, value)?;
+        Ok(match old {
+            None => PutRelease::New,
+            Some(old) if old.get(..32) == Some(&hash[..]) => {
+                // Keep the first copy byte for byte: put the old value back.
+                if old.get(32..) != Some(json.as_bytes()) {
+                    self.releases.insert(release_key(ocid, release_id), old)?;
+                }
+                PutRelease::Duplicate
+            }
+            Some(_) => PutRelease::Replaced,
+        })
+    }
+
+    fn releases_of(&self, ocid: &str) -> Result<Vec<String>> {
+        let mut prefix = ocid.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for kv in self.releases.scan_prefix(prefix) {
+            let (_, v) = kv?;
+            let json = v.get(32..).unwrap_or_default();
+            out.push(String::from_utf8_lossy(json).into_owned());
+        }
+        Ok(out)
+    }
+
+    fn get_notice(&self, ocid: &str) -> Result<Option<Notice>> {
+        match self.notices.get(ocid)? {
+            Some(v) => decode_notice(ocid.as_bytes(), &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn put_notice(&self, notice: &Notice) -> Result<PutNotice> {
+        let old = self.get_notice(&notice.ocid)?;
+        let outcome = match &old {
+            None => PutNotice::Created,
+            Some(o) if o == notice => return Ok(PutNotice::Unchanged),
+            Some(_) => PutNotice::Updated,
+        };
+        let bytes = serde_json::to_vec(notice).map_err(|e| Error::Corrupt {
+            key: notice.ocid.clone(),
+            message: e.to_string(),
+        })?;
+        self.notices.insert(notice.ocid.as_bytes(), bytes)?;
+        let seq = self.next_seq()?;
+        self.changes
+            .insert(seq.to_be_bytes(), notice.ocid.as_bytes())?;
+        Ok(outcome)
+    }
+
+    fn for_each_notice(&self, f: &mut dyn FnMut(Notice) -> Result<()>) -> Result<()> {
+        for kv in self.notices.iter() {
+            let (k, v) = kv?;
+            f(decode_notice(&k, &v)?)?;
+        }
+        Ok(())
+    }
+
+    fn changes_between(&self, seq: u64, upto: u64) -> Result<(Vec<String>, u64)> {
+        let mut ocids = Vec::new();
+        let mut last = seq;
+        if seq >= upto {
+            return Ok((ocids, last));
+        }
+        for kv in self.changes.range((seq + 1).to_be_bytes()..=upto.to_be_bytes()) {
+            let (k, v) = kv?;
+            last = <[u8; 8]>::try_from(k.as_ref()).map_or(last, u64::from_be_bytes);
+            ocids.push(String::from_utf8_lossy(&v).into_owned());
+        }
+        ocids.sort();
+        ocids.dedup();
+        Ok((ocids, last))
+    }
+
+    fn last_seq(&self) -> Result<u64> {
+        Ok(self
+            .meta
+            .get("seq")?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes))
+    }
+
+    fn counts(&self) -> Result<StoreCounts> {
+        Ok(StoreCounts {
+            notices: self.notices.len() as u64,
+            releases: self.releases.len() as u64,
+        })
+    }
+
+    fn cpv_descriptions(&self) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for kv in self.cpv.iter() {
+            let (k, v) = kv?;
+            out.push((
+                String::from_utf8_lossy(&k).into_owned(),
+                String::from_utf8_lossy(&v).into_owned(),
+            ));
+        }
+        Ok(out)
+    }
+
+    fn put_cpv(&self, entries: &[(String, String)], replace: bool) -> Result<usize> {
+        let mut n = 0;
+        for (code, desc) in entries {
+            if replace {
+                self.cpv.insert(code.as_bytes(), desc.as_bytes())?;
+                n += 1;
+            } else if self
+                .cpv
+                .compare_and_swap(
+                    code.as_bytes(),
+                    None as Option<&[u8]>,
+                    Some(desc.as_bytes()),
+                )?
+                .is_ok()
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    fn place_entries(&self) -> Result<Vec<PlaceEntry>> {
+        let mut out = Vec::new();
+        for kv in self.places.iter() {
+            let (k, _) = kv?;
+            let e: PlaceEntry = serde_json::from_slice(&k).map_err(|e| Error::Corrupt {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                message: e.to_string(),
+            })?;
+            out.push(e);
+        }
+        Ok(out)
+    }
+
+    fn put_place_entries(&self, entries: &[PlaceEntry]) -> Result<usize> {
+        let mut n = 0;
+        for e in entries {
+            let k = serde_json::to_vec(e).map_err(|err| Error::Invalid(err.to_string()))?;
+            if self.places.insert(k, &[])?.is_none() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    fn log_ingest(&self, entry: &serde_json::Value) -> Result<()> {
+        let id = self.db.generate_id()?;
+        self.ingest_log
+            .insert(id.to_be_bytes(), entry.to_string().as_bytes())?;
+        Ok(())
+    }
+
+    fn put_member(&self, member: &Member) -> Result<()> {
+        self.members
+            .insert(member.id.as_bytes(), encode(&member.id, member)?)?;
+        Ok(())
+    }
+
+    fn get_member(&self, id: &str) -> Result<Option<Member>> {
+        self.members
+            .get(id)?
+            .map(|v| decode(id.as_bytes(), &v))
+            .transpose()
+    }
+
+    fn members(&self) -> Result<Vec<Member>> {
+        self.members
+            .iter()
+            .map(|kv| kv.map_err(Error::from).and_then(|(k, v)| decode(&k, &v)))
+            .collect()
+    }
+
+    fn put_matches(&self, ocid: &str, matches: &[Match]) -> Result<()> {
+        let mut prefix = ocid.as_bytes().to_vec();
+        prefix.push(0);
+        for kv in self.matches.scan_prefix(&prefix) {
+            let (k, _) = kv?;
+            let member = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            self.matches.remove(&k)?;
+            self.member_matches.remove(pair(&member, ocid))?;
+        }
+        for m in matches {
+            self.matches
+                .insert(pair(ocid, &m.member_id), encode(ocid, m)?)?;
+            self.member_matches.insert(pair(&m.member_id, ocid), &[])?;
+        }
+        Ok(())
+    }
+
+    fn matches_of_notice(&self, ocid: &str) -> Result<Vec<Match>> {
+        let mut prefix = ocid.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out: Vec<Match> = Vec::new();
+        for kv in self.matches.scan_prefix(prefix) {
+            let (k, v) = kv?;
+            out.push(decode(&k, &v)?);
+        }
+        out.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.member_id.cmp(&b.member_id))
+        });
+        Ok(out)
+    }
+
+    fn matches_of_member(&self, member_id: &str) -> Result<Vec<(String, Match)>> {
+        let mut prefix = member_id.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for kv in self.member_matches.scan_prefix(&prefix) {
+            let (k, _) = kv?;
+            let ocid = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            if let Some(v) = self.matches.get(pair(&ocid, member_id))? {
+                out.push((ocid, decode(&k, &v)?));
+            }
+        }
+        Ok(out)
+    }
+
+    fn put_link(&self, link: &AwardLink, replace: bool) -> Result<bool> {
+        let key = format!("{}\0{}\0{}", link.member_id, link.ocid, link.award_id);
+        let value = encode(&key, link)?;
+        if replace {
+            return Ok(self.links.insert(key.as_bytes(), value)?.is_none());
+        }
+        Ok(self
+            .links
+            .compare_and_swap(key.as_bytes(), None as Option<&[u8]>, Some(value))?
+            .is_ok())
+    }
+
+    fn links(&self) -> Result<Vec<AwardLink>> {
+        self.links
+            .iter()
+            .map(|kv| kv.map_err(Error::from).and_then(|(k, v)| decode(&k, &v)))
+            .collect()
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn ledger_mark(&self) -> Result<Option<Vec<u8>>> {
+        Ok(self.meta.get("ledger_mark")?.map(|v| v.to_vec()))
+    }
+
+    fn put_ledger_mark(&self, mark: &[u8], durable: bool) -> Result<()> {
+        self.meta.insert("ledger_mark", mark)?;
+        if durable {
+            self.db.flush()?;
+        }
+        Ok(())
+    }
+
+    fn sync_progress(&self, source: &str) -> Result<SourceProgress> {
+        match self.sync.get(source)? {
+            None => Ok(SourceProgress::default()),
+            Some(v) => serde_json::from_slice(&v).map_err(|e| Error::Corrupt {
+                key: format!("sync/{source}"),
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    fn put_sync_progress(&self, source: &str, progress: &SourceProgress) -> Result<()> {
+        let bytes = serde_json::to_vec(progress).map_err(|e| Error::Invalid(e.to_string()))?;
+        self.sync.insert(source, bytes)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn sync_sources(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for k in self.sync.iter().keys() {
+            out.push(String::from_utf8_lossy(&k?).into_owned());
+        }
+        Ok(out)
+    }
+
+    fn as_progress(&self) -> &dyn SyncProgress {
+        self
+    }
+
+    fn put_candidate_keys(&self, ocid: &str, keys: &[String]) -> Result<Vec<String>> {
+        let mut others = Vec::new();
+        for key in keys {
+            let mut prefix = key.as_bytes().to_vec();
+            prefix.push(0);
+            for k in self.dup_keys.scan_prefix(&prefix).keys() {
+                let k = k?;
+                let other = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+                if other != ocid && !others.contains(&other) {
+                    others.push(other);
+                }
+            }
+            let mut full = prefix;
+            full.extend_from_slice(ocid.as_bytes());
+            self.dup_keys.insert(full, &[])?;
+        }
+        Ok(others)
+    }
+
+    fn group_of(&self, ocid: &str) -> Result<Vec<String>> {
+        let Some(id) = self.group_of.get(ocid)? else {
+            return Ok(Vec::new());
+        };
+        self.group_members(&id)
+    }
+
+    fn link_group(&self, a: &str, b: &str) -> Result<bool> {
+        let mut members = self.group_of(a)?;
+        if members.is_empty() {
+            members.push(a.to_owned());
+        }
+        if members.iter().any(|m| m == b) {
+            return Ok(false);
+        }
+        let mut other = self.group_of(b)?;
+        if other.is_empty() {
+            other.push(b.to_owned());
+        }
+        for old in [self.group_of.get(a)?, self.group_of.get(b)?]
+            .into_iter()
+            .flatten()
+        {
+            self.groups.remove(old)?;
+        }
+        members.extend(other);
+        members.sort();
+        members.dedup();
+        let id = members[0].clone();
+        let json = serde_json::to_vec(&members).map_err(|e| Error::Invalid(e.to_string()))?;
+        self.groups.insert(id.as_bytes(), json)?;
+        for m in &members {
+            self.group_of.insert(m.as_bytes(), id.as_bytes())?;
+        }
+        Ok(true)
+    }
+
+    fn cursor(&self, consumer: &str) -> Result<u64> {
+        let key = format!("cursor/{consumer}");
+        Ok(self.meta.get(key.as_bytes())?.map_or(0, |v| {
+            v.as_ref().try_into().map_or(0, u64::from_be_bytes)
+        }))
+    }
+
+    fn set_cursor(&self, consumer: &str, seq: u64) -> Result<()> {
+        let key = format!("cursor/{consumer}");
+        self.meta.insert(key.as_bytes(), &seq.to_be_bytes())?;
+        Ok(())
+    }
+
+    fn groups(&self) -> Result<Vec<Vec<String>>> {
+        let mut out = Vec::new();
+        for k in self.groups.iter().keys() {
+            out.push(self.group_members(&k?)?);
+        }
+        Ok(out)
+    }
+}
+
+impl SledStore {
+    fn group_members(&self, id: &[u8]) -> Result<Vec<String>> {
+        match self.groups.get(id)? {
+            None => Ok(Vec::new()),
+            Some(v) => serde_json::from_slice(&v).map_err(|e| Error::Corrupt {
+                key: format!("groups/{}", String::from_utf8_lossy(id)),
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
+impl SyncProgress for SledStore {
+    fn load_progress(&self, source: &str) -> std::result::Result<SourceProgress, TargetError> {
+        Ok(self.sync_progress(source)?)
+    }
+
+    fn save_progress(
+        &self,
+        source: &str,
+        progress: &SourceProgress,
+    ) -> std::result::Result<(), TargetError> {
+        Ok(self.put_sync_progress(source, progress)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn releases_dedupe_by_content_and_version_is_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = SledStore::open(dir.path()).expect("opens");
+        let h = [1u8; 32];
+        assert_eq!(
+            s.put_release("o", "1", &h, "{}").expect("put"),
+            PutRelease::New
+        );
+        assert_eq!(
+            s.put_release("o", "1", &h, "{ }").expect("put"),
+            PutRelease::Duplicate
+        );
+        assert_eq!(s.releases_of("o").expect("get"), vec!["{}".to_owned()]);
+        assert_eq!(
+            s.put_release("o", "1", &[2u8; 32], "{\"a\":1}")
+                .expect("put"),
+            PutRelease::Replaced
+        );
+        assert_eq!(s.releases_of("o2").expect("get").len(), 0);
+        s.meta
+            .insert("schema_version", &99u64.to_be_bytes())
+            .expect("insert");
+        drop(s);
+        let err = SledStore::open(dir.path())
+            .err()
+            .expect("refuses a newer store");
+        assert!(err.to_string().contains("newer sebroker"), "{err}");
+    }
+
+    #[test]
+    fn groups_merge_and_progress_round_trips() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = SledStore::open(dir.path()).expect("opens");
+        assert!(s
+            .put_candidate_keys("a", &["d:1".into()])
+            .expect("keys")
+            .is_empty());
+        assert_eq!(
+            s.put_candidate_keys("b", &["d:1".into(), "v:2".into()])
+                .expect("keys"),
+            vec!["a".to_owned()]
+        );
+        assert!(s.link_group("b", "a").expect("link"));
+        assert!(!s.link_group("a", "b").expect("link"));
+        assert!(s.link_group("c", "b").expect("link"));
+        assert_eq!(s.group_of("a").expect("group"), vec!["a", "b", "c"]);
+        assert_eq!(s.groups().expect("groups").len(), 1);
+        let p = SourceProgress {
+            windows_completed: 3,
+            ..SourceProgress::default()
+        };
+        s.put_sync_progress("fts", &p).expect("save");
+        assert_eq!(s.sync_progress("fts").expect("load"), p);
+        assert_eq!(s.sync_sources().expect("sources"), vec!["fts"]);
+    }
+}
