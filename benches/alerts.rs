@@ -7,20 +7,20 @@
 mod synthetic;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sebroker_alerts::{self, RunOptions, Scope};
-use sebroker_engine::App;
+use sebroker_alerts::{self as alerts, RunOptions, Scope};
+use sebroker_engine::Engine;
 use sebroker_connectors::places::Places;
 
 fn bench(c: &mut Criterion) {
     let places = Places::builtin();
     let notices = synthetic::demo_notices(&places);
     let dir = tempfile::tempdir().expect("tempdir");
-    let app = App::open(dir.path()).expect("app");
+    let app = Engine::open_dir(dir.path()).expect("app");
     let members = synthetic::synthetic_members(10_000, &notices, &places);
     for m in &members {
         app.store.put_member(m).expect("member");
     }
-    app.reload_members().expect("members");
+    app.matches.reload_members().expect("members");
     // Every member wants a daily digest in its Atom feed.
     let set_at = time::macros::datetime!(2026-11-01 09:00 UTC);
     for m in &members {

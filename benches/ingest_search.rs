@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sebroker_engine::ingest::{ingest_text, IngestOptions};
 use sebroker_engine::search::{search, SearchParams};
-use sebroker_engine::App;
+use sebroker_engine::Engine;
 use sebroker_index::{SearchRequest, Status};
 
 fn shared() -> Option<PathBuf> {
@@ -72,13 +72,13 @@ fn package(releases: &[String]) -> String {
     format!("{{\"releases\":[{}]}}", releases.join(","))
 }
 
-fn fresh_app() -> (tempfile::TempDir, App) {
+fn fresh_app() -> (tempfile::TempDir, Engine) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let app = App::open(dir.path()).expect("app");
+    let app = Engine::open_dir(dir.path()).expect("app");
     (dir, app)
 }
 
-fn load(app: &App, releases: &[String]) {
+fn load(app: &Engine, releases: &[String]) {
     for chunk in releases.chunks(20_000) {
         ingest_text(app, "bench", &package(chunk), &IngestOptions::default()).expect("ingest");
     }

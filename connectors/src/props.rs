@@ -234,13 +234,13 @@ proptest! {
     fn csv_readers_never_panic_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
         let _ = crate::places::parse_places_csv(&bytes[..], &region);
         let _ = crate::cpv::CpvTable::parse_csv(&bytes[..]);
-        let _ = sebroker_engine::anchors::parse_file(&bytes, &crate::places::Places::builtin());
+        let _ = crate::anchors::parse_file(&bytes, &crate::places::Places::builtin());
         let mut with_header = b"Postcode,UK region\n".to_vec();
         with_header.extend_from_slice(&bytes);
         let _ = crate::places::parse_places_csv(&with_header[..], &region);
         let mut with_header = b"reference,title,type\n".to_vec();
         with_header.extend_from_slice(&bytes);
-        let _ = sebroker_engine::anchors::parse_file(&with_header, &crate::places::Places::builtin());
+        let _ = crate::anchors::parse_file(&with_header, &crate::places::Places::builtin());
     }
 
     #[test]
@@ -294,7 +294,7 @@ proptest! {
                 Row::Bad(_) => f.extend_from_slice(format!("A,r{i},T,pipeline,1,extra\n").as_bytes()),
             }
         }
-        let p = sebroker_engine::anchors::parse_file(&f, &crate::places::Places::builtin()).expect("header");
+        let p = crate::anchors::parse_file(&f, &crate::places::Places::builtin()).expect("header");
         let good: Vec<String> = rows.iter().enumerate().filter(|(_, r)| matches!(r, Row::Good(_))).map(|(i, _)| format!("r{i}")).collect();
         prop_assert_eq!(p.rows.iter().map(|(_, o)| o.reference.clone()).collect::<Vec<_>>(), good);
         let bad_lines: Vec<u64> = rows.iter().enumerate().filter(|(_, r)| matches!(r, Row::Bad(_))).map(|(i, _)| i as u64 + 3).collect();

@@ -160,7 +160,7 @@ mod run_tests {
 #[cfg(test)]
 mod broker_tests {
     use super::*;
-    use sebroker_alerts::*;
+    use sebroker_alerts::broker::NoCases;
     use crate::Engine;
     use sebroker_ledger::input::CaseInput;
 

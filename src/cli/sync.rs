@@ -141,6 +141,8 @@ pub fn sync_cmd(
             }
         }
     }
+    // What the sources brought is grouped and matched before the command ends.
+    app.follow()?;
     if json {
         println!(
             "{}",

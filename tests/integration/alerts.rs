@@ -12,8 +12,8 @@ use axum::extract::{Path as AxPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use sebroker_alerts::settings::SettingsInput;
-use sebroker_alerts::{self, AlertKind, Change, Frequency, RunOptions, Scope};
-use sebroker_engine::App;
+use sebroker_alerts::{self as alerts, AlertKind, Change, Frequency, RunOptions, Scope};
+use sebroker_engine::Engine;
 use time::macros::datetime;
 
 use crate::cli::serve;
@@ -35,9 +35,9 @@ fn fts_without(ids: &[&str]) -> String {
     v.to_string()
 }
 
-fn open_demo(fts: &str) -> (tempfile::TempDir, App) {
+fn open_demo(fts: &str) -> (tempfile::TempDir, Engine) {
     let dir = tempdir();
-    let app = App::open(dir.path()).expect("opens");
+    let app = Engine::open_dir(dir.path()).expect("opens");
     let parsed = {
         let places = app.places();
         let clusters: Vec<String> = sebroker_connectors::members::DEFAULT_CLUSTERS
@@ -49,19 +49,19 @@ fn open_demo(fts: &str) -> (tempfile::TempDir, App) {
     for m in &parsed.members {
         app.store.put_member(m).expect("member");
     }
-    app.reload_members().expect("reload");
+    app.matches.reload_members().expect("reload");
     let opts = sebroker_engine::ingest::IngestOptions::default();
     sebroker_engine::ingest::ingest_text(&app, "fts", fts, &opts).expect("fts");
     sebroker_engine::ingest::ingest_text(&app, "cf", &demo_text("cf-2026-11.json"), &opts).expect("cf");
     (dir, app)
 }
 
-fn subscribe(app: &App, member: &str, json: &str) {
+fn subscribe(app: &Engine, member: &str, json: &str) {
     let input: SettingsInput = serde_json::from_str(json).expect("settings json");
     alerts::put_settings(app, member, input, time::OffsetDateTime::now_utc()).expect("settings");
 }
 
-fn run_at(app: &App, now: time::OffsetDateTime, scope: Scope) -> alerts::RunReport {
+fn run_at(app: &Engine, now: time::OffsetDateTime, scope: Scope) -> alerts::RunReport {
     alerts::run(
         app,
         &RunOptions {
@@ -81,7 +81,7 @@ fn updates_on_cancellation_and_deadline_moves_never_repeats() {
     subscribe(&app, "m-0020", r#"{"frequency":"instant","feed":true}"#);
     let now = datetime!(2026-11-18 12:00 UTC);
     let r = run_at(&app, now, Scope::All);
-    let log = app.store.alert_log();
+    let log = app.alert_log();
     let first = log.alerts_of("m-0011", 10).expect("alerts");
     assert_eq!(first.len(), 1, "{r:?}");
     let ocids: Vec<&str> = first[0].items.iter().map(|i| i.ocid.as_str()).collect();
@@ -153,7 +153,7 @@ fn digests_group_rank_and_follow_the_schedule() {
     // weekly one (Mondays) too on its first run.
     let r = run_at(&app, datetime!(2026-12-01 09:00 UTC), Scope::All);
     assert_eq!(r.digests_due, 2, "{r:?}");
-    let log = app.store.alert_log();
+    let log = app.alert_log();
     let daily = log.alerts_of("m-0013", 10).expect("alerts");
     assert_eq!(daily.len(), 1);
     assert_eq!(daily[0].kind, AlertKind::Daily);
@@ -184,7 +184,7 @@ fn digests_group_rank_and_follow_the_schedule() {
 #[test]
 fn broker_alerts_for_consortia_and_few_matches() {
     let (_d, mut demo) = open_demo(&demo_text("fts-2026-11.json"));
-    demo.alerts = toml::from_str::<sebroker_engine::config::FileConfig>(
+    demo.config.alerts = toml::from_str::<sebroker_engine::config::FileConfig>(
         "[alerts]\nbroker_feed_token = 'broker-feed-token-0123456789'\nbroker_high_value_gbp = 500000\n",
     )
     .expect("toml")
@@ -194,7 +194,6 @@ fn broker_alerts_for_consortia_and_few_matches() {
     .expect("valid");
     let r = run_at(&demo, datetime!(2026-11-27 10:00 UTC), Scope::All);
     let b = demo
-        .store
         .alert_log()
         .alerts_of(alerts::BROKERS, 5)
         .expect("alerts");

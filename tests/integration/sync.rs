@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use replay::{Fault, Replay, CF_DAY};
 use sebroker_engine::sources::run_once;
-use sebroker_engine::App;
+use sebroker_engine::Engine;
 use sebroker_connectors::http::HttpSettings;
 use sebroker_connectors::sync::{RunRange, SourceSpec, SyncEvent, SyncReport, SyncSettings};
 use time::macros::{date, datetime};
@@ -48,7 +48,7 @@ fn fast_http(base: HttpSettings) -> HttpSettings {
 struct Env {
     rt: tokio::runtime::Runtime,
     replay: Arc<Replay>,
-    app: Arc<App>,
+    app: Arc<Engine>,
     base: String,
     _dir: tempfile::TempDir,
 }
@@ -66,7 +66,7 @@ fn env(test: &str) -> Option<Env> {
         .prefix("sebroker-sync-")
         .tempdir()
         .expect("tempdir");
-    let app = Arc::new(App::open(dir.path()).expect("app"));
+    let app = Arc::new(Engine::open_dir(dir.path()).expect("app"));
     Some(Env {
         rt,
         replay,
@@ -492,12 +492,12 @@ fn fixture(p: &str) -> PathBuf {
     repo().join("fixtures").join(p)
 }
 
-fn open_app() -> (tempfile::TempDir, Arc<App>) {
+fn open_app() -> (tempfile::TempDir, Arc<Engine>) {
     let dir = tempfile::Builder::new()
         .prefix("sebroker-anchors-")
         .tempdir()
         .expect("tempdir");
-    let app = Arc::new(App::open(dir.path()).expect("app"));
+    let app = Arc::new(Engine::open_dir(dir.path()).expect("app"));
     (dir, app)
 }
 
@@ -541,7 +541,7 @@ fn anchors_import_keeps_good_rows_and_reports_bad_ones() {
 fn anchors_api_needs_the_admin_token() {
     let (_d, app) = open_app();
     let mut app = Arc::try_unwrap(app).ok().expect("sole owner");
-    app.admin_token = Some(sebroker_engine::config::Secret("test-token-0123456789".into()));
+    app.config.sync.admin_token = Some(sebroker_engine::config::Secret("test-token-0123456789".into()));
     let (admin_key, _) = app
         .ledger
         .create_key(sebroker_ledger::auth::Role::Admin, None, "test admin".into(), None)

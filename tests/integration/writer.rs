@@ -7,8 +7,9 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sebroker_engine::App;
-use sebroker_engine::ingest::{ingest_text, Hook, IngestOptions};
+use sebroker_engine::Engine;
+use sebroker_engine::ingest::{ingest_text, IngestOptions};
+use sebroker_engine::writer::Hook;
 use sebroker_engine::search::{search, SearchParams};
 
 use crate::common::tempdir;
@@ -28,7 +29,7 @@ fn package(ocid: &str, word: &str) -> String {
 }
 
 /// The ocids a search for `word` finds (ungrouped).
-fn found(app: &App, word: &str) -> Vec<String> {
+fn found(app: &Engine, word: &str) -> Vec<String> {
     let params = SearchParams {
         q: Some(word.to_owned()),
         group: Some(false),
@@ -53,7 +54,7 @@ fn wait_for(what: &str, cond: impl Fn() -> bool) {
 #[test]
 fn concurrent_ingests_are_all_searchable_after_reopen() {
     let dir = tempdir();
-    let app = Arc::new(App::open(dir.path()).expect("opens"));
+    let app = Arc::new(Engine::open_dir(dir.path()).expect("opens"));
     let threads: Vec<_> = (0..6)
         .map(|t| {
             let app = app.clone();
@@ -82,7 +83,7 @@ fn concurrent_ingests_are_all_searchable_after_reopen() {
     assert_eq!(last, 30);
     assert_eq!(app.index.indexed_seq(), last);
     drop(app);
-    let app = App::open(dir.path()).expect("reopens");
+    let app = Engine::open_dir(dir.path()).expect("reopens");
     assert_eq!(app.index.num_docs(), 30);
     for t in 0..6 {
         for i in 0..5 {
@@ -104,7 +105,7 @@ fn concurrent_ingests_are_all_searchable_after_reopen() {
 #[test]
 fn a_batch_dying_before_its_commit_is_indexed_by_the_next_writer() {
     let dir = tempdir();
-    let app = Arc::new(App::open(dir.path()).expect("opens"));
+    let app = Arc::new(Engine::open_dir(dir.path()).expect("opens"));
     let (at_pause, paused) = mpsc::channel::<()>();
     let (release, released) = mpsc::channel::<()>();
     let released = std::sync::Mutex::new(released);
@@ -115,7 +116,7 @@ fn a_batch_dying_before_its_commit_is_indexed_by_the_next_writer() {
                 .lock()
                 .expect("lock")
                 .recv_timeout(Duration::from_secs(30));
-            return Err(sebroker::Error::Invalid(
+            return Err(sebroker_engine::Error::Invalid(
                 "injected crash before the index commit".into(),
             ));
         }
@@ -163,7 +164,7 @@ fn a_batch_dying_before_its_commit_is_indexed_by_the_next_writer() {
     assert_eq!(found(&app, "bravo"), vec!["ocds-test-b".to_owned()]);
     assert_eq!(found(&app, "alpha"), vec!["ocds-test-a".to_owned()]);
     drop(app);
-    let app = App::open(dir.path()).expect("reopens");
+    let app = Engine::open_dir(dir.path()).expect("reopens");
     assert_eq!(found(&app, "bravo"), vec!["ocds-test-b".to_owned()]);
     assert_eq!(found(&app, "alpha"), vec!["ocds-test-a".to_owned()]);
 }
@@ -174,7 +175,7 @@ fn a_batch_dying_before_its_commit_is_indexed_by_the_next_writer() {
 fn a_crash_before_the_commit_is_caught_up_on_open() {
     let dir = tempdir();
     {
-        let app = App::open(dir.path()).expect("opens");
+        let app = Engine::open_dir(dir.path()).expect("opens");
         ingest_text(
             &app,
             "first",
@@ -184,7 +185,7 @@ fn a_crash_before_the_commit_is_caught_up_on_open() {
         .expect("first");
         let seq = app.index.indexed_seq();
         app.writer.set_hook(Some(Arc::new(|_: &str| {
-            Err(sebroker::Error::Invalid("injected crash".into()))
+            Err(sebroker_engine::Error::Invalid("injected crash".into()))
         })));
         assert!(ingest_text(
             &app,
@@ -197,7 +198,7 @@ fn a_crash_before_the_commit_is_caught_up_on_open() {
         assert_eq!(app.index.indexed_seq(), seq);
         assert!(app.index.indexed_seq() < app.store.last_seq().expect("seq"));
     }
-    let app = App::open(dir.path()).expect("reopens");
+    let app = Engine::open_dir(dir.path()).expect("reopens");
     assert_eq!(found(&app, "second"), vec!["ocds-test-2".to_owned()]);
     assert_eq!(app.index.indexed_seq(), app.store.last_seq().expect("seq"));
 }

@@ -253,7 +253,7 @@ mod tests {
     #[tokio::test]
     async fn webhook_names_resolving_inside_are_refused_when_set() {
         let (_dir, mut app) = sebroker_engine::demo::open_in_tempdir();
-        app.admin_token = Some(sebroker_engine::config::Secret(TOKEN.into()));
+        app.config.sync.admin_token = Some(sebroker_engine::config::Secret(TOKEN.into()));
         let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
         app.alerts_rt.set_resolver(Arc::new(
             StaticResolver::default()

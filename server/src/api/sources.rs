@@ -43,7 +43,7 @@ mod tests {
     #[tokio::test]
     async fn store_errors_are_500_internal_not_empty_answers() {
         let (_dir, mut app) = sebroker_engine::demo::open_in_tempdir();
-        app.admin_token = Some(sebroker_engine::config::Secret(TOKEN.into()));
+        app.config.sync.admin_token = Some(sebroker_engine::config::Secret(TOKEN.into()));
         let failing = Arc::new(FailingStore::new(app.store.clone()));
         app.store = failing.clone();
         let app = Arc::new(app);
