@@ -22,25 +22,7 @@ use crate::config::AlertsConfig;
 use crate::error::Result;
 
 /// An open case whose notice closes soon.
-#[derive(Debug, Clone)]
-pub struct CaseDeadline {
-    pub case_id: String,
-    pub ocid: String,
-    pub deadline: OffsetDateTime,
-    /// Who works on it, in words.
-    pub detail: String,
-}
-
-/// Where the cases come from (the ledger's case store, once merged).
-pub trait CaseDeadlines {
-    /// Open cases whose notice's deadline falls between `now` and `now + within`.
-    fn closing(
-        &self,
-        app: &dyn Host,
-        now: OffsetDateTime,
-        within: Duration,
-    ) -> Result<Vec<CaseDeadline>>;
-}
+pub use crate::host::{CaseDeadline, CaseDeadlines};
 
 /// No cases at all (tests of the other broker alerts).
 pub struct NoCases;

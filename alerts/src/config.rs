@@ -22,7 +22,7 @@ pub struct AlertsConfig {
     /// Score a match needs to be alerted, unless a member sets its own.
     pub default_threshold: f64,
     /// Frequency of members who set none.
-    pub default_frequency: crate::Frequency,
+    pub default_frequency: crate::schedule::Frequency,
     /// UK local time of digests, `HH:MM`.
     pub digest_time: String,
     /// Day of weekly digests.
@@ -70,7 +70,7 @@ impl Default for AlertsConfig {
             public_url: // The server's default address (`sebroker_engine::config::DEFAULT_ADDR`).
             "http://127.0.0.1:8080".to_owned(),
             default_threshold: 0.6,
-            default_frequency: crate::Frequency::Daily,
+            default_frequency: crate::schedule::Frequency::Daily,
             digest_time: "08:00".into(),
             digest_weekday: "monday".into(),
             digest: crate::schedule::DigestSchedule::default(),
@@ -144,7 +144,7 @@ impl AlertsConfig {
             }
         }
         if let Some(e) = &self.broker_email {
-            crate::settings::parse_email(e)
+            crate::email::parse_email(e)
                 .map_err(|m| Error::Config(format!("alerts.broker_email: {m}")))?;
         }
         if let Some(u) = &self.broker_webhook_url {

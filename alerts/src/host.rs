@@ -6,13 +6,14 @@
 use std::path::Path;
 use std::sync::RwLockReadGuard;
 
+use time::{Duration, OffsetDateTime};
+
 use sebroker_connectors::places::Places;
 use sebroker_matching::{MemberSet, Matcher, Weights};
 use sebroker_store::NoticeStore;
 
-use crate::broker::CaseDeadlines;
 use crate::config::AlertsConfig;
-use crate::deliver::AlertsRuntime;
+use crate::runtime::AlertsRuntime;
 use crate::log::AlertStore;
 
 pub trait Host: Send + Sync + 'static {
@@ -47,3 +48,24 @@ pub fn matcher<'a>(
         weights: host.weights(),
     }
 }
+
+#[derive(Debug, Clone)]
+pub struct CaseDeadline {
+    pub case_id: String,
+    pub ocid: String,
+    pub deadline: OffsetDateTime,
+    /// Who works on it, in words.
+    pub detail: String,
+}
+
+/// Where the cases come from (the ledger's case store, once merged).
+pub trait CaseDeadlines {
+    /// Open cases whose notice's deadline falls between `now` and `now + within`.
+    fn closing(
+        &self,
+        app: &dyn Host,
+        now: OffsetDateTime,
+        within: Duration,
+    ) -> crate::Result<Vec<CaseDeadline>>;
+}
+

@@ -29,6 +29,7 @@ pub mod email;
 mod error;
 pub mod host;
 pub mod log;
+pub mod runtime;
 pub mod schedule;
 pub mod selection;
 pub mod service;
@@ -48,7 +49,8 @@ use crate::config::AlertsConfig;
 pub use error::{Error, Result};
 pub use host::Host;
 pub use log::{AlertStore, Delivery, DeliveryState};
-pub use settings::{AlertSettings, Frequency};
+pub use schedule::Frequency;
+pub use settings::AlertSettings;
 
 /// The recipient key of broker alerts (member ids never start with `@`).
 pub const BROKERS: &str = "@brokers";

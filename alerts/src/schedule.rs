@@ -5,9 +5,47 @@
 
 use time::{Date, Duration, OffsetDateTime, Time, Weekday};
 
+use serde::{Deserialize, Serialize};
+
 use sebroker_connectors::uktime::{to_uk_local, uk_datetime};
 
-use super::settings::Frequency;
+/// How often a recipient hears of new matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Frequency {
+    /// After each ingest that brings a match.
+    Instant,
+    /// One digest a day at `digest_time` (UK time).
+    Daily,
+    /// One digest a week, on `digest_weekday` at `digest_time`.
+    Weekly,
+    /// No alerts (the feed still shows past ones).
+    Off,
+}
+
+impl Frequency {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Frequency::Instant => "instant",
+            Frequency::Daily => "daily",
+            Frequency::Weekly => "weekly",
+            Frequency::Off => "off",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Frequency> {
+        [
+            Frequency::Instant,
+            Frequency::Daily,
+            Frequency::Weekly,
+            Frequency::Off,
+        ]
+        .into_iter()
+        .find(|f| f.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+
 
 /// When digests go out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

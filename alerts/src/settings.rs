@@ -6,45 +6,12 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::email::parse_email;
+use super::schedule::Frequency;
 use super::urlsafe::{self, Allowlist, Resolver};
 use crate::config::AlertsConfig;
 use crate::error::{Error, Result};
 
-/// How often a recipient hears of new matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Frequency {
-    /// After each ingest that brings a match.
-    Instant,
-    /// One digest a day at `digest_time` (UK time).
-    Daily,
-    /// One digest a week, on `digest_weekday` at `digest_time`.
-    Weekly,
-    /// No alerts (the feed still shows past ones).
-    Off,
-}
-
-impl Frequency {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Frequency::Instant => "instant",
-            Frequency::Daily => "daily",
-            Frequency::Weekly => "weekly",
-            Frequency::Off => "off",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Frequency> {
-        [
-            Frequency::Instant,
-            Frequency::Daily,
-            Frequency::Weekly,
-            Frequency::Off,
-        ]
-        .into_iter()
-        .find(|f| f.as_str().eq_ignore_ascii_case(s.trim()))
-    }
-}
 
 /// The stored settings of one recipient (a member id).
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -115,20 +82,6 @@ pub fn random_token() -> Result<String> {
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
-/// Checks an email address (one mailbox, no display tricks).
-pub fn parse_email(s: &str) -> Result<String> {
-    let s = s.trim();
-    let ok = s.len() <= 254
-        && s.parse::<lettre::Address>().is_ok()
-        && !s.contains(['<', '>', ',', ' ', '\r', '\n']);
-    if ok {
-        Ok(s.to_owned())
-    } else {
-        Err(Error::Invalid(format!(
-            "email: {s:?} is not an email address"
-        )))
-    }
-}
 
 impl AlertSettings {
     /// The settings a member starts with (no channels, so nothing is sent).

@@ -161,7 +161,6 @@ mod run_tests {
 mod broker_tests {
     use super::*;
     use sebroker_alerts::broker::NoCases;
-    use crate::Engine;
     use sebroker_ledger::input::CaseInput;
 
     #[test]

@@ -40,7 +40,6 @@ pub fn load(app: &Engine, clusters: &[String]) -> Result<Vec<IngestReport>> {
         .iter()
         .map(|(name, text)| ingest_text(app, name, text, &IngestOptions::default()))
         .collect::<Result<Vec<_>>>()?;
-    app.follow()?;
     Ok(reports)
 }
 

@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::consumers::Followers;
 use crate::error::{Error, Result};
 use crate::matches::Matches;
-use crate::sources::Board;
+use crate::board::Board;
 use crate::writer::Writer;
 
 pub struct Engine {
@@ -161,4 +161,31 @@ impl Engine {
             .collect();
         move |id: &str| map.get(id).cloned().unwrap_or_else(|| "unknown".to_owned())
     }
+}
+
+/// The longest the serve task sleeps without being woken by the writer.
+const FOLLOW_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Starts the task that keeps the followers up with the writer (`serve`):
+/// at start (catching up after a crash), after every writer drain, and at
+/// least every [`FOLLOW_IDLE`]. A failed catch-up logs and is retried.
+pub fn spawn_followers(engine: Arc<Engine>) -> tokio::task::JoinHandle<()> {
+    let written = engine.writer.written();
+    tokio::spawn(async move {
+        loop {
+            let e = engine.clone();
+            match tokio::task::spawn_blocking(move || e.follow()).await {
+                Ok(Ok(done)) if done.changes > 0 => {
+                    tracing::debug!(changes = done.changes, links_new = done.links_new, groups_linked = done.groups_linked, "followers caught up");
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "the change-log followers failed; retrying"),
+                Err(e) => tracing::error!(error = %e, "the change-log followers stopped; retrying"),
+            }
+            tokio::select! {
+                () = written.notified() => {}
+                () = tokio::time::sleep(FOLLOW_IDLE) => {}
+            }
+        }
+    })
 }

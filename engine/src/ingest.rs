@@ -55,19 +55,23 @@ pub fn ingest_files(
     Ok(report)
 }
 
-/// Ingests in-memory JSON (the demo data set, API uploads).
+/// Ingests in-memory JSON (the demo data set, API uploads), then lets the
+/// followers catch up: like a one-shot command, what it wrote is grouped
+/// and matched when it returns.
 pub fn ingest_text(
     app: &Engine,
     name: &str,
     text: &str,
     opts: &IngestOptions,
 ) -> Result<IngestReport> {
-    ingest_outcome(
+    let report = ingest_outcome(
         app,
         name,
         ocds::read_bytes(text.as_bytes(), false, false),
         opts,
-    )
+    )?;
+    app.follow()?;
+    Ok(report)
 }
 
 /// Ingests releases already read (a page of a live source, anchors'

@@ -9,6 +9,7 @@
 mod alerts_host;
 pub mod anchors;
 pub mod batch;
+pub mod board;
 pub mod config;
 pub mod consumers;
 pub mod demo;
@@ -23,5 +24,5 @@ pub mod sources;
 pub mod views;
 pub mod writer;
 
-pub use engine::Engine;
+pub use engine::{spawn_followers, Engine};
 pub use error::{Error, Result};

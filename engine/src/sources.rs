@@ -4,10 +4,9 @@
 //! another) and the status board behind `GET /api/v1/sources`.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -62,47 +61,7 @@ pub async fn run_once(
     sync::run(spec, settings, range, now, Arc::new(AppTarget(app)), events).await
 }
 
-/// What `GET /api/v1/sources` shows of one source.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SourceStatus {
-    pub source: String,
-    pub url: Option<String>,
-    /// Run on the server's schedule.
-    pub scheduled: bool,
-    pub running: bool,
-    pub runs: u64,
-    pub failed_runs: u64,
-    pub last_run: Option<LastRun>,
-    /// RFC 3339.
-    pub next_run: Option<String>,
-    /// UK local time up to which every window has been walked.
-    pub synced_to: Option<String>,
-    pub windows_completed: u64,
-    pub failed_windows: Vec<sync::FailedWindow>,
-    /// Notices of this source in the store.
-    pub notices: Option<u64>,
-}
-
-/// The live state of scheduled sources.
-#[derive(Debug, Default)]
-pub struct Board {
-    inner: Mutex<BTreeMap<String, SourceStatus>>,
-}
-
-impl Board {
-    fn update(&self, source: &str, f: impl FnOnce(&mut SourceStatus)) {
-        let mut m = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let s = m.entry(source.to_owned()).or_insert_with(|| SourceStatus {
-            source: source.to_owned(),
-            ..SourceStatus::default()
-        });
-        f(s);
-    }
-
-    pub fn snapshot(&self) -> BTreeMap<String, SourceStatus> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
+pub use crate::board::{Board, SourceStatus};
 
 /// Every known source: the scheduled ones and any with stored progress,
 /// joined with the store's progress.

@@ -80,7 +80,7 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {
 }
 
 pub fn hash_secret(key: &str) -> String {
-    crate::model::hex(&Sha256::digest(key.as_bytes()))
+    hex(&Sha256::digest(key.as_bytes()))
 }
 
 /// Compares two hex hashes in constant time.
@@ -106,8 +106,8 @@ pub fn new_key(
             "--member goes only with --role member".into()
         }));
     }
-    let id = crate::model::hex(&random_bytes::<6>()?);
-    let secret = crate::model::hex(&random_bytes::<24>()?);
+    let id = hex(&random_bytes::<6>()?);
+    let secret = hex(&random_bytes::<24>()?);
     let key = format!("sbk_{id}_{secret}");
     let stored = ApiKey {
         name: if name.trim().is_empty() {
@@ -132,6 +132,15 @@ pub fn key_id(key: &str) -> Option<&str> {
     let rest = key.strip_prefix("sbk_")?;
     let (id, secret) = rest.split_once('_')?;
     (!id.is_empty() && !secret.is_empty()).then_some(id)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
 }
 
 #[cfg(test)]

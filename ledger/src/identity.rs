@@ -43,7 +43,7 @@ pub struct Replacement {
 
 /// A fresh ledger identity (128 random bits, hex).
 pub fn new_id() -> Result<String> {
-    Ok(super::model::hex(&crate::auth::random_bytes::<16>()?))
+    Ok(crate::auth::hex(&crate::auth::random_bytes::<16>()?))
 }
 
 /// The store's mark; a mark that does not decode is a damaged store.

@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::{Date, OffsetDateTime};
 
+use crate::auth::hex;
+
 /// Where a brokerage case stands. Moves forward only; `won`, `lost` and
 /// `withdrawn` end it (a compensating `void` can reopen it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -261,14 +263,6 @@ impl Record {
     }
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
 
 /// Splits `value` by `shares` in whole pence (rounding down), giving the
 /// remainder to `lead`, so that the parts always sum to `value`. The sums

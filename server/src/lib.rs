@@ -1,9 +1,20 @@
 //! sebroker-server: the HTTP face of the engine. One route table
-//! ([`api::routes`]) builds the API and the pages; one principal
-//! ([`api::principal`]) and one policy table ([`api::policy`]) decide every
-//! request; API errors are data ([`api::error`]); the rate limiter and the
-//! serve loop live here too.
+//! ([`router`]) builds the API ([`api`]) and the pages ([`pages`]); one
+//! principal ([`principal`]) and one policy table ([`policy`]) decide every
+//! request at the door ([`door`]: the admin token, the rate limits); API
+//! errors are data ([`error`]); request bodies and queries are parsed by
+//! [`body`]; one CSV writer ([`csv`]); the serve loop ([`serve`]).
 
 pub mod api;
+pub mod body;
+pub mod csv;
 pub mod door;
+pub mod error;
 pub mod pages;
+pub mod policy;
+pub mod principal;
+pub mod router;
+pub mod serve;
+pub mod state;
+#[cfg(test)]
+pub mod testing;

@@ -75,7 +75,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Verify { json } => super::ledger_cmd::verify(&config, json),
         Command::Ledger { command } => super::ledger_cmd::ledger(&config, command),
         Command::Serve { demo, no_sync, .. } => {
-            sebroker_server::api::serve::run(&config, demo, no_sync)
+            sebroker_server::serve::run(&config, demo, no_sync)
         }
         Command::Sync {
             source,

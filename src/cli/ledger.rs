@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use tower::ServiceExt;
 
-use sebroker_server::api::principal::Principal;
+use sebroker_server::principal::Principal;
 use sebroker_engine::Engine;
 use sebroker_ledger::auth::Role;
 use sebroker_engine::config::Config;
@@ -67,7 +67,7 @@ fn cli_user() -> String {
 /// A fresh idempotency key for a command-line write.
 pub fn fresh_key() -> String {
     sebroker_ledger::auth::random_bytes::<12>()
-        .map(|b| format!("cli-{}", sebroker_ledger::model::hex(&b)))
+        .map(|b| format!("cli-{}", sebroker_ledger::auth::hex(&b)))
         .unwrap_or_else(|_| {
             format!(
                 "cli-{}",
@@ -118,10 +118,10 @@ pub fn request(
                 name: format!("cli:{}", cli_user()),
                 role: Role::Admin,
                 member_id: None,
-                via: sebroker_server::api::principal::Via::Local,
+                via: sebroker_server::principal::Via::Local,
             });
             rt.block_on(async move {
-                let resp = sebroker_server::api::router(app)
+                let resp = sebroker_server::router::local(app)
                     .oneshot(req)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -1,5 +1,5 @@
 //! The authorization matrix: every route and page of the route table
-//! (`sebroker_server::api::routes::routes`), tried against the real binary with no
+//! (`sebroker_server::router::routes`), tried against the real binary with no
 //! credential, a garbage one, a revoked key, an expired key, every role, two
 //! different members, and page sessions — live, revoked after sign-in, and
 //! expired after sign-in — over real data (cases, a win, returns, referrals,
@@ -16,8 +16,9 @@ use reqwest::blocking::{Client, Response};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use sebroker_server::api::policy::{self, Action, Decision};
-use sebroker_server::api::routes::{routes, Surface};
+use sebroker_server::policy::{self, Action, Decision};
+use sebroker_server::policy::Surface;
+use sebroker_server::router::routes;
 use sebroker_ledger::auth::Role;
 
 use crate::common::bin;

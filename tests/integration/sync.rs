@@ -464,7 +464,7 @@ fn schedule_keeps_serving_when_a_source_is_offline() {
         .ledger
         .create_key(sebroker_ledger::auth::Role::Broker, None, "test".into(), None)
         .expect("key");
-    let router = sebroker_server::api::router(e.app.clone());
+    let router = sebroker_server::router::local(e.app.clone());
     let body = e.rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -561,7 +561,7 @@ fn anchors_api_needs_the_admin_token() {
         .enable_all()
         .build()
         .expect("runtime");
-    let router = sebroker_server::api::router(app.clone());
+    let router = sebroker_server::router::local(app.clone());
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");

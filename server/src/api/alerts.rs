@@ -16,7 +16,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::blocking;
-use super::error::ApiError;
+use crate::error::ApiError;
 use sebroker_alerts::log::DeliveryState;
 use sebroker_alerts::settings::SettingsInput;
 use sebroker_alerts::{self as alerts, RunOptions, Scope};
@@ -70,7 +70,7 @@ pub async fn member_alerts(
 pub async fn put_settings(
     State(app): State<super::State>,
     Path(id): Path<String>,
-    super::body::ApiJson(input): super::body::ApiJson<SettingsInput>,
+    crate::body::ApiJson(input): crate::body::ApiJson<SettingsInput>,
 ) -> Result<Json<alerts::SettingsView>, ApiError> {
     blocking(move || {
         let now = time::OffsetDateTime::now_utc();
@@ -142,7 +142,7 @@ pub struct RunInput {
 /// follow in the background (see `GET /api/v1/alerts/deliveries`).
 pub async fn run(
     State(app): State<super::State>,
-    super::body::OptionalApiJson(body): super::body::OptionalApiJson<RunInput>,
+    crate::body::OptionalApiJson(body): crate::body::OptionalApiJson<RunInput>,
 ) -> Result<Json<alerts::RunReport>, ApiError> {
     let input = body.unwrap_or_default();
     let now = match &input.now {
@@ -170,7 +170,7 @@ pub async fn run(
 /// `GET /feeds/{token}.atom`: the feed; 404 for unknown or revoked tokens.
 pub async fn feed(State(app): State<super::State>, Path(file): Path<String>) -> Response {
     let Some(token) = file.strip_suffix(".atom").map(str::to_owned) else {
-        return super::error::not_found().await.into_response();
+        return crate::error::not_found().await.into_response();
     };
     let result = blocking(move || {
         Ok(alerts::feed_for_token(
@@ -202,7 +202,7 @@ pub async fn feed(State(app): State<super::State>, Path(file): Path<String>) -> 
 /// `GET /unsubscribe/{token}`: a page with a button; `POST` (the button, or
 /// a mail client's one-click `List-Unsubscribe-Post`) stops the emails.
 pub async fn unsubscribe_page(Path(token): Path<String>) -> Html<String> {
-    let t = alerts::atom::escape(&token);
+    let t = alerts::email::escape(&token);
     Html(format!(
         "<!DOCTYPE html><html><body style=\"font-family:sans-serif\"><h1>Stop sebroker alert emails</h1>\
          <form method=\"post\" action=\"/unsubscribe/{t}\"><button type=\"submit\">Unsubscribe</button></form></body></html>"
@@ -247,7 +247,7 @@ mod tests {
 
     async fn put(app: &Arc<Engine>, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
         let uri = "/api/v1/members/m-0013/alert-settings";
-        crate::api::testing::call(app, "PUT", uri, TOKEN, Some(body)).await
+        crate::testing::call(app, "PUT", uri, TOKEN, Some(body)).await
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@ use axum::Json;
 
 use sebroker_connectors::anchors::{self, Opportunity, OpportunityInput};
 
-use super::error::ApiError;
+use crate::error::ApiError;
 
 #[derive(serde::Serialize)]
 pub struct Created {
@@ -20,7 +20,7 @@ pub struct Created {
 pub async fn create(
     State(app): State<super::State>,
     Path(slug): Path<String>,
-    super::body::ApiJson(input): super::body::ApiJson<OpportunityInput>,
+    crate::body::ApiJson(input): crate::body::ApiJson<OpportunityInput>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
     anchors::check_slug(&slug)
         .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid_anchor", m))?;

@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 
-use super::error::ApiError;
-use super::principal::Principal;
+use crate::error::ApiError;
+use crate::principal::Principal;
 use super::{blocking, idempotency_key, query, write_status, Paging};
 use sebroker_ledger::auth::Role;
 use sebroker_ledger::input::{CaseEventInput, CaseInput};
@@ -101,7 +101,7 @@ pub async fn member_cases(
     let mut f = query(q)?;
     blocking(move || {
         if app.store.get_member(&id)?.is_none() {
-            return Err(super::principal::member_not_found(&id));
+            return Err(crate::principal::member_not_found(&id));
         }
         f.member = Some(id);
         let list = filtered(&app, &caller, &f)?;
@@ -130,7 +130,7 @@ pub async fn open(
     caller: Principal,
     State(app): State<super::State>,
     headers: HeaderMap,
-    super::body::ApiJson(input): super::body::ApiJson<CaseInput>,
+    crate::body::ApiJson(input): crate::body::ApiJson<CaseInput>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let key = idempotency_key(&headers)?;
     blocking(move || {
@@ -151,7 +151,7 @@ pub async fn add_event(
     State(app): State<super::State>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    super::body::ApiJson(input): super::body::ApiJson<CaseEventInput>,
+    crate::body::ApiJson(input): crate::body::ApiJson<CaseEventInput>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let key = idempotency_key(&headers)?;
     blocking(move || {

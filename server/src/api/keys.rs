@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
-use super::error::ApiError;
+use crate::error::ApiError;
 use super::{blocking, query, Paging};
 use sebroker_ledger::auth::Role;
 
@@ -39,7 +39,7 @@ pub async fn list(
 
 pub async fn create(
     State(app): State<super::State>,
-    super::body::ApiJson(input): super::body::ApiJson<KeyInput>,
+    crate::body::ApiJson(input): crate::body::ApiJson<KeyInput>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     blocking(move || {
         let (key, stored) = sebroker_engine::keys::create(&app, input.role, input.member_id, input.name, input.expires)?;

@@ -9,8 +9,8 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::blocking;
-use super::error::ApiError;
-use super::principal::{member_not_found, Principal};
+use crate::error::ApiError;
+use crate::principal::{member_not_found, Principal};
 use sebroker_alerts::selection::member_matches;
 use sebroker_engine::search::parse_when;
 use sebroker_index::Status;

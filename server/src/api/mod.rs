@@ -1,45 +1,27 @@
 //! The HTTP API: JSON under `/api/v1`, errors as
 //! `{"error": {"code", "message"}}`, every route behind an API key and a
-//! role check (admitted by [`principal::admit`] against [`policy`]), CSV on request (`?format=csv` or
+//! role check (admitted by [`crate::principal::admit`] against [`crate::policy`]), CSV on request (`?format=csv` or
 //! `Accept: text/csv`), with body-size and time limits. See docs/api.md.
 
 pub mod alerts;
 pub mod anchors;
-pub mod body;
 pub mod cases;
-pub mod csv;
-pub mod error;
 pub mod keys;
 pub mod matches;
 pub mod notices;
-pub mod policy;
-pub mod principal;
 pub mod returns;
-pub mod routes;
-pub mod serve;
 pub mod sources;
 pub mod totals;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use sebroker_engine::Engine;
-use error::ApiError;
-
-/// Request bodies above this are refused with 413.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// Requests running longer than this are answered with 408.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::error::ApiError;
 
 pub type State = Arc<Engine>;
-
-/// The whole server (API and pages), built from the route table.
-pub fn router(app: State) -> axum::Router {
-    routes::router(app, false)
-}
 
 pub async fn healthz(
     axum::extract::State(app): axum::extract::State<State>,
@@ -183,41 +165,3 @@ pub fn write_status(replayed: bool) -> StatusCode {
     }
 }
 
-/// Calls the whole router in-process, as a client would (unit tests).
-#[cfg(test)]
-pub mod testing {
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
-    use tower::ServiceExt;
-
-    /// `method uri` with `Authorization: Bearer token` and an optional JSON
-    /// body; the status and the JSON answer.
-    pub async fn call(
-        app: &super::State,
-        method: &str,
-        uri: &str,
-        token: &str,
-        body: Option<serde_json::Value>,
-    ) -> (StatusCode, serde_json::Value) {
-        let req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("authorization", format!("Bearer {token}"));
-        let req = match body {
-            Some(b) => req
-                .header("content-type", "application/json")
-                .body(Body::from(b.to_string())),
-            None => req.body(Body::empty()),
-        }
-        .expect("request");
-        let res = super::router(app.clone())
-            .oneshot(req)
-            .await
-            .expect("response");
-        let status = res.status();
-        let bytes = axum::body::to_bytes(res.into_body(), 1 << 22)
-            .await
-            .expect("body");
-        (status, serde_json::from_slice(&bytes).expect("json"))
-    }
-}

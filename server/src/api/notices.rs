@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 
-use super::error::ApiError;
+use crate::error::ApiError;
 use sebroker_engine::search::{self, SearchPage, SearchParams};
 use sebroker_index::Notice;
 

@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 
-use super::error::ApiError;
-use super::principal::{member_not_found, Principal};
+use crate::error::ApiError;
+use crate::principal::{member_not_found, Principal};
 use super::{blocking, idempotency_key, query, write_status, Paging};
 use sebroker_ledger::input::{ReferralInput, ReturnInput};
 use sebroker_ledger::model::Event;
@@ -51,7 +51,7 @@ pub async fn file_return(
     State(app): State<super::State>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    super::body::ApiJson(input): super::body::ApiJson<ReturnInput>,
+    crate::body::ApiJson(input): crate::body::ApiJson<ReturnInput>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let key = idempotency_key(&headers)?;
     blocking(move || {
@@ -114,7 +114,7 @@ pub async fn refer(
     caller: Principal,
     State(app): State<super::State>,
     headers: HeaderMap,
-    super::body::ApiJson(input): super::body::ApiJson<ReferralInput>,
+    crate::body::ApiJson(input): crate::body::ApiJson<ReferralInput>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let key = idempotency_key(&headers)?;
     blocking(move || {
@@ -142,7 +142,7 @@ pub async fn void(
     State(app): State<super::State>,
     Path(seq): Path<u64>,
     headers: HeaderMap,
-    super::body::ApiJson(input): super::body::ApiJson<VoidInput>,
+    crate::body::ApiJson(input): crate::body::ApiJson<VoidInput>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let key = idempotency_key(&headers)?;
     blocking(move || {

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use super::error::ApiError;
+use crate::error::ApiError;
 use sebroker_engine::sources::{self, SourceStatus};
 
 #[derive(serde::Serialize)]
@@ -35,7 +35,7 @@ mod tests {
     const TOKEN: &str = "test-admin-token-0123456789abcdef";
 
     async fn get(app: &Arc<Engine>, uri: &str) -> (StatusCode, serde_json::Value) {
-        crate::api::testing::call(app, "GET", uri, TOKEN, None).await
+        crate::testing::call(app, "GET", uri, TOKEN, None).await
     }
 
     /// Search, stats and sources answer 500 `internal` when the store

@@ -9,8 +9,8 @@ use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;
 
-use super::error::ApiError;
-use super::principal::Principal;
+use crate::error::ApiError;
+use crate::principal::Principal;
 use super::{blocking, query};
 use sebroker_ledger::totals::{By, Kpis, Reconciliation, Totals};
 
@@ -30,7 +30,7 @@ pub async fn totals(
     let by = By::parse(p.by.as_deref().unwrap_or("cluster"))?;
     if by == By::Member {
         // Funders see anonymised aggregates only.
-        caller.allows(crate::api::policy::Action::TotalsByMember)?;
+        caller.allows(crate::policy::Action::TotalsByMember)?;
     }
     blocking(move || Ok(Json(sebroker_engine::views::totals(&app, by)))).await
 }

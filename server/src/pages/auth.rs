@@ -16,7 +16,9 @@ use maud::html;
 use serde::Deserialize;
 
 use super::{layout, secret_token, Session, MAX_SESSIONS, SESSION_TTL};
-use crate::api::principal::{self, Principal, StoredSession, Via, SESSION_COOKIE};
+pub use crate::principal::urlencode;
+use crate::principal::{self, Principal, Via, SESSION_COOKIE};
+use crate::state::StoredSession;
 
 /// The cookie that carries the sign-in form's CSRF token.
 const SIGNIN_CSRF_COOKIE: &str = "sebroker_signin";
@@ -92,16 +94,6 @@ impl Viewer {
     }
 }
 
-pub fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 /// Only local paths are followed after sign-in (no open redirect).
 fn safe_next(next: Option<&str>) -> String {

@@ -136,7 +136,7 @@ pub async fn open_case(
     .await;
     match done {
         Ok(Ok(())) => Redirect::to(&format!("/notices/{}#cases", urlencode(&ocid))).into_response(),
-        Ok(Err(e)) => super::refusal_page(&crate::api::error::ApiError::from(e)),
+        Ok(Err(e)) => super::refusal_page(&crate::error::ApiError::from(e)),
         Err(e) => {
             tracing::error!(error = %e, "a page's ledger write stopped");
             refused("the server could not record this")
@@ -217,7 +217,7 @@ pub async fn record_step(
     .await;
     match done {
         Ok(Ok(())) => Redirect::to(&format!("/notices/{}#cases", urlencode(&ocid))).into_response(),
-        Ok(Err(e)) => super::refusal_page(&crate::api::error::ApiError::from(e)),
+        Ok(Err(e)) => super::refusal_page(&crate::error::ApiError::from(e)),
         Err(e) => {
             tracing::error!(error = %e, "a page's ledger write stopped");
             refused("the server could not record this")
@@ -339,7 +339,7 @@ pub struct ByParam {
 
 pub async fn totals_csv(
     State(state): State<super::State>,
-    principal: crate::api::principal::Principal,
+    principal: crate::principal::Principal,
     Query(q): Query<ByParam>,
 ) -> Response {
     let by = match By::parse(q.by.as_deref().unwrap_or("cluster")) {
@@ -348,7 +348,7 @@ pub async fn totals_csv(
     };
     if by == By::Member {
         // The same refinement the API asks: funders see aggregates only.
-        if let Err(e) = principal.allows(crate::api::policy::Action::TotalsByMember) {
+        if let Err(e) = principal.allows(crate::policy::Action::TotalsByMember) {
             return super::refusal_page(&e);
         }
     }
@@ -371,7 +371,7 @@ pub async fn totals_csv(
         .iter()
         .map(|r| {
             vec![
-                crate::api::csv::text_cell(&r.key),
+                crate::csv::text_cell(&r.key),
                 r.value_pence.to_string(),
                 r.wins.to_string(),
                 r.target_pence.map(|v| v.to_string()).unwrap_or_default(),
@@ -381,7 +381,7 @@ pub async fn totals_csv(
             ]
         })
         .collect();
-    let out = crate::api::csv::write(&columns, &rows);
+    let out = crate::csv::write(&columns, &rows);
     (
         [
             (CONTENT_TYPE, "text/csv; charset=utf-8"),

@@ -11,57 +11,16 @@ pub(crate) mod layout;
 pub(crate) mod ledger;
 pub(crate) mod pages;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 pub use sebroker_ledger::auth::Role;
-pub use auth::{urlencode, Viewer};
+pub use auth::Viewer;
+pub use crate::principal::urlencode;
+pub use crate::state::{random_token, secret_token, Session, State, WebState, MAX_SESSIONS, SESSION_TTL};
 
-use crate::api::error::ApiError;
-use crate::api::principal::StoredSession;
-use sebroker_engine::Engine;
-
-/// Sessions end after this long, signed in or not.
-pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
-/// Open sessions kept at most; the oldest go first beyond this.
-pub const MAX_SESSIONS: usize = 10_000;
-
-/// A signed-in browser, as the pages see it at this request.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub role: Role,
-    pub member_id: Option<String>,
-    /// The key id, recorded as the author of ledger writes.
-    pub actor: String,
-    pub csrf: String,
-}
-
-/// What the pages share: the app and the open sessions.
-pub struct WebState {
-    pub app: Arc<Engine>,
-    /// The admin token and the rate limits (shared with the API).
-    pub door: Arc<crate::door::Door>,
-    pub sessions: Mutex<HashMap<String, StoredSession>>,
-    /// Send cookies with `Secure` (the public URL is https).
-    pub secure_cookies: bool,
-}
-
-impl WebState {
-    pub fn new(app: Arc<Engine>, door: Arc<crate::door::Door>, secure_cookies: bool) -> WebState {
-        WebState {
-            app,
-            door,
-            sessions: Mutex::new(HashMap::new()),
-            secure_cookies,
-        }
-    }
-}
-
-pub type State = Arc<WebState>;
+use crate::error::ApiError;
 
 /// The server's own failure as a page: logged with its cause, answered
 /// 500, never an empty page.
@@ -103,23 +62,3 @@ pub fn refusal_page(e: &ApiError) -> Response {
     r
 }
 
-/// A random token for sessions and CSRF (256 bits, hex) from the operating
-/// system; `None` when it has no entropy source (then nobody is signed in:
-/// a guessable session token would be worse than none).
-pub fn secret_token() -> Option<String> {
-    let mut b = [0u8; 32];
-    getrandom::getrandom(&mut b).ok()?;
-    Some(b.iter().map(|x| format!("{x:02x}")).collect())
-}
-
-/// A unique token for form idempotency keys (not a secret): random when
-/// possible, else time-based.
-pub fn random_token() -> String {
-    secret_token().unwrap_or_else(|| {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        format!("{t:032x}")
-    })
-}

@@ -1,11 +1,32 @@
 //! The policy table: for every action a route or page performs, which roles
-//! may perform it. The router ([`super::routes`]) attaches one action to
+//! may perform it. The router ([`crate::router`]) attaches one action to
 //! each route, the principal middleware ([`super::principal`]) asks
 //! [`decide`] before any handler runs, and handlers that refine an action
 //! (totals by member) ask the same table. Nothing else decides who may do
 //! what.
 
 use sebroker_ledger::auth::Role;
+use axum::http::Method;
+
+/// Which credential a route takes and how it answers refusals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// JSON under `/api/v1` (and the public feed and health routes):
+    /// `Authorization: Bearer`, JSON errors.
+    Api,
+    /// HTML pages: the session cookie, sign-in redirects, HTML errors.
+    Page,
+}
+
+/// One row of the table.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub surface: Surface,
+    pub action: Action,
+}
+
 
 /// Everything a caller can ask the server to do, API and pages alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,12 +1,12 @@
 //! The route table: every API route and page in one list — method, path,
 //! surface (API or page), the policy action it performs, and its handler.
 //! The router is built from this list and nothing else, so every route
-//! passes through [`super::principal::admit`] and has a policy entry; the
+//! passes through [`crate::principal::admit`] and has a policy entry; the
 //! authorization tests read the same list ([`routes`]).
 
 use std::sync::Arc;
 
-use axum::extract::{FromRef, Request};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -15,52 +15,20 @@ use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use super::policy::{self, Action};
-use super::{alerts, anchors, cases, keys, matches, notices, returns, sources, totals};
 use sebroker_engine::Engine;
 
+use crate::api::{self, alerts, anchors, cases, keys, matches, notices, returns, sources, totals};
 use crate::door::Door;
+use crate::error::ApiError;
 use crate::pages;
+use crate::policy::{self, Action, Route, Surface};
+use crate::principal::{self, Refusal};
+use crate::state::ServerState;
 
-/// Which credential a route takes and how it answers refusals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Surface {
-    /// JSON under `/api/v1` (and the public feed and health routes):
-    /// `Authorization: Bearer`, JSON errors.
-    Api,
-    /// HTML pages: the session cookie, sign-in redirects, HTML errors.
-    Page,
-}
-
-/// One row of the table.
-#[derive(Debug, Clone)]
-pub struct Route {
-    pub method: Method,
-    pub path: &'static str,
-    pub surface: Surface,
-    pub action: Action,
-}
-
-/// What every handler can reach: the application and the pages' sessions.
-#[derive(Clone)]
-pub struct ServerState {
-    pub app: Arc<Engine>,
-    pub web: Arc<pages::WebState>,
-    /// The admin token and the rate limits.
-    pub door: Arc<Door>,
-}
-
-impl FromRef<ServerState> for Arc<Engine> {
-    fn from_ref(s: &ServerState) -> Arc<Engine> {
-        s.app.clone()
-    }
-}
-
-impl FromRef<ServerState> for Arc<pages::WebState> {
-    fn from_ref(s: &ServerState) -> Arc<pages::WebState> {
-        s.web.clone()
-    }
-}
+/// Request bodies above this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Requests running longer than this are answered with 408.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 type Handler = MethodRouter<ServerState>;
 
@@ -88,7 +56,7 @@ fn table() -> Vec<(Route, Handler)> {
     use Method as M;
     use Surface::{Api, Page};
     vec![
-        row(M::GET, "/healthz", Api, A::Health, get(super::healthz)),
+        row(M::GET, "/healthz", Api, A::Health, get(api::healthz)),
         row(
             M::GET,
             "/api/v1/notices",
@@ -411,7 +379,7 @@ pub fn router(app: Arc<Engine>, secure_cookies: bool) -> Router {
         let path = route.path;
         let api = route.surface == Surface::Api;
         let handler = if api {
-            handler.layer(axum::middleware::from_fn(super::csv::negotiate))
+            handler.layer(axum::middleware::from_fn(crate::csv::negotiate))
         } else {
             handler
         };
@@ -425,20 +393,41 @@ pub fn router(app: Arc<Engine>, secure_cookies: bool) -> Router {
         router = router.route(path, handler);
     }
     router
-        .fallback(super::error::not_found)
-        .layer(RequestBodyLimitLayer::new(super::MAX_BODY_BYTES))
+        .fallback(crate::error::not_found)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
-            super::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
         ))
         // Outermost, so that the limits' own answers carry the headers too.
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
 }
 
+/// A refusal as the route's surface answers it: the JSON error, or for a
+/// page the error page or the sign-in redirect.
+fn answer(surface: Surface, refusal: Refusal) -> Response {
+    match (surface, refusal) {
+        (Surface::Api, Refusal::Refused(e)) => e.into_response(),
+        (Surface::Page, Refusal::Refused(e)) => pages::refusal_page(&e),
+        (_, Refusal::SignIn { next }) => axum::response::Redirect::to(&format!(
+            "/signin?next={}",
+            principal::urlencode(&next)
+        ))
+        .into_response(),
+    }
+}
+
+/// The whole server (API and pages) without `Secure` cookies (tests, the
+/// command line's in-process calls).
+pub fn local(app: Arc<Engine>) -> Router {
+    router(app, false)
+}
+
 async fn admit_then_run(s: ServerState, route: Route, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
-    if let Err(mut refusal) = super::principal::admit(&s, &route, &mut parts).await {
+    if let Err(refused) = principal::admit(&s, &route, &mut parts).await {
+        let mut refusal = answer(route.surface, refused);
         refusal
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -446,13 +435,13 @@ async fn admit_then_run(s: ServerState, route: Route, req: Request, next: Next) 
     }
     let public = policy::access(route.action) == policy::Access::Public;
     let token_route = matches!(route.action, Action::Feed | Action::Unsubscribe);
-    let addr = super::principal::client_addr(&parts);
+    let addr = principal::client_addr(&parts);
     let mut resp = next.run(Request::from_parts(parts, body)).await;
     if token_route && resp.status() == axum::http::StatusCode::NOT_FOUND {
         // A token in the path is a credential: guessing one counts as a
         // bad credential of this address.
         if let Err(wait) = s.door.attempts.check(&format!("fail:{addr}")) {
-            return super::principal::too_many("failed sign-ins from this address", wait)
+            return principal::too_many("failed sign-ins from this address", wait)
                 .into_response();
         }
     }
@@ -490,7 +479,7 @@ async fn json_rejection(resp: Response) -> Response {
     } else {
         "invalid_parameter"
     };
-    super::error::ApiError::new(status, code, text).into_response()
+    ApiError::new(status, code, text).into_response()
 }
 
 /// The longest path and query string served; search words and filters fit
@@ -501,7 +490,7 @@ pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// a content policy that allows only this site's own styles and forms.
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = if req.uri().path_and_query().map_or(0, |p| p.as_str().len()) > MAX_URI_BYTES {
-        super::error::ApiError::new(
+        ApiError::new(
             axum::http::StatusCode::URI_TOO_LONG,
             "uri_too_long",
             format!("the path and query may be at most {MAX_URI_BYTES} bytes"),

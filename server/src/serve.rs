@@ -75,7 +75,7 @@ pub fn run(config: &Config, demo: bool, no_sync: bool) -> anyhow::Result<u8> {
             sync.interval,
         );
         let mut alert_tasks = sebroker_alerts::service::spawn(app.clone());
-        alert_tasks.push(sebroker_engine::consumers::spawn(app.clone()));
+        alert_tasks.push(sebroker_engine::spawn_followers(app.clone()));
         alert_tasks.push(sebroker_ledger::spawn_upkeep(app.ledger.clone()));
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
@@ -100,7 +100,7 @@ pub fn run(config: &Config, demo: bool, no_sync: bool) -> anyhow::Result<u8> {
         // The client address feeds the per-address limits on sign-in and
         // bad credentials.
         let service =
-            super::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+            crate::router::local(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, service)
             .with_graceful_shutdown(shutdown())
             .await?;

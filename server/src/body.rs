@@ -10,7 +10,7 @@ use axum::http::{header, StatusCode};
 use sebroker_connectors::json::scan;
 use serde::de::DeserializeOwned;
 
-use super::error::ApiError;
+use crate::error::ApiError;
 
 /// Deepest nesting a body may have (our inputs are at most three deep).
 pub const MAX_DEPTH: usize = 16;

@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::error::ApiError;
+use crate::error::ApiError;
 
 /// Responses larger than this are not converted (they are ours, so this
 /// only guards against surprises).

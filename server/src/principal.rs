@@ -9,17 +9,15 @@
 //! [`Principal`].
 
 use std::net::SocketAddr;
-use std::time::Instant;
 
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
 use sha2::{Digest, Sha256};
 
-use super::error::ApiError;
-use super::policy::{self, Action, Decision};
-use super::routes::{Route, ServerState, Surface};
+use crate::error::ApiError;
+use crate::policy::{self, Action, Decision, Route, Surface};
+use crate::state::ServerState;
 use sebroker_engine::Engine;
 
 use crate::door::Door;
@@ -185,7 +183,7 @@ fn from_session(s: &ServerState, headers: &HeaderMap) -> Option<Principal> {
     let (credential, csrf) = {
         let mut sessions = s.web.sessions.lock().unwrap_or_else(|e| e.into_inner());
         match sessions.get(&token) {
-            Some(e) if e.created.elapsed() < crate::pages::SESSION_TTL => {
+            Some(e) if e.created.elapsed() < crate::state::SESSION_TTL => {
                 (e.credential.clone(), e.csrf.clone())
             }
             Some(_) => {
@@ -214,21 +212,18 @@ fn from_session(s: &ServerState, headers: &HeaderMap) -> Option<Principal> {
     p
 }
 
-fn signin_redirect(parts: &Parts) -> Response {
-    let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    Redirect::to(&format!("/signin?next={}", crate::pages::urlencode(next))).into_response()
-}
-
-fn refuse(surface: Surface, e: ApiError) -> Response {
-    match surface {
-        Surface::Api => e.into_response(),
-        Surface::Page => crate::pages::refusal_page(&e),
-    }
+/// Why a request was not admitted; the router answers it as the route's
+/// surface does (JSON error, error page, sign-in redirect).
+#[derive(Debug)]
+pub enum Refusal {
+    Refused(ApiError),
+    /// A page without a live session: sign in, then come back to `next`.
+    SignIn { next: String },
 }
 
 /// Admits a request to a route, or answers it. On success the principal
 /// (none on public routes) is in the request's extensions.
-pub async fn admit(s: &ServerState, route: &Route, parts: &mut Parts) -> Result<(), Response> {
+pub async fn admit(s: &ServerState, route: &Route, parts: &mut Parts) -> Result<(), Refusal> {
     if policy::access(route.action) == policy::Access::Public {
         return Ok(());
     }
@@ -239,7 +234,7 @@ pub async fn admit(s: &ServerState, route: &Route, parts: &mut Parts) -> Result<
         .cloned();
     let principal = match (local, route.surface) {
         (Some(p), _) => p,
-        (None, Surface::Api) => from_bearer(s, parts).map_err(IntoResponse::into_response)?,
+        (None, Surface::Api) => from_bearer(s, parts).map_err(Refusal::Refused)?,
         (None, Surface::Page) => match from_session(s, &parts.headers) {
             Some(p) => p,
             None => {
@@ -248,20 +243,19 @@ pub async fn admit(s: &ServerState, route: &Route, parts: &mut Parts) -> Result<
                 if session_cookie(&parts.headers).is_some() {
                     let addr = client_addr(parts);
                     if let Err(wait) = s.door.attempts.check(&format!("fail:{addr}")) {
-                        return Err(refuse(
-                            route.surface,
-                            too_many("failed sign-ins from this address", wait),
+                        return Err(Refusal::Refused(too_many("failed sign-ins from this address", wait),
                         ));
                     }
                 }
-                return Err(signin_redirect(parts));
+                let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                return Err(Refusal::SignIn {
+                    next: next.to_owned(),
+                });
             }
         },
     };
     if let Err(wait) = s.door.limiter.check(&principal.key_id) {
-        return Err(refuse(
-            route.surface,
-            too_many("requests for this key", wait),
+        return Err(Refusal::Refused(too_many("requests for this key", wait),
         ));
     }
     let path_member = RawPathParams::from_request_parts(parts, &())
@@ -283,13 +277,9 @@ pub async fn admit(s: &ServerState, route: &Route, parts: &mut Parts) -> Result<
             parts.extensions.insert(principal);
             Ok(())
         }
-        Decision::Forbidden => Err(refuse(
-            route.surface,
-            forbidden(route.action, principal.role),
+        Decision::Forbidden => Err(Refusal::Refused(forbidden(route.action, principal.role),
         )),
-        Decision::Hidden => Err(refuse(
-            route.surface,
-            member_not_found(path_member.as_deref().unwrap_or("")),
+        Decision::Hidden => Err(Refusal::Refused(member_not_found(path_member.as_deref().unwrap_or("")),
         )),
     }
 }
@@ -366,11 +356,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     }
 }
 
-/// A session as stored: the credential it was made with (checked again at
-/// every request), its CSRF token and when it began.
-#[derive(Debug, Clone)]
-pub struct StoredSession {
-    pub credential: String,
-    pub csrf: String,
-    pub created: Instant,
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
