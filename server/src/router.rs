@@ -522,8 +522,9 @@ mod tests {
     /// else in the sources would add a route without a policy entry.
     #[test]
     fn no_route_is_added_outside_the_table() {
-        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut stack = vec![src];
+        // This crate's sources and the binary's (the only crates with axum).
+        let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut stack = vec![here.join("src"), here.join("..").join("src")];
         let mut offenders = Vec::new();
         while let Some(dir) = stack.pop() {
             for entry in std::fs::read_dir(&dir).expect("src is readable") {
@@ -531,7 +532,7 @@ mod tests {
                 if path.is_dir() {
                     stack.push(path);
                 } else if path.extension().is_some_and(|e| e == "rs")
-                    && !path.ends_with("api/routes.rs")
+                    && !path.ends_with("server/src/router.rs")
                 {
                     let text = std::fs::read_to_string(&path).expect("source");
                     if text.contains(".route(")

@@ -26,8 +26,10 @@
 //! - `damaged`: 30 damaged data folders (sled files, head, older copies,
 //!   another ledger, the index): refused clearly or started intact
 //! - `writer`: the single ingest writer under concurrent ingests and crashes
+//! - `layout`: the house — no module cycle in any crate, a thin binary
 //! - `sync`: live sources against a local replay of ../shared/data with
-//!   injected faults, anchors, opportunity groups, the sources API
+//!   injected faults, anchors, opportunity groups, the sources API; `sync`
+//!   and `anchors import` match with the configured `[weights]`
 
 mod alerts;
 mod api;
@@ -38,6 +40,7 @@ mod common;
 mod crash;
 mod damaged;
 mod hostile;
+mod layout;
 mod ledger;
 mod matching;
 mod matrix;

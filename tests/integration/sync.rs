@@ -6,7 +6,7 @@
 
 mod replay;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -641,4 +641,102 @@ fn duplicates_across_sources_show_once_with_every_source() {
     let page = sebroker_engine::search::search(&app, &params(None, Some("cf"))).expect("search");
     assert_eq!(page.total, 1);
     assert_eq!(page.hits[0].notice.source, "cf");
+}
+
+/// `[weights]` far from the defaults, so a score made with the defaults
+/// cannot pass for one made with these.
+const SKEWED_WEIGHTS: &str = "[weights]\ntext = 0.05\ncpv = 0.05\ngeography = 0.05\ncapacity = 0.05\n\
+     timing = 0.05\nsuitability = 0.7\nrelationship = 0.05\n";
+
+/// Every stored match in `data` was scored with the configuration's
+/// weights; at least one would score otherwise with the defaults.
+fn assert_stored_matches_use(data: &Path, cfg: &Path) {
+    let file = sebroker_engine::config::FileConfig::load(Some(cfg)).expect("config");
+    let flags = sebroker_engine::config::Flags {
+        data_dir: Some(data.to_owned()),
+        ..Default::default()
+    };
+    let config = sebroker_engine::config::Config::resolve(file, flags).expect("resolves");
+    let app = Engine::open(&config).expect("opens after the command exited");
+    let mut ocids = Vec::new();
+    app.store
+        .for_each_notice(&mut |n| {
+            ocids.push(n.ocid);
+            Ok(())
+        })
+        .expect("notices");
+    let (mut stored, mut differs) = (0, 0);
+    for ocid in &ocids {
+        for m in app.store.matches_of_notice(ocid).expect("matches") {
+            stored += 1;
+            assert_eq!(m.score, m.components.score(&config.weights), "{ocid} {}", m.member_id);
+            if m.score != m.components.score(&sebroker_matching::Weights::default()) {
+                differs += 1;
+            }
+        }
+    }
+    assert!(stored > 0, "the command stored matches");
+    assert!(differs > 0, "scores with the defaults would differ");
+}
+
+fn import_demo_members(data: &Path, cfg: &Path) {
+    let out = common::bin()
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--config")
+        .arg(cfg)
+        .args(["members", "import"])
+        .arg(repo().join("fixtures/demo/members.json"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn anchors_import_matches_with_the_configured_weights() {
+    let dir = common::tempdir();
+    let cfg = dir.path().join("sebroker.toml");
+    std::fs::write(&cfg, SKEWED_WEIGHTS).expect("config");
+    let data = dir.path().join("data");
+    import_demo_members(&data, &cfg);
+    let out = common::bin()
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["anchors", "import", "--anchor", "walsall-council"])
+        .arg(fixture("anchors/opportunities.json"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_stored_matches_use(&data, &cfg);
+}
+
+#[test]
+fn sync_matches_with_the_configured_weights() {
+    let Some(e) = env("sync_matches_with_the_configured_weights") else {
+        return;
+    };
+    let cfg = e._dir.path().join("sebroker.toml");
+    std::fs::write(
+        &cfg,
+        format!("{SKEWED_WEIGHTS}[http.fts]\nmin_interval_ms = 0\nmax_attempts = 2\nbackoff_base_ms = 10\n"),
+    )
+    .expect("config");
+    let data = common::tempdir();
+    import_demo_members(data.path(), &cfg);
+    let out = common::bin()
+        .env_remove("SEBROKER_FTS_URL")
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("--config")
+        .arg(&cfg)
+        .args([
+            "sync", "fts", "--fts-url", &e.base, "--from", "2026-08-10", "--to", "2026-08-11", "--now",
+            "2026-08-20T00:00:00Z", "--json",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_stored_matches_use(data.path(), &cfg);
 }
