@@ -10,7 +10,7 @@ use axum::http::{header, StatusCode};
 use sebroker_connectors::json::scan;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 
 /// Deepest nesting a body may have (our inputs are at most three deep).
 pub const MAX_DEPTH: usize = 16;
@@ -111,28 +111,29 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             });
         if !json {
             return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                Code::UnsupportedMediaType,
                 "send the body as JSON with `Content-Type: application/json`",
             ));
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            // Over the body limit is its own code (as the router's
+            // limit answers); any other failure to read is a bad body.
+            let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Code::BodyTooLarge
+            } else {
+                Code::InvalidBody
+            };
+            ApiError::new(code, e.body_text())
+        })?;
         check_limits(&bytes).map_err(|e| {
             ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_body",
+                Code::InvalidBody,
                 format!("the body has {} (at byte {})", e.what, e.position),
             )
         })?;
-        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_body",
-                format!("the body is not valid: {e}"),
-            )
-        })
+        serde_json::from_slice(&bytes)
+            .map(ApiJson)
+            .map_err(|e| ApiError::new(Code::InvalidBody, format!("the body is not valid: {e}")))
     }
 }
 

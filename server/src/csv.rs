@@ -6,12 +6,12 @@
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 
 /// Responses larger than this are not converted (they are ours, so this
 /// only guards against surprises).
@@ -31,8 +31,7 @@ pub async fn negotiate(mut req: Request, next: Next) -> Response {
                 Some(("format", "json")) => csv = false,
                 Some(("format", other)) => {
                     return ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_parameter",
+                        Code::InvalidParameter,
                         format!("format: {other:?} is not csv or json"),
                     )
                     .into_response()
@@ -56,12 +55,8 @@ pub async fn negotiate(mut req: Request, next: Next) -> Response {
     }
     let (parts, body) = resp.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_CONVERT_BYTES).await else {
-        return ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the answer could not be read for CSV",
-        )
-        .into_response();
+        return ApiError::new(Code::Internal, "the answer could not be read for CSV")
+            .into_response();
     };
     let Ok(v) = serde_json::from_slice::<Value>(&bytes) else {
         return Response::from_parts(parts, Body::from(bytes));

@@ -5,8 +5,8 @@
 //! (totals by member) ask the same table. Nothing else decides who may do
 //! what.
 
-use sebroker_ledger::auth::Role;
 use axum::http::Method;
+use sebroker_ledger::auth::Role;
 
 /// Which credential a route takes and how it answers refusals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +26,6 @@ pub struct Route {
     pub surface: Surface,
     pub action: Action,
 }
-
 
 /// Everything a caller can ask the server to do, API and pages alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -12,10 +12,10 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::policy::{self, Action, Decision, Route, Surface};
 use crate::state::ServerState;
 use sebroker_engine::Engine;
@@ -137,8 +137,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
 /// 429 with `Retry-After`.
 pub fn too_many(what: &str, wait: u64) -> ApiError {
     let mut e = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
+        Code::RateLimited,
         format!("too many {what}; retry in {wait} s"),
     );
     e.retry_after = Some(wait);
@@ -157,10 +156,7 @@ fn bad_credential(s: &ServerState, addr: &str, e: ApiError) -> ApiError {
 fn from_bearer(s: &ServerState, parts: &Parts) -> Result<Principal, ApiError> {
     let addr = client_addr(parts);
     let Some(token) = bearer(&parts.headers) else {
-        return Err(bad_credential(s, &addr, ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "missing_key",
-            "send an API key as `Authorization: Bearer <key>` (create one with `sebroker keys create`)",
+        return Err(bad_credential(s, &addr, ApiError::new(Code::MissingKey, "send an API key as `Authorization: Bearer <key>` (create one with `sebroker keys create`)",
         )));
     };
     resolve(&s.app, &s.door, token, Via::Key).ok_or_else(|| {
@@ -168,8 +164,7 @@ fn from_bearer(s: &ServerState, parts: &Parts) -> Result<Principal, ApiError> {
             s,
             &addr,
             ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_key",
+                Code::InvalidKey,
                 "the API key is not valid (unknown, revoked or expired)",
             ),
         )
@@ -218,7 +213,9 @@ fn from_session(s: &ServerState, headers: &HeaderMap) -> Option<Principal> {
 pub enum Refusal {
     Refused(ApiError),
     /// A page without a live session: sign in, then come back to `next`.
-    SignIn { next: String },
+    SignIn {
+        next: String,
+    },
 }
 
 /// Admits a request to a route, or answers it. On success the principal
@@ -243,8 +240,10 @@ pub async fn admit(s: &ServerState, route: &Route, parts: &mut Parts) -> Result<
                 if session_cookie(&parts.headers).is_some() {
                     let addr = client_addr(parts);
                     if let Err(wait) = s.door.attempts.check(&format!("fail:{addr}")) {
-                        return Err(Refusal::Refused(too_many("failed sign-ins from this address", wait),
-                        ));
+                        return Err(Refusal::Refused(too_many(
+                            "failed sign-ins from this address",
+                            wait,
+                        )));
                     }
                 }
                 let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -255,8 +254,7 @@ pub async fn admit(s: &ServerState, route: &Route, parts: &mut Parts) -> Result<
         },
     };
     if let Err(wait) = s.door.limiter.check(&principal.key_id) {
-        return Err(Refusal::Refused(too_many("requests for this key", wait),
-        ));
+        return Err(Refusal::Refused(too_many("requests for this key", wait)));
     }
     let path_member = RawPathParams::from_request_parts(parts, &())
         .await
@@ -277,10 +275,10 @@ pub async fn admit(s: &ServerState, route: &Route, parts: &mut Parts) -> Result<
             parts.extensions.insert(principal);
             Ok(())
         }
-        Decision::Forbidden => Err(Refusal::Refused(forbidden(route.action, principal.role),
-        )),
-        Decision::Hidden => Err(Refusal::Refused(member_not_found(path_member.as_deref().unwrap_or("")),
-        )),
+        Decision::Forbidden => Err(Refusal::Refused(forbidden(route.action, principal.role))),
+        Decision::Hidden => Err(Refusal::Refused(member_not_found(
+            path_member.as_deref().unwrap_or(""),
+        ))),
     }
 }
 
@@ -288,8 +286,7 @@ pub async fn admit(s: &ServerState, route: &Route, parts: &mut Parts) -> Result<
 pub fn forbidden(action: Action, role: Role) -> ApiError {
     let names: Vec<&str> = policy::roles(action).iter().map(|r| r.as_str()).collect();
     ApiError::new(
-        StatusCode::FORBIDDEN,
-        "forbidden",
+        Code::Forbidden,
         format!(
             "this is for {} keys; this key's role is {}",
             names.join(", "),
@@ -299,11 +296,7 @@ pub fn forbidden(action: Action, role: Role) -> ApiError {
 }
 
 pub fn member_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "member_not_found",
-        format!("no member with id {id:?}"),
-    )
+    ApiError::new(Code::MemberNotFound, format!("no member with id {id:?}"))
 }
 
 impl Principal {
@@ -347,10 +340,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
         // and the router is built from the table.
         parts.extensions.get::<Principal>().cloned().ok_or_else(|| {
             tracing::error!(path = %parts.uri.path(), "a handler needs a principal its route did not admit");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal error; see the server log",
+            ApiError::new(Code::Internal, "internal error; see the server log",
             )
         })
     }

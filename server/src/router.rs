@@ -19,7 +19,7 @@ use sebroker_engine::Engine;
 
 use crate::api::{self, alerts, anchors, cases, keys, matches, notices, returns, sources, totals};
 use crate::door::Door;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::pages;
 use crate::policy::{self, Action, Route, Surface};
 use crate::principal::{self, Refusal};
@@ -370,7 +370,11 @@ pub fn routes() -> Vec<Route> {
 pub fn router(app: Arc<Engine>, secure_cookies: bool) -> Router {
     let door = Arc::new(Door::new(&app.config));
     let state = ServerState {
-        web: Arc::new(pages::WebState::new(app.clone(), door.clone(), secure_cookies)),
+        web: Arc::new(pages::WebState::new(
+            app.clone(),
+            door.clone(),
+            secure_cookies,
+        )),
         door,
         app,
     };
@@ -410,11 +414,10 @@ fn answer(surface: Surface, refusal: Refusal) -> Response {
     match (surface, refusal) {
         (Surface::Api, Refusal::Refused(e)) => e.into_response(),
         (Surface::Page, Refusal::Refused(e)) => pages::refusal_page(&e),
-        (_, Refusal::SignIn { next }) => axum::response::Redirect::to(&format!(
-            "/signin?next={}",
-            principal::urlencode(&next)
-        ))
-        .into_response(),
+        (_, Refusal::SignIn { next }) => {
+            axum::response::Redirect::to(&format!("/signin?next={}", principal::urlencode(&next)))
+                .into_response()
+        }
     }
 }
 
@@ -441,8 +444,7 @@ async fn admit_then_run(s: ServerState, route: Route, req: Request, next: Next) 
         // A token in the path is a credential: guessing one counts as a
         // bad credential of this address.
         if let Err(wait) = s.door.attempts.check(&format!("fail:{addr}")) {
-            return principal::too_many("failed sign-ins from this address", wait)
-                .into_response();
+            return principal::too_many("failed sign-ins from this address", wait).into_response();
         }
     }
     if route.surface == Surface::Api {
@@ -474,12 +476,15 @@ async fn json_rejection(resp: Response) -> Response {
         .await
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
-    let code = if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        "body_too_large"
-    } else {
-        "invalid_parameter"
+    // The codes keep the status axum chose for the ones it has (a body
+    // over the limit, a wrong content type); everything else it refuses is
+    // a malformed parameter.
+    let code = match status {
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => Code::BodyTooLarge,
+        axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE => Code::UnsupportedMediaType,
+        _ => Code::InvalidParameter,
     };
-    ApiError::new(status, code, text).into_response()
+    ApiError::new(code, text).into_response()
 }
 
 /// The longest path and query string served; search words and filters fit
@@ -491,8 +496,7 @@ pub const MAX_URI_BYTES: usize = 8 * 1024;
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = if req.uri().path_and_query().map_or(0, |p| p.as_str().len()) > MAX_URI_BYTES {
         ApiError::new(
-            axum::http::StatusCode::URI_TOO_LONG,
-            "uri_too_long",
+            Code::UriTooLong,
             format!("the path and query may be at most {MAX_URI_BYTES} bytes"),
         )
         .into_response()

@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
+use sebroker_engine::config::Config;
 use sebroker_engine::Engine;
 use sebroker_ledger::auth::Role;
-use sebroker_engine::config::Config;
 use sebroker_model::exit;
 
 pub fn run(config: &Config, demo: bool, no_sync: bool) -> anyhow::Result<u8> {

@@ -10,24 +10,20 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
 use super::blocking;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use sebroker_alerts::log::DeliveryState;
 use sebroker_alerts::settings::SettingsInput;
 use sebroker_alerts::{self as alerts, RunOptions, Scope};
 use sebroker_engine::search::parse_when;
 
 fn member_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "member_not_found",
-        format!("no member with id {id:?}"),
-    )
+    ApiError::new(Code::MemberNotFound, format!("no member with id {id:?}"))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -44,8 +40,7 @@ pub async fn member_alerts(
     Path(id): Path<String>,
     params: Result<Query<AlertsParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(p) = params
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.body_text()))?;
+    let Query(p) = params.map_err(|e| ApiError::new(Code::InvalidParameter, e.body_text()))?;
     let limit = super::bounded("limit", p.limit, 50, 500)?;
     blocking(move || {
         app.store
@@ -76,11 +71,7 @@ pub async fn put_settings(
         let now = time::OffsetDateTime::now_utc();
         let s = alerts::put_settings(app.as_ref(), &id, input, now).map_err(|e| match e {
             sebroker_alerts::Error::NotFound(_) => member_not_found(&id),
-            sebroker_alerts::Error::Invalid(m) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_alert_settings",
-                m,
-            ),
+            sebroker_alerts::Error::Invalid(m) => ApiError::new(Code::InvalidAlertSettings, m),
             other => other.into(),
         })?;
         Ok(Json(alerts::settings_view(&app.config.alerts, &s, true)))
@@ -103,13 +94,11 @@ pub async fn deliveries(
     State(app): State<super::State>,
     params: Result<Query<DeliveriesParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(p) = params
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.body_text()))?;
+    let Query(p) = params.map_err(|e| ApiError::new(Code::InvalidParameter, e.body_text()))?;
     let state = match p.state.as_deref() {
         Some(s) => Some(DeliveryState::parse(s).ok_or_else(|| {
             ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_parameter",
+                Code::InvalidParameter,
                 format!("state: {s:?} is not one of queued, sending, sent, failed, dead"),
             )
         })?),
@@ -190,8 +179,7 @@ pub async fn feed(State(app): State<super::State>, Path(file): Path<String>) -> 
         )
             .into_response(),
         Ok(None) => ApiError::new(
-            StatusCode::NOT_FOUND,
-            "feed_not_found",
+            Code::FeedNotFound,
             "no feed at this address (it may have been revoked)",
         )
         .into_response(),
@@ -217,7 +205,7 @@ pub async fn unsubscribe(
         let log = app.alert_log();
         let member = log
             .member_of_unsubscribe_token(&token)?
-            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unsubscribe_not_found", "this unsubscribe link is not valid"))?;
+            .ok_or_else(|| ApiError::new(Code::UnsubscribeNotFound, "this unsubscribe link is not valid"))?;
         alerts::put_settings(
             app.as_ref(),
             &member,

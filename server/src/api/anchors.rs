@@ -8,7 +8,7 @@ use axum::Json;
 
 use sebroker_connectors::anchors::{self, Opportunity, OpportunityInput};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 
 #[derive(serde::Serialize)]
 pub struct Created {
@@ -22,22 +22,16 @@ pub async fn create(
     Path(slug): Path<String>,
     crate::body::ApiJson(input): crate::body::ApiJson<OpportunityInput>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
-    anchors::check_slug(&slug)
-        .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid_anchor", m))?;
+    anchors::check_slug(&slug).map_err(|m| ApiError::new(Code::InvalidAnchor, m))?;
     let opp = Opportunity::parse(&input, &app.places()).map_err(|errs| {
         let msg: Vec<String> = errs.iter().map(|(f, m)| format!("{f}: {m}")).collect();
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_opportunity",
-            msg.join("; "),
-        )
+        ApiError::new(Code::InvalidOpportunity, msg.join("; "))
     })?;
-    let report =
-        tokio::task::spawn_blocking(move || sebroker_engine::anchors::import(&app, &slug, &[(0, opp)]))
-            .await
-            .map_err(|e| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-            })??;
+    let report = tokio::task::spawn_blocking(move || {
+        sebroker_engine::anchors::import(&app, &slug, &[(0, opp)])
+    })
+    .await
+    .map_err(|e| ApiError::new(Code::Internal, e.to_string()))??;
     let ocid = report.ocids.first().cloned().unwrap_or_default();
     let created = report.notices_created > 0;
     let status = if created {

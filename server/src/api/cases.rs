@@ -8,9 +8,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 
-use crate::error::ApiError;
-use crate::principal::Principal;
 use super::{blocking, idempotency_key, query, write_status, Paging};
+use crate::error::{ApiError, Code};
+use crate::principal::Principal;
 use sebroker_ledger::auth::Role;
 use sebroker_ledger::input::{CaseEventInput, CaseInput};
 use sebroker_ledger::model::CaseStatus;
@@ -30,11 +30,7 @@ pub struct CaseFilter {
 }
 
 fn case_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "case_not_found",
-        format!("no case with id {id:?}"),
-    )
+    ApiError::new(Code::CaseNotFound, format!("no case with id {id:?}"))
 }
 
 /// Whether the caller may see this case (members: only their own).
@@ -55,8 +51,7 @@ fn filtered(app: &super::State, caller: &Principal, f: &CaseFilter) -> Result<Ve
         .map(|s| {
             CaseStatus::parse(s).ok_or_else(|| {
                 ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_parameter",
+                    Code::InvalidParameter,
                     format!("status: {s:?} is not a case status"),
                 )
             })
@@ -160,10 +155,7 @@ pub async fn add_event(
         if let sebroker_ledger::model::Event::Voided { voids_seq, .. } = &e.event {
             let ours = case.events.iter().any(|ev| ev.seq == *voids_seq);
             if !ours {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_void",
-                    format!("event {voids_seq} is not an event of case {id}"),
+                return Err(ApiError::new(Code::InvalidVoid, format!("event {voids_seq} is not an event of case {id}"),
                 ));
             }
         }

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
-use crate::error::ApiError;
 use super::{blocking, query, Paging};
+use crate::error::{ApiError, Code};
 use sebroker_ledger::auth::Role;
 
 #[derive(Debug, Deserialize)]
@@ -57,7 +57,7 @@ pub async fn revoke(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     blocking(move || {
         let mut k = app.ledger.revoke_key(&id).map_err(|e| match e {
-            sebroker_ledger::Error::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "key_not_found", m),
+            sebroker_ledger::Error::NotFound(m) => ApiError::new(Code::KeyNotFound, m),
             other => other.into(),
         })?;
         k.hash = String::new();

@@ -4,12 +4,11 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
 use super::blocking;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::principal::{member_not_found, Principal};
 use sebroker_alerts::selection::member_matches;
 use sebroker_engine::search::parse_when;
@@ -31,13 +30,12 @@ pub const MAX_CONSORTIA: usize = 20;
 pub const MAX_CONSORTIUM_SIZE: usize = 4;
 
 fn bad(e: QueryRejection) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.body_text())
+    ApiError::new(Code::InvalidParameter, e.body_text())
 }
 
 fn notice_not_found(ocid: &str) -> ApiError {
     ApiError::new(
-        StatusCode::NOT_FOUND,
-        "notice_not_found",
+        Code::NoticeNotFound,
         format!("no notice with ocid {ocid:?}"),
     )
 }
@@ -51,7 +49,8 @@ pub async fn notice_matches(
     let top = super::bounded("top", p.top, 10, MAX_TOP)?;
     blocking(move || {
         let (_, matches) = app
-            .matches.notice_matches(&ocid, top)?
+            .matches
+            .notice_matches(&ocid, top)?
             .ok_or_else(|| notice_not_found(&ocid))?;
         Ok(Json(
             serde_json::json!({ "ocid": ocid, "matches": matches }),
@@ -85,8 +84,7 @@ pub async fn member_matches_route(
         {
             statuses.push(Status::parse(s).ok_or_else(|| {
                 ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_parameter",
+                    Code::InvalidParameter,
                     format!("status: {s:?} is not a status"),
                 )
             })?);
@@ -109,7 +107,8 @@ pub async fn consortia(
     let top = super::bounded("top", p.top, 3, MAX_CONSORTIA)?;
     blocking(move || {
         let (_, proposals) = app
-            .matches.consortia(&ocid, max_size, top)?
+            .matches
+            .consortia(&ocid, max_size, top)?
             .ok_or_else(|| notice_not_found(&ocid))?;
         Ok(Json(proposals))
     })

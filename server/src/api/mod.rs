@@ -18,8 +18,8 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{ApiError, Code};
 use sebroker_engine::Engine;
-use crate::error::ApiError;
 
 pub type State = Arc<Engine>;
 
@@ -112,8 +112,7 @@ pub fn bounded(
         None => Ok(default),
         Some(n) if (1..=max).contains(&n) => Ok(n),
         Some(_) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_parameter",
+            Code::InvalidParameter,
             format!("{name}: 1 to {max}"),
         )),
     }
@@ -125,7 +124,7 @@ pub async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?
 }
 
 /// The longest idempotency key (the ledger stores it with the event).
@@ -139,10 +138,7 @@ pub fn idempotency_key(h: &HeaderMap) -> Result<String, ApiError> {
         .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY)
         .map(str::to_owned)
         .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "missing_idempotency_key",
-                "every write needs an `Idempotency-Key` header (1 to 200 bytes of unique text; send the same key when retrying)",
+            ApiError::new(Code::MissingIdempotencyKey, "every write needs an `Idempotency-Key` header (1 to 200 bytes of unique text; send the same key when retrying)",
             )
         })
 }
@@ -153,7 +149,7 @@ pub fn query<T>(
     q: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
 ) -> Result<T, ApiError> {
     q.map(|axum::extract::Query(v)| v)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.body_text()))
+        .map_err(|e| ApiError::new(Code::InvalidParameter, e.body_text()))
 }
 
 /// 201 for a new write, 200 for a replayed one.
@@ -164,4 +160,3 @@ pub fn write_status(replayed: bool) -> StatusCode {
         StatusCode::CREATED
     }
 }
-

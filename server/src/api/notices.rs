@@ -3,10 +3,9 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::Json;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use sebroker_engine::search::{self, SearchPage, SearchParams};
 use sebroker_index::Notice;
 
@@ -14,14 +13,11 @@ pub async fn list(
     State(app): State<super::State>,
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Json<SearchPage>, ApiError> {
-    let Query(params) = params
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.body_text()))?;
+    let Query(params) = params.map_err(|e| ApiError::new(Code::InvalidParameter, e.body_text()))?;
     super::search_limit(params.limit)?;
     let page = tokio::task::spawn_blocking(move || search::search(&app, &params))
         .await
-        .map_err(|e| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-        })??;
+        .map_err(|e| ApiError::new(Code::Internal, e.to_string()))??;
     Ok(Json(page))
 }
 
@@ -32,14 +28,11 @@ pub async fn show(
     let notice =
         tokio::task::spawn_blocking(move || app.store.get_notice(&ocid).map(|n| (n, ocid)))
             .await
-            .map_err(|e| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-            })??;
+            .map_err(|e| ApiError::new(Code::Internal, e.to_string()))??;
     match notice {
         (Some(n), _) => Ok(Json(n)),
         (None, ocid) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "notice_not_found",
+            Code::NoticeNotFound,
             format!("no notice with ocid {ocid:?}"),
         )),
     }

@@ -9,9 +9,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 
+use super::{blocking, idempotency_key, query, write_status, Paging};
 use crate::error::ApiError;
 use crate::principal::{member_not_found, Principal};
-use super::{blocking, idempotency_key, query, write_status, Paging};
 use sebroker_ledger::input::{ReferralInput, ReturnInput};
 use sebroker_ledger::model::Event;
 use sebroker_ledger::NewEvent;
@@ -146,16 +146,19 @@ pub async fn void(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let key = idempotency_key(&headers)?;
     blocking(move || {
-        let done = sebroker_engine::views::record(&app, NewEvent {
-            date: None,
-            actor: caller.actor(),
-            idempotency_key: key,
-            notes: None,
-            event: Event::Voided {
-                voids_seq: seq,
-                reason: input.reason,
+        let done = sebroker_engine::views::record(
+            &app,
+            NewEvent {
+                date: None,
+                actor: caller.actor(),
+                idempotency_key: key,
+                notes: None,
+                event: Event::Voided {
+                    voids_seq: seq,
+                    reason: input.reason,
+                },
             },
-        })?;
+        )?;
         Ok((
             write_status(done.replayed),
             Json(serde_json::json!({ "event": done.record, "replayed": done.replayed })),

@@ -2,10 +2,9 @@
 //! next run.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use sebroker_engine::sources::{self, SourceStatus};
 
 #[derive(serde::Serialize)]
@@ -16,9 +15,7 @@ pub struct SourcesPage {
 pub async fn list(State(app): State<super::State>) -> Result<Json<SourcesPage>, ApiError> {
     let sources = tokio::task::spawn_blocking(move || sources::statuses(&app))
         .await
-        .map_err(|e| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-        })??;
+        .map_err(|e| ApiError::new(Code::Internal, e.to_string()))??;
     Ok(Json(SourcesPage { sources }))
 }
 

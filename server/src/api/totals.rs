@@ -9,9 +9,9 @@ use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;
 
+use super::{blocking, query};
 use crate::error::ApiError;
 use crate::principal::Principal;
-use super::{blocking, query};
 use sebroker_ledger::totals::{By, Kpis, Reconciliation, Totals};
 
 #[derive(Debug, Default, Deserialize)]
@@ -48,7 +48,9 @@ pub async fn kpis(
 ) -> Result<Json<Kpis>, ApiError> {
     let p = query(q)?;
     let today = match p.today.as_deref() {
-        Some(s) => sebroker_ledger::model::ymd::parse(s).map_err(sebroker_engine::Error::Invalid)?,
+        Some(s) => {
+            sebroker_ledger::model::ymd::parse(s).map_err(sebroker_engine::Error::Invalid)?
+        }
         None => time::OffsetDateTime::now_utc().date(),
     };
     blocking(move || Ok(Json(sebroker_engine::views::kpis(&app, today)))).await

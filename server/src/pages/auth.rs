@@ -94,7 +94,6 @@ impl Viewer {
     }
 }
 
-
 /// Only local paths are followed after sign-in (no open redirect).
 fn safe_next(next: Option<&str>) -> String {
     match next {
@@ -206,10 +205,11 @@ async fn signin_from(
     let (app, door) = (state.app.clone(), state.door.clone());
     let key = f.key.trim().to_owned();
     let checked = key.clone();
-    let ok =
-        tokio::task::spawn_blocking(move || principal::resolve(&app, &door, &checked, Via::Key).is_some())
-            .await
-            .unwrap_or(false);
+    let ok = tokio::task::spawn_blocking(move || {
+        principal::resolve(&app, &door, &checked, Via::Key).is_some()
+    })
+    .await
+    .unwrap_or(false);
     if !ok {
         if let Err(wait) = state.door.attempts.check(&format!("fail:{addr}")) {
             return super::refusal_page(&principal::too_many(

@@ -227,7 +227,8 @@ pub async fn record_step(
 
 pub async fn pipeline(State(state): State<super::State>, viewer: Viewer) -> Response {
     let app = state.app.clone();
-    let cases = match tokio::task::spawn_blocking(move || sebroker_engine::views::cases(&app)).await {
+    let cases = match tokio::task::spawn_blocking(move || sebroker_engine::views::cases(&app)).await
+    {
         Ok(c) => c,
         Err(e) => return internal(&e),
     };
@@ -353,10 +354,11 @@ pub async fn totals_csv(
         }
     }
     let app = state.app.clone();
-    let t = match tokio::task::spawn_blocking(move || sebroker_engine::views::totals(&app, by)).await {
-        Ok(t) => t,
-        Err(e) => return internal(&e),
-    };
+    let t =
+        match tokio::task::spawn_blocking(move || sebroker_engine::views::totals(&app, by)).await {
+            Ok(t) => t,
+            Err(e) => return internal(&e),
+        };
     let columns: Vec<String> = [
         "key",
         "value_pence",

@@ -11,14 +11,15 @@ pub(crate) mod layout;
 pub(crate) mod ledger;
 pub(crate) mod pages;
 
-
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-pub use sebroker_ledger::auth::Role;
-pub use auth::Viewer;
 pub use crate::principal::urlencode;
-pub use crate::state::{random_token, secret_token, Session, State, WebState, MAX_SESSIONS, SESSION_TTL};
+pub use crate::state::{
+    random_token, secret_token, Session, State, WebState, MAX_SESSIONS, SESSION_TTL,
+};
+pub use auth::Viewer;
+pub use sebroker_ledger::auth::Role;
 
 use crate::error::ApiError;
 
@@ -39,14 +40,14 @@ pub fn internal(cause: &dyn std::fmt::Display) -> Response {
 /// A refusal as a page: 404 for what the viewer may not know exists, the
 /// message otherwise, with `Retry-After` kept.
 pub fn refusal_page(e: &ApiError) -> Response {
-    let (status, title, text) = match e.status {
+    let (status, title, text) = match e.status() {
         StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => (
             StatusCode::NOT_FOUND,
             "Not found",
             "There is no such page.".to_owned(),
         ),
         StatusCode::TOO_MANY_REQUESTS => (
-            e.status,
+            e.status(),
             "Too many requests",
             format!("{} Wait a moment and try again.", e.message),
         ),
@@ -61,4 +62,3 @@ pub fn refusal_page(e: &ApiError) -> Response {
     }
     r
 }
-

@@ -13,8 +13,8 @@ use super::auth::{urlencode, Viewer};
 use super::internal;
 use super::layout::{message, page};
 use super::Role;
-use sebroker_matching::{Components, Match};
 use sebroker_engine::search::{self, SearchParams};
+use sebroker_matching::{Components, Match};
 
 /// Runs blocking work (store, index) off the async threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
@@ -349,8 +349,13 @@ pub async fn member(
         let Some(m) = set.members.get(&id2).cloned() else {
             return Ok(None);
         };
-        let matches =
-            sebroker_alerts::selection::member_matches(app.as_ref(), &id2, &[], OffsetDateTime::now_utc(), 20)?;
+        let matches = sebroker_alerts::selection::member_matches(
+            app.as_ref(),
+            &id2,
+            &[],
+            OffsetDateTime::now_utc(),
+            20,
+        )?;
         Ok(Some((m, matches)))
     })
     .await;
