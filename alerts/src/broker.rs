@@ -53,7 +53,7 @@ pub fn judge(
     n: &Notice,
     now: OffsetDateTime,
 ) -> Result<Option<(BrokerNote, Option<f64>)>> {
-    let cfg = &app.config();
+    let cfg = app.config();
     if !biddable_at(n, now) {
         return Ok(None);
     }
@@ -124,7 +124,7 @@ pub fn select(
     only: Option<&BTreeSet<String>>,
     cases: &dyn CaseDeadlines,
 ) -> Result<Vec<(AlertItem, Snapshot)>> {
-    let cfg = &app.config();
+    let cfg = app.config();
     let log = app.alert_log();
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();

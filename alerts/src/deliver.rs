@@ -131,7 +131,7 @@ pub async fn deliver_due(app: Arc<dyn Host>) -> Result<DeliverReport> {
         }
         let app = app.clone();
         set.spawn(async move {
-            let _guard = InFlight(&app.runtime(), d.id.clone());
+            let _guard = InFlight(app.runtime(), d.id.clone());
             attempt(&app, d).await
         });
     }
@@ -192,7 +192,7 @@ async fn put(app: &Arc<dyn Host>, d: Delivery) -> Result<Delivery> {
 }
 
 async fn attempt(app: &Arc<dyn Host>, mut d: Delivery) -> Result<Delivery> {
-    let cfg = &app.config();
+    let cfg = app.config();
     d.attempts += 1;
     d.record(DeliveryState::Sending, OffsetDateTime::now_utc(), None);
     // Durable before the send: after a crash this one is sent again.
@@ -220,7 +220,7 @@ async fn attempt(app: &Arc<dyn Host>, mut d: Delivery) -> Result<Delivery> {
 }
 
 async fn send(app: &Arc<dyn Host>, d: &mut Delivery) -> Result<Attempt> {
-    let cfg = &app.config();
+    let cfg = app.config();
     let (alert_id, recipient) = (d.alert_id.clone(), d.recipient.clone());
     let (alert, settings) = off(app, move |a| {
         let log = a.alert_log();

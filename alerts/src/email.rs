@@ -220,6 +220,39 @@ pub async fn send_smtp(smtp_url: &str, timeout: Duration, msg: Message) -> Attem
     }
 }
 
+/// Escapes text for XML and HTML.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            // Characters XML 1.0 forbids are dropped.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Checks an email address (one mailbox, no display tricks).
+pub fn parse_email(s: &str) -> crate::Result<String> {
+    let s = s.trim();
+    let ok = s.len() <= 254
+        && s.parse::<lettre::Address>().is_ok()
+        && !s.contains(['<', '>', ',', ' ', '\r', '\n']);
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(Error::Invalid(format!(
+            "email: {s:?} is not an email address"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,38 +299,5 @@ mod tests {
         assert!(raw.contains("multipart/alternative"));
         assert!(raw.contains("List-Unsubscribe: <https://x.example/unsubscribe/t>"));
         assert!(raw.contains("Message-ID: <dl-1@sebroker>"));
-    }
-}
-
-/// Escapes text for XML and HTML.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // Characters XML 1.0 forbids are dropped.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Checks an email address (one mailbox, no display tricks).
-pub fn parse_email(s: &str) -> crate::Result<String> {
-    let s = s.trim();
-    let ok = s.len() <= 254
-        && s.parse::<lettre::Address>().is_ok()
-        && !s.contains(['<', '>', ',', ' ', '\r', '\n']);
-    if ok {
-        Ok(s.to_owned())
-    } else {
-        Err(Error::Invalid(format!(
-            "email: {s:?} is not an email address"
-        )))
     }
 }

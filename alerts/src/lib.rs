@@ -268,7 +268,7 @@ pub fn run(app: &dyn Host, opts: &RunOptions) -> Result<RunReport> {
         .run_lock
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    let cfg = &app.config();
+    let cfg = app.config();
     let log = app.alert_log();
     let mut report = RunReport {
         dry_run: opts.dry_run,
@@ -401,7 +401,7 @@ fn commit(
         items,
     };
     let mut deliveries = Vec::new();
-    let cfg = &app.config();
+    let cfg = app.config();
     let (email, webhook) = match settings {
         Some(s) => (s.email.clone(), s.webhook_url.clone()),
         None => (cfg.broker_email.clone(), cfg.broker_webhook_url.clone()),
@@ -480,7 +480,7 @@ pub fn put_settings(
     let log = app.alert_log();
     let current = match log.settings(member_id)? {
         Some(s) => s,
-        None => AlertSettings::new(member_id, &app.config(), now)?,
+        None => AlertSettings::new(member_id, app.config(), now)?,
     };
     let resolver = app.runtime().resolver();
     let s = current.apply(input, &app.config().webhook_allow, resolver.as_ref(), now)?;
@@ -535,7 +535,7 @@ pub fn settings_view(cfg: &AlertsConfig, s: &AlertSettings, secrets: bool) -> Se
 /// The Atom feed behind a feed token: a member's, or the brokers' (the
 /// configured `broker_feed_token`); `None` for an unknown or revoked token.
 pub fn feed_for_token(app: &dyn Host, token: &str, now: OffsetDateTime) -> Result<Option<String>> {
-    let cfg = &app.config();
+    let cfg = app.config();
     let (recipient, title) = match &cfg.broker_feed_token {
         Some(t) if sebroker_model::same_secret(&t.0, token) => (
             BROKERS.to_owned(),

@@ -235,7 +235,7 @@ pub fn select_member(
     now: OffsetDateTime,
     only: Option<&BTreeSet<String>>,
 ) -> Result<Vec<(AlertItem, Snapshot)>> {
-    let cfg = &app.config();
+    let cfg = app.config();
     let log = app.alert_log();
     let wanted = |ocid: &str| only.is_none_or(|o| o.contains(ocid));
     let alerted = log.alerted_of(&s.member_id)?;

@@ -146,7 +146,7 @@ fn ingest_cmd(
             return Ok(exit::USAGE);
         }
     }
-    let app = Engine::open(&config)?;
+    let app = Engine::open(config)?;
     let mut skipped = Vec::new();
     let files = ingest::collect_files(paths, &mut skipped)?;
     let bar = indicatif::ProgressBar::new(files.len() as u64);
@@ -192,7 +192,7 @@ fn search_cmd(config: &Config, a: Box<SearchArgs>) -> anyhow::Result<u8> {
         snippets: Some(!a.json),
         group: Some(!a.ungrouped),
     };
-    let app = Engine::open(&config)?;
+    let app = Engine::open(config)?;
     let page = match search::search(&app, &params) {
         Ok(p) => p,
         Err(Error::Invalid(m)) => {
@@ -210,7 +210,7 @@ fn search_cmd(config: &Config, a: Box<SearchArgs>) -> anyhow::Result<u8> {
 }
 
 fn notice_cmd(config: &Config, ocid: &str, json: bool) -> anyhow::Result<u8> {
-    let app = Engine::open(&config)?;
+    let app = Engine::open(config)?;
     let Some(n) = app.store.get_notice(ocid)? else {
         eprintln!(
             "error: no notice with ocid {ocid:?} in {}",
@@ -324,7 +324,7 @@ fn reference_cmd(
     json: bool,
 ) -> anyhow::Result<u8> {
     let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    let app = Engine::open(&config)?;
+    let app = Engine::open(config)?;
     let name = file.display().to_string();
     let to_errors = |bad: Vec<sebroker_connectors::error::RowError>| -> Vec<ingest::IngestError> {
         bad.into_iter()

@@ -680,7 +680,7 @@ fn assert_stored_matches_use(data: &Path, cfg: &Path) {
 }
 
 fn import_demo_members(data: &Path, cfg: &Path) {
-    let out = common::bin()
+    let out = crate::common::bin()
         .arg("--data-dir")
         .arg(data)
         .arg("--config")
@@ -694,12 +694,12 @@ fn import_demo_members(data: &Path, cfg: &Path) {
 
 #[test]
 fn anchors_import_matches_with_the_configured_weights() {
-    let dir = common::tempdir();
+    let dir = crate::common::tempdir();
     let cfg = dir.path().join("sebroker.toml");
     std::fs::write(&cfg, SKEWED_WEIGHTS).expect("config");
     let data = dir.path().join("data");
     import_demo_members(&data, &cfg);
-    let out = common::bin()
+    let out = crate::common::bin()
         .arg("--data-dir")
         .arg(&data)
         .arg("--config")
@@ -723,9 +723,9 @@ fn sync_matches_with_the_configured_weights() {
         format!("{SKEWED_WEIGHTS}[http.fts]\nmin_interval_ms = 0\nmax_attempts = 2\nbackoff_base_ms = 10\n"),
     )
     .expect("config");
-    let data = common::tempdir();
+    let data = crate::common::tempdir();
     import_demo_members(data.path(), &cfg);
-    let out = common::bin()
+    let out = crate::common::bin()
         .env_remove("SEBROKER_FTS_URL")
         .arg("--data-dir")
         .arg(data.path())

@@ -9,7 +9,7 @@
 pub(crate) mod auth;
 pub(crate) mod layout;
 pub(crate) mod ledger;
-pub(crate) mod pages;
+pub(crate) mod browse;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -1,0 +1,107 @@
+//! The followers of the change log, through the engine's public API: they
+//! catch up from their cursors, off the writer, restartably.
+
+use sebroker_connectors::ocds;
+
+use sebroker_engine::consumers::{GROUPS, MATCHES};
+use sebroker_engine::ingest::IngestOptions;
+use sebroker_engine::Engine;
+
+/// The demo's tender notices again, under new ocids, as one package.
+fn renamed_tenders(prefix: &str) -> String {
+    let text = include_str!("../../fixtures/demo/fts-2026-11.json");
+    let mut pkg: serde_json::Value = serde_json::from_str(text).expect("demo json");
+    let releases = pkg["releases"].as_array_mut().expect("releases");
+    releases.retain(|r| r["tag"].to_string().contains("tender"));
+    for r in releases.iter_mut() {
+        let ocid = r["ocid"].as_str().expect("ocid").replace("ocds-h6vhtk", prefix);
+        r["ocid"] = serde_json::Value::String(ocid);
+    }
+    pkg.to_string()
+}
+
+/// Writes through the single writer only: no follower runs.
+fn write_only(engine: &Engine, text: &str) {
+    let outcome = ocds::read_bytes(text.as_bytes(), false, false);
+    engine
+        .writer
+        .submit("test", outcome, &IngestOptions::default(), true)
+        .expect("written");
+}
+
+fn stored_matches(engine: &Engine) -> Vec<(String, Vec<sebroker_model::Match>)> {
+    let mut out = Vec::new();
+    engine
+        .store
+        .for_each_notice(&mut |n| {
+            out.push((n.ocid.clone(), Vec::new()));
+            Ok(())
+        })
+        .expect("notices");
+    for (ocid, m) in &mut out {
+        *m = engine.store.matches_of_notice(ocid).expect("matches");
+    }
+    out
+}
+
+#[test]
+fn followers_catch_up_from_their_cursors_off_the_writer() {
+    let (_dir, engine) = sebroker_engine::demo::open_in_tempdir();
+    let last = engine.store.last_seq().expect("seq");
+    assert_eq!(engine.store.cursor(MATCHES).expect("cursor"), last);
+    assert_eq!(engine.store.cursor(GROUPS).expect("cursor"), last);
+
+    write_only(&engine, &renamed_tenders("ocds-test01"));
+    let now = engine.store.last_seq().expect("seq");
+    assert!(now > last, "the write made changes");
+    // The writer wrote and indexed, but matched nothing: that is the
+    // followers' job, and they have not run.
+    assert_eq!(engine.store.cursor(MATCHES).expect("cursor"), last);
+    let new: Vec<_> = stored_matches(&engine)
+        .into_iter()
+        .filter(|(o, _)| o.starts_with("ocds-test01"))
+        .collect();
+    assert!(!new.is_empty());
+    assert!(new.iter().all(|(_, m)| m.is_empty()), "{new:?}");
+
+    let done = engine.follow().expect("follow");
+    assert_eq!(done.changes, now - last);
+    assert_eq!(engine.store.cursor(MATCHES).expect("cursor"), now);
+    assert_eq!(engine.store.cursor(GROUPS).expect("cursor"), now);
+    let matched = stored_matches(&engine);
+    assert!(
+        matched
+            .iter()
+            .any(|(o, m)| o.starts_with("ocds-test01") && !m.is_empty()),
+        "the new tenders are matched once followed"
+    );
+    // Nothing left to do: a second catch-up is empty.
+    assert_eq!(engine.follow().expect("follow").changes, 0);
+}
+
+#[test]
+fn a_follower_restarted_behind_redoes_its_window_with_the_same_result() {
+    let (_dir, engine) = sebroker_engine::demo::open_in_tempdir();
+    let start = engine.store.last_seq().expect("seq");
+    write_only(&engine, &renamed_tenders("ocds-test02"));
+    engine.follow().expect("follow");
+    let before = stored_matches(&engine);
+    // A crash after the matches were stored but before the cursor moved
+    // leaves the cursor behind: the window is redone, idempotently.
+    engine.store.set_cursor(MATCHES, start).expect("rewind");
+    engine.store.set_cursor(GROUPS, start).expect("rewind");
+    let redone = engine.follow().expect("follow");
+    assert_eq!(redone.changes, engine.store.last_seq().expect("seq") - start);
+    assert_eq!(redone.links_new, 0, "links are never made twice");
+    assert_eq!(stored_matches(&engine), before);
+}
+
+#[test]
+fn a_rematch_moves_the_matches_cursor_to_the_last_change() {
+    let (_dir, engine) = sebroker_engine::demo::open_in_tempdir();
+    write_only(&engine, &renamed_tenders("ocds-test03"));
+    let last = engine.store.last_seq().expect("seq");
+    assert!(engine.store.cursor(MATCHES).expect("cursor") < last);
+    engine.rematch_all().expect("rematch");
+    assert_eq!(engine.store.cursor(MATCHES).expect("cursor"), last);
+}
