@@ -3,9 +3,10 @@
 //! principal ([`principal`]) and one policy table ([`policy`]) decide every
 //! request at the door ([`door`]: the admin token, the rate limits); API
 //! errors are data ([`error`]); request bodies and queries are parsed by
-//! [`body`]; one CSV writer ([`csv`]); the serve loop ([`serve`]).
+//! [`body`]; blocking work runs through [`blocking`]; one CSV writer ([`csv`]); the serve loop ([`serve`]).
 
 pub mod api;
+pub mod blocking;
 pub mod body;
 pub mod csv;
 pub mod door;

@@ -27,11 +27,10 @@ pub async fn create(
         let msg: Vec<String> = errs.iter().map(|(f, m)| format!("{f}: {m}")).collect();
         ApiError::new(Code::InvalidOpportunity, msg.join("; "))
     })?;
-    let report = tokio::task::spawn_blocking(move || {
-        sebroker_engine::anchors::import(&app, &slug, &[(0, opp)])
+    let report = crate::blocking::try_run(move || {
+        Ok(sebroker_engine::anchors::import(&app, &slug, &[(0, opp)])?)
     })
-    .await
-    .map_err(|e| ApiError::new(Code::Internal, e.to_string()))??;
+    .await?;
     let ocid = report.ocids.first().cloned().unwrap_or_default();
     let created = report.notices_created > 0;
     let status = if created {

@@ -119,13 +119,7 @@ pub fn bounded(
 }
 
 /// Runs blocking work (store, ledger) off the async threads.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?
-}
+pub use crate::blocking::try_run as blocking;
 
 /// The longest idempotency key (the ledger stores it with the event).
 pub const MAX_IDEMPOTENCY_KEY: usize = 200;

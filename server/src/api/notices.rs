@@ -15,9 +15,7 @@ pub async fn list(
 ) -> Result<Json<SearchPage>, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::new(Code::InvalidParameter, e.body_text()))?;
     super::search_limit(params.limit)?;
-    let page = tokio::task::spawn_blocking(move || search::search(&app, &params))
-        .await
-        .map_err(|e| ApiError::new(Code::Internal, e.to_string()))??;
+    let page = crate::blocking::try_run(move || Ok(search::search(&app, &params)?)).await?;
     Ok(Json(page))
 }
 
@@ -26,9 +24,8 @@ pub async fn show(
     Path(ocid): Path<String>,
 ) -> Result<Json<Notice>, ApiError> {
     let notice =
-        tokio::task::spawn_blocking(move || app.store.get_notice(&ocid).map(|n| (n, ocid)))
-            .await
-            .map_err(|e| ApiError::new(Code::Internal, e.to_string()))??;
+        crate::blocking::try_run(move || Ok(app.store.get_notice(&ocid).map(|n| (n, ocid))?))
+            .await?;
     match notice {
         (Some(n), _) => Ok(Json(n)),
         (None, ocid) => Err(ApiError::new(

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::Json;
 
-use crate::error::{ApiError, Code};
+use crate::error::ApiError;
 use sebroker_engine::sources::{self, SourceStatus};
 
 #[derive(serde::Serialize)]
@@ -13,9 +13,7 @@ pub struct SourcesPage {
 }
 
 pub async fn list(State(app): State<super::State>) -> Result<Json<SourcesPage>, ApiError> {
-    let sources = tokio::task::spawn_blocking(move || sources::statuses(&app))
-        .await
-        .map_err(|e| ApiError::new(Code::Internal, e.to_string()))??;
+    let sources = crate::blocking::try_run(move || Ok(sources::statuses(&app)?)).await?;
     Ok(Json(SourcesPage { sources }))
 }
 

@@ -205,11 +205,11 @@ async fn signin_from(
     let (app, door) = (state.app.clone(), state.door.clone());
     let key = f.key.trim().to_owned();
     let checked = key.clone();
-    let ok = tokio::task::spawn_blocking(move || {
-        principal::resolve(&app, &door, &checked, Via::Key).is_some()
-    })
-    .await
-    .unwrap_or(false);
+    // A stopped check is a failed sign-in (logged by the helper).
+    let ok =
+        crate::blocking::run(move || principal::resolve(&app, &door, &checked, Via::Key).is_some())
+            .await
+            .unwrap_or(false);
     if !ok {
         if let Err(wait) = state.door.attempts.check(&format!("fail:{addr}")) {
             return super::refusal_page(&principal::too_many(

@@ -16,10 +16,7 @@ use super::Role;
 use sebroker_engine::search::{self, SearchParams};
 use sebroker_matching::{Components, Match};
 
-/// Runs blocking work (store, index) off the async threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    tokio::task::spawn_blocking(f).await.ok()
-}
+use crate::blocking::run as blocking;
 
 fn not_found() -> Response {
     (
@@ -99,8 +96,9 @@ pub async fn search(
     };
     let app = state.app.clone();
     let p2 = params.clone();
-    let Some(result) = blocking(move || search::search(&app, &p2)).await else {
-        return internal(&"the search task stopped");
+    let result = match blocking(move || search::search(&app, &p2)).await {
+        Ok(r) => r,
+        Err(e) => return internal(&e),
     };
     let body = html! {
         h1 { "Search opportunities" }
@@ -263,10 +261,10 @@ pub async fn notice(
     })
     .await;
     let (n, matches, proposals, names, cases) = match loaded {
-        Some(Ok(Some(x))) => x,
-        Some(Ok(None)) => return not_found(),
-        Some(Err(e)) => return internal(&e),
-        None => return internal(&"the page's task stopped"),
+        Ok(Ok(Some(x))) => x,
+        Ok(Ok(None)) => return not_found(),
+        Ok(Err(e)) => return internal(&e),
+        Err(e) => return internal(&e),
     };
     let name_of = |id: &str| {
         names
@@ -319,9 +317,9 @@ pub async fn notice(
 pub async fn members(State(state): State<super::State>, viewer: Viewer) -> Response {
     let app = state.app.clone();
     let list = match blocking(move || app.store.members()).await {
-        Some(Ok(list)) => list,
-        Some(Err(e)) => return internal(&e),
-        None => return internal(&"the page's task stopped"),
+        Ok(Ok(list)) => list,
+        Ok(Err(e)) => return internal(&e),
+        Err(e) => return internal(&e),
     };
     let body = html! {
         h1 { "Members" }
@@ -360,10 +358,10 @@ pub async fn member(
     })
     .await;
     let (m, matches) = match loaded {
-        Some(Ok(Some(x))) => x,
-        Some(Ok(None)) => return not_found(),
-        Some(Err(e)) => return internal(&e),
-        None => return internal(&"the page's task stopped"),
+        Ok(Ok(Some(x))) => x,
+        Ok(Ok(None)) => return not_found(),
+        Ok(Err(e)) => return internal(&e),
+        Err(e) => return internal(&e),
     };
     let body = html! {
         h1 { (m.name) }

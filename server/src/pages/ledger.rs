@@ -117,7 +117,7 @@ pub async fn open_case(
     let app = state.app.clone();
     let ocid = f.ocid.clone();
     let actor = actor(&viewer);
-    let done = tokio::task::spawn_blocking(move || -> sebroker_engine::Result<()> {
+    let done = crate::blocking::run(move || -> sebroker_engine::Result<()> {
         let input = CaseInput {
             ocid: f.ocid,
             members: vec![f.member],
@@ -194,7 +194,7 @@ pub async fn record_step(
     let app = state.app.clone();
     let ocid = f.ocid.clone();
     let actor = actor(&viewer);
-    let done = tokio::task::spawn_blocking(move || -> sebroker_engine::Result<()> {
+    let done = crate::blocking::run(move || -> sebroker_engine::Result<()> {
         let case = sebroker_engine::views::case(&app, &case_id)
             .ok_or_else(|| sebroker_engine::Error::NotFound(format!("no case {case_id}")))?;
         let input = CaseEventInput {
@@ -227,8 +227,7 @@ pub async fn record_step(
 
 pub async fn pipeline(State(state): State<super::State>, viewer: Viewer) -> Response {
     let app = state.app.clone();
-    let cases = match tokio::task::spawn_blocking(move || sebroker_engine::views::cases(&app)).await
-    {
+    let cases = match crate::blocking::run(move || sebroker_engine::views::cases(&app)).await {
         Ok(c) => c,
         Err(e) => return internal(&e),
     };
@@ -284,7 +283,7 @@ fn bar(percent: f64) -> Markup {
 
 pub async fn dashboard(State(state): State<super::State>, viewer: Viewer) -> Response {
     let app = state.app.clone();
-    let done = tokio::task::spawn_blocking(move || {
+    let done = crate::blocking::run(move || {
         let today = OffsetDateTime::now_utc().date();
         (
             sebroker_engine::views::totals(&app, By::Cluster),
@@ -354,11 +353,10 @@ pub async fn totals_csv(
         }
     }
     let app = state.app.clone();
-    let t =
-        match tokio::task::spawn_blocking(move || sebroker_engine::views::totals(&app, by)).await {
-            Ok(t) => t,
-            Err(e) => return internal(&e),
-        };
+    let t = match crate::blocking::run(move || sebroker_engine::views::totals(&app, by)).await {
+        Ok(t) => t,
+        Err(e) => return internal(&e),
+    };
     let columns: Vec<String> = [
         "key",
         "value_pence",

@@ -7,9 +7,9 @@
 //! `api::routes` and `api::policy`.
 
 pub(crate) mod auth;
+pub(crate) mod browse;
 pub(crate) mod layout;
 pub(crate) mod ledger;
-pub(crate) mod browse;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
