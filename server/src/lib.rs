@@ -3,7 +3,7 @@
 //! principal ([`principal`]) and one policy table ([`policy`]) decide every
 //! request at the door ([`door`]: the admin token, the rate limits); API
 //! errors are data ([`error`]); request bodies and queries are parsed by
-//! [`body`]; blocking work runs through [`blocking`]; one CSV writer ([`csv`]); the serve loop ([`serve`]).
+//! [`body`]; blocking work runs through [`blocking`]; one CSV writer ([`csv`]); one service per resource ([`services`]); the serve loop ([`serve`]).
 
 pub mod api;
 pub mod blocking;
@@ -16,6 +16,7 @@ pub mod policy;
 pub mod principal;
 pub mod router;
 pub mod serve;
+pub mod services;
 pub mod state;
 #[cfg(test)]
 pub mod testing;

@@ -29,9 +29,7 @@ pub struct CaseFilter {
     pub offset: Option<usize>,
 }
 
-fn case_not_found(id: &str) -> ApiError {
-    ApiError::new(Code::CaseNotFound, format!("no case with id {id:?}"))
-}
+use crate::services::{self, cases::case_not_found};
 
 /// Whether the caller may see this case (members: only their own).
 fn visible(caller: &Principal, c: &Case) -> bool {
@@ -129,10 +127,7 @@ pub async fn open(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let key = idempotency_key(&headers)?;
     blocking(move || {
-        let e = input.into_event(app.store.as_ref(), caller.actor(), key)?;
-        let done = sebroker_engine::views::record(&app, e)?;
-        let id = done.record.event.case_id().unwrap_or_default().to_owned();
-        let case = sebroker_engine::views::case(&app, &id).ok_or_else(|| case_not_found(&id))?;
+        let (done, case) = services::cases::open_case(&app, caller.actor(), input, key)?;
         Ok((
             write_status(done.replayed),
             Json(serde_json::json!({ "case": case, "seq": done.record.seq, "replayed": done.replayed })),
@@ -150,17 +145,7 @@ pub async fn add_event(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let key = idempotency_key(&headers)?;
     blocking(move || {
-        let case = sebroker_engine::views::case(&app, &id).ok_or_else(|| case_not_found(&id))?;
-        let e = input.into_event(&id, &case.members, caller.actor(), key)?;
-        if let sebroker_ledger::model::Event::Voided { voids_seq, .. } = &e.event {
-            let ours = case.events.iter().any(|ev| ev.seq == *voids_seq);
-            if !ours {
-                return Err(ApiError::new(Code::InvalidVoid, format!("event {voids_seq} is not an event of case {id}"),
-                ));
-            }
-        }
-        let done = sebroker_engine::views::record(&app, e)?;
-        let case = sebroker_engine::views::case(&app, &id).ok_or_else(|| case_not_found(&id))?;
+        let (done, case) = services::cases::record_step(&app, caller.actor(), &id, input, key)?;
         Ok((
             write_status(done.replayed),
             Json(serde_json::json!({ "case": case, "seq": done.record.seq, "replayed": done.replayed })),

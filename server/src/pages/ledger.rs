@@ -16,6 +16,8 @@ use sebroker_connectors::money::format_pence;
 use super::auth::{urlencode, Viewer};
 use super::internal;
 use super::layout::{message, page};
+use crate::error::{ApiError, Code};
+use crate::services;
 use sebroker_ledger::input::{CaseEventInput, CaseInput};
 use sebroker_ledger::state::Case;
 use sebroker_ledger::totals::By;
@@ -117,30 +119,28 @@ pub async fn open_case(
     let app = state.app.clone();
     let ocid = f.ocid.clone();
     let actor = actor(&viewer);
-    let done = crate::blocking::run(move || -> sebroker_engine::Result<()> {
-        let input = CaseInput {
-            ocid: f.ocid,
-            members: vec![f.member],
-            lead: None,
-            notes: f.notes.filter(|n| !n.trim().is_empty()),
-            date: None,
-        };
-        let ev = input.into_event(
-            app.store.as_ref(),
-            actor,
-            format!("web-{}", f.idempotency_key),
-        )?;
-        sebroker_engine::views::record(&app, ev)?;
-        Ok(())
+    let input = CaseInput {
+        ocid: f.ocid,
+        members: vec![f.member],
+        lead: None,
+        notes: f.notes.filter(|n| !n.trim().is_empty()),
+        date: None,
+    };
+    let key = format!("web-{}", f.idempotency_key);
+    let done = crate::blocking::try_run(move || {
+        services::cases::open_case(&app, actor, input, key).map(|_| ())
     })
     .await;
+    written(done, &ocid)
+}
+
+/// A page's ledger write answered: back to the notice's cases, the
+/// server's own failure as the internal-error page, a refusal as its page.
+fn written(done: Result<(), ApiError>, ocid: &str) -> Response {
     match done {
-        Ok(Ok(())) => Redirect::to(&format!("/notices/{}#cases", urlencode(&ocid))).into_response(),
-        Ok(Err(e)) => super::refusal_page(&crate::error::ApiError::from(e)),
-        Err(e) => {
-            tracing::error!(error = %e, "a page's ledger write stopped");
-            refused("the server could not record this")
-        }
+        Ok(()) => Redirect::to(&format!("/notices/{}#cases", urlencode(ocid))).into_response(),
+        Err(e) if e.code == Code::Internal => internal(&e),
+        Err(e) => super::refusal_page(&e),
     }
 }
 
@@ -194,35 +194,20 @@ pub async fn record_step(
     let app = state.app.clone();
     let ocid = f.ocid.clone();
     let actor = actor(&viewer);
-    let done = crate::blocking::run(move || -> sebroker_engine::Result<()> {
-        let case = sebroker_engine::views::case(&app, &case_id)
-            .ok_or_else(|| sebroker_engine::Error::NotFound(format!("no case {case_id}")))?;
-        let input = CaseEventInput {
-            kind: f.step,
-            date: None,
-            notes: f.notes.filter(|n| !n.trim().is_empty()),
-            value_pence: value,
-            shares: None,
-            voids_seq: None,
-        };
-        let ev = input.into_event(
-            &case_id,
-            &case.members,
-            actor,
-            format!("web-{}", f.idempotency_key),
-        )?;
-        sebroker_engine::views::record(&app, ev)?;
-        Ok(())
+    let input = CaseEventInput {
+        kind: f.step,
+        date: None,
+        notes: f.notes.filter(|n| !n.trim().is_empty()),
+        value_pence: value,
+        shares: None,
+        voids_seq: None,
+    };
+    let key = format!("web-{}", f.idempotency_key);
+    let done = crate::blocking::try_run(move || {
+        services::cases::record_step(&app, actor, &case_id, input, key).map(|_| ())
     })
     .await;
-    match done {
-        Ok(Ok(())) => Redirect::to(&format!("/notices/{}#cases", urlencode(&ocid))).into_response(),
-        Ok(Err(e)) => super::refusal_page(&crate::error::ApiError::from(e)),
-        Err(e) => {
-            tracing::error!(error = %e, "a page's ledger write stopped");
-            refused("the server could not record this")
-        }
-    }
+    written(done, &ocid)
 }
 
 pub async fn pipeline(State(state): State<super::State>, viewer: Viewer) -> Response {
