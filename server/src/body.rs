@@ -1,11 +1,16 @@
-//! JSON request bodies, bounded before they are parsed: [`ApiJson`] refuses
+//! Request bodies, query strings and the idempotency key, each an axum
+//! extractor whose refusal is in the API's error shape ([`ApiJson`],
+//! [`ApiQuery`], [`IdempotencyKey`]).
+//!
+//! JSON request bodies are bounded before they are parsed: [`ApiJson`] refuses
 //! a wrong content type (415), then scans the bytes once — nesting depth,
 //! string length, array length — so no body can make the parser recurse
 //! deeply or build huge values, and only then deserializes (unknown fields
 //! refused by the input types). Every refusal is in the API's error shape.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use sebroker_connectors::json::scan;
 use serde::de::DeserializeOwned;
@@ -158,6 +163,44 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalApiJson<T> 
         ApiJson::from_request(req, state)
             .await
             .map(|ApiJson(v)| OptionalApiJson(Some(v)))
+    }
+}
+
+/// A query string parsed into `T` (unknown parameters refused by `T`); a
+/// bad one is a 400 `invalid_parameter` naming what is wrong.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| ApiQuery(v))
+            .map_err(|e| ApiError::new(Code::InvalidParameter, e.body_text()))
+    }
+}
+
+/// The longest idempotency key (the ledger stores it with the event).
+pub const MAX_IDEMPOTENCY_KEY: usize = 200;
+
+/// The `Idempotency-Key` header every write must carry (trimmed, 1 to
+/// [`MAX_IDEMPOTENCY_KEY`] bytes); missing or unusable, a 400
+/// `missing_idempotency_key`.
+pub struct IdempotencyKey(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY)
+            .map(|k| IdempotencyKey(k.to_owned()))
+            .ok_or_else(|| ApiError::of(Code::MissingIdempotencyKey))
     }
 }
 

@@ -17,6 +17,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use sebroker_engine::Engine;
 
+use crate::api::write::write;
 use crate::api::{self, alerts, anchors, cases, keys, matches, notices, returns, sources, totals};
 use crate::door::Door;
 use crate::error::{ApiError, Code};
@@ -24,6 +25,7 @@ use crate::pages;
 use crate::policy::{self, Action, Route, Surface};
 use crate::principal::{self, Refusal};
 use crate::state::ServerState;
+use sebroker_ledger::input::{CaseEventInput, CaseInput, ReferralInput, ReturnInput};
 
 /// Request bodies above this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -132,7 +134,7 @@ fn table() -> Vec<(Route, Handler)> {
             "/api/v1/members/{id}/returns",
             Api,
             A::MemberReturnFile,
-            post(returns::file_return),
+            post(write::<ReturnInput>),
         ),
         row(
             M::GET,
@@ -189,14 +191,14 @@ fn table() -> Vec<(Route, Handler)> {
             "/api/v1/referrals",
             Api,
             A::ReferralCreate,
-            post(returns::refer),
+            post(write::<ReferralInput>),
         ),
         row(
             M::POST,
             "/api/v1/events/{seq}/void",
             Api,
             A::EventVoid,
-            post(returns::void),
+            post(write::<returns::VoidInput>),
         ),
         row(M::GET, "/api/v1/cases", Api, A::CasesList, get(cases::list)),
         row(
@@ -204,7 +206,7 @@ fn table() -> Vec<(Route, Handler)> {
             "/api/v1/cases",
             Api,
             A::CaseOpen,
-            post(cases::open),
+            post(write::<CaseInput>),
         ),
         row(
             M::GET,
@@ -218,7 +220,7 @@ fn table() -> Vec<(Route, Handler)> {
             "/api/v1/cases/{id}/events",
             Api,
             A::CaseEvent,
-            post(cases::add_event),
+            post(write::<CaseEventInput>),
         ),
         row(
             M::GET,

@@ -8,14 +8,14 @@
 //! Who may call what is decided by the policy table (`super::policy`)
 //! before these handlers run.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
 use super::blocking;
+use crate::body::ApiQuery;
 use crate::error::{ApiError, Code};
 use sebroker_alerts::log::DeliveryState;
 use sebroker_alerts::settings::SettingsInput;
@@ -38,9 +38,8 @@ pub struct AlertsParams {
 pub async fn member_alerts(
     State(app): State<super::State>,
     Path(id): Path<String>,
-    params: Result<Query<AlertsParams>, QueryRejection>,
+    ApiQuery(p): ApiQuery<AlertsParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(p) = params.map_err(|e| ApiError::new(Code::InvalidParameter, e.body_text()))?;
     let limit = super::bounded("limit", p.limit, 50, 500)?;
     blocking(move || {
         app.store
@@ -92,9 +91,8 @@ pub struct DeliveriesParams {
 /// log, newest alert first.
 pub async fn deliveries(
     State(app): State<super::State>,
-    params: Result<Query<DeliveriesParams>, QueryRejection>,
+    ApiQuery(p): ApiQuery<DeliveriesParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(p) = params.map_err(|e| ApiError::new(Code::InvalidParameter, e.body_text()))?;
     let state = match p.state.as_deref() {
         Some(s) => Some(DeliveryState::parse(s).ok_or_else(|| {
             ApiError::new(

@@ -2,19 +2,21 @@
 //! `POST /api/v1/cases/{id}/events`, `GET /api/v1/members/{id}/cases`.
 //! Brokers and admins write; member keys read their own cases only.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
 use axum::Json;
 use serde::Deserialize;
 
-use super::{blocking, idempotency_key, query, write_status, Paging};
+use super::write::LedgerWrite;
+use super::{blocking, Paging};
+use crate::body::ApiQuery;
 use crate::error::{ApiError, Code};
 use crate::principal::Principal;
+use sebroker_engine::Engine;
 use sebroker_ledger::auth::Role;
 use sebroker_ledger::input::{CaseEventInput, CaseInput};
 use sebroker_ledger::model::CaseStatus;
 use sebroker_ledger::state::Case;
+use sebroker_ledger::{Appended, NewEvent};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -71,9 +73,8 @@ fn filtered(app: &super::State, caller: &Principal, f: &CaseFilter) -> Result<Ve
 pub async fn list(
     caller: Principal,
     State(app): State<super::State>,
-    q: Result<Query<CaseFilter>, QueryRejection>,
+    ApiQuery(f): ApiQuery<CaseFilter>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let f = query(q)?;
     blocking(move || {
         let list = filtered(&app, &caller, &f)?;
         let page = Paging {
@@ -89,9 +90,8 @@ pub async fn member_cases(
     caller: Principal,
     State(app): State<super::State>,
     Path(id): Path<String>,
-    q: Result<Query<CaseFilter>, QueryRejection>,
+    ApiQuery(mut f): ApiQuery<CaseFilter>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let mut f = query(q)?;
     blocking(move || {
         if app.store.get_member(&id)?.is_none() {
             return Err(crate::principal::member_not_found(&id));
@@ -119,37 +119,48 @@ pub async fn show(
     .await
 }
 
-pub async fn open(
-    caller: Principal,
-    State(app): State<super::State>,
-    headers: HeaderMap,
-    crate::body::ApiJson(input): crate::body::ApiJson<CaseInput>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let key = idempotency_key(&headers)?;
-    blocking(move || {
-        let (done, case) = services::cases::open_case(&app, caller.actor(), input, key)?;
-        Ok((
-            write_status(done.replayed),
-            Json(serde_json::json!({ "case": case, "seq": done.record.seq, "replayed": done.replayed })),
-        ))
-    })
-    .await
+/// `POST /api/v1/cases`: 201 `{case, seq, replayed}`.
+impl LedgerWrite for CaseInput {
+    type Params = ();
+
+    fn into_event(
+        self,
+        app: &Engine,
+        _: &(),
+        actor: String,
+        key: String,
+    ) -> Result<NewEvent, ApiError> {
+        services::cases::open_event(app, self, actor, key)
+    }
+
+    fn answer(app: &Engine, _: &(), done: &Appended) -> Result<serde_json::Value, ApiError> {
+        Ok(case_answer(&services::cases::case_of(app, done)?, done))
+    }
 }
 
-pub async fn add_event(
-    caller: Principal,
-    State(app): State<super::State>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    crate::body::ApiJson(input): crate::body::ApiJson<CaseEventInput>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let key = idempotency_key(&headers)?;
-    blocking(move || {
-        let (done, case) = services::cases::record_step(&app, caller.actor(), &id, input, key)?;
-        Ok((
-            write_status(done.replayed),
-            Json(serde_json::json!({ "case": case, "seq": done.record.seq, "replayed": done.replayed })),
-        ))
-    })
-    .await
+/// `POST /api/v1/cases/{id}/events`: 201 `{case, seq, replayed}`.
+impl LedgerWrite for CaseEventInput {
+    type Params = Path<String>;
+
+    fn into_event(
+        self,
+        app: &Engine,
+        Path(id): &Path<String>,
+        actor: String,
+        key: String,
+    ) -> Result<NewEvent, ApiError> {
+        services::cases::step_event(app, id, self, actor, key)
+    }
+
+    fn answer(
+        app: &Engine,
+        Path(id): &Path<String>,
+        done: &Appended,
+    ) -> Result<serde_json::Value, ApiError> {
+        Ok(case_answer(&services::cases::case(app, id)?, done))
+    }
+}
+
+fn case_answer(case: &Case, done: &Appended) -> serde_json::Value {
+    serde_json::json!({ "case": case, "seq": done.record.seq, "replayed": done.replayed })
 }

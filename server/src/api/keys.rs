@@ -2,13 +2,13 @@
 //! is in the answer, once), `POST /api/v1/keys/{id}/revoke`. The CLI's
 //! `sebroker keys` goes through these while `serve` holds the data folder.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
-use super::{blocking, query, Paging};
+use super::{blocking, Paging};
+use crate::body::ApiQuery;
 use crate::error::{ApiError, Code};
 use sebroker_ledger::auth::Role;
 
@@ -27,9 +27,8 @@ pub struct KeyInput {
 
 pub async fn list(
     State(app): State<super::State>,
-    q: Result<Query<Paging>, QueryRejection>,
+    ApiQuery(page): ApiQuery<Paging>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let page = query(q)?;
     let mut keys = app.ledger.keys();
     for k in &mut keys {
         k.hash = String::new();

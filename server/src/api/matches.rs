@@ -2,12 +2,12 @@
 //! `GET /api/v1/notices/{ocid}/matches`, `GET /api/v1/members/{id}/matches`,
 //! `GET /api/v1/notices/{ocid}/consortia`, and the member list and profile.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use serde::Deserialize;
 
 use super::blocking;
+use crate::body::ApiQuery;
 use crate::error::{ApiError, Code};
 use crate::principal::{member_not_found, Principal};
 use sebroker_alerts::selection::member_matches;
@@ -29,10 +29,6 @@ pub const MAX_TOP: usize = 500;
 pub const MAX_CONSORTIA: usize = 20;
 pub const MAX_CONSORTIUM_SIZE: usize = 4;
 
-fn bad(e: QueryRejection) -> ApiError {
-    ApiError::new(Code::InvalidParameter, e.body_text())
-}
-
 fn notice_not_found(ocid: &str) -> ApiError {
     ApiError::new(
         Code::NoticeNotFound,
@@ -43,9 +39,8 @@ fn notice_not_found(ocid: &str) -> ApiError {
 pub async fn notice_matches(
     State(app): State<super::State>,
     Path(ocid): Path<String>,
-    params: Result<Query<MatchParams>, QueryRejection>,
+    ApiQuery(p): ApiQuery<MatchParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(p) = params.map_err(bad)?;
     let top = super::bounded("top", p.top, 10, MAX_TOP)?;
     blocking(move || {
         let (_, matches) = app
@@ -62,9 +57,8 @@ pub async fn notice_matches(
 pub async fn member_matches_route(
     State(app): State<super::State>,
     Path(id): Path<String>,
-    params: Result<Query<MatchParams>, QueryRejection>,
+    ApiQuery(p): ApiQuery<MatchParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(p) = params.map_err(bad)?;
     let top = super::bounded("top", p.top, 10, MAX_TOP)?;
     blocking(move || {
         app.store
@@ -100,9 +94,8 @@ pub async fn member_matches_route(
 pub async fn consortia(
     State(app): State<super::State>,
     Path(ocid): Path<String>,
-    params: Result<Query<MatchParams>, QueryRejection>,
+    ApiQuery(p): ApiQuery<MatchParams>,
 ) -> Result<Json<sebroker_matching::consortia::Proposals>, ApiError> {
-    let Query(p) = params.map_err(bad)?;
     let max_size = super::bounded("max_size", p.max_size, 4, MAX_CONSORTIUM_SIZE)?;
     let top = super::bounded("top", p.top, 3, MAX_CONSORTIA)?;
     blocking(move || {
@@ -118,9 +111,8 @@ pub async fn consortia(
 pub async fn members(
     caller: Principal,
     State(app): State<super::State>,
-    page: Result<Query<super::Paging>, QueryRejection>,
+    ApiQuery(page): ApiQuery<super::Paging>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(page) = page.map_err(bad)?;
     blocking(move || {
         let list: Vec<serde_json::Value> = app
             .store

@@ -12,10 +12,11 @@ pub mod notices;
 pub mod returns;
 pub mod sources;
 pub mod totals;
+pub mod write;
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, Code};
@@ -120,31 +121,6 @@ pub fn bounded(
 
 /// Runs blocking work (store, ledger) off the async threads.
 pub use crate::blocking::try_run as blocking;
-
-/// The longest idempotency key (the ledger stores it with the event).
-pub const MAX_IDEMPOTENCY_KEY: usize = 200;
-
-/// The `Idempotency-Key` header every write must carry.
-pub fn idempotency_key(h: &HeaderMap) -> Result<String, ApiError> {
-    h.get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY)
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            ApiError::new(Code::MissingIdempotencyKey, "every write needs an `Idempotency-Key` header (1 to 200 bytes of unique text; send the same key when retrying)",
-            )
-        })
-}
-
-/// A query string parsed with its rejection turned into our error shape;
-/// paging bounds are checked by the types that carry them.
-pub fn query<T>(
-    q: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
-) -> Result<T, ApiError> {
-    q.map(|axum::extract::Query(v)| v)
-        .map_err(|e| ApiError::new(Code::InvalidParameter, e.body_text()))
-}
 
 /// 201 for a new write, 200 for a replayed one.
 pub fn write_status(replayed: bool) -> StatusCode {

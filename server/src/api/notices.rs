@@ -1,19 +1,18 @@
 //! `GET /api/v1/notices` (search, same parameters as `sebroker search`) and
 //! `GET /api/v1/notices/{ocid}` (one notice in full, with its contacts).
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 
+use crate::body::ApiQuery;
 use crate::error::{ApiError, Code};
 use sebroker_engine::search::{self, SearchPage, SearchParams};
 use sebroker_index::Notice;
 
 pub async fn list(
     State(app): State<super::State>,
-    params: Result<Query<SearchParams>, QueryRejection>,
+    ApiQuery(params): ApiQuery<SearchParams>,
 ) -> Result<Json<SearchPage>, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::new(Code::InvalidParameter, e.body_text()))?;
     super::search_limit(params.limit)?;
     let page = crate::blocking::try_run(move || Ok(search::search(&app, &params)?)).await?;
     Ok(Json(page))

@@ -3,25 +3,25 @@
 //! /api/v1/referrals`), and compensating voids (`POST
 //! /api/v1/events/{seq}/void`).
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
 use axum::Json;
 use serde::Deserialize;
 
-use super::{blocking, idempotency_key, query, write_status, Paging};
+use super::write::{event_answer, LedgerWrite};
+use super::{blocking, Paging};
+use crate::body::ApiQuery;
 use crate::error::ApiError;
 use crate::principal::{member_not_found, Principal};
+use sebroker_engine::Engine;
 use sebroker_ledger::input::{ReferralInput, ReturnInput};
 use sebroker_ledger::model::Event;
-use sebroker_ledger::NewEvent;
+use sebroker_ledger::{Appended, NewEvent};
 
 pub async fn member_returns(
     State(app): State<super::State>,
     Path(id): Path<String>,
-    q: Result<Query<Paging>, QueryRejection>,
+    ApiQuery(page): ApiQuery<Paging>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let page = query(q)?;
     blocking(move || {
         if app.store.get_member(&id)?.is_none() {
             return Err(member_not_found(&id));
@@ -40,32 +40,35 @@ pub async fn member_returns(
 
 pub async fn list(
     State(app): State<super::State>,
-    q: Result<Query<Paging>, QueryRejection>,
+    ApiQuery(page): ApiQuery<Paging>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let page = query(q)?;
     blocking(move || Ok(Json(page.wrap("returns", app.ledger.state().returns())))).await
 }
 
-pub async fn file_return(
-    caller: Principal,
-    State(app): State<super::State>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    crate::body::ApiJson(input): crate::body::ApiJson<ReturnInput>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let key = idempotency_key(&headers)?;
-    blocking(move || {
-        if app.store.get_member(&id)?.is_none() {
-            return Err(member_not_found(&id));
+/// `POST /api/v1/members/{id}/returns`: 201 `{event, replayed}`.
+impl LedgerWrite for ReturnInput {
+    type Params = Path<String>;
+
+    fn into_event(
+        self,
+        app: &Engine,
+        Path(id): &Path<String>,
+        actor: String,
+        key: String,
+    ) -> Result<NewEvent, ApiError> {
+        if app.store.get_member(id)?.is_none() {
+            return Err(member_not_found(id));
         }
-        let e = input.into_event(app.store.as_ref(), &id, caller.actor(), key)?;
-        let done = sebroker_engine::views::record(&app, e)?;
-        Ok((
-            write_status(done.replayed),
-            Json(serde_json::json!({ "event": done.record, "replayed": done.replayed })),
-        ))
-    })
-    .await
+        Ok(self.into_event(app.store.as_ref(), id, actor, key)?)
+    }
+
+    fn answer(
+        _: &Engine,
+        _: &Path<String>,
+        done: &Appended,
+    ) -> Result<serde_json::Value, ApiError> {
+        Ok(event_answer(done))
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -83,9 +86,8 @@ pub struct ReferralFilter {
 pub async fn referrals(
     caller: Principal,
     State(app): State<super::State>,
-    q: Result<Query<ReferralFilter>, QueryRejection>,
+    ApiQuery(f): ApiQuery<ReferralFilter>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let f = query(q)?;
     blocking(move || {
         let lookup = app.cluster_lookup();
         let list: Vec<_> = app
@@ -110,22 +112,23 @@ pub async fn referrals(
     .await
 }
 
-pub async fn refer(
-    caller: Principal,
-    State(app): State<super::State>,
-    headers: HeaderMap,
-    crate::body::ApiJson(input): crate::body::ApiJson<ReferralInput>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let key = idempotency_key(&headers)?;
-    blocking(move || {
-        let e = input.into_event(app.store.as_ref(), caller.actor(), key)?;
-        let done = sebroker_engine::views::record(&app, e)?;
-        Ok((
-            write_status(done.replayed),
-            Json(serde_json::json!({ "event": done.record, "replayed": done.replayed })),
-        ))
-    })
-    .await
+/// `POST /api/v1/referrals`: 201 `{event, replayed}`.
+impl LedgerWrite for ReferralInput {
+    type Params = ();
+
+    fn into_event(
+        self,
+        app: &Engine,
+        _: &(),
+        actor: String,
+        key: String,
+    ) -> Result<NewEvent, ApiError> {
+        Ok(self.into_event(app.store.as_ref(), actor, key)?)
+    }
+
+    fn answer(_: &Engine, _: &(), done: &Appended) -> Result<serde_json::Value, ApiError> {
+        Ok(event_answer(done))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,34 +138,32 @@ pub struct VoidInput {
     pub reason: String,
 }
 
-/// A compensating event: the event `seq` (a case step, a referral or a
-/// return) no longer counts. Nothing is edited or deleted.
-pub async fn void(
-    caller: Principal,
-    State(app): State<super::State>,
-    Path(seq): Path<u64>,
-    headers: HeaderMap,
-    crate::body::ApiJson(input): crate::body::ApiJson<VoidInput>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let key = idempotency_key(&headers)?;
-    blocking(move || {
-        let done = sebroker_engine::views::record(
-            &app,
-            NewEvent {
-                date: None,
-                actor: caller.actor(),
-                idempotency_key: key,
-                notes: None,
-                event: Event::Voided {
-                    voids_seq: seq,
-                    reason: input.reason,
-                },
+/// `POST /api/v1/events/{seq}/void`: a compensating event, the event
+/// `seq` (a case step, a referral or a return) no longer counts. Nothing is
+/// edited or deleted. 201 `{event, replayed}`.
+impl LedgerWrite for VoidInput {
+    type Params = Path<u64>;
+
+    fn into_event(
+        self,
+        _: &Engine,
+        Path(seq): &Path<u64>,
+        actor: String,
+        key: String,
+    ) -> Result<NewEvent, ApiError> {
+        Ok(NewEvent {
+            date: None,
+            actor,
+            idempotency_key: key,
+            notes: None,
+            event: Event::Voided {
+                voids_seq: *seq,
+                reason: self.reason,
             },
-        )?;
-        Ok((
-            write_status(done.replayed),
-            Json(serde_json::json!({ "event": done.record, "replayed": done.replayed })),
-        ))
-    })
-    .await
+        })
+    }
+
+    fn answer(_: &Engine, _: &Path<u64>, done: &Appended) -> Result<serde_json::Value, ApiError> {
+        Ok(event_answer(done))
+    }
 }

@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 
-use super::{blocking, query};
+use super::blocking;
+use crate::body::ApiQuery;
 use crate::error::ApiError;
 use crate::principal::Principal;
 use sebroker_ledger::totals::{By, Kpis, Reconciliation, Totals};
@@ -24,9 +24,8 @@ pub struct TotalsParams {
 pub async fn totals(
     caller: Principal,
     State(app): State<super::State>,
-    q: Result<Query<TotalsParams>, QueryRejection>,
+    ApiQuery(p): ApiQuery<TotalsParams>,
 ) -> Result<Json<Totals>, ApiError> {
-    let p = query(q)?;
     let by = By::parse(p.by.as_deref().unwrap_or("cluster"))?;
     if by == By::Member {
         // Funders see anonymised aggregates only.
@@ -44,9 +43,8 @@ pub struct KpiParams {
 
 pub async fn kpis(
     State(app): State<super::State>,
-    q: Result<Query<KpiParams>, QueryRejection>,
+    ApiQuery(p): ApiQuery<KpiParams>,
 ) -> Result<Json<Kpis>, ApiError> {
-    let p = query(q)?;
     let today = match p.today.as_deref() {
         Some(s) => {
             sebroker_ledger::model::ymd::parse(s).map_err(sebroker_engine::Error::Invalid)?
@@ -72,9 +70,8 @@ pub struct StatsParams {
 /// holds the data folder).
 pub async fn stats(
     State(app): State<super::State>,
-    q: Result<Query<StatsParams>, QueryRejection>,
+    ApiQuery(p): ApiQuery<StatsParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let p = query(q)?;
     blocking(move || {
         let now = match &p.now {
             Some(s) => sebroker_engine::search::parse_when("now", s, false)?,
