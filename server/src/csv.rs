@@ -2,7 +2,8 @@
 //! `Accept: text/csv`. The handler answers JSON as usual; this layer turns
 //! the answer's list (the first array of objects in it, or the object
 //! itself) into CSV, flattening nested fields as `a.b` and joining lists of
-//! plain values with `;`.
+//! plain values with `;`. The dashboard's totals download is written here
+//! too ([`totals`]): every CSV the server sends comes from [`write`].
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -61,13 +62,54 @@ pub async fn negotiate(mut req: Request, next: Next) -> Response {
     let Ok(v) = serde_json::from_slice::<Value>(&bytes) else {
         return Response::from_parts(parts, Body::from(bytes));
     };
-    let mut out = Response::new(Body::from(to_csv(&v)));
+    let mut out = response(to_csv(&v), None);
     *out.status_mut() = parts.status;
-    out.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
     out
+}
+
+/// The content type of every CSV answer.
+pub const CONTENT_TYPE: &str = "text/csv; charset=utf-8";
+
+/// A CSV answer; with `filename`, offered as a download of that name.
+pub fn response(text: String, filename: Option<&str>) -> Response {
+    let mut out = Response::new(Body::from(text));
+    let h = out.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    if let Some(v) =
+        filename.and_then(|n| HeaderValue::from_str(&format!("attachment; filename=\"{n}\"")).ok())
+    {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    out
+}
+
+/// The dashboard's totals download: fixed columns (an empty total still
+/// has its header), progress to two decimals.
+pub fn totals(t: &sebroker_ledger::totals::Totals) -> String {
+    let columns = [
+        "key",
+        "value_pence",
+        "wins",
+        "target_pence",
+        "progress_percent",
+    ]
+    .map(str::to_owned);
+    let rows: Vec<Vec<String>> = t
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                text_cell(&r.key),
+                r.value_pence.to_string(),
+                r.wins.to_string(),
+                r.target_pence.map(|v| v.to_string()).unwrap_or_default(),
+                r.progress_percent
+                    .map(|v| format!("{v:.2}"))
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    write(&columns, &rows)
 }
 
 /// The rows of an answer: an array itself, else the first array of objects
@@ -196,6 +238,41 @@ mod tests {
             "key,members,value_pence,win.date,extra\nwalsall,a;b,5,2026-01-01,\n\"smethwick, west\",,7,,\n"
         );
         assert_eq!(to_csv(&serde_json::json!({"a": 1})), "a\n1\n");
+    }
+
+    #[test]
+    fn totals_download_has_fixed_columns() {
+        use sebroker_ledger::totals::{TotalRow, Totals};
+        let row = |key: &str, target, progress| TotalRow {
+            key: key.into(),
+            value_pence: 1250,
+            wins: 2,
+            target_pence: target,
+            progress_percent: progress,
+        };
+        let t = Totals {
+            by: "cluster",
+            total_pence: 2500,
+            target_pence: 5000,
+            progress_percent: 50.0,
+            wins: 4,
+            rows: vec![
+                row("walsall", Some(2500), Some(50.0)),
+                row("=x, y", None, None),
+            ],
+        };
+        assert_eq!(
+            totals(&t),
+            "key,value_pence,wins,target_pence,progress_percent\nwalsall,1250,2,2500,50.00\n\"'=x, y\",1250,2,,\n"
+        );
+        let empty = Totals {
+            rows: Vec::new(),
+            ..t
+        };
+        assert_eq!(
+            totals(&empty),
+            "key,value_pence,wins,target_pence,progress_percent\n"
+        );
     }
 
     #[test]

@@ -153,12 +153,31 @@ pub fn decide(
         Access::Roles(roles) if roles.contains(&role) => Decision::Allow,
         Access::Roles(_) => Decision::Forbidden,
         Access::RolesOrOwnMember(roles) if roles.contains(&role) => Decision::Allow,
-        Access::RolesOrOwnMember(_) if role == Role::Member => match (own, path_member) {
-            (Some(o), Some(p)) if o == p => Decision::Allow,
+        Access::RolesOrOwnMember(_) if role == Role::Member => match path_member {
+            Some(p) if may_see_member(role, own, p) => Decision::Allow,
             _ => Decision::Hidden,
         },
         Access::RolesOrOwnMember(_) => Decision::Forbidden,
     }
+}
+
+/// Whether `role` may perform `action` at all (no member named): what the
+/// pages ask before they offer a link.
+pub fn allows(action: Action, role: Role) -> bool {
+    decide(action, role, None, None) == Decision::Allow
+}
+
+/// The one rule for records about members: a member key sees only its own
+/// member's records (`own` is the member its key belongs to); every other
+/// role the route admitted sees them all.
+pub fn may_see_member(role: Role, own: Option<&str>, member: &str) -> bool {
+    role != Role::Member || own == Some(member)
+}
+
+/// A record about several members (a case, a consortium) is visible when
+/// any one of them is.
+pub fn may_see_any_member(role: Role, own: Option<&str>, members: &[String]) -> bool {
+    role != Role::Member || members.iter().any(|m| may_see_member(role, own, m))
 }
 
 /// The roles an action admits, for error messages and documentation.
@@ -186,6 +205,21 @@ mod tests {
         assert_eq!(d(Role::Member, None, Some("b")), Decision::Hidden);
         assert_eq!(d(Role::Funder, None, Some("a")), Decision::Forbidden);
         assert_eq!(d(Role::Broker, None, Some("a")), Decision::Allow);
+    }
+
+    #[test]
+    fn a_member_sees_only_its_own_records() {
+        assert!(may_see_member(Role::Member, Some("a"), "a"));
+        assert!(!may_see_member(Role::Member, Some("a"), "b"));
+        assert!(!may_see_member(Role::Member, None, "a"));
+        for r in [Role::Admin, Role::Broker, Role::Funder] {
+            assert!(may_see_member(r, None, "a"));
+            assert!(may_see_any_member(r, None, &[]));
+        }
+        let case = ["b".to_owned(), "a".to_owned()];
+        assert!(may_see_any_member(Role::Member, Some("a"), &case));
+        assert!(!may_see_any_member(Role::Member, Some("c"), &case));
+        assert!(!may_see_any_member(Role::Member, Some("a"), &[]));
     }
 
     #[test]

@@ -312,7 +312,13 @@ impl Principal {
     /// Whether rows about member `id` belong in this principal's answers
     /// (lists filter with this; a member sees only itself).
     pub fn sees_member(&self, id: &str) -> bool {
-        self.role != Role::Member || self.member_id.as_deref() == Some(id)
+        policy::may_see_member(self.role, self.member_id.as_deref(), id)
+    }
+
+    /// Whether a record about these members (a case) belongs in this
+    /// principal's answers.
+    pub fn sees_any_member(&self, members: &[String]) -> bool {
+        policy::may_see_any_member(self.role, self.member_id.as_deref(), members)
     }
 
     /// Who the ledger records as the author of a write.

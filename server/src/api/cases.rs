@@ -12,7 +12,6 @@ use crate::body::ApiQuery;
 use crate::error::{ApiError, Code};
 use crate::principal::Principal;
 use sebroker_engine::Engine;
-use sebroker_ledger::auth::Role;
 use sebroker_ledger::input::{CaseEventInput, CaseInput};
 use sebroker_ledger::model::CaseStatus;
 use sebroker_ledger::state::Case;
@@ -33,15 +32,10 @@ pub struct CaseFilter {
 
 use crate::services::{self, cases::case_not_found};
 
-/// Whether the caller may see this case (members: only their own).
+/// Whether the caller may see this case (the policy's rule: members only
+/// their own).
 fn visible(caller: &Principal, c: &Case) -> bool {
-    match caller.role {
-        Role::Member => caller
-            .member_id
-            .as_ref()
-            .is_some_and(|m| c.members.contains(m)),
-        _ => true,
-    }
+    caller.sees_any_member(&c.members)
 }
 
 fn filtered(app: &super::State, caller: &Principal, f: &CaseFilter) -> Result<Vec<Case>, ApiError> {

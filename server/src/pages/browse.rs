@@ -377,7 +377,7 @@ pub async fn member(
         @for x in &matches {
             div class="card" {
                 p { strong { (format!("{:.3}", x.matched.score)) } " "
-                    @if viewer.session.role.brokers() { a href={ "/notices/" (urlencode(&x.ocid)) } { (x.title) } } @else { (x.title) }
+                    @if crate::policy::allows(crate::policy::Action::PageNotice, viewer.session.role) { a href={ "/notices/" (urlencode(&x.ocid)) } { (x.title) } } @else { (x.title) }
                     " " (status_badge(x.status)) }
                 ul { @for r in &x.matched.reasons { li { (r) } } }
             }

@@ -6,6 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
 
 use super::auth::Viewer;
+use crate::policy::{allows, Action};
 
 const CSS: &str = r#"
 :root { --ink:#1b1b1b; --muted:#505a5f; --line:#b1b4b6; --accent:#1d70b8; --bg:#fff; --soft:#f3f2f1; --ok:#00703c; }
@@ -67,12 +68,11 @@ pub fn page(viewer: &Viewer, title: &str, body: Markup) -> Html<String> {
             body {
                 header {
                     a href="/" { "sebroker" }
-                    @if role.brokers() {
-                        a href="/search" { "Search" }
-                        a href="/members" { "Members" }
-                        a href="/pipeline" { "Pipeline" }
-                    }
-                    @if role != super::Role::Member {
+                    // The links the policy table lets this role open.
+                    @if allows(Action::PageSearch, role) { a href="/search" { "Search" } }
+                    @if allows(Action::PageMembers, role) { a href="/members" { "Members" } }
+                    @if allows(Action::PagePipeline, role) { a href="/pipeline" { "Pipeline" } }
+                    @if allows(Action::PageDashboard, role) {
                         a href="/dashboard" { "Dashboard" }
                     }
                     @if let Some(id) = &viewer.session.member_id {

@@ -4,7 +4,6 @@
 //! KPI table, CSV downloads).
 
 use axum::extract::{Path, Query, State};
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup, PreEscaped};
@@ -342,37 +341,5 @@ pub async fn totals_csv(
         Ok(t) => t,
         Err(e) => return internal(&e),
     };
-    let columns: Vec<String> = [
-        "key",
-        "value_pence",
-        "wins",
-        "target_pence",
-        "progress_percent",
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    let rows: Vec<Vec<String>> = t
-        .rows
-        .iter()
-        .map(|r| {
-            vec![
-                crate::csv::text_cell(&r.key),
-                r.value_pence.to_string(),
-                r.wins.to_string(),
-                r.target_pence.map(|v| v.to_string()).unwrap_or_default(),
-                r.progress_percent
-                    .map(|v| format!("{v:.2}"))
-                    .unwrap_or_default(),
-            ]
-        })
-        .collect();
-    let out = crate::csv::write(&columns, &rows);
-    (
-        [
-            (CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (CONTENT_DISPOSITION, "attachment; filename=\"totals.csv\""),
-        ],
-        out,
-    )
-        .into_response()
+    crate::csv::response(crate::csv::totals(&t), Some("totals.csv"))
 }
