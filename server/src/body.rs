@@ -115,10 +115,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 v.eq_ignore_ascii_case("application/json") || v.ends_with("+json")
             });
         if !json {
-            return Err(ApiError::new(
-                Code::UnsupportedMediaType,
-                "send the body as JSON with `Content-Type: application/json`",
-            ));
+            return Err(ApiError::of(Code::UnsupportedMediaType));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             // Over the body limit is its own code (as the router's

@@ -250,6 +250,24 @@ impl From<sebroker_engine::Error> for ApiError {
     }
 }
 
+/// No member `id` (or not one the caller may see).
+pub fn member_not_found(id: &str) -> ApiError {
+    ApiError::new(Code::MemberNotFound, format!("no member with id {id:?}"))
+}
+
+/// No notice `ocid`.
+pub fn notice_not_found(ocid: &str) -> ApiError {
+    ApiError::new(
+        Code::NoticeNotFound,
+        format!("no notice with ocid {ocid:?}"),
+    )
+}
+
+/// No case `id` (or not one the caller may see).
+pub fn case_not_found(id: &str) -> ApiError {
+    ApiError::new(Code::CaseNotFound, format!("no case with id {id:?}"))
+}
+
 pub async fn not_found() -> ApiError {
     ApiError::of(Code::RouteNotFound)
 }

@@ -156,19 +156,10 @@ fn bad_credential(s: &ServerState, addr: &str, e: ApiError) -> ApiError {
 fn from_bearer(s: &ServerState, parts: &Parts) -> Result<Principal, ApiError> {
     let addr = client_addr(parts);
     let Some(token) = bearer(&parts.headers) else {
-        return Err(bad_credential(s, &addr, ApiError::new(Code::MissingKey, "send an API key as `Authorization: Bearer <key>` (create one with `sebroker keys create`)",
-        )));
+        return Err(bad_credential(s, &addr, ApiError::of(Code::MissingKey)));
     };
-    resolve(&s.app, &s.door, token, Via::Key).ok_or_else(|| {
-        bad_credential(
-            s,
-            &addr,
-            ApiError::new(
-                Code::InvalidKey,
-                "the API key is not valid (unknown, revoked or expired)",
-            ),
-        )
-    })
+    resolve(&s.app, &s.door, token, Via::Key)
+        .ok_or_else(|| bad_credential(s, &addr, ApiError::of(Code::InvalidKey)))
 }
 
 /// The session's principal, checked against its key now; a session whose
@@ -295,9 +286,7 @@ pub fn forbidden(action: Action, role: Role) -> ApiError {
     )
 }
 
-pub fn member_not_found(id: &str) -> ApiError {
-    ApiError::new(Code::MemberNotFound, format!("no member with id {id:?}"))
-}
+pub use crate::error::member_not_found;
 
 impl Principal {
     /// Asks the policy table about a refinement of the route's action (e.g.
@@ -346,8 +335,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
         // and the router is built from the table.
         parts.extensions.get::<Principal>().cloned().ok_or_else(|| {
             tracing::error!(path = %parts.uri.path(), "a handler needs a principal its route did not admit");
-            ApiError::new(Code::Internal, "internal error; see the server log",
-            )
+            ApiError::of(Code::Internal)
         })
     }
 }

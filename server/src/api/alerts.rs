@@ -16,15 +16,11 @@ use serde::Deserialize;
 
 use super::blocking;
 use crate::body::ApiQuery;
-use crate::error::{ApiError, Code};
+use crate::error::{member_not_found, ApiError, Code};
 use sebroker_alerts::log::DeliveryState;
 use sebroker_alerts::settings::SettingsInput;
 use sebroker_alerts::{self as alerts, RunOptions, Scope};
 use sebroker_engine::search::parse_when;
-
-fn member_not_found(id: &str) -> ApiError {
-    ApiError::new(Code::MemberNotFound, format!("no member with id {id:?}"))
-}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -176,11 +172,7 @@ pub async fn feed(State(app): State<super::State>, Path(file): Path<String>) -> 
             xml,
         )
             .into_response(),
-        Ok(None) => ApiError::new(
-            Code::FeedNotFound,
-            "no feed at this address (it may have been revoked)",
-        )
-        .into_response(),
+        Ok(None) => ApiError::of(Code::FeedNotFound).into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -203,7 +195,7 @@ pub async fn unsubscribe(
         let log = app.alert_log();
         let member = log
             .member_of_unsubscribe_token(&token)?
-            .ok_or_else(|| ApiError::new(Code::UnsubscribeNotFound, "this unsubscribe link is not valid"))?;
+            .ok_or_else(|| ApiError::of(Code::UnsubscribeNotFound))?;
         alerts::put_settings(
             app.as_ref(),
             &member,

@@ -9,8 +9,9 @@ use serde::Deserialize;
 use super::write::LedgerWrite;
 use super::{blocking, Paging};
 use crate::body::ApiQuery;
-use crate::error::{ApiError, Code};
+use crate::error::{case_not_found, ApiError, Code};
 use crate::principal::Principal;
+use crate::services;
 use sebroker_engine::Engine;
 use sebroker_ledger::input::{CaseEventInput, CaseInput};
 use sebroker_ledger::model::CaseStatus;
@@ -29,8 +30,6 @@ pub struct CaseFilter {
     #[serde(deserialize_with = "super::bounded::offset")]
     pub offset: Option<usize>,
 }
-
-use crate::services::{self, cases::case_not_found};
 
 /// Whether the caller may see this case (the policy's rule: members only
 /// their own).

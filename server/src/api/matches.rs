@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::blocking;
 use crate::body::ApiQuery;
-use crate::error::{ApiError, Code};
+use crate::error::{notice_not_found, ApiError, Code};
 use crate::principal::{member_not_found, Principal};
 use sebroker_alerts::selection::member_matches;
 use sebroker_engine::search::parse_when;
@@ -28,13 +28,6 @@ pub const MAX_TOP: usize = 500;
 /// The most consortia one answer proposes, and the largest consortium.
 pub const MAX_CONSORTIA: usize = 20;
 pub const MAX_CONSORTIUM_SIZE: usize = 4;
-
-fn notice_not_found(ocid: &str) -> ApiError {
-    ApiError::new(
-        Code::NoticeNotFound,
-        format!("no notice with ocid {ocid:?}"),
-    )
-}
 
 pub async fn notice_matches(
     State(app): State<super::State>,

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 
 use crate::body::ApiQuery;
-use crate::error::{ApiError, Code};
+use crate::error::{notice_not_found, ApiError};
 use sebroker_engine::search::{self, SearchPage, SearchParams};
 use sebroker_index::Notice;
 
@@ -22,14 +22,9 @@ pub async fn show(
     State(app): State<super::State>,
     Path(ocid): Path<String>,
 ) -> Result<Json<Notice>, ApiError> {
-    let notice =
-        crate::blocking::try_run(move || Ok(app.store.get_notice(&ocid).map(|n| (n, ocid))?))
-            .await?;
-    match notice {
-        (Some(n), _) => Ok(Json(n)),
-        (None, ocid) => Err(ApiError::new(
-            Code::NoticeNotFound,
-            format!("no notice with ocid {ocid:?}"),
-        )),
-    }
+    crate::blocking::try_run(move || match app.store.get_notice(&ocid)? {
+        Some(n) => Ok(Json(n)),
+        None => Err(notice_not_found(&ocid)),
+    })
+    .await
 }

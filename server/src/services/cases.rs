@@ -7,11 +7,7 @@ use sebroker_ledger::model::Event;
 use sebroker_ledger::state::Case;
 use sebroker_ledger::{Appended, NewEvent};
 
-use crate::error::{ApiError, Code};
-
-pub fn case_not_found(id: &str) -> ApiError {
-    ApiError::new(Code::CaseNotFound, format!("no case with id {id:?}"))
-}
+use crate::error::{case_not_found, ApiError, Code};
 
 /// The case `id` as it stands, or `case_not_found`.
 pub fn case(app: &Engine, id: &str) -> Result<Case, ApiError> {
