@@ -5,7 +5,7 @@
 //! unsubscribe link `/unsubscribe/{token}` (their tokens are the
 //! credentials).
 //!
-//! Who may call what is decided by the policy table (`super::policy`)
+//! Who may call what is decided by the policy table (`crate::policy`)
 //! before these handlers run.
 
 use axum::extract::{Path, State};

@@ -2,9 +2,10 @@
 //! (maud) served by the same axum server, working without JavaScript.
 //! Sign-in exchanges an API key for a session cookie (HttpOnly,
 //! SameSite=Strict, Secure behind TLS); the session is checked against its
-//! key at every request (see `api::principal`); every form, sign-in
+//! key at every request (see [`crate::principal`]); every form, sign-in
 //! included, carries a CSRF token. Routes and who may open them are in
-//! `api::routes` and `api::policy`.
+//! [`crate::router`] and [`crate::policy`]; the ledger writes go through
+//! [`crate::services`], blocking work through [`crate::blocking`].
 
 pub(crate) mod auth;
 pub(crate) mod browse;
