@@ -13,14 +13,30 @@ pub async fn call(
     token: &str,
     body: Option<serde_json::Value>,
 ) -> (StatusCode, serde_json::Value) {
-    let req = Request::builder()
+    send(app, method, uri, token, &[], body.map(|b| b.to_string())).await
+}
+
+/// As [`call`], with extra headers and a body sent as given (JSON content
+/// type), so tests can send malformed JSON.
+pub async fn send(
+    app: &std::sync::Arc<sebroker_engine::Engine>,
+    method: &str,
+    uri: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+) -> (StatusCode, serde_json::Value) {
+    let mut req = Request::builder()
         .method(method)
         .uri(uri)
         .header("authorization", format!("Bearer {token}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
     let req = match body {
         Some(b) => req
             .header("content-type", "application/json")
-            .body(Body::from(b.to_string())),
+            .body(Body::from(b)),
         None => req.body(Body::empty()),
     }
     .expect("request");

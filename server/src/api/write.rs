@@ -68,3 +68,105 @@ pub async fn write<W: LedgerWrite>(
 pub fn event_answer(done: &Appended) -> serde_json::Value {
     serde_json::json!({ "event": done.record, "replayed": done.replayed })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::http::StatusCode;
+    use serde_json::json;
+
+    use crate::testing::send;
+
+    const TOKEN: &str = "test-admin-token-0123456789abcdef";
+
+    fn app() -> (tempfile::TempDir, Arc<sebroker_engine::Engine>) {
+        let (dir, mut app) = sebroker_engine::demo::open_in_tempdir();
+        app.config.sync.admin_token = Some(sebroker_engine::config::Secret(TOKEN.into()));
+        (dir, Arc::new(app))
+    }
+
+    async fn post(
+        app: &Arc<sebroker_engine::Engine>,
+        uri: &str,
+        key: Option<&str>,
+        body: &str,
+    ) -> (StatusCode, serde_json::Value) {
+        let headers: Vec<(&str, &str)> = key.map(|k| ("idempotency-key", k)).into_iter().collect();
+        send(app, "POST", uri, TOKEN, &headers, Some(body.to_owned())).await
+    }
+
+    /// New → 201, the same key again → 200 with the same record; the body
+    /// is judged before the key; a void must name the case's own event.
+    #[tokio::test]
+    async fn writes_answer_new_replayed_and_refused_in_one_shape() {
+        let (_dir, app) = app();
+        let (st, page) = send(&app, "GET", "/api/v1/notices?limit=1", TOKEN, &[], None).await;
+        assert_eq!(st, StatusCode::OK, "{page}");
+        let ocid = page["hits"][0]["ocid"]
+            .as_str()
+            .expect("an ocid")
+            .to_owned();
+        let body = json!({ "ocid": ocid, "members": ["m-0001"] }).to_string();
+
+        let (st, first) = post(&app, "/api/v1/cases", Some("w-1"), &body).await;
+        assert_eq!(st, StatusCode::CREATED, "{first}");
+        assert_eq!(first["replayed"], false);
+        let (st, again) = post(&app, "/api/v1/cases", Some("w-1"), &body).await;
+        assert_eq!(st, StatusCode::OK, "{again}");
+        assert_eq!(again["replayed"], true);
+        assert_eq!(again["seq"], first["seq"]);
+        assert_eq!(again["case"], first["case"]);
+
+        let (st, e) = post(&app, "/api/v1/cases", None, &body).await;
+        assert_eq!(
+            (st, &e["error"]["code"]),
+            (StatusCode::BAD_REQUEST, &json!("missing_idempotency_key"))
+        );
+        let (st, e) = post(&app, "/api/v1/cases", None, "{").await;
+        assert_eq!(
+            (st, &e["error"]["code"]),
+            (StatusCode::BAD_REQUEST, &json!("invalid_body"))
+        );
+
+        let id = first["case"]["case_id"]
+            .as_str()
+            .expect("case id")
+            .to_owned();
+        let events = format!("/api/v1/cases/{id}/events");
+        let (st, step) = post(&app, &events, Some("w-2"), r#"{"type":"introduced"}"#).await;
+        assert_eq!(st, StatusCode::CREATED, "{step}");
+        assert_eq!(step["case"]["status"], "introduced");
+        let (st, e) = post(
+            &app,
+            &events,
+            Some("w-3"),
+            r#"{"type":"void","voids_seq":999999}"#,
+        )
+        .await;
+        assert_eq!(
+            (st, &e["error"]["code"]),
+            (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_void")),
+            "{e}"
+        );
+
+        let seq = step["seq"].as_u64().expect("seq");
+        let void = format!("/api/v1/events/{seq}/void");
+        let (st, v) = post(&app, &void, Some("w-4"), r#"{"reason":"typo"}"#).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert_eq!(v["replayed"], false);
+        assert!(v["event"]["seq"].as_u64() > Some(seq), "{v}");
+        let (st, e) = post(
+            &app,
+            "/api/v1/events/x/void",
+            Some("w-5"),
+            r#"{"reason":"typo"}"#,
+        )
+        .await;
+        assert_eq!(
+            (st, &e["error"]["code"]),
+            (StatusCode::BAD_REQUEST, &json!("invalid_parameter")),
+            "{e}"
+        );
+    }
+}
