@@ -17,6 +17,7 @@ use serde::Deserialize;
 use super::blocking;
 use crate::body::ApiQuery;
 use crate::error::{member_not_found, ApiError, Code};
+use crate::services;
 use sebroker_alerts::log::DeliveryState;
 use sebroker_alerts::settings::SettingsInput;
 use sebroker_alerts::{self as alerts, RunOptions, Scope};
@@ -38,9 +39,7 @@ pub async fn member_alerts(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let limit = super::bounded("limit", p.limit, 50, 500)?;
     blocking(move || {
-        app.store
-            .get_member(&id)?
-            .ok_or_else(|| member_not_found(&id))?;
+        services::members::must_exist(&app, &id)?;
         let log = app.alert_log();
         let settings = log
             .settings(&id)?

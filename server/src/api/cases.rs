@@ -86,9 +86,7 @@ pub async fn member_cases(
     ApiQuery(mut f): ApiQuery<CaseFilter>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     blocking(move || {
-        if app.store.get_member(&id)?.is_none() {
-            return Err(crate::principal::member_not_found(&id));
-        }
+        services::members::must_exist(&app, &id)?;
         f.member = Some(id);
         let list = filtered(&app, &caller, &f)?;
         let page = Paging {

@@ -10,6 +10,7 @@ use super::blocking;
 use crate::body::ApiQuery;
 use crate::error::{notice_not_found, ApiError, Code};
 use crate::principal::{member_not_found, Principal};
+use crate::services;
 use sebroker_alerts::selection::member_matches;
 use sebroker_engine::search::parse_when;
 use sebroker_index::Status;
@@ -54,9 +55,7 @@ pub async fn member_matches_route(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let top = super::bounded("top", p.top, 10, MAX_TOP)?;
     blocking(move || {
-        app.store
-            .get_member(&id)?
-            .ok_or_else(|| member_not_found(&id))?;
+        services::members::must_exist(&app, &id)?;
         let now = match &p.now {
             Some(s) => parse_when("now", s, false)?,
             None => time::OffsetDateTime::now_utc(),

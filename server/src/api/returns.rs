@@ -11,7 +11,8 @@ use super::write::{event_answer, LedgerWrite};
 use super::{blocking, Paging};
 use crate::body::ApiQuery;
 use crate::error::ApiError;
-use crate::principal::{member_not_found, Principal};
+use crate::principal::Principal;
+use crate::services;
 use sebroker_engine::Engine;
 use sebroker_ledger::input::{ReferralInput, ReturnInput};
 use sebroker_ledger::model::Event;
@@ -23,9 +24,7 @@ pub async fn member_returns(
     ApiQuery(page): ApiQuery<Paging>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     blocking(move || {
-        if app.store.get_member(&id)?.is_none() {
-            return Err(member_not_found(&id));
-        }
+        services::members::must_exist(&app, &id)?;
         let list: Vec<_> = app
             .ledger
             .state()
@@ -56,9 +55,7 @@ impl LedgerWrite for ReturnInput {
         actor: String,
         key: String,
     ) -> Result<NewEvent, ApiError> {
-        if app.store.get_member(id)?.is_none() {
-            return Err(member_not_found(id));
-        }
+        services::members::must_exist(app, id)?;
         Ok(self.into_event(app.store.as_ref(), id, actor, key)?)
     }
 

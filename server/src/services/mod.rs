@@ -3,3 +3,4 @@
 //! faces book the same events with the same checks.
 
 pub mod cases;
+pub mod members;
