@@ -7,8 +7,8 @@
 //! change-log follower's `cursor/<name>`), `sync` (source → progress
 //! JSON), `dup_keys` (candidate key \0 ocid → ()), `group_of` (ocid → group
 //! id), `groups` (group id → JSON list of ocids), `members` (id → member
-//! JSON), `matches` (ocid → the notice's matches), `member_matches` (member
-//! \0 ocid → match), `links` (award links); the alerts' trees, in the same
+//! JSON), `matches` (ocid \0 member → match), `member_matches` (member
+//! \0 ocid → (), an index), `links` (award links); the alerts' trees, in the same
 //! database, are `sebroker_alerts::log`'s.
 
 use std::path::Path;
