@@ -58,7 +58,7 @@ pub struct CaseDeadline {
     pub detail: String,
 }
 
-/// Where the cases come from (the ledger's case store, once merged).
+/// Where the cases come from (the engine implements it over the ledger's open cases).
 pub trait CaseDeadlines {
     /// Open cases whose notice's deadline falls between `now` and `now + within`.
     fn closing(

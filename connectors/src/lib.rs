@@ -3,7 +3,8 @@
 //! release normalisation and merging, money and place normalisation, the
 //! reference tables (CPV, places) that normalisation needs, the live sources
 //! (Find a Tender, Contracts Finder, any OCDS feed) with their HTTP layer,
-//! anchor institutions' own opportunities, and duplicate detection.
+//! anchor institutions' own opportunities, duplicate detection, and the
+//! cluster members' own files (`members`: JSON, JSON Lines, CSV).
 
 pub mod anchors;
 pub mod cpv;

@@ -30,12 +30,8 @@ pub fn load(app: &Engine, clusters: &[String]) -> Result<Vec<IngestReport>> {
             e.at, e.message
         )));
     }
-    for m in &parsed.members {
-        app.store.put_member(m)?;
-    }
     // Demo members belong to their clusters from the programme's start.
-    crate::views::record_clusters(app, &parsed.members, app.ledger.settings.programme_start, "demo")?;
-    app.matches.reload_members()?;
+    crate::members::import(app, &parsed.members, app.ledger.settings.programme_start, "demo")?;
     let reports = DEMO_FILES
         .iter()
         .map(|(name, text)| ingest_text(app, name, text, &IngestOptions::default()))

@@ -19,6 +19,7 @@ pub mod groups;
 pub mod ingest;
 pub mod keys;
 pub mod matches;
+pub mod members;
 pub mod search;
 pub mod sources;
 pub mod views;

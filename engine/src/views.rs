@@ -1,7 +1,10 @@
 //! The ledger as the engine shows it: folded with members' current
 //! clusters and the notice store (shared by the CLI and the API).
 
-use time::Date;
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use time::{Date, OffsetDateTime};
 
 use sebroker_ledger::model::{ymd, Event};
 use sebroker_ledger::state::Case;
@@ -115,4 +118,40 @@ pub fn record_clusters(
         n += 1;
     }
     Ok(n)
+}
+
+/// The counts of `sebroker stats` and `GET /api/v1/stats`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    pub notices: u64,
+    pub releases: u64,
+    pub by_source: BTreeMap<String, u64>,
+    /// Status judged at the time asked for.
+    pub by_status: BTreeMap<String, u64>,
+    pub cpv_descriptions: usize,
+    pub index_docs: u64,
+    pub index_bytes: u64,
+}
+
+/// Counts the store and the index, judging each notice's status at `now`.
+pub fn stats(engine: &Engine, now: OffsetDateTime) -> Result<Stats> {
+    let counts = engine.store.counts()?;
+    let mut by_source = BTreeMap::new();
+    let mut by_status = BTreeMap::new();
+    engine.store.for_each_notice(&mut |n| {
+        *by_source.entry(n.source.clone()).or_insert(0) += 1;
+        *by_status
+            .entry(n.status(now).as_str().to_owned())
+            .or_insert(0) += 1;
+        Ok(())
+    })?;
+    Ok(Stats {
+        notices: counts.notices,
+        releases: counts.releases,
+        by_source,
+        by_status,
+        cpv_descriptions: engine.store.cpv_descriptions()?.len(),
+        index_docs: engine.index.num_docs(),
+        index_bytes: engine.index.size_on_disk(),
+    })
 }

@@ -2,7 +2,7 @@
 //! notices and members (schema, writing with commit payloads, queries,
 //! facets, snippets).
 //!
-//! The index is never the source of truth: the store (sled, in the root crate)
+//! The index is never the source of truth: the store (sled, crate `sebroker-store`)
 //! holds notices; this crate can rebuild the index from them at any time.
 
 pub mod error;

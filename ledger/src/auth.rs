@@ -1,7 +1,6 @@
 //! Who may use the API: keys with a role (admin, broker, funder, member
 //! bound to a member id), stored as SHA-256 hashes and compared in constant
-//! time, and a per-key rate limit (a token bucket in memory).
-
+//! time. (The per-key rate limit is the server's: `sebroker_server::door`.)
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

@@ -83,6 +83,8 @@ impl Weights {
 
 /// Each component in [0, 1].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+// A component added later reads as 0 in matches stored before it.
+#[serde(default)]
 pub struct Components {
     pub text: f64,
     pub cpv: f64,

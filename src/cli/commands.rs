@@ -1,6 +1,5 @@
 //! What each subcommand does.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
 use anyhow::Context;
@@ -226,17 +225,6 @@ fn notice_cmd(config: &Config, ocid: &str, json: bool) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-#[derive(Serialize)]
-struct Stats {
-    notices: u64,
-    releases: u64,
-    by_source: BTreeMap<String, u64>,
-    by_status: BTreeMap<String, u64>,
-    cpv_descriptions: usize,
-    index_docs: u64,
-    index_bytes: u64,
-}
-
 fn stats_cmd(
     config: &Config,
     remote: &super::ledger::Remote,
@@ -261,25 +249,7 @@ fn stats_cmd(
         Some(s) => search::parse_when("now", &s, false)?,
         None => time::OffsetDateTime::now_utc(),
     };
-    let counts = app.store.counts()?;
-    let mut by_source = BTreeMap::new();
-    let mut by_status = BTreeMap::new();
-    app.store.for_each_notice(&mut |n| {
-        *by_source.entry(n.source.clone()).or_insert(0) += 1;
-        *by_status
-            .entry(n.status(now).as_str().to_owned())
-            .or_insert(0) += 1;
-        Ok(())
-    })?;
-    let s = Stats {
-        notices: counts.notices,
-        releases: counts.releases,
-        by_source,
-        by_status,
-        cpv_descriptions: app.store.cpv_descriptions()?.len(),
-        index_docs: app.index.num_docs(),
-        index_bytes: app.index.size_on_disk(),
-    };
+    let s = sebroker_engine::views::stats(&app, now)?;
     if json {
         println!("{}", serde_json::to_string(&s)?);
     } else {

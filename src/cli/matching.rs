@@ -42,19 +42,15 @@ pub fn members_cmd(config: &Config, cmd: MembersCommand) -> anyhow::Result<u8> {
                 members::parse_file(&file, &config.clusters, &places)
                     .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?
             };
-            for m in &parsed.members {
-                app.store.put_member(m)?;
-            }
-            app.store.flush()?;
-            sebroker_engine::views::record_clusters(&app, &parsed.members, effective, "cli:members-import")?;
-            let rematched = if parsed.members.is_empty() {
-                0
-            } else {
-                app.rematch_all()?
-            };
+            let done = sebroker_engine::members::import(
+                &app,
+                &parsed.members,
+                effective,
+                "cli:members-import",
+            )?;
             let report = ImportReport {
-                imported: parsed.members.len(),
-                rematched_notices: rematched,
+                imported: done.imported,
+                rematched_notices: done.rematched_notices,
                 errors: parsed.errors,
                 warnings: parsed.warnings,
             };
@@ -295,19 +291,10 @@ pub fn links_cmd(config: &Config, cmd: LinksCommand) -> anyhow::Result<u8> {
             award,
         } => (member, ocid, award, LinkStatus::Rejected),
     };
-    let Some(mut link) = app
-        .store
-        .links()?
-        .into_iter()
-        .find(|l| l.member_id == member && l.ocid == ocid && l.award_id == award)
-    else {
+    if sebroker_engine::members::decide_link(&app, &member, &ocid, &award, status)?.is_none() {
         eprintln!("error: no link of member {member:?} to award {award:?} of {ocid:?}");
         return Ok(exit::FAILED);
-    };
-    link.status = status;
-    app.store.put_link(&link, true)?;
-    app.store.flush()?;
-    app.rematch_all()?;
+    }
     eprintln!("link {:?}", status);
     Ok(exit::OK)
 }

@@ -1,8 +1,10 @@
 //! sebroker-store: the source of truth for raw releases, compiled notices, the
 //! change log the index follows, learned CPV descriptions, imported place
-//! tables, the ingest log, the sync progress of live sources and the groups
-//! of notices that are one opportunity. Storage sits behind [`NoticeStore`] so the
-//! engine (sled today) can change without touching callers.
+//! tables, the ingest log, the sync progress of live sources, the groups
+//! of notices that are one opportunity, members, their stored matches and
+//! award links, and each change-log follower's cursor. Storage sits behind
+//! [`NoticeStore`] so the engine (sled today) can change without touching
+//! callers; [`failing`] is a test double that fails on demand.
 
 #[doc(hidden)]
 pub mod failing;

@@ -3,10 +3,13 @@
 //! Trees: `releases` (ocid \0 release id → sha256 ‖ raw JSON), `notices`
 //! (ocid → notice JSON), `changes` (sequence → ocid), `cpv` (code →
 //! description), `places` (entry JSON → ()), `ingest_log` (sequence → JSON),
-//! `meta` (schema version, sequence counter), `sync` (source → progress
+//! `meta` (schema version, sequence counter, the ledger's mark, each
+//! change-log follower's `cursor/<name>`), `sync` (source → progress
 //! JSON), `dup_keys` (candidate key \0 ocid → ()), `group_of` (ocid → group
-//! id), `groups` (group id → JSON list of ocids); the alerts' trees are
-//! described in `sebroker_alerts::log`.
+//! id), `groups` (group id → JSON list of ocids), `members` (id → member
+//! JSON), `matches` (ocid \0 member → match), `member_matches` (member
+//! \0 ocid → (), an index), `links` (award links); the alerts' trees, in the same
+//! database, are `sebroker_alerts::log`'s.
 
 use std::path::Path;
 

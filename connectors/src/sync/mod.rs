@@ -1,6 +1,6 @@
 //! Live sources kept in sync: Find a Tender (`fts`), Contracts Finder (`cf`)
 //! and any paged OCDS feed (`ocds:<name>`), walked page by page into a
-//! [`SyncTarget`] (the store and index of the root crate), with resumable
+//! [`SyncTarget`] (the engine's single writer, crate `sebroker-engine`), with resumable
 //! progress ([`SyncProgress`]) so a restart or a crash resumes without gaps.
 //!
 //! FTS and CF are walked in windows of UK local time (one day by default);
@@ -162,7 +162,7 @@ pub struct SourceProgress {
     pub last_run: Option<LastRun>,
 }
 
-/// Where progress is kept; the root crate's store implements it. Each save
+/// Where progress is kept; the store (crate `sebroker-store`) implements it. Each save
 /// must be durable before it returns.
 pub trait SyncProgress: Send + Sync {
     /// The progress of `source`, or the default when it never ran.
