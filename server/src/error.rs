@@ -16,10 +16,13 @@ macro_rules! codes {
             $(#[doc = $doc] $v,)*
             /// A ledger refusal carried as the ledger gave it: a code the
             /// server has no variant for, or one of ours arriving with
-            /// another status (the ledger answers `member_not_found` with
-            /// 422 when a case names an unknown member, where the API's own
-            /// `member_not_found` is a 404 for a path). See
-            /// [`Code::from_ledger`].
+            /// another status. Today these are `member_not_found` and
+            /// `notice_not_found` as 422 (a case input names an unknown
+            /// member or notice, where the API's own codes are 404s for a
+            /// path) and `invalid_void` and `invalid_transition` as 409
+            /// (against the ledger's state, where the same codes are 422
+            /// for a malformed input). Strings stay unique in [`Code::ALL`];
+            /// see [`Code::from_ledger`].
             Ledger { code: &'static str, status: StatusCode },
         }
 
