@@ -8,8 +8,8 @@ mod synthetic;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use sebroker_alerts::{self as alerts, RunOptions, Scope};
-use sebroker_engine::Engine;
 use sebroker_connectors::places::Places;
+use sebroker_engine::Engine;
 
 fn bench(c: &mut Criterion) {
     let places = Places::builtin();

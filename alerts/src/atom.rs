@@ -8,7 +8,6 @@ use time::OffsetDateTime;
 use super::email::{escape, render_item_html};
 use super::Alert;
 
-
 fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }

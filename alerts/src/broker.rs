@@ -17,9 +17,9 @@ use sebroker_model::{Notice, Stage, Status};
 
 use super::selection::{changes, item, snapshot};
 use super::{AlertItem, BrokerNote, Change, Snapshot, BROKERS};
-use crate::host::Host;
 use crate::config::AlertsConfig;
 use crate::error::Result;
+use crate::host::Host;
 
 /// An open case whose notice closes soon.
 pub use crate::host::{CaseDeadline, CaseDeadlines};
@@ -218,4 +218,3 @@ pub fn select(
     }
     Ok(out)
 }
-

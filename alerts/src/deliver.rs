@@ -14,11 +14,10 @@ use time::OffsetDateTime;
 use super::log::{Channel, Delivery, DeliveryState};
 use super::webhook::{self, Attempt, Timeouts};
 use super::{email, BROKERS};
-use crate::host::Host;
 use crate::error::Result;
+use crate::host::Host;
 
 pub use crate::runtime::AlertsRuntime;
-
 
 /// Counts of one pass.
 #[derive(Debug, Clone, Default, Serialize)]

@@ -9,12 +9,12 @@ use std::sync::RwLockReadGuard;
 use time::{Duration, OffsetDateTime};
 
 use sebroker_connectors::places::Places;
-use sebroker_matching::{MemberSet, Matcher, Weights};
+use sebroker_matching::{Matcher, MemberSet, Weights};
 use sebroker_store::NoticeStore;
 
 use crate::config::AlertsConfig;
-use crate::runtime::AlertsRuntime;
 use crate::log::AlertStore;
+use crate::runtime::AlertsRuntime;
 
 pub trait Host: Send + Sync + 'static {
     /// The notice store (notices, stored matches, groups, the change log).
@@ -36,11 +36,7 @@ pub trait Host: Send + Sync + 'static {
 }
 
 /// The matcher over a host's members, places and weights.
-pub fn matcher<'a>(
-    host: &dyn Host,
-    set: &'a MemberSet,
-    places: &'a Places,
-) -> Matcher<'a> {
+pub fn matcher<'a>(host: &dyn Host, set: &'a MemberSet, places: &'a Places) -> Matcher<'a> {
     Matcher {
         members: &set.members,
         index: &set.index,
@@ -68,4 +64,3 @@ pub trait CaseDeadlines {
         within: Duration,
     ) -> crate::Result<Vec<CaseDeadline>>;
 }
-

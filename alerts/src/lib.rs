@@ -552,9 +552,7 @@ pub fn feed_for_token(app: &dyn Host, token: &str, now: OffsetDateTime) -> Resul
             None => return Ok(None),
         },
     };
-    let alerts = app
-        .alert_log()
-        .alerts_of(&recipient, atom::FEED_ENTRIES)?;
+    let alerts = app.alert_log().alerts_of(&recipient, atom::FEED_ENTRIES)?;
     Ok(Some(atom::render(
         &recipient,
         &title,
@@ -563,4 +561,3 @@ pub fn feed_for_token(app: &dyn Host, token: &str, now: OffsetDateTime) -> Resul
         now,
     )))
 }
-

@@ -45,8 +45,6 @@ impl Frequency {
     }
 }
 
-
-
 /// When digests go out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DigestSchedule {

@@ -8,16 +8,16 @@
 use std::collections::{BTreeSet, HashSet};
 
 use sebroker_connectors::money::format_pence;
-use serde::Serialize;
 use sebroker_model::{Notice, Stage, Status, Value};
+use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::schedule::{add_working_days, days_left};
 use super::settings::AlertSettings;
 use super::{notice_link, AlertItem, Change, Signal, Snapshot};
-use crate::host::Host;
 use crate::config::AlertsConfig;
 use crate::error::Result;
+use crate::host::Host;
 use sebroker_matching::members::{STORED_MIN_SCORE, STORED_PER_NOTICE};
 use sebroker_matching::{Match, Timing};
 

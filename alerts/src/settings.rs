@@ -12,7 +12,6 @@ use super::urlsafe::{self, Allowlist, Resolver};
 use crate::config::AlertsConfig;
 use crate::error::{Error, Result};
 
-
 /// The stored settings of one recipient (a member id).
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertSettings {
@@ -81,7 +80,6 @@ pub fn random_token() -> Result<String> {
         .map_err(|e| Error::Invalid(format!("the system random source failed: {e}")))?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
-
 
 impl AlertSettings {
     /// The settings a member starts with (no channels, so nothing is sent).

@@ -235,10 +235,7 @@ fn serde_field(msg: &str) -> Option<String> {
 
 /// Parses an import file; the format comes from the extension.
 pub fn parse_file(path: &Path, clusters: &[String], places: &Places) -> std::io::Result<Parsed> {
-    let bytes = crate::json::read_bounded(
-        path,
-        crate::ocds::read::MAX_FILE_BYTES,
-    )?;
+    let bytes = crate::json::read_bounded(path, crate::ocds::read::MAX_FILE_BYTES)?;
     let text = crate::json::decode(&bytes).text;
     let ext = path
         .extension()

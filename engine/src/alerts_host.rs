@@ -59,7 +59,10 @@ impl CaseDeadlines for Engine {
         within: Duration,
     ) -> sebroker_alerts::Result<Vec<CaseDeadline>> {
         let mut out = Vec::new();
-        for c in crate::views::cases(self).into_iter().filter(|c| c.status.is_open()) {
+        for c in crate::views::cases(self)
+            .into_iter()
+            .filter(|c| c.status.is_open())
+        {
             let Some(n) = self.store.get_notice(&c.ocid)? else {
                 continue;
             };
@@ -85,8 +88,8 @@ impl CaseDeadlines for Engine {
 #[cfg(test)]
 mod run_tests {
     use super::*;
-    use sebroker_alerts::*;
     use crate::Engine;
+    use sebroker_alerts::*;
     use std::sync::atomic::Ordering;
     use time::macros::datetime;
 

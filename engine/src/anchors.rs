@@ -9,9 +9,9 @@ use time::OffsetDateTime;
 use sebroker_connectors::anchors::{self, Opportunity, RowError};
 use sebroker_connectors::ocds::{RawRelease, ReadOutcome};
 
-use crate::Engine;
 use crate::error::{Error, Result};
 use crate::ingest::{ingest_outcome, IngestOptions};
+use crate::Engine;
 
 /// What an import did.
 #[derive(Debug, Default, Serialize)]

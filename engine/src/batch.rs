@@ -64,7 +64,7 @@ impl IngestReport {
 
     /// Exit code: 0 all good, 3 some inputs failed, 1 nothing could be read.
     pub fn exit_code(&self) -> u8 {
-                if self.errors.is_empty() {
+        if self.errors.is_empty() {
             exit::OK
         } else if self.releases_read == 0 && self.files > 0 {
             exit::FAILED

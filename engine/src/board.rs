@@ -49,4 +49,3 @@ impl Board {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
-

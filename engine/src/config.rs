@@ -277,7 +277,9 @@ impl Config {
     /// The defaults for a data folder, without reading the environment
     /// (tests, benchmarks, the demo).
     pub fn for_data_dir(dir: &Path) -> Config {
-        let addr: SocketAddr = DEFAULT_ADDR.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let addr: SocketAddr = DEFAULT_ADDR
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)));
         let file = FileConfig::default();
         Config {
             data_dir: dir.to_owned(),
@@ -309,7 +311,8 @@ impl Config {
                 admin_token: flags.admin_token,
             },
         )?;
-        let (flag_data_dir, flag_addr, flag_public_url) = (flags.data_dir, flags.addr, flags.public_url);
+        let (flag_data_dir, flag_addr, flag_public_url) =
+            (flags.data_dir, flags.addr, flags.public_url);
         let data_dir = flag_data_dir
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from("./data"));
@@ -435,10 +438,24 @@ mod tests {
             addr: Some("127.0.0.1:9000".into()),
             ..FileConfig::default()
         };
-        let c = Config::resolve(file, Flags { data_dir: Some("/from/flag".into()), ..Flags::default() }).expect("valid");
+        let c = Config::resolve(
+            file,
+            Flags {
+                data_dir: Some("/from/flag".into()),
+                ..Flags::default()
+            },
+        )
+        .expect("valid");
         assert_eq!(c.data_dir, PathBuf::from("/from/flag"));
         assert_eq!(c.addr.port(), 9000);
-        assert!(Config::resolve(FileConfig::default(), Flags { addr: Some("nope".into()), ..Flags::default() }).is_err());
+        assert!(Config::resolve(
+            FileConfig::default(),
+            Flags {
+                addr: Some("nope".into()),
+                ..Flags::default()
+            }
+        )
+        .is_err());
         assert_eq!(c.alerts.public_url, "http://127.0.0.1:9000");
         let file: FileConfig = toml::from_str(
             "public_url = 'https://brokerage.example.org/'\n[alerts]\ndigest_time = '07:30'\nwebhook_allow = ['127.0.0.1']\n",

@@ -1,9 +1,9 @@
 //! The fictional demo data set (`fixtures/demo/`), compiled into the binary so
 //! `sebroker serve --demo` works from any folder and never touches the network.
 
-use crate::Engine;
 use crate::error::Result;
 use crate::ingest::{ingest_text, IngestOptions, IngestReport};
+use crate::Engine;
 
 const DEMO_FILES: &[(&str, &str)] = &[
     (
@@ -31,7 +31,12 @@ pub fn load(app: &Engine, clusters: &[String]) -> Result<Vec<IngestReport>> {
         )));
     }
     // Demo members belong to their clusters from the programme's start.
-    crate::members::import(app, &parsed.members, app.ledger.settings.programme_start, "demo")?;
+    crate::members::import(
+        app,
+        &parsed.members,
+        app.ledger.settings.programme_start,
+        "demo",
+    )?;
     let reports = DEMO_FILES
         .iter()
         .map(|(name, text)| ingest_text(app, name, text, &IngestOptions::default()))

@@ -16,11 +16,11 @@ use sebroker_ledger::Ledger;
 use sebroker_matching::MemberSet;
 use sebroker_store::{DirLock, NoticeStore, SledStore};
 
+use crate::board::Board;
 use crate::config::Config;
 use crate::consumers::Followers;
 use crate::error::{Error, Result};
 use crate::matches::Matches;
-use crate::board::Board;
 use crate::writer::Writer;
 
 pub struct Engine {
@@ -125,7 +125,8 @@ impl Engine {
     /// Re-matches every notice after members changed (imports, link
     /// decisions). Returns the number of notices matched.
     pub fn rematch_all(&self) -> Result<usize> {
-        self.followers.rematch_all(self.store.as_ref(), &self.matches)
+        self.followers
+            .rematch_all(self.store.as_ref(), &self.matches)
     }
 
     /// The alert log: settings, alerts, deliveries, marks.
@@ -176,10 +177,17 @@ pub fn spawn_followers(engine: Arc<Engine>) -> tokio::task::JoinHandle<()> {
             let e = engine.clone();
             match tokio::task::spawn_blocking(move || e.follow()).await {
                 Ok(Ok(done)) if done.changes > 0 => {
-                    tracing::debug!(changes = done.changes, links_new = done.links_new, groups_linked = done.groups_linked, "followers caught up");
+                    tracing::debug!(
+                        changes = done.changes,
+                        links_new = done.links_new,
+                        groups_linked = done.groups_linked,
+                        "followers caught up"
+                    );
                 }
                 Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "the change-log followers failed; retrying"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "the change-log followers failed; retrying")
+                }
                 Err(e) => tracing::error!(error = %e, "the change-log followers stopped; retrying"),
             }
             tokio::select! {

@@ -6,8 +6,8 @@
 use sebroker_connectors::dedupe;
 use sebroker_model::Notice;
 
-use sebroker_store::NoticeStore;
 use crate::error::Result;
+use sebroker_store::NoticeStore;
 
 /// Files a notice's candidate keys and links it to its probable duplicates.
 /// Returns how many links it made.

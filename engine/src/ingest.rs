@@ -85,4 +85,3 @@ pub fn ingest_outcome(
 ) -> Result<IngestReport> {
     app.writer.submit(name, outcome, opts, true)
 }
-

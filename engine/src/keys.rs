@@ -3,9 +3,9 @@
 
 use time::OffsetDateTime;
 
+use crate::error::{Error, Result};
 use crate::Engine;
 use sebroker_ledger::auth::{ApiKey, Role};
-use crate::error::{Error, Result};
 
 /// Creates a key after checking its member exists; returns the key text
 /// (shown once) and its stored form.

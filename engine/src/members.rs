@@ -21,7 +21,12 @@ pub struct Imported {
 
 /// Stores `members` (replacing by id), records their cluster changes
 /// effective `effective` as `actor`, and re-matches every notice.
-pub fn import(engine: &Engine, members: &[Member], effective: Date, actor: &str) -> Result<Imported> {
+pub fn import(
+    engine: &Engine,
+    members: &[Member],
+    effective: Date,
+    actor: &str,
+) -> Result<Imported> {
     for m in members {
         engine.store.put_member(m)?;
     }

@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 use sebroker_connectors::{money, source};
 use sebroker_index::{Facets, NoticeSummary, SearchRequest, Sort, Status};
 
-use crate::Engine;
 use crate::error::{Error, Result};
+use crate::Engine;
 
 /// Search parameters as users give them. Lists are comma-separated; money is
 /// whole pounds; dates are RFC 3339 or `YYYY-MM-DD`.

@@ -16,8 +16,8 @@ use sebroker_connectors::sync::{
     SyncReport, SyncSettings, SyncTarget, TargetError,
 };
 
-use crate::Engine;
 use crate::ingest::{ingest_outcome, IngestOptions};
+use crate::Engine;
 
 /// The application as the target of a sync: pages go through the ingest
 /// path (store, groups, index commit), progress into the store.

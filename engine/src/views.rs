@@ -27,7 +27,12 @@ pub fn case(engine: &Engine, id: &str) -> Option<Case> {
 }
 
 pub fn totals(engine: &Engine, by: By) -> Totals {
-    totals::totals(&cases(engine), by, &engine.ledger.settings, &engine.config.clusters)
+    totals::totals(
+        &cases(engine),
+        by,
+        &engine.ledger.settings,
+        &engine.config.clusters,
+    )
 }
 
 pub fn kpis(engine: &Engine, today: Date) -> Kpis {

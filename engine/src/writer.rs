@@ -194,7 +194,13 @@ impl Writer {
         let mut aborted = None;
         for job in jobs {
             let places = self.places.read().unwrap_or_else(|e| e.into_inner());
-            let mut r = write_batch(self.store.as_ref(), &places, &job.name, job.outcome, &job.opts);
+            let mut r = write_batch(
+                self.store.as_ref(),
+                &places,
+                &job.name,
+                job.outcome,
+                &job.opts,
+            );
             drop(places);
             if let (Ok(_), Some(h)) = (&r, &hook) {
                 if let Err(e) = h(&job.name) {

@@ -14,7 +14,10 @@ fn renamed_tenders(prefix: &str) -> String {
     let releases = pkg["releases"].as_array_mut().expect("releases");
     releases.retain(|r| r["tag"].to_string().contains("tender"));
     for r in releases.iter_mut() {
-        let ocid = r["ocid"].as_str().expect("ocid").replace("ocds-h6vhtk", prefix);
+        let ocid = r["ocid"]
+            .as_str()
+            .expect("ocid")
+            .replace("ocds-h6vhtk", prefix);
         r["ocid"] = serde_json::Value::String(ocid);
     }
     pkg.to_string()
@@ -91,7 +94,10 @@ fn a_follower_restarted_behind_redoes_its_window_with_the_same_result() {
     engine.store.set_cursor(MATCHES, start).expect("rewind");
     engine.store.set_cursor(GROUPS, start).expect("rewind");
     let redone = engine.follow().expect("follow");
-    assert_eq!(redone.changes, engine.store.last_seq().expect("seq") - start);
+    assert_eq!(
+        redone.changes,
+        engine.store.last_seq().expect("seq") - start
+    );
     assert_eq!(redone.links_new, 0, "links are never made twice");
     assert_eq!(stored_matches(&engine), before);
 }

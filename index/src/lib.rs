@@ -14,10 +14,10 @@ pub mod writer;
 pub use error::IndexError;
 pub use member::MemberIndex;
 // The model's types, re-exported for callers that only see the index.
-pub use sebroker_model::{Identifiers, Member, TrackRecord};
+pub use query::{Facets, Hit, SearchRequest, SearchResults, Sort};
 pub use sebroker_model::{
     Award, Buyer, Contact, CpvCode, Lot, Notice, NoticeSummary, ReleaseRef, Stage, Status,
     Suitability, Supplier, Value,
 };
-pub use query::{Facets, Hit, SearchRequest, SearchResults, Sort};
+pub use sebroker_model::{Identifiers, Member, TrackRecord};
 pub use writer::NoticeIndex;

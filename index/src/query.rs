@@ -15,9 +15,9 @@ use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 use time::OffsetDateTime;
 
 use crate::error::{IndexError, Result};
-use sebroker_model::notice::{Stage, Status};
 use crate::schema::{NO_DEADLINE, NO_VALUE};
 use crate::writer::NoticeIndex;
+use sebroker_model::notice::{Stage, Status};
 
 /// Result order. `Relevance` falls back to `Published` when there is no query text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -558,8 +558,8 @@ fn combine(
 #[cfg(test)]
 mod proptests {
     use super::*;
-    use sebroker_model::notice::{Buyer, CpvCode, Notice, Stage, Suitability, Value};
     use proptest::prelude::*;
+    use sebroker_model::notice::{Buyer, CpvCode, Notice, Stage, Suitability, Value};
     use std::sync::OnceLock;
 
     /// Words the fixture titles are made of; queries built from them must find.

@@ -10,8 +10,8 @@ use tantivy::schema::Schema;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::error::{IndexError, Result};
-use sebroker_model::notice::Notice;
 use crate::schema::{self, Fields, SCHEMA_VERSION};
+use sebroker_model::notice::Notice;
 
 /// Writer heap: tantivy needs at least 15 MB per thread; 64 MB keeps segment
 /// counts low during a backfill without a large footprint.

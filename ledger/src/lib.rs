@@ -29,8 +29,8 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use time::{Date, OffsetDateTime};
 
-use sebroker_store::NoticeStore;
 use model::{Event, Record, GENESIS};
+use sebroker_store::NoticeStore;
 use state::State;
 use store::{Head, LedgerStore, MemoryLedgerStore, Stored};
 

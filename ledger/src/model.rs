@@ -263,7 +263,6 @@ impl Record {
     }
 }
 
-
 /// Splits `value` by `shares` in whole pence (rounding down), giving the
 /// remainder to `lead`, so that the parts always sum to `value`. The sums
 /// run in `i128` (a share of any `i64` fits), so nothing can wrap; a

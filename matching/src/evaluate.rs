@@ -16,8 +16,8 @@ use sebroker_connectors::places::Places;
 use sebroker_index::{Identifiers, Member, MemberIndex, Notice, TrackRecord};
 
 use crate::error::Result;
-use crate::{Matcher, Timing, Weights};
 use crate::links::normalise_name;
+use crate::{Matcher, Timing, Weights};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Metrics {
@@ -360,4 +360,3 @@ pub fn evaluate_with(
         methods,
     })
 }
-

@@ -20,9 +20,9 @@ use time::OffsetDateTime;
 use sebroker_connectors::places::Places;
 use sebroker_index::{Member, MemberIndex, Notice};
 
+use crate::links::normalise_name;
 pub use error::{Error, Result};
 pub use members::MemberSet;
-use crate::links::normalise_name;
 
 pub use sebroker_model::{Components, Match, Weights};
 

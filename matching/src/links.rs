@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-
 use sebroker_model::{Member, Notice};
 
 /// Jaro-Winkler similarity above which two normalised supplier names are

@@ -115,4 +115,3 @@ pub struct Match {
     pub components: Components,
     pub reasons: Vec<String>,
 }
-

@@ -9,10 +9,10 @@ use sebroker_alerts::deliver::{deliver_due, DeliverReport};
 use sebroker_alerts::log::DeliveryState;
 use sebroker_alerts::settings::SettingsInput;
 use sebroker_alerts::{self as alerts, RunOptions, RunReport, Scope};
-use sebroker_engine::Engine;
 use sebroker_engine::config::Config;
-use sebroker_model::exit;
 use sebroker_engine::search::parse_when;
+use sebroker_engine::Engine;
+use sebroker_model::exit;
 
 #[derive(Serialize)]
 struct RunOutput {

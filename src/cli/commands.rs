@@ -11,12 +11,12 @@ use sebroker_connectors::places::{self, Places};
 use super::{
     output, AnchorsCommand, Cli, Command, ReferenceCommand, ReferenceKind, SearchArgs, SourceUrls,
 };
-use sebroker_engine::Engine;
 use sebroker_engine::config::{Config, FileConfig, Flags};
-use sebroker_engine::Error;
-use sebroker_model::exit;
 use sebroker_engine::ingest::{self, IngestOptions};
 use sebroker_engine::search::{self, SearchParams};
+use sebroker_engine::Engine;
+use sebroker_engine::Error;
+use sebroker_model::exit;
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let file = FileConfig::load(cli.config.as_deref())?;
@@ -73,9 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Verify { json } => super::ledger_cmd::verify(&config, json),
         Command::Ledger { command } => super::ledger_cmd::ledger(&config, command),
-        Command::Serve { demo, no_sync, .. } => {
-            sebroker_server::serve::run(&config, demo, no_sync)
-        }
+        Command::Serve { demo, no_sync, .. } => sebroker_server::serve::run(&config, demo, no_sync),
         Command::Sync {
             source,
             from,

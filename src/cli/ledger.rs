@@ -12,12 +12,12 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use tower::ServiceExt;
 
-use sebroker_server::principal::Principal;
-use sebroker_engine::Engine;
-use sebroker_ledger::auth::Role;
 use sebroker_engine::config::Config;
+use sebroker_engine::Engine;
 use sebroker_engine::Error;
+use sebroker_ledger::auth::Role;
 use sebroker_model::exit;
+use sebroker_server::principal::Principal;
 
 /// Where `serve` writes its address, for commands run beside it.
 pub fn url_file(data_dir: &Path) -> std::path::PathBuf {

@@ -3,15 +3,15 @@
 use serde::Serialize;
 
 use super::{LinksCommand, MembersCommand};
-use sebroker_engine::Engine;
-use sebroker_engine::config::Config;
-use sebroker_model::exit;
 use sebroker_alerts::selection::member_matches;
-use sebroker_matching::Match;
-use sebroker_matching::links::LinkStatus;
 use sebroker_connectors::members::{self, RowProblem};
+use sebroker_engine::config::Config;
 use sebroker_engine::search::parse_when;
+use sebroker_engine::Engine;
 use sebroker_index::Status;
+use sebroker_matching::links::LinkStatus;
+use sebroker_matching::Match;
+use sebroker_model::exit;
 
 #[derive(Serialize)]
 struct ImportReport {

@@ -8,8 +8,8 @@ use anyhow::Context;
 
 use sebroker_connectors::sync::{RunRange, SyncEvent, SyncReport};
 
-use sebroker_engine::Engine;
 use sebroker_engine::config::Config;
+use sebroker_engine::Engine;
 use sebroker_model::exit;
 
 fn parse_day(flag: &str, s: &str) -> Result<time::Date, String> {

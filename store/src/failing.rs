@@ -12,8 +12,8 @@ use sebroker_model::{Member, Notice};
 
 use super::{NoticeStore, PutNotice, PutRelease, StoreCounts};
 use crate::error::{Error, Result};
-use sebroker_model::Match;
 use sebroker_model::AwardLink;
+use sebroker_model::Match;
 
 pub struct FailingStore {
     inner: Arc<dyn NoticeStore>,

@@ -6,9 +6,9 @@
 //! [`NoticeStore`] so the engine (sled today) can change without touching
 //! callers; [`failing`] is a test double that fails on demand.
 
+mod error;
 #[doc(hidden)]
 pub mod failing;
-mod error;
 mod lock;
 mod sled_store;
 
@@ -20,9 +20,8 @@ use sebroker_connectors::places::PlaceEntry;
 use sebroker_connectors::sync::{SourceProgress, SyncProgress};
 use sebroker_model::{Member, Notice};
 
-use sebroker_model::Match;
 use sebroker_model::AwardLink;
-
+use sebroker_model::Match;
 
 /// The schema version of the store; see [`SledStore::open`] for migrations.
 pub const STORE_VERSION: u64 = 1;

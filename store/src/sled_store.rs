@@ -16,8 +16,8 @@ use std::path::Path;
 use sebroker_connectors::places::PlaceEntry;
 use sebroker_model::{Member, Notice};
 
-use sebroker_model::Match;
 use sebroker_model::AwardLink;
+use sebroker_model::Match;
 
 use sebroker_connectors::sync::{SourceProgress, SyncProgress, TargetError};
 
@@ -248,7 +248,10 @@ impl NoticeStore for SledStore {
         if seq >= upto {
             return Ok((ocids, last));
         }
-        for kv in self.changes.range((seq + 1).to_be_bytes()..=upto.to_be_bytes()) {
+        for kv in self
+            .changes
+            .range((seq + 1).to_be_bytes()..=upto.to_be_bytes())
+        {
             let (k, v) = kv?;
             last = <[u8; 8]>::try_from(k.as_ref()).map_or(last, u64::from_be_bytes);
             ocids.push(String::from_utf8_lossy(&v).into_owned());
@@ -527,9 +530,10 @@ impl NoticeStore for SledStore {
 
     fn cursor(&self, consumer: &str) -> Result<u64> {
         let key = format!("cursor/{consumer}");
-        Ok(self.meta.get(key.as_bytes())?.map_or(0, |v| {
-            v.as_ref().try_into().map_or(0, u64::from_be_bytes)
-        }))
+        Ok(self
+            .meta
+            .get(key.as_bytes())?
+            .map_or(0, |v| v.as_ref().try_into().map_or(0, u64::from_be_bytes)))
     }
 
     fn set_cursor(&self, consumer: &str, seq: u64) -> Result<()> {

@@ -44,7 +44,12 @@ fn open_demo(fts: &str) -> (tempfile::TempDir, Engine) {
             .iter()
             .map(|c| (*c).to_owned())
             .collect();
-        sebroker_connectors::members::parse_text(&demo_text("members.json"), "json", &clusters, &places)
+        sebroker_connectors::members::parse_text(
+            &demo_text("members.json"),
+            "json",
+            &clusters,
+            &places,
+        )
     };
     for m in &parsed.members {
         app.store.put_member(m).expect("member");
@@ -52,7 +57,8 @@ fn open_demo(fts: &str) -> (tempfile::TempDir, Engine) {
     app.matches.reload_members().expect("reload");
     let opts = sebroker_engine::ingest::IngestOptions::default();
     sebroker_engine::ingest::ingest_text(&app, "fts", fts, &opts).expect("fts");
-    sebroker_engine::ingest::ingest_text(&app, "cf", &demo_text("cf-2026-11.json"), &opts).expect("cf");
+    sebroker_engine::ingest::ingest_text(&app, "cf", &demo_text("cf-2026-11.json"), &opts)
+        .expect("cf");
     (dir, app)
 }
 
@@ -100,7 +106,8 @@ fn updates_on_cancellation_and_deadline_moves_never_repeats() {
 
     // The cancellation and the deadline extension arrive.
     let opts = sebroker_engine::ingest::IngestOptions::default();
-    sebroker_engine::ingest::ingest_text(&app, "fts", &demo_text("fts-2026-11.json"), &opts).expect("fts");
+    sebroker_engine::ingest::ingest_text(&app, "fts", &demo_text("fts-2026-11.json"), &opts)
+        .expect("fts");
     let later = datetime!(2026-11-21 12:00 UTC);
     let r = run_at(&app, later, Scope::Changes);
     let upd = log.alerts_of("m-0011", 10).expect("alerts");

@@ -1322,8 +1322,14 @@ fn code_in_the_crate_root_is_the_crate_not_a_node() {
     .file("src/b.rs", "pub struct Thing;\npub fn g(_: crate::Hub) {}\n");
     assert!(f.problems().is_empty(), "{:#?}", f.problems());
     // A cycle between two modules is still one, root code or not.
-    f.file("src/b.rs", "pub struct Thing;\npub fn g() { crate::a::f(&crate::Hub) }\n")
-        .file("src/a.rs", "pub struct A;\npub fn f(_: &crate::Hub) {}\npub fn h() -> crate::Thing { crate::Thing }\n");
+    f.file(
+        "src/b.rs",
+        "pub struct Thing;\npub fn g() { crate::a::f(&crate::Hub) }\n",
+    )
+    .file(
+        "src/a.rs",
+        "pub struct A;\npub fn f(_: &crate::Hub) {}\npub fn h() -> crate::Thing { crate::Thing }\n",
+    );
     assert_one_problem(&f.problems(), &["module cycle a -> b -> a"]);
 }
 

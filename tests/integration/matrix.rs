@@ -16,10 +16,10 @@ use reqwest::blocking::{Client, Response};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use sebroker_server::policy::{self, Action, Decision};
-use sebroker_server::policy::Surface;
-use sebroker_server::router::routes;
 use sebroker_ledger::auth::Role;
+use sebroker_server::policy::Surface;
+use sebroker_server::policy::{self, Action, Decision};
+use sebroker_server::router::routes;
 
 use crate::common::bin;
 

@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use replay::{Fault, Replay, CF_DAY};
-use sebroker_engine::sources::run_once;
-use sebroker_engine::Engine;
 use sebroker_connectors::http::HttpSettings;
 use sebroker_connectors::sync::{RunRange, SourceSpec, SyncEvent, SyncReport, SyncSettings};
+use sebroker_engine::sources::run_once;
+use sebroker_engine::Engine;
 use time::macros::{date, datetime};
 
 fn repo() -> PathBuf {
@@ -462,7 +462,12 @@ fn schedule_keeps_serving_when_a_source_is_offline() {
     let (key, _) = e
         .app
         .ledger
-        .create_key(sebroker_ledger::auth::Role::Broker, None, "test".into(), None)
+        .create_key(
+            sebroker_ledger::auth::Role::Broker,
+            None,
+            "test".into(),
+            None,
+        )
         .expect("key");
     let router = sebroker_server::router::local(e.app.clone());
     let body = e.rt.block_on(async {
@@ -505,7 +510,8 @@ fn open_app() -> (tempfile::TempDir, Arc<Engine>) {
 fn anchors_import_keeps_good_rows_and_reports_bad_ones() {
     let (_d, app) = open_app();
     let bytes = std::fs::read(fixture("anchors/bad-rows.csv")).expect("fixture");
-    let r = sebroker_engine::anchors::import_file(&app, "walsall-council", &bytes).expect("imports");
+    let r =
+        sebroker_engine::anchors::import_file(&app, "walsall-council", &bytes).expect("imports");
     assert_eq!(r.exit_code(), 3);
     assert_eq!((r.rows_read, r.rows_imported, r.notices_created), (4, 2, 2));
     let errs: Vec<(u64, &str)> = r
@@ -526,7 +532,8 @@ fn anchors_import_keeps_good_rows_and_reports_bad_ones() {
     assert_eq!(n.value.max_pence, Some(4_500_000));
     assert!(n.nuts.contains(&"UKG38".to_owned()), "{:?}", n.nuts);
     // Re-import: updated by reference, nothing created.
-    let r = sebroker_engine::anchors::import_file(&app, "walsall-council", &bytes).expect("imports");
+    let r =
+        sebroker_engine::anchors::import_file(&app, "walsall-council", &bytes).expect("imports");
     assert_eq!(r.notices_created, 0);
     let json = std::fs::read(fixture("anchors/opportunities.json")).expect("fixture");
     let r = sebroker_engine::anchors::import_file(&app, "walsall-council", &json).expect("imports");
@@ -541,10 +548,17 @@ fn anchors_import_keeps_good_rows_and_reports_bad_ones() {
 fn anchors_api_needs_the_admin_token() {
     let (_d, app) = open_app();
     let mut app = Arc::try_unwrap(app).ok().expect("sole owner");
-    app.config.sync.admin_token = Some(sebroker_engine::config::Secret("test-token-0123456789".into()));
+    app.config.sync.admin_token = Some(sebroker_engine::config::Secret(
+        "test-token-0123456789".into(),
+    ));
     let (admin_key, _) = app
         .ledger
-        .create_key(sebroker_ledger::auth::Role::Admin, None, "test admin".into(), None)
+        .create_key(
+            sebroker_ledger::auth::Role::Admin,
+            None,
+            "test admin".into(),
+            None,
+        )
         .expect("key");
     let (broker_key, _) = app
         .ledger
@@ -618,13 +632,14 @@ fn duplicates_across_sources_show_once_with_every_source() {
         sebroker_engine::ingest::ingest_text(&app, f, &text, &opts).expect("ingests");
     }
     assert_eq!(app.store.groups().expect("groups").len(), 1);
-    let params = |group: Option<bool>, source: Option<&str>| sebroker_engine::search::SearchParams {
-        q: Some("community meals".into()),
-        now: Some("2026-11-01".into()),
-        group,
-        source: source.map(str::to_owned),
-        ..Default::default()
-    };
+    let params =
+        |group: Option<bool>, source: Option<&str>| sebroker_engine::search::SearchParams {
+            q: Some("community meals".into()),
+            now: Some("2026-11-01".into()),
+            group,
+            source: source.map(str::to_owned),
+            ..Default::default()
+        };
     let page = sebroker_engine::search::search(&app, &params(None, None)).expect("search");
     assert_eq!(page.total, 1);
     let hit = &page.hits[0];
@@ -645,7 +660,8 @@ fn duplicates_across_sources_show_once_with_every_source() {
 
 /// `[weights]` far from the defaults, so a score made with the defaults
 /// cannot pass for one made with these.
-const SKEWED_WEIGHTS: &str = "[weights]\ntext = 0.05\ncpv = 0.05\ngeography = 0.05\ncapacity = 0.05\n\
+const SKEWED_WEIGHTS: &str =
+    "[weights]\ntext = 0.05\ncpv = 0.05\ngeography = 0.05\ncapacity = 0.05\n\
      timing = 0.05\nsuitability = 0.7\nrelationship = 0.05\n";
 
 /// Every stored match in `data` was scored with the configuration's
@@ -669,7 +685,12 @@ fn assert_stored_matches_use(data: &Path, cfg: &Path) {
     for ocid in &ocids {
         for m in app.store.matches_of_notice(ocid).expect("matches") {
             stored += 1;
-            assert_eq!(m.score, m.components.score(&config.weights), "{ocid} {}", m.member_id);
+            assert_eq!(
+                m.score,
+                m.components.score(&config.weights),
+                "{ocid} {}",
+                m.member_id
+            );
             if m.score != m.components.score(&sebroker_matching::Weights::default()) {
                 differs += 1;
             }
@@ -689,7 +710,11 @@ fn import_demo_members(data: &Path, cfg: &Path) {
         .arg(repo().join("fixtures/demo/members.json"))
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -708,7 +733,11 @@ fn anchors_import_matches_with_the_configured_weights() {
         .arg(fixture("anchors/opportunities.json"))
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_stored_matches_use(&data, &cfg);
 }
 
@@ -732,11 +761,24 @@ fn sync_matches_with_the_configured_weights() {
         .arg("--config")
         .arg(&cfg)
         .args([
-            "sync", "fts", "--fts-url", &e.base, "--from", "2026-08-10", "--to", "2026-08-11", "--now",
-            "2026-08-20T00:00:00Z", "--json",
+            "sync",
+            "fts",
+            "--fts-url",
+            &e.base,
+            "--from",
+            "2026-08-10",
+            "--to",
+            "2026-08-11",
+            "--now",
+            "2026-08-20T00:00:00Z",
+            "--json",
         ])
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_stored_matches_use(data.path(), &cfg);
 }

@@ -7,10 +7,10 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sebroker_engine::Engine;
 use sebroker_engine::ingest::{ingest_text, IngestOptions};
-use sebroker_engine::writer::Hook;
 use sebroker_engine::search::{search, SearchParams};
+use sebroker_engine::writer::Hook;
+use sebroker_engine::Engine;
 
 use crate::common::tempdir;
 

@@ -48,4 +48,3 @@ fn is_ocds_file(p: &Path) -> bool {
     let name = name.trim_end_matches(".gz");
     name.ends_with(".json") || name.ends_with(".jsonl") || name.ends_with(".ndjson")
 }
-

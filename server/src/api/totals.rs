@@ -2,8 +2,6 @@
 //! and for brokers `GET /api/v1/reconciliation` (proposed wins from award
 //! notices, and wins without brokerage) and `GET /api/v1/stats`.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
@@ -77,25 +75,17 @@ pub async fn stats(
             Some(s) => sebroker_engine::search::parse_when("now", s, false)?,
             None => time::OffsetDateTime::now_utc(),
         };
-        let counts = app.store.counts()?;
-        let mut by_source: BTreeMap<String, u64> = BTreeMap::new();
-        let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
-        app.store.for_each_notice(&mut |n| {
-            *by_source.entry(n.source.clone()).or_insert(0) += 1;
-            *by_status
-                .entry(n.status(now).as_str().to_owned())
-                .or_insert(0) += 1;
-            Ok(())
-        })?;
+        // The command line's counts, and the ledger's.
+        let s = sebroker_engine::views::stats(&app, now)?;
         let ledger = app.ledger.state();
         Ok(Json(serde_json::json!({
-            "notices": counts.notices,
-            "releases": counts.releases,
-            "by_source": by_source,
-            "by_status": by_status,
-            "cpv_descriptions": app.store.cpv_descriptions()?.len(),
-            "index_docs": app.index.num_docs(),
-            "index_bytes": app.index.size_on_disk(),
+            "notices": s.notices,
+            "releases": s.releases,
+            "by_source": s.by_source,
+            "by_status": s.by_status,
+            "cpv_descriptions": s.cpv_descriptions,
+            "index_docs": s.index_docs,
+            "index_bytes": s.index_bytes,
             "ledger_events": ledger.last_seq(),
             "brokered_total_pence": ledger.brokered_total(),
         })))
