@@ -6,9 +6,10 @@
 //!
 //! 1. `groups`: probable duplicates from other sources linked into one
 //!    opportunity group;
-//! 2. `matches`: the members ranked for each notice, and award links to
-//!    members' track records;
-//! 3. the alert engine follows last with its own cursor, never past
+//! 2. `links`: award notices linked to members' track records (before
+//!    matching, so a new link counts at once);
+//! 3. `matches`: the members ranked for each notice;
+//! 4. the alert engine follows last with its own cursor, never past
 //!    `matches` (`sebroker_alerts::Host::matched_upto`).
 //!
 //! `serve` runs [`Followers::follow`] on a task woken by every writer
@@ -28,6 +29,7 @@ use crate::matches::Matches;
 
 /// The cursor names, in the order they run.
 pub const GROUPS: &str = "groups";
+pub const LINKS: &str = "links";
 pub const MATCHES: &str = "matches";
 
 /// Change-log sequences applied per window: a window's notices are read
@@ -60,20 +62,24 @@ impl Followers {
         })?;
         done.groups_linked = linked.1;
         let mut batch = Vec::new();
-        let matched = follow_window(store, MATCHES, last, &mut batch, &mut |ns| {
-            Ok(matches.refresh(ns)? as u64)
+        let links = follow_window(store, LINKS, last, &mut batch, &mut |ns| {
+            Ok(matches.link_awards(ns)? as u64)
         })?;
-        done.changes = linked.0.max(matched.0);
-        done.links_new = matched.1;
+        done.links_new = links.1;
+        let matched = follow_window(store, MATCHES, last, &mut batch, &mut |ns| {
+            matches.match_notices(ns)?;
+            Ok(0)
+        })?;
+        done.changes = linked.0.max(links.0).max(matched.0);
         if done.changes > 0 {
             store.flush()?;
         }
         Ok(done)
     }
 
-    /// Re-matches every notice (after members changed) and moves the
-    /// matches cursor to the last change, as one catch-up. Returns the
-    /// number of notices matched.
+    /// Re-links and re-matches every notice (after members changed) and
+    /// moves the links and matches cursors to the last change, as one
+    /// catch-up. Returns the number of notices matched.
     pub fn rematch_all(&self, store: &dyn NoticeStore, matches: &Matches) -> Result<usize> {
         let _one = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let last = store.last_seq()?;
@@ -88,8 +94,10 @@ impl Followers {
             matches.refresh(chunk)?;
             n += chunk.len();
         }
-        if store.cursor(MATCHES)? < last {
-            store.set_cursor(MATCHES, last)?;
+        for name in [LINKS, MATCHES] {
+            if store.cursor(name)? < last {
+                store.set_cursor(name, last)?;
+            }
         }
         store.flush()?;
         Ok(n)

@@ -68,14 +68,20 @@ impl Matches {
     /// Matches and stores the given notices; links their awards to members.
     /// Returns the number of new award links.
     pub fn refresh(&self, notices: &[Notice]) -> Result<usize> {
+        let new_links = self.link_awards(notices)?;
+        self.match_notices(notices)?;
+        Ok(new_links)
+    }
+
+    /// Ranks the members for each notice that can still be bid for and
+    /// stores the strongest (none for the others).
+    pub fn match_notices(&self, notices: &[Notice]) -> Result<()> {
         let set = self.member_set();
         if set.members.is_empty() {
-            return Ok(0);
+            return Ok(());
         }
         let places = self.places();
         let matcher = self.matcher(&set, &places);
-        let lookup = MemberLookup::new(set.members.values());
-        let mut new_links = 0;
         for n in notices {
             let matches: Vec<Match> = if biddable(n) {
                 matcher
@@ -87,6 +93,21 @@ impl Matches {
                 Vec::new()
             };
             self.store.put_matches(&n.ocid, &matches)?;
+        }
+        Ok(())
+    }
+
+    /// Links the awards of these notices to members' track records (a
+    /// broker's decision is never overwritten); with new links the member
+    /// set is rebuilt. Returns the number of new links.
+    pub fn link_awards(&self, notices: &[Notice]) -> Result<usize> {
+        let set = self.member_set();
+        if set.members.is_empty() {
+            return Ok(0);
+        }
+        let lookup = MemberLookup::new(set.members.values());
+        let mut new_links = 0;
+        for n in notices {
             for l in links::links_for(n, &lookup) {
                 if self.store.put_link(&l, false)? {
                     tracing::info!(member_id = %l.member_id, ocid = %l.ocid, method = %l.method, "award linked to a member");

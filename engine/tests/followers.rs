@@ -3,7 +3,7 @@
 
 use sebroker_connectors::ocds;
 
-use sebroker_engine::consumers::{GROUPS, MATCHES};
+use sebroker_engine::consumers::{GROUPS, LINKS, MATCHES};
 use sebroker_engine::ingest::IngestOptions;
 use sebroker_engine::Engine;
 
@@ -53,6 +53,7 @@ fn followers_catch_up_from_their_cursors_off_the_writer() {
     let last = engine.store.last_seq().expect("seq");
     assert_eq!(engine.store.cursor(MATCHES).expect("cursor"), last);
     assert_eq!(engine.store.cursor(GROUPS).expect("cursor"), last);
+    assert_eq!(engine.store.cursor(LINKS).expect("cursor"), last);
 
     write_only(&engine, &renamed_tenders("ocds-test01"));
     let now = engine.store.last_seq().expect("seq");
@@ -71,6 +72,7 @@ fn followers_catch_up_from_their_cursors_off_the_writer() {
     assert_eq!(done.changes, now - last);
     assert_eq!(engine.store.cursor(MATCHES).expect("cursor"), now);
     assert_eq!(engine.store.cursor(GROUPS).expect("cursor"), now);
+    assert_eq!(engine.store.cursor(LINKS).expect("cursor"), now);
     let matched = stored_matches(&engine);
     assert!(
         matched
@@ -93,6 +95,7 @@ fn a_follower_restarted_behind_redoes_its_window_with_the_same_result() {
     // leaves the cursor behind: the window is redone, idempotently.
     engine.store.set_cursor(MATCHES, start).expect("rewind");
     engine.store.set_cursor(GROUPS, start).expect("rewind");
+    engine.store.set_cursor(LINKS, start).expect("rewind");
     let redone = engine.follow().expect("follow");
     assert_eq!(
         redone.changes,
@@ -110,4 +113,5 @@ fn a_rematch_moves_the_matches_cursor_to_the_last_change() {
     assert!(engine.store.cursor(MATCHES).expect("cursor") < last);
     engine.rematch_all().expect("rematch");
     assert_eq!(engine.store.cursor(MATCHES).expect("cursor"), last);
+    assert_eq!(engine.store.cursor(LINKS).expect("cursor"), last);
 }
