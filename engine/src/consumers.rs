@@ -116,7 +116,7 @@ fn follow_one(
     follow_window(store, name, last, &mut batch, &mut |ns| {
         let mut sum = 0;
         for n in ns {
-            sum += f(n)?;
+            sum = sum.saturating_add(f(n)?);
         }
         Ok(sum)
     })
@@ -140,7 +140,7 @@ fn follow_window(
                 batch.push(n);
             }
         }
-        sum += f(batch)?;
+        sum = sum.saturating_add(f(batch)?);
         store.set_cursor(name, upto)?;
         from = upto;
     }
