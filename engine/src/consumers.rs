@@ -114,7 +114,7 @@ fn follow_one(
 ) -> Result<(u64, u64)> {
     let mut batch = Vec::new();
     follow_window(store, name, last, &mut batch, &mut |ns| {
-        let mut sum = 0;
+        let mut sum = 0u64;
         for n in ns {
             sum = sum.saturating_add(f(n)?);
         }
@@ -130,7 +130,7 @@ fn follow_window(
     f: &mut dyn FnMut(&[Notice]) -> Result<u64>,
 ) -> Result<(u64, u64)> {
     let mut from = store.cursor(name)?;
-    let (start, mut sum) = (from, 0);
+    let (start, mut sum) = (from, 0u64);
     while from < last {
         let upto = from.saturating_add(WINDOW).min(last);
         let (ocids, _) = store.changes_between(from, upto)?;
