@@ -31,7 +31,7 @@ impl Host for Engine {
         &self.alerts_rt
     }
     fn data_dir(&self) -> &Path {
-        &self.data_dir
+        Engine::data_dir(self)
     }
     fn members(&self) -> RwLockReadGuard<'_, MemberSet> {
         self.member_set()
@@ -94,7 +94,7 @@ mod run_tests {
     use time::macros::datetime;
 
     fn demo_app() -> (tempfile::TempDir, Engine) {
-        crate::demo::open_in_tempdir()
+        crate::demo::open_in_tempdir().expect("demo")
     }
 
     fn run_at(app: &Engine, now: OffsetDateTime) -> Result<RunReport> {
@@ -168,7 +168,7 @@ mod broker_tests {
 
     #[test]
     fn open_cases_with_a_closing_deadline_reach_brokers() {
-        let (_dir, app) = crate::demo::open_in_tempdir();
+        let (_dir, app) = crate::demo::open_in_tempdir().expect("demo");
         let ocid = "ocds-h6vhtk-d00001";
         let input = CaseInput {
             ocid: ocid.into(),

@@ -276,12 +276,12 @@ impl FileConfig {
 impl Config {
     /// The defaults for a data folder, without reading the environment
     /// (tests, benchmarks, the demo).
-    pub fn for_data_dir(dir: &Path) -> Config {
+    pub fn for_data_dir(dir: &Path) -> Result<Config> {
         let addr: SocketAddr = DEFAULT_ADDR
             .parse()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)));
         let file = FileConfig::default();
-        Config {
+        Ok(Config {
             data_dir: dir.to_owned(),
             addr,
             clusters: sebroker_connectors::members::DEFAULT_CLUSTERS
@@ -293,10 +293,8 @@ impl Config {
             ledger: sebroker_ledger::LedgerSettings::default(),
             rate_limit_per_minute: 600,
             auth_attempts_per_minute: DEFAULT_AUTH_ATTEMPTS_PER_MINUTE,
-            // The defaults of every source are valid URLs and settings.
-            sync: SyncConfig::resolve(&file, SyncFlags::default())
-                .unwrap_or_else(|e| unreachable!("default sync settings: {e}")),
-        }
+            sync: SyncConfig::resolve(&file, SyncFlags::default())?,
+        })
     }
 
     /// Resolves the configuration: `flags` hold flag-or-environment values

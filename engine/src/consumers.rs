@@ -91,7 +91,8 @@ impl Followers {
             Ok(())
         })?;
         for chunk in batch.chunks(1000) {
-            matches.refresh(chunk)?;
+            matches.link_awards(chunk)?;
+            matches.match_notices(chunk)?;
             n += chunk.len();
         }
         for name in [LINKS, MATCHES] {

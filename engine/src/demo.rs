@@ -44,15 +44,19 @@ pub fn load(app: &Engine, clusters: &[String]) -> Result<Vec<IngestReport>> {
     Ok(reports)
 }
 
-/// A fresh data folder holding the demo data, opened (unit tests).
+/// A fresh data folder holding the demo data, opened (tests of this and
+/// the crates above).
 #[doc(hidden)]
-pub fn open_in_tempdir() -> (tempfile::TempDir, crate::Engine) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let app = crate::Engine::open_dir(dir.path()).expect("app");
+pub fn open_in_tempdir() -> Result<(tempfile::TempDir, crate::Engine)> {
+    let dir = tempfile::tempdir().map_err(|source| crate::Error::Io {
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    let app = crate::Engine::open_dir(dir.path())?;
     let clusters: Vec<String> = sebroker_connectors::members::DEFAULT_CLUSTERS
         .iter()
         .map(|c| (*c).to_owned())
         .collect();
-    load(&app, &clusters).expect("demo");
-    (dir, app)
+    load(&app, &clusters)?;
+    Ok((dir, app))
 }

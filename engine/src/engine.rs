@@ -4,7 +4,7 @@
 //! store on open. HTTP concerns (keys' rate limits, the admin token at the
 //! door) are the server's; the engine holds what every command shares.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use sebroker_alerts::deliver::AlertsRuntime;
@@ -26,7 +26,6 @@ use crate::writer::Writer;
 pub struct Engine {
     /// The configuration it was opened with.
     pub config: Config,
-    pub data_dir: PathBuf,
     pub store: Arc<dyn NoticeStore>,
     pub index: Arc<NoticeIndex>,
     pub places: Arc<RwLock<Places>>,
@@ -88,7 +87,6 @@ impl Engine {
         let writer = Writer::new(store.clone(), index.clone(), places.clone());
         let engine = Engine {
             config: config.clone(),
-            data_dir: data_dir.to_owned(),
             store,
             index,
             places,
@@ -107,7 +105,12 @@ impl Engine {
 
     /// Opens `dir` with the default configuration (tests, benchmarks).
     pub fn open_dir(dir: &Path) -> Result<Engine> {
-        Engine::open(&Config::for_data_dir(dir))
+        Engine::open(&Config::for_data_dir(dir)?)
+    }
+
+    /// The data folder (`config.data_dir`).
+    pub fn data_dir(&self) -> &Path {
+        &self.config.data_dir
     }
 
     /// Brings the followers of the change log up to the store (groups,

@@ -65,14 +65,6 @@ impl Matches {
         }
     }
 
-    /// Matches and stores the given notices; links their awards to members.
-    /// Returns the number of new award links.
-    pub fn refresh(&self, notices: &[Notice]) -> Result<usize> {
-        let new_links = self.link_awards(notices)?;
-        self.match_notices(notices)?;
-        Ok(new_links)
-    }
-
     /// Ranks the members for each notice that can still be bid for and
     /// stores the strongest (none for the others).
     pub fn match_notices(&self, notices: &[Notice]) -> Result<()> {

@@ -294,7 +294,7 @@ mod tests {
 
     #[test]
     fn a_store_error_fails_the_search_instead_of_guessing_groups() {
-        let (_dir, mut app) = crate::demo::open_in_tempdir();
+        let (_dir, mut app) = crate::demo::open_in_tempdir().expect("demo");
         // Two notices filed as one opportunity.
         let mut ocids = Vec::new();
         app.store

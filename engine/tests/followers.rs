@@ -49,7 +49,7 @@ fn stored_matches(engine: &Engine) -> Vec<(String, Vec<sebroker_model::Match>)> 
 
 #[test]
 fn followers_catch_up_from_their_cursors_off_the_writer() {
-    let (_dir, engine) = sebroker_engine::demo::open_in_tempdir();
+    let (_dir, engine) = sebroker_engine::demo::open_in_tempdir().expect("demo");
     let last = engine.store.last_seq().expect("seq");
     assert_eq!(engine.store.cursor(MATCHES).expect("cursor"), last);
     assert_eq!(engine.store.cursor(GROUPS).expect("cursor"), last);
@@ -86,7 +86,7 @@ fn followers_catch_up_from_their_cursors_off_the_writer() {
 
 #[test]
 fn a_follower_restarted_behind_redoes_its_window_with_the_same_result() {
-    let (_dir, engine) = sebroker_engine::demo::open_in_tempdir();
+    let (_dir, engine) = sebroker_engine::demo::open_in_tempdir().expect("demo");
     let start = engine.store.last_seq().expect("seq");
     write_only(&engine, &renamed_tenders("ocds-test02"));
     engine.follow().expect("follow");
@@ -107,7 +107,7 @@ fn a_follower_restarted_behind_redoes_its_window_with_the_same_result() {
 
 #[test]
 fn a_rematch_moves_the_matches_cursor_to_the_last_change() {
-    let (_dir, engine) = sebroker_engine::demo::open_in_tempdir();
+    let (_dir, engine) = sebroker_engine::demo::open_in_tempdir().expect("demo");
     write_only(&engine, &renamed_tenders("ocds-test03"));
     let last = engine.store.last_seq().expect("seq");
     assert!(engine.store.cursor(MATCHES).expect("cursor") < last);

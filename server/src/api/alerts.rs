@@ -229,7 +229,7 @@ mod tests {
 
     #[tokio::test]
     async fn webhook_names_resolving_inside_are_refused_when_set() {
-        let (_dir, mut app) = sebroker_engine::demo::open_in_tempdir();
+        let (_dir, mut app) = sebroker_engine::demo::open_in_tempdir().expect("demo");
         app.config.sync.admin_token = Some(sebroker_engine::config::Secret(TOKEN.into()));
         let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
         app.alerts_rt.set_resolver(Arc::new(

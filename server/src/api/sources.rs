@@ -37,7 +37,7 @@ mod tests {
     /// fails, never an empty list or zero counts.
     #[tokio::test]
     async fn store_errors_are_500_internal_not_empty_answers() {
-        let (_dir, mut app) = sebroker_engine::demo::open_in_tempdir();
+        let (_dir, mut app) = sebroker_engine::demo::open_in_tempdir().expect("demo");
         app.config.sync.admin_token = Some(sebroker_engine::config::Secret(TOKEN.into()));
         let failing = Arc::new(FailingStore::new(app.store.clone()));
         app.store = failing.clone();

@@ -81,7 +81,7 @@ mod tests {
     const TOKEN: &str = "test-admin-token-0123456789abcdef";
 
     fn app() -> (tempfile::TempDir, Arc<sebroker_engine::Engine>) {
-        let (dir, mut app) = sebroker_engine::demo::open_in_tempdir();
+        let (dir, mut app) = sebroker_engine::demo::open_in_tempdir().expect("demo");
         app.config.sync.admin_token = Some(sebroker_engine::config::Secret(TOKEN.into()));
         (dir, Arc::new(app))
     }
