@@ -12,6 +12,7 @@ mod error;
 pub mod evaluate;
 pub mod links;
 pub mod members;
+pub mod ranker;
 
 use std::collections::{BTreeMap, HashMap};
 

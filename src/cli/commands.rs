@@ -124,8 +124,12 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             test,
             k,
             fit,
+            out,
             json,
-        } => super::output::evaluation(&train, &test, k, json, fit, config.weights),
+        } => match (fit, out) {
+            (true, Some(out)) => super::output::fit_model(&train, &test, &out, json),
+            _ => super::output::evaluation(&train, &test, k, json, config.weights),
+        },
         Command::Reference {
             command: ReferenceCommand::Import { kind, file, json },
         } => reference_cmd(&config, kind, &file, json),
