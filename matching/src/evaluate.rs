@@ -123,14 +123,45 @@ fn supplier_key(identifier: Option<&str>, name: Option<&str>) -> Option<String> 
         })
 }
 
+/// Supplier identities: one organisation is often published under two
+/// identifiers (a Companies House number in one notice, a Find a Tender id
+/// in another) with the same name, so a name already seen keeps its key.
+#[derive(Debug, Default)]
+pub struct Aliases {
+    by_name: HashMap<String, String>,
+}
+
+impl Aliases {
+    /// The key of a supplier while profiles are built (learns its name).
+    fn learn(&mut self, identifier: Option<&str>, name: Option<&str>) -> Option<String> {
+        let key = supplier_key(identifier, name)?;
+        let Some(n) = name.map(normalise_name).filter(|n| !n.is_empty()) else {
+            return Some(key);
+        };
+        Some(self.by_name.entry(n).or_insert(key).clone())
+    }
+
+    /// The key of a test notice's supplier: its identifier when profiled,
+    /// else the profile of the same name.
+    fn resolve(&self, identifier: Option<&str>, name: Option<&str>, known: &BTreeSet<&str>) -> Option<String> {
+        let key = supplier_key(identifier, name)?;
+        if known.contains(key.as_str()) {
+            return Some(key);
+        }
+        let by_name = name.map(normalise_name).and_then(|n| self.by_name.get(&n));
+        Some(by_name.cloned().unwrap_or(key))
+    }
+}
+
 /// One profile per awarded supplier of the train notices, from its awards only.
-pub fn profiles(train: &[Notice]) -> (Vec<Member>, HashMap<String, usize>) {
+pub fn profiles(train: &[Notice]) -> (Vec<Member>, HashMap<String, usize>, Aliases) {
     let mut out: BTreeMap<String, Member> = BTreeMap::new();
     let mut wins: HashMap<String, usize> = HashMap::new();
+    let mut aliases = Aliases::default();
     for n in train {
         for a in &n.awards {
             for s in &a.suppliers {
-                let Some(key) = supplier_key(s.identifier.as_deref(), s.name.as_deref()) else {
+                let Some(key) = aliases.learn(s.identifier.as_deref(), s.name.as_deref()) else {
                     continue;
                 };
                 *wins.entry(key.clone()).or_default() += 1;
@@ -175,7 +206,7 @@ pub fn profiles(train: &[Notice]) -> (Vec<Member>, HashMap<String, usize>) {
             }
         }
     }
-    (out.into_values().collect(), wins)
+    (out.into_values().collect(), wins, aliases)
 }
 
 struct Case {
@@ -307,7 +338,7 @@ fn tables(cases: &[Case], profiles: &[Member], places: &Places) -> Result<Vec<Ta
             .iter()
             .filter_map(|(id, bm25)| {
                 let m = members.get(id.as_str())?;
-                Some((id.clone(), features(n, &facts, m, bm25 / best, *bm25, places)))
+                Some((id.clone(), features(n, &facts, m, bm25 / best, *bm25, (&corpus, places))))
             })
             .collect();
         out.push(Table {
@@ -362,6 +393,7 @@ fn cases_for(
     full: &[&Notice],
     stripped: &HashMap<String, Notice>,
     known: &BTreeSet<&str>,
+    aliases: &Aliases,
 ) -> Vec<Case> {
     let mut cases = Vec::new();
     for n in full {
@@ -369,7 +401,7 @@ fn cases_for(
             .awards
             .iter()
             .flat_map(|a| &a.suppliers)
-            .filter_map(|s| supplier_key(s.identifier.as_deref(), s.name.as_deref()))
+            .filter_map(|s| aliases.resolve(s.identifier.as_deref(), s.name.as_deref(), known))
             .filter(|k| known.contains(k.as_str()))
             .collect();
         if let (false, Some(s)) = (gold.is_empty(), stripped.get(&n.ocid)) {
@@ -398,10 +430,10 @@ fn train_folds(paths: &[PathBuf], places: &Places) -> Result<Vec<Vec<Table>>> {
             .filter(|n| fold_of(&n.ocid) != f)
             .cloned()
             .collect();
-        let (profs, _) = profiles(&rest);
+        let (profs, _, aliases) = profiles(&rest);
         let known: BTreeSet<&str> = profs.iter().map(|p| p.id.as_str()).collect();
         let held: Vec<&Notice> = full.iter().filter(|n| fold_of(&n.ocid) == f).collect();
-        folds.push(tables(&cases_for(&held, &stripped, &known), &profs, places)?);
+        folds.push(tables(&cases_for(&held, &stripped, &known, &aliases), &profs, places)?);
     }
     Ok(folds)
 }
@@ -481,7 +513,7 @@ pub fn evaluate(train: &[PathBuf], test: &[PathBuf], k: usize, weights: Weights)
     let places = Places::builtin();
     let train_notices = load(train, &places, false)?;
     let train_ocids: BTreeSet<&str> = train_notices.iter().map(|n| n.ocid.as_str()).collect();
-    let (profiles, wins) = profiles(&train_notices);
+    let (profiles, wins, aliases) = profiles(&train_notices);
     let full = load(test, &places, false)?;
     let stripped: HashMap<String, Notice> = load(test, &places, true)?
         .into_iter()
@@ -492,12 +524,15 @@ pub fn evaluate(train: &[PathBuf], test: &[PathBuf], k: usize, weights: Weights)
         .iter()
         .filter(|n| !train_ocids.contains(n.ocid.as_str()))
         .collect();
-    let cases = cases_for(&unseen, &stripped, &known);
+    let cases = cases_for(&unseen, &stripped, &known, &aliases);
     let folds = train_folds(train, &places)?;
     let fitted = select_and_fit(&folds);
     let train_all = to_queries(&folds.iter().flatten().collect::<Vec<_>>());
     let test_tables = tables(&cases, &profiles, &places)?;
     let test_refs: Vec<&Table> = test_tables.iter().collect();
+    if std::env::var_os("SEBROKER_EVAL_DEBUG").is_some() {
+        debug_dump(&cases, &test_tables, &fitted.model, &members_of(&profiles));
+    }
     let mut methods = vec![metrics(
         "learned",
         &rank_tables(&test_refs, &|x| fitted.model.raw(x)),
@@ -588,4 +623,29 @@ fn baselines<'m>(
         out.push(metrics(name, &ranks_with(cases, &matcher_with(w))?, k));
     }
     Ok(out)
+}
+
+fn members_of(p: &[Member]) -> HashMap<&str, &Member> {
+    p.iter().map(|m| (m.id.as_str(), m)).collect()
+}
+
+fn debug_dump(cases: &[Case], tables: &[Table], model: &Model, members: &HashMap<&str, &Member>) {
+    for (c, t) in cases.iter().zip(tables) {
+        let mut s: Vec<(f64, &str, &[f64; NF])> = t.rows.iter().map(|(id, x)| (model.raw(x), id.as_str(), x)).collect();
+        s.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        eprintln!("=== {} | {} | buyer {:?} | cpv {:?} | nuts {:?} | cands {}", c.notice.ocid, c.notice.title, c.notice.buyer.name, c.notice.cpv.iter().map(|x| x.code.as_str()).collect::<Vec<_>>(), c.notice.nuts, s.len());
+        for (i, (sc, id, x)) in s.iter().enumerate().take(3) {
+            eprintln!("  top{} {:.2} {} {:?} {:?}", i + 1, sc, id, members.get(id).map(|m| &m.name), x.map(|v| (v * 100.0).round() / 100.0));
+        }
+        for g in &c.gold {
+            let r = s.iter().position(|(_, id, _)| id == g);
+            let m = members.get(g.as_str());
+            eprintln!("  GOLD rank {:?} {} {:?} feats {:?}", r.map(|r| r + 1), g, m.map(|m| &m.name), r.map(|r| s[r].2.map(|v| (v * 100.0).round() / 100.0)));
+            if let Some(m) = m {
+                for tr in &m.track_record {
+                    eprintln!("     past: {} | {:?} | {:?} | {:?}", tr.title, tr.buyer, tr.cpv, tr.value_pence);
+                }
+            }
+        }
+    }
 }

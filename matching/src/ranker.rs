@@ -17,9 +17,10 @@ use crate::components;
 use crate::links::normalise_name;
 
 /// The features, in the order of a feature vector.
-pub const FEATURES: [&str; 12] = [
+pub const FEATURES: [&str; 13] = [
     "text",
     "bm25",
+    "words",
     "cpv",
     "cpv_idf",
     "geography",
@@ -40,6 +41,23 @@ pub const NF: usize = FEATURES.len();
 pub struct Corpus {
     df: HashMap<String, u32>,
     n: u32,
+    /// Each member's description words (its own and its past work's).
+    words: HashMap<String, HashSet<String>>,
+    word_df: HashMap<String, u32>,
+}
+
+/// Meaningful words of a text: lower case, at least 3 letters, no stop words.
+fn words(s: &str) -> HashSet<String> {
+    const STOP: &[&str] = &[
+        "the", "and", "for", "with", "this", "that", "from", "are", "will", "services",
+        "service", "contract", "provision", "lot", "which", "have", "has", "been", "all",
+        "any", "not", "its", "their", "our", "you", "your", "may", "also", "within",
+    ];
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() >= 3)
+        .map(str::to_lowercase)
+        .filter(|w| !STOP.contains(&w.as_str()))
+        .collect()
 }
 
 /// The prefixes of a code's significant digits: division, group, class,
@@ -58,8 +76,18 @@ impl Corpus {
             for p in set {
                 *c.df.entry(p.to_owned()).or_default() += 1;
             }
+            let w = words(&format!("{}\n{}", m.description, m.keywords.join(" ")));
+            for x in &w {
+                *c.word_df.entry(x.clone()).or_default() += 1;
+            }
+            c.words.insert(m.id.clone(), w);
         }
         c
+    }
+
+    fn word_idf(&self, w: &str) -> f64 {
+        let df = self.word_df.get(w).copied().unwrap_or(0);
+        ((f64::from(self.n) + 1.0) / (f64::from(df) + 1.0)).ln()
     }
 
     /// Inverse document frequency of a CPV prefix among members.
@@ -109,6 +137,8 @@ pub struct NoticeFacts {
     idf_total: f64,
     value: Option<i64>,
     title: HashSet<String>,
+    words: Vec<(String, f64)>,
+    words_total: f64,
 }
 
 impl NoticeFacts {
@@ -117,6 +147,13 @@ impl NoticeFacts {
         let prefixes: Vec<(String, f64)> = set
             .into_iter()
             .map(|p| (p.to_owned(), corpus.idf(p)))
+            .collect();
+        let words: Vec<(String, f64)> = words(&n.description)
+            .into_iter()
+            .map(|w| {
+                let idf = corpus.word_idf(&w);
+                (w, idf)
+            })
             .collect();
         let lot_max = n
             .lots
@@ -135,6 +172,8 @@ impl NoticeFacts {
             prefixes,
             value: n.value.headline_pence().or(lot_max).filter(|v| *v > 0),
             title: title_words(&n.title),
+            words_total: words.iter().map(|w| w.1).sum(),
+            words,
         }
     }
 }
@@ -153,6 +192,24 @@ fn cpv_idf(f: &NoticeFacts, m: &Member) -> f64 {
         .map(|p| p.1)
         .sum();
     shared / f.idf_total
+}
+
+/// The notice description's words found in the member's descriptions,
+/// each weighted by its rarity among members, relative to the notice's total.
+fn word_overlap(f: &NoticeFacts, m: &Member, corpus: &Corpus) -> f64 {
+    let Some(mw) = corpus.words.get(&m.id) else {
+        return 0.0;
+    };
+    if f.words_total <= 0.0 {
+        return 0.0;
+    }
+    let shared: f64 = f
+        .words
+        .iter()
+        .filter(|(w, _)| mw.contains(w))
+        .map(|w| w.1)
+        .sum();
+    shared / f.words_total
 }
 
 /// Share of past awards won from buyers of the notice buyer's kind.
@@ -208,11 +265,13 @@ pub fn features(
     m: &Member,
     text: f64,
     bm25: f64,
-    places: &Places,
+    ctx: (&Corpus, &Places),
 ) -> [f64; NF] {
+    let (corpus, places) = ctx;
     [
         text.clamp(0.0, 1.0),
         (1.0 + bm25.max(0.0)).ln(),
+        word_overlap(f, m, corpus),
         components::cpv_score(n, m, false).0,
         cpv_idf(f, m),
         components::geography(&n.nuts, m, places, false).0,
@@ -384,12 +443,12 @@ mod tests {
         let mut queries = Vec::new();
         for q in 0..20 {
             let mut gold = [0.0; NF];
-            gold[3] = 0.9;
+            gold[4] = 0.9;
             gold[0] = (q % 3) as f64 / 3.0;
             let other: Vec<[f64; NF]> = (0..10)
                 .map(|i| {
                     let mut o = [0.0; NF];
-                    o[3] = 0.1 + (i % 4) as f64 / 10.0;
+                    o[4] = 0.1 + (i % 4) as f64 / 10.0;
                     o[0] = ((q + i) % 3) as f64 / 3.0;
                     o
                 })
@@ -404,9 +463,9 @@ mod tests {
         assert!(m.weights[1] > 0.5, "{m:?}");
         assert!(m.weights[1] > m.weights[0].abs() * 3.0, "{m:?}");
         let mut g = [0.0; NF];
-        g[3] = 0.9;
+        g[4] = 0.9;
         let mut o = [0.0; NF];
-        o[3] = 0.2;
+        o[4] = 0.2;
         assert!(m.raw(&g) > m.raw(&o));
         let text = serde_json::to_string(&m).expect("json");
         assert_eq!(Model::parse(&text).expect("parse"), m);
