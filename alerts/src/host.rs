@@ -46,6 +46,7 @@ pub fn matcher<'a>(
         index: &set.index,
         places,
         weights: host.weights(),
+        ranker: set.ranker(),
     }
 }
 

@@ -48,6 +48,8 @@ pub struct Matcher<'a> {
     pub index: &'a MemberIndex,
     pub places: &'a Places,
     pub weights: Weights,
+    /// The learned ranking; `None` ranks by the weighted sum of components.
+    pub ranker: Option<ranker::Ranker<'a>>,
 }
 
 /// The text of a notice used as a match query.
@@ -78,6 +80,9 @@ impl Matcher<'_> {
                 None => return Ok(Vec::new()),
             },
         };
+        if let Some(r) = &self.ranker {
+            return self.match_learned(n, r, &timing_part, top);
+        }
         let candidates = self
             .index
             .candidates(&notice_text(n), &n.cpv_divisions(), CANDIDATES)?;
@@ -109,6 +114,42 @@ impl Matcher<'_> {
         Ok(scored
             .into_iter()
             .map(|(_, m, text)| self.score(n, &buyer, m, text, &timing_part, true))
+            .collect())
+    }
+
+    /// `match_notice` with the learned ranking: the score is the model's
+    /// (in (0, 1)); components and reasons are the same as without it.
+    fn match_learned(
+        &self,
+        n: &Notice,
+        r: &ranker::Ranker<'_>,
+        timing: &(f64, Option<String>),
+        top: usize,
+    ) -> Result<Vec<Match>> {
+        let facts = ranker::NoticeFacts::new(n, r.corpus);
+        let candidates = r.corpus.candidates(self.index, n, &facts.buyer, CANDIDATES)?;
+        let best = candidates
+            .values()
+            .copied()
+            .fold(0.0f64, f64::max)
+            .max(TEXT_FLOOR);
+        let mut scored: Vec<(f64, &Member, f64)> = candidates
+            .iter()
+            .filter_map(|(id, bm25)| {
+                let m = self.members.get(id)?;
+                let x = ranker::features(n, &facts, m, bm25 / best, *bm25, (r.corpus, self.places));
+                Some((r.model.raw(&x), m, bm25 / best))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        scored.truncate(top);
+        Ok(scored
+            .into_iter()
+            .map(|(raw, m, text)| {
+                let mut out = self.score(n, &facts.buyer, m, text, timing, true);
+                out.score = round3(1.0 / (1.0 + (-raw).exp()));
+                out
+            })
             .collect())
     }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use sebroker_connectors::cpv;
 use sebroker_connectors::places::Places;
-use sebroker_index::{Member, Notice};
+use sebroker_index::{Member, MemberIndex, Notice};
 
 use crate::components;
 use crate::links::normalise_name;
@@ -44,6 +44,8 @@ pub struct Corpus {
     /// Each member's description words (its own and its past work's).
     words: HashMap<String, HashSet<String>>,
     word_df: HashMap<String, u32>,
+    /// Members by the normalised names of the buyers they have worked for.
+    by_buyer: HashMap<String, Vec<String>>,
 }
 
 /// Meaningful words of a text: lower case, at least 3 letters, no stop words.
@@ -81,8 +83,45 @@ impl Corpus {
                 *c.word_df.entry(x.clone()).or_default() += 1;
             }
             c.words.insert(m.id.clone(), w);
+            let buyers: HashSet<String> = m
+                .track_record
+                .iter()
+                .filter_map(|t| t.buyer.as_deref().map(normalise_name))
+                .filter(|b| !b.is_empty())
+                .collect();
+            for b in buyers {
+                c.by_buyer.entry(b).or_default().push(m.id.clone());
+            }
         }
         c
+    }
+
+    /// Candidates for a notice: the best text matches and members sharing
+    /// its CPV codes (deepest and rarest first, as BM25 on code prefixes
+    /// ranks them), plus every member that has worked for its buyer.
+    /// Member id → raw BM25 of the text (0 when found otherwise).
+    pub fn candidates(
+        &self,
+        index: &MemberIndex,
+        n: &Notice,
+        buyer: &str,
+        limit: usize,
+    ) -> Result<HashMap<String, f64>, sebroker_index::IndexError> {
+        let mut codes: Vec<String> = n
+            .cpv
+            .iter()
+            .flat_map(|c| prefixes(&c.code))
+            .map(str::to_owned)
+            .collect();
+        codes.sort();
+        codes.dedup();
+        let mut out = index.candidates(&crate::notice_text(n), &codes, limit)?;
+        if let Some(ids) = self.by_buyer.get(buyer) {
+            for id in ids {
+                out.entry(id.clone()).or_insert(0.0);
+            }
+        }
+        Ok(out)
     }
 
     fn word_idf(&self, w: &str) -> f64 {
@@ -283,6 +322,13 @@ pub fn features(
         components::capacity(n, m, false).0,
         components::suitability(n, m).0,
     ]
+}
+
+/// A model with the member statistics its features need.
+#[derive(Clone, Copy)]
+pub struct Ranker<'a> {
+    pub model: &'a Model,
+    pub corpus: &'a Corpus,
 }
 
 /// A fitted linear ranking model over named features (standardised).
