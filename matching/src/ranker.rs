@@ -396,15 +396,16 @@ pub struct Query {
     pub other: Vec<[f64; NF]>,
 }
 
-/// L2 penalty of the fit: keeps weights small where the data says little.
-const L2: f64 = 0.01;
+/// L2 penalties tried by the fit's cross-validation (`evaluate`): the
+/// penalty keeps weights small where the data says little.
+pub const L2_GRID: [f64; 4] = [0.001, 0.01, 0.1, 1.0];
 /// Gradient steps of the fit (full batch; the problem is convex).
 const STEPS: usize = 400;
 
 /// Fits a pairwise logistic regression on `queries` using only the features
 /// in `use_features`: every (gold, other) pair of a query should rank gold
 /// first; each query weighs the same.
-pub fn fit(queries: &[Query], use_features: &[&str]) -> Model {
+pub fn fit(queries: &[Query], use_features: &[&str], l2: f64) -> Model {
     let idx: Vec<usize> = use_features
         .iter()
         .filter_map(|f| FEATURES.iter().position(|g| g == f))
@@ -432,7 +433,7 @@ pub fn fit(queries: &[Query], use_features: &[&str]) -> Model {
     let total: f64 = diffs.iter().map(|d| d.1).sum::<f64>().max(1e-12);
     let mut w = vec![0.0; idx.len()];
     for _ in 0..STEPS {
-        let mut grad: Vec<f64> = w.iter().map(|wi| 2.0 * L2 * wi).collect();
+        let mut grad: Vec<f64> = w.iter().map(|wi| 2.0 * l2 * wi).collect();
         for (d, weight) in &diffs {
             let s: f64 = d.iter().zip(&w).map(|(a, b)| a * b).sum();
             // d/dw of log(1 + exp(-s)) = -d * sigmoid(-s)
@@ -504,7 +505,7 @@ mod tests {
                 other,
             });
         }
-        let m = fit(&queries, &["text", "cpv_idf"]);
+        let m = fit(&queries, &["text", "cpv_idf"], 0.01);
         assert_eq!(m.features, vec!["text", "cpv_idf"]);
         assert!(m.weights[1] > 0.5, "{m:?}");
         assert!(m.weights[1] > m.weights[0].abs() * 3.0, "{m:?}");

@@ -213,6 +213,7 @@ pub fn evaluation(
         );
     }
     println!("learned model: {}", serde_json::to_string(&report.model)?);
+    println!("L2 chosen by train-side CV: {}", report.l2);
     println!("dropped by train-side CV: {:?}", report.dropped);
     println!("train-side CV MRR: {:?}", report.cv);
     Ok(sebroker_model::exit::OK)
