@@ -199,12 +199,24 @@ impl Matcher<'_> {
                 .into_iter()
                 .flatten(),
         );
+        if let Some(bp) = n.social_value_bp().filter(|bp| *bp > 0) {
+            reasons.push(format!("social value is {} of the award", percent(bp)));
+        }
         Match {
             member_id: m.id.clone(),
             score: c.score(&self.weights),
             components: c,
             reasons,
         }
+    }
+}
+
+/// Basis points as a percentage in words: 1500 → "15%", 1250 → "12.5%".
+pub fn percent(bp: u32) -> String {
+    if bp % 100 == 0 {
+        format!("{}%", bp / 100)
+    } else {
+        format!("{:.1}%", f64::from(bp) / 100.0)
     }
 }
 

@@ -180,6 +180,7 @@ fn search_cmd(config: &Config, a: Box<SearchArgs>) -> anyhow::Result<u8> {
         region: a.region,
         min_value: a.min_value,
         max_value: a.max_value,
+        min_social_value: a.min_social_value,
         vcse: Some(a.vcse),
         sme: Some(a.sme),
         reserved: Some(a.reserved),

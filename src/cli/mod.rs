@@ -569,6 +569,9 @@ pub struct SearchArgs {
     /// Maximum value in whole pounds.
     #[arg(long)]
     pub max_value: Option<i64>,
+    /// Only notices where some lot weights social value at least this many percent.
+    #[arg(long)]
+    pub min_social_value: Option<f64>,
     /// Only notices suitable for VCSEs.
     #[arg(long)]
     pub vcse: bool,

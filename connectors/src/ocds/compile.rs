@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use sebroker_model::notice::{
-    Award, Buyer, Contact, CpvCode, Lot, Notice, ReleaseRef, Stage, Suitability, Supplier, Value,
+    Award, Buyer, Contact, CpvCode, Criterion, Lot, Notice, ReleaseRef, Stage, Suitability, Supplier, Value,
 };
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -455,6 +455,37 @@ fn lot(l: &r::Lot) -> Lot {
                 vcse: s.vcse.is_some_and(|f| f.0),
             })
             .unwrap_or_default(),
+        award_criteria: l
+            .award_criteria
+            .iter()
+            .flat_map(|c| &c.0)
+            .take(MAX_CRITERIA)
+            .map(criterion)
+            .collect(),
+    }
+}
+
+/// Criteria kept per lot (real notices have 2–6).
+const MAX_CRITERIA: usize = 20;
+
+/// A criterion with its exact percentage weight, and whether it is social value.
+fn criterion(c: &r::Criterion) -> Criterion {
+    let says_social = |s: &Option<String>| {
+        s.as_deref()
+            .is_some_and(|x| x.to_lowercase().contains("social value"))
+    };
+    let weight_bp = c
+        .numbers
+        .iter()
+        .filter(|n| n.weight.as_deref() == Some("percentageExact"))
+        .find_map(|n| n.number.as_ref()?.0.trim().parse::<f64>().ok())
+        .filter(|p| p.is_finite() && (0.0..=100.0).contains(p))
+        .map(|p| (p * 100.0).round() as u32);
+    Criterion {
+        kind: c.kind.as_deref().map(clean_text).filter(|s| !s.is_empty()),
+        name: c.name.as_deref().map(clean_text).filter(|s| !s.is_empty()),
+        weight_bp,
+        social_value: says_social(&c.name) || says_social(&c.description),
     }
 }
 
