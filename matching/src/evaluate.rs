@@ -541,9 +541,6 @@ pub fn evaluate(train: &[PathBuf], test: &[PathBuf], k: usize, weights: Weights)
     let train_all = to_queries(&folds.iter().flatten().collect::<Vec<_>>());
     let test_tables = tables(&cases, &profiles, &places)?;
     let test_refs: Vec<&Table> = test_tables.iter().collect();
-    if std::env::var_os("SEBROKER_EVAL_DEBUG").is_some() {
-        debug_dump(&cases, &test_tables, &fitted.model, &members_of(&profiles));
-    }
     let mut methods = vec![metrics(
         "learned",
         &rank_tables(&test_refs, &|x| fitted.model.raw(x)),
@@ -638,27 +635,3 @@ fn baselines<'m>(
     Ok(out)
 }
 
-fn members_of(p: &[Member]) -> HashMap<&str, &Member> {
-    p.iter().map(|m| (m.id.as_str(), m)).collect()
-}
-
-fn debug_dump(cases: &[Case], tables: &[Table], model: &Model, members: &HashMap<&str, &Member>) {
-    for (c, t) in cases.iter().zip(tables) {
-        let mut s: Vec<(f64, &str, &[f64; NF])> = t.rows.iter().map(|(id, x)| (model.raw(x), id.as_str(), x)).collect();
-        s.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-        eprintln!("=== {} | {} | buyer {:?} | cpv {:?} | nuts {:?} | cands {}", c.notice.ocid, c.notice.title, c.notice.buyer.name, c.notice.cpv.iter().map(|x| x.code.as_str()).collect::<Vec<_>>(), c.notice.nuts, s.len());
-        for (i, (sc, id, x)) in s.iter().enumerate().take(3) {
-            eprintln!("  top{} {:.2} {} {:?} {:?}", i + 1, sc, id, members.get(id).map(|m| &m.name), x.map(|v| (v * 100.0).round() / 100.0));
-        }
-        for g in &c.gold {
-            let r = s.iter().position(|(_, id, _)| id == g);
-            let m = members.get(g.as_str());
-            eprintln!("  GOLD rank {:?} {} {:?} feats {:?}", r.map(|r| r + 1), g, m.map(|m| &m.name), r.map(|r| s[r].2.map(|v| (v * 100.0).round() / 100.0)));
-            if let Some(m) = m {
-                for tr in &m.track_record {
-                    eprintln!("     past: {} | {:?} | {:?} | {:?}", tr.title, tr.buyer, tr.cpv, tr.value_pence);
-                }
-            }
-        }
-    }
-}

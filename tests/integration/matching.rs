@@ -416,3 +416,56 @@ fn evaluation_beats_every_baseline() {
         assert!(methods.iter().any(|m| m["name"].as_str().is_some_and(|n| n.starts_with("learned:-"))));
     }
 }
+
+#[test]
+fn the_learned_ranking_keeps_the_brokers_pick_and_its_reasons() {
+    let dir = demo_dir();
+    let config = dir.path().join("learned.toml");
+    std::fs::write(&config, "[matching]\nmodel = \"shipped\"\n").expect("write");
+    let cfg = config.to_str().expect("p");
+    for (ocid, member, reason) in [
+        ("ocds-h6vhtk-d0000a", "m-0001", "85312300"), // Ward End youth work
+        ("ocds-h6vhtk-d0000b", "m-0041", "UKG39"),    // interpreting in Wolverhampton
+        ("ocds-h6vhtk-d0000c", "m-0036", "85312000"), // home from hospital in Sandwell
+        ("ocds-h6vhtk-d00013", "m-0046", "UKG36"),    // carers in Dudley
+    ] {
+        let (code, r) = run_json(
+            dir.path(),
+            &["--config", cfg, "match", ocid, "--top", "5", "--json"],
+        );
+        assert_eq!(code, 0, "{r}");
+        let top = &r["matches"][0];
+        assert_eq!(top["member_id"], member, "{ocid}: {r}");
+        assert!(
+            top["reasons"]
+                .as_array()
+                .expect("reasons")
+                .iter()
+                .any(|x| x.as_str().is_some_and(|x| x.contains(reason))),
+            "{ocid}: {top}"
+        );
+        // Components are kept on every match; scores are best first, in (0, 1).
+        let scores: Vec<f64> = r["matches"]
+            .as_array()
+            .expect("m")
+            .iter()
+            .map(|m| {
+                assert!(m["components"]["text"].as_f64().is_some(), "{m}");
+                m["score"].as_f64().expect("score")
+            })
+            .collect();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+        assert!(scores.iter().all(|s| *s > 0.0 && *s < 1.0), "{scores:?}");
+    }
+    // A model file that is not a model is refused with its name.
+    std::fs::write(dir.path().join("bad.json"), "{\"features\": [\"shoe size\"], \"mean\": [0], \"scale\": [1], \"weights\": [1]}").expect("write");
+    std::fs::write(
+        &config,
+        format!("[matching]\nmodel = \"{}\"\n", dir.path().join("bad.json").display()),
+    )
+    .expect("write");
+    let out = run(dir.path(), &["--config", cfg, "match", "ocds-h6vhtk-d0000a"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("matching.model") && err.contains("shoe size"), "{err}");
+}
