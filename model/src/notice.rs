@@ -153,6 +153,12 @@ pub struct Lot {
     /// How bids for the lot are judged (`awardCriteria.criteria[]`).
     #[serde(default)]
     pub award_criteria: Vec<Criterion>,
+    /// The lot's own CPV codes (its items'), when the notice links items to lots.
+    #[serde(default)]
+    pub cpv: Vec<String>,
+    /// The lot's own delivery places, every NUTS level, when given.
+    #[serde(default)]
+    pub nuts: Vec<String>,
 }
 
 /// One award criterion of a lot, as published.

@@ -469,3 +469,89 @@ fn the_learned_ranking_keeps_the_brokers_pick_and_its_reasons() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("matching.model") && err.contains("shoe size"), "{err}");
 }
+
+#[test]
+fn consortia_on_a_real_multi_lot_notice_give_each_member_a_lot() {
+    let Some(data) = shared_data("consortia_on_a_real_multi_lot_notice_give_each_member_a_lot") else {
+        return;
+    };
+    let dir = tempdir();
+    let page = data.join("ocds/fts/backfill/2026-08-10/page-004.json");
+    let (code, _) = run_json(dir.path(), &["ingest", page.to_str().expect("p"), "--json"]);
+    assert_eq!(code, 0);
+    // Milk & Bread for University Hospitals of Morecambe Bay: lot 1 milk
+    // (£498,700.80, CPV 155…), lot 2 bread (£138,559.29, CPV 158…).
+    let ocid = "ocds-h6vhtk-06ce25";
+    let (_, n) = run_json(dir.path(), &["notice", ocid, "--json"]);
+    let lot_cpv = |i: usize| -> Vec<String> {
+        n["lots"][i]["cpv"]
+            .as_array()
+            .expect("lot cpv")
+            .iter()
+            .filter_map(|c| c.as_str().map(str::to_owned))
+            .collect()
+    };
+    assert!(lot_cpv(0).iter().any(|c| c == "15511000"), "{n}");
+    assert!(lot_cpv(1).iter().any(|c| c == "15811000"), "{n}");
+    assert!(!lot_cpv(1).iter().any(|c| c.starts_with("155")), "{n}");
+    let members = dir.path().join("m.json");
+    std::fs::write(
+        &members,
+        r#"[
+        {"id": "d-1", "name": "Bay Dairy Co-operative", "cluster": "other",
+         "description": "Milk and dairy products delivered daily", "cpv": ["15500000"],
+         "service_areas": ["UKD"], "turnover_gbp": 3000000},
+        {"id": "b-1", "name": "Morecambe Community Bakery CIC", "cluster": "other",
+         "description": "Bread and bakery products", "cpv": ["15811000"],
+         "service_areas": ["UKD"], "turnover_gbp": 100000},
+        {"id": "c-1", "name": "Bay Catering Social Enterprise", "cluster": "other",
+         "description": "Catering and food supply for hospitals", "cpv": ["15000000"],
+         "service_areas": ["UKD"], "turnover_gbp": 50000}
+    ]"#,
+    )
+    .expect("write");
+    let (code, r) = run_json(
+        dir.path(),
+        &["members", "import", members.to_str().expect("p"), "--json"],
+    );
+    assert_eq!(code, 0, "{r}");
+    let (code, r) = run_json(dir.path(), &["consortia", ocid, "--json"]);
+    assert_eq!(code, 0, "{r}");
+    let all = r["consortia"].as_array().expect("consortia");
+    assert!(!all.is_empty(), "{r}");
+    for c in all {
+        let holders: Vec<&str> = c["lots"]
+            .as_array()
+            .expect("lots")
+            .iter()
+            .filter_map(|l| l["member_id"].as_str())
+            .collect();
+        // No member that covers nothing; the lead holds a lot.
+        for m in c["members"].as_array().expect("members") {
+            assert!(holders.contains(&m.as_str().unwrap_or("")), "{c}");
+        }
+        assert!(holders.contains(&c["lead"].as_str().unwrap_or("")), "{c}");
+    }
+    let best = &all[0];
+    let holders: Vec<&str> = best["lots"]
+        .as_array()
+        .expect("lots")
+        .iter()
+        .filter_map(|l| l["member_id"].as_str())
+        .collect();
+    assert_eq!(holders, vec!["d-1", "b-1"], "{best}");
+    // The dairy holds the larger share of the work, so it leads.
+    assert_eq!(best["lead"], "d-1", "{best}");
+    assert!(
+        best["reasons"]
+            .as_array()
+            .expect("reasons")
+            .iter()
+            .any(|x| x.as_str().is_some_and(|x| x.contains("lead partner: d-1 (holds lot 1, £498,700.80"))),
+        "{best}"
+    );
+    // Capacity per lot: milk is 17% of the dairy's turnover (1.0), bread
+    // 139% of the bakery's (0.4): 0.7, though combined turnover (£3.1m)
+    // is five times the whole value.
+    assert_eq!(best["coverage"]["capacity"], 0.7, "{best}");
+}

@@ -240,7 +240,7 @@ impl Builder {
             self.n.places = dedup(delivery);
         }
         if !t.lots.is_empty() {
-            self.n.lots = t.lots.iter().map(lot).collect();
+            self.n.lots = t.lots.iter().map(|l| lot(l, &t.items, places)).collect();
         }
         if let Some(s) = &t.suitability {
             if let Some(f) = s.sme {
@@ -256,7 +256,6 @@ impl Builder {
                 .iter()
                 .any(|p| p.eq_ignore_ascii_case("smeVcse"));
         }
-        let _ = places;
     }
 
     fn apply_awards(&mut self, rel: &Release) {
@@ -442,9 +441,30 @@ fn tender_value(t: &r::Tender) -> Option<Value> {
     (!v.is_empty()).then_some(v)
 }
 
-fn lot(l: &r::Lot) -> Lot {
+/// A lot with its own CPV codes and places: those of the items that name it.
+fn lot(l: &r::Lot, items: &[r::Item], places: &Places) -> Lot {
+    let id = l.id.as_ref().map(|t| t.0.clone()).unwrap_or_default();
+    let own: Vec<&r::Item> = items
+        .iter()
+        .filter(|i| !id.is_empty() && i.related_lot.as_ref().is_some_and(|r| r.0 == id))
+        .collect();
+    let mut cpv = Vec::new();
+    for i in &own {
+        i.classification.iter().chain(&i.additional_classifications).for_each(|c| classification(c, &mut cpv));
+    }
+    let mut nuts: Vec<String> = own
+        .iter()
+        .flat_map(|i| i.delivery_addresses.iter().chain(i.delivery_address.iter()))
+        .flat_map(address_places)
+        .filter_map(|p| places.resolve(&p))
+        .flatten()
+        .collect();
+    nuts.sort();
+    nuts.dedup();
     Lot {
-        id: l.id.as_ref().map(|t| t.0.clone()).unwrap_or_default(),
+        cpv: cpv.into_iter().map(|c| c.code).collect(),
+        nuts,
+        id,
         title: l.title.as_deref().map(clean_text).filter(|s| !s.is_empty()),
         value: l.value.as_ref().and_then(|v| value_of(v, None)),
         suitability: l

@@ -162,6 +162,8 @@ pub struct Classification {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Item {
+    /// The lot the item belongs to (`items[].relatedLot`).
+    pub related_lot: Option<Text>,
     pub classification: Option<Classification>,
     #[serde(deserialize_with = "list")]
     pub additional_classifications: Vec<Classification>,
