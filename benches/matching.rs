@@ -10,10 +10,10 @@ use std::collections::HashMap;
 mod synthetic;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sebroker_matching::ranker::{Corpus, Model, Ranker};
-use sebroker_matching::{Matcher, Timing, Weights};
 use sebroker_connectors::places::Places;
 use sebroker_index::{Member, MemberIndex};
+use sebroker_matching::ranker::{Corpus, Model, Ranker};
+use sebroker_matching::{Matcher, Timing, Weights};
 use synthetic::{demo_notices, synthetic_members};
 
 fn bench(c: &mut Criterion) {
@@ -69,7 +69,8 @@ fn bench(c: &mut Criterion) {
         if n == 10_000 {
             c.bench_function("consortia_10k_members", |b| {
                 b.iter(|| {
-                    sebroker_matching::consortia::propose(&multi_lot, &matcher, 4, 3).expect("consortia")
+                    sebroker_matching::consortia::propose(&multi_lot, &matcher, 4, 3)
+                        .expect("consortia")
                 })
             });
             let mut t = c.benchmark_group("rematch_all_demo_notices_10k_members");

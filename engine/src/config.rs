@@ -77,7 +77,9 @@ pub struct MatchingFileConfig {
 }
 
 /// Reads `[matching] model`: the shipped model or a model file.
-fn matching_model(file: Option<&MatchingFileConfig>) -> Result<Option<sebroker_matching::ranker::Model>> {
+fn matching_model(
+    file: Option<&MatchingFileConfig>,
+) -> Result<Option<sebroker_matching::ranker::Model>> {
     use sebroker_matching::ranker::Model;
     let Some(spec) = file.and_then(|m| m.model.as_deref()) else {
         return Ok(None);

@@ -111,7 +111,9 @@ impl SearchParams {
         r.min_value_pence = pence("min_value", self.min_value)?;
         r.max_value_pence = pence("max_value", self.max_value)?;
         r.min_social_value_bp = match self.min_social_value {
-            Some(p) if p.is_finite() && (0.0..=100.0).contains(&p) => Some((p * 100.0).round() as u32),
+            Some(p) if p.is_finite() && (0.0..=100.0).contains(&p) => {
+                Some((p * 100.0).round() as u32)
+            }
             Some(p) => {
                 return Err(Error::Invalid(format!(
                     "min_social_value: {p} is not a percentage from 0 to 100"

@@ -11,8 +11,8 @@ use serde::Serialize;
 use sebroker_connectors::money::format_pence;
 use sebroker_index::{Member, Notice};
 
-use crate::error::Result;
 use crate::components::{capacity_of_ratio, cpv_pair, geography};
+use crate::error::Result;
 use crate::{Match, Matcher, Timing};
 
 /// Members from the match step considered for consortia.

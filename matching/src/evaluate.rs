@@ -145,7 +145,12 @@ impl Aliases {
 
     /// The key of a test notice's supplier: its identifier when profiled,
     /// else the profile of the same name.
-    fn resolve(&self, identifier: Option<&str>, name: Option<&str>, known: &BTreeSet<&str>) -> Option<String> {
+    fn resolve(
+        &self,
+        identifier: Option<&str>,
+        name: Option<&str>,
+        known: &BTreeSet<&str>,
+    ) -> Option<String> {
         let key = supplier_key(identifier, name)?;
         if known.contains(key.as_str()) {
             return Some(key);
@@ -227,7 +232,13 @@ fn point(ranks: &[Option<usize>], k: usize) -> [f64; 5] {
         within(k),
         mean(&|r| 1.0 / r as f64),
         // One relevant supplier per pair: the ideal DCG is 1.
-        mean(&|r| if r <= 10 { 1.0 / (r as f64 + 1.0).log2() } else { 0.0 }),
+        mean(&|r| {
+            if r <= 10 {
+                1.0 / (r as f64 + 1.0).log2()
+            } else {
+                0.0
+            }
+        }),
     ]
 }
 
@@ -258,7 +269,10 @@ fn intervals(ranks: &[Option<usize>], k: usize) -> [Interval; 3] {
     }
     draws.map(|mut d| {
         d.sort_by(f64::total_cmp);
-        let at = |q: f64| d.get(((d.len() as f64 - 1.0) * q).round() as usize).copied();
+        let at = |q: f64| {
+            d.get(((d.len() as f64 - 1.0) * q).round() as usize)
+                .copied()
+        };
         [at(0.025).unwrap_or(0.0), at(0.975).unwrap_or(0.0)]
     })
 }
@@ -335,12 +349,19 @@ fn tables(cases: &[Case], profiles: &[Member], places: &Places) -> Result<Vec<Ta
         let n = &c.notice;
         let facts = NoticeFacts::new(n, &corpus);
         let cands = corpus.candidates(&index, n, &facts.buyer, CANDIDATES)?;
-        let best = cands.values().copied().fold(0.0f64, f64::max).max(TEXT_FLOOR);
+        let best = cands
+            .values()
+            .copied()
+            .fold(0.0f64, f64::max)
+            .max(TEXT_FLOOR);
         let rows = cands
             .iter()
             .filter_map(|(id, bm25)| {
                 let m = members.get(id.as_str())?;
-                Some((id.clone(), features(n, &facts, m, bm25 / best, *bm25, (&corpus, places))))
+                Some((
+                    id.clone(),
+                    features(n, &facts, m, bm25 / best, *bm25, (&corpus, places)),
+                ))
             })
             .collect();
         out.push(Table {
@@ -355,7 +376,11 @@ fn tables(cases: &[Case], profiles: &[Member], places: &Places) -> Result<Vec<Ta
 fn rank_tables(tables: &[&Table], score: &dyn Fn(&[f64; NF]) -> f64) -> Vec<Option<usize>> {
     let mut out = Vec::new();
     for t in tables {
-        let mut s: Vec<(f64, &str)> = t.rows.iter().map(|(id, x)| (score(x), id.as_str())).collect();
+        let mut s: Vec<(f64, &str)> = t
+            .rows
+            .iter()
+            .map(|(id, x)| (score(x), id.as_str()))
+            .collect();
         s.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
         for g in &t.gold {
             out.push(s.iter().position(|(_, id)| id == g).map(|p| p + 1));
@@ -368,7 +393,10 @@ fn to_queries(tables: &[&Table]) -> Vec<Query> {
     tables
         .iter()
         .map(|t| {
-            let (gold, other) = t.rows.iter().partition::<Vec<_>, _>(|r| t.gold.contains(&r.0));
+            let (gold, other) = t
+                .rows
+                .iter()
+                .partition::<Vec<_>, _>(|r| t.gold.contains(&r.0));
             Query {
                 gold: gold.into_iter().map(|r| r.1).collect(),
                 other: other.into_iter().map(|r| r.1).collect(),
@@ -429,15 +457,15 @@ fn train_folds(paths: &[PathBuf], places: &Places) -> Result<Vec<Vec<Table>>> {
         .collect();
     let mut folds = Vec::with_capacity(FOLDS);
     for f in 0..FOLDS {
-        let rest: Vec<Notice> = full
-            .iter()
-            .filter(|n| fold_of(n) != f)
-            .cloned()
-            .collect();
+        let rest: Vec<Notice> = full.iter().filter(|n| fold_of(n) != f).cloned().collect();
         let (profs, _, aliases) = profiles(&rest);
         let known: BTreeSet<&str> = profs.iter().map(|p| p.id.as_str()).collect();
         let held: Vec<&Notice> = full.iter().filter(|n| fold_of(n) == f).collect();
-        folds.push(tables(&cases_for(&held, &stripped, &known, &aliases), &profs, places)?);
+        folds.push(tables(
+            &cases_for(&held, &stripped, &known, &aliases),
+            &profs,
+            places,
+        )?);
     }
     Ok(folds)
 }
@@ -634,4 +662,3 @@ fn baselines<'m>(
     }
     Ok(out)
 }
-

@@ -21,9 +21,9 @@ use time::OffsetDateTime;
 use sebroker_connectors::places::Places;
 use sebroker_index::{Member, MemberIndex, Notice};
 
+use crate::links::normalise_name;
 pub use error::{Error, Result};
 pub use members::MemberSet;
-use crate::links::normalise_name;
 
 pub use sebroker_model::{Components, Match, Weights};
 
@@ -127,7 +127,9 @@ impl Matcher<'_> {
         top: usize,
     ) -> Result<Vec<Match>> {
         let facts = ranker::NoticeFacts::new(n, r.corpus);
-        let candidates = r.corpus.candidates(self.index, n, &facts.buyer, CANDIDATES)?;
+        let candidates = r
+            .corpus
+            .candidates(self.index, n, &facts.buyer, CANDIDATES)?;
         let best = candidates
             .values()
             .copied()
@@ -213,7 +215,7 @@ impl Matcher<'_> {
 
 /// Basis points as a percentage in words: 1500 → "15%", 1250 → "12.5%".
 pub fn percent(bp: u32) -> String {
-    if bp % 100 == 0 {
+    if bp.is_multiple_of(100) {
         format!("{}%", bp / 100)
     } else {
         format!("{:.1}%", f64::from(bp) / 100.0)

@@ -65,4 +65,3 @@ impl MemberSet {
 pub fn biddable(n: &Notice) -> bool {
     matches!(n.stage, Stage::Tender | Stage::Pipeline | Stage::Planned)
 }
-

@@ -51,9 +51,35 @@ pub struct Corpus {
 /// Meaningful words of a text: lower case, at least 3 letters, no stop words.
 fn words(s: &str) -> HashSet<String> {
     const STOP: &[&str] = &[
-        "the", "and", "for", "with", "this", "that", "from", "are", "will", "services",
-        "service", "contract", "provision", "lot", "which", "have", "has", "been", "all",
-        "any", "not", "its", "their", "our", "you", "your", "may", "also", "within",
+        "the",
+        "and",
+        "for",
+        "with",
+        "this",
+        "that",
+        "from",
+        "are",
+        "will",
+        "services",
+        "service",
+        "contract",
+        "provision",
+        "lot",
+        "which",
+        "have",
+        "has",
+        "been",
+        "all",
+        "any",
+        "not",
+        "its",
+        "their",
+        "our",
+        "you",
+        "your",
+        "may",
+        "also",
+        "within",
     ];
     s.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.len() >= 3)
@@ -153,7 +179,14 @@ pub fn buyer_kind(name: &str) -> Option<&'static str> {
         Some("emergency services")
     } else if has(&["council", "borough", "county", "city of", "district"]) {
         Some("council")
-    } else if has(&["ministry", "department", "agency", "hm ", "office", "authority"]) {
+    } else if has(&[
+        "ministry",
+        "department",
+        "agency",
+        "hm ",
+        "office",
+        "authority",
+    ]) {
         Some("public body")
     } else {
         None

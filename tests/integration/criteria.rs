@@ -42,7 +42,15 @@ fn social_value_weights_are_read_filtered_and_explained() {
     let search = |min: &str| {
         let (code, r) = run_json(
             dir.path(),
-            &["search", "", "--min-social-value", min, "--limit", "100", "--json"],
+            &[
+                "search",
+                "",
+                "--min-social-value",
+                min,
+                "--limit",
+                "100",
+                "--json",
+            ],
         );
         assert_eq!(code, 0, "{r}");
         r

@@ -402,7 +402,11 @@ fn evaluation_beats_every_baseline() {
         }
         // Every method has nDCG@10 and bootstrap intervals around its point.
         for m in methods {
-            for (v, ci) in [("recall_at_k", "recall_at_k_ci"), ("mrr", "mrr_ci"), ("ndcg_at_10", "ndcg_at_10_ci")] {
+            for (v, ci) in [
+                ("recall_at_k", "recall_at_k_ci"),
+                ("mrr", "mrr_ci"),
+                ("ndcg_at_10", "ndcg_at_10_ci"),
+            ] {
                 let x = m[v].as_f64().expect("metric");
                 let lo = m[ci][0].as_f64().expect("lo");
                 let hi = m[ci][1].as_f64().expect("hi");
@@ -413,7 +417,9 @@ fn evaluation_beats_every_baseline() {
         assert!(r["train_queries"].as_u64().is_some_and(|q| q >= 30), "{r}");
         let features = r["model"]["features"].as_array().expect("features");
         assert!(!features.is_empty() && features.len() <= 13, "{r}");
-        assert!(methods.iter().any(|m| m["name"].as_str().is_some_and(|n| n.starts_with("learned:-"))));
+        assert!(methods.iter().any(|m| m["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("learned:-"))));
     }
 }
 
@@ -458,21 +464,35 @@ fn the_learned_ranking_keeps_the_brokers_pick_and_its_reasons() {
         assert!(scores.iter().all(|s| *s > 0.0 && *s < 1.0), "{scores:?}");
     }
     // A model file that is not a model is refused with its name.
-    std::fs::write(dir.path().join("bad.json"), "{\"features\": [\"shoe size\"], \"mean\": [0], \"scale\": [1], \"weights\": [1]}").expect("write");
     std::fs::write(
-        &config,
-        format!("[matching]\nmodel = \"{}\"\n", dir.path().join("bad.json").display()),
+        dir.path().join("bad.json"),
+        "{\"features\": [\"shoe size\"], \"mean\": [0], \"scale\": [1], \"weights\": [1]}",
     )
     .expect("write");
-    let out = run(dir.path(), &["--config", cfg, "match", "ocds-h6vhtk-d0000a"]);
+    std::fs::write(
+        &config,
+        format!(
+            "[matching]\nmodel = \"{}\"\n",
+            dir.path().join("bad.json").display()
+        ),
+    )
+    .expect("write");
+    let out = run(
+        dir.path(),
+        &["--config", cfg, "match", "ocds-h6vhtk-d0000a"],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("matching.model") && err.contains("shoe size"), "{err}");
+    assert!(
+        err.contains("matching.model") && err.contains("shoe size"),
+        "{err}"
+    );
 }
 
 #[test]
 fn consortia_on_a_real_multi_lot_notice_give_each_member_a_lot() {
-    let Some(data) = shared_data("consortia_on_a_real_multi_lot_notice_give_each_member_a_lot") else {
+    let Some(data) = shared_data("consortia_on_a_real_multi_lot_notice_give_each_member_a_lot")
+    else {
         return;
     };
     let dir = tempdir();
@@ -547,7 +567,9 @@ fn consortia_on_a_real_multi_lot_notice_give_each_member_a_lot() {
             .as_array()
             .expect("reasons")
             .iter()
-            .any(|x| x.as_str().is_some_and(|x| x.contains("lead partner: d-1 (holds lot 1, £498,700.80"))),
+            .any(|x| x
+                .as_str()
+                .is_some_and(|x| x.contains("lead partner: d-1 (holds lot 1, £498,700.80"))),
         "{best}"
     );
     // Capacity per lot: milk is 17% of the dairy's turnover (1.0), bread

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use sebroker_model::notice::{
-    Award, Buyer, Contact, CpvCode, Criterion, Lot, Notice, ReleaseRef, Stage, Suitability, Supplier, Value,
+    Award, Buyer, Contact, CpvCode, Criterion, Lot, Notice, ReleaseRef, Stage, Suitability,
+    Supplier, Value,
 };
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -450,7 +451,10 @@ fn lot(l: &r::Lot, items: &[r::Item], places: &Places) -> Lot {
         .collect();
     let mut cpv = Vec::new();
     for i in &own {
-        i.classification.iter().chain(&i.additional_classifications).for_each(|c| classification(c, &mut cpv));
+        i.classification
+            .iter()
+            .chain(&i.additional_classifications)
+            .for_each(|c| classification(c, &mut cpv));
     }
     let mut nuts: Vec<String> = own
         .iter()
