@@ -27,7 +27,7 @@ pub struct Matches {
 
 fn load(store: &dyn NoticeStore, model: &Option<Model>) -> Result<MemberSet> {
     let mut set = MemberSet::build(store.members()?, &store.links()?)?;
-    set.model = model.clone();
+    set.set_model(model.clone());
     Ok(set)
 }
 

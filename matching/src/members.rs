@@ -19,7 +19,8 @@ pub const STORED_MIN_SCORE: f64 = 0.2;
 pub struct MemberSet {
     pub members: HashMap<String, Member>,
     pub index: MemberIndex,
-    /// What the learned ranking's features need from the whole set.
+    /// What the learned ranking's features need from the whole set (built
+    /// by `set_model`).
     pub corpus: Corpus,
     /// The learned ranking model (`[matching] model`); `None` ranks by the
     /// weighted sum of components.
@@ -46,10 +47,20 @@ impl MemberSet {
         let list: Vec<Member> = members.values().cloned().collect();
         Ok(MemberSet {
             index: MemberIndex::build(&list)?,
-            corpus: Corpus::build(list.iter()),
+            corpus: Corpus::default(),
             members,
             model: None,
         })
+    }
+
+    /// Sets the learned ranking model (`None`: rank by the weights); the
+    /// member statistics its features need are built only when there is one.
+    pub fn set_model(&mut self, model: Option<Model>) {
+        self.corpus = match &model {
+            Some(_) => Corpus::build(self.members.values()),
+            None => Corpus::default(),
+        };
+        self.model = model;
     }
 
     /// The learned ranking over this set, when a model is set.

@@ -44,8 +44,9 @@ pub struct Corpus {
     /// Each member's description words (its own and its past work's).
     words: HashMap<String, HashSet<String>>,
     word_df: HashMap<String, u32>,
-    /// Members by the normalised names of the buyers they have worked for.
-    by_buyer: HashMap<String, Vec<String>>,
+    /// Members by the normalised names of the buyers they have worked for,
+    /// most awards from that buyer first.
+    by_buyer: HashMap<String, Vec<(usize, String)>>,
 }
 
 /// Meaningful words of a text: lower case, at least 3 letters, no stop words.
@@ -109,15 +110,21 @@ impl Corpus {
                 *c.word_df.entry(x.clone()).or_default() += 1;
             }
             c.words.insert(m.id.clone(), w);
-            let buyers: HashSet<String> = m
+            let mut buyers: HashMap<String, usize> = HashMap::new();
+            for b in m
                 .track_record
                 .iter()
                 .filter_map(|t| t.buyer.as_deref().map(normalise_name))
                 .filter(|b| !b.is_empty())
-                .collect();
-            for b in buyers {
-                c.by_buyer.entry(b).or_default().push(m.id.clone());
+            {
+                *buyers.entry(b).or_default() += 1;
             }
+            for (b, count) in buyers {
+                c.by_buyer.entry(b).or_default().push((count, m.id.clone()));
+            }
+        }
+        for list in c.by_buyer.values_mut() {
+            list.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         }
         c
     }
@@ -142,8 +149,9 @@ impl Corpus {
         codes.sort();
         codes.dedup();
         let mut out = index.candidates(&crate::notice_text(n), &codes, limit)?;
+        // Bounded: a big buyer may have worked with thousands of members.
         if let Some(ids) = self.by_buyer.get(buyer) {
-            for id in ids {
+            for (_, id) in ids.iter().take(limit) {
                 out.entry(id.clone()).or_insert(0.0);
             }
         }
