@@ -22,6 +22,8 @@ pub struct SearchParams {
     pub region: Option<String>,
     pub min_value: Option<i64>,
     pub max_value: Option<i64>,
+    /// Some lot weights social value at least this many percent.
+    pub min_social_value: Option<f64>,
     pub vcse: Option<bool>,
     pub sme: Option<bool>,
     pub reserved: Option<bool>,
@@ -108,6 +110,17 @@ impl SearchParams {
         }
         r.min_value_pence = pence("min_value", self.min_value)?;
         r.max_value_pence = pence("max_value", self.max_value)?;
+        r.min_social_value_bp = match self.min_social_value {
+            Some(p) if p.is_finite() && (0.0..=100.0).contains(&p) => {
+                Some((p * 100.0).round() as u32)
+            }
+            Some(p) => {
+                return Err(Error::Invalid(format!(
+                    "min_social_value: {p} is not a percentage from 0 to 100"
+                )))
+            }
+            None => None,
+        };
         r.vcse = self.vcse.unwrap_or(false);
         r.sme = self.sme.unwrap_or(false);
         r.reserved = self.reserved.unwrap_or(false);
