@@ -82,6 +82,7 @@ pub fn synthetic_members(n: usize, notices: &[Notice], places: &Places) -> Vec<M
                 cpv: vec![c1.clone(), c2.clone()],
                 keywords: Vec::new(),
                 service_areas: vec![area.into()],
+                postcode: None,
                 nuts: places.resolve(area).unwrap_or_default(),
                 turnover_pence: Some(((rng.next() % 300) as i64 + 5) * 1_000_000),
                 employees: Some((rng.next() % 60) as u32),

@@ -33,6 +33,9 @@ pub struct MemberInput {
     pub keywords: Vec<String>,
     #[serde(default)]
     pub service_areas: Vec<String>,
+    /// The postcode of its address (`WS1 1AA`), for distances to the work.
+    #[serde(default)]
+    pub postcode: Option<String>,
     #[serde(default)]
     pub turnover_gbp: Option<i64>,
     #[serde(default)]
@@ -112,6 +115,31 @@ fn cpv_list(field: &str, codes: &[String]) -> Result<Vec<String>, (String, Strin
         }
     }
     Ok(out)
+}
+
+/// A UK postcode's shape (`B8 1AA`, `WS11 9ZZ`, `SW1A 1AA`), normalised to
+/// upper case with one space before the inward code.
+fn postcode(p: Option<String>) -> Result<Option<String>, (String, String)> {
+    let Some(p) = non_empty(p) else {
+        return Ok(None);
+    };
+    let compact: String = p
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_uppercase();
+    let b = compact.as_bytes();
+    let n = b.len();
+    let shaped = (5..=7).contains(&n)
+        && b.iter().all(u8::is_ascii_alphanumeric)
+        && b[0].is_ascii_alphabetic()
+        && b[n - 3].is_ascii_digit()
+        && b[n - 2].is_ascii_alphabetic()
+        && b[n - 1].is_ascii_alphabetic();
+    if !shaped {
+        return Err(("postcode".into(), format!("{p:?} is not a UK postcode")));
+    }
+    Ok(Some(format!("{} {}", &compact[..n - 3], &compact[n - 3..])))
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
@@ -208,6 +236,7 @@ impl MemberInput {
                 .filter(|k| !k.is_empty())
                 .collect(),
             service_areas: self.service_areas,
+            postcode: postcode(self.postcode)?,
             nuts,
             turnover_pence: pence("turnover_gbp", self.turnover_gbp)?,
             employees: self.employees,
@@ -457,6 +486,7 @@ fn csv_member(headers: &csv::StringRecord, rec: &csv::StringRecord) -> RowResult
         cpv: list("cpv"),
         keywords: list("keywords"),
         service_areas: list("service_areas"),
+        postcode: get("postcode").map(str::to_owned),
         turnover_gbp: num("turnover_gbp")?,
         employees: num("employees")?
             .map(|e| {

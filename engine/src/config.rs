@@ -37,6 +37,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use sebroker_connectors::http::HttpSettings;
+use sebroker_connectors::places::Gazetteer;
 use sebroker_connectors::sync::{SourceSpec, SyncSettings};
 
 use crate::error::{Error, Result};
@@ -74,6 +75,22 @@ pub struct FileConfig {
 pub struct MatchingFileConfig {
     /// `"shipped"` or the path of a model file.
     pub model: Option<String>,
+    /// A postcode-districts CSV with coordinates (the shared data's
+    /// `geo/postcode_districts.csv`): distances from members to the work.
+    pub postcode_districts: Option<PathBuf>,
+}
+
+/// Reads `[matching] postcode_districts`, if set.
+fn gazetteer(file: Option<&MatchingFileConfig>) -> Result<Option<Gazetteer>> {
+    let Some(path) = file.and_then(|m| m.postcode_districts.as_deref()) else {
+        return Ok(None);
+    };
+    let at = path.display().to_string();
+    let f = std::fs::File::open(path)
+        .map_err(|e| Error::Config(format!("matching.postcode_districts {at:?}: {e}")))?;
+    Gazetteer::parse(std::io::BufReader::new(f), &at)
+        .map(Some)
+        .map_err(|e| Error::Config(format!("matching.postcode_districts: {e}")))
 }
 
 /// Reads `[matching] model`: the shipped model or a model file.
@@ -257,6 +274,8 @@ pub struct Config {
     pub weights: sebroker_matching::Weights,
     /// The learned ranking model (`[matching] model`); `None` ranks by the weights.
     pub model: Option<sebroker_matching::ranker::Model>,
+    /// Postcode districts with coordinates (`[matching] postcode_districts`).
+    pub gazetteer: Option<Gazetteer>,
     pub alerts: AlertsConfig,
     /// Brokered value target and programme start.
     pub ledger: sebroker_ledger::LedgerSettings,
@@ -322,6 +341,7 @@ impl Config {
                 .collect(),
             weights: sebroker_matching::Weights::default(),
             model: None,
+            gazetteer: None,
             alerts: AlertsConfig::default(),
             ledger: sebroker_ledger::LedgerSettings::default(),
             rate_limit_per_minute: 600,
@@ -378,6 +398,7 @@ impl Config {
         }
         let weights = file.weights.unwrap_or_default().normalised();
         let model = matching_model(file.matching.as_ref())?;
+        let gazetteer = gazetteer(file.matching.as_ref())?;
         let alerts = file.alerts.unwrap_or_default().resolve(
             flag_public_url.or(file.public_url),
             &addr,
@@ -453,6 +474,7 @@ impl Config {
             clusters,
             weights,
             model,
+            gazetteer,
             alerts,
             ledger,
             rate_limit_per_minute,

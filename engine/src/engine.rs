@@ -77,6 +77,9 @@ impl Engine {
         for e in store.place_entries()? {
             places.add(&e);
         }
+        if let Some(g) = &config.gazetteer {
+            places = places.with_gazetteer(g.clone());
+        }
         let places = Arc::new(RwLock::new(places));
         let matches = Matches::new(
             store.clone(),

@@ -730,6 +730,7 @@ fn a_store_with_data_but_no_ledger_is_not_a_new_folder() {
             cpv: vec![],
             keywords: vec![],
             service_areas: vec![],
+            postcode: None,
             nuts: vec![],
             turnover_pence: None,
             employees: None,

@@ -172,6 +172,7 @@ pub fn profiles(train: &[Notice]) -> (Vec<Member>, HashMap<String, usize>, Alias
                     continue;
                 };
                 *wins.entry(key.clone()).or_default() += 1;
+                let postcode = s.postcode.clone();
                 let m = out.entry(key.clone()).or_insert_with(|| Member {
                     id: key.clone(),
                     name: s.name.clone().unwrap_or_default(),
@@ -181,6 +182,7 @@ pub fn profiles(train: &[Notice]) -> (Vec<Member>, HashMap<String, usize>, Alias
                     cpv: Vec::new(),
                     keywords: Vec::new(),
                     service_areas: Vec::new(),
+                    postcode: None,
                     nuts: Vec::new(),
                     turnover_pence: None,
                     employees: None,
@@ -191,6 +193,9 @@ pub fn profiles(train: &[Notice]) -> (Vec<Member>, HashMap<String, usize>, Alias
                     vcse: s.vcse.unwrap_or(false),
                     sme: s.scale.as_deref() == Some("sme"),
                 });
+                if m.postcode.is_none() {
+                    m.postcode = postcode;
+                }
                 if m.track_record
                     .iter()
                     .any(|t| t.ocid.as_deref() == Some(n.ocid.as_str()))
@@ -347,7 +352,7 @@ fn tables(cases: &[Case], profiles: &[Member], places: &Places) -> Result<Vec<Ta
     let mut out = Vec::with_capacity(cases.len());
     for c in cases {
         let n = &c.notice;
-        let facts = NoticeFacts::new(n, &corpus);
+        let facts = NoticeFacts::new(n, &corpus, places);
         let cands = corpus.candidates(&index, n, &facts.buyer, CANDIDATES)?;
         let best = cands
             .values()
@@ -548,13 +553,18 @@ fn select_and_fit(folds: &[Vec<Table>]) -> Fitted {
 
 /// Runs the evaluation: the current matcher with `weights`, the learned
 /// ranker fitted on the train side only, baselines and ablations.
-pub fn evaluate(train: &[PathBuf], test: &[PathBuf], k: usize, weights: Weights) -> Result<Report> {
-    let places = Places::builtin();
-    let train_notices = load(train, &places, false)?;
+pub fn evaluate(
+    train: &[PathBuf],
+    test: &[PathBuf],
+    k: usize,
+    weights: Weights,
+    places: &Places,
+) -> Result<Report> {
+    let train_notices = load(train, places, false)?;
     let train_ocids: BTreeSet<&str> = train_notices.iter().map(|n| n.ocid.as_str()).collect();
     let (profiles, wins, aliases) = profiles(&train_notices);
-    let full = load(test, &places, false)?;
-    let stripped: HashMap<String, Notice> = load(test, &places, true)?
+    let full = load(test, places, false)?;
+    let stripped: HashMap<String, Notice> = load(test, places, true)?
         .into_iter()
         .map(|n| (n.ocid.clone(), n))
         .collect();
@@ -564,10 +574,10 @@ pub fn evaluate(train: &[PathBuf], test: &[PathBuf], k: usize, weights: Weights)
         .filter(|n| !train_ocids.contains(n.ocid.as_str()))
         .collect();
     let cases = cases_for(&unseen, &stripped, &known, &aliases);
-    let folds = train_folds(train, &places)?;
+    let folds = train_folds(train, places)?;
     let fitted = select_and_fit(&folds);
     let train_all = to_queries(&folds.iter().flatten().collect::<Vec<_>>());
-    let test_tables = tables(&cases, &profiles, &places)?;
+    let test_tables = tables(&cases, &profiles, places)?;
     let test_refs: Vec<&Table> = test_tables.iter().collect();
     let mut methods = vec![metrics(
         "learned",
@@ -580,7 +590,7 @@ pub fn evaluate(train: &[PathBuf], test: &[PathBuf], k: usize, weights: Weights)
     let matcher_with = |w: Weights| Matcher {
         members: &members,
         index: &index,
-        places: &places,
+        places,
         weights: w,
         ranker: None,
     };

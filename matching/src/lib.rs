@@ -126,7 +126,7 @@ impl Matcher<'_> {
         timing: &(f64, Option<String>),
         top: usize,
     ) -> Result<Vec<Match>> {
-        let facts = ranker::NoticeFacts::new(n, r.corpus);
+        let facts = ranker::NoticeFacts::new(n, r.corpus, self.places);
         let candidates = r
             .corpus
             .candidates(self.index, n, &facts.buyer, CANDIDATES)?;
@@ -150,6 +150,10 @@ impl Matcher<'_> {
             .map(|(raw, m, text)| {
                 let mut out = self.score(n, &facts.buyer, m, text, timing, true);
                 out.score = round3(1.0 / (1.0 + (-raw).exp()));
+                if let Some((km, place)) = ranker::nearest(&facts, m, self.places) {
+                    out.reasons
+                        .push(format!("based {km:.0} km from {}", place.name));
+                }
                 out
             })
             .collect())

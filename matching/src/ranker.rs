@@ -10,14 +10,14 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use sebroker_connectors::cpv;
-use sebroker_connectors::places::Places;
+use sebroker_connectors::places::{Named, Places};
 use sebroker_index::{Member, MemberIndex, Notice};
 
 use crate::components;
 use crate::links::normalise_name;
 
 /// The features, in the order of a feature vector.
-pub const FEATURES: [&str; 13] = [
+pub const FEATURES: [&str; 15] = [
     "text",
     "bm25",
     "words",
@@ -31,6 +31,8 @@ pub const FEATURES: [&str; 13] = [
     "title_overlap",
     "capacity",
     "suitability",
+    "proximity",
+    "weighted",
 ];
 /// Number of features.
 pub const NF: usize = FEATURES.len();
@@ -219,10 +221,12 @@ pub struct NoticeFacts {
     title: HashSet<String>,
     words: Vec<(String, f64)>,
     words_total: f64,
+    /// Where the work is, as far as the gazetteer can tell.
+    pub whereabouts: Vec<Named>,
 }
 
 impl NoticeFacts {
-    pub fn new(n: &Notice, corpus: &Corpus) -> NoticeFacts {
+    pub fn new(n: &Notice, corpus: &Corpus, places: &Places) -> NoticeFacts {
         let set: HashSet<&str> = n.cpv.iter().flat_map(|c| prefixes(&c.code)).collect();
         let prefixes: Vec<(String, f64)> = set
             .into_iter()
@@ -254,8 +258,51 @@ impl NoticeFacts {
             title: title_words(&n.title),
             words_total: words.iter().map(|w| w.1).sum(),
             words,
+            whereabouts: whereabouts(n, places),
         }
     }
+}
+
+/// The places a notice names in its text, and its places that are postcodes.
+fn whereabouts(n: &Notice, places: &Places) -> Vec<Named> {
+    let Some(g) = places.gazetteer() else {
+        return Vec::new();
+    };
+    let mut text = format!("{}\n{}", n.title, n.description);
+    for l in &n.lots {
+        if let Some(t) = &l.title {
+            text.push('\n');
+            text.push_str(t);
+        }
+    }
+    let mut out = g.places_in(&text);
+    for p in &n.places {
+        if let Some(point) = g
+            .postcode(p)
+            .filter(|_| p.chars().any(|c| c.is_ascii_digit()))
+        {
+            out.push(Named {
+                name: p.clone(),
+                point,
+            });
+        }
+    }
+    out
+}
+
+/// Distance from the member's postcode to the nearest place of the work, in
+/// kilometres, with that place (None when either is unknown).
+pub fn nearest<'f>(f: &'f NoticeFacts, m: &Member, places: &Places) -> Option<(f64, &'f Named)> {
+    let home = places.gazetteer()?.postcode(m.postcode.as_deref()?)?;
+    f.whereabouts
+        .iter()
+        .map(|w| (home.km_to(&w.point), w))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+}
+
+/// 1 at the place of the work, 0.5 at 10 km, towards 0 far away or unknown.
+fn proximity(f: &NoticeFacts, m: &Member, places: &Places) -> f64 {
+    nearest(f, m, places).map_or(0.0, |(km, _)| 1.0 / (1.0 + km / 10.0))
 }
 
 /// CPV overlap with all of the member's past work, each shared prefix
@@ -348,7 +395,7 @@ pub fn features(
     ctx: (&Corpus, &Places),
 ) -> [f64; NF] {
     let (corpus, places) = ctx;
-    [
+    let mut x = [
         text.clamp(0.0, 1.0),
         (1.0 + bm25.max(0.0)).ln(),
         word_overlap(f, m, corpus),
@@ -362,7 +409,27 @@ pub fn features(
         title_overlap(f, m),
         components::capacity(n, m, false).0,
         components::suitability(n, m).0,
-    ]
+        proximity(f, m, places),
+        0.0,
+    ];
+    x[NF - 1] = weighted(&x);
+    x
+}
+
+/// The matcher's own score with the default weights (timing left out), so
+/// the learned ranking starts from what the weights already get right.
+fn weighted(x: &[f64; NF]) -> f64 {
+    let w = sebroker_model::Weights::default();
+    let c = sebroker_model::Components {
+        text: x[0],
+        cpv: x[3],
+        geography: x[5],
+        capacity: x[11],
+        timing: 1.0,
+        suitability: x[12],
+        relationship: x[6],
+    };
+    c.score(&w)
 }
 
 /// A model with the member statistics its features need.

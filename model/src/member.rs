@@ -60,6 +60,9 @@ pub struct Member {
     pub keywords: Vec<String>,
     /// As given: NUTS codes, authority names or GSS codes, postcode districts, regions.
     pub service_areas: Vec<String>,
+    /// The postcode of its address (distance to the work).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postcode: Option<String>,
     /// Every NUTS level the service areas resolve to.
     pub nuts: Vec<String>,
     pub turnover_pence: Option<i64>,

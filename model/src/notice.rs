@@ -219,6 +219,9 @@ pub struct Supplier {
     /// `sme` or `large`, as published.
     pub scale: Option<String>,
     pub vcse: Option<bool>,
+    /// The postcode of its address, as published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postcode: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

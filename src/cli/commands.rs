@@ -120,13 +120,17 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             train,
             test,
             k,
+            postcodes,
             fit,
             out,
             json,
-        } => match (fit, out) {
-            (true, Some(out)) => super::output::fit_model(&train, &test, &out, json),
-            _ => super::output::evaluation(&train, &test, k, json, config.weights),
-        },
+        } => {
+            let places = super::output::evaluation_places(&config, postcodes.as_deref())?;
+            match (fit, out) {
+                (true, Some(out)) => super::output::fit_model(&train, &test, &out, json, &places),
+                _ => super::output::evaluation(&train, &test, k, json, config.weights, &places),
+            }
+        }
         Command::Reference {
             command: ReferenceCommand::Import { kind, file, json },
         } => reference_cmd(&config, kind, &file, json),

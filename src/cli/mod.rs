@@ -130,6 +130,10 @@ pub enum Command {
         test: Vec<PathBuf>,
         #[arg(long, default_value_t = 10)]
         k: usize,
+        /// A postcode-districts CSV with coordinates (distances from
+        /// suppliers to the work); default `[matching] postcode_districts`.
+        #[arg(long)]
+        postcodes: Option<PathBuf>,
         /// Fit the learned ranker on every file given (train and test) and
         /// write it to --out instead of evaluating.
         #[arg(long, requires = "out")]

@@ -170,6 +170,31 @@ pub fn notice(n: &Notice, places: &Places) {
     );
 }
 
+/// The places `evaluate` ranks with: the built-in table, and the gazetteer
+/// of `--postcodes` or `[matching] postcode_districts`.
+pub fn evaluation_places(
+    config: &sebroker_engine::config::Config,
+    postcodes: Option<&std::path::Path>,
+) -> anyhow::Result<sebroker_connectors::places::Places> {
+    use sebroker_connectors::places::{Gazetteer, Places};
+    let places = Places::builtin();
+    let gazetteer = match postcodes {
+        Some(p) => {
+            let f = std::fs::File::open(p)
+                .map_err(|e| anyhow::anyhow!("--postcodes {}: {e}", p.display()))?;
+            Some(
+                Gazetteer::parse(std::io::BufReader::new(f), &p.display().to_string())
+                    .map_err(anyhow::Error::msg)?,
+            )
+        }
+        None => config.gazetteer.clone(),
+    };
+    Ok(match gazetteer {
+        Some(g) => places.with_gazetteer(g),
+        None => places,
+    })
+}
+
 /// Prints `sebroker evaluate`'s report (a table, or JSON).
 pub fn evaluation(
     train: &[std::path::PathBuf],
@@ -177,12 +202,13 @@ pub fn evaluation(
     k: usize,
     json: bool,
     weights: sebroker_matching::Weights,
+    places: &sebroker_connectors::places::Places,
 ) -> anyhow::Result<u8> {
     if test.is_empty() {
         eprintln!("error: evaluate needs --test files (or --fit --out FILE to fit a model)");
         return Ok(sebroker_model::exit::USAGE);
     }
-    let report = sebroker_matching::evaluate::evaluate(train, test, k, weights)?;
+    let report = sebroker_matching::evaluate::evaluate(train, test, k, weights, places)?;
     if json {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(sebroker_model::exit::OK);
@@ -225,10 +251,10 @@ pub fn fit_model(
     test: &[std::path::PathBuf],
     out: &std::path::Path,
     json: bool,
+    places: &sebroker_connectors::places::Places,
 ) -> anyhow::Result<u8> {
     let paths: Vec<std::path::PathBuf> = train.iter().chain(test).cloned().collect();
-    let places = sebroker_connectors::places::Places::builtin();
-    let mut fitted = sebroker_matching::evaluate::fit_ranker(&paths, &places)?;
+    let mut fitted = sebroker_matching::evaluate::fit_ranker(&paths, places)?;
     let args: Vec<String> = std::env::args().skip(1).collect();
     fitted.model.made_by = format!("sebroker {}", args.join(" "));
     let text = serde_json::to_string_pretty(&fitted.model)?;

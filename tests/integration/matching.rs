@@ -357,6 +357,11 @@ fn evaluation_beats_every_baseline() {
         let mut args = vec![
             "evaluate".to_owned(),
             "--json".into(),
+            "--postcodes".into(),
+            data.join("geo/postcode_districts.csv")
+                .to_str()
+                .expect("p")
+                .to_owned(),
             "--train".into(),
             p(train_day),
         ];
@@ -393,13 +398,20 @@ fn evaluation_beats_every_baseline() {
                 "{test_day}: matcher {ours} vs {base}"
             );
             // The learned ranker, fitted on the train side only, puts the
-            // winner higher on average than every baseline (its recall@10
-            // is not above BM25's on every split: see the README).
+            // winner higher on average and more often in the top ten than
+            // every baseline.
             assert!(
-                learned["mrr"].as_f64() > base["mrr"].as_f64(),
+                learned["mrr"].as_f64() > base["mrr"].as_f64()
+                    && learned["recall_at_k"].as_f64() > base["recall_at_k"].as_f64(),
                 "{test_day}: learned {learned} vs {base}"
             );
         }
+        // ...and in the top ten at least as often as the weighted matcher
+        // (its MRR is level with the matcher's, inside the intervals: README).
+        assert!(
+            learned["recall_at_k"].as_f64() >= ours["recall_at_k"].as_f64(),
+            "{test_day}: learned {learned} vs matcher {ours}"
+        );
         // Every method has nDCG@10 and bootstrap intervals around its point.
         for m in methods {
             for (v, ci) in [
@@ -416,7 +428,7 @@ fn evaluation_beats_every_baseline() {
         // The model was fitted on train-side queries only, with words for features.
         assert!(r["train_queries"].as_u64().is_some_and(|q| q >= 30), "{r}");
         let features = r["model"]["features"].as_array().expect("features");
-        assert!(!features.is_empty() && features.len() <= 13, "{r}");
+        assert!(!features.is_empty() && features.len() <= 15, "{r}");
         assert!(methods.iter().any(|m| m["name"]
             .as_str()
             .is_some_and(|n| n.starts_with("learned:-"))));
@@ -576,4 +588,94 @@ fn consortia_on_a_real_multi_lot_notice_give_each_member_a_lot() {
     // 139% of the bakery's (0.4): 0.7, though combined turnover (£3.1m)
     // is five times the whole value.
     assert_eq!(best["coverage"]["capacity"], 0.7, "{best}");
+}
+
+/// A hand-made school-transport notice whose text names where the work is,
+/// and two taxi firms alike in everything but their address: with a
+/// gazetteer the learned ranking puts the local one first and says why.
+#[test]
+fn the_nearest_supplier_comes_first_and_the_reason_says_how_far() {
+    let dir = tempdir();
+    let p = dir.path();
+    std::fs::write(
+        p.join("postcodes.csv"),
+        "Postcode,Latitude,Longitude,Town/Area,Region,Post Town\n\
+         RH2,51.2367,-0.203246,Reigate,Reigate and Banstead,Reigate\n\
+         KT19,51.3502,-0.269417,\"Horton, West Ewell\",Epsom and Ewell,Epsom\n\
+         B8,52.49,-1.84278,\"Washwood Heath, Ward End\",Birmingham,Birmingham\n",
+    )
+    .expect("csv");
+    std::fs::write(
+        p.join("model.json"),
+        r#"{"features": ["text", "proximity"], "mean": [0, 0], "scale": [1, 1], "weights": [1, 4]}"#,
+    )
+    .expect("model");
+    let config = p.join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[matching]\nmodel = \"{}\"\npostcode_districts = \"{}\"\n",
+            p.join("model.json").display(),
+            p.join("postcodes.csv").display()
+        ),
+    )
+    .expect("config");
+    let firm = |id: &str, postcode: &str| {
+        serde_json::json!({"id": id, "name": format!("{id} Cars"), "cluster": "other",
+            "description": "Home to school transport for pupils with special educational needs",
+            "cpv": ["60130000"], "postcode": postcode})
+    };
+    std::fs::write(
+        p.join("members.json"),
+        serde_json::json!([firm("far", "B8 1AA"), firm("near", "RH2 7AA")]).to_string(),
+    )
+    .expect("members");
+    let release = serde_json::json!({"uri": "x", "publishedDate": "2026-11-01T00:00:00Z",
+        "releases": [{"ocid": "ocds-h6vhtk-t00001", "id": "t1", "tag": ["tender"],
+        "date": "2026-11-01T09:00:00+00:00", "buyer": {"name": "Surrey County Council"},
+        "tender": {"id": "t", "title": "Home to school transport",
+            "description": "Pupils with special educational needs. Location of school: Reigate",
+            "status": "active", "items": [{"id": "1", "classification":
+            {"scheme": "CPV", "id": "60130000"}}]}}]});
+    std::fs::write(p.join("notice.json"), release.to_string()).expect("notice");
+    let cfg = config.to_str().expect("p");
+    let data = tempdir();
+    for args in [
+        vec![
+            "--config",
+            cfg,
+            "members",
+            "import",
+            "members.json",
+            "--json",
+        ],
+        vec!["--config", cfg, "ingest", "notice.json", "--json"],
+    ] {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| match *a {
+                "members.json" | "notice.json" => p.join(a).display().to_string(),
+                _ => (*a).to_owned(),
+            })
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, r) = run_json(data.path(), &args);
+        assert_eq!(code, 0, "{r}");
+    }
+    let (code, r) = run_json(
+        data.path(),
+        &["--config", cfg, "match", "ocds-h6vhtk-t00001", "--json"],
+    );
+    assert_eq!(code, 0, "{r}");
+    let m = r["matches"].as_array().expect("matches");
+    assert_eq!(m[0]["member_id"], "near", "{r}");
+    assert_eq!(m[1]["member_id"], "far", "{r}");
+    let reasons = |i: usize| m[i]["reasons"].to_string();
+    assert!(
+        reasons(0).contains("based 0 km from Reigate"),
+        "{}",
+        reasons(0)
+    );
+    assert!(reasons(1).contains("km from Reigate"), "{}", reasons(1));
+    assert!(m[0]["score"].as_f64() > m[1]["score"].as_f64());
 }

@@ -541,6 +541,11 @@ fn supplier(s: &r::OrgRef, parties: &[r::Party]) -> Supplier {
             .and_then(|p| p.details.as_ref())
             .and_then(|d| d.vcse)
             .map(|f| f.0),
+        postcode: party
+            .and_then(|p| p.address.as_ref())
+            .and_then(|a| a.postal_code.as_deref())
+            .map(clean_text)
+            .filter(|p| !p.is_empty()),
     }
 }
 

@@ -7,9 +7,13 @@
 //! (`sebroker reference import places FILE`).
 
 pub mod builtin;
+pub mod gazetteer;
 mod import;
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use gazetteer::{Gazetteer, Named, Point};
 
 pub use import::{parse_places_csv, PlaceEntry};
 
@@ -25,9 +29,21 @@ pub struct Places {
     districts: HashMap<String, String>,
     /// lower-case authority name or upper-case GSS code → NUTS code
     authorities: HashMap<String, String>,
+    /// Postcode districts with coordinates, when a table was given.
+    gazetteer: Option<Arc<Gazetteer>>,
 }
 
 impl Places {
+    /// Adds a gazetteer (distances between suppliers and the work).
+    pub fn with_gazetteer(mut self, g: Gazetteer) -> Places {
+        self.gazetteer = Some(Arc::new(g));
+        self
+    }
+
+    pub fn gazetteer(&self) -> Option<&Gazetteer> {
+        self.gazetteer.as_deref()
+    }
+
     /// The built-in table.
     pub fn builtin() -> Places {
         let mut p = Places::default();
