@@ -739,6 +739,8 @@ fn a_store_with_data_but_no_ledger_is_not_a_new_folder() {
             track_record: vec![],
             vcse: true,
             sme: true,
+            website: None,
+            contact: None,
         })
         .expect("member");
     let e = refused(Ledger::open_with(d, LedgerSettings::default(), Some(store)));
