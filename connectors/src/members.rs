@@ -671,7 +671,10 @@ mod tests {
             &Places::builtin(),
         );
         assert_eq!(
-            p.members[0].contact.as_ref().and_then(|c| c.email.as_deref()),
+            p.members[0]
+                .contact
+                .as_ref()
+                .and_then(|c| c.email.as_deref()),
             Some("ann@example.org")
         );
     }

@@ -10,7 +10,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put, MethodRouter};
+use axum::routing::{get, patch, post, put, MethodRouter};
 use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -18,7 +18,9 @@ use tower_http::timeout::TimeoutLayer;
 use sebroker_engine::Engine;
 
 use crate::api::write::write;
-use crate::api::{self, alerts, anchors, cases, keys, matches, notices, returns, sources, totals};
+use crate::api::{
+    self, alerts, anchors, cases, keys, matches, members, notices, returns, sources, totals,
+};
 use crate::door::Door;
 use crate::error::{ApiError, Code};
 use crate::pages;
@@ -100,6 +102,20 @@ fn table() -> Vec<(Route, Handler)> {
             Api,
             A::MemberRead,
             get(matches::member),
+        ),
+        row(
+            M::POST,
+            "/api/v1/members",
+            Api,
+            A::MemberCreate,
+            post(members::create),
+        ),
+        row(
+            M::PATCH,
+            "/api/v1/members/{id}",
+            Api,
+            A::MemberUpdate,
+            patch(members::update),
         ),
         row(
             M::GET,

@@ -44,6 +44,7 @@ mod layout;
 mod ledger;
 mod matching;
 mod matrix;
+mod members_api;
 mod real_data;
 mod sync;
 mod traps;

@@ -8,6 +8,7 @@ pub mod anchors;
 pub mod cases;
 pub mod keys;
 pub mod matches;
+pub mod members;
 pub mod notices;
 pub mod returns;
 pub mod sources;
