@@ -225,6 +225,12 @@ pub struct Record {
     #[serde(default)]
     pub notes: Option<String>,
     pub event: Event,
+    /// The personal data of the record (notes, the author's name, a void's
+    /// reason, a key's name), encrypted under its subject's key outside the
+    /// chain (`crate::seal`); absent in records from before sealing, which
+    /// the ledger migrates once at open. The hash covers the ciphertext.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<crate::seal::Sealed>,
     /// The hash of the previous record (hex; 64 zeros for the first).
     pub prev_hash: String,
     /// SHA-256 over `prev_hash` and this record's other fields: the
@@ -406,6 +412,7 @@ mod tests {
                 member_id: "m".into(),
                 programme: Programme::Sega,
             },
+            sealed: None,
             prev_hash: GENESIS.into(),
             hash: String::new(),
         };

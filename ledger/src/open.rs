@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use super::identity::{self, Mark};
 use super::model::GENESIS;
+use super::seal;
 use super::state::State;
 use super::store::{self, Head, LedgerStore, SledLedgerStore};
 use super::{keys, ledger_dir, verify_chain, Ledger, LedgerSettings, Writer};
@@ -249,6 +250,77 @@ fn check_memory(k: &Known, data_dir: &Path, n: u64) -> Result<()> {
     )))
 }
 
+impl Known {
+    /// A head or mark written before the chain's migration names an old
+    /// hash: it stands for the migrated record at the same sequence.
+    fn translate_migrated(&mut self, old: &[String], records: &[super::model::Record]) {
+        let new_for = |seq: u64, hash: &str| -> Option<String> {
+            let i = usize::try_from(seq.checked_sub(1)?).ok()?;
+            (old.get(i)? == hash).then(|| records.get(i).map(|r| r.hash.clone()))?
+        };
+        if let Some(h) = self.head.as_mut() {
+            if let Some(n) = new_for(h.seq, &h.hash) {
+                h.hash = n;
+            }
+        }
+        if let Some(m) = self.mark.as_mut() {
+            if let Some(n) = new_for(m.seq, &m.hash) {
+                m.hash = n;
+            }
+        }
+    }
+}
+
+/// The versioned migration to sealed records, once: each record's
+/// personal data (plaintext notes, names) moves into its sealed part, the
+/// chain is recomputed and rewritten in one batch. Events, totals and KPIs
+/// are unchanged; only hashes change (the old ones are kept so a head or
+/// mark from before is recognised after a crash mid-way).
+fn migrate(db: &SledLedgerStore, keyring: &seal::Keyring, old: State) -> Result<State> {
+    let old_hashes: Vec<String> = old.records.iter().map(|r| r.hash.clone()).collect();
+    let mut new = State::default();
+    let mut prev = GENESIS.to_owned();
+    for mut r in old.records {
+        if r.sealed.is_none() {
+            let p = seal::take_personal(&mut r);
+            if !p.is_empty() {
+                r.sealed = Some(keyring.seal(&new.subject_of(&r), &p)?);
+            }
+        }
+        r.prev_hash.clone_from(&prev);
+        r.hash = r.compute_hash();
+        prev.clone_from(&r.hash);
+        new.apply(r);
+    }
+    if let Err((seq, why)) = verify_chain(&new.records) {
+        return Err(Error::Corrupt {
+            key: format!("ledger/events/{seq}"),
+            message: format!("the migrated chain does not verify: {why}"),
+        });
+    }
+    db.rewrite_chain(&new.records, &old_hashes)?;
+    tracing::info!(
+        events = new.last_seq(),
+        "ledger migrated: personal data sealed outside the chain"
+    );
+    Ok(new)
+}
+
+/// Opens every sealed record's personal data (erased where its key is gone).
+fn open_all(state: &mut State, keyring: &seal::Keyring) {
+    let sealed: Vec<(u64, seal::Sealed)> = state
+        .records
+        .iter()
+        .filter_map(|r| r.sealed.clone().map(|s| (r.seq, s)))
+        .collect();
+    for (seq, s) in sealed {
+        let p = keyring
+            .open_sealed(&s)
+            .unwrap_or_else(seal::Personal::erased);
+        state.open_personal(seq, p);
+    }
+}
+
 impl Ledger {
     /// Opens the ledger of a data folder (`ledger/` and `ledger.head`)
     /// without the notice store's memory (tools and tests).
@@ -263,7 +335,7 @@ impl Ledger {
         settings: LedgerSettings,
         memory: Option<Arc<dyn NoticeStore>>,
     ) -> Result<Ledger> {
-        let k = Known::read(data_dir, memory.as_deref())?;
+        let mut k = Known::read(data_dir, memory.as_deref())?;
         let db = SledLedgerStore::open(&ledger_dir(data_dir))
             .map_err(|e| k.refusal(data_dir, &format!("sled cannot open it ({e})")))?;
         let records = db
@@ -275,6 +347,8 @@ impl Ledger {
                 &format!("the hash chain breaks at event {seq} ({why})"),
             ));
         }
+        let keyring = seal::Keyring::open(&seal::keys_path(data_dir))?;
+        k.translate_migrated(&db.old_hashes()?, &records);
         let legacy_keys = db
             .keys()
             .map_err(|e| k.refusal(data_dir, &format!("sled cannot read its keys ({e})")))?;
@@ -287,30 +361,35 @@ impl Ledger {
         }
         check_against(&k, data_dir, &state)?;
         check_memory(&k, data_dir, state.last_seq())?;
+        let migrated = db.format()? < store::FORMAT;
+        if migrated {
+            state = migrate(&db, &keyring, state)?;
+        }
+        open_all(&mut state, &keyring);
         if new_id {
             // The database first: a crash after this leaves a ledger whose
             // identity the head and the mark simply do not know yet.
             db.set_ledger_id(&id)?;
         }
-        let ledger = Ledger::assemble(db, data_dir, memory, id, state, &k, settings)?;
+        let ledger = Ledger::assemble(db, data_dir, memory, id, state, &k, settings, keyring)?;
         let n = ledger.state().last_seq();
-        let migrated = ledger.migrate_legacy_keys(legacy_keys)?;
-        if migrated > 0 {
-            tracing::info!(migrated, "API keys recorded as ledger events");
+        let legacy = ledger.migrate_legacy_keys(legacy_keys)?;
+        if legacy > 0 {
+            tracing::info!(legacy, "API keys recorded as ledger events");
         }
-        let head_current = k
-            .head
-            .as_ref()
-            .is_some_and(|h| h.seq == n && h.ledger_id.as_deref() == Some(ledger.id()));
-        if !head_current && migrated == 0 {
+        let head_current = !migrated
+            && k.head
+                .as_ref()
+                .is_some_and(|h| h.seq == n && h.ledger_id.as_deref() == Some(ledger.id()));
+        if !head_current && legacy == 0 {
             let w = ledger.writer();
             ledger.write_head_with(w.last_backup.clone())?;
         }
         let w = ledger.writer();
-        let mark_current = k
-            .mark
-            .as_ref()
-            .is_some_and(|m| m.seq == ledger.state().last_seq());
+        let mark_current = !migrated
+            && k.mark
+                .as_ref()
+                .is_some_and(|m| m.seq == ledger.state().last_seq());
         if !mark_current {
             ledger.write_mark(&w, true)?;
         }
@@ -326,6 +405,7 @@ impl Ledger {
         state: State,
         k: &Known,
         settings: LedgerSettings,
+        keyring: seal::Keyring,
     ) -> Result<Ledger> {
         let uses = db.key_uses()?;
         let keys = keys::entries(&state.keys, &uses);
@@ -346,6 +426,7 @@ impl Ledger {
             state: RwLock::new(state),
             keys: RwLock::new(keys),
             write: Mutex::new(writer),
+            keyring,
             settings,
         })
     }
@@ -389,6 +470,8 @@ impl Ledger {
         };
         let id = identity::new_id()?;
         db.set_ledger_id(&id)?;
+        db.rewrite_chain(&[], &[])?;
+        let keyring = seal::Keyring::open(&seal::keys_path(data_dir))?;
         let ledger = Ledger::assemble(
             db,
             data_dir,
@@ -397,6 +480,7 @@ impl Ledger {
             State::default(),
             &k,
             settings,
+            keyring,
         )?;
         ledger.writer().replaced.push(identity::Replacement {
             previous_ledger_id: prev_id.clone(),
