@@ -14,6 +14,7 @@ pub mod config;
 pub mod consumers;
 pub mod demo;
 pub mod engine;
+pub mod erase;
 pub mod error;
 pub mod groups;
 pub mod ingest;

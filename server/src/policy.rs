@@ -48,6 +48,8 @@ pub enum Action {
     /// `PATCH /api/v1/members/{id}`: brokers any field, a member its own
     /// editable fields.
     MemberUpdate,
+    /// `POST /api/v1/members/{id}/erase`: personal data removed everywhere.
+    MemberErase,
     AlertDeliveries,
     AlertsRun,
     /// The secret Atom feed: its token is the credential.
@@ -123,6 +125,7 @@ pub const fn access(action: Action) -> Access {
         | A::MemberCases
         | A::MemberUpdate => RolesOrOwnMember(BROKERS),
         A::MemberCreate => Roles(BROKERS),
+        A::MemberErase => Roles(ADMIN),
         A::MemberReturnFile | A::ReturnsList | A::ReferralCreate | A::EventVoid => Roles(BROKERS),
         A::CaseOpen | A::CaseEvent | A::Reconciliation | A::Stats | A::Sources => Roles(BROKERS),
         A::AlertDeliveries => Roles(BROKERS),

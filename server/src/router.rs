@@ -118,6 +118,13 @@ fn table() -> Vec<(Route, Handler)> {
             patch(members::update),
         ),
         row(
+            M::POST,
+            "/api/v1/members/{id}/erase",
+            Api,
+            A::MemberErase,
+            post(members::erase),
+        ),
+        row(
             M::GET,
             "/api/v1/members/{id}/matches",
             Api,

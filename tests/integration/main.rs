@@ -39,6 +39,7 @@ mod cli;
 mod common;
 mod crash;
 mod damaged;
+mod erasure;
 mod hostile;
 mod layout;
 mod ledger;

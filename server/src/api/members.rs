@@ -75,3 +75,35 @@ pub async fn update(
     })
     .await
 }
+
+/// The body of an erasure: the member's id again, so that a mistyped path
+/// or a replayed request with another id erases nothing.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EraseInput {
+    /// Must equal the `{id}` of the path.
+    pub confirm: String,
+}
+
+/// `POST /api/v1/members/{id}/erase` (admins): removes the member's
+/// personal data everywhere (`sebroker_engine::erase`); 200 with what was
+/// removed. Erasing twice is harmless (the second finds nothing more).
+pub async fn erase(
+    State(app): State<super::State>,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<EraseInput>,
+) -> Result<Json<sebroker_engine::erase::Erased>, ApiError> {
+    if input.confirm != id {
+        return Err(ApiError::new(
+            Code::InvalidParameter,
+            format!("confirm: send {{\"confirm\": {id:?}}} to erase member {id:?}"),
+        )
+        .with_field("confirm"));
+    }
+    blocking(move || {
+        sebroker_engine::erase::erase_member(&app, &id)?
+            .map(Json)
+            .ok_or_else(|| member_not_found(&id))
+    })
+    .await
+}
