@@ -8,6 +8,7 @@
 
 mod alerts_host;
 pub mod anchors;
+pub mod audit;
 pub mod batch;
 pub mod board;
 pub mod config;

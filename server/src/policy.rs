@@ -50,6 +50,8 @@ pub enum Action {
     MemberUpdate,
     /// `POST /api/v1/members/{id}/erase`: personal data removed everywhere.
     MemberErase,
+    /// `GET /api/v1/audit`: the audit log.
+    AuditRead,
     AlertDeliveries,
     AlertsRun,
     /// The secret Atom feed: its token is the credential.
@@ -125,7 +127,7 @@ pub const fn access(action: Action) -> Access {
         | A::MemberCases
         | A::MemberUpdate => RolesOrOwnMember(BROKERS),
         A::MemberCreate => Roles(BROKERS),
-        A::MemberErase => Roles(ADMIN),
+        A::MemberErase | A::AuditRead => Roles(ADMIN),
         A::MemberReturnFile | A::ReturnsList | A::ReferralCreate | A::EventVoid => Roles(BROKERS),
         A::CaseOpen | A::CaseEvent | A::Reconciliation | A::Stats | A::Sources => Roles(BROKERS),
         A::AlertDeliveries => Roles(BROKERS),

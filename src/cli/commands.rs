@@ -55,7 +55,40 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         server: cli.server.clone(),
         key: cli.key.clone(),
     };
-    match cli.command {
+    let audited = super::audit::write_kind(&cli.command);
+    let result = dispatch(cli.command, &config, &remote);
+    if let Some(kind) = audited {
+        let code = result.as_ref().map_or(exit::FAILED, |c| *c);
+        super::audit::record(&config, kind, code);
+    }
+    result
+}
+
+/// Runs one command.
+fn dispatch(
+    command: Command,
+    config: &Config,
+    remote: &super::ledger::Remote,
+) -> anyhow::Result<u8> {
+    let (config, remote) = (config.clone(), remote);
+    match command {
+        Command::Audit {
+            since,
+            actor,
+            kind,
+            json,
+            csv,
+        } => super::audit::audit_cmd(
+            &config,
+            remote,
+            [
+                ("since", since.as_deref()),
+                ("actor", actor.as_deref()),
+                ("kind", kind.as_deref()),
+            ],
+            json,
+            csv,
+        ),
         Command::Keys { command } => super::ledger_cmd::keys(&config, &remote, command),
         Command::Cases { command } => super::ledger_cmd::cases(&config, &remote, command),
         Command::Referrals { command } => super::ledger_cmd::referrals(&config, &remote, command),

@@ -33,6 +33,7 @@
 
 mod alerts;
 mod api;
+mod audit;
 mod bad_input;
 mod browser;
 mod cli;

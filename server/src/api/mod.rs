@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod anchors;
+pub mod audit;
 pub mod cases;
 pub mod keys;
 pub mod matches;
