@@ -371,7 +371,7 @@ impl Ledger {
             // identity the head and the mark simply do not know yet.
             db.set_ledger_id(&id)?;
         }
-        let ledger = Ledger::assemble(db, data_dir, memory, id, state, &k, settings, keyring)?;
+        let ledger = Ledger::assemble((db, keyring), data_dir, memory, id, state, &k, settings)?;
         let n = ledger.state().last_seq();
         let legacy = ledger.migrate_legacy_keys(legacy_keys)?;
         if legacy > 0 {
@@ -397,15 +397,15 @@ impl Ledger {
         Ok(ledger)
     }
 
+    /// `stores`: the events' database and the keys of the sealed data.
     fn assemble(
-        db: SledLedgerStore,
+        (db, keyring): (SledLedgerStore, seal::Keyring),
         data_dir: &Path,
         memory: Option<Arc<dyn NoticeStore>>,
         id: String,
         state: State,
         k: &Known,
         settings: LedgerSettings,
-        keyring: seal::Keyring,
     ) -> Result<Ledger> {
         let uses = db.key_uses()?;
         let keys = keys::entries(&state.keys, &uses);
@@ -473,14 +473,13 @@ impl Ledger {
         db.rewrite_chain(&[], &[])?;
         let keyring = seal::Keyring::open(&seal::keys_path(data_dir))?;
         let ledger = Ledger::assemble(
-            db,
+            (db, keyring),
             data_dir,
             Some(memory),
             id,
             State::default(),
             &k,
             settings,
-            keyring,
         )?;
         ledger.writer().replaced.push(identity::Replacement {
             previous_ledger_id: prev_id.clone(),

@@ -56,7 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         key: cli.key.clone(),
     };
     let audited = super::audit::write_kind(&cli.command);
-    let result = dispatch(cli.command, &config, &remote);
+    let result = dispatch(cli.command, config.clone(), remote);
     if let Some(kind) = audited {
         let code = result.as_ref().map_or(exit::FAILED, |c| *c);
         super::audit::record(&config, kind, code);
@@ -65,12 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 /// Runs one command.
-fn dispatch(
-    command: Command,
-    config: &Config,
-    remote: &super::ledger::Remote,
-) -> anyhow::Result<u8> {
-    let (config, remote) = (config.clone(), remote);
+fn dispatch(command: Command, config: Config, remote: super::ledger::Remote) -> anyhow::Result<u8> {
     match command {
         Command::Audit {
             since,
@@ -80,7 +75,7 @@ fn dispatch(
             csv,
         } => super::audit::audit_cmd(
             &config,
-            remote,
+            &remote,
             [
                 ("since", since.as_deref()),
                 ("actor", actor.as_deref()),
