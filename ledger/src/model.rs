@@ -230,12 +230,25 @@ pub struct Record {
     /// chain (`crate::seal`); absent in records from before sealing, which
     /// the ledger migrates once at open. The hash covers the ciphertext.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sealed: Option<crate::seal::Sealed>,
+    pub sealed: Option<Sealed>,
     /// The hash of the previous record (hex; 64 zeros for the first).
     pub prev_hash: String,
     /// SHA-256 over `prev_hash` and this record's other fields: the
     /// record's checksum and the chain link.
     pub hash: String,
+}
+
+/// The sealed personal part of a record as the chain stores (and hashes)
+/// it; `crate::seal` makes and opens it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sealed {
+    /// Whose key seals it: `member:<id>`, `case:<id>`, `key:<id>`, `ledger`.
+    pub subject: String,
+    /// 12 random bytes, hex.
+    pub nonce: String,
+    /// ChaCha20-Poly1305 ciphertext of the `crate::seal::Personal` JSON, hex.
+    pub data: String,
 }
 
 /// The hash before the first record.

@@ -14,6 +14,7 @@ use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use serde::{Deserialize, Serialize};
 
+pub use super::model::Sealed;
 use super::model::{Event, Record};
 use crate::auth::hex;
 use crate::error::{Error, Result};
@@ -53,18 +54,6 @@ impl Personal {
             key_name: Some(ERASED.into()),
         }
     }
-}
-
-/// The sealed personal part as the chain stores (and hashes) it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Sealed {
-    /// Whose key seals it: `member:<id>`, `case:<id>`, `key:<id>`, `ledger`.
-    pub subject: String,
-    /// 12 random bytes, hex.
-    pub nonce: String,
-    /// ChaCha20-Poly1305 ciphertext of the [`Personal`] JSON, hex.
-    pub data: String,
 }
 
 /// The author's public part: the key id without its name, `cli` without
