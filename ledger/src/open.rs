@@ -272,11 +272,12 @@ impl Known {
 }
 
 /// The versioned migration to sealed records, once: each record's
-/// personal data (plaintext notes, names) moves into its sealed part, the
-/// chain is recomputed and rewritten in one batch. Events, totals and KPIs
-/// are unchanged; only hashes change (the old ones are kept so a head or
-/// mark from before is recognised after a crash mid-way).
-fn migrate(db: &SledLedgerStore, keyring: &seal::Keyring, old: State) -> Result<State> {
+/// personal data (plaintext notes, names) moves into its sealed part and
+/// the chain is recomputed. Events, totals and KPIs are unchanged; only
+/// hashes change. The migrated ledger is written into a fresh folder that
+/// replaces the old one (`migrate_folder`), so no superseded plaintext
+/// stays in sled's log. Returns the new state and the old hashes.
+fn migrate(keyring: &seal::Keyring, old: State) -> Result<(State, Vec<String>)> {
     let old_hashes: Vec<String> = old.records.iter().map(|r| r.hash.clone()).collect();
     let mut new = State::default();
     let mut prev = GENESIS.to_owned();
@@ -298,12 +299,82 @@ fn migrate(db: &SledLedgerStore, keyring: &seal::Keyring, old: State) -> Result<
             message: format!("the migrated chain does not verify: {why}"),
         });
     }
-    db.rewrite_chain(&new.records, &old_hashes)?;
+    Ok((new, old_hashes))
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes the migrated ledger to `ledger.migrating/`, then swaps it in:
+/// `ledger/` → `ledger.pre-migration/`, `ledger.migrating/` → `ledger/`,
+/// and the old folder (with its plaintext) is deleted. [`recover_folder`]
+/// finishes or undoes a swap a crash interrupted. Returns the reopened db.
+fn migrate_folder(
+    data_dir: &Path,
+    db: SledLedgerStore,
+    records: &[super::model::Record],
+    old_hashes: &[String],
+) -> Result<SledLedgerStore> {
+    let (live, next, old) = folders(data_dir);
+    if next.exists() {
+        std::fs::remove_dir_all(&next).map_err(io_err(&next))?;
+    }
+    let to = SledLedgerStore::open(&next)?;
+    db.copy_migrated(&to, records, old_hashes)?;
+    drop(to);
+    drop(db);
+    std::fs::rename(&live, &old).map_err(io_err(&live))?;
+    std::fs::rename(&next, &live).map_err(io_err(&next))?;
+    std::fs::remove_dir_all(&old).map_err(io_err(&old))?;
+    sync_dir(data_dir);
     tracing::info!(
-        events = new.last_seq(),
+        events = records.len(),
         "ledger migrated: personal data sealed outside the chain"
     );
-    Ok(new)
+    SledLedgerStore::open(&live)
+}
+
+fn folders(data_dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    (
+        ledger_dir(data_dir),
+        data_dir.join("ledger.migrating"),
+        data_dir.join("ledger.pre-migration"),
+    )
+}
+
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// After a crash during [`migrate_folder`]: with `ledger/` present, the
+/// leftovers are stale (a copy not swapped in, or the old folder already
+/// replaced); without it, the complete copy (its format set) goes in, or
+/// else the old folder goes back.
+fn recover_folder(data_dir: &Path) -> Result<()> {
+    let (live, next, old) = folders(data_dir);
+    if !live.exists() && old.exists() {
+        let complete = next.exists()
+            && SledLedgerStore::open(&next)
+                .and_then(|d| d.format())
+                .is_ok_and(|f| f >= store::FORMAT);
+        let from = if complete { &next } else { &old };
+        std::fs::rename(from, &live).map_err(io_err(from))?;
+        tracing::warn!(from = %from.display(), "finished an interrupted ledger migration");
+    }
+    for stale in [next, old] {
+        if stale.exists() && live.exists() {
+            std::fs::remove_dir_all(&stale).map_err(io_err(&stale))?;
+        }
+    }
+    sync_dir(data_dir);
+    Ok(())
 }
 
 /// Opens every sealed record's personal data (erased where its key is gone).
@@ -336,7 +407,8 @@ impl Ledger {
         memory: Option<Arc<dyn NoticeStore>>,
     ) -> Result<Ledger> {
         let mut k = Known::read(data_dir, memory.as_deref())?;
-        let db = SledLedgerStore::open(&ledger_dir(data_dir))
+        recover_folder(data_dir)?;
+        let mut db = SledLedgerStore::open(&ledger_dir(data_dir))
             .map_err(|e| k.refusal(data_dir, &format!("sled cannot open it ({e})")))?;
         let records = db
             .records()
@@ -362,8 +434,12 @@ impl Ledger {
         check_against(&k, data_dir, &state)?;
         check_memory(&k, data_dir, state.last_seq())?;
         let migrated = db.format()? < store::FORMAT;
-        if migrated {
-            state = migrate(&db, &keyring, state)?;
+        if migrated && state.records.is_empty() {
+            db.rewrite_chain(&[], &[])?;
+        } else if migrated {
+            let (new, old_hashes) = migrate(&keyring, state)?;
+            db = migrate_folder(data_dir, db, &new.records, &old_hashes)?;
+            state = new;
         }
         open_all(&mut state, &keyring);
         if new_id {

@@ -157,6 +157,29 @@ impl SledLedgerStore {
         }
     }
 
+    /// Writes this database into the empty `to` with `records` as its
+    /// events: keys, key uses and meta copied, then the chain and the
+    /// format (last, so a copy with the format set is complete).
+    pub fn copy_migrated(
+        &self,
+        to: &SledLedgerStore,
+        records: &[Record],
+        old_hashes: &[String],
+    ) -> Result<()> {
+        for (from, into) in [
+            (&self.keys, &to.keys),
+            (&self.key_uses, &to.key_uses),
+            (&self.meta, &to.meta),
+        ] {
+            for kv in from.iter() {
+                let (k, v) = kv?;
+                into.insert(k, v)?;
+            }
+        }
+        to.meta.remove("format")?;
+        to.rewrite_chain(records, old_hashes)
+    }
+
     /// Replaces every record with its migrated form (one atomic batch) and
     /// sets the format, after keeping the old hashes (first migration
     /// only). Redoing it after a crash gives the same chain.

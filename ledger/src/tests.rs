@@ -1009,6 +1009,18 @@ fn a_legacy_ledger_is_migrated_once_then_erasure_shreds_its_personal_data() {
     }
     let hash_after = l.state().last_hash().to_owned();
     drop(l);
+    // The old folder, plaintext and all, was replaced by the migrated copy.
+    let raw_holds = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .expect("dir")
+            .flatten()
+            .any(|e| std::fs::read(e.path()).is_ok_and(|b| b.windows(8).any(|w| w == b"Jane Doe")))
+    };
+    assert!(
+        !raw_holds(&ledger_dir(d)),
+        "no plaintext left in the ledger's files"
+    );
+    assert!(!d.join("ledger.migrating").exists() && !d.join("ledger.pre-migration").exists());
     // Once: a second open changes nothing and verifies.
     let l = Ledger::open(d, settings).expect("reopens");
     assert_eq!(l.state().last_hash(), hash_after);
@@ -1020,6 +1032,10 @@ fn a_legacy_ledger_is_migrated_once_then_erasure_shreds_its_personal_data() {
     );
     drop(l);
     let l = Ledger::open(d, settings).expect("reopens after erasure");
+    assert!(
+        !raw_holds(&ledger_dir(d)) && !raw_holds(d),
+        "nothing in the folder's files"
+    );
     let st = l.state();
     assert_eq!(st.last_hash(), hash_after, "erasure leaves the chain alone");
     assert_eq!(figures(&st), want, "totals and KPIs unchanged by erasure");
@@ -1040,4 +1056,33 @@ fn a_legacy_ledger_is_migrated_once_then_erasure_shreds_its_personal_data() {
         keys.contains("member:b"),
         "other members keep their key: {keys}"
     );
+}
+
+#[test]
+fn an_interrupted_migration_swap_is_finished_or_undone_at_open() {
+    let dir = data_dir();
+    let d = dir.path();
+    let legacy = legacy_records();
+    {
+        let db = store::SledLedgerStore::open(&ledger_dir(d)).expect("sled");
+        db.append_all(&legacy).expect("old records");
+    }
+    let head = store::Head {
+        seq: 6,
+        brokered_total_pence: 500_000,
+        hash: legacy[5].hash.clone(),
+        written_at: OffsetDateTime::UNIX_EPOCH,
+        last_backup: None,
+        ledger_id: None,
+    };
+    store::write_head(&store::head_path(d), &head).expect("head");
+    // A crash after the old folder was moved aside, before the copy was
+    // swapped in (the copy incomplete): the old folder comes back.
+    std::fs::rename(ledger_dir(d), d.join("ledger.pre-migration")).expect("aside");
+    std::fs::create_dir_all(d.join("ledger.migrating")).expect("stray copy");
+    let l = Ledger::open(d, LedgerSettings::default()).expect("recovers and migrates");
+    assert_eq!(l.state().last_seq(), 6);
+    assert_eq!(l.state().brokered_total(), 500_000);
+    assert!(l.state().records.iter().all(|r| r.notes.is_none()));
+    assert!(!d.join("ledger.pre-migration").exists() && !d.join("ledger.migrating").exists());
 }
