@@ -1086,3 +1086,57 @@ fn an_interrupted_migration_swap_is_finished_or_undone_at_open() {
     assert!(l.state().records.iter().all(|r| r.notes.is_none()));
     assert!(!d.join("ledger.pre-migration").exists() && !d.join("ledger.migrating").exists());
 }
+
+#[test]
+fn a_backup_carries_the_keys_so_a_restore_opens_the_notes_but_not_erased_ones() {
+    let settings = LedgerSettings::default();
+    let (src, dst) = (data_dir(), data_dir());
+    let l = Ledger::open(src.path(), settings).expect("opens");
+    let mut e = ev(
+        "r-a",
+        None,
+        Event::Referral {
+            member_id: "a".into(),
+            programme: Programme::Sega,
+        },
+    );
+    e.notes = Some("met Jane Doe".into());
+    l.append(e).expect("a's referral");
+    let mut e = ev(
+        "r-b",
+        None,
+        Event::Referral {
+            member_id: "b".into(),
+            programme: Programme::Sedf,
+        },
+    );
+    e.notes = Some("met John Roe".into());
+    l.append(e).expect("b's referral");
+    l.erase_member("a").expect("erases a");
+    let file = src.path().join("b.jsonl");
+    backup::backup(&l, &[], &file).expect("backup");
+    let text = std::fs::read_to_string(&file).expect("backup text");
+    assert!(
+        !text.contains("Jane Doe") && !text.contains(r#""subject":"member:a","key""#),
+        "erased before the backup: {text}"
+    );
+    assert!(
+        !text.contains("John Roe"),
+        "notes are sealed in backups too"
+    );
+    backup::restore(dst.path(), &file, false, settings, None, &mut |_| Ok(())).expect("restores");
+    let r = Ledger::open(dst.path(), settings).expect("restored opens");
+    let notes: Vec<Option<String>> = r
+        .state()
+        .referrals(&|_: &str| String::new())
+        .into_iter()
+        .map(|v| v.notes)
+        .collect();
+    assert_eq!(
+        notes,
+        vec![
+            Some(seal::ERASED.to_owned()),
+            Some("met John Roe".to_owned())
+        ]
+    );
+}
