@@ -35,6 +35,7 @@ pub fn write_kind(c: &Command) -> Option<&'static str> {
         Command::Backup { .. } => "backup",
         Command::Restore { .. } => "restore",
         Command::Ledger { .. } => "ledger init",
+        Command::Compact { .. } => "compact",
         _ => return None,
     })
 }

@@ -67,6 +67,18 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 /// Runs one command.
 fn dispatch(command: Command, config: Config, remote: super::ledger::Remote) -> anyhow::Result<u8> {
     match command {
+        Command::Compact { json } => {
+            let c = sebroker_engine::erase::compact_store(&config.data_dir)?;
+            if json {
+                println!("{}", serde_json::to_string(&c)?);
+            } else {
+                eprintln!(
+                    "compacted the store: {} trees, {} entries",
+                    c.trees, c.entries
+                );
+            }
+            Ok(exit::OK)
+        }
         Command::Audit {
             since,
             actor,

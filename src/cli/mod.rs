@@ -252,6 +252,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Rewrite the notice store into a fresh folder (offline), so values an
+    /// erasure replaced leave sled's segment files too.
+    Compact {
+        #[arg(long)]
+        json: bool,
+    },
     /// The audit log: every write through the API, the pages and the
     /// command line, accepted or refused (admins).
     Audit {
