@@ -15,6 +15,12 @@
 //! - `matrix`: every route and page × every kind of caller against the
 //!   policy table, with leak checks; rate limits per address and per key
 //! - `matching`: members, matches, consortia, award links, evaluation
+//! - `members_api`: `POST`/`PATCH /api/v1/members` (each invalid field
+//!   named, a member key on its own editable fields, clusters to the ledger)
+//! - `erasure`: a member's personal data erased from every store and file
+//!   of the data folder, `verify` passing, totals and KPIs unchanged
+//! - `audit`: a scripted session's writes and refusals in the audit log,
+//!   read by admins only, filters, CSV, `sebroker audit`
 //! - `alerts`: selection, updates, digests and broker alerts in-process;
 //!   webhooks against a receiver on 127.0.0.1 (retries, signatures, dead
 //!   letters, SSRF), the `.eml` outbox, Atom feeds, a crash mid-delivery
