@@ -100,6 +100,8 @@ pub fn synthetic_members(n: usize, notices: &[Notice], places: &Places) -> Vec<M
                 }],
                 vcse: true,
                 sme: true,
+                website: None,
+                contact: None,
             }
         })
         .collect()

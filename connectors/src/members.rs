@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::cpv;
 use crate::json::{self, scan};
 use crate::places::Places;
+use sebroker_model::member::Contact;
 use sebroker_model::{Identifiers, Member, TrackRecord};
 
 /// Cluster slugs when none are configured.
@@ -48,6 +49,24 @@ pub struct MemberInput {
     pub identifiers: Option<IdentifiersInput>,
     #[serde(default)]
     pub track_record: Vec<TrackRecordInput>,
+    /// The organisation's web site: an `http` or `https` URL.
+    #[serde(default)]
+    pub website: Option<String>,
+    /// Who to contact: a person's name, e-mail and phone (personal data).
+    #[serde(default)]
+    pub contact: Option<ContactInput>,
+}
+
+/// The contact of a member as written in an import file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactInput {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -107,9 +126,9 @@ fn pence(field: &str, gbp: Option<i64>) -> Result<Option<i64>, (String, String)>
 
 fn cpv_list(field: &str, codes: &[String]) -> Result<Vec<String>, (String, String)> {
     let mut out = Vec::new();
-    for c in codes {
+    for (i, c) in codes.iter().enumerate() {
         let n = cpv::normalise(c)
-            .ok_or_else(|| (field.to_owned(), format!("{c:?} is not a CPV code")))?;
+            .ok_or_else(|| (format!("{field}[{i}]"), format!("{c:?} is not a CPV code")))?;
         if !out.contains(&n) {
             out.push(n);
         }
@@ -144,6 +163,77 @@ fn postcode(p: Option<String>) -> Result<Option<String>, (String, String)> {
 
 fn non_empty(s: Option<String>) -> Option<String> {
     s.map(|x| x.trim().to_owned()).filter(|x| !x.is_empty())
+}
+
+/// The longest e-mail address (RFC 5321's path limit).
+const MAX_EMAIL: usize = 254;
+
+/// An e-mail address: one `@`, a local part, a domain with a dot, no
+/// spaces or control characters. Deliverability is the mail server's.
+pub fn email(field: &str, s: &str) -> Result<String, (String, String)> {
+    let s = s.trim();
+    let bad = || (field.to_owned(), format!("{s:?} is not an e-mail address"));
+    if s.len() > MAX_EMAIL || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad());
+    }
+    let (local, domain) = s.split_once('@').ok_or_else(bad)?;
+    let labels_ok = domain
+        .split('.')
+        .all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'));
+    if local.is_empty() || domain.contains('@') || !domain.contains('.') || !labels_ok {
+        return Err(bad());
+    }
+    Ok(s.to_owned())
+}
+
+/// A phone number: digits with spaces, `+`, `-`, `(`, `)`; 7 to 15 digits.
+pub fn phone(field: &str, s: &str) -> Result<String, (String, String)> {
+    let s = s.trim();
+    let digits = s.chars().filter(char::is_ascii_digit).count();
+    let allowed = s
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')'));
+    if !allowed || !(7..=15).contains(&digits) {
+        return Err((field.to_owned(), format!("{s:?} is not a phone number")));
+    }
+    Ok(s.to_owned())
+}
+
+/// A web address: `http://` or `https://` and a host, at most 2,000 bytes.
+pub fn web_url(field: &str, s: &str) -> Result<String, (String, String)> {
+    let s = s.trim();
+    let bad = || (field.to_owned(), format!("{s:?} is not an http(s) URL"));
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or_else(bad)?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or("");
+    let host = host.split(':').next().unwrap_or("");
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+    if s.len() > 2000 || !host_ok || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad());
+    }
+    Ok(s.to_owned())
+}
+
+impl ContactInput {
+    /// The valid contact, `None` when every field is empty.
+    pub fn parse(self) -> Result<Option<Contact>, (String, String)> {
+        let c = Contact {
+            name: non_empty(self.name),
+            email: non_empty(self.email)
+                .map(|e| email("contact.email", &e))
+                .transpose()?,
+            phone: non_empty(self.phone)
+                .map(|p| phone("contact.phone", &p))
+                .transpose()?,
+        };
+        Ok((!c.is_empty()).then_some(c))
+    }
 }
 
 impl MemberInput {
@@ -222,6 +312,13 @@ impl MemberInput {
             });
         }
         let ids = self.identifiers.unwrap_or_default();
+        let website = non_empty(self.website)
+            .map(|w| web_url("website", &w))
+            .transpose()?;
+        let contact = match self.contact {
+            Some(c) => c.parse()?,
+            None => None,
+        };
         let member = Member {
             id,
             name,
@@ -250,6 +347,8 @@ impl MemberInput {
             track_record,
             vcse: true,
             sme: true,
+            website,
+            contact,
         };
         Ok((member, unresolved))
     }
@@ -399,6 +498,10 @@ const CSV_COLUMNS: &[&str] = &[
     "companies_house",
     "charity",
     "ppon",
+    "website",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
 ];
 
 fn csv_rows(text: &str) -> Vec<(String, RowResult)> {
@@ -502,6 +605,12 @@ fn csv_member(headers: &csv::StringRecord, rec: &csv::StringRecord) -> RowResult
             ppon: get("ppon").map(str::to_owned),
         }),
         track_record: Vec::new(),
+        website: get("website").map(str::to_owned),
+        contact: Some(ContactInput {
+            name: get("contact_name").map(str::to_owned),
+            email: get("contact_email").map(str::to_owned),
+            phone: get("contact_phone").map(str::to_owned),
+        }),
     })
 }
 
@@ -550,7 +659,53 @@ mod tests {
                 .err()
                 .map(|e| e.0)
                 .as_deref(),
-            Some("cpv")
+            Some("cpv[0]")
+        );
+    }
+
+    #[test]
+    fn contact_and_website_are_parsed_or_named() {
+        let parse = |json: &str| {
+            serde_json::from_str::<MemberInput>(json)
+                .expect("parses")
+                .into_member(&clusters(), &Places::builtin())
+        };
+        let (m, _) = parse(
+            r#"{"id":"m","name":"n","website":"https://care.example.org/about",
+                "contact":{"name":" Ann Lee ","email":"ann@care.example.org","phone":"+44 121 496 0000"}}"#,
+        )
+        .expect("valid");
+        let c = m.contact.expect("contact");
+        assert_eq!(c.name.as_deref(), Some("Ann Lee"));
+        assert_eq!(c.email.as_deref(), Some("ann@care.example.org"));
+        assert_eq!(m.website.as_deref(), Some("https://care.example.org/about"));
+        let field = |json: &str| parse(json).err().map(|e| e.0);
+        assert_eq!(
+            field(r#"{"id":"m","name":"n","contact":{"email":"ann at example"}}"#).as_deref(),
+            Some("contact.email")
+        );
+        assert_eq!(
+            field(r#"{"id":"m","name":"n","contact":{"phone":"call me"}}"#).as_deref(),
+            Some("contact.phone")
+        );
+        assert_eq!(
+            field(r#"{"id":"m","name":"n","website":"javascript:alert(1)"}"#).as_deref(),
+            Some("website")
+        );
+        let (m, _) = parse(r#"{"id":"m","name":"n","contact":{"name":"  "}}"#).expect("valid");
+        assert_eq!(m.contact, None);
+        let p = parse_text(
+            "id,name,contact_name,contact_email\nm1,N,Ann Lee,ann@example.org\n",
+            "csv",
+            &clusters(),
+            &Places::builtin(),
+        );
+        assert_eq!(
+            p.members[0]
+                .contact
+                .as_ref()
+                .and_then(|c| c.email.as_deref()),
+            Some("ann@example.org")
         );
     }
 

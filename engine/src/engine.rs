@@ -44,6 +44,8 @@ pub struct Engine {
     pub followers: Followers,
     /// Live state of the scheduled sync of each source (`serve`).
     pub sources: Board,
+    /// Every write through the API, the pages and the command line.
+    pub audit: Arc<crate::audit::AuditLog>,
     _lock: DirLock,
 }
 
@@ -71,6 +73,7 @@ impl Engine {
         let lock = DirLock::acquire(data_dir)?;
         let sled = SledStore::open(&data_dir.join("store"))?;
         let alert_log = Arc::new(SledAlertStore::open(sled.db())?);
+        let audit = Arc::new(crate::audit::AuditLog::open(sled.db())?);
         let store: Arc<dyn NoticeStore> = Arc::new(sled);
         let index = Arc::new(open_index(&data_dir.join("index"))?);
         let mut places = Places::builtin();
@@ -105,6 +108,7 @@ impl Engine {
             writer,
             followers: Followers::default(),
             sources: Board::default(),
+            audit,
             _lock: lock,
         };
         engine.writer.catch_up_index(data_dir)?;

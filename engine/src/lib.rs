@@ -8,12 +8,14 @@
 
 mod alerts_host;
 pub mod anchors;
+pub mod audit;
 pub mod batch;
 pub mod board;
 pub mod config;
 pub mod consumers;
 pub mod demo;
 pub mod engine;
+pub mod erase;
 pub mod error;
 pub mod groups;
 pub mod ingest;

@@ -23,7 +23,10 @@ use crate::error::{Error, Result};
 use sebroker_store::NoticeStore;
 
 pub const FORMAT: &str = "sebroker-ledger-backup";
-pub const VERSION: u32 = 1;
+/// 2: records seal their personal data, and `seal_key` lines carry the
+/// subjects' keys (an erased subject's key is not there). Version 1 files
+/// (plaintext notes) restore and are migrated when the ledger opens.
+pub const VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,6 +57,11 @@ enum Line {
     Event {
         record: Box<Record>,
     },
+    /// A subject's key that opens sealed personal data (`crate::seal`).
+    SealKey {
+        subject: String,
+        key: String,
+    },
     /// Derived, for readers; ignored on restore.
     Case {
         case: serde_json::Value,
@@ -74,6 +82,8 @@ pub struct Contents {
     pub members: Vec<Member>,
     pub keys: Vec<ApiKey>,
     pub records: Vec<Record>,
+    /// Subject → key (hex) of the sealed personal data.
+    pub seal_keys: Vec<(String, String)>,
 }
 
 #[derive(Debug, Serialize)]
@@ -147,6 +157,9 @@ pub fn backup(ledger: &Ledger, members: &[Member], out: &Path) -> Result<BackupR
             for k in &keys {
                 put(&Line::Key { key: k.clone() })?;
             }
+            for (subject, key) in ledger.seal_keys() {
+                put(&Line::SealKey { subject, key })?;
+            }
             for r in &state.records {
                 put(&Line::Event {
                     record: Box::new(r.clone()),
@@ -203,6 +216,7 @@ pub fn read(path: &Path) -> Result<Contents> {
     let mut members = Vec::new();
     let mut keys = Vec::new();
     let mut records = Vec::new();
+    let mut seal_keys = Vec::new();
     let mut end = None;
     let mut n = 0u64;
     for line in std::io::BufReader::new(file).lines() {
@@ -227,6 +241,7 @@ pub fn read(path: &Path) -> Result<Contents> {
             Line::Member { member } => members.push(*member),
             Line::Key { key } => keys.push(key),
             Line::Event { record } => records.push(*record),
+            Line::SealKey { subject, key } => seal_keys.push((subject, key)),
             Line::Case { .. } | Line::Return { .. } => {}
             Line::End { lines } => {
                 if lines != n {
@@ -269,6 +284,7 @@ pub fn read(path: &Path) -> Result<Contents> {
         members,
         keys,
         records,
+        seal_keys,
     })
 }
 
@@ -329,6 +345,8 @@ pub fn restore(
         None => identity::new_id()?,
     };
     write_restored(&dir, &contents, &id)?;
+    super::seal::Keyring::open(&super::seal::keys_path(data_dir))?
+        .replace_all(&contents.seal_keys)?;
     let path_abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     let last_hash = contents
         .records

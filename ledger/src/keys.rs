@@ -156,6 +156,16 @@ impl Ledger {
         }
     }
 
+    /// Takes the keys' names from the state again (after an erasure).
+    pub(super) fn rename_keys(&self, folded: &std::collections::BTreeMap<String, ApiKey>) {
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        for (id, e) in keys.iter_mut() {
+            if let Some(k) = folded.get(id) {
+                e.key.name.clone_from(&k.name);
+            }
+        }
+    }
+
     /// Writes the last uses noted since the last call (one flush).
     pub fn persist_key_uses(&self) -> Result<()> {
         let changed: Vec<(String, OffsetDateTime, i64)> = self

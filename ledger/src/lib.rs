@@ -19,6 +19,7 @@ pub mod input;
 mod keys;
 pub mod model;
 mod open;
+pub mod seal;
 pub mod state;
 pub mod store;
 pub mod totals;
@@ -101,6 +102,8 @@ pub struct Ledger {
     state: RwLock<State>,
     keys: RwLock<HashMap<String, keys::KeyEntry>>,
     write: Mutex<Writer>,
+    /// The subjects' keys that seal personal data (`seal`).
+    keyring: seal::Keyring,
     pub settings: LedgerSettings,
 }
 
@@ -155,6 +158,7 @@ impl Ledger {
             state: RwLock::new(State::default()),
             keys: RwLock::new(HashMap::new()),
             write: Mutex::new(Writer::default()),
+            keyring: seal::Keyring::memory(),
             settings,
         }
     }
@@ -260,7 +264,7 @@ impl Ledger {
             })?;
             w.head_stale = false;
         }
-        let record = match self.prepare(&key, new)? {
+        let (record, personal) = match self.prepare(&key, new)? {
             Prepared::Replay(old) => {
                 return Ok(Appended {
                     record: *old,
@@ -272,11 +276,13 @@ impl Ledger {
         if let Err(f) = self.store.append(&record) {
             return Err(self.failed(&mut w, &record, f));
         }
-        self.state
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .apply(record.clone());
-        self.key_event_applied(&record);
+        let opened = seal::with_personal(&record, &personal);
+        {
+            let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
+            st.apply(record.clone());
+            st.open_personal(record.seq, personal);
+        }
+        self.key_event_applied(&opened);
         if let Err(e) = self.write_head_with(w.last_backup.clone()) {
             w.head_stale = true;
             tracing::error!(seq = record.seq, error = %e, "event stored but the head file was not written");
@@ -294,7 +300,7 @@ impl Ledger {
         }
         tracing::info!(seq = record.seq, kind = record.event.kind(), actor = %record.actor, "ledger event recorded");
         Ok(Appended {
-            record,
+            record: opened,
             replayed: false,
         })
     }
@@ -306,8 +312,9 @@ impl Ledger {
             let old = state
                 .record(*seq)
                 .ok_or_else(|| Error::NotFound(format!("event {seq}")))?;
-            if same_request(old, &new) {
-                return Ok(Prepared::Replay(Box::new(old.clone())));
+            let old = state.opened(old);
+            if same_request(&old, &new) {
+                return Ok(Prepared::Replay(Box::new(old)));
             }
             return Err(Error::Conflict {
                 code: "idempotency_key_reused",
@@ -334,11 +341,13 @@ impl Ledger {
                 .map(|n| n.trim().to_owned())
                 .filter(|n| !n.is_empty()),
             event,
+            sealed: None,
             prev_hash: state.last_hash().to_owned(),
             hash: String::new(),
         };
+        let personal = self.seal_into(&state, &mut r)?;
         r.hash = r.compute_hash();
-        Ok(Prepared::New(Box::new(r)))
+        Ok(Prepared::New(Box::new((r, personal))))
     }
 
     /// The error for a failed store append: certainly not stored (the
@@ -369,7 +378,60 @@ impl Ledger {
 
 enum Prepared {
     Replay(Box<Record>),
-    New(Box<Record>),
+    /// The record as the chain stores it, and its personal data opened.
+    New(Box<(Record, seal::Personal)>),
+}
+
+impl Ledger {
+    /// Moves the personal data of `r` into its sealed part (nothing sealed
+    /// when it has none); returns it opened.
+    fn seal_into(&self, state: &State, r: &mut Record) -> Result<seal::Personal> {
+        let personal = seal::take_personal(r);
+        if !personal.is_empty() {
+            let subject = state.subject_of(r);
+            r.sealed = Some(self.keyring.seal(&subject, &personal)?);
+        }
+        Ok(personal)
+    }
+
+    /// Erases the personal data the ledger holds about `member`: the keys
+    /// of its subjects (itself and its cases) are deleted, durably, and
+    /// reads show `[erased]`. The chain, the totals and the KPIs do not
+    /// change. Returns (subjects whose key was deleted, records erased).
+    pub fn erase_member(&self, member: &str) -> Result<(usize, usize)> {
+        let _w = self.writer();
+        let subjects = self.state().subjects_of_member(member);
+        let deleted = self.keyring.erase(&subjects)?;
+        let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
+        let seqs: Vec<u64> = st
+            .records
+            .iter()
+            .filter(|r| {
+                r.sealed
+                    .as_ref()
+                    .is_some_and(|s| subjects.contains(&s.subject))
+            })
+            .map(|r| r.seq)
+            .collect();
+        for seq in &seqs {
+            st.open_personal(*seq, seal::Personal::erased());
+        }
+        let keys = st.keys.clone();
+        drop(st);
+        self.rename_keys(&keys);
+        tracing::info!(
+            member,
+            subjects = deleted,
+            records = seqs.len(),
+            "personal data erased from the ledger"
+        );
+        Ok((deleted, seqs.len()))
+    }
+
+    /// Every subject key (for backups: a deleted key is not in them).
+    pub fn seal_keys(&self) -> Vec<(String, String)> {
+        self.keyring.entries()
+    }
 }
 
 fn same_request(old: &Record, new: &NewEvent) -> bool {

@@ -225,11 +225,30 @@ pub struct Record {
     #[serde(default)]
     pub notes: Option<String>,
     pub event: Event,
+    /// The personal data of the record (notes, the author's name, a void's
+    /// reason, a key's name), encrypted under its subject's key outside the
+    /// chain (`crate::seal`); absent in records from before sealing, which
+    /// the ledger migrates once at open. The hash covers the ciphertext.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<Sealed>,
     /// The hash of the previous record (hex; 64 zeros for the first).
     pub prev_hash: String,
     /// SHA-256 over `prev_hash` and this record's other fields: the
     /// record's checksum and the chain link.
     pub hash: String,
+}
+
+/// The sealed personal part of a record as the chain stores (and hashes)
+/// it; `crate::seal` makes and opens it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sealed {
+    /// Whose key seals it: `member:<id>`, `case:<id>`, `key:<id>`, `ledger`.
+    pub subject: String,
+    /// 12 random bytes, hex.
+    pub nonce: String,
+    /// ChaCha20-Poly1305 ciphertext of the `crate::seal::Personal` JSON, hex.
+    pub data: String,
 }
 
 /// The hash before the first record.
@@ -406,6 +425,7 @@ mod tests {
                 member_id: "m".into(),
                 programme: Programme::Sega,
             },
+            sealed: None,
             prev_hash: GENESIS.into(),
             hash: String::new(),
         };

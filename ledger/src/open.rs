@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use super::identity::{self, Mark};
 use super::model::GENESIS;
+use super::seal;
 use super::state::State;
 use super::store::{self, Head, LedgerStore, SledLedgerStore};
 use super::{keys, ledger_dir, verify_chain, Ledger, LedgerSettings, Writer};
@@ -249,6 +250,148 @@ fn check_memory(k: &Known, data_dir: &Path, n: u64) -> Result<()> {
     )))
 }
 
+impl Known {
+    /// A head or mark written before the chain's migration names an old
+    /// hash: it stands for the migrated record at the same sequence.
+    fn translate_migrated(&mut self, old: &[String], records: &[super::model::Record]) {
+        let new_for = |seq: u64, hash: &str| -> Option<String> {
+            let i = usize::try_from(seq.checked_sub(1)?).ok()?;
+            (old.get(i)? == hash).then(|| records.get(i).map(|r| r.hash.clone()))?
+        };
+        if let Some(h) = self.head.as_mut() {
+            if let Some(n) = new_for(h.seq, &h.hash) {
+                h.hash = n;
+            }
+        }
+        if let Some(m) = self.mark.as_mut() {
+            if let Some(n) = new_for(m.seq, &m.hash) {
+                m.hash = n;
+            }
+        }
+    }
+}
+
+/// The versioned migration to sealed records, once: each record's
+/// personal data (plaintext notes, names) moves into its sealed part and
+/// the chain is recomputed. Events, totals and KPIs are unchanged; only
+/// hashes change. The migrated ledger is written into a fresh folder that
+/// replaces the old one (`migrate_folder`), so no superseded plaintext
+/// stays in sled's log. Returns the new state and the old hashes.
+fn migrate(keyring: &seal::Keyring, old: State) -> Result<(State, Vec<String>)> {
+    let old_hashes: Vec<String> = old.records.iter().map(|r| r.hash.clone()).collect();
+    let mut new = State::default();
+    let mut prev = GENESIS.to_owned();
+    for mut r in old.records {
+        if r.sealed.is_none() {
+            let p = seal::take_personal(&mut r);
+            if !p.is_empty() {
+                r.sealed = Some(keyring.seal(&new.subject_of(&r), &p)?);
+            }
+        }
+        r.prev_hash.clone_from(&prev);
+        r.hash = r.compute_hash();
+        prev.clone_from(&r.hash);
+        new.apply(r);
+    }
+    if let Err((seq, why)) = verify_chain(&new.records) {
+        return Err(Error::Corrupt {
+            key: format!("ledger/events/{seq}"),
+            message: format!("the migrated chain does not verify: {why}"),
+        });
+    }
+    Ok((new, old_hashes))
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes the migrated ledger to `ledger.migrating/`, then swaps it in:
+/// `ledger/` → `ledger.pre-migration/`, `ledger.migrating/` → `ledger/`,
+/// and the old folder (with its plaintext) is deleted. [`recover_folder`]
+/// finishes or undoes a swap a crash interrupted. Returns the reopened db.
+fn migrate_folder(
+    data_dir: &Path,
+    db: SledLedgerStore,
+    records: &[super::model::Record],
+    old_hashes: &[String],
+) -> Result<SledLedgerStore> {
+    let (live, next, old) = folders(data_dir);
+    if next.exists() {
+        std::fs::remove_dir_all(&next).map_err(io_err(&next))?;
+    }
+    let to = SledLedgerStore::open(&next)?;
+    db.copy_migrated(&to, records, old_hashes)?;
+    drop(to);
+    drop(db);
+    std::fs::rename(&live, &old).map_err(io_err(&live))?;
+    std::fs::rename(&next, &live).map_err(io_err(&next))?;
+    std::fs::remove_dir_all(&old).map_err(io_err(&old))?;
+    sync_dir(data_dir);
+    tracing::info!(
+        events = records.len(),
+        "ledger migrated: personal data sealed outside the chain"
+    );
+    SledLedgerStore::open(&live)
+}
+
+fn folders(data_dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    (
+        ledger_dir(data_dir),
+        data_dir.join("ledger.migrating"),
+        data_dir.join("ledger.pre-migration"),
+    )
+}
+
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// After a crash during [`migrate_folder`]: with `ledger/` present, the
+/// leftovers are stale (a copy not swapped in, or the old folder already
+/// replaced); without it, the complete copy (its format set) goes in, or
+/// else the old folder goes back.
+fn recover_folder(data_dir: &Path) -> Result<()> {
+    let (live, next, old) = folders(data_dir);
+    if !live.exists() && old.exists() {
+        let complete = next.exists()
+            && SledLedgerStore::open(&next)
+                .and_then(|d| d.format())
+                .is_ok_and(|f| f >= store::FORMAT);
+        let from = if complete { &next } else { &old };
+        std::fs::rename(from, &live).map_err(io_err(from))?;
+        tracing::warn!(from = %from.display(), "finished an interrupted ledger migration");
+    }
+    for stale in [next, old] {
+        if stale.exists() && live.exists() {
+            std::fs::remove_dir_all(&stale).map_err(io_err(&stale))?;
+        }
+    }
+    sync_dir(data_dir);
+    Ok(())
+}
+
+/// Opens every sealed record's personal data (erased where its key is gone).
+fn open_all(state: &mut State, keyring: &seal::Keyring) {
+    let sealed: Vec<(u64, seal::Sealed)> = state
+        .records
+        .iter()
+        .filter_map(|r| r.sealed.clone().map(|s| (r.seq, s)))
+        .collect();
+    for (seq, s) in sealed {
+        let p = keyring
+            .open_sealed(&s)
+            .unwrap_or_else(seal::Personal::erased);
+        state.open_personal(seq, p);
+    }
+}
+
 impl Ledger {
     /// Opens the ledger of a data folder (`ledger/` and `ledger.head`)
     /// without the notice store's memory (tools and tests).
@@ -263,8 +406,9 @@ impl Ledger {
         settings: LedgerSettings,
         memory: Option<Arc<dyn NoticeStore>>,
     ) -> Result<Ledger> {
-        let k = Known::read(data_dir, memory.as_deref())?;
-        let db = SledLedgerStore::open(&ledger_dir(data_dir))
+        let mut k = Known::read(data_dir, memory.as_deref())?;
+        recover_folder(data_dir)?;
+        let mut db = SledLedgerStore::open(&ledger_dir(data_dir))
             .map_err(|e| k.refusal(data_dir, &format!("sled cannot open it ({e})")))?;
         let records = db
             .records()
@@ -275,6 +419,8 @@ impl Ledger {
                 &format!("the hash chain breaks at event {seq} ({why})"),
             ));
         }
+        let keyring = seal::Keyring::open(&seal::keys_path(data_dir))?;
+        k.translate_migrated(&db.old_hashes()?, &records);
         let legacy_keys = db
             .keys()
             .map_err(|e| k.refusal(data_dir, &format!("sled cannot read its keys ({e})")))?;
@@ -287,30 +433,39 @@ impl Ledger {
         }
         check_against(&k, data_dir, &state)?;
         check_memory(&k, data_dir, state.last_seq())?;
+        let migrated = db.format()? < store::FORMAT;
+        if migrated && state.records.is_empty() {
+            db.rewrite_chain(&[], &[])?;
+        } else if migrated {
+            let (new, old_hashes) = migrate(&keyring, state)?;
+            db = migrate_folder(data_dir, db, &new.records, &old_hashes)?;
+            state = new;
+        }
+        open_all(&mut state, &keyring);
         if new_id {
             // The database first: a crash after this leaves a ledger whose
             // identity the head and the mark simply do not know yet.
             db.set_ledger_id(&id)?;
         }
-        let ledger = Ledger::assemble(db, data_dir, memory, id, state, &k, settings)?;
+        let ledger = Ledger::assemble((db, keyring), data_dir, memory, id, state, &k, settings)?;
         let n = ledger.state().last_seq();
-        let migrated = ledger.migrate_legacy_keys(legacy_keys)?;
-        if migrated > 0 {
-            tracing::info!(migrated, "API keys recorded as ledger events");
+        let legacy = ledger.migrate_legacy_keys(legacy_keys)?;
+        if legacy > 0 {
+            tracing::info!(legacy, "API keys recorded as ledger events");
         }
-        let head_current = k
-            .head
-            .as_ref()
-            .is_some_and(|h| h.seq == n && h.ledger_id.as_deref() == Some(ledger.id()));
-        if !head_current && migrated == 0 {
+        let head_current = !migrated
+            && k.head
+                .as_ref()
+                .is_some_and(|h| h.seq == n && h.ledger_id.as_deref() == Some(ledger.id()));
+        if !head_current && legacy == 0 {
             let w = ledger.writer();
             ledger.write_head_with(w.last_backup.clone())?;
         }
         let w = ledger.writer();
-        let mark_current = k
-            .mark
-            .as_ref()
-            .is_some_and(|m| m.seq == ledger.state().last_seq());
+        let mark_current = !migrated
+            && k.mark
+                .as_ref()
+                .is_some_and(|m| m.seq == ledger.state().last_seq());
         if !mark_current {
             ledger.write_mark(&w, true)?;
         }
@@ -318,8 +473,9 @@ impl Ledger {
         Ok(ledger)
     }
 
+    /// `stores`: the events' database and the keys of the sealed data.
     fn assemble(
-        db: SledLedgerStore,
+        (db, keyring): (SledLedgerStore, seal::Keyring),
         data_dir: &Path,
         memory: Option<Arc<dyn NoticeStore>>,
         id: String,
@@ -346,6 +502,7 @@ impl Ledger {
             state: RwLock::new(state),
             keys: RwLock::new(keys),
             write: Mutex::new(writer),
+            keyring,
             settings,
         })
     }
@@ -389,8 +546,10 @@ impl Ledger {
         };
         let id = identity::new_id()?;
         db.set_ledger_id(&id)?;
+        db.rewrite_chain(&[], &[])?;
+        let keyring = seal::Keyring::open(&seal::keys_path(data_dir))?;
         let ledger = Ledger::assemble(
-            db,
+            (db, keyring),
             data_dir,
             Some(memory),
             id,

@@ -27,6 +27,9 @@ pub struct State {
     pub returns: Vec<u64>,
     /// API keys by id, folded from `key_created` / `key_revoked`.
     pub keys: BTreeMap<String, crate::auth::ApiKey>,
+    /// The opened personal data of sealed records (`crate::seal`), by seq;
+    /// [`crate::seal::Personal::erased`] once its key is gone.
+    pub personal: HashMap<u64, crate::seal::Personal>,
 }
 
 /// A won event as it counts.
@@ -149,6 +152,71 @@ impl State {
 
     pub fn last_seq(&self) -> u64 {
         self.records.len() as u64
+    }
+
+    /// Records the opened personal data of record `seq` (a created key
+    /// gets its name back).
+    pub fn open_personal(&mut self, seq: u64, p: crate::seal::Personal) {
+        if let Some(Event::KeyCreated { key }) = self.record(seq).map(|r| &r.event) {
+            let id = key.id.clone();
+            if let (Some(k), Some(name)) = (self.keys.get_mut(&id), &p.key_name) {
+                k.name.clone_from(name);
+            }
+        }
+        self.personal.insert(seq, p);
+    }
+
+    /// Record `r` as people read it: with its opened personal data.
+    pub fn opened(&self, r: &Record) -> Record {
+        match self.personal.get(&r.seq) {
+            Some(p) => crate::seal::with_personal(r, p),
+            None => r.clone(),
+        }
+    }
+
+    /// The subject whose key seals the personal data of `r`: the case for
+    /// case events (and voids of them), the member for member events, the
+    /// member of a member key, else the key or the ledger itself.
+    pub fn subject_of(&self, r: &Record) -> String {
+        match &r.event {
+            Event::CaseOpened { case_id, .. }
+            | Event::StatusChanged { case_id, .. }
+            | Event::Won { case_id, .. } => format!("case:{case_id}"),
+            Event::Voided { voids_seq, .. } => self
+                .record(*voids_seq)
+                .map_or_else(|| "ledger".to_owned(), |v| self.subject_of(v)),
+            Event::ClusterChanged { member_id, .. }
+            | Event::Referral { member_id, .. }
+            | Event::ReturnFiled { member_id, .. } => format!("member:{member_id}"),
+            Event::KeyCreated { key } => match &key.member_id {
+                Some(m) => format!("member:{m}"),
+                None => format!("key:{}", key.id),
+            },
+            Event::KeyRevoked { key_id } => {
+                match self.keys.get(key_id).and_then(|k| k.member_id.clone()) {
+                    Some(m) => format!("member:{m}"),
+                    None => format!("key:{key_id}"),
+                }
+            }
+            Event::LedgerReplaced { .. } => "ledger".into(),
+        }
+    }
+
+    /// The subjects whose keys hold personal data about `member`: the
+    /// member's own, and every case it is part of (the notes of a
+    /// consortium's case may name any of its people).
+    pub fn subjects_of_member(&self, member: &str) -> Vec<String> {
+        let mut v = vec![format!("member:{member}")];
+        for (case_id, seqs) in &self.cases {
+            let in_case = seqs.first().and_then(|s| self.record(*s)).is_some_and(|r| {
+                matches!(&r.event, Event::CaseOpened { members, lead, .. }
+                    if lead == member || members.iter().any(|m| m == member))
+            });
+            if in_case {
+                v.push(format!("case:{case_id}"));
+            }
+        }
+        v
     }
 
     pub fn last_hash(&self) -> &str {
@@ -291,6 +359,7 @@ impl State {
     }
 
     fn case_event(&self, r: &Record) -> CaseEvent {
+        let r = &self.opened(r);
         let (status, value_pence, voids_seq) = match &r.event {
             Event::CaseOpened { .. } => (Some(CaseStatus::Identified), None, None),
             Event::StatusChanged { status, .. } => (Some(*status), None, None),
@@ -401,8 +470,8 @@ impl State {
                     programme: *programme,
                     date: r.date,
                     cluster: self.cluster_on(member_id, r.date, &cluster_of(member_id)),
-                    notes: r.notes.clone(),
-                    actor: r.actor.clone(),
+                    notes: self.opened(r).notes,
+                    actor: self.opened(r).actor,
                 }),
                 _ => None,
             })
@@ -421,7 +490,7 @@ impl State {
                         member_id: member_id.clone(),
                         figures: figures.clone(),
                         date: r.date,
-                        actor: r.actor.clone(),
+                        actor: self.opened(r).actor,
                     },
                 );
             }

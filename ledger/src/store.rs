@@ -132,6 +132,74 @@ impl SledLedgerStore {
     }
 }
 
+/// The record format: 1 before personal data was sealed, 2 since.
+pub const FORMAT: u32 = 2;
+
+impl SledLedgerStore {
+    /// The stored records' format (1 when never set).
+    pub fn format(&self) -> Result<u32> {
+        Ok(self
+            .meta
+            .get("format")?
+            .and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok())
+            .map_or(1, u32::from_be_bytes))
+    }
+
+    /// The hashes of the chain before its migration (index `seq - 1`), so
+    /// a head or mark written before it is still recognised.
+    pub fn old_hashes(&self) -> Result<Vec<String>> {
+        match self.meta.get("migration/old_hashes")? {
+            Some(v) => serde_json::from_slice(&v).map_err(|e| Error::Corrupt {
+                key: "ledger/meta/migration/old_hashes".into(),
+                message: e.to_string(),
+            }),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Writes this database into the empty `to` with `records` as its
+    /// events: keys, key uses and meta copied, then the chain and the
+    /// format (last, so a copy with the format set is complete).
+    pub fn copy_migrated(
+        &self,
+        to: &SledLedgerStore,
+        records: &[Record],
+        old_hashes: &[String],
+    ) -> Result<()> {
+        for (from, into) in [
+            (&self.keys, &to.keys),
+            (&self.key_uses, &to.key_uses),
+            (&self.meta, &to.meta),
+        ] {
+            for kv in from.iter() {
+                let (k, v) = kv?;
+                into.insert(k, v)?;
+            }
+        }
+        to.meta.remove("format")?;
+        to.rewrite_chain(records, old_hashes)
+    }
+
+    /// Replaces every record with its migrated form (one atomic batch) and
+    /// sets the format, after keeping the old hashes (first migration
+    /// only). Redoing it after a crash gives the same chain.
+    pub fn rewrite_chain(&self, records: &[Record], old_hashes: &[String]) -> Result<()> {
+        if self.meta.get("migration/old_hashes")?.is_none() && !old_hashes.is_empty() {
+            let v = serde_json::to_vec(old_hashes).map_err(|e| Error::Invalid(e.to_string()))?;
+            self.meta.insert("migration/old_hashes", v)?;
+        }
+        let mut batch = sled::Batch::default();
+        for r in records {
+            let bytes = serde_json::to_vec(r).map_err(|e| Error::Invalid(e.to_string()))?;
+            batch.insert(&r.seq.to_be_bytes(), bytes);
+        }
+        self.events.apply_batch(batch)?;
+        self.meta.insert("format", &FORMAT.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
 impl LedgerStore for SledLedgerStore {
     fn append(&self, record: &Record) -> std::result::Result<(), AppendFailure> {
         let not = |cause: String| AppendFailure {

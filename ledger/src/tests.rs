@@ -552,6 +552,7 @@ fn a_failed_flush_is_taken_back_and_the_ledger_goes_on() {
                 member_id: "a".into(),
                 programme: Programme::Sega,
             },
+            sealed: None,
             prev_hash: prev.to_owned(),
             hash: String::new(),
         };
@@ -740,6 +741,8 @@ fn a_store_with_data_but_no_ledger_is_not_a_new_folder() {
             track_record: vec![],
             vcse: true,
             sme: true,
+            website: None,
+            contact: None,
         })
         .expect("member");
     let e = refused(Ledger::open_with(d, LedgerSettings::default(), Some(store)));
@@ -773,6 +776,7 @@ fn a_folder_from_before_identities_is_adopted_and_its_keys_become_events() {
                 member_id: "a".into(),
                 programme: Programme::Sega,
             },
+            sealed: None,
             prev_hash: GENESIS.into(),
             hash: String::new(),
         };
@@ -829,5 +833,311 @@ fn a_folder_from_before_identities_is_adopted_and_its_keys_become_events() {
         (l.id(), l.state().last_seq()),
         (id.as_str(), 4),
         "migrated once"
+    );
+}
+
+/// Records written the way sebroker wrote them before sealing: plaintext
+/// notes, names in the actor and in a void's reason.
+fn legacy_records() -> Vec<model::Record> {
+    let case = "case-1".to_owned();
+    let events = [
+        (
+            Some("Spoke to Jane Doe on 07700 900123"),
+            Event::CaseOpened {
+                case_id: case.clone(),
+                ocid: "ocds-1".into(),
+                group: vec![],
+                members: vec!["a".into(), "b".into()],
+                lead: "a".into(),
+                title: "t".into(),
+                source: "fts".into(),
+                buyer: Some("Walsall Council".into()),
+                cpv_division: Some("85".into()),
+            },
+        ),
+        (
+            None,
+            Event::StatusChanged {
+                case_id: case.clone(),
+                status: CaseStatus::Introduced,
+            },
+        ),
+        (
+            Some("Jane Doe signed"),
+            Event::Won {
+                case_id: case.clone(),
+                value_pence: 500_000,
+                shares: vec![
+                    Share {
+                        member_id: "a".into(),
+                        basis_points: 6000,
+                    },
+                    Share {
+                        member_id: "b".into(),
+                        basis_points: 4000,
+                    },
+                ],
+            },
+        ),
+        (
+            Some("referred by Jane Doe"),
+            Event::Referral {
+                member_id: "a".into(),
+                programme: Programme::Sega,
+            },
+        ),
+        (
+            None,
+            Event::Referral {
+                member_id: "b".into(),
+                programme: Programme::Sedf,
+            },
+        ),
+        (
+            None,
+            Event::Voided {
+                voids_seq: 5,
+                reason: "Jane Doe asked to withdraw".into(),
+            },
+        ),
+    ];
+    let mut prev = model::GENESIS.to_owned();
+    let mut out = Vec::new();
+    for (i, (notes, event)) in events.into_iter().enumerate() {
+        let seq = i as u64 + 1;
+        let mut r = model::Record {
+            seq,
+            recorded_at: OffsetDateTime::UNIX_EPOCH,
+            date: date!(2025 - 06 - 01),
+            actor: "key:k1 (Jane Broker)".into(),
+            idempotency_key: format!("legacy-{seq}"),
+            notes: notes.map(str::to_owned),
+            event,
+            sealed: None,
+            prev_hash: prev.clone(),
+            hash: String::new(),
+        };
+        r.hash = r.compute_hash();
+        prev.clone_from(&r.hash);
+        out.push(r);
+    }
+    out
+}
+
+/// Totals by cluster and by member, and the KPIs, as JSON.
+fn figures(state: &state::State) -> serde_json::Value {
+    let settings = LedgerSettings::default();
+    let cluster_of = |m: &str| {
+        if m == "a" {
+            "walsall".to_owned()
+        } else {
+            "ward-end".to_owned()
+        }
+    };
+    let cases = state.all_cases(&cluster_of);
+    let clusters = vec!["walsall".to_owned(), "ward-end".to_owned()];
+    let members = vec![
+        ("a".to_owned(), "walsall".to_owned()),
+        ("b".to_owned(), "ward-end".to_owned()),
+    ];
+    serde_json::json!({
+        "total": state.brokered_total(),
+        "by_cluster": serde_json::to_value(totals(&cases, By::Cluster, &settings, &clusters)).expect("json"),
+        "by_member": serde_json::to_value(totals(&cases, By::Member, &settings, &clusters)).expect("json"),
+        "kpis": serde_json::to_value(totals::kpis(state, &cases, &members, &cluster_of, &settings, &clusters, date!(2026 - 01 - 01))).expect("json"),
+    })
+}
+
+#[test]
+fn a_legacy_ledger_is_migrated_once_then_erasure_shreds_its_personal_data() {
+    let dir = data_dir();
+    let d = dir.path();
+    let legacy = legacy_records();
+    assert!(verify_chain(&legacy).is_ok(), "the old chain verifies");
+    let mut before = state::State::default();
+    for r in &legacy {
+        before.apply(r.clone());
+    }
+    let want = figures(&before);
+    {
+        let db = store::SledLedgerStore::open(&ledger_dir(d)).expect("sled");
+        db.append_all(&legacy).expect("written the old way");
+        store::write_head(
+            &store::head_path(d),
+            &store::Head {
+                seq: 6,
+                brokered_total_pence: before.brokered_total(),
+                hash: before.last_hash().to_owned(),
+                written_at: OffsetDateTime::UNIX_EPOCH,
+                last_backup: None,
+                ledger_id: None,
+            },
+        )
+        .expect("head");
+    }
+    let settings = LedgerSettings::default();
+    let l = Ledger::open(d, settings).expect("opens and migrates");
+    {
+        let st = l.state();
+        assert!(st
+            .records
+            .iter()
+            .all(|r| r.notes.is_none() && !r.actor.contains("Jane")));
+        assert!(
+            !serde_json::to_string(&st.records)
+                .expect("json")
+                .contains("Jane"),
+            "nothing personal in the chain"
+        );
+        assert_eq!(st.records.iter().filter(|r| r.sealed.is_some()).count(), 6);
+        assert_ne!(
+            st.last_hash(),
+            before.last_hash(),
+            "the chain was recomputed"
+        );
+        assert_eq!(figures(&st), want, "totals and KPIs unchanged");
+        let opened = st.opened(&st.records[0]);
+        assert_eq!(
+            opened.notes.as_deref(),
+            Some("Spoke to Jane Doe on 07700 900123")
+        );
+        assert_eq!(opened.actor, "key:k1 (Jane Broker)");
+        let case = st.case("case-1", &|_: &str| String::new()).expect("case");
+        assert_eq!(
+            case.events[0].notes.as_deref(),
+            Some("Spoke to Jane Doe on 07700 900123")
+        );
+    }
+    let hash_after = l.state().last_hash().to_owned();
+    drop(l);
+    // The old folder, plaintext and all, was replaced by the migrated copy.
+    let raw_holds = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .expect("dir")
+            .flatten()
+            .any(|e| std::fs::read(e.path()).is_ok_and(|b| b.windows(8).any(|w| w == b"Jane Doe")))
+    };
+    assert!(
+        !raw_holds(&ledger_dir(d)),
+        "no plaintext left in the ledger's files"
+    );
+    assert!(!d.join("ledger.migrating").exists() && !d.join("ledger.pre-migration").exists());
+    // Once: a second open changes nothing and verifies.
+    let l = Ledger::open(d, settings).expect("reopens");
+    assert_eq!(l.state().last_hash(), hash_after);
+    let (subjects, records) = l.erase_member("a").expect("erases");
+    assert_eq!(
+        (subjects, records),
+        (2, 4),
+        "member a and case-1: its 3 events and its referral"
+    );
+    drop(l);
+    let l = Ledger::open(d, settings).expect("reopens after erasure");
+    assert!(
+        !raw_holds(&ledger_dir(d)) && !raw_holds(d),
+        "nothing in the folder's files"
+    );
+    let st = l.state();
+    assert_eq!(st.last_hash(), hash_after, "erasure leaves the chain alone");
+    assert_eq!(figures(&st), want, "totals and KPIs unchanged by erasure");
+    let case = st.case("case-1", &|_: &str| String::new()).expect("case");
+    assert_eq!(case.events[0].notes.as_deref(), Some(seal::ERASED));
+    assert_eq!(case.events[0].actor, "key:k1");
+    let b = st.referrals(&|_: &str| String::new());
+    assert!(
+        b.iter().all(|r| r.member_id != "b"),
+        "b's referral stays voided"
+    );
+    let keys = std::fs::read_to_string(seal::keys_path(d)).expect("key file");
+    assert!(
+        !keys.contains("member:a") && !keys.contains("case:case-1"),
+        "{keys}"
+    );
+    assert!(
+        keys.contains("member:b"),
+        "other members keep their key: {keys}"
+    );
+}
+
+#[test]
+fn an_interrupted_migration_swap_is_finished_or_undone_at_open() {
+    let dir = data_dir();
+    let d = dir.path();
+    let legacy = legacy_records();
+    {
+        let db = store::SledLedgerStore::open(&ledger_dir(d)).expect("sled");
+        db.append_all(&legacy).expect("old records");
+    }
+    let head = store::Head {
+        seq: 6,
+        brokered_total_pence: 500_000,
+        hash: legacy[5].hash.clone(),
+        written_at: OffsetDateTime::UNIX_EPOCH,
+        last_backup: None,
+        ledger_id: None,
+    };
+    store::write_head(&store::head_path(d), &head).expect("head");
+    // A crash after the old folder was moved aside, before the copy was
+    // swapped in (the copy incomplete): the old folder comes back.
+    std::fs::rename(ledger_dir(d), d.join("ledger.pre-migration")).expect("aside");
+    std::fs::create_dir_all(d.join("ledger.migrating")).expect("stray copy");
+    let l = Ledger::open(d, LedgerSettings::default()).expect("recovers and migrates");
+    assert_eq!(l.state().last_seq(), 6);
+    assert_eq!(l.state().brokered_total(), 500_000);
+    assert!(l.state().records.iter().all(|r| r.notes.is_none()));
+    assert!(!d.join("ledger.pre-migration").exists() && !d.join("ledger.migrating").exists());
+}
+
+#[test]
+fn a_backup_carries_the_keys_so_a_restore_opens_the_notes_but_not_erased_ones() {
+    let settings = LedgerSettings::default();
+    let (src, dst) = (data_dir(), data_dir());
+    let l = Ledger::open(src.path(), settings).expect("opens");
+    let mut e = ev(
+        "r-a",
+        None,
+        Event::Referral {
+            member_id: "a".into(),
+            programme: Programme::Sega,
+        },
+    );
+    e.notes = Some("met Jane Doe".into());
+    l.append(e).expect("a's referral");
+    let mut e = ev(
+        "r-b",
+        None,
+        Event::Referral {
+            member_id: "b".into(),
+            programme: Programme::Sedf,
+        },
+    );
+    e.notes = Some("met John Roe".into());
+    l.append(e).expect("b's referral");
+    l.erase_member("a").expect("erases a");
+    let file = src.path().join("b.jsonl");
+    backup::backup(&l, &[], &file).expect("backup");
+    let text = std::fs::read_to_string(&file).expect("backup text");
+    assert!(
+        !text.contains("Jane Doe") && !text.contains(r#""subject":"member:a","key""#),
+        "erased before the backup: {text}"
+    );
+    assert!(
+        !text.contains("John Roe"),
+        "notes are sealed in backups too"
+    );
+    backup::restore(dst.path(), &file, false, settings, None, &mut |_| Ok(())).expect("restores");
+    let r = Ledger::open(dst.path(), settings).expect("restored opens");
+    let notes: Vec<Option<String>> = r
+        .state()
+        .referrals(&|_: &str| String::new())
+        .into_iter()
+        .map(|v| v.notes)
+        .collect();
+    assert_eq!(
+        notes,
+        vec![
+            Some(seal::ERASED.to_owned()),
+            Some("met John Roe".to_owned())
+        ]
     );
 }

@@ -192,6 +192,8 @@ pub fn profiles(train: &[Notice]) -> (Vec<Member>, HashMap<String, usize>, Alias
                     track_record: Vec::new(),
                     vcse: s.vcse.unwrap_or(false),
                     sme: s.scale.as_deref() == Some("sme"),
+                    website: None,
+                    contact: None,
                 });
                 if m.postcode.is_none() {
                     m.postcode = postcode;

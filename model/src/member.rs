@@ -47,6 +47,25 @@ impl Identifiers {
     }
 }
 
+/// The person to contact at a member: personal data, shown to brokers,
+/// admins and the member itself, never to funders, and removed by erasure.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+impl Contact {
+    /// Whether no field is set (an empty contact is stored as none).
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.email.is_none() && self.phone.is_none()
+    }
+}
+
 /// A cluster member.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Member {
@@ -77,6 +96,12 @@ pub struct Member {
     /// An SME: true unless known otherwise.
     #[serde(default = "yes")]
     pub sme: bool,
+    /// The organisation's web site (an `http` or `https` URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
+    /// Who to contact (personal data; see [`Contact`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
 }
 
 fn yes() -> bool {

@@ -111,6 +111,10 @@ codes! {
     /// No unsubscribe link with this token.
     UnsubscribeNotFound = "unsubscribe_not_found", NOT_FOUND,
         Some("this unsubscribe link is not valid");
+    /// A member body with a field that does not parse (`field` names it).
+    InvalidMember = "invalid_member", UNPROCESSABLE_ENTITY, None;
+    /// A member with this id is stored already.
+    MemberExists = "member_exists", CONFLICT, None;
     /// Alert settings that do not make sense.
     InvalidAlertSettings = "invalid_alert_settings", UNPROCESSABLE_ENTITY, None;
     /// An anchor slug that is not one.
@@ -175,6 +179,9 @@ pub struct ApiError {
     pub message: String,
     /// Seconds to wait before retrying (sent as `Retry-After` with 429).
     pub retry_after: Option<u64>,
+    /// The input field the error is about (`cpv[2]`, `contact.email`),
+    /// sent as `error.field` when known.
+    pub field: Option<String>,
 }
 
 impl ApiError {
@@ -183,7 +190,14 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            field: None,
         }
+    }
+
+    /// The same error naming the input field it is about.
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
     }
 
     /// An error with its code's default message (or the code itself).
@@ -212,8 +226,11 @@ impl std::fmt::Display for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body =
+        let mut body =
             serde_json::json!({ "error": { "code": self.code.as_str(), "message": self.message } });
+        if let Some(f) = self.field.as_deref() {
+            body["error"]["field"] = serde_json::Value::String(f.to_owned());
+        }
         let mut r = (self.status(), Json(body)).into_response();
         if let Some(s) = self.retry_after {
             r.headers_mut().insert(

@@ -6,6 +6,7 @@
 //! [`body`]; blocking work runs through [`blocking`]; one CSV writer ([`csv`]); one service per resource ([`services`]); the serve loop ([`serve`]).
 
 pub mod api;
+pub mod audit;
 pub mod blocking;
 pub mod body;
 pub mod csv;

@@ -43,6 +43,15 @@ pub enum Action {
     MemberReturns,
     MemberReturnFile,
     MemberCases,
+    /// `POST /api/v1/members`: a new member.
+    MemberCreate,
+    /// `PATCH /api/v1/members/{id}`: brokers any field, a member its own
+    /// editable fields.
+    MemberUpdate,
+    /// `POST /api/v1/members/{id}/erase`: personal data removed everywhere.
+    MemberErase,
+    /// `GET /api/v1/audit`: the audit log.
+    AuditRead,
     AlertDeliveries,
     AlertsRun,
     /// The secret Atom feed: its token is the credential.
@@ -115,7 +124,10 @@ pub const fn access(action: Action) -> Access {
         | A::MemberAlerts
         | A::MemberAlertSettings
         | A::MemberReturns
-        | A::MemberCases => RolesOrOwnMember(BROKERS),
+        | A::MemberCases
+        | A::MemberUpdate => RolesOrOwnMember(BROKERS),
+        A::MemberCreate => Roles(BROKERS),
+        A::MemberErase | A::AuditRead => Roles(ADMIN),
         A::MemberReturnFile | A::ReturnsList | A::ReferralCreate | A::EventVoid => Roles(BROKERS),
         A::CaseOpen | A::CaseEvent | A::Reconciliation | A::Stats | A::Sources => Roles(BROKERS),
         A::AlertDeliveries => Roles(BROKERS),

@@ -244,6 +244,9 @@ pub async fn admit(s: &ServerState, route: &Route, parts: &mut Parts) -> Result<
             }
         },
     };
+    // Known from here on, so that the audit log names who was refused
+    // (a refused request never reaches a handler).
+    parts.extensions.insert(principal.clone());
     if let Err(wait) = s.door.limiter.check(&principal.key_id) {
         return Err(Refusal::Refused(too_many("requests for this key", wait)));
     }
@@ -262,10 +265,7 @@ pub async fn admit(s: &ServerState, route: &Route, parts: &mut Parts) -> Result<
         path_member.as_deref(),
     );
     match decision {
-        Decision::Allow => {
-            parts.extensions.insert(principal);
-            Ok(())
-        }
+        Decision::Allow => Ok(()),
         Decision::Forbidden => Err(Refusal::Refused(forbidden(route.action, principal.role))),
         Decision::Hidden => Err(Refusal::Refused(member_not_found(
             path_member.as_deref().unwrap_or(""),

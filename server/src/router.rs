@@ -10,7 +10,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put, MethodRouter};
+use axum::routing::{get, patch, post, put, MethodRouter};
 use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -18,7 +18,9 @@ use tower_http::timeout::TimeoutLayer;
 use sebroker_engine::Engine;
 
 use crate::api::write::write;
-use crate::api::{self, alerts, anchors, cases, keys, matches, notices, returns, sources, totals};
+use crate::api::{
+    self, alerts, anchors, audit, cases, keys, matches, members, notices, returns, sources, totals,
+};
 use crate::door::Door;
 use crate::error::{ApiError, Code};
 use crate::pages;
@@ -100,6 +102,27 @@ fn table() -> Vec<(Route, Handler)> {
             Api,
             A::MemberRead,
             get(matches::member),
+        ),
+        row(
+            M::POST,
+            "/api/v1/members",
+            Api,
+            A::MemberCreate,
+            post(members::create),
+        ),
+        row(
+            M::PATCH,
+            "/api/v1/members/{id}",
+            Api,
+            A::MemberUpdate,
+            patch(members::update),
+        ),
+        row(
+            M::POST,
+            "/api/v1/members/{id}/erase",
+            Api,
+            A::MemberErase,
+            post(members::erase),
         ),
         row(
             M::GET,
@@ -267,6 +290,7 @@ fn table() -> Vec<(Route, Handler)> {
             A::AnchorUpload,
             post(anchors::create),
         ),
+        row(M::GET, "/api/v1/audit", Api, A::AuditRead, get(audit::list)),
         row(M::GET, "/", Page, A::PageHome, get(pages::browse::home)),
         row(
             M::GET,
@@ -429,15 +453,37 @@ pub fn local(app: Arc<Engine>) -> Router {
     router(app, false)
 }
 
+/// Admits and runs a request, then audits it when it is a write
+/// (`crate::audit`): refusals by the principal and the policy included.
 async fn admit_then_run(s: ServerState, route: Route, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
-    if let Err(refused) = principal::admit(&s, &route, &mut parts).await {
-        let mut refusal = answer(route.surface, refused);
-        refusal
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        return refusal;
+    let seen = crate::audit::Seen::of(&route, &parts);
+    let admitted = principal::admit(&s, &route, &mut parts).await;
+    let who = parts.extensions.get::<principal::Principal>().cloned();
+    let resp = match admitted {
+        Err(refused) => {
+            let mut refusal = answer(route.surface, refused);
+            refusal
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            refusal
+        }
+        Ok(()) => run_admitted(&s, &route, parts, body, next).await,
+    };
+    if let Some(seen) = seen {
+        let status = resp.status().as_u16();
+        crate::audit::note(&s, seen, who.as_ref(), status).await;
     }
+    resp
+}
+
+async fn run_admitted(
+    s: &ServerState,
+    route: &Route,
+    parts: axum::http::request::Parts,
+    body: axum::body::Body,
+    next: Next,
+) -> Response {
     let public = policy::access(route.action) == policy::Access::Public;
     let token_route = matches!(route.action, Action::Feed | Action::Unsubscribe);
     let addr = principal::client_addr(&parts);

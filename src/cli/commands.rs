@@ -55,7 +55,47 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         server: cli.server.clone(),
         key: cli.key.clone(),
     };
-    match cli.command {
+    let audited = super::audit::write_kind(&cli.command);
+    let result = dispatch(cli.command, config.clone(), remote);
+    if let Some(kind) = audited {
+        let code = result.as_ref().map_or(exit::FAILED, |c| *c);
+        super::audit::record(&config, kind, code);
+    }
+    result
+}
+
+/// Runs one command.
+fn dispatch(command: Command, config: Config, remote: super::ledger::Remote) -> anyhow::Result<u8> {
+    match command {
+        Command::Compact { json } => {
+            let c = sebroker_engine::erase::compact_store(&config.data_dir)?;
+            if json {
+                println!("{}", serde_json::to_string(&c)?);
+            } else {
+                eprintln!(
+                    "compacted the store: {} trees, {} entries",
+                    c.trees, c.entries
+                );
+            }
+            Ok(exit::OK)
+        }
+        Command::Audit {
+            since,
+            actor,
+            kind,
+            json,
+            csv,
+        } => super::audit::audit_cmd(
+            &config,
+            &remote,
+            [
+                ("since", since.as_deref()),
+                ("actor", actor.as_deref()),
+                ("kind", kind.as_deref()),
+            ],
+            json,
+            csv,
+        ),
         Command::Keys { command } => super::ledger_cmd::keys(&config, &remote, command),
         Command::Cases { command } => super::ledger_cmd::cases(&config, &remote, command),
         Command::Referrals { command } => super::ledger_cmd::referrals(&config, &remote, command),

@@ -1,6 +1,7 @@
 //! The command line: one subcommand per job, the same vocabulary as the API.
 
 mod alerts;
+mod audit;
 mod commands;
 pub mod ledger;
 mod ledger_cmd;
@@ -259,6 +260,29 @@ pub enum Command {
     Verify {
         #[arg(long)]
         json: bool,
+    },
+    /// Rewrite the notice store into a fresh folder (offline), so values an
+    /// erasure replaced leave sled's segment files too.
+    Compact {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The audit log: every write through the API, the pages and the
+    /// command line, accepted or refused (admins).
+    Audit {
+        /// Entries at or after this instant (RFC 3339, e.g. 2026-12-01T09:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only this actor (`key:<id>`, `cli:<user>`, `anonymous`).
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only kinds containing this (`POST /api/v1/cases`, `cli members`).
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        #[arg(long)]
+        csv: bool,
     },
     /// The ledger itself: create one where the folder lost it.
     Ledger {

@@ -16,6 +16,12 @@
 //!   policy table, with leak checks; rate limits per address and per key
 //! - `matching`: members, matches, consortia, award links, evaluation
 //! - `criteria`: award criteria of real notices: social-value weights, the filter, the reason
+//! - `members_api`: `POST`/`PATCH /api/v1/members` (each invalid field
+//!   named, a member key on its own editable fields, clusters to the ledger)
+//! - `erasure`: a member's personal data erased from every store and file
+//!   of the data folder, `verify` passing, totals and KPIs unchanged
+//! - `audit`: a scripted session's writes and refusals in the audit log,
+//!   read by admins only, filters, CSV, `sebroker audit`
 //! - `alerts`: selection, updates, digests and broker alerts in-process;
 //!   webhooks against a receiver on 127.0.0.1 (retries, signatures, dead
 //!   letters, SSRF), the `.eml` outbox, Atom feeds, a crash mid-delivery
@@ -34,6 +40,7 @@
 
 mod alerts;
 mod api;
+mod audit;
 mod bad_input;
 mod browser;
 mod cli;
@@ -41,11 +48,13 @@ mod common;
 mod crash;
 mod criteria;
 mod damaged;
+mod erasure;
 mod hostile;
 mod layout;
 mod ledger;
 mod matching;
 mod matrix;
+mod members_api;
 mod real_data;
 mod sync;
 mod traps;

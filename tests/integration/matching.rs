@@ -56,7 +56,11 @@ fn imports_report_bad_rows_and_keep_good_ones() {
         .collect();
     assert_eq!(
         at,
-        vec![("line 5", "cluster"), ("line 6", "cpv"), ("line 7", "name")]
+        vec![
+            ("line 5", "cluster"),
+            ("line 6", "cpv[0]"),
+            ("line 7", "name")
+        ]
     );
     assert!(r["warnings"]
         .as_array()

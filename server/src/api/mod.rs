@@ -5,9 +5,11 @@
 
 pub mod alerts;
 pub mod anchors;
+pub mod audit;
 pub mod cases;
 pub mod keys;
 pub mod matches;
+pub mod members;
 pub mod notices;
 pub mod returns;
 pub mod sources;
