@@ -12,7 +12,7 @@ use crate::body::ApiQuery;
 use crate::error::{ApiError, Code};
 use sebroker_ledger::auth::Role;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyInput {
     pub role: Role,

@@ -36,11 +36,16 @@ pub async fn healthz(
 /// `limit` (default 100, at most [`MAX_PAGE`]) and `offset` (at most
 /// [`MAX_OFFSET`]) on lists; larger values are refused, not clamped, so a
 /// client learns its page is not what it asked for.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, default)]
+#[into_params(parameter_in = Query)]
 pub struct Paging {
+    /// 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     #[serde(deserialize_with = "bounded::limit")]
     pub limit: Option<usize>,
+    /// 0 to 1,000,000 (default 0).
+    #[param(minimum = 0, maximum = 1000000)]
     #[serde(deserialize_with = "bounded::offset")]
     pub offset: Option<usize>,
 }

@@ -68,14 +68,17 @@ impl LedgerWrite for ReturnInput {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, default)]
+#[into_params(parameter_in = Query)]
 pub struct ReferralFilter {
     pub member: Option<String>,
     /// sega or sedf.
     pub programme: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     #[serde(deserialize_with = "super::bounded::limit")]
     pub limit: Option<usize>,
+    #[param(minimum = 0, maximum = 1000000)]
     #[serde(deserialize_with = "super::bounded::offset")]
     pub offset: Option<usize>,
 }
@@ -128,7 +131,7 @@ impl LedgerWrite for ReferralInput {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VoidInput {
     /// Why the event no longer counts.
