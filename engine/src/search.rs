@@ -49,10 +49,11 @@ pub struct SearchParams {
     pub sort: Option<String>,
     /// RFC 3339 or `YYYY-MM-DD`: the clock open and closed are judged by.
     pub now: Option<String>,
-    /// 1 to 1000 (default 10); `offset + limit` at most 10,000.
+    /// 1 to 1000 (default 10).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
-    #[param(minimum = 0, maximum = 10000)]
+    /// 0 to 9000 on the API (so that any `limit` fits in the window).
+    #[param(minimum = 0, maximum = 9000)]
     pub offset: Option<usize>,
     pub facets: Option<bool>,
     pub snippets: Option<bool>,

@@ -201,7 +201,8 @@ fn path_params(path: &str) -> Vec<utoipa::openapi::path::Parameter> {
         .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
         .map(|name| {
             let (s, ex) = match name {
-                "seq" => (json!({"type": "integer", "minimum": 0}), json!(12)),
+                "seq" => (json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}), json!(12)),
+                "slug" => (json!({"type": "string", "pattern": "^[a-z0-9-]{1,64}$"}), json!("walsall-council")),
                 "file" => (
                     json!({"type": "string", "pattern": "^[^/]+$"}),
                     json!("0123abcd.atom"),
@@ -212,7 +213,7 @@ fn path_params(path: &str) -> Vec<utoipa::openapi::path::Parameter> {
                 ),
                 "id" => (
                     json!({"type": "string", "pattern": "^[^/]+$"}),
-                    json!("m-0001"),
+                    json!("m-example"),
                 ),
                 _ => (json!({"type": "string", "pattern": "^[^/]+$"}), json!("x")),
             };
@@ -360,7 +361,7 @@ fn success(status: u16, a: &Answer, csv: bool) -> utoipa::openapi::response::Res
         contents.push(ok(
             "text/csv",
             json!({"type": "string"}),
-            Some(json!("id,name\nm-0001,Example CIC\n")),
+            Some(json!("id,name\nm-example,Example CIC\n")),
         ));
     }
     let _ = status;

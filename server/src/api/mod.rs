@@ -107,6 +107,23 @@ pub fn search_limit(limit: Option<usize>) -> Result<(), ApiError> {
     bounded("limit", limit, 10, MAX_LIMIT).map(|_| ())
 }
 
+/// The deepest search `offset` the API takes: any `limit` fits after it
+/// in the index's window, so the two limits are independent (as the
+/// OpenAPI document states them).
+pub const MAX_SEARCH_OFFSET: usize =
+    sebroker_index::query::MAX_WINDOW - sebroker_index::query::MAX_LIMIT;
+
+/// Checks a search's `offset` (0 to [`MAX_SEARCH_OFFSET`]).
+pub fn search_offset(offset: Option<usize>) -> Result<(), ApiError> {
+    match offset {
+        Some(o) if o > MAX_SEARCH_OFFSET => Err(ApiError::new(
+            Code::OffsetTooLarge,
+            format!("offset: at most {MAX_SEARCH_OFFSET}, not {o}; narrow the search instead of paging this deep"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A count-like query parameter (`top`, `max_size`): 1 to `max`.
 pub fn bounded(
     name: &str,

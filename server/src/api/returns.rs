@@ -88,6 +88,15 @@ pub async fn referrals(
     State(app): State<super::State>,
     ApiQuery(f): ApiQuery<ReferralFilter>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    if let Some(p) = f.programme.as_deref() {
+        // A typo must not look like "no referrals".
+        if !matches!(p, "sega" | "sedf") {
+            return Err(ApiError::new(
+                crate::error::Code::InvalidParameter,
+                format!("programme: {p:?} is not sega or sedf"),
+            ));
+        }
+    }
     blocking(move || {
         let lookup = app.cluster_lookup();
         let list: Vec<_> = app

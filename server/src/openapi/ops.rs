@@ -68,7 +68,73 @@ fn none() -> Vec<Parameter> {
 }
 
 fn q<T: IntoParams>() -> Vec<Parameter> {
-    T::into_params(|| Some(ParameterIn::Query))
+    let mut v = T::into_params(|| Some(ParameterIn::Query));
+    for p in &mut v {
+        if let Some(s) = refined(&p.name) {
+            p.schema = Some(super::schema(s));
+        }
+    }
+    v
+}
+
+/// A comma-separated list of these words (empty items are skipped, as
+/// the server splits).
+fn words(words: &[&str]) -> Value {
+    let one = format!("({})?", words.join("|"));
+    json!({"type": "string", "pattern": format!("^{one}(,{one})*$")})
+}
+
+/// A calendar date as a pattern (`format` alone is only an annotation):
+/// every day of every month, 29 February aside.
+const DATE: &str = r"\d{4}-((0[13578]|1[02])-(0[1-9]|[12]\d|3[01])|(0[469]|11)-(0[1-9]|[12]\d|30)|02-(0[1-9]|1\d|2[0-8]))";
+
+/// A date (`YYYY-MM-DD`).
+pub fn date() -> Value {
+    json!({"type": "string", "format": "date", "pattern": format!("^{DATE}$")})
+}
+
+/// A date (`YYYY-MM-DD`) or an RFC 3339 time.
+pub fn when() -> Value {
+    let time = r"T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)";
+    json!({"type": "string", "pattern": format!("^{DATE}({time})?$")})
+}
+
+/// What the server checks of a query parameter, by name, beyond its Rust
+/// type: the words it knows, dates, places.
+fn refined(name: &str) -> Option<Value> {
+    Some(match name {
+        "now" | "deadline_from" | "deadline_to" => when(),
+        "today" => date(),
+        // Whole pounds that fit in pence (`money::pounds_to_pence`).
+        "min_value" | "max_value" => json!({"type": "integer", "minimum": 0, "maximum": i64::MAX / 100}),
+        "sort" => json!({"type": "string", "enum": ["relevance", "deadline", "value", "published"]}),
+        "by" => json!({"type": "string", "enum": ["cluster", "member", "source", "buyer", "cpv_division", "month", "programme_year"]}),
+        "state" => json!({"type": "string", "enum": ["queued", "sending", "sent", "failed", "dead"]}),
+        "programme" => json!({"type": "string", "enum": ["sega", "sedf"]}),
+        "status" => words(NOTICE_STATUSES),
+        // Also place names, local authorities and postcodes (docs/api.md);
+        // the document names the NUTS regions.
+        "region" => words(&["UK", "UKC", "UKD", "UKE", "UKF", "UKG", "UKH", "UKI", "UKJ", "UKK", "UKL", "UKM", "UKN"]),
+        "source" => {
+            let one = "(fts|cf|anchor|ocds|anchor:[a-z0-9-]{1,64}|ocds:[a-z0-9-]{1,64})?";
+            json!({"type": "string", "pattern": format!("^{one}(,{one})*$")})
+        }
+        _ => return None,
+    })
+}
+
+const NOTICE_STATUSES: &[&str] = &["pipeline", "planned", "open", "closed", "awarded", "cancelled", "unknown"];
+const CASE_STATUSES: &[&str] = &["identified", "introduced", "interested", "bid_submitted", "won", "lost", "withdrawn"];
+
+/// Case filters take one case status.
+fn case_filter() -> Vec<Parameter> {
+    let mut v = q::<cases::CaseFilter>();
+    for p in &mut v {
+        if p.name == "status" {
+            p.schema = Some(super::schema(json!({"type": "string", "enum": CASE_STATUSES})));
+        }
+    }
+    v
 }
 
 /// Consortia take `top` 1 to 20 (not the matches' 500).
@@ -82,6 +148,13 @@ fn consortia_params() -> Vec<Parameter> {
         }
     }
     v.retain(|p| p.name != "status" && p.name != "now");
+    v
+}
+
+/// A member's matches take `top`, `status` and `now`.
+fn member_match_params() -> Vec<Parameter> {
+    let mut v = q::<matches::MatchParams>();
+    v.retain(|p| p.name != "max_size");
     v
 }
 
@@ -112,7 +185,84 @@ pub fn components() -> Vec<(String, RefOr<Schema>)> {
     add::<keys::KeyInput>(&mut v);
     add::<alerts::RunInput>(&mut v);
     add::<returns::VoidInput>(&mut v);
+    for (name, s) in &mut v {
+        patch(name, s);
+    }
     v
+}
+
+/// What the server checks of a body beyond its Rust types (dates, words,
+/// ranges), written into the derived schema so that a client (and
+/// Schemathesis) sends only what is accepted.
+fn patch(name: &str, s: &mut RefOr<Schema>) {
+    let Ok(mut v) = serde_json::to_value(&*s) else {
+        return;
+    };
+    unsigned(&mut v);
+    let date = json!({"anyOf": [date(), {"type": "null"}]});
+    let set = |v: &mut Value, field: &str, schema: Value| {
+        if let Some(props) = v["properties"].as_object_mut() {
+            props.insert(field.to_owned(), schema);
+        }
+    };
+    match name {
+        "CaseInput" => {
+            set(&mut v, "date", date.clone());
+            set(&mut v, "members", json!({"type": "array", "items": {"type": "string"}, "minItems": 1}));
+        }
+        "CaseEventInput" => {
+            let kinds = ["introduced", "interested", "bid_submitted", "won", "lost", "withdrawn", "void"];
+            set(&mut v, "type", json!({"type": "string", "enum": kinds}));
+            set(&mut v, "date", date.clone());
+            set(&mut v, "value_pence", json!({"type": ["integer", "null"], "minimum": 1, "maximum": 100_000_000_000_i64}));
+            // Value and shares go only with `won`.
+            v["if"] = json!({"properties": {"type": {"not": {"const": "won"}}}});
+            v["then"] = json!({"properties": {"value_pence": {"type": "null"}, "shares": {"type": "null"}}});
+        }
+        "Share" => set(&mut v, "basis_points", json!({"type": "integer", "minimum": 0, "maximum": 10_000})),
+        "ReturnInput" => {
+            set(&mut v, "year", json!({"type": "integer", "minimum": 2000, "maximum": 2100}));
+            set(&mut v, "date", date.clone());
+            set(&mut v, "turnover_pence", json!({"type": ["integer", "null"], "minimum": 0, "maximum": 100_000_000_000_i64}));
+        }
+        "ReferralInput" => set(&mut v, "date", date.clone()),
+        "RunInput" => set(&mut v, "now", json!({"anyOf": [when(), {"type": "null"}]})),
+        "KeyInput" => set(&mut v, "expires", json!({"anyOf": [when(), {"type": "null"}]})),
+        "SettingsInput" => {
+            set(&mut v, "frequency", json!({"type": ["string", "null"], "enum": ["instant", "daily", "weekly", "off", null]}));
+            set(&mut v, "threshold", json!({"type": ["number", "null"], "minimum": 0, "maximum": 1}));
+            set(&mut v, "email", json!({"type": ["string", "null"], "format": "email"}));
+            set(&mut v, "webhook_url", json!({"type": ["string", "null"], "format": "uri"}));
+        }
+        _ => {}
+    }
+    if let Ok(p) = serde_json::from_value(v) {
+        *s = p;
+    }
+}
+
+/// utoipa writes `u32` as `int32` with `minimum: 0`, which caps it at
+/// 2^31 - 1; the server takes up to 2^32 - 1 (and `u64` likewise).
+fn unsigned(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            let min0 = o.get("minimum").and_then(Value::as_f64) == Some(0.0);
+            match o.get("format").and_then(Value::as_str) {
+                Some("int32") if min0 => {
+                    o.insert("format".into(), json!("uint32"));
+                    o.insert("maximum".into(), json!(u32::MAX));
+                }
+                Some("int64") if min0 => {
+                    o.insert("format".into(), json!("uint64"));
+                    o.entry("maximum").or_insert(json!(u64::MAX));
+                }
+                _ => {}
+            }
+            o.values_mut().for_each(unsigned);
+        }
+        Value::Array(a) => a.iter_mut().for_each(unsigned),
+        _ => {}
+    }
 }
 
 fn body<T: ToSchema>(example: Value) -> Option<Body> {
@@ -293,7 +443,7 @@ pub fn op(action: Action, method: &Method) -> Option<Op> {
             json("a page of members", paged("members")), &[]),
         A::MemberRead => read("One member", "The member's profile with its linked track record.", "members", none,
             json("the member", obj(&[("id", json!({"type": "string"}))])), &[]),
-        A::MemberMatches => read("A member's matches", "Notices matched to the member, best first; `status` filters by the notice's status at `now`.", "matching", q::<matches::MatchParams>,
+        A::MemberMatches => read("A member's matches", "Notices matched to the member, best first; `status` filters by the notice's status at `now`.", "matching", member_match_params,
             json("the matches", obj(&[("member_id", json!({"type": "string"})), ("matches", objs())])), &[C::InvalidParameter]),
         A::MemberAlerts => read("A member's alerts", "Its alert settings (no secrets) and its alerts, newest first.", "alerts", q::<alerts::AlertsParams>,
             json("settings and alerts", obj(&[("member_id", json!({"type": "string"})), ("settings", json!({"type": ["object", "null"]})), ("alerts", objs())])), &[]),
@@ -312,8 +462,8 @@ pub fn op(action: Action, method: &Method) -> Option<Op> {
             json("a page of returns", paged("returns")), &[]),
         A::MemberReturnFile => write("File a yearly return", "ledger",
             body::<sebroker_ledger::input::ReturnInput>(json!({"year": 2027, "turnover_pence": 12_500_000, "employees": 12})),
-            event_answer, &[C::InvalidReturn, C::InvalidValue, C::InvalidParameter]),
-        A::MemberCases => read("A member's cases", "Brokerage cases the member is part of.", "ledger", q::<cases::CaseFilter>,
+            event_answer, &[C::InvalidReturn, C::InvalidValue, C::InvalidParameter, C::MemberNotFound]),
+        A::MemberCases => read("A member's cases", "Brokerage cases the member is part of.", "ledger", case_filter,
             json("a page of cases", paged("cases")), &[C::InvalidParameter]),
         A::AlertDeliveries => read("Alert deliveries", "The delivery log, newest alert first; filter by state and member.", "alerts", q::<alerts::DeliveriesParams>,
             json("the deliveries", obj(&[("deliveries", objs())])), &[C::InvalidParameter]),
@@ -365,15 +515,15 @@ pub fn op(action: Action, method: &Method) -> Option<Op> {
         A::ReferralsList => read("Referrals", "Referrals to SEGA and SEDF (a member key: its own).", "ledger", q::<returns::ReferralFilter>,
             json("a page of referrals", paged("referrals")), &[]),
         A::ReferralCreate => write("Refer a member", "ledger",
-            body::<sebroker_ledger::input::ReferralInput>(json!({"member_id": "m-0001", "programme": "sega"})),
+            body::<sebroker_ledger::input::ReferralInput>(json!({"member_id": "m-example", "programme": "sega"})),
             event_answer, &[C::InvalidReferral, C::MemberNotFound, C::InvalidParameter]),
         A::EventVoid => write("Void an event", "ledger",
             body::<returns::VoidInput>(json!({"reason": "entered twice"})),
-            event_answer, &[C::InvalidVoid, C::AlreadyVoided, C::InvalidEvent]),
-        A::CasesList => read("Cases", "Brokerage cases, filtered by status, member or notice.", "ledger", q::<cases::CaseFilter>,
+            event_answer, &[C::InvalidVoid, C::AlreadyVoided, C::InvalidEvent, C::NotFound]),
+        A::CasesList => read("Cases", "Brokerage cases, filtered by status, member or notice.", "ledger", case_filter,
             json("a page of cases", paged("cases")), &[C::InvalidParameter]),
         A::CaseOpen => write("Open a case", "ledger",
-            body::<sebroker_ledger::input::CaseInput>(json!({"ocid": "ocds-h6vhtk-04f2a1", "members": ["m-0001"]})),
+            body::<sebroker_ledger::input::CaseInput>(json!({"ocid": "ocds-h6vhtk-04f2a1", "members": ["m-example"]})),
             case_answer, &[C::InvalidCase, C::NoticeNotFound, C::MemberNotFound, C::InvalidCluster, C::InvalidParameter]),
         A::CaseRead => read("One case", "A case with its steps.", "ledger", none,
             json("the case", obj(&[("case_id", json!({"type": "string"}))])), &[C::CaseNotFound]),
@@ -396,7 +546,7 @@ pub fn op(action: Action, method: &Method) -> Option<Op> {
             ok: vec![(201, json("the new key", obj(&[("id", json!({"type": "string"})), ("role", json!({"type": "string"})), ("key", json!({"type": "string"}))])))],
             csv: false,
             write: false,
-            errors: &[C::InvalidParameter, C::NotFound, C::KeyExists, C::LedgerUnavailable, C::LedgerWriteFailed, C::LedgerWriteUncertain, C::LedgerHeadFailed],
+            errors: &[C::InvalidKeyInput, C::KeyExists, C::LedgerUnavailable, C::LedgerWriteFailed, C::LedgerWriteUncertain, C::LedgerHeadFailed],
         },
         A::KeyRevoke => Op {
             summary: "Revoke an API key",
