@@ -119,14 +119,19 @@ pub fn whole_numbers(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
         }
         if c == b'-' || c.is_ascii_digit() {
             let start = i;
-            while i < bytes.len() && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
+            while i < bytes.len()
+                && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+            {
                 i += 1;
             }
             let token = &bytes[start..i];
             let keep = match token.iter().position(|&b| b == b'.') {
                 Some(dot)
                     if dot > 0
-                        && token[..dot].iter().enumerate().all(|(k, b)| b.is_ascii_digit() || (k == 0 && *b == b'-'))
+                        && token[..dot]
+                            .iter()
+                            .enumerate()
+                            .all(|(k, b)| b.is_ascii_digit() || (k == 0 && *b == b'-'))
                         && token[..dot].iter().any(u8::is_ascii_digit)
                         && token.len() > dot + 1
                         && token[dot + 1..].iter().all(|&b| b == b'0') =>
@@ -262,12 +267,22 @@ mod tests {
 
     #[test]
     fn whole_numbers_lose_their_zero_fraction_and_nothing_else_changes() {
-        let w = |s: &str| String::from_utf8(whole_numbers(s.as_bytes()).into_owned()).expect("utf-8");
-        assert_eq!(w(r#"{"a":12.0,"b":-3.00,"c":[1.0,2.5,1e3,1.0e2]}"#), r#"{"a":12,"b":-3,"c":[1,2.5,1e3,1.0e2]}"#);
-        assert_eq!(w(r#"{"s":"12.0","t":"\"1.0"}"#), r#"{"s":"12.0","t":"\"1.0"}"#);
+        let w =
+            |s: &str| String::from_utf8(whole_numbers(s.as_bytes()).into_owned()).expect("utf-8");
+        assert_eq!(
+            w(r#"{"a":12.0,"b":-3.00,"c":[1.0,2.5,1e3,1.0e2]}"#),
+            r#"{"a":12,"b":-3,"c":[1,2.5,1e3,1.0e2]}"#
+        );
+        assert_eq!(
+            w(r#"{"s":"12.0","t":"\"1.0"}"#),
+            r#"{"s":"12.0","t":"\"1.0"}"#
+        );
         assert_eq!(w("7"), "7");
         assert_eq!(w("0.0"), "0");
-        assert!(matches!(whole_numbers(b"{\"a\": 1}"), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(
+            whole_numbers(b"{\"a\": 1}"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -201,8 +201,14 @@ fn path_params(path: &str) -> Vec<utoipa::openapi::path::Parameter> {
         .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
         .map(|name| {
             let (s, ex) = match name {
-                "seq" => (json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}), json!(12)),
-                "slug" => (json!({"type": "string", "pattern": "^[a-z0-9-]{1,64}$"}), json!("walsall-council")),
+                "seq" => (
+                    json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}),
+                    json!(12),
+                ),
+                "slug" => (
+                    json!({"type": "string", "pattern": "^[a-z0-9-]{1,64}$"}),
+                    json!("walsall-council"),
+                ),
                 "file" => (
                     json!({"type": "string", "pattern": "^[^/]+$"}),
                     json!("0123abcd.atom"),

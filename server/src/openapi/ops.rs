@@ -86,7 +86,7 @@ fn words(words: &[&str]) -> Value {
 
 /// A calendar date as a pattern (`format` alone is only an annotation):
 /// every day of every month, 29 February aside.
-const DATE: &str = r"\d{4}-((0[13578]|1[02])-(0[1-9]|[12]\d|3[01])|(0[469]|11)-(0[1-9]|[12]\d|30)|02-(0[1-9]|1\d|2[0-8]))";
+const DATE: &str = r"[0-9]{4}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))";
 
 /// A date (`YYYY-MM-DD`).
 pub fn date() -> Value {
@@ -95,7 +95,7 @@ pub fn date() -> Value {
 
 /// A date (`YYYY-MM-DD`) or an RFC 3339 time.
 pub fn when() -> Value {
-    let time = r"T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)";
+    let time = r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])";
     json!({"type": "string", "pattern": format!("^{DATE}({time})?$")})
 }
 
@@ -106,15 +106,31 @@ fn refined(name: &str) -> Option<Value> {
         "now" | "deadline_from" | "deadline_to" => when(),
         "today" => date(),
         // Whole pounds that fit in pence (`money::pounds_to_pence`).
-        "min_value" | "max_value" => json!({"type": "integer", "minimum": 0, "maximum": i64::MAX / 100}),
-        "sort" => json!({"type": "string", "enum": ["relevance", "deadline", "value", "published"]}),
-        "by" => json!({"type": "string", "enum": ["cluster", "member", "source", "buyer", "cpv_division", "month", "programme_year"]}),
-        "state" => json!({"type": "string", "enum": ["queued", "sending", "sent", "failed", "dead"]}),
+        "min_value" | "max_value" => {
+            json!({"type": "integer", "minimum": 0, "maximum": i64::MAX / 100})
+        }
+        "sort" => {
+            json!({"type": "string", "enum": ["relevance", "deadline", "value", "published"]})
+        }
+        "by" => {
+            json!({"type": "string", "enum": ["cluster", "member", "source", "buyer", "cpv_division", "month", "programme_year"]})
+        }
+        "state" => {
+            json!({"type": "string", "enum": ["queued", "sending", "sent", "failed", "dead"]})
+        }
         "programme" => json!({"type": "string", "enum": ["sega", "sedf"]}),
         "status" => words(NOTICE_STATUSES),
         // Also place names, local authorities and postcodes (docs/api.md);
         // the document names the NUTS regions.
-        "region" => words(&["UK", "UKC", "UKD", "UKE", "UKF", "UKG", "UKH", "UKI", "UKJ", "UKK", "UKL", "UKM", "UKN"]),
+        "region" => words(&[
+            "UK", "UKC", "UKD", "UKE", "UKF", "UKG", "UKH", "UKI", "UKJ", "UKK", "UKL", "UKM",
+            "UKN",
+        ]),
+        // Digits up to a dash (a check digit after it is ignored).
+        "cpv" => {
+            let one = "([0-9]{2,8}(-[^,]*)?)?";
+            json!({"type": "string", "pattern": format!("^{one}(,{one})*$")})
+        }
         "source" => {
             let one = "(fts|cf|anchor|ocds|anchor:[a-z0-9-]{1,64}|ocds:[a-z0-9-]{1,64})?";
             json!({"type": "string", "pattern": format!("^{one}(,{one})*$")})
@@ -123,15 +139,33 @@ fn refined(name: &str) -> Option<Value> {
     })
 }
 
-const NOTICE_STATUSES: &[&str] = &["pipeline", "planned", "open", "closed", "awarded", "cancelled", "unknown"];
-const CASE_STATUSES: &[&str] = &["identified", "introduced", "interested", "bid_submitted", "won", "lost", "withdrawn"];
+const NOTICE_STATUSES: &[&str] = &[
+    "pipeline",
+    "planned",
+    "open",
+    "closed",
+    "awarded",
+    "cancelled",
+    "unknown",
+];
+const CASE_STATUSES: &[&str] = &[
+    "identified",
+    "introduced",
+    "interested",
+    "bid_submitted",
+    "won",
+    "lost",
+    "withdrawn",
+];
 
 /// Case filters take one case status.
 fn case_filter() -> Vec<Parameter> {
     let mut v = q::<cases::CaseFilter>();
     for p in &mut v {
         if p.name == "status" {
-            p.schema = Some(super::schema(json!({"type": "string", "enum": CASE_STATUSES})));
+            p.schema = Some(super::schema(
+                json!({"type": "string", "enum": CASE_STATUSES}),
+            ));
         }
     }
     v
@@ -208,31 +242,79 @@ fn patch(name: &str, s: &mut RefOr<Schema>) {
     match name {
         "CaseInput" => {
             set(&mut v, "date", date.clone());
-            set(&mut v, "members", json!({"type": "array", "items": {"type": "string"}, "minItems": 1}));
+            set(
+                &mut v,
+                "members",
+                json!({"type": "array", "items": {"type": "string"}, "minItems": 1}),
+            );
         }
         "CaseEventInput" => {
-            let kinds = ["introduced", "interested", "bid_submitted", "won", "lost", "withdrawn", "void"];
+            let kinds = [
+                "introduced",
+                "interested",
+                "bid_submitted",
+                "won",
+                "lost",
+                "withdrawn",
+                "void",
+            ];
             set(&mut v, "type", json!({"type": "string", "enum": kinds}));
             set(&mut v, "date", date.clone());
-            set(&mut v, "value_pence", json!({"type": ["integer", "null"], "minimum": 1, "maximum": 100_000_000_000_i64}));
+            set(
+                &mut v,
+                "value_pence",
+                json!({"type": ["integer", "null"], "minimum": 1, "maximum": 100_000_000_000_i64}),
+            );
             // Value and shares go only with `won`.
             v["if"] = json!({"properties": {"type": {"not": {"const": "won"}}}});
             v["then"] = json!({"properties": {"value_pence": {"type": "null"}, "shares": {"type": "null"}}});
         }
-        "Share" => set(&mut v, "basis_points", json!({"type": "integer", "minimum": 0, "maximum": 10_000})),
+        "Share" => set(
+            &mut v,
+            "basis_points",
+            json!({"type": "integer", "minimum": 0, "maximum": 10_000}),
+        ),
         "ReturnInput" => {
-            set(&mut v, "year", json!({"type": "integer", "minimum": 2000, "maximum": 2100}));
+            set(
+                &mut v,
+                "year",
+                json!({"type": "integer", "minimum": 2000, "maximum": 2100}),
+            );
             set(&mut v, "date", date.clone());
-            set(&mut v, "turnover_pence", json!({"type": ["integer", "null"], "minimum": 0, "maximum": 100_000_000_000_i64}));
+            set(
+                &mut v,
+                "turnover_pence",
+                json!({"type": ["integer", "null"], "minimum": 0, "maximum": 100_000_000_000_i64}),
+            );
         }
         "ReferralInput" => set(&mut v, "date", date.clone()),
         "RunInput" => set(&mut v, "now", json!({"anyOf": [when(), {"type": "null"}]})),
-        "KeyInput" => set(&mut v, "expires", json!({"anyOf": [when(), {"type": "null"}]})),
+        "KeyInput" => set(
+            &mut v,
+            "expires",
+            json!({"anyOf": [when(), {"type": "null"}]}),
+        ),
         "SettingsInput" => {
-            set(&mut v, "frequency", json!({"type": ["string", "null"], "enum": ["instant", "daily", "weekly", "off", null]}));
-            set(&mut v, "threshold", json!({"type": ["number", "null"], "minimum": 0, "maximum": 1}));
-            set(&mut v, "email", json!({"type": ["string", "null"], "format": "email"}));
-            set(&mut v, "webhook_url", json!({"type": ["string", "null"], "format": "uri"}));
+            set(
+                &mut v,
+                "frequency",
+                json!({"type": ["string", "null"], "enum": ["instant", "daily", "weekly", "off", null]}),
+            );
+            set(
+                &mut v,
+                "threshold",
+                json!({"type": ["number", "null"], "minimum": 0, "maximum": 1}),
+            );
+            set(
+                &mut v,
+                "email",
+                json!({"type": ["string", "null"], "format": "email"}),
+            );
+            set(
+                &mut v,
+                "webhook_url",
+                json!({"type": ["string", "null"], "format": "uri"}),
+            );
         }
         _ => {}
     }
