@@ -80,7 +80,10 @@ echo "serving on $URL"
 
 echo "== schemathesis run"
 status=0
-timeout 600 "$VENV/bin/st" --config-file .ci/schemathesis.toml run "$URL/api/v1/openapi.json" \
+# From the scratch folder: Schemathesis keeps its cache in the current one.
+CONFIG="$PWD/.ci/schemathesis.toml"
+cd "$WORK"
+timeout 600 "$VENV/bin/st" --config-file "$CONFIG" run "$URL/api/v1/openapi.json" \
   --url "$URL" \
   --checks all \
   --max-examples 25 \
