@@ -12,6 +12,7 @@ mod synthetic;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use sebroker_connectors::places::Places;
 use sebroker_index::{Member, MemberIndex};
+use sebroker_matching::ranker::{Corpus, Model, Ranker};
 use sebroker_matching::{Matcher, Timing, Weights};
 use synthetic::{demo_notices, synthetic_members};
 
@@ -32,6 +33,7 @@ fn bench(c: &mut Criterion) {
             index: &index,
             places: &places,
             weights: Weights::default(),
+            ranker: None,
         };
         let mut i = 0;
         let mut g = c.benchmark_group("match_one_notice");
@@ -39,6 +41,26 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 i += 1;
                 matcher
+                    .match_notice(&notices[i % notices.len()], Timing::Ignore, 10)
+                    .expect("match")
+            })
+        });
+        g.finish();
+        // The learned ranker (the shipped model) over the same members.
+        let model = Model::shipped().expect("shipped model");
+        let corpus = Corpus::build(map.values());
+        let learned = Matcher {
+            ranker: Some(Ranker {
+                model: &model,
+                corpus: &corpus,
+            }),
+            ..matcher_of(&map, &index, &places)
+        };
+        let mut g = c.benchmark_group("match_one_notice_learned");
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| {
+                i += 1;
+                learned
                     .match_notice(&notices[i % notices.len()], Timing::Ignore, 10)
                     .expect("match")
             })
@@ -63,6 +85,20 @@ fn bench(c: &mut Criterion) {
             });
             t.finish();
         }
+    }
+}
+
+fn matcher_of<'a>(
+    members: &'a HashMap<String, Member>,
+    index: &'a MemberIndex,
+    places: &'a Places,
+) -> Matcher<'a> {
+    Matcher {
+        members,
+        index,
+        places,
+        weights: Weights::default(),
+        ranker: None,
     }
 }
 

@@ -42,6 +42,7 @@ pub fn matcher<'a>(host: &dyn Host, set: &'a MemberSet, places: &'a Places) -> M
         index: &set.index,
         places,
         weights: host.weights(),
+        ranker: set.ranker(),
     }
 }
 

@@ -9,6 +9,7 @@
 //! | `addr`     | `SEBROKER_ADDR`      | `--addr`     | `127.0.0.1:8080` |
 //! | `clusters` | `SEBROKER_CLUSTERS`  | —            | `ward-end,walsall,smethwick,wolverhampton,other` |
 //! | `[weights]`| —                    | —            | fitted defaults (see `matching::Weights`) |
+//! | `[matching]` `model` | —          | —            | none: rank by the weighted components; `"shipped"` for the learned model compiled in (`matching/model.json`), or a model file written by `sebroker evaluate --fit --out FILE` |
 //! | `target_pence` | `SEBROKER_TARGET_PENCE` | — | `100000000` (£1,000,000 brokered over the programme) |
 //! | `programme_start` | `SEBROKER_PROGRAMME_START` | — | `2025-04-01` (first day of programme year 1) |
 //! | `[ledger]` `max_value_pence` | `SEBROKER_LEDGER_MAX_VALUE_PENCE` | — | `100000000000` (£1bn): the most one `won` value or one return's turnover may be; above it, or negative, is refused with 422 (notices keep their published values) |
@@ -67,6 +68,7 @@ pub struct FileConfig {
     pub alerts: Option<AlertsConfig>,
     pub ledger: Option<LedgerFileConfig>,
     pub server: Option<ServerFileConfig>,
+    pub matching: Option<MatchingFileConfig>,
 }
 
 /// `[server]`: HTTP settings that are not flags.
@@ -75,6 +77,34 @@ pub struct FileConfig {
 pub struct ServerFileConfig {
     /// A bearer token that reads `/metrics` (and nothing else).
     pub metrics_token: Option<Secret>,
+}
+
+/// `[matching]`: the learned ranking model.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchingFileConfig {
+    /// `"shipped"` or the path of a model file.
+    pub model: Option<String>,
+}
+
+/// Reads `[matching] model`: the shipped model or a model file.
+fn matching_model(
+    file: Option<&MatchingFileConfig>,
+) -> Result<Option<sebroker_matching::ranker::Model>> {
+    use sebroker_matching::ranker::Model;
+    let Some(spec) = file.and_then(|m| m.model.as_deref()) else {
+        return Ok(None);
+    };
+    let model = if spec == "shipped" {
+        Model::shipped()
+    } else {
+        std::fs::read_to_string(spec)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Model::parse(&t))
+    };
+    model
+        .map(Some)
+        .map_err(|e| Error::Config(format!("matching.model {spec:?}: {e}")))
 }
 
 /// `[ledger]`: bounds on what the ledger accepts (see docs/ledger.md).
@@ -236,6 +266,8 @@ pub struct Config {
     pub clusters: Vec<String>,
     /// Match component weights (normalised to sum to 1).
     pub weights: sebroker_matching::Weights,
+    /// The learned ranking model (`[matching] model`); `None` ranks by the weights.
+    pub model: Option<sebroker_matching::ranker::Model>,
     pub alerts: AlertsConfig,
     /// Brokered value target and programme start.
     pub ledger: sebroker_ledger::LedgerSettings,
@@ -302,6 +334,7 @@ impl Config {
                 .map(|c| (*c).to_owned())
                 .collect(),
             weights: sebroker_matching::Weights::default(),
+            model: None,
             alerts: AlertsConfig::default(),
             ledger: sebroker_ledger::LedgerSettings::default(),
             rate_limit_per_minute: 600,
@@ -358,6 +391,7 @@ impl Config {
             )));
         }
         let weights = file.weights.unwrap_or_default().normalised();
+        let model = matching_model(file.matching.as_ref())?;
         let alerts = file.alerts.unwrap_or_default().resolve(
             flag_public_url.or(file.public_url),
             &addr,
@@ -442,6 +476,7 @@ impl Config {
             addr,
             clusters,
             weights,
+            model,
             alerts,
             ledger,
             rate_limit_per_minute,

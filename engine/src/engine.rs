@@ -78,7 +78,12 @@ impl Engine {
             places.add(&e);
         }
         let places = Arc::new(RwLock::new(places));
-        let matches = Matches::new(store.clone(), places.clone(), config.weights)?;
+        let matches = Matches::new(
+            store.clone(),
+            places.clone(),
+            config.weights,
+            config.model.clone(),
+        )?;
         let ledger = Arc::new(Ledger::open_with(
             data_dir,
             config.ledger,

@@ -9,6 +9,7 @@ use sebroker_connectors::places::Places;
 use sebroker_matching::consortia::{self, Proposals};
 use sebroker_matching::links::{self, MemberLookup};
 use sebroker_matching::members::{biddable, STORED_MIN_SCORE, STORED_PER_NOTICE};
+use sebroker_matching::ranker::Model;
 use sebroker_matching::{Match, Matcher, MemberSet, Timing, Weights};
 use sebroker_model::Notice;
 use sebroker_store::NoticeStore;
@@ -21,25 +22,31 @@ pub struct Matches {
     places: Arc<RwLock<Places>>,
     members: RwLock<MemberSet>,
     weights: Weights,
+    model: Option<Model>,
 }
 
-fn load(store: &dyn NoticeStore) -> Result<MemberSet> {
-    Ok(MemberSet::build(store.members()?, &store.links()?)?)
+fn load(store: &dyn NoticeStore, model: &Option<Model>) -> Result<MemberSet> {
+    let mut set = MemberSet::build(store.members()?, &store.links()?)?;
+    set.set_model(model.clone());
+    Ok(set)
 }
 
 impl Matches {
-    /// Loads the stored members and links; matches with `weights`.
+    /// Loads the stored members and links; matches with `weights`, or
+    /// with the learned `model` when one is given.
     pub fn new(
         store: Arc<dyn NoticeStore>,
         places: Arc<RwLock<Places>>,
         weights: Weights,
+        model: Option<Model>,
     ) -> Result<Matches> {
-        let members = RwLock::new(load(store.as_ref())?);
+        let members = RwLock::new(load(store.as_ref(), &model)?);
         Ok(Matches {
             store,
             places,
             members,
             weights,
+            model,
         })
     }
 
@@ -62,6 +69,7 @@ impl Matches {
             index: &set.index,
             places,
             weights: self.weights,
+            ranker: set.ranker(),
         }
     }
 
@@ -117,7 +125,7 @@ impl Matches {
     /// Rebuilds the member set from the store (after a member import or a
     /// link decision).
     pub fn reload_members(&self) -> Result<()> {
-        let set = load(self.store.as_ref())?;
+        let set = load(self.store.as_ref(), &self.model)?;
         *self.members.write().unwrap_or_else(|e| e.into_inner()) = set;
         Ok(())
     }

@@ -31,6 +31,9 @@ pub struct SearchParams {
     /// Whole pounds, zero or more.
     #[param(minimum = 0)]
     pub max_value: Option<i64>,
+    /// Some lot weights social value at least this many percent.
+    #[param(minimum = 0, maximum = 100)]
+    pub min_social_value: Option<f64>,
     pub vcse: Option<bool>,
     pub sme: Option<bool>,
     /// Reserved for SMEs and VCSEs.
@@ -128,6 +131,17 @@ impl SearchParams {
         }
         r.min_value_pence = pence("min_value", self.min_value)?;
         r.max_value_pence = pence("max_value", self.max_value)?;
+        r.min_social_value_bp = match self.min_social_value {
+            Some(p) if p.is_finite() && (0.0..=100.0).contains(&p) => {
+                Some((p * 100.0).round() as u32)
+            }
+            Some(p) => {
+                return Err(Error::Invalid(format!(
+                    "min_social_value: {p} is not a percentage from 0 to 100"
+                )))
+            }
+            None => None,
+        };
         r.vcse = self.vcse.unwrap_or(false);
         r.sme = self.sme.unwrap_or(false);
         r.reserved = self.reserved.unwrap_or(false);

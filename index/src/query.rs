@@ -54,6 +54,8 @@ pub struct SearchRequest {
     pub regions: Vec<String>,
     pub min_value_pence: Option<i64>,
     pub max_value_pence: Option<i64>,
+    /// Some lot weights social value at least this much (basis points).
+    pub min_social_value_bp: Option<u32>,
     pub vcse: bool,
     pub sme: bool,
     pub reserved: bool,
@@ -86,6 +88,7 @@ impl SearchRequest {
             regions: Vec::new(),
             min_value_pence: None,
             max_value_pence: None,
+            min_social_value_bp: None,
             vcse: false,
             sme: false,
             reserved: false,
@@ -337,6 +340,13 @@ impl NoticeIndex {
                 "value".into(),
                 Bound::Included(lo),
                 hi,
+            )));
+        }
+        if let Some(min) = req.min_social_value_bp {
+            out.push(Box::new(RangeQuery::new_i64_bounds(
+                "social_value".into(),
+                Bound::Included(i64::from(min)),
+                Bound::Unbounded,
             )));
         }
         if req.deadline_from.is_some() || req.deadline_to.is_some() {

@@ -11,7 +11,7 @@ use sebroker_model::notice::Notice;
 
 /// Bumped whenever the schema or the way documents are built changes; an
 /// index of another version is rebuilt from the store.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Stored in the `deadline` field when a notice has none, so that it sorts last.
 pub const NO_DEADLINE: i64 = i64::MAX;
@@ -35,6 +35,8 @@ pub struct Fields {
     pub value: Field,
     pub deadline: Field,
     pub published: Field,
+    /// The largest weight of social value in a lot's award (basis points; -1 none).
+    pub social_value: Field,
     pub facets: Field,
 }
 
@@ -65,6 +67,7 @@ pub fn build() -> (Schema, Fields) {
         value: b.add_i64_field("value", INDEXED | FAST),
         deadline: b.add_i64_field("deadline", INDEXED | FAST),
         published: b.add_i64_field("published", INDEXED | FAST),
+        social_value: b.add_i64_field("social_value", INDEXED | FAST),
         facets: b.add_facet_field("facets", tantivy::schema::FacetOptions::default()),
     };
     (b.build(), fields)
@@ -123,6 +126,7 @@ pub fn document(f: &Fields, n: &Notice) -> TantivyDocument {
         n.deadline.map_or(NO_DEADLINE, |t| t.unix_timestamp()),
     );
     d.add_i64(f.published, n.published.map_or(0, |t| t.unix_timestamp()));
+    d.add_i64(f.social_value, n.social_value_bp().map_or(-1, i64::from));
     add_facets(f, n, &mut d);
     d
 }

@@ -113,7 +113,21 @@ impl<'a> Profile<'a> {
                 } else {
                     title.intersection(&profile_words).count() as f64 / title.len() as f64
                 };
-                0.6 * overlap + 0.4 * matched.components.cpv
+                // A lot with its own codes and places is judged on them.
+                let cpv = if l.cpv.is_empty() {
+                    matched.components.cpv
+                } else {
+                    l.cpv
+                        .iter()
+                        .flat_map(|c| codes.iter().map(move |mc| cpv_pair(c, mc)))
+                        .fold(0.0, f64::max)
+                };
+                let place = if l.nuts.is_empty() {
+                    matched.components.geography
+                } else {
+                    geography(&l.nuts, member, matcher.places, false).0
+                };
+                0.5 * overlap + 0.35 * cpv + 0.15 * place
             })
             .collect();
         let places = places
@@ -152,6 +166,51 @@ fn mean_max(profiles: &[&Profile], pick: impl for<'p> Fn(&'p Profile) -> &'p [f6
         / n as f64
 }
 
+/// Each lot to the member that fits it best (index into the set).
+fn assign(ps: &[&Profile], lots: usize) -> Vec<usize> {
+    (0..lots)
+        .map(|i| {
+            (0..ps.len())
+                .max_by(|a, b| ps[*a].lots[i].total_cmp(&ps[*b].lots[i]).then(b.cmp(a)))
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+/// Whether every member brings something: a lot when the notice has lots,
+/// else a CPV code or a place no other member covers as well.
+fn everyone_contributes(ps: &[&Profile], owners: &[usize]) -> bool {
+    if !owners.is_empty() {
+        return (0..ps.len()).all(|m| owners.contains(&m));
+    }
+    (0..ps.len()).all(|m| {
+        let best_at = |pick: &dyn for<'p> Fn(&'p Profile) -> &'p [f64]| {
+            (0..pick(ps[m]).len()).any(|i| {
+                let v = pick(ps[m])[i];
+                v > 0.0 && ps.iter().enumerate().all(|(o, p)| o == m || pick(p)[i] < v)
+            })
+        };
+        best_at(&|p| p.cpv.as_slice()) || best_at(&|p| p.places.as_slice())
+    })
+}
+
+/// Capacity judged per lot against the member that takes it, when lots
+/// carry values and members turnovers; otherwise the combined turnover
+/// against the notice's value.
+fn lot_capacity(n: &Notice, ps: &[&Profile], owners: &[usize]) -> Option<f64> {
+    let per_lot: Vec<f64> = n
+        .lots
+        .iter()
+        .zip(owners)
+        .filter_map(|(l, o)| {
+            let v = l.value.as_ref()?.headline_pence()?;
+            let t = ps[*o].member.turnover_pence.filter(|t| *t > 0)?;
+            Some(capacity_of_ratio(v as f64 / t as f64))
+        })
+        .collect();
+    (!per_lot.is_empty()).then(|| per_lot.iter().sum::<f64>() / per_lot.len() as f64)
+}
+
 fn capacity(value: Option<i64>, profiles: &[&Profile]) -> f64 {
     let Some(v) = value else { return 0.6 };
     let turnover: i64 = profiles
@@ -170,13 +229,19 @@ struct Scored {
     coverage: Coverage,
 }
 
-fn evaluate(set: &[usize], all: &[Profile], value: Option<i64>) -> Scored {
+/// Scores a set; `None` when some member would cover nothing.
+fn evaluate(set: &[usize], all: &[Profile], n: &Notice) -> Option<Scored> {
     let ps: Vec<&Profile> = set.iter().map(|i| &all[*i]).collect();
+    let owners = assign(&ps, n.lots.len());
+    if ps.len() > 1 && !everyone_contributes(&ps, &owners) {
+        return None;
+    }
     let coverage = Coverage {
         cpv: mean_max(&ps, |p| p.cpv.as_slice()),
         lots: mean_max(&ps, |p| p.lots.as_slice()),
         places: mean_max(&ps, |p| p.places.as_slice()),
-        capacity: capacity(value, &ps),
+        capacity: lot_capacity(n, &ps, &owners)
+            .unwrap_or_else(|| capacity(n.value.headline_pence(), &ps)),
     };
     let fit = ps.iter().map(|p| p.matched.score).sum::<f64>() / ps.len() as f64;
     let clusters: BTreeSet<&str> = ps.iter().map(|p| p.member.cluster.as_str()).collect();
@@ -188,11 +253,11 @@ fn evaluate(set: &[usize], all: &[Profile], value: Option<i64>) -> Scored {
         + 0.15 * fit
         + 0.05 * same_cluster
         - 0.05 * (ps.len() as f64 - 1.0);
-    Scored {
+    Some(Scored {
         members: set.to_vec(),
         score: (score * 1000.0).round() / 1000.0,
         coverage,
-    }
+    })
 }
 
 /// Up to `top` consortia of 2..=`max_size` members for notice `n`.
@@ -204,9 +269,8 @@ pub fn propose(n: &Notice, matcher: &Matcher, max_size: usize, top: usize) -> Re
         .filter_map(|m| matcher.members.get(&m.member_id).map(|mem| (mem, m)))
         .map(|(mem, m)| Profile::new(n, mem, m, matcher, &places))
         .collect();
-    let value = n.value.headline_pence();
     let singles: Vec<Scored> = (0..all.len())
-        .map(|i| evaluate(&[i], &all, value))
+        .filter_map(|i| evaluate(&[i], &all, n))
         .collect();
     let best_single = singles
         .iter()
@@ -230,9 +294,9 @@ pub fn propose(n: &Notice, matcher: &Matcher, max_size: usize, top: usize) -> Re
                 if !seen.insert(set.clone()) {
                     continue;
                 }
-                let e = evaluate(&set, &all, value);
-                // Only groups that add something over their best part.
-                if e.score > s.score {
+                // Only groups where everyone brings something, and that add
+                // something over their best part.
+                if let Some(e) = evaluate(&set, &all, n).filter(|e| e.score > s.score) {
                     next.push(e);
                 }
             }
@@ -262,28 +326,16 @@ pub fn propose(n: &Notice, matcher: &Matcher, max_size: usize, top: usize) -> Re
 
 fn describe(n: &Notice, s: Scored, all: &[Profile]) -> Consortium {
     let ps: Vec<&Profile> = s.members.iter().map(|i| &all[*i]).collect();
-    let lead = ps
-        .iter()
-        .max_by(|a, b| {
-            a.member
-                .turnover_pence
-                .unwrap_or(0)
-                .cmp(&b.member.turnover_pence.unwrap_or(0))
-                .then(a.matched.score.total_cmp(&b.matched.score))
-        })
-        .map(|p| p.member.id.clone())
-        .unwrap_or_default();
+    let owners = assign(&ps, n.lots.len());
+    let (lead, why) = lead_of(n, &ps, &owners);
     let lots: Vec<LotAssignment> = n
         .lots
         .iter()
-        .enumerate()
-        .filter_map(|(i, l)| {
-            let best = ps.iter().max_by(|a, b| a.lots[i].total_cmp(&b.lots[i]))?;
-            Some(LotAssignment {
-                lot_id: l.id.clone(),
-                lot_title: l.title.clone(),
-                member_id: best.member.id.clone(),
-            })
+        .zip(&owners)
+        .map(|(l, o)| LotAssignment {
+            lot_id: l.id.clone(),
+            lot_title: l.title.clone(),
+            member_id: ps[*o].member.id.clone(),
         })
         .collect();
     let mut reasons = Vec::new();
@@ -330,7 +382,7 @@ fn describe(n: &Notice, s: Scored, all: &[Profile]) -> Consortium {
             ps[0].member.cluster
         ));
     }
-    reasons.push(format!("lead partner: {lead} (largest turnover)"));
+    reasons.push(format!("lead partner: {lead} ({why})"));
     Consortium {
         members: ps.iter().map(|p| p.member.id.clone()).collect(),
         lead,
@@ -339,4 +391,55 @@ fn describe(n: &Notice, s: Scored, all: &[Profile]) -> Consortium {
         lots,
         reasons,
     }
+}
+
+/// The lead partner: with lots, the member holding the largest share of the
+/// work (lot values, else number of lots; ties by turnover); without lots,
+/// the largest turnover. Returns its id and why, in words.
+fn lead_of(n: &Notice, ps: &[&Profile], owners: &[usize]) -> (String, String) {
+    let turnover = |i: usize| ps[i].member.turnover_pence.unwrap_or(0);
+    if owners.is_empty() {
+        let i = (0..ps.len())
+            .max_by(|a, b| {
+                turnover(*a)
+                    .cmp(&turnover(*b))
+                    .then(ps[*a].matched.score.total_cmp(&ps[*b].matched.score))
+            })
+            .unwrap_or(0);
+        return (ps[i].member.id.clone(), "largest turnover".into());
+    }
+    let value_of = |i: usize| -> i64 {
+        n.lots
+            .iter()
+            .zip(owners)
+            .filter(|(_, o)| **o == i)
+            .filter_map(|(l, _)| l.value.as_ref()?.headline_pence())
+            .fold(0i64, i64::saturating_add)
+    };
+    let count_of = |i: usize| owners.iter().filter(|o| **o == i).count();
+    let i = (0..ps.len())
+        .filter(|i| count_of(*i) > 0)
+        .max_by(|a, b| {
+            value_of(*a)
+                .cmp(&value_of(*b))
+                .then(count_of(*a).cmp(&count_of(*b)))
+                .then(turnover(*a).cmp(&turnover(*b)))
+        })
+        .unwrap_or(0);
+    let held: Vec<&str> = n
+        .lots
+        .iter()
+        .zip(owners)
+        .filter(|(_, o)| **o == i)
+        .map(|(l, _)| l.id.as_str())
+        .collect();
+    let why = match value_of(i) {
+        v if v > 0 => format!(
+            "holds lot {}, {} of the work: the largest share",
+            held.join(", "),
+            format_pence(v)
+        ),
+        _ => format!("holds lot {}: the most lots", held.join(", ")),
+    };
+    (ps[i].member.id.clone(), why)
 }

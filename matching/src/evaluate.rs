@@ -17,7 +17,11 @@ use sebroker_index::{Identifiers, Member, MemberIndex, Notice, TrackRecord};
 
 use crate::error::Result;
 use crate::links::normalise_name;
-use crate::{Matcher, Timing, Weights};
+use crate::ranker::{features, fit, Corpus, Model, NoticeFacts, Query, FEATURES, L2_GRID, NF};
+use crate::{Matcher, Timing, Weights, CANDIDATES, TEXT_FLOOR};
+
+/// A 95% bootstrap interval (2.5th and 97.5th percentiles over resampled pairs).
+pub type Interval = [f64; 2];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Metrics {
@@ -26,6 +30,11 @@ pub struct Metrics {
     pub recall_at_5: f64,
     pub recall_at_k: f64,
     pub mrr: f64,
+    pub ndcg_at_10: f64,
+    /// Bootstrap intervals of recall@k and MRR (resampling pairs).
+    pub recall_at_k_ci: Interval,
+    pub mrr_ci: Interval,
+    pub ndcg_at_10_ci: Interval,
 }
 
 #[derive(Debug, Serialize)]
@@ -37,6 +46,16 @@ pub struct Report {
     pub test_notices: usize,
     pub profiles: usize,
     pub weights: Weights,
+    /// Training queries of the learned ranker (cross-fitted on the train side).
+    pub train_queries: usize,
+    /// The learned ranker fitted on the train side only.
+    pub model: Model,
+    /// Its L2 penalty, chosen by train-side cross-validation.
+    pub l2: f64,
+    /// Features dropped because the train-side cross-validation said they did not earn their place.
+    pub dropped: Vec<String>,
+    /// Train-side cross-validated MRR of the kept features, and without each feature.
+    pub cv: Vec<(String, f64)>,
     pub methods: Vec<Metrics>,
 }
 
@@ -106,14 +125,50 @@ fn supplier_key(identifier: Option<&str>, name: Option<&str>) -> Option<String> 
         })
 }
 
+/// Supplier identities: one organisation is often published under two
+/// identifiers (a Companies House number in one notice, a Find a Tender id
+/// in another) with the same name, so a name already seen keeps its key.
+#[derive(Debug, Default)]
+pub struct Aliases {
+    by_name: HashMap<String, String>,
+}
+
+impl Aliases {
+    /// The key of a supplier while profiles are built (learns its name).
+    fn learn(&mut self, identifier: Option<&str>, name: Option<&str>) -> Option<String> {
+        let key = supplier_key(identifier, name)?;
+        let Some(n) = name.map(normalise_name).filter(|n| !n.is_empty()) else {
+            return Some(key);
+        };
+        Some(self.by_name.entry(n).or_insert(key).clone())
+    }
+
+    /// The key of a test notice's supplier: its identifier when profiled,
+    /// else the profile of the same name.
+    fn resolve(
+        &self,
+        identifier: Option<&str>,
+        name: Option<&str>,
+        known: &BTreeSet<&str>,
+    ) -> Option<String> {
+        let key = supplier_key(identifier, name)?;
+        if known.contains(key.as_str()) {
+            return Some(key);
+        }
+        let by_name = name.map(normalise_name).and_then(|n| self.by_name.get(&n));
+        Some(by_name.cloned().unwrap_or(key))
+    }
+}
+
 /// One profile per awarded supplier of the train notices, from its awards only.
-pub fn profiles(train: &[Notice]) -> (Vec<Member>, HashMap<String, usize>) {
+pub fn profiles(train: &[Notice]) -> (Vec<Member>, HashMap<String, usize>, Aliases) {
     let mut out: BTreeMap<String, Member> = BTreeMap::new();
     let mut wins: HashMap<String, usize> = HashMap::new();
+    let mut aliases = Aliases::default();
     for n in train {
         for a in &n.awards {
             for s in &a.suppliers {
-                let Some(key) = supplier_key(s.identifier.as_deref(), s.name.as_deref()) else {
+                let Some(key) = aliases.learn(s.identifier.as_deref(), s.name.as_deref()) else {
                     continue;
                 };
                 *wins.entry(key.clone()).or_default() += 1;
@@ -158,7 +213,7 @@ pub fn profiles(train: &[Notice]) -> (Vec<Member>, HashMap<String, usize>) {
             }
         }
     }
-    (out.into_values().collect(), wins)
+    (out.into_values().collect(), wins, aliases)
 }
 
 struct Case {
@@ -166,20 +221,80 @@ struct Case {
     gold: BTreeSet<String>,
 }
 
-/// Ranks of each gold supplier (1-based; None when not ranked).
-fn metrics(name: &str, ranks: &[Option<usize>], k: usize) -> Metrics {
+/// Recall@k, MRR and nDCG@10 of a list of ranks.
+fn point(ranks: &[Option<usize>], k: usize) -> [f64; 5] {
     let n = ranks.len().max(1) as f64;
     let within = |k: usize| ranks.iter().filter(|r| r.is_some_and(|r| r <= k)).count() as f64 / n;
+    let mean = |f: &dyn Fn(usize) -> f64| ranks.iter().map(|r| r.map_or(0.0, f)).sum::<f64>() / n;
+    [
+        within(1),
+        within(5),
+        within(k),
+        mean(&|r| 1.0 / r as f64),
+        // One relevant supplier per pair: the ideal DCG is 1.
+        mean(&|r| {
+            if r <= 10 {
+                1.0 / (r as f64 + 1.0).log2()
+            } else {
+                0.0
+            }
+        }),
+    ]
+}
+
+/// Resamples drawn for the bootstrap intervals.
+const BOOTSTRAP: usize = 1000;
+
+/// 95% percentile bootstrap intervals of recall@k, MRR and nDCG@10, with a
+/// fixed seed so reports are reproducible.
+fn intervals(ranks: &[Option<usize>], k: usize) -> [Interval; 3] {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        // xorshift64*: small, deterministic, good enough for resampling.
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    let mut draws: [Vec<f64>; 3] = Default::default();
+    let mut sample = vec![None; ranks.len()];
+    for _ in 0..BOOTSTRAP {
+        for s in sample.iter_mut() {
+            *s = ranks[(next() % ranks.len().max(1) as u64) as usize];
+        }
+        let p = point(&sample, k);
+        for (d, v) in draws.iter_mut().zip([p[2], p[3], p[4]]) {
+            d.push(v);
+        }
+    }
+    draws.map(|mut d| {
+        d.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            d.get(((d.len() as f64 - 1.0) * q).round() as usize)
+                .copied()
+        };
+        [at(0.025).unwrap_or(0.0), at(0.975).unwrap_or(0.0)]
+    })
+}
+
+/// Ranks of each gold supplier (1-based; None when not ranked).
+fn metrics(name: &str, ranks: &[Option<usize>], k: usize) -> Metrics {
+    let p = point(ranks, k);
+    let ci = if ranks.is_empty() {
+        [[0.0; 2]; 3]
+    } else {
+        intervals(ranks, k)
+    };
     Metrics {
         name: name.to_owned(),
-        recall_at_1: within(1),
-        recall_at_5: within(5),
-        recall_at_k: within(k),
-        mrr: ranks
-            .iter()
-            .map(|r| r.map_or(0.0, |r| 1.0 / r as f64))
-            .sum::<f64>()
-            / n,
+        recall_at_1: p[0],
+        recall_at_5: p[1],
+        recall_at_k: p[2],
+        mrr: p[3],
+        ndcg_at_10: p[4],
+        recall_at_k_ci: ci[0],
+        mrr_ci: ci[1],
+        ndcg_at_10_ci: ci[2],
     }
 }
 
@@ -208,83 +323,117 @@ fn only(name: &str) -> Weights {
     w
 }
 
-/// Components the award data can fit. Timing is constant when replaying
-/// history, and capacity and suitability barely vary between suppliers
-/// profiled from awards alone (no turnover; few flags), so those keep their
-/// documented defaults.
-pub const FITTED: [&str; 4] = ["text", "cpv", "geography", "relationship"];
+/// The naive combined scorer: CPV, text, place and buyer with equal weights.
+fn naive_combined() -> Weights {
+    let mut w = only("text");
+    for n in ["cpv", "geography", "relationship"] {
+        w.set(n, 1.0);
+    }
+    w.normalised()
+}
 
-/// Coordinate ascent on MRR over a small grid, starting from `start`.
-fn fit<'m>(
-    cases: &[Case],
-    matcher_with: &dyn Fn(Weights) -> Matcher<'m>,
-    start: Weights,
-) -> Result<Weights> {
-    let mrr = |w: Weights| -> Result<f64> {
-        Ok(metrics("", &ranks_with(cases, &matcher_with(w))?, 10).mrr)
-    };
-    let mut best = start;
-    let mut best_mrr = mrr(best)?;
-    for _round in 0..3 {
-        for name in FITTED {
-            for v in [0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.6] {
-                let mut w = best;
-                w.set(name, v);
-                let fixed: f64 = ["timing", "capacity", "suitability"]
-                    .iter()
-                    .map(|n| w.get(n))
-                    .sum();
-                let free: f64 = FITTED.iter().map(|n| w.get(n)).sum();
-                if free <= 0.0 {
-                    continue;
-                }
-                for n in FITTED {
-                    w.set(n, w.get(n) / free * (1.0 - fixed));
-                }
-                let m = mrr(w)?;
-                if m > best_mrr + 1e-9 {
-                    best = w;
-                    best_mrr = m;
-                }
-            }
+/// One case's candidates with their features.
+struct Table {
+    rows: Vec<(String, [f64; NF])>,
+    gold: BTreeSet<String>,
+}
+
+/// Candidates of each case (as the matcher finds them) with their features,
+/// against `profiles`.
+fn tables(cases: &[Case], profiles: &[Member], places: &Places) -> Result<Vec<Table>> {
+    let index = MemberIndex::build(profiles)?;
+    let members: HashMap<&str, &Member> = profiles.iter().map(|p| (p.id.as_str(), p)).collect();
+    let corpus = Corpus::build(profiles.iter());
+    let mut out = Vec::with_capacity(cases.len());
+    for c in cases {
+        let n = &c.notice;
+        let facts = NoticeFacts::new(n, &corpus);
+        let cands = corpus.candidates(&index, n, &facts.buyer, CANDIDATES)?;
+        let best = cands
+            .values()
+            .copied()
+            .fold(0.0f64, f64::max)
+            .max(TEXT_FLOOR);
+        let rows = cands
+            .iter()
+            .filter_map(|(id, bm25)| {
+                let m = members.get(id.as_str())?;
+                Some((
+                    id.clone(),
+                    features(n, &facts, m, bm25 / best, *bm25, (&corpus, places)),
+                ))
+            })
+            .collect();
+        out.push(Table {
+            rows,
+            gold: c.gold.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// Rank of each gold supplier when each table is ordered by `score` (ties by id).
+fn rank_tables(tables: &[&Table], score: &dyn Fn(&[f64; NF]) -> f64) -> Vec<Option<usize>> {
+    let mut out = Vec::new();
+    for t in tables {
+        let mut s: Vec<(f64, &str)> = t
+            .rows
+            .iter()
+            .map(|(id, x)| (score(x), id.as_str()))
+            .collect();
+        s.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        for g in &t.gold {
+            out.push(s.iter().position(|(_, id)| id == g).map(|p| p + 1));
         }
     }
-    Ok(best)
+    out
 }
 
-/// Runs the evaluation with `weights` for the matcher; with `fit_weights`,
-/// first fits the weights on this split (in-sample: report them on another).
-pub fn evaluate(train: &[PathBuf], test: &[PathBuf], k: usize, weights: Weights) -> Result<Report> {
-    evaluate_with(train, test, k, weights, false)
+fn to_queries(tables: &[&Table]) -> Vec<Query> {
+    tables
+        .iter()
+        .map(|t| {
+            let (gold, other) = t
+                .rows
+                .iter()
+                .partition::<Vec<_>, _>(|r| t.gold.contains(&r.0));
+            Query {
+                gold: gold.into_iter().map(|r| r.1).collect(),
+                other: other.into_iter().map(|r| r.1).collect(),
+            }
+        })
+        .filter(|q| !q.gold.is_empty())
+        .collect()
 }
 
-pub fn evaluate_with(
-    train: &[PathBuf],
-    test: &[PathBuf],
-    k: usize,
-    weights: Weights,
-    fit_weights: bool,
-) -> Result<Report> {
-    let places = Places::builtin();
-    let train_notices = load(train, &places, false)?;
-    let train_ocids: BTreeSet<&str> = train_notices.iter().map(|n| n.ocid.as_str()).collect();
-    let (profiles, wins) = profiles(&train_notices);
-    let full = load(test, &places, false)?;
-    let stripped: HashMap<String, Notice> = load(test, &places, true)?
-        .into_iter()
-        .map(|n| (n.ocid.clone(), n))
-        .collect();
-    let known: BTreeSet<&str> = profiles.iter().map(|p| p.id.as_str()).collect();
+/// Folds of the train side's cross-fitting.
+const FOLDS: usize = 5;
+
+/// A notice's fold: a stable hash (FNV-1a) of its ocid. (Folds by day,
+/// closer to the test's "another day", left 14 training queries on the
+/// shared splits: too few to fit on.)
+fn fold_of(n: &Notice) -> usize {
+    let h = n.ocid.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    (h % FOLDS as u64) as usize
+}
+
+/// Evaluation cases: notices (not in `exclude`) whose awarded suppliers have
+/// a profile, with their awards stripped.
+fn cases_for(
+    full: &[&Notice],
+    stripped: &HashMap<String, Notice>,
+    known: &BTreeSet<&str>,
+    aliases: &Aliases,
+) -> Vec<Case> {
     let mut cases = Vec::new();
-    for n in &full {
-        if train_ocids.contains(n.ocid.as_str()) {
-            continue;
-        }
+    for n in full {
         let gold: BTreeSet<String> = n
             .awards
             .iter()
             .flat_map(|a| &a.suppliers)
-            .filter_map(|s| supplier_key(s.identifier.as_deref(), s.name.as_deref()))
+            .filter_map(|s| aliases.resolve(s.identifier.as_deref(), s.name.as_deref(), known))
             .filter(|k| known.contains(k.as_str()))
             .collect();
         if let (false, Some(s)) = (gold.is_empty(), stripped.get(&n.ocid)) {
@@ -294,6 +443,137 @@ pub fn evaluate_with(
             });
         }
     }
+    cases
+}
+
+/// Train-side queries, cross-fitted: each fold's notices (awards stripped)
+/// against profiles built from the other folds only, so no supplier is
+/// ranked on a profile that holds the very award being predicted.
+fn train_folds(paths: &[PathBuf], places: &Places) -> Result<Vec<Vec<Table>>> {
+    let full = load(paths, places, false)?;
+    let stripped: HashMap<String, Notice> = load(paths, places, true)?
+        .into_iter()
+        .map(|n| (n.ocid.clone(), n))
+        .collect();
+    let mut folds = Vec::with_capacity(FOLDS);
+    for f in 0..FOLDS {
+        let rest: Vec<Notice> = full.iter().filter(|n| fold_of(n) != f).cloned().collect();
+        let (profs, _, aliases) = profiles(&rest);
+        let known: BTreeSet<&str> = profs.iter().map(|p| p.id.as_str()).collect();
+        let held: Vec<&Notice> = full.iter().filter(|n| fold_of(n) == f).collect();
+        folds.push(tables(
+            &cases_for(&held, &stripped, &known, &aliases),
+            &profs,
+            places,
+        )?);
+    }
+    Ok(folds)
+}
+
+/// Train-side cross-validated MRR of a feature set: each fold ranked by a
+/// model fitted on the other folds.
+fn cv_mrr(folds: &[Vec<Table>], feats: &[&str], l2: f64) -> f64 {
+    let mut ranks = Vec::new();
+    for f in 0..folds.len() {
+        let train: Vec<&Table> = folds
+            .iter()
+            .enumerate()
+            .filter(|(g, _)| *g != f)
+            .flat_map(|(_, t)| t)
+            .collect();
+        let model = fit(&to_queries(&train), feats, l2);
+        let held: Vec<&Table> = folds[f].iter().collect();
+        ranks.extend(rank_tables(&held, &|x| model.raw(x)));
+    }
+    point(&ranks, 10)[3]
+}
+
+/// A fitted ranker with the record of how its features were chosen.
+pub struct Fitted {
+    pub model: Model,
+    /// The L2 penalty chosen by train-side cross-validation.
+    pub l2: f64,
+    pub queries: usize,
+    pub dropped: Vec<String>,
+    pub cv: Vec<(String, f64)>,
+}
+
+/// Fits the learned ranker on `paths`: cross-fitted queries, then backward
+/// elimination on train-side cross-validated MRR (a feature stays only if
+/// removing it lowers that MRR), then one fit on every query.
+pub fn fit_ranker(paths: &[PathBuf], places: &Places) -> Result<Fitted> {
+    Ok(select_and_fit(&train_folds(paths, places)?))
+}
+
+fn select_and_fit(folds: &[Vec<Table>]) -> Fitted {
+    let mut kept: Vec<&str> = FEATURES.to_vec();
+    let mut dropped = Vec::new();
+    // The penalty first (all features), then backward elimination with it.
+    let (l2, mut best) = L2_GRID
+        .iter()
+        .map(|&l2| (l2, cv_mrr(folds, &kept, l2)))
+        .fold((L2_GRID[0], f64::MIN), |a, b| if b.1 > a.1 { b } else { a });
+    for _round in 0..NF {
+        let trial: Option<(usize, f64)> = (0..kept.len())
+            .map(|i| {
+                let mut k = kept.clone();
+                k.remove(i);
+                (i, cv_mrr(folds, &k, l2))
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        match trial {
+            Some((i, m)) if m >= best && kept.len() > 1 => {
+                dropped.push(kept.remove(i).to_owned());
+                best = m;
+            }
+            _ => break,
+        }
+    }
+    let mut cv = vec![("kept".to_owned(), best)];
+    for i in 0..kept.len() {
+        let mut k = kept.clone();
+        let f = k.remove(i);
+        cv.push((format!("-{f}"), cv_mrr(folds, &k, l2)));
+    }
+    let all: Vec<&Table> = folds.iter().flatten().collect();
+    let queries = to_queries(&all);
+    Fitted {
+        model: fit(&queries, &kept, l2),
+        l2,
+        queries: queries.len(),
+        dropped,
+        cv,
+    }
+}
+
+/// Runs the evaluation: the current matcher with `weights`, the learned
+/// ranker fitted on the train side only, baselines and ablations.
+pub fn evaluate(train: &[PathBuf], test: &[PathBuf], k: usize, weights: Weights) -> Result<Report> {
+    let places = Places::builtin();
+    let train_notices = load(train, &places, false)?;
+    let train_ocids: BTreeSet<&str> = train_notices.iter().map(|n| n.ocid.as_str()).collect();
+    let (profiles, wins, aliases) = profiles(&train_notices);
+    let full = load(test, &places, false)?;
+    let stripped: HashMap<String, Notice> = load(test, &places, true)?
+        .into_iter()
+        .map(|n| (n.ocid.clone(), n))
+        .collect();
+    let known: BTreeSet<&str> = profiles.iter().map(|p| p.id.as_str()).collect();
+    let unseen: Vec<&Notice> = full
+        .iter()
+        .filter(|n| !train_ocids.contains(n.ocid.as_str()))
+        .collect();
+    let cases = cases_for(&unseen, &stripped, &known, &aliases);
+    let folds = train_folds(train, &places)?;
+    let fitted = select_and_fit(&folds);
+    let train_all = to_queries(&folds.iter().flatten().collect::<Vec<_>>());
+    let test_tables = tables(&cases, &profiles, &places)?;
+    let test_refs: Vec<&Table> = test_tables.iter().collect();
+    let mut methods = vec![metrics(
+        "learned",
+        &rank_tables(&test_refs, &|x| fitted.model.raw(x)),
+        k,
+    )];
     let index = MemberIndex::build(&profiles)?;
     let members: HashMap<String, Member> =
         profiles.iter().map(|p| (p.id.clone(), p.clone())).collect();
@@ -302,18 +582,66 @@ pub fn evaluate_with(
         index: &index,
         places: &places,
         weights: w,
+        ranker: None,
     };
-    let weights = if fit_weights {
-        fit(&cases, &matcher_with, weights)?
-    } else {
-        weights
-    };
-    let mut methods = vec![metrics(
+    methods.push(metrics(
         "matcher",
         &ranks_with(&cases, &matcher_with(weights))?,
         k,
-    )];
-    // Baseline: the most frequent winners, whatever the notice.
+    ));
+    methods.extend(baselines(&cases, &wins, &matcher_with, k)?);
+    // The learned ranker without each kept feature, refitted on the train side.
+    for f in &fitted.model.features {
+        let rest: Vec<&str> = fitted
+            .model
+            .features
+            .iter()
+            .map(String::as_str)
+            .filter(|g| g != f)
+            .collect();
+        let refit = fit(&train_all, &rest, fitted.l2);
+        methods.push(metrics(
+            &format!("learned:-{f}"),
+            &rank_tables(&test_refs, &|x| refit.raw(x)),
+            k,
+        ));
+    }
+    for name in Weights::NAMES {
+        if weights.get(name) == 0.0 {
+            continue;
+        }
+        let mut w = weights;
+        w.set(name, 0.0);
+        methods.push(metrics(
+            &format!("matcher:-{name}"),
+            &ranks_with(&cases, &matcher_with(w.normalised()))?,
+            k,
+        ));
+    }
+    Ok(Report {
+        k,
+        n: cases.iter().map(|c| c.gold.len()).sum(),
+        train_notices: train_notices.len(),
+        test_notices: cases.len(),
+        profiles: profiles.len(),
+        weights,
+        train_queries: fitted.queries,
+        model: fitted.model,
+        l2: fitted.l2,
+        dropped: fitted.dropped,
+        cv: fitted.cv,
+        methods,
+    })
+}
+
+/// Popularity, text only, CPV only and naive combined.
+fn baselines<'m>(
+    cases: &[Case],
+    wins: &HashMap<String, usize>,
+    matcher_with: &dyn Fn(Weights) -> Matcher<'m>,
+    k: usize,
+) -> Result<Vec<Metrics>> {
+    // The most frequent winners, whatever the notice.
     let mut popular: Vec<(&String, &usize)> = wins.iter().collect();
     popular.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
     let pop_ranks: Vec<Option<usize>> = cases
@@ -324,39 +652,13 @@ pub fn evaluate_with(
                 .map(|g| popular.iter().position(|(id, _)| *id == g).map(|p| p + 1))
         })
         .collect();
-    methods.push(metrics("baseline:popularity", &pop_ranks, k));
-    methods.push(metrics(
-        "baseline:bm25",
-        &ranks_with(&cases, &matcher_with(only("text")))?,
-        k,
-    ));
-    methods.push(metrics(
-        "baseline:cpv",
-        &ranks_with(&cases, &matcher_with(only("cpv")))?,
-        k,
-    ));
-    for name in Weights::NAMES {
-        if weights.get(name) == 0.0 {
-            continue;
-        }
-        let mut w = weights;
-        w.set(name, 0.0);
-        methods.push(metrics(
-            &format!("ablation:-{name}"),
-            &ranks_with(&cases, &matcher_with(w.normalised()))?,
-            k,
-        ));
+    let mut out = vec![metrics("baseline:popularity", &pop_ranks, k)];
+    for (name, w) in [
+        ("baseline:bm25", only("text")),
+        ("baseline:cpv", only("cpv")),
+        ("baseline:naive-combined", naive_combined()),
+    ] {
+        out.push(metrics(name, &ranks_with(cases, &matcher_with(w))?, k));
     }
-    let n = methods
-        .first()
-        .map_or(0, |_| cases.iter().map(|c| c.gold.len()).sum());
-    Ok(Report {
-        k,
-        n,
-        train_notices: train_notices.len(),
-        test_notices: cases.len(),
-        profiles: profiles.len(),
-        weights,
-        methods,
-    })
+    Ok(out)
 }

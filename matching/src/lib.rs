@@ -12,6 +12,7 @@ mod error;
 pub mod evaluate;
 pub mod links;
 pub mod members;
+pub mod ranker;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -47,6 +48,8 @@ pub struct Matcher<'a> {
     pub index: &'a MemberIndex,
     pub places: &'a Places,
     pub weights: Weights,
+    /// The learned ranking; `None` ranks by the weighted sum of components.
+    pub ranker: Option<ranker::Ranker<'a>>,
 }
 
 /// The text of a notice used as a match query.
@@ -77,6 +80,9 @@ impl Matcher<'_> {
                 None => return Ok(Vec::new()),
             },
         };
+        if let Some(r) = &self.ranker {
+            return self.match_learned(n, r, &timing_part, top);
+        }
         let candidates = self
             .index
             .candidates(&notice_text(n), &n.cpv_divisions(), CANDIDATES)?;
@@ -108,6 +114,44 @@ impl Matcher<'_> {
         Ok(scored
             .into_iter()
             .map(|(_, m, text)| self.score(n, &buyer, m, text, &timing_part, true))
+            .collect())
+    }
+
+    /// `match_notice` with the learned ranking: the score is the model's
+    /// (in (0, 1)); components and reasons are the same as without it.
+    fn match_learned(
+        &self,
+        n: &Notice,
+        r: &ranker::Ranker<'_>,
+        timing: &(f64, Option<String>),
+        top: usize,
+    ) -> Result<Vec<Match>> {
+        let facts = ranker::NoticeFacts::new(n, r.corpus);
+        let candidates = r
+            .corpus
+            .candidates(self.index, n, &facts.buyer, CANDIDATES)?;
+        let best = candidates
+            .values()
+            .copied()
+            .fold(0.0f64, f64::max)
+            .max(TEXT_FLOOR);
+        let mut scored: Vec<(f64, &Member, f64)> = candidates
+            .iter()
+            .filter_map(|(id, bm25)| {
+                let m = self.members.get(id)?;
+                let x = ranker::features(n, &facts, m, bm25 / best, *bm25, (r.corpus, self.places));
+                Some((r.model.raw(&x), m, bm25 / best))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        scored.truncate(top);
+        Ok(scored
+            .into_iter()
+            .map(|(raw, m, text)| {
+                let mut out = self.score(n, &facts.buyer, m, text, timing, true);
+                out.score = round3(1.0 / (1.0 + (-raw).exp()));
+                out
+            })
             .collect())
     }
 
@@ -157,12 +201,24 @@ impl Matcher<'_> {
                 .into_iter()
                 .flatten(),
         );
+        if let Some(bp) = n.social_value_bp().filter(|bp| *bp > 0) {
+            reasons.push(format!("social value is {} of the award", percent(bp)));
+        }
         Match {
             member_id: m.id.clone(),
             score: c.score(&self.weights),
             components: c,
             reasons,
         }
+    }
+}
+
+/// Basis points as a percentage in words: 1500 → "15%", 1250 → "12.5%".
+pub fn percent(bp: u32) -> String {
+    if bp.is_multiple_of(100) {
+        format!("{}%", bp / 100)
+    } else {
+        format!("{:.1}%", f64::from(bp) / 100.0)
     }
 }
 

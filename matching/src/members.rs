@@ -7,6 +7,7 @@ use sebroker_index::MemberIndex;
 use sebroker_model::{AwardLink, Member, Notice, Stage};
 
 use crate::error::Result;
+use crate::ranker::{Corpus, Model, Ranker};
 
 /// Matches kept per notice.
 pub const STORED_PER_NOTICE: usize = 50;
@@ -18,6 +19,12 @@ pub const STORED_MIN_SCORE: f64 = 0.2;
 pub struct MemberSet {
     pub members: HashMap<String, Member>,
     pub index: MemberIndex,
+    /// What the learned ranking's features need from the whole set (built
+    /// by `set_model`).
+    pub corpus: Corpus,
+    /// The learned ranking model (`[matching] model`); `None` ranks by the
+    /// weighted sum of components.
+    pub model: Option<Model>,
 }
 
 impl MemberSet {
@@ -40,7 +47,27 @@ impl MemberSet {
         let list: Vec<Member> = members.values().cloned().collect();
         Ok(MemberSet {
             index: MemberIndex::build(&list)?,
+            corpus: Corpus::default(),
             members,
+            model: None,
+        })
+    }
+
+    /// Sets the learned ranking model (`None`: rank by the weights); the
+    /// member statistics its features need are built only when there is one.
+    pub fn set_model(&mut self, model: Option<Model>) {
+        self.corpus = match &model {
+            Some(_) => Corpus::build(self.members.values()),
+            None => Corpus::default(),
+        };
+        self.model = model;
+    }
+
+    /// The learned ranking over this set, when a model is set.
+    pub fn ranker(&self) -> Option<Ranker<'_>> {
+        self.model.as_ref().map(|model| Ranker {
+            model,
+            corpus: &self.corpus,
         })
     }
 }

@@ -150,6 +150,40 @@ pub struct Lot {
     pub title: Option<String>,
     pub value: Option<Value>,
     pub suitability: Suitability,
+    /// How bids for the lot are judged (`awardCriteria.criteria[]`).
+    #[serde(default)]
+    pub award_criteria: Vec<Criterion>,
+    /// The lot's own CPV codes (its items'), when the notice links items to lots.
+    #[serde(default)]
+    pub cpv: Vec<String>,
+    /// The lot's own delivery places, every NUTS level, when given.
+    #[serde(default)]
+    pub nuts: Vec<String>,
+}
+
+/// One award criterion of a lot, as published.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Criterion {
+    /// `price`, `cost` or `quality`.
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    /// Its weight in basis points (1500 = 15%), when given as an exact percentage.
+    pub weight_bp: Option<u32>,
+    /// Its name or description says "social value".
+    pub social_value: bool,
+}
+
+impl Lot {
+    /// The weight of social value in this lot's award (basis points), when
+    /// some criterion is social value with a weight.
+    pub fn social_value_bp(&self) -> Option<u32> {
+        self.award_criteria
+            .iter()
+            .filter(|c| c.social_value)
+            .filter_map(|c| c.weight_bp)
+            .fold(None, |a, w| Some(a.unwrap_or(0).saturating_add(w)))
+    }
 }
 
 /// A published contact point. Kept in the store and shown on the notice's own
@@ -238,6 +272,11 @@ impl Notice {
     }
 
     /// The CPV divisions (first two digits) of the notice, deduplicated.
+    /// The largest weight of social value in any lot's award (basis points).
+    pub fn social_value_bp(&self) -> Option<u32> {
+        self.lots.iter().filter_map(Lot::social_value_bp).max()
+    }
+
     pub fn cpv_divisions(&self) -> Vec<String> {
         let mut d: Vec<String> = self
             .cpv

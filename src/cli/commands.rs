@@ -121,8 +121,12 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             test,
             k,
             fit,
+            out,
             json,
-        } => super::output::evaluation(&train, &test, k, json, fit, config.weights),
+        } => match (fit, out) {
+            (true, Some(out)) => super::output::fit_model(&train, &test, &out, json),
+            _ => super::output::evaluation(&train, &test, k, json, config.weights),
+        },
         Command::Reference {
             command: ReferenceCommand::Import { kind, file, json },
         } => reference_cmd(&config, kind, &file, json),
@@ -173,6 +177,7 @@ fn search_cmd(config: &Config, a: Box<SearchArgs>) -> anyhow::Result<u8> {
         region: a.region,
         min_value: a.min_value,
         max_value: a.max_value,
+        min_social_value: a.min_social_value,
         vcse: Some(a.vcse),
         sme: Some(a.sme),
         reserved: Some(a.reserved),

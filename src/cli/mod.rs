@@ -125,13 +125,18 @@ pub enum Command {
     Evaluate {
         #[arg(long, required = true, num_args = 1..)]
         train: Vec<PathBuf>,
-        #[arg(long, required = true, num_args = 1..)]
+        /// Held-out files (required unless --fit).
+        #[arg(long, num_args = 1..)]
         test: Vec<PathBuf>,
         #[arg(long, default_value_t = 10)]
         k: usize,
-        /// Fit the component weights on this split first (in-sample).
-        #[arg(long)]
+        /// Fit the learned ranker on every file given (train and test) and
+        /// write it to --out instead of evaluating.
+        #[arg(long, requires = "out")]
         fit: bool,
+        /// Where --fit writes the model (JSON).
+        #[arg(long)]
+        out: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -564,6 +569,9 @@ pub struct SearchArgs {
     /// Maximum value in whole pounds.
     #[arg(long)]
     pub max_value: Option<i64>,
+    /// Only notices where some lot weights social value at least this many percent.
+    #[arg(long)]
+    pub min_social_value: Option<f64>,
     /// Only notices suitable for VCSEs.
     #[arg(long)]
     pub vcse: bool,

@@ -176,32 +176,76 @@ pub fn evaluation(
     test: &[std::path::PathBuf],
     k: usize,
     json: bool,
-    fit_weights: bool,
     weights: sebroker_matching::Weights,
 ) -> anyhow::Result<u8> {
-    let report = sebroker_matching::evaluate::evaluate_with(train, test, k, weights, fit_weights)?;
+    if test.is_empty() {
+        eprintln!("error: evaluate needs --test files (or --fit --out FILE to fit a model)");
+        return Ok(sebroker_model::exit::USAGE);
+    }
+    let report = sebroker_matching::evaluate::evaluate(train, test, k, weights)?;
     if json {
         println!("{}", serde_json::to_string(&report)?);
+        return Ok(sebroker_model::exit::OK);
+    }
+    println!(
+        "{} pairs over {} test notices; {} supplier profiles from {} train notices; {} train queries",
+        report.n, report.test_notices, report.profiles, report.train_notices, report.train_queries
+    );
+    println!(
+        "{:<26} {:>6} {:>6} {:>18} {:>18} {:>18}",
+        "method",
+        "R@1",
+        "R@5",
+        format!("R@{k} [95% CI]"),
+        "MRR [95% CI]",
+        "nDCG@10 [95% CI]"
+    );
+    let ci = |v: f64, c: [f64; 2]| format!("{v:.3} [{:.2},{:.2}]", c[0], c[1]);
+    for m in &report.methods {
+        println!(
+            "{:<26} {:>6.3} {:>6.3} {:>18} {:>18} {:>18}",
+            m.name,
+            m.recall_at_1,
+            m.recall_at_5,
+            ci(m.recall_at_k, m.recall_at_k_ci),
+            ci(m.mrr, m.mrr_ci),
+            ci(m.ndcg_at_10, m.ndcg_at_10_ci)
+        );
+    }
+    println!("learned model: {}", serde_json::to_string(&report.model)?);
+    println!("L2 chosen by train-side CV: {}", report.l2);
+    println!("dropped by train-side CV: {:?}", report.dropped);
+    println!("train-side CV MRR: {:?}", report.cv);
+    Ok(sebroker_model::exit::OK)
+}
+
+/// `evaluate --fit --out FILE`: fits the learned ranker on every file given.
+pub fn fit_model(
+    train: &[std::path::PathBuf],
+    test: &[std::path::PathBuf],
+    out: &std::path::Path,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let paths: Vec<std::path::PathBuf> = train.iter().chain(test).cloned().collect();
+    let places = sebroker_connectors::places::Places::builtin();
+    let mut fitted = sebroker_matching::evaluate::fit_ranker(&paths, &places)?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    fitted.model.made_by = format!("sebroker {}", args.join(" "));
+    let text = serde_json::to_string_pretty(&fitted.model)?;
+    std::fs::write(out, format!("{text}\n"))
+        .map_err(|e| anyhow::anyhow!("writing the model to {}: {e}", out.display()))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"out": out, "queries": fitted.queries, "dropped": fitted.dropped, "cv": fitted.cv, "model": fitted.model})
+        );
     } else {
         println!(
-            "{} pairs over {} test notices; {} supplier profiles from {} train notices",
-            report.n, report.test_notices, report.profiles, report.train_notices
+            "fitted on {} queries; dropped {:?}; wrote {}",
+            fitted.queries,
+            fitted.dropped,
+            out.display()
         );
-        println!(
-            "{:<24} {:>8} {:>8} {:>8} {:>8}",
-            "method",
-            "R@1",
-            "R@5",
-            format!("R@{k}"),
-            "MRR"
-        );
-        for m in &report.methods {
-            println!(
-                "{:<24} {:>8.3} {:>8.3} {:>8.3} {:>8.3}",
-                m.name, m.recall_at_1, m.recall_at_5, m.recall_at_k, m.mrr
-            );
-        }
-        println!("weights: {}", serde_json::to_string(&report.weights)?);
     }
     Ok(sebroker_model::exit::OK)
 }

@@ -15,6 +15,7 @@
 //! - `matrix`: every route and page × every kind of caller against the
 //!   policy table, with leak checks; rate limits per address and per key
 //! - `matching`: members, matches, consortia, award links, evaluation
+//! - `criteria`: award criteria of real notices: social-value weights, the filter, the reason
 //! - `alerts`: selection, updates, digests and broker alerts in-process;
 //!   webhooks against a receiver on 127.0.0.1 (retries, signatures, dead
 //!   letters, SSRF), the `.eml` outbox, Atom feeds, a crash mid-delivery
@@ -41,6 +42,7 @@ mod browser;
 mod cli;
 mod common;
 mod crash;
+mod criteria;
 mod damaged;
 mod hostile;
 mod layout;

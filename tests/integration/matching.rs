@@ -375,7 +375,14 @@ fn evaluation_beats_every_baseline() {
                 .clone()
         };
         let ours = get("matcher");
-        for b in ["baseline:popularity", "baseline:bm25", "baseline:cpv"] {
+        let learned = get("learned");
+        let baselines = [
+            "baseline:popularity",
+            "baseline:bm25",
+            "baseline:cpv",
+            "baseline:naive-combined",
+        ];
+        for b in baselines {
             let base = get(b);
             assert!(
                 ours["mrr"].as_f64() > base["mrr"].as_f64(),
@@ -385,6 +392,188 @@ fn evaluation_beats_every_baseline() {
                 ours["recall_at_k"].as_f64() >= base["recall_at_k"].as_f64(),
                 "{test_day}: matcher {ours} vs {base}"
             );
+            // The learned ranker, fitted on the train side only, puts the
+            // winner higher on average than every baseline (its recall@10
+            // is not above BM25's on every split: see the README).
+            assert!(
+                learned["mrr"].as_f64() > base["mrr"].as_f64(),
+                "{test_day}: learned {learned} vs {base}"
+            );
         }
+        // Every method has nDCG@10 and bootstrap intervals around its point.
+        for m in methods {
+            for (v, ci) in [
+                ("recall_at_k", "recall_at_k_ci"),
+                ("mrr", "mrr_ci"),
+                ("ndcg_at_10", "ndcg_at_10_ci"),
+            ] {
+                let x = m[v].as_f64().expect("metric");
+                let lo = m[ci][0].as_f64().expect("lo");
+                let hi = m[ci][1].as_f64().expect("hi");
+                assert!(lo <= x && x <= hi && lo < hi || x == 0.0, "{m}");
+            }
+        }
+        // The model was fitted on train-side queries only, with words for features.
+        assert!(r["train_queries"].as_u64().is_some_and(|q| q >= 30), "{r}");
+        let features = r["model"]["features"].as_array().expect("features");
+        assert!(!features.is_empty() && features.len() <= 13, "{r}");
+        assert!(methods.iter().any(|m| m["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("learned:-"))));
     }
+}
+
+#[test]
+fn the_learned_ranking_keeps_the_brokers_pick_and_its_reasons() {
+    let dir = demo_dir();
+    let config = dir.path().join("learned.toml");
+    std::fs::write(&config, "[matching]\nmodel = \"shipped\"\n").expect("write");
+    let cfg = config.to_str().expect("p");
+    for (ocid, member, reason) in [
+        ("ocds-h6vhtk-d0000a", "m-0001", "85312300"), // Ward End youth work
+        ("ocds-h6vhtk-d0000b", "m-0041", "UKG39"),    // interpreting in Wolverhampton
+        ("ocds-h6vhtk-d0000c", "m-0036", "85312000"), // home from hospital in Sandwell
+        ("ocds-h6vhtk-d00013", "m-0046", "UKG36"),    // carers in Dudley
+    ] {
+        let (code, r) = run_json(
+            dir.path(),
+            &["--config", cfg, "match", ocid, "--top", "5", "--json"],
+        );
+        assert_eq!(code, 0, "{r}");
+        let top = &r["matches"][0];
+        assert_eq!(top["member_id"], member, "{ocid}: {r}");
+        assert!(
+            top["reasons"]
+                .as_array()
+                .expect("reasons")
+                .iter()
+                .any(|x| x.as_str().is_some_and(|x| x.contains(reason))),
+            "{ocid}: {top}"
+        );
+        // Components are kept on every match; scores are best first, in (0, 1).
+        let scores: Vec<f64> = r["matches"]
+            .as_array()
+            .expect("m")
+            .iter()
+            .map(|m| {
+                assert!(m["components"]["text"].as_f64().is_some(), "{m}");
+                m["score"].as_f64().expect("score")
+            })
+            .collect();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+        assert!(scores.iter().all(|s| *s > 0.0 && *s < 1.0), "{scores:?}");
+    }
+    // A model file that is not a model is refused with its name.
+    std::fs::write(
+        dir.path().join("bad.json"),
+        "{\"features\": [\"shoe size\"], \"mean\": [0], \"scale\": [1], \"weights\": [1]}",
+    )
+    .expect("write");
+    std::fs::write(
+        &config,
+        format!(
+            "[matching]\nmodel = \"{}\"\n",
+            dir.path().join("bad.json").display()
+        ),
+    )
+    .expect("write");
+    let out = run(
+        dir.path(),
+        &["--config", cfg, "match", "ocds-h6vhtk-d0000a"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("matching.model") && err.contains("shoe size"),
+        "{err}"
+    );
+}
+
+#[test]
+fn consortia_on_a_real_multi_lot_notice_give_each_member_a_lot() {
+    let Some(data) = shared_data("consortia_on_a_real_multi_lot_notice_give_each_member_a_lot")
+    else {
+        return;
+    };
+    let dir = tempdir();
+    let page = data.join("ocds/fts/backfill/2026-08-10/page-004.json");
+    let (code, _) = run_json(dir.path(), &["ingest", page.to_str().expect("p"), "--json"]);
+    assert_eq!(code, 0);
+    // Milk & Bread for University Hospitals of Morecambe Bay: lot 1 milk
+    // (£498,700.80, CPV 155…), lot 2 bread (£138,559.29, CPV 158…).
+    let ocid = "ocds-h6vhtk-06ce25";
+    let (_, n) = run_json(dir.path(), &["notice", ocid, "--json"]);
+    let lot_cpv = |i: usize| -> Vec<String> {
+        n["lots"][i]["cpv"]
+            .as_array()
+            .expect("lot cpv")
+            .iter()
+            .filter_map(|c| c.as_str().map(str::to_owned))
+            .collect()
+    };
+    assert!(lot_cpv(0).iter().any(|c| c == "15511000"), "{n}");
+    assert!(lot_cpv(1).iter().any(|c| c == "15811000"), "{n}");
+    assert!(!lot_cpv(1).iter().any(|c| c.starts_with("155")), "{n}");
+    let members = dir.path().join("m.json");
+    std::fs::write(
+        &members,
+        r#"[
+        {"id": "d-1", "name": "Bay Dairy Co-operative", "cluster": "other",
+         "description": "Milk and dairy products delivered daily", "cpv": ["15500000"],
+         "service_areas": ["UKD"], "turnover_gbp": 3000000},
+        {"id": "b-1", "name": "Morecambe Community Bakery CIC", "cluster": "other",
+         "description": "Bread and bakery products", "cpv": ["15811000"],
+         "service_areas": ["UKD"], "turnover_gbp": 100000},
+        {"id": "c-1", "name": "Bay Catering Social Enterprise", "cluster": "other",
+         "description": "Catering and food supply for hospitals", "cpv": ["15000000"],
+         "service_areas": ["UKD"], "turnover_gbp": 50000}
+    ]"#,
+    )
+    .expect("write");
+    let (code, r) = run_json(
+        dir.path(),
+        &["members", "import", members.to_str().expect("p"), "--json"],
+    );
+    assert_eq!(code, 0, "{r}");
+    let (code, r) = run_json(dir.path(), &["consortia", ocid, "--json"]);
+    assert_eq!(code, 0, "{r}");
+    let all = r["consortia"].as_array().expect("consortia");
+    assert!(!all.is_empty(), "{r}");
+    for c in all {
+        let holders: Vec<&str> = c["lots"]
+            .as_array()
+            .expect("lots")
+            .iter()
+            .filter_map(|l| l["member_id"].as_str())
+            .collect();
+        // No member that covers nothing; the lead holds a lot.
+        for m in c["members"].as_array().expect("members") {
+            assert!(holders.contains(&m.as_str().unwrap_or("")), "{c}");
+        }
+        assert!(holders.contains(&c["lead"].as_str().unwrap_or("")), "{c}");
+    }
+    let best = &all[0];
+    let holders: Vec<&str> = best["lots"]
+        .as_array()
+        .expect("lots")
+        .iter()
+        .filter_map(|l| l["member_id"].as_str())
+        .collect();
+    assert_eq!(holders, vec!["d-1", "b-1"], "{best}");
+    // The dairy holds the larger share of the work, so it leads.
+    assert_eq!(best["lead"], "d-1", "{best}");
+    assert!(
+        best["reasons"]
+            .as_array()
+            .expect("reasons")
+            .iter()
+            .any(|x| x
+                .as_str()
+                .is_some_and(|x| x.contains("lead partner: d-1 (holds lot 1, £498,700.80"))),
+        "{best}"
+    );
+    // Capacity per lot: milk is 17% of the dairy's turnover (1.0), bread
+    // 139% of the bakery's (0.4): 0.7, though combined turnover (£3.1m)
+    // is five times the whole value.
+    assert_eq!(best["coverage"]["capacity"], 0.7, "{best}");
 }

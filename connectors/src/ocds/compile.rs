@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use sebroker_model::notice::{
-    Award, Buyer, Contact, CpvCode, Lot, Notice, ReleaseRef, Stage, Suitability, Supplier, Value,
+    Award, Buyer, Contact, CpvCode, Criterion, Lot, Notice, ReleaseRef, Stage, Suitability,
+    Supplier, Value,
 };
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -240,7 +241,7 @@ impl Builder {
             self.n.places = dedup(delivery);
         }
         if !t.lots.is_empty() {
-            self.n.lots = t.lots.iter().map(lot).collect();
+            self.n.lots = t.lots.iter().map(|l| lot(l, &t.items, places)).collect();
         }
         if let Some(s) = &t.suitability {
             if let Some(f) = s.sme {
@@ -256,7 +257,6 @@ impl Builder {
                 .iter()
                 .any(|p| p.eq_ignore_ascii_case("smeVcse"));
         }
-        let _ = places;
     }
 
     fn apply_awards(&mut self, rel: &Release) {
@@ -442,9 +442,33 @@ fn tender_value(t: &r::Tender) -> Option<Value> {
     (!v.is_empty()).then_some(v)
 }
 
-fn lot(l: &r::Lot) -> Lot {
+/// A lot with its own CPV codes and places: those of the items that name it.
+fn lot(l: &r::Lot, items: &[r::Item], places: &Places) -> Lot {
+    let id = l.id.as_ref().map(|t| t.0.clone()).unwrap_or_default();
+    let own: Vec<&r::Item> = items
+        .iter()
+        .filter(|i| !id.is_empty() && i.related_lot.as_ref().is_some_and(|r| r.0 == id))
+        .collect();
+    let mut cpv = Vec::new();
+    for i in &own {
+        i.classification
+            .iter()
+            .chain(&i.additional_classifications)
+            .for_each(|c| classification(c, &mut cpv));
+    }
+    let mut nuts: Vec<String> = own
+        .iter()
+        .flat_map(|i| i.delivery_addresses.iter().chain(i.delivery_address.iter()))
+        .flat_map(address_places)
+        .filter_map(|p| places.resolve(&p))
+        .flatten()
+        .collect();
+    nuts.sort();
+    nuts.dedup();
     Lot {
-        id: l.id.as_ref().map(|t| t.0.clone()).unwrap_or_default(),
+        cpv: cpv.into_iter().map(|c| c.code).collect(),
+        nuts,
+        id,
         title: l.title.as_deref().map(clean_text).filter(|s| !s.is_empty()),
         value: l.value.as_ref().and_then(|v| value_of(v, None)),
         suitability: l
@@ -455,6 +479,37 @@ fn lot(l: &r::Lot) -> Lot {
                 vcse: s.vcse.is_some_and(|f| f.0),
             })
             .unwrap_or_default(),
+        award_criteria: l
+            .award_criteria
+            .iter()
+            .flat_map(|c| &c.0)
+            .take(MAX_CRITERIA)
+            .map(criterion)
+            .collect(),
+    }
+}
+
+/// Criteria kept per lot (real notices have 2–6).
+const MAX_CRITERIA: usize = 20;
+
+/// A criterion with its exact percentage weight, and whether it is social value.
+fn criterion(c: &r::Criterion) -> Criterion {
+    let says_social = |s: &Option<String>| {
+        s.as_deref()
+            .is_some_and(|x| x.to_lowercase().contains("social value"))
+    };
+    let weight_bp = c
+        .numbers
+        .iter()
+        .filter(|n| n.weight.as_deref() == Some("percentageExact"))
+        .find_map(|n| n.number.as_ref()?.0.trim().parse::<f64>().ok())
+        .filter(|p| p.is_finite() && (0.0..=100.0).contains(p))
+        .map(|p| (p * 100.0).round() as u32);
+    Criterion {
+        kind: c.kind.as_deref().map(clean_text).filter(|s| !s.is_empty()),
+        name: c.name.as_deref().map(clean_text).filter(|s| !s.is_empty()),
+        weight_bp,
+        social_value: says_social(&c.name) || says_social(&c.description),
     }
 }
 

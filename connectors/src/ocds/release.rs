@@ -162,6 +162,8 @@ pub struct Classification {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Item {
+    /// The lot the item belongs to (`items[].relatedLot`).
+    pub related_lot: Option<Text>,
     pub classification: Option<Classification>,
     #[serde(deserialize_with = "list")]
     pub additional_classifications: Vec<Classification>,
@@ -200,6 +202,47 @@ pub struct Lot {
     pub title: Option<String>,
     pub value: Option<Value>,
     pub suitability: Option<Suitability>,
+    pub award_criteria: Option<AwardCriteria>,
+}
+
+/// `awardCriteria`: read leniently, so an odd shape costs the criteria,
+/// never the release.
+#[derive(Debug, Default)]
+pub struct AwardCriteria(pub Vec<Criterion>);
+
+impl<'de> Deserialize<'de> for AwardCriteria {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Default, Deserialize)]
+        #[serde(default)]
+        struct Raw {
+            #[serde(deserialize_with = "list")]
+            criteria: Vec<Criterion>,
+        }
+        let raw: Box<RawValue> = Deserialize::deserialize(d)?;
+        Ok(AwardCriteria(
+            serde_json::from_str::<Raw>(raw.get())
+                .map(|r| r.criteria)
+                .unwrap_or_default(),
+        ))
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Criterion {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    #[serde(deserialize_with = "list")]
+    pub numbers: Vec<CriterionNumber>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct CriterionNumber {
+    pub number: Option<Text>,
+    pub weight: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

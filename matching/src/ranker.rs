@@ -1,0 +1,569 @@
+//! The learned ranking: explainable features of a (notice, member) pair and a
+//! pairwise logistic regression over them (fitted by `sebroker evaluate`).
+//!
+//! Every feature is a number a broker can read back as a sentence (the
+//! matcher's components plus a few facts about the member's past awards), so
+//! the learned score stays explainable: it is a weighted sum of them.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use sebroker_connectors::cpv;
+use sebroker_connectors::places::Places;
+use sebroker_index::{Member, MemberIndex, Notice};
+
+use crate::components;
+use crate::links::normalise_name;
+
+/// The features, in the order of a feature vector.
+pub const FEATURES: [&str; 13] = [
+    "text",
+    "bm25",
+    "words",
+    "cpv",
+    "cpv_idf",
+    "geography",
+    "relationship",
+    "buyer_kind",
+    "value_fit",
+    "wins",
+    "title_overlap",
+    "capacity",
+    "suitability",
+];
+/// Number of features.
+pub const NF: usize = FEATURES.len();
+
+/// What features need from the whole member set: how many members carry each
+/// CPV prefix (for its rarity).
+#[derive(Debug, Default)]
+pub struct Corpus {
+    df: HashMap<String, u32>,
+    n: u32,
+    /// Each member's description words (its own and its past work's).
+    words: HashMap<String, HashSet<String>>,
+    word_df: HashMap<String, u32>,
+    /// Members by the normalised names of the buyers they have worked for,
+    /// most awards from that buyer first.
+    by_buyer: HashMap<String, Vec<(usize, String)>>,
+}
+
+/// Meaningful words of a text: lower case, at least 3 letters, no stop words.
+fn words(s: &str) -> HashSet<String> {
+    const STOP: &[&str] = &[
+        "the",
+        "and",
+        "for",
+        "with",
+        "this",
+        "that",
+        "from",
+        "are",
+        "will",
+        "services",
+        "service",
+        "contract",
+        "provision",
+        "lot",
+        "which",
+        "have",
+        "has",
+        "been",
+        "all",
+        "any",
+        "not",
+        "its",
+        "their",
+        "our",
+        "you",
+        "your",
+        "may",
+        "also",
+        "within",
+    ];
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() >= 3)
+        .map(str::to_lowercase)
+        .filter(|w| !STOP.contains(&w.as_str()))
+        .collect()
+}
+
+/// The prefixes of a code's significant digits: division, group, class,
+/// category… down to the code itself.
+fn prefixes(code: &str) -> impl Iterator<Item = &str> {
+    let sig = cpv::significant(code);
+    (2..=sig.len().min(8)).filter_map(move |l| sig.get(..l))
+}
+
+impl Corpus {
+    pub fn build<'a>(members: impl Iterator<Item = &'a Member>) -> Corpus {
+        let mut c = Corpus::default();
+        for m in members {
+            c.n = c.n.saturating_add(1);
+            let set: HashSet<&str> = m.all_cpv().into_iter().flat_map(prefixes).collect();
+            for p in set {
+                *c.df.entry(p.to_owned()).or_default() += 1;
+            }
+            let w = words(&format!("{}\n{}", m.description, m.keywords.join(" ")));
+            for x in &w {
+                *c.word_df.entry(x.clone()).or_default() += 1;
+            }
+            c.words.insert(m.id.clone(), w);
+            let mut buyers: HashMap<String, usize> = HashMap::new();
+            for b in m
+                .track_record
+                .iter()
+                .filter_map(|t| t.buyer.as_deref().map(normalise_name))
+                .filter(|b| !b.is_empty())
+            {
+                *buyers.entry(b).or_default() += 1;
+            }
+            for (b, count) in buyers {
+                c.by_buyer.entry(b).or_default().push((count, m.id.clone()));
+            }
+        }
+        for list in c.by_buyer.values_mut() {
+            list.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        }
+        c
+    }
+
+    /// Candidates for a notice: the best text matches and members sharing
+    /// its CPV codes (deepest and rarest first, as BM25 on code prefixes
+    /// ranks them), plus every member that has worked for its buyer.
+    /// Member id → raw BM25 of the text (0 when found otherwise).
+    pub fn candidates(
+        &self,
+        index: &MemberIndex,
+        n: &Notice,
+        buyer: &str,
+        limit: usize,
+    ) -> Result<HashMap<String, f64>, sebroker_index::IndexError> {
+        let mut codes: Vec<String> = n
+            .cpv
+            .iter()
+            .flat_map(|c| prefixes(&c.code))
+            .map(str::to_owned)
+            .collect();
+        codes.sort();
+        codes.dedup();
+        let mut out = index.candidates(&crate::notice_text(n), &codes, limit)?;
+        // Bounded: a big buyer may have worked with thousands of members.
+        if let Some(ids) = self.by_buyer.get(buyer) {
+            for (_, id) in ids.iter().take(limit) {
+                out.entry(id.clone()).or_insert(0.0);
+            }
+        }
+        Ok(out)
+    }
+
+    fn word_idf(&self, w: &str) -> f64 {
+        let df = self.word_df.get(w).copied().unwrap_or(0);
+        ((f64::from(self.n) + 1.0) / (f64::from(df) + 1.0)).ln()
+    }
+
+    /// Inverse document frequency of a CPV prefix among members.
+    fn idf(&self, p: &str) -> f64 {
+        let df = self.df.get(p).copied().unwrap_or(0);
+        ((f64::from(self.n) + 1.0) / (f64::from(df) + 1.0)).ln()
+    }
+}
+
+/// The kind of a buyer from its name: repeat business with the same kind of
+/// buyer (councils, NHS bodies…) is a signal even when the buyer is new.
+pub fn buyer_kind(name: &str) -> Option<&'static str> {
+    let n = name.to_lowercase();
+    let has = |ws: &[&str]| ws.iter().any(|w| n.contains(w));
+    if has(&["nhs", "hospital", "health", "integrated care", "ambulance"]) {
+        Some("nhs")
+    } else if has(&["university", "college"]) {
+        Some("higher education")
+    } else if has(&["school", "academy", "academies", "education trust"]) {
+        Some("schools")
+    } else if has(&["housing", "homes"]) {
+        Some("housing")
+    } else if has(&["police", "fire", "constabulary"]) {
+        Some("emergency services")
+    } else if has(&["council", "borough", "county", "city of", "district"]) {
+        Some("council")
+    } else if has(&[
+        "ministry",
+        "department",
+        "agency",
+        "hm ",
+        "office",
+        "authority",
+    ]) {
+        Some("public body")
+    } else {
+        None
+    }
+}
+
+/// Words of a title that carry meaning (lower case, longer than 3 letters).
+fn title_words(s: &str) -> HashSet<String> {
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 3)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// What is computed once per notice.
+pub struct NoticeFacts {
+    pub buyer: String,
+    kind: Option<&'static str>,
+    prefixes: Vec<(String, f64)>,
+    idf_total: f64,
+    value: Option<i64>,
+    title: HashSet<String>,
+    words: Vec<(String, f64)>,
+    words_total: f64,
+}
+
+impl NoticeFacts {
+    pub fn new(n: &Notice, corpus: &Corpus) -> NoticeFacts {
+        let set: HashSet<&str> = n.cpv.iter().flat_map(|c| prefixes(&c.code)).collect();
+        let prefixes: Vec<(String, f64)> = set
+            .into_iter()
+            .map(|p| (p.to_owned(), corpus.idf(p)))
+            .collect();
+        let words: Vec<(String, f64)> = words(&n.description)
+            .into_iter()
+            .map(|w| {
+                let idf = corpus.word_idf(&w);
+                (w, idf)
+            })
+            .collect();
+        let lot_max = n
+            .lots
+            .iter()
+            .filter_map(|l| l.value.as_ref()?.headline_pence())
+            .max();
+        NoticeFacts {
+            buyer: n
+                .buyer
+                .name
+                .as_deref()
+                .map(normalise_name)
+                .unwrap_or_default(),
+            kind: n.buyer.name.as_deref().and_then(buyer_kind),
+            idf_total: prefixes.iter().map(|p| p.1).sum(),
+            prefixes,
+            value: n.value.headline_pence().or(lot_max).filter(|v| *v > 0),
+            title: title_words(&n.title),
+            words_total: words.iter().map(|w| w.1).sum(),
+            words,
+        }
+    }
+}
+
+/// CPV overlap with all of the member's past work, each shared prefix
+/// weighted by its rarity, relative to the notice's own total.
+fn cpv_idf(f: &NoticeFacts, m: &Member) -> f64 {
+    if f.idf_total <= 0.0 {
+        return 0.0;
+    }
+    let set: HashSet<&str> = m.all_cpv().into_iter().flat_map(prefixes).collect();
+    let shared: f64 = f
+        .prefixes
+        .iter()
+        .filter(|(p, _)| set.contains(p.as_str()))
+        .map(|p| p.1)
+        .sum();
+    shared / f.idf_total
+}
+
+/// The notice description's words found in the member's descriptions,
+/// each weighted by its rarity among members, relative to the notice's total.
+fn word_overlap(f: &NoticeFacts, m: &Member, corpus: &Corpus) -> f64 {
+    let Some(mw) = corpus.words.get(&m.id) else {
+        return 0.0;
+    };
+    if f.words_total <= 0.0 {
+        return 0.0;
+    }
+    let shared: f64 = f
+        .words
+        .iter()
+        .filter(|(w, _)| mw.contains(w))
+        .map(|w| w.1)
+        .sum();
+    shared / f.words_total
+}
+
+/// Share of past awards won from buyers of the notice buyer's kind.
+fn same_kind(f: &NoticeFacts, m: &Member) -> f64 {
+    let (Some(kind), false) = (f.kind, m.track_record.is_empty()) else {
+        return 0.0;
+    };
+    let same = m
+        .track_record
+        .iter()
+        .filter(|t| t.buyer.as_deref().and_then(buyer_kind) == Some(kind))
+        .count();
+    same as f64 / m.track_record.len() as f64
+}
+
+/// How close the notice's value is to the member's own past award values
+/// (1 = the same order of magnitude as its median award; 0 = unknown).
+fn value_fit(f: &NoticeFacts, m: &Member) -> f64 {
+    let Some(v) = f.value else { return 0.0 };
+    let mut past: Vec<f64> = m
+        .track_record
+        .iter()
+        .filter_map(|t| t.value_pence.filter(|p| *p > 0))
+        .map(|p| (p as f64).ln())
+        .collect();
+    if past.is_empty() {
+        return 0.0;
+    }
+    past.sort_by(f64::total_cmp);
+    let median = past[past.len() / 2];
+    (-((v as f64).ln() - median).abs() / 3.0).exp()
+}
+
+/// Best share of the notice title's words found in one past award title.
+fn title_overlap(f: &NoticeFacts, m: &Member) -> f64 {
+    if f.title.is_empty() {
+        return 0.0;
+    }
+    m.track_record
+        .iter()
+        .map(|t| {
+            let w = title_words(&t.title);
+            f.title.iter().filter(|x| w.contains(*x)).count() as f64 / f.title.len() as f64
+        })
+        .fold(0.0, f64::max)
+}
+
+/// The feature vector of a (notice, member) pair; `text` is the normalised
+/// BM25 relevance and `bm25` the raw score.
+pub fn features(
+    n: &Notice,
+    f: &NoticeFacts,
+    m: &Member,
+    text: f64,
+    bm25: f64,
+    ctx: (&Corpus, &Places),
+) -> [f64; NF] {
+    let (corpus, places) = ctx;
+    [
+        text.clamp(0.0, 1.0),
+        (1.0 + bm25.max(0.0)).ln(),
+        word_overlap(f, m, corpus),
+        components::cpv_score(n, m, false).0,
+        cpv_idf(f, m),
+        components::geography(&n.nuts, m, places, false).0,
+        components::relationship(&f.buyer, m, false).0,
+        same_kind(f, m),
+        value_fit(f, m),
+        (1.0 + m.track_record.len() as f64).ln(),
+        title_overlap(f, m),
+        components::capacity(n, m, false).0,
+        components::suitability(n, m).0,
+    ]
+}
+
+/// A model with the member statistics its features need.
+#[derive(Clone, Copy)]
+pub struct Ranker<'a> {
+    pub model: &'a Model,
+    pub corpus: &'a Corpus,
+}
+
+/// A fitted linear ranking model over named features (standardised).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    /// How the model was made (the command line), for the record.
+    #[serde(default)]
+    pub made_by: String,
+    pub features: Vec<String>,
+    pub mean: Vec<f64>,
+    pub scale: Vec<f64>,
+    pub weights: Vec<f64>,
+}
+
+/// The model shipped with sebroker (see `made_by` inside for its command).
+pub const SHIPPED: &str = include_str!("../model.json");
+
+impl Model {
+    /// The shipped model.
+    pub fn shipped() -> Result<Model, String> {
+        Model::parse(SHIPPED).map_err(|e| format!("matching/model.json: {e}"))
+    }
+
+    /// Parses and checks a model file's text.
+    pub fn parse(text: &str) -> Result<Model, String> {
+        let m: Model = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let k = m.features.len();
+        if m.mean.len() != k || m.scale.len() != k || m.weights.len() != k {
+            return Err(format!(
+                "features, mean, scale and weights must have the same length ({k})"
+            ));
+        }
+        if let Some(bad) = m.features.iter().find(|f| !FEATURES.contains(&f.as_str())) {
+            return Err(format!("unknown feature {bad:?} (known: {FEATURES:?})"));
+        }
+        if m.scale.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err("every scale must be a positive number".into());
+        }
+        Ok(m)
+    }
+
+    /// The raw ranking score of a feature vector (higher is better).
+    pub fn raw(&self, x: &[f64; NF]) -> f64 {
+        self.features
+            .iter()
+            .zip(self.mean.iter().zip(&self.scale))
+            .zip(&self.weights)
+            .map(|((name, (mu, s)), w)| {
+                let i = FEATURES.iter().position(|f| f == name).unwrap_or(0);
+                w * (x[i] - mu) / s
+            })
+            .sum()
+    }
+
+    /// The score shown to people, in (0, 1): the logistic of the raw score.
+    pub fn score(&self, x: &[f64; NF]) -> f64 {
+        1.0 / (1.0 + (-self.raw(x)).exp())
+    }
+}
+
+/// One training query: the gold candidates' and the other candidates' features.
+pub struct Query {
+    pub gold: Vec<[f64; NF]>,
+    pub other: Vec<[f64; NF]>,
+}
+
+/// L2 penalties tried by the fit's cross-validation (`evaluate`): the
+/// penalty keeps weights small where the data says little.
+pub const L2_GRID: [f64; 4] = [0.001, 0.01, 0.1, 1.0];
+/// Gradient steps of the fit (full batch; the problem is convex).
+const STEPS: usize = 400;
+
+/// Fits a pairwise logistic regression on `queries` using only the features
+/// in `use_features`: every (gold, other) pair of a query should rank gold
+/// first; each query weighs the same.
+pub fn fit(queries: &[Query], use_features: &[&str], l2: f64) -> Model {
+    let idx: Vec<usize> = use_features
+        .iter()
+        .filter_map(|f| FEATURES.iter().position(|g| g == f))
+        .collect();
+    let rows = queries.iter().flat_map(|q| q.gold.iter().chain(&q.other));
+    let (mean, scale) = standardise(rows, &idx);
+    let z = |x: &[f64; NF]| -> Vec<f64> {
+        idx.iter()
+            .enumerate()
+            .map(|(j, &i)| (x[i] - mean[j]) / scale[j])
+            .collect()
+    };
+    // Pair differences, each weighted 1 / (pairs in its query).
+    let mut diffs: Vec<(Vec<f64>, f64)> = Vec::new();
+    for q in queries {
+        let pairs = (q.gold.len() * q.other.len()).max(1) as f64;
+        for g in &q.gold {
+            let zg = z(g);
+            for o in &q.other {
+                let d: Vec<f64> = zg.iter().zip(z(o)).map(|(a, b)| a - b).collect();
+                diffs.push((d, 1.0 / pairs));
+            }
+        }
+    }
+    let total: f64 = diffs.iter().map(|d| d.1).sum::<f64>().max(1e-12);
+    let mut w = vec![0.0; idx.len()];
+    for _ in 0..STEPS {
+        let mut grad: Vec<f64> = w.iter().map(|wi| 2.0 * l2 * wi).collect();
+        for (d, weight) in &diffs {
+            let s: f64 = d.iter().zip(&w).map(|(a, b)| a * b).sum();
+            // d/dw of log(1 + exp(-s)) = -d * sigmoid(-s)
+            let g = -1.0 / (1.0 + s.exp()) * weight / total;
+            for (gi, di) in grad.iter_mut().zip(d) {
+                *gi += g * di;
+            }
+        }
+        for (wi, gi) in w.iter_mut().zip(&grad) {
+            *wi -= 1.0 * gi;
+        }
+    }
+    Model {
+        made_by: String::new(),
+        features: idx.iter().map(|&i| FEATURES[i].to_owned()).collect(),
+        mean,
+        scale,
+        weights: w.iter().map(|x| (x * 1e4).round() / 1e4).collect(),
+    }
+}
+
+/// Mean and standard deviation of each chosen feature (scale 1 when constant).
+fn standardise<'a>(
+    rows: impl Iterator<Item = &'a [f64; NF]> + Clone,
+    idx: &[usize],
+) -> (Vec<f64>, Vec<f64>) {
+    let count = rows.clone().count().max(1) as f64;
+    let mean: Vec<f64> = idx
+        .iter()
+        .map(|&i| rows.clone().map(|r| r[i]).sum::<f64>() / count)
+        .collect();
+    let scale: Vec<f64> = idx
+        .iter()
+        .zip(&mean)
+        .map(|(&i, mu)| {
+            let var = rows.clone().map(|r| (r[i] - mu).powi(2)).sum::<f64>() / count;
+            if var > 1e-12 {
+                var.sqrt()
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    (mean, scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fit_learns_which_feature_separates_gold() {
+        // Gold has a high cpv_idf and random text; others the reverse noise.
+        let mut queries = Vec::new();
+        for q in 0..20 {
+            let mut gold = [0.0; NF];
+            gold[4] = 0.9;
+            gold[0] = (q % 3) as f64 / 3.0;
+            let other: Vec<[f64; NF]> = (0..10)
+                .map(|i| {
+                    let mut o = [0.0; NF];
+                    o[4] = 0.1 + (i % 4) as f64 / 10.0;
+                    o[0] = ((q + i) % 3) as f64 / 3.0;
+                    o
+                })
+                .collect();
+            queries.push(Query {
+                gold: vec![gold],
+                other,
+            });
+        }
+        let m = fit(&queries, &["text", "cpv_idf"], 0.01);
+        assert_eq!(m.features, vec!["text", "cpv_idf"]);
+        assert!(m.weights[1] > 0.5, "{m:?}");
+        assert!(m.weights[1] > m.weights[0].abs() * 3.0, "{m:?}");
+        let mut g = [0.0; NF];
+        g[4] = 0.9;
+        let mut o = [0.0; NF];
+        o[4] = 0.2;
+        assert!(m.raw(&g) > m.raw(&o));
+        let text = serde_json::to_string(&m).expect("json");
+        assert_eq!(Model::parse(&text).expect("parse"), m);
+    }
+
+    #[test]
+    fn buyer_kinds_are_read_from_names() {
+        assert_eq!(buyer_kind("Walsall Council"), Some("council"));
+        assert_eq!(buyer_kind("NHS Black Country ICB"), Some("nhs"));
+        assert_eq!(buyer_kind("University of Leeds"), Some("higher education"));
+        assert_eq!(buyer_kind("Acme Widgets"), None);
+    }
+}
