@@ -165,7 +165,7 @@ fn operation(r: &Route, op: &Op) -> utoipa::openapi::path::Operation {
                 .parameter_in(ParameterIn::Header)
                 .required(Required::True)
                 .description(Some("1 to 200 bytes of unique text; the same key when retrying."))
-                .schema(Some(schema(json!({"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"}))))
+                .schema(Some(schema(json!({"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]([ -~]{0,198}[!-~])?$"}))))
                 .example(Some(json!("2026-12-01-case-1"))),
         );
     }
