@@ -62,6 +62,9 @@ pub struct AlertsConfig {
     pub broker_few_matches: usize,
     /// Cases whose deadline falls within this many days.
     pub case_deadline_days: i64,
+    /// false: nothing is sent (deliveries stay queued, webhook names are
+    /// not resolved): for test servers that must not reach out.
+    pub deliver: bool,
 }
 
 impl Default for AlertsConfig {
@@ -95,6 +98,7 @@ impl Default for AlertsConfig {
             broker_high_value_gbp: 100_000,
             broker_few_matches: 3,
             case_deadline_days: 7,
+            deliver: true,
         }
     }
 }

@@ -57,6 +57,12 @@ pub fn spawn(app: Arc<dyn Host>) -> Vec<tokio::task::JoinHandle<()>> {
             }
         })
     };
+    if !app.config().deliver {
+        // `[alerts] deliver = false`: alerts are selected and queued, and
+        // nothing leaves the machine.
+        tracing::warn!("alert deliveries are off ([alerts] deliver = false)");
+        return vec![selector];
+    }
     let deliverer = tokio::spawn(async move {
         loop {
             if let Err(e) = deliver_due(app.clone()).await {

@@ -47,7 +47,7 @@ impl std::fmt::Debug for AlertSettings {
 
 /// `PUT /api/v1/members/{id}/alert-settings`: every field optional; absent
 /// fields keep their value, `null` clears email and webhook.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsInput {
     pub frequency: Option<String>,

@@ -76,10 +76,11 @@ impl OpportunityType {
 }
 
 /// One field as given: text (CSV, JSON strings), a number, a boolean or a list.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum FieldValue {
     Bool(bool),
+    #[schema(value_type = f64)]
     Number(serde_json::Number),
     Text(String),
     List(Vec<String>),
@@ -109,7 +110,7 @@ impl FieldValue {
 }
 
 /// One opportunity as entered (a CSV row or a JSON object), before checking.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpportunityInput {
     pub anchor: Option<FieldValue>,

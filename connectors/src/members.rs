@@ -17,7 +17,7 @@ pub const DEFAULT_CLUSTERS: &[&str] =
 pub const LEGAL_FORMS: &[&str] = &["charity", "cic", "cio", "cbs", "co-op", "clg", "other"];
 
 /// A member as written in an import file. Unknown fields are errors.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberInput {
     pub id: String,
@@ -58,7 +58,7 @@ pub struct MemberInput {
 }
 
 /// The contact of a member as written in an import file.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactInput {
     #[serde(default)]
@@ -69,7 +69,7 @@ pub struct ContactInput {
     pub phone: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentifiersInput {
     pub companies_house: Option<String>,
@@ -77,7 +77,7 @@ pub struct IdentifiersInput {
     pub ppon: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrackRecordInput {
     pub title: String,

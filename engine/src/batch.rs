@@ -44,6 +44,30 @@ pub struct IngestError {
 }
 
 impl IngestReport {
+    /// Adds this batch's counts to the process's ingest counters
+    /// (`/metrics`); the writer calls it once per written batch.
+    pub(crate) fn record_metrics(&self) {
+        let c = |name: &'static str, n: u64| metrics::counter!(name).increment(n);
+        c("sebroker_ingest_releases_read_total", self.releases_read);
+        c("sebroker_ingest_releases_new_total", self.releases_new);
+        c(
+            "sebroker_ingest_releases_duplicate_total",
+            self.releases_duplicate,
+        );
+        c(
+            "sebroker_ingest_releases_invalid_total",
+            self.releases_invalid + self.releases_skipped + self.releases_without_ocid,
+        );
+        c(
+            "sebroker_ingest_notices_created_total",
+            self.notices_created,
+        );
+        c(
+            "sebroker_ingest_notices_updated_total",
+            self.notices_updated,
+        );
+    }
+
     /// Adds the counts and errors of another run (one file of many).
     pub fn add(&mut self, o: IngestReport) {
         self.files += o.files;

@@ -26,6 +26,8 @@
 //!
 //! | `public_url` | `SEBROKER_PUBLIC_URL` | `--public-url` | `http://<addr>`: the base of links in alerts and feeds |
 //! | `[alerts]` | — | — | see docs/alerts.md: `default_threshold` 0.6, `default_frequency` daily, `digest_time` "08:00" (UK time), `digest_weekday` "monday", `max_items` 25, `webhook_allow` [], `webhook_timeout_ms` 10000, `webhook_connect_timeout_ms` 5000, `max_attempts` 8, `backoff_base_ms` 30000, `backoff_max_ms` 3600000, `concurrency` 8, `email_from`, `outbox_dir` (`<data_dir>/outbox`), `smtp_timeout_ms` 30000, `broker_*` |
+//! | `[server]` `metrics_token` | `SEBROKER_METRICS_TOKEN` | — (a secret) | none: `/metrics` takes an admin key only |
+//! | `alerts.deliver` | — | — | `true`; `false` sends nothing (deliveries stay queued, webhook names are not resolved) |
 //! | `alerts.smtp_url` | `SEBROKER_SMTP_URL` | — (a secret) | none: emails go to the outbox as `.eml` files |
 //!
 //! See docs/connectors.md for the sources and what each setting does, and
@@ -66,7 +68,16 @@ pub struct FileConfig {
     pub public_url: Option<String>,
     pub alerts: Option<AlertsConfig>,
     pub ledger: Option<LedgerFileConfig>,
+    pub server: Option<ServerFileConfig>,
     pub matching: Option<MatchingFileConfig>,
+}
+
+/// `[server]`: HTTP settings that are not flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerFileConfig {
+    /// A bearer token that reads `/metrics` (and nothing else).
+    pub metrics_token: Option<Secret>,
 }
 
 /// `[matching]`: the learned ranking model.
@@ -285,6 +296,8 @@ pub struct Config {
     pub auth_attempts_per_minute: u32,
     /// Live sources, their schedule and the admin token.
     pub sync: SyncConfig,
+    /// The bearer token that reads `/metrics` besides admin keys.
+    pub metrics_token: Option<Secret>,
 }
 
 /// Flag-or-environment values (clap reads `SEBROKER_*`); the file fills
@@ -347,6 +360,7 @@ impl Config {
             rate_limit_per_minute: 600,
             auth_attempts_per_minute: DEFAULT_AUTH_ATTEMPTS_PER_MINUTE,
             sync: SyncConfig::resolve(&file, SyncFlags::default())?,
+            metrics_token: None,
         })
     }
 
@@ -466,7 +480,17 @@ impl Config {
                 "auth_attempts_per_minute: must be at least 1".into(),
             ));
         }
+        let metrics_token = env("SEBROKER_METRICS_TOKEN")
+            .map(Secret)
+            .or_else(|| file.server.as_ref().and_then(|s| s.metrics_token.clone()))
+            .filter(|s| !s.0.trim().is_empty());
+        if metrics_token.as_ref().is_some_and(|t| t.0.len() < 16) {
+            return Err(Error::Config(
+                "metrics_token: use at least 16 characters".into(),
+            ));
+        }
         Ok(Config {
+            metrics_token,
             sync,
             auth_attempts_per_minute,
             data_dir,

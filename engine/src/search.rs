@@ -13,29 +13,50 @@ use crate::Engine;
 
 /// Search parameters as users give them. Lists are comma-separated; money is
 /// whole pounds; dates are RFC 3339 or `YYYY-MM-DD`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, default)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
+    /// Words to find in titles, descriptions and buyers.
     pub q: Option<String>,
+    /// Comma-separated: pipeline, planned, open, closed, awarded, cancelled, unknown.
     pub status: Option<String>,
+    /// Comma-separated CPV codes or prefixes (`85`, `85300000`).
     pub cpv: Option<String>,
+    /// Comma-separated NUTS codes, place names or postcodes.
     pub region: Option<String>,
+    /// Whole pounds, zero or more.
+    #[param(minimum = 0)]
     pub min_value: Option<i64>,
+    /// Whole pounds, zero or more.
+    #[param(minimum = 0)]
     pub max_value: Option<i64>,
     /// Some lot weights social value at least this many percent.
+    #[param(minimum = 0, maximum = 100)]
     pub min_social_value: Option<f64>,
     pub vcse: Option<bool>,
     pub sme: Option<bool>,
+    /// Reserved for SMEs and VCSEs.
     pub reserved: Option<bool>,
+    /// Comma-separated sources (`fts`, `cf`, `anchor:<slug>`, `ocds:<name>`).
     pub source: Option<String>,
+    /// Comma-separated notice types (`UK4`…).
     #[serde(rename = "type")]
     pub notice_type: Option<String>,
     pub buyer: Option<String>,
+    /// RFC 3339 or `YYYY-MM-DD`.
     pub deadline_from: Option<String>,
+    /// RFC 3339 or `YYYY-MM-DD`.
     pub deadline_to: Option<String>,
+    /// relevance (default), deadline, published, value.
     pub sort: Option<String>,
+    /// RFC 3339 or `YYYY-MM-DD`: the clock open and closed are judged by.
     pub now: Option<String>,
+    /// 1 to 1000 (default 10).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    /// 0 to 9000 on the API (so that any `limit` fits in the window).
+    #[param(minimum = 0, maximum = 9000)]
     pub offset: Option<usize>,
     pub facets: Option<bool>,
     pub snippets: Option<bool>,

@@ -58,7 +58,34 @@ pub async fn run_once(
     now: OffsetDateTime,
     events: &(dyn Fn(&SyncEvent) + Send + Sync),
 ) -> Result<SyncReport, SyncError> {
-    sync::run(spec, settings, range, now, Arc::new(AppTarget(app)), events).await
+    let result = sync::run(spec, settings, range, now, Arc::new(AppTarget(app)), events).await;
+    record_run(&spec.name, &result);
+    result
+}
+
+/// Counts a run for `/metrics`: per source, runs by outcome, failures,
+/// pages, waits for rate limits, and when it last succeeded.
+fn record_run(source: &str, result: &Result<SyncReport, SyncError>) {
+    let src = source.to_owned();
+    let outcome = match result {
+        Ok(r) => r.outcome(),
+        Err(_) => "failed",
+    };
+    metrics::counter!("sebroker_sync_runs_total", "source" => src.clone(), "outcome" => outcome)
+        .increment(1);
+    if outcome == "failed" {
+        metrics::counter!("sebroker_sync_failures_total", "source" => src.clone()).increment(1);
+    }
+    if let Ok(r) = result {
+        metrics::counter!("sebroker_sync_pages_total", "source" => src.clone()).increment(r.pages);
+        metrics::counter!("sebroker_sync_rate_limit_waits_total", "source" => src.clone())
+            .increment(r.rate_limit_waits);
+        if outcome == "ok" {
+            let now = OffsetDateTime::now_utc().unix_timestamp() as f64;
+            metrics::gauge!("sebroker_sync_last_success_timestamp_seconds", "source" => src)
+                .set(now);
+        }
+    }
 }
 
 pub use crate::board::{Board, SourceStatus};

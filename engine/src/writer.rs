@@ -202,6 +202,9 @@ impl Writer {
                 &job.opts,
             );
             drop(places);
+            if let Ok(report) = &r {
+                report.record_metrics();
+            }
             if let (Ok(_), Some(h)) = (&r, &hook) {
                 if let Err(e) = h(&job.name) {
                     aborted.get_or_insert_with(|| e.to_string());

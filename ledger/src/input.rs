@@ -26,7 +26,7 @@ fn member_exists(store: &dyn NoticeStore, id: &str) -> Result<()> {
 }
 
 /// `POST /api/v1/cases`: open a case on a notice for a member or consortium.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseInput {
     pub ocid: String,
@@ -89,7 +89,7 @@ impl CaseInput {
 }
 
 /// `POST /api/v1/cases/{id}/events`: a step of a case.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseEventInput {
     /// introduced, interested, bid_submitted, won, lost, withdrawn, or void.
@@ -189,7 +189,7 @@ impl CaseEventInput {
 }
 
 /// `POST /api/v1/referrals`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReferralInput {
     pub member_id: String,
@@ -223,7 +223,7 @@ impl ReferralInput {
 
 /// `POST /api/v1/members/{id}/returns`: the figures, plus optional notes
 /// and date.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnInput {
     pub year: i32,

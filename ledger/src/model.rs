@@ -63,7 +63,19 @@ impl CaseStatus {
 }
 
 /// The two referral programmes the funder counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Programme {
     /// Social Economy Growth Accelerator.
@@ -82,7 +94,7 @@ impl Programme {
 }
 
 /// One consortium member's share of a win, in basis points (10000 = 100%).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Share {
     pub member_id: String,

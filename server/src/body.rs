@@ -98,6 +98,66 @@ fn count_element(stack: &mut [(bool, usize)], pos: usize) -> Result<(), Exceeded
     Ok(())
 }
 
+/// The text with every number written as a whole number with a zero
+/// fraction (`12.0`, `-3.00`) written without it (`12`, `-3`). JSON has
+/// one number type and JSON Schema counts `12.0` as an integer, but serde
+/// refuses it for an integer field; the rewrite is textual, so no value
+/// changes (a fraction that is not all zeros, or an exponent, is kept and
+/// refused as before).
+pub fn whole_numbers(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'"' {
+            let end = scan::string_end(bytes, i).unwrap_or(bytes.len());
+            if let Some(o) = out.as_mut() {
+                o.extend_from_slice(&bytes[i..end]);
+            }
+            i = end;
+            continue;
+        }
+        if c == b'-' || c.is_ascii_digit() {
+            let start = i;
+            while i < bytes.len()
+                && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+            {
+                i += 1;
+            }
+            let token = &bytes[start..i];
+            let keep = match token.iter().position(|&b| b == b'.') {
+                Some(dot)
+                    if dot > 0
+                        && token[..dot]
+                            .iter()
+                            .enumerate()
+                            .all(|(k, b)| b.is_ascii_digit() || (k == 0 && *b == b'-'))
+                        && token[..dot].iter().any(u8::is_ascii_digit)
+                        && token.len() > dot + 1
+                        && token[dot + 1..].iter().all(|&b| b == b'0') =>
+                {
+                    let o = out.get_or_insert_with(|| bytes[..start].to_vec());
+                    o.extend_from_slice(&token[..dot]);
+                    None
+                }
+                _ => Some(token),
+            };
+            if let (Some(t), Some(o)) = (keep, out.as_mut()) {
+                o.extend_from_slice(t);
+            }
+            continue;
+        }
+        if let Some(o) = out.as_mut() {
+            o.push(c);
+        }
+        i += 1;
+    }
+    match out {
+        Some(o) => std::borrow::Cow::Owned(o),
+        None => std::borrow::Cow::Borrowed(bytes),
+    }
+}
+
 /// A JSON body, checked for type and limits, then parsed.
 pub struct ApiJson<T>(pub T);
 
@@ -133,7 +193,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 format!("the body has {} (at byte {})", e.what, e.position),
             )
         })?;
-        serde_json::from_slice(&bytes)
+        serde_json::from_slice(&whole_numbers(&bytes))
             .map(ApiJson)
             .map_err(|e| ApiError::new(Code::InvalidBody, format!("the body is not valid: {e}")))
     }
@@ -204,6 +264,26 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_lose_their_zero_fraction_and_nothing_else_changes() {
+        let w =
+            |s: &str| String::from_utf8(whole_numbers(s.as_bytes()).into_owned()).expect("utf-8");
+        assert_eq!(
+            w(r#"{"a":12.0,"b":-3.00,"c":[1.0,2.5,1e3,1.0e2]}"#),
+            r#"{"a":12,"b":-3,"c":[1,2.5,1e3,1.0e2]}"#
+        );
+        assert_eq!(
+            w(r#"{"s":"12.0","t":"\"1.0"}"#),
+            r#"{"s":"12.0","t":"\"1.0"}"#
+        );
+        assert_eq!(w("7"), "7");
+        assert_eq!(w("0.0"), "0");
+        assert!(matches!(
+            whole_numbers(b"{\"a\": 1}"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     #[test]
     fn ordinary_bodies_pass() {

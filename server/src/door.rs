@@ -11,6 +11,8 @@ use sebroker_engine::config::{Config, Secret};
 pub struct Door {
     /// The token that admits anchors' uploads (`admin_token`); none refuses them.
     pub admin_token: Option<Secret>,
+    /// The token that reads `/metrics` (and nothing else).
+    pub metrics_token: Option<Secret>,
     /// Requests per minute per API key (and the sessions made with it).
     pub limiter: RateLimiter,
     /// Sign-in attempts and bad credentials per minute per client address.
@@ -21,6 +23,7 @@ impl Door {
     pub fn new(config: &Config) -> Door {
         Door {
             admin_token: config.sync.admin_token.clone(),
+            metrics_token: config.metrics_token.clone(),
             limiter: RateLimiter::new(config.rate_limit_per_minute),
             attempts: RateLimiter::new(config.auth_attempts_per_minute),
         }

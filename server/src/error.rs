@@ -147,6 +147,8 @@ codes! {
     IdempotencyKeyReused = "idempotency_key_reused", CONFLICT, None;
     /// The ledger: an API key that exists already.
     KeyExists = "key_exists", CONFLICT, None;
+    /// A key that cannot be made as asked (no such member, a member for another role, a past expiry).
+    InvalidKeyInput = "invalid_key_input", UNPROCESSABLE_ENTITY, None;
     /// The ledger refuses writes (its start-up check or a failed write).
     LedgerUnavailable = "ledger_unavailable", SERVICE_UNAVAILABLE, None;
     /// The ledger's write failed and nothing was stored.

@@ -31,6 +31,13 @@ pub struct Route {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     Health,
+    /// The OpenAPI document.
+    OpenApi,
+    /// The API documentation page, rendered from the document.
+    ApiDocs,
+    /// Prometheus metrics: an admin key, or the configured `metrics_token`
+    /// (admitted by [`crate::principal::admit`] for this action only).
+    Metrics,
     NoticesSearch,
     NoticeRead,
     NoticeMatches,
@@ -116,6 +123,8 @@ pub const fn access(action: Action) -> Access {
     use Action as A;
     match action {
         A::Health | A::Feed | A::Unsubscribe | A::PageSignIn | A::Static => Public,
+        A::OpenApi | A::ApiDocs => Public,
+        A::Metrics => Roles(ADMIN),
         A::NoticesSearch | A::NoticeRead | A::NoticeMatches | A::NoticeConsortia => Roles(BROKERS),
         // Lists filter to the member's own rows (see `Principal::sees_member`).
         A::MembersList | A::CasesList | A::CaseRead | A::ReferralsList => Roles(BROKERS_MEMBERS),

@@ -63,6 +63,15 @@ fn table() -> Vec<(Route, Handler)> {
         row(M::GET, "/healthz", Api, A::Health, get(api::healthz)),
         row(
             M::GET,
+            "/api/v1/openapi.json",
+            Api,
+            A::OpenApi,
+            get(openapi_json),
+        ),
+        row(M::GET, "/api/docs", Api, A::ApiDocs, get(api_docs)),
+        row(M::GET, "/metrics", Api, A::Metrics, get(metrics_route)),
+        row(
+            M::GET,
             "/api/v1/notices",
             Api,
             A::NoticesSearch,
@@ -386,6 +395,32 @@ fn table() -> Vec<(Route, Handler)> {
     ]
 }
 
+/// `GET /api/v1/openapi.json`: the document of this table's API rows.
+async fn openapi_json() -> axum::Json<serde_json::Value> {
+    axum::Json(crate::openapi::document(&routes()).clone())
+}
+
+/// `GET /api/docs`: the same document as a page.
+async fn api_docs() -> axum::response::Html<String> {
+    crate::openapi::page::render(crate::openapi::document(&routes()))
+}
+
+/// `GET /metrics`: Prometheus text (the gauges read the store).
+async fn metrics_route(
+    axum::extract::State(app): axum::extract::State<Arc<Engine>>,
+) -> Result<Response, ApiError> {
+    let text = crate::blocking::try_run(move || Ok(crate::metrics::render(&app))).await?;
+    Ok(crate::metrics::answer(text))
+}
+
+/// No route: 404 `route_not_found`, counted as `unmatched`.
+async fn fallback(method: Method) -> Response {
+    let start = std::time::Instant::now();
+    let resp = crate::error::not_found().await.into_response();
+    crate::metrics::record("unmatched", &method, resp.status().as_u16(), start);
+    resp
+}
+
 /// Every route of the server, as the router serves them.
 pub fn routes() -> Vec<Route> {
     table().into_iter().map(|(r, _)| r).collect()
@@ -420,10 +455,14 @@ pub fn router(app: Arc<Engine>, secure_cookies: bool) -> Router {
                 async move { admit_then_run(s, route, req, next).await }
             },
         ));
+        // Outermost: refusals are counted too, under the route's template.
+        let handler = handler.layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| crate::metrics::track(path, req, next),
+        ));
         router = router.route(path, handler);
     }
     router
-        .fallback(crate::error::not_found)
+        .fallback(fallback)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

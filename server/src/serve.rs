@@ -28,6 +28,8 @@ pub fn run(config: &Config, demo: bool, no_sync: bool) -> anyhow::Result<u8> {
     } else {
         config.data_dir.clone()
     };
+    // Installed before anything is counted (the demo's ingest included).
+    crate::metrics::handle();
     let mut config = config.clone();
     config.data_dir.clone_from(&data_dir);
     let app = Engine::open(&config)?;
@@ -57,6 +59,12 @@ pub fn run(config: &Config, demo: bool, no_sync: bool) -> anyhow::Result<u8> {
                 .create_key(role, member, format!("demo {label}"), None)?;
             demo_keys.push((label, key));
         }
+    }
+    if !config.alerts.deliver {
+        // Nothing may leave the machine: no webhook name is resolved (so
+        // none can be subscribed) and the deliverer does not run.
+        app.alerts_rt
+            .set_resolver(Arc::new(sebroker_alerts::urlsafe::StaticResolver::default()));
     }
     let app = Arc::new(app);
     let specs: Vec<_> = if demo || no_sync {

@@ -33,6 +33,9 @@
 //! - `damaged`: 30 damaged data folders (sled files, head, older copies,
 //!   another ledger, the index): refused clearly or started intact
 //! - `writer`: the single ingest writer under concurrent ingests and crashes
+//! - `openapi`: the OpenAPI document against the route table, and `/api/docs`
+//! - `metrics`: `/metrics` parses, moves with requests, ingests and
+//!   deliveries, and needs an admin key or the metrics token
 //! - `layout`: the house — no module cycle in any crate, a thin binary
 //! - `sync`: live sources against a local replay of ../shared/data with
 //!   injected faults, anchors, opportunity groups, the sources API; `sync`
@@ -55,6 +58,8 @@ mod ledger;
 mod matching;
 mod matrix;
 mod members_api;
+mod metrics;
+mod openapi;
 mod real_data;
 mod sync;
 mod traps;

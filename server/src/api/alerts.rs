@@ -23,9 +23,12 @@ use sebroker_alerts::settings::SettingsInput;
 use sebroker_alerts::{self as alerts, RunOptions, Scope};
 use sebroker_engine::search::parse_when;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, default)]
+#[into_params(parameter_in = Query)]
 pub struct AlertsParams {
+    /// 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     #[serde(deserialize_with = "super::bounded::limit")]
     pub limit: Option<usize>,
 }
@@ -73,11 +76,16 @@ pub async fn put_settings(
     .await
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, default)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveriesParams {
+    /// queued, sending, sent, failed or dead.
     pub state: Option<String>,
+    /// A member id: only its deliveries.
     pub member: Option<String>,
+    /// 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     #[serde(deserialize_with = "super::bounded::limit")]
     pub limit: Option<usize>,
 }
@@ -112,7 +120,7 @@ pub async fn deliveries(
     .await
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunInput {
     pub dry_run: bool,

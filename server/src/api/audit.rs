@@ -12,8 +12,9 @@ use crate::error::{ApiError, Code};
 use sebroker_engine::audit::AuditFilter;
 
 /// The filters of `GET /api/v1/audit`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, default)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
     /// Entries at or after this instant (RFC 3339 with an offset).
     pub since: Option<String>,
@@ -21,8 +22,12 @@ pub struct AuditParams {
     pub actor: Option<String>,
     /// A part of the kind: a route (`POST /api/v1/cases`) or a command (`cli keys`).
     pub kind: Option<String>,
+    /// 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     #[serde(deserialize_with = "super::bounded::limit")]
     pub limit: Option<usize>,
+    /// 0 to 1,000,000 (default 0).
+    #[param(minimum = 0, maximum = 1000000)]
     #[serde(deserialize_with = "super::bounded::offset")]
     pub offset: Option<usize>,
 }

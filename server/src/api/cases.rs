@@ -18,15 +18,18 @@ use sebroker_ledger::model::CaseStatus;
 use sebroker_ledger::state::Case;
 use sebroker_ledger::{Appended, NewEvent};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, default)]
+#[into_params(parameter_in = Query)]
 pub struct CaseFilter {
     /// identified, introduced, interested, bid_submitted, won, lost, withdrawn.
     pub status: Option<String>,
     pub member: Option<String>,
     pub ocid: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     #[serde(deserialize_with = "super::bounded::limit")]
     pub limit: Option<usize>,
+    #[param(minimum = 0, maximum = 1000000)]
     #[serde(deserialize_with = "super::bounded::offset")]
     pub offset: Option<usize>,
 }

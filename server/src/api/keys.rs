@@ -12,7 +12,7 @@ use crate::body::ApiQuery;
 use crate::error::{ApiError, Code};
 use sebroker_ledger::auth::Role;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyInput {
     pub role: Role,
@@ -41,7 +41,12 @@ pub async fn create(
     crate::body::ApiJson(input): crate::body::ApiJson<KeyInput>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     blocking(move || {
-        let (key, stored) = sebroker_engine::keys::create(&app, input.role, input.member_id, input.name, input.expires)?;
+        let (key, stored) = sebroker_engine::keys::create(&app, input.role, input.member_id, input.name, input.expires)
+            .map_err(|e| match e {
+                // The body parsed, but asks for a key that cannot be.
+                sebroker_engine::Error::Invalid(m) => ApiError::new(Code::InvalidKeyInput, m),
+                other => other.into(),
+            })?;
         Ok((
             StatusCode::CREATED,
             Json(serde_json::json!({ "id": stored.id, "role": stored.role, "member_id": stored.member_id, "name": stored.name, "key": key })),

@@ -15,12 +15,19 @@ use sebroker_alerts::selection::member_matches;
 use sebroker_engine::search::parse_when;
 use sebroker_index::Status;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, default)]
+#[into_params(parameter_in = Query)]
 pub struct MatchParams {
+    /// How many to list: 1 to 500 for matches (default 10), 1 to 20 for consortia (default 3).
+    #[param(minimum = 1, maximum = 500)]
     pub top: Option<usize>,
+    /// Comma-separated statuses (open, closed, planned…): a member's matches on notices in them.
     pub status: Option<String>,
+    /// RFC 3339 or `YYYY-MM-DD`: the clock statuses are judged by.
     pub now: Option<String>,
+    /// The largest consortium: 1 to 4 (default 4).
+    #[param(minimum = 1, maximum = 4)]
     pub max_size: Option<usize>,
 }
 

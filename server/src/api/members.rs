@@ -78,7 +78,7 @@ pub async fn update(
 
 /// The body of an erasure: the member's id again, so that a mistyped path
 /// or a replayed request with another id erases nothing.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EraseInput {
     /// Must equal the `{id}` of the path.

@@ -38,11 +38,16 @@ pub async fn healthz(
 /// `limit` (default 100, at most [`MAX_PAGE`]) and `offset` (at most
 /// [`MAX_OFFSET`]) on lists; larger values are refused, not clamped, so a
 /// client learns its page is not what it asked for.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, default)]
+#[into_params(parameter_in = Query)]
 pub struct Paging {
+    /// 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     #[serde(deserialize_with = "bounded::limit")]
     pub limit: Option<usize>,
+    /// 0 to 1,000,000 (default 0).
+    #[param(minimum = 0, maximum = 1000000)]
     #[serde(deserialize_with = "bounded::offset")]
     pub offset: Option<usize>,
 }
@@ -102,6 +107,23 @@ pub mod bounded {
 pub fn search_limit(limit: Option<usize>) -> Result<(), ApiError> {
     use sebroker_index::query::MAX_LIMIT;
     bounded("limit", limit, 10, MAX_LIMIT).map(|_| ())
+}
+
+/// The deepest search `offset` the API takes: any `limit` fits after it
+/// in the index's window, so the two limits are independent (as the
+/// OpenAPI document states them).
+pub const MAX_SEARCH_OFFSET: usize =
+    sebroker_index::query::MAX_WINDOW - sebroker_index::query::MAX_LIMIT;
+
+/// Checks a search's `offset` (0 to [`MAX_SEARCH_OFFSET`]).
+pub fn search_offset(offset: Option<usize>) -> Result<(), ApiError> {
+    match offset {
+        Some(o) if o > MAX_SEARCH_OFFSET => Err(ApiError::new(
+            Code::OffsetTooLarge,
+            format!("offset: at most {MAX_SEARCH_OFFSET}, not {o}; narrow the search instead of paging this deep"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A count-like query parameter (`top`, `max_size`): 1 to `max`.

@@ -14,6 +14,7 @@ pub async fn list(
     ApiQuery(params): ApiQuery<SearchParams>,
 ) -> Result<Json<SearchPage>, ApiError> {
     super::search_limit(params.limit)?;
+    super::search_offset(params.offset)?;
     let page = crate::blocking::try_run(move || Ok(search::search(&app, &params)?)).await?;
     Ok(Json(page))
 }

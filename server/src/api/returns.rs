@@ -68,14 +68,17 @@ impl LedgerWrite for ReturnInput {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, default)]
+#[into_params(parameter_in = Query)]
 pub struct ReferralFilter {
     pub member: Option<String>,
     /// sega or sedf.
     pub programme: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     #[serde(deserialize_with = "super::bounded::limit")]
     pub limit: Option<usize>,
+    #[param(minimum = 0, maximum = 1000000)]
     #[serde(deserialize_with = "super::bounded::offset")]
     pub offset: Option<usize>,
 }
@@ -85,6 +88,15 @@ pub async fn referrals(
     State(app): State<super::State>,
     ApiQuery(f): ApiQuery<ReferralFilter>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    if let Some(p) = f.programme.as_deref() {
+        // A typo must not look like "no referrals".
+        if !matches!(p, "sega" | "sedf") {
+            return Err(ApiError::new(
+                crate::error::Code::InvalidParameter,
+                format!("programme: {p:?} is not sega or sedf"),
+            ));
+        }
+    }
     blocking(move || {
         let lookup = app.cluster_lookup();
         let list: Vec<_> = app
@@ -128,7 +140,7 @@ impl LedgerWrite for ReferralInput {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VoidInput {
     /// Why the event no longer counts.

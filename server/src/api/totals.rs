@@ -12,8 +12,9 @@ use crate::error::ApiError;
 use crate::principal::Principal;
 use sebroker_ledger::totals::{By, Kpis, Reconciliation, Totals};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, default)]
+#[into_params(parameter_in = Query)]
 pub struct TotalsParams {
     /// cluster (default), member, source, buyer, cpv_division, month, programme_year.
     pub by: Option<String>,
@@ -32,8 +33,9 @@ pub async fn totals(
     blocking(move || Ok(Json(sebroker_engine::views::totals(&app, by)))).await
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, default)]
+#[into_params(parameter_in = Query)]
 pub struct KpiParams {
     /// The day to judge the programme year on (YYYY-MM-DD) [default: today].
     pub today: Option<String>,
@@ -58,8 +60,9 @@ pub async fn reconciliation(
     blocking(move || Ok(Json(sebroker_engine::views::reconciliation(&app)?))).await
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, default)]
+#[into_params(parameter_in = Query)]
 pub struct StatsParams {
     pub now: Option<String>,
 }
