@@ -115,6 +115,8 @@ codes! {
     InvalidMember = "invalid_member", UNPROCESSABLE_ENTITY, None;
     /// A member with this id is stored already.
     MemberExists = "member_exists", CONFLICT, None;
+    /// An erasure whose `confirm` is not the member id of its path.
+    EraseNotConfirmed = "erase_not_confirmed", UNPROCESSABLE_ENTITY, None;
     /// Alert settings that do not make sense.
     InvalidAlertSettings = "invalid_alert_settings", UNPROCESSABLE_ENTITY, None;
     /// An anchor slug that is not one.

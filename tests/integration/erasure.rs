@@ -177,7 +177,7 @@ fn erasure_removes_personal_data_everywhere_and_keeps_totals() {
             Some(json!({"confirm": "m-0002"}))
         )
         .0,
-        400
+        422
     );
     let (st, erased) = call(&url, &admin, "POST", &path, Some(json!({"confirm": m})));
     assert_eq!(st, 200, "{erased}");

@@ -95,7 +95,7 @@ pub async fn erase(
 ) -> Result<Json<sebroker_engine::erase::Erased>, ApiError> {
     if input.confirm != id {
         return Err(ApiError::new(
-            Code::InvalidParameter,
+            Code::EraseNotConfirmed,
             format!("confirm: send {{\"confirm\": {id:?}}} to erase member {id:?}"),
         )
         .with_field("confirm"));

@@ -99,11 +99,18 @@ pub fn when() -> Value {
     json!({"type": "string", "pattern": format!("^{DATE}({time})?$")})
 }
 
+/// An RFC 3339 instant: a date and a time with its offset.
+fn instant() -> Value {
+    let time = r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])";
+    json!({"type": "string", "pattern": format!("^{DATE}{time}$")})
+}
+
 /// What the server checks of a query parameter, by name, beyond its Rust
 /// type: the words it knows, dates, places.
 fn refined(name: &str) -> Option<Value> {
     Some(match name {
         "now" | "deadline_from" | "deadline_to" => when(),
+        "since" => instant(),
         "today" => date(),
         // Whole pounds that fit in pence (`money::pounds_to_pence`).
         "min_value" | "max_value" => {
@@ -580,7 +587,7 @@ pub fn op(action: Action, method: &Method) -> Option<Op> {
             ok: vec![(200, json("what was removed", any_obj()))],
             csv: false,
             write: false,
-            errors: &[C::MemberNotFound, C::InvalidParameter],
+            errors: &[C::MemberNotFound, C::EraseNotConfirmed],
         },
         A::AuditRead => read("The audit log", "Every write through the API, the pages and the command line, accepted or refused, oldest first.", "server",
             q::<audit::AuditParams>, json("a page of entries", paged("entries")), &[C::InvalidParameter]),
