@@ -27,6 +27,7 @@
 //! - `damaged`: 30 damaged data folders (sled files, head, older copies,
 //!   another ledger, the index): refused clearly or started intact
 //! - `writer`: the single ingest writer under concurrent ingests and crashes
+//! - `goldens`: search, matches, alerts and totals on the shared data against `tests/goldens/`
 //! - `layout`: the house — no module cycle in any crate, a thin binary
 //! - `sync`: live sources against a local replay of ../shared/data with
 //!   injected faults, anchors, opportunity groups, the sources API; `sync`
@@ -41,6 +42,7 @@ mod common;
 mod crash;
 mod criteria;
 mod damaged;
+mod goldens;
 mod hostile;
 mod layout;
 mod ledger;
