@@ -103,7 +103,9 @@ impl MemberIndex {
                 })
                 .collect();
             let q = BooleanQuery::new(clauses);
-            for (score, addr) in searcher.search(&q, &TopDocs::with_limit(limit.max(1)))? {
+            for (score, addr) in
+                searcher.search(&q, &TopDocs::with_limit(limit.max(1)).order_by_score())?
+            {
                 let doc: TantivyDocument = searcher.doc(addr)?;
                 if let Some(id) = doc.get_first(self.id).and_then(|v| v.as_str()) {
                     out.insert(id.to_owned(), f64::from(score));
@@ -122,7 +124,9 @@ impl MemberIndex {
                 })
                 .collect();
             let q = BooleanQuery::new(clauses);
-            for (_, addr) in searcher.search(&q, &TopDocs::with_limit(limit.max(1)))? {
+            for (_, addr) in
+                searcher.search(&q, &TopDocs::with_limit(limit.max(1)).order_by_score())?
+            {
                 let doc: TantivyDocument = searcher.doc(addr)?;
                 if let Some(id) = doc.get_first(self.id).and_then(|v| v.as_str()) {
                     out.entry(id.to_owned()).or_insert(0.0);

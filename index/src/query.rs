@@ -174,11 +174,11 @@ impl NoticeIndex {
                 max: MAX_WINDOW,
             });
         }
-        let top = TopDocs::with_limit(limit).and_offset(req.offset);
+        let top = || TopDocs::with_limit(limit).and_offset(req.offset);
         let (addrs, total): (Vec<(Option<f32>, DocAddress)>, usize) =
             match (req.sort, text.is_some()) {
                 (Sort::Relevance, true) => {
-                    let (docs, n) = searcher.search(&query, &(top, Count))?;
+                    let (docs, n) = searcher.search(&query, &(top().order_by_score(), Count))?;
                     (docs.into_iter().map(|(s, a)| (Some(s), a)).collect(), n)
                 }
                 (sort, _) => {
@@ -187,7 +187,7 @@ impl NoticeIndex {
                         Sort::Value => ("value", Order::Desc),
                         _ => ("published", Order::Desc),
                     };
-                    let c = top.order_by_fast_field::<i64>(field, order);
+                    let c = top().order_by_fast_field::<i64>(field, order);
                     let (docs, n) = searcher.search(&query, &(c, Count))?;
                     (docs.into_iter().map(|(_, a)| (None, a)).collect(), n)
                 }
@@ -336,18 +336,14 @@ impl NoticeIndex {
             let hi = req
                 .max_value_pence
                 .map_or(Bound::Unbounded, Bound::Included);
-            out.push(Box::new(RangeQuery::new_i64_bounds(
-                "value".into(),
-                Bound::Included(lo),
-                hi,
-            )));
+            out.push(range_i64(self.fields.value, Bound::Included(lo), hi));
         }
         if let Some(min) = req.min_social_value_bp {
-            out.push(Box::new(RangeQuery::new_i64_bounds(
-                "social_value".into(),
+            out.push(range_i64(
+                self.fields.social_value,
                 Bound::Included(i64::from(min)),
                 Bound::Unbounded,
-            )));
+            ));
         }
         if req.deadline_from.is_some() || req.deadline_to.is_some() {
             let lo = req
@@ -356,11 +352,7 @@ impl NoticeIndex {
             let hi = req.deadline_to.map_or(Bound::Excluded(NO_DEADLINE), |t| {
                 Bound::Included(t.unix_timestamp())
             });
-            out.push(Box::new(RangeQuery::new_i64_bounds(
-                "deadline".into(),
-                lo,
-                hi,
-            )));
+            out.push(range_i64(self.fields.deadline, lo, hi));
         }
         if let Some(b) = req.buyer.as_deref().filter(|b| !b.trim().is_empty()) {
             let parser = QueryParser::for_index(&self.index, vec![f.buyer]);
@@ -396,7 +388,7 @@ impl NoticeIndex {
     fn status_query(&self, status: Status, now: OffsetDateTime) -> Box<dyn Query> {
         let stage = |s: Stage| -> Box<dyn Query> { term(self.fields.stage, s.as_str()) };
         let deadline = |lo: Bound<i64>, hi: Bound<i64>| -> Box<dyn Query> {
-            Box::new(RangeQuery::new_i64_bounds("deadline".into(), lo, hi))
+            range_i64(self.fields.deadline, lo, hi)
         };
         let now = now.unix_timestamp();
         match status {
@@ -463,6 +455,20 @@ impl NoticeIndex {
 /// syntax (`: ^ ~ * [ ] { } \\`), read as spaces: users search words, and
 /// tantivy 0.22's lenient parser never returns on some of it (`title:(^`
 /// spins a thread forever). The tokenizer splits words on these anyway.
+/// A range over an i64 fast field (tantivy 0.27 takes terms, not a field
+/// name); with neither bound it is every document.
+fn range_i64(field: Field, lo: Bound<i64>, hi: Bound<i64>) -> Box<dyn Query> {
+    let term = |b: Bound<i64>| match b {
+        Bound::Included(v) => Bound::Included(Term::from_field_i64(field, v)),
+        Bound::Excluded(v) => Bound::Excluded(Term::from_field_i64(field, v)),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    if matches!((&lo, &hi), (Bound::Unbounded, Bound::Unbounded)) {
+        return Box::new(AllQuery);
+    }
+    Box::new(RangeQuery::new(term(lo), term(hi)))
+}
+
 fn plain_syntax(q: &str) -> String {
     q.chars()
         .map(|c| if ":^~*[]{}\\".contains(c) { ' ' } else { c })
