@@ -29,7 +29,8 @@ done
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DATA="$ROOT/../shared/data"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-BIN="$TARGET/release/sebroker"
+# SEBROKER_BIN: another build of sebroker to measure (e.g. an older one).
+BIN="${SEBROKER_BIN:-$TARGET/release/sebroker}"
 NAT="$TARGET/release/national"
 WORK="$(mktemp -d -t sebroker-national-XXXXXX)"
 PIDS=()
@@ -45,7 +46,7 @@ trap cleanup EXIT
 
 [ -d "$DATA/ocds" ] || { echo "error: $DATA/ocds is missing" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "error: /usr/bin/time is needed (apt-get install time)" >&2; exit 1; }
-(cd "$ROOT" && cargo build --release -q --bin sebroker -p sebroker -p sebroker-national)
+(cd "$ROOT" && cargo build --release -q -p sebroker --bin sebroker && cargo build --release -q -p sebroker-national)
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -70,7 +71,7 @@ for N in $SIZES; do
   "$NAT" corpus "$DATA" "$C" "$N" "$QUERIES" >/dev/null
   "$BIN" --data-dir "$D" members import "$C/members.json" --effective 2026-01-01 --json >/dev/null
   T0=$(date +%s.%N)
-  /usr/bin/time -v -o "$C/time.txt" "$BIN" --data-dir "$D" ingest "$C/releases" --json >"$C/report.json"
+  RUST_LOG=info /usr/bin/time -v -o "$C/time.txt" "$BIN" --data-dir "$D" ingest "$C/releases" --json >"$C/report.json" 2>"$C/ingest.log"
   T1=$(date +%s.%N)
   "$NAT" bare-index "$C/bare.jsonl" "$WORK/b$N" >"$C/bare.txt"
   S=$(awk -v a="$T0" -v b="$T1" 'BEGIN{printf "%.3f", b - a}')
@@ -82,9 +83,14 @@ for N in $SIZES; do
     "$(awk -v s="$S" -v n="$N" 'BEGIN{printf "%.1f", s * 1e6 / n}')" \
     "$(awk -v s="$B" -v n="$N" 'BEGIN{printf "%.1f", s * 1e6 / n}')" \
     "$RSS" "$STORE" "$IN" "$(ratio "$STORE" "$IN")"
+  # Where the time went (sebroker builds that log it).
+  grep -ho 'read_ms=[0-9]*.*follow_ms=[0-9]*\|changes=[0-9]*.*total_ms=[0-9]*' "$C/ingest.log" 2>/dev/null \
+    | sed "s/^/          $N: /" >>"$WORK/profile.txt" || true
   # Search runs on 100k notices (or the smoke corpus), not on the million.
   if [ "$N" -le 100000 ]; then LAST="$N"; fi
 done
+
+if [ -s "$WORK/profile.txt" ]; then echo "ingest phases (ms):"; cat "$WORK/profile.txt"; fi
 
 N="$LAST"; C="$WORK/c$N"; D="$WORK/d$N"
 TOKEN="$("$BIN" --data-dir "$D" keys create --role broker --name national 2>/dev/null | tail -1)"

@@ -414,13 +414,38 @@ impl NoticeIndex {
         req: &SearchRequest,
         text: Option<std::sync::Arc<dyn Query>>,
     ) -> Result<Facets> {
-        let query = self.exclude(combine(text.clone(), self.filters(req, true)?), req);
-        let mut fc = FacetCollector::for_field("facets");
-        for root in ["/source", "/type", "/cpv", "/region"] {
-            fc.add_facet(root);
-        }
-        let counts = searcher.search(&query, &fc)?;
+        // Status counts ignore the status filter, so users see what the other
+        // statuses would give. They come from the stored stage facet, and
+        // open/closed (which depend on `now`) from one count of open tenders:
+        // two or three passes in all, not one per status.
+        let unfiltered = self.exclude(combine(text.clone(), self.filters(req, false)?), req);
+        let roots = ["/source", "/type", "/cpv", "/region"];
+        let (counts, stages) = if req.statuses.is_empty() {
+            let mut fc = FacetCollector::for_field("facets");
+            for root in roots.iter().chain(&["/stage"]) {
+                fc.add_facet(*root);
+            }
+            let counts = searcher.search(&unfiltered, &fc)?;
+            (counts, None)
+        } else {
+            let query = self.exclude(combine(text.clone(), self.filters(req, true)?), req);
+            let mut fc = FacetCollector::for_field("facets");
+            for root in roots {
+                fc.add_facet(root);
+            }
+            let mut sc = FacetCollector::for_field("facets");
+            sc.add_facet("/stage");
+            let counts = searcher.search(&query, &fc)?;
+            (counts, Some(searcher.search(&unfiltered, &sc)?))
+        };
         let mut out = Facets::default();
+        let leaf = |facet: &tantivy::schema::Facet| {
+            facet
+                .to_path()
+                .last()
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        };
         for (root, map) in [
             ("/source", &mut out.source),
             ("/type", &mut out.notice_type),
@@ -428,33 +453,43 @@ impl NoticeIndex {
             ("/region", &mut out.region),
         ] {
             for (facet, n) in counts.get(root) {
-                let name = facet
-                    .to_path()
-                    .last()
-                    .map(|s| s.to_string())
-                    .unwrap_or_default();
-                map.insert(name, n);
+                map.insert(leaf(facet), n);
             }
         }
-        // Status counts ignore the status filter, so users see what the other
-        // statuses would give; open/closed depend on `now`, so they are counted
-        // with queries rather than stored facets.
+        let mut by_stage: BTreeMap<String, u64> = BTreeMap::new();
+        for (facet, n) in stages.as_ref().unwrap_or(&counts).get("/stage") {
+            by_stage.insert(leaf(facet), n);
+        }
+        let stage = |s: Stage| by_stage.get(s.as_str()).copied().unwrap_or(0);
+        let tenders = stage(Stage::Tender);
+        let open = if tenders == 0 {
+            0
+        } else {
+            let q = combine(text, {
+                let mut c = self.filters(req, false)?;
+                c.push(self.status_query(Status::Open, req.now));
+                c
+            });
+            searcher.search(&self.exclude(q, req), &Count)? as u64
+        };
         for status in Status::ALL {
-            let mut clauses = self.filters(req, false)?;
-            clauses.push(self.status_query(status, req.now));
-            let n = searcher.search(&self.exclude(combine(text.clone(), clauses), req), &Count)?;
+            let n = match status {
+                Status::Open => open,
+                Status::Closed => tenders.saturating_sub(open),
+                Status::Pipeline => stage(Stage::Pipeline),
+                Status::Planned => stage(Stage::Planned),
+                Status::Awarded => stage(Stage::Awarded),
+                Status::Cancelled => stage(Stage::Cancelled),
+                Status::Unknown => stage(Stage::Unknown),
+            };
             if n > 0 {
-                out.status.insert(status.as_str().to_owned(), n as u64);
+                out.status.insert(status.as_str().to_owned(), n);
             }
         }
         Ok(out)
     }
 }
 
-/// `q` without the parser's field, boost, fuzzy, wildcard, range and escape
-/// syntax (`: ^ ~ * [ ] { } \\`), read as spaces: users search words, and
-/// tantivy 0.22's lenient parser never returns on some of it (`title:(^`
-/// spins a thread forever). The tokenizer splits words on these anyway.
 /// A range over an i64 fast field (tantivy 0.27 takes terms, not a field
 /// name); with neither bound it is every document.
 fn range_i64(field: Field, lo: Bound<i64>, hi: Bound<i64>) -> Box<dyn Query> {
@@ -469,6 +504,10 @@ fn range_i64(field: Field, lo: Bound<i64>, hi: Bound<i64>) -> Box<dyn Query> {
     Box::new(RangeQuery::new(term(lo), term(hi)))
 }
 
+/// `q` without the parser's field, boost, fuzzy, wildcard, range and escape
+/// syntax (`: ^ ~ * [ ] { } \\`), read as spaces: users search words, and
+/// tantivy 0.22's lenient parser never returns on some of it (`title:(^`
+/// spins a thread forever). The tokenizer splits words on these anyway.
 fn plain_syntax(q: &str) -> String {
     q.chars()
         .map(|c| if ":^~*[]{}\\".contains(c) { ' ' } else { c })

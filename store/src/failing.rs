@@ -46,6 +46,9 @@ impl NoticeStore for FailingStore {
     fn releases_of(&self, ocid: &str) -> Result<Vec<String>> {
         self.inner.releases_of(ocid)
     }
+    fn has_releases(&self, ocid: &str) -> Result<bool> {
+        self.inner.has_releases(ocid)
+    }
     fn get_notice(&self, ocid: &str) -> Result<Option<Notice>> {
         self.check(&format!("notices/{ocid}"))?;
         self.inner.get_notice(ocid)
