@@ -9,6 +9,7 @@
 #   default: 25,000 and 100,000 releases; search on the 100k data folder
 #   --smoke: 2,000 releases, 100 queries, 3 s of concurrent load (CI)
 #   --million: also 1,000,000 releases (manual; several GB of disk)
+#   NATIONAL_SIZES="25000": other sizes; SEBROKER_BIN: another sebroker build
 # Needs: ../shared/data, /usr/bin/time, release builds (built here).
 # Talks only to 127.0.0.1; stops the servers it started on exit.
 set -euo pipefail
@@ -25,6 +26,8 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+# NATIONAL_SIZES overrides the sizes (e.g. "25000" for a quick comparison).
+SIZES="${NATIONAL_SIZES:-$SIZES}"
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DATA="$ROOT/../shared/data"
@@ -46,7 +49,8 @@ trap cleanup EXIT
 
 [ -d "$DATA/ocds" ] || { echo "error: $DATA/ocds is missing" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "error: /usr/bin/time is needed (apt-get install time)" >&2; exit 1; }
-(cd "$ROOT" && cargo build --release -q -p sebroker --bin sebroker && cargo build --release -q -p sebroker-national)
+if [ -z "${SEBROKER_BIN:-}" ]; then (cd "$ROOT" && cargo build --release -q -p sebroker --bin sebroker); fi
+(cd "$ROOT" && cargo build --release -q -p sebroker-national)
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, load $(cut -d' ' -f1-3 /proc/loadavg)"
 

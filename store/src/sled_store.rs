@@ -162,7 +162,7 @@ fn release_key(ocid: &str, id: &str) -> Vec<u8> {
 }
 
 fn decode_notice(key: &[u8], bytes: &[u8]) -> Result<Notice> {
-    decode(key, &unpack(key, bytes)?)
+    decode(key, bytes)
 }
 
 /// zstd's frame magic. A stored value (after a release's hash) that starts
@@ -206,7 +206,8 @@ fn unpack<'a>(key: &[u8], bytes: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>>
 }
 
 fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
+    // Compressed or plain: JSON never starts with zstd's magic.
+    serde_json::from_slice(&unpack(key, bytes)?).map_err(|e| Error::Corrupt {
         key: String::from_utf8_lossy(key).into_owned(),
         message: e.to_string(),
     })
@@ -436,8 +437,11 @@ impl NoticeStore for SledStore {
             self.member_matches.remove(pair(&member, ocid))?;
         }
         for m in matches {
-            self.matches
-                .insert(pair(ocid, &m.member_id), encode(ocid, m)?)?;
+            // Matches carry reasons in words: most of the store after
+            // the releases, so they are compressed too.
+            let key = pair(ocid, &m.member_id);
+            let value = pack(&key, &encode(ocid, m)?)?;
+            self.matches.insert(key, value)?;
             self.member_matches.insert(pair(&m.member_id, ocid), &[])?;
         }
         Ok(())
