@@ -103,12 +103,15 @@ pub fn read_bounded(path: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>
 /// SHA-256 of the JSON text with insignificant whitespace removed, so a
 /// release re-indented by a server hashes the same as the original.
 pub fn content_hash(json: &str) -> [u8; 32] {
+    // Whitespace-free bytes go through a buffer so SHA-256 is fed in large
+    // blocks, not in one small piece per whitespace run (pretty-printed
+    // releases have thousands of them).
     let mut h = Sha256::new();
+    let mut buf = [0u8; 8192];
+    let mut len = 0;
     let mut in_string = false;
     let mut escaped = false;
-    let bytes = json.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    for &b in json.as_bytes() {
         if in_string {
             if escaped {
                 escaped = false;
@@ -120,11 +123,16 @@ pub fn content_hash(json: &str) -> [u8; 32] {
         } else if b == b'"' {
             in_string = true;
         } else if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
-            h.update(&bytes[start..i]);
-            start = i + 1;
+            continue;
+        }
+        buf[len] = b;
+        len += 1;
+        if len == buf.len() {
+            h.update(&buf[..]);
+            len = 0;
         }
     }
-    h.update(&bytes[start..]);
+    h.update(&buf[..len]);
     h.finalize().into()
 }
 
@@ -221,6 +229,39 @@ mod tests {
             content_hash(r#"{"a":"\" "}"#),
             content_hash(r#"{"a":"\""}"#)
         );
+    }
+
+    #[test]
+    fn buffered_hash_equals_the_hash_of_the_whitespace_free_text() {
+        // Stored hashes must not change: the buffer only changes how the
+        // same bytes reach SHA-256. Longer than the buffer, strings with
+        // spaces and escaped quotes.
+        let mut text = String::from("{\"items\": [\n");
+        for i in 0..2_000 {
+            text.push_str(&format!("  {{\"id\": {i}, \"t\": \"a \\\" b {i}\"}},\n"));
+        }
+        text.push_str("  {}\n]}");
+        let mut plain = Vec::new();
+        let (mut in_string, mut escaped) = (false, false);
+        for &b in text.as_bytes() {
+            let keep = in_string || !matches!(b, b' ' | b'\n' | b'\r' | b'\t');
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                }
+            } else if b == b'"' {
+                in_string = true;
+            }
+            if keep {
+                plain.push(b);
+            }
+        }
+        let expected: [u8; 32] = Sha256::digest(&plain).into();
+        assert_eq!(content_hash(&text), expected);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! descriptions they teach; flushed before the writer answers. The report
 //! types of every ingest live here too.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -114,16 +114,26 @@ pub(crate) fn write_batch(
     name: &str,
     outcome: ocds::ReadOutcome,
     opts: &IngestOptions,
-) -> Result<IngestReport> {
+) -> Result<(IngestReport, Vec<sebroker_model::Notice>)> {
     let mut report = IngestReport {
         files: 1,
         ..IngestReport::default()
     };
     let dirty = store_releases(store, name, outcome, &mut report)?;
-    compile_notices(store, places, &dirty, opts, &mut report)?;
+    let changed = compile_notices(store, places, dirty, opts, &mut report)?;
     // Durable before we say so.
     store.flush()?;
-    Ok(report)
+    Ok((report, changed))
+}
+
+/// The releases of one changed ocid, parsed once as they were read.
+struct Dirty {
+    /// The store had no release of this ocid before the batch, so these
+    /// are all of them and the notice compiles without reading any back.
+    fresh: bool,
+    /// By release id: a later release with the same id replaces (as in
+    /// the store), a byte-identical repeat keeps the first.
+    releases: BTreeMap<String, Release>,
 }
 
 fn store_releases(
@@ -131,7 +141,7 @@ fn store_releases(
     file: &str,
     outcome: ocds::ReadOutcome,
     report: &mut IngestReport,
-) -> Result<BTreeSet<String>> {
+) -> Result<BTreeMap<String, Dirty>> {
     if outcome.lossy_utf8 {
         report.files_lossy_utf8 += 1;
         tracing::warn!(file, "invalid UTF-8 replaced with U+FFFD");
@@ -146,7 +156,7 @@ fn store_releases(
             message: e.message,
         });
     }
-    let mut dirty = BTreeSet::new();
+    let mut dirty: BTreeMap<String, Dirty> = BTreeMap::new();
     for raw in outcome.releases {
         report.releases_read += 1;
         let rel = match Release::parse(&raw.json) {
@@ -161,7 +171,13 @@ fn store_releases(
                 continue;
             }
         };
-        let Some(ocid) = rel.ocid.as_deref().map(str::trim).filter(|o| !o.is_empty()) else {
+        let Some(ocid) = rel
+            .ocid
+            .as_deref()
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned)
+        else {
             report.releases_without_ocid += 1;
             continue;
         };
@@ -175,7 +191,12 @@ fn store_releases(
             Some(id) => id.to_owned(),
             None => hash.iter().take(16).map(|b| format!("{b:02x}")).collect(),
         };
-        match store.put_release(ocid, &id, &hash, &raw.json)? {
+        // Asked before the first write of this ocid in the batch.
+        let fresh = match dirty.get(&ocid) {
+            Some(d) => d.fresh,
+            None => !store.has_releases(&ocid)?,
+        };
+        match store.put_release(&ocid, &id, &hash, &raw.json)? {
             PutRelease::New => report.releases_new += 1,
             PutRelease::Duplicate => {
                 report.releases_duplicate += 1;
@@ -183,32 +204,44 @@ fn store_releases(
             }
             PutRelease::Replaced => report.releases_replaced += 1,
         }
-        dirty.insert(ocid.to_owned());
+        dirty
+            .entry(ocid)
+            .or_insert_with(|| Dirty {
+                fresh,
+                releases: BTreeMap::new(),
+            })
+            .releases
+            .insert(id, rel);
     }
     Ok(dirty)
 }
 
-/// Recompiles each changed ocid from all of its stored releases. Returns how
-/// many notices changed.
+/// Compiles each changed ocid from all of its releases: those the batch
+/// parsed when the ocid is new, else every stored one. Returns the notices
+/// that changed.
 fn compile_notices(
     store: &dyn NoticeStore,
     places: &Places,
-    dirty: &BTreeSet<String>,
+    dirty: BTreeMap<String, Dirty>,
     opts: &IngestOptions,
     report: &mut IngestReport,
-) -> Result<usize> {
+) -> Result<Vec<sebroker_model::Notice>> {
     let ctx = CompileContext {
         places,
         source: opts.source.as_deref(),
     };
     let mut changed = Vec::new();
     let mut cpv = Vec::new();
-    for ocid in dirty {
-        let releases: Vec<Release> = store
-            .releases_of(ocid)?
-            .iter()
-            .filter_map(|j| Release::parse(j).ok())
-            .collect();
+    for (ocid, d) in dirty {
+        let releases: Vec<Release> = if d.fresh {
+            d.releases.into_values().collect()
+        } else {
+            store
+                .releases_of(&ocid)?
+                .iter()
+                .filter_map(|j| Release::parse(j).ok())
+                .collect()
+        };
         let Some(notice) = ocds::compile(releases, &ctx) else {
             continue;
         };
@@ -229,5 +262,5 @@ fn compile_notices(
     cpv.dedup_by(|a, b| a.0 == b.0);
     store.put_cpv(&cpv, false)?;
     // Groups, matches, links and alerts follow the change log (consumers).
-    Ok(changed.len())
+    Ok(changed)
 }

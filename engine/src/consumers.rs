@@ -57,22 +57,46 @@ impl Followers {
         let _one = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let last = store.last_seq()?;
         let mut done = Followed::default();
-        let linked = follow_one(store, GROUPS, last, &mut |n| {
-            Ok(groups::file_notice(store, n)? as u64)
-        })?;
-        done.groups_linked = linked.1;
+        let started = std::time::Instant::now();
         let mut batch = Vec::new();
-        let links = follow_window(store, LINKS, last, &mut batch, &mut |ns| {
-            Ok(matches.link_awards(ns)? as u64)
-        })?;
+        // Groups and links read the same windows: when their cursors agree
+        // (always, but after a crash between the two) each window's
+        // notices are decoded once for both.
+        let (linked, links) = if store.cursor(GROUPS)? == store.cursor(LINKS)? {
+            let mut groups_linked = 0u64;
+            let both = follow_window(store, &[GROUPS, LINKS], last, &mut batch, &mut |ns| {
+                for n in ns {
+                    groups_linked =
+                        groups_linked.saturating_add(groups::file_notice(store, n)? as u64);
+                }
+                Ok(matches.link_awards(ns)? as u64)
+            })?;
+            ((both.0, groups_linked), both)
+        } else {
+            let linked = follow_one(store, GROUPS, last, &mut |n| {
+                Ok(groups::file_notice(store, n)? as u64)
+            })?;
+            let links = follow_window(store, &[LINKS], last, &mut batch, &mut |ns| {
+                Ok(matches.link_awards(ns)? as u64)
+            })?;
+            (linked, links)
+        };
+        let grouped_in = started.elapsed();
+        done.groups_linked = linked.1;
         done.links_new = links.1;
-        let matched = follow_window(store, MATCHES, last, &mut batch, &mut |ns| {
+        let matched = follow_window(store, &[MATCHES], last, &mut batch, &mut |ns| {
             matches.match_notices(ns)?;
             Ok(0)
         })?;
         done.changes = linked.0.max(links.0).max(matched.0);
         if done.changes > 0 {
             store.flush()?;
+            tracing::info!(
+                changes = done.changes,
+                groups_and_links_ms = grouped_in.as_millis() as u64,
+                total_ms = started.elapsed().as_millis() as u64,
+                "followers caught up"
+            );
         }
         Ok(done)
     }
@@ -114,7 +138,7 @@ fn follow_one(
     f: &mut dyn FnMut(&Notice) -> Result<u64>,
 ) -> Result<(u64, u64)> {
     let mut batch = Vec::new();
-    follow_window(store, name, last, &mut batch, &mut |ns| {
+    follow_window(store, &[name], last, &mut batch, &mut |ns| {
         let mut sum = 0u64;
         for n in ns {
             sum = sum.saturating_add(f(n)?);
@@ -123,14 +147,20 @@ fn follow_one(
     })
 }
 
+/// Applies `f` window by window from the cursor of `names[0]` (the
+/// others are at the same place) to `last`, moving every cursor of
+/// `names` after each window.
 fn follow_window(
     store: &dyn NoticeStore,
-    name: &str,
+    names: &[&str],
     last: u64,
     batch: &mut Vec<Notice>,
     f: &mut dyn FnMut(&[Notice]) -> Result<u64>,
 ) -> Result<(u64, u64)> {
-    let mut from = store.cursor(name)?;
+    let Some(first) = names.first() else {
+        return Ok((0, 0));
+    };
+    let mut from = store.cursor(first)?;
     let (start, mut sum) = (from, 0u64);
     while from < last {
         let upto = from.saturating_add(WINDOW).min(last);
@@ -142,7 +172,9 @@ fn follow_window(
             }
         }
         sum = sum.saturating_add(f(batch)?);
-        store.set_cursor(name, upto)?;
+        for name in names {
+            store.set_cursor(name, upto)?;
+        }
         from = upto;
     }
     Ok((from - start, sum))

@@ -3,6 +3,7 @@
 //! source writes through the single [`Writer`].
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use sebroker_connectors::ocds;
 
@@ -23,12 +24,19 @@ pub fn ingest_files(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<IngestReport> {
     let mut report = IngestReport::default();
+    // Where the time goes (logged at the end: `RUST_LOG=info`).
+    let (mut read, mut write) = (Duration::ZERO, Duration::ZERO);
     for (i, file) in files.iter().enumerate() {
         let name = file.display().to_string();
-        match ocds::read_path(file) {
+        let t = Instant::now();
+        let outcome = ocds::read_path(file);
+        read += t.elapsed();
+        match outcome {
             Ok(outcome) => {
+                let t = Instant::now();
                 // Durable (store flushed) when this returns.
                 let r = app.writer.submit(&name, outcome, opts, false)?;
+                write += t.elapsed();
                 report.add(r);
             }
             Err(e) => {
@@ -42,9 +50,19 @@ pub fn ingest_files(
         }
         progress(i + 1, files.len());
     }
+    let t = Instant::now();
     app.writer.commit()?;
+    let commit = t.elapsed();
+    let t = Instant::now();
     // A one-shot ingest lets the followers (groups, matches) catch up.
     app.follow()?;
+    tracing::info!(
+        read_ms = read.as_millis() as u64,
+        write_ms = write.as_millis() as u64,
+        last_commit_ms = commit.as_millis() as u64,
+        follow_ms = t.elapsed().as_millis() as u64,
+        "ingest timings"
+    );
     app.store.log_ingest(&serde_json::json!({
         "at": time::OffsetDateTime::now_utc().unix_timestamp(),
         "files": report.files, "releases_new": report.releases_new,

@@ -15,13 +15,14 @@
 //! between the store write and the commit) leaves its changes for the next
 //! commit or for catch-up on open to index.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use sebroker_connectors::ocds::ReadOutcome;
 use sebroker_connectors::places::Places;
-use sebroker_index::NoticeIndex;
+use sebroker_index::{Notice, NoticeIndex};
 use sebroker_store::NoticeStore;
 
 use crate::batch::{write_batch, IngestOptions, IngestReport};
@@ -29,6 +30,9 @@ use crate::error::{Error, Result};
 
 /// Commit the index after this many changed notices, not per document.
 const INDEX_BATCH: usize = 5_000;
+
+/// Notices kept in memory for the next index commit at most.
+const FRESH_MAX: usize = 20_000;
 
 /// Batches waiting for the writer; a caller blocks on a full queue.
 const QUEUE: usize = 64;
@@ -75,6 +79,8 @@ pub struct Writer {
     hook: RwLock<Option<Hook>>,
     /// Batches sent and not yet taken by a writer.
     queued: AtomicUsize,
+    /// Notices written since the last index commit, by ocid (the latest).
+    fresh: Mutex<HashMap<String, Notice>>,
 }
 
 impl Writer {
@@ -94,6 +100,7 @@ impl Writer {
             rx: Mutex::new(rx),
             hook: RwLock::new(None),
             queued: AtomicUsize::new(0),
+            fresh: Mutex::default(),
         }
     }
 
@@ -200,7 +207,11 @@ impl Writer {
                 &job.name,
                 job.outcome,
                 &job.opts,
-            );
+            )
+            .map(|(report, changed)| {
+                self.keep_for_index(changed);
+                report
+            });
             drop(places);
             if let Ok(report) = &r {
                 report.record_metrics();
@@ -245,6 +256,19 @@ impl Writer {
         n
     }
 
+    /// Keeps notices just written for the next index commit, so it does
+    /// not decode them back from the store; bounded: past
+    /// [`FRESH_MAX`] the rest are read back.
+    fn keep_for_index(&self, changed: Vec<Notice>) {
+        let mut fresh = self.fresh.lock().unwrap_or_else(|e| e.into_inner());
+        for n in changed {
+            if fresh.len() >= FRESH_MAX {
+                break;
+            }
+            fresh.insert(n.ocid.clone(), n);
+        }
+    }
+
     /// Store changes the index has not seen yet.
     fn pending(&self) -> u64 {
         match self.store.last_seq() {
@@ -263,8 +287,15 @@ impl Writer {
         if last == from {
             return Ok(0);
         }
+        // Taken out as used: a commit that fails half-way reads the rest
+        // back from the store next time, which holds the same notices.
+        let mut fresh = std::mem::take(&mut *self.fresh.lock().unwrap_or_else(|e| e.into_inner()));
         for ocid in &ocids {
-            match self.store.get_notice(ocid)? {
+            let n = match fresh.remove(ocid) {
+                Some(n) => Some(n),
+                None => self.store.get_notice(ocid)?,
+            };
+            match n {
                 Some(n) => self.index.upsert(&n)?,
                 None => self.index.delete(ocid),
             }

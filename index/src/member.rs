@@ -9,7 +9,7 @@ use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value as _, STORED, STRING,
 };
 use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::error::Result;
 use sebroker_model::Member;
@@ -19,10 +19,12 @@ use sebroker_model::Member;
 pub struct MemberIndex {
     index: Index,
     reader: IndexReader,
-    id: Field,
     text: Field,
     cpv: Field,
     analyzer: TextAnalyzer,
+    /// Member id of each document, by segment then document: hits are
+    /// named without reading the doc store (a block decompression each).
+    ids: Vec<Vec<String>>,
 }
 
 /// Longest notice text used for a match query: enough words to carry the
@@ -61,13 +63,14 @@ impl MemberIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         let analyzer = index.tokenizers().get("en_stem").unwrap_or_default();
+        let ids = id_table(&reader.searcher(), id)?;
         Ok(MemberIndex {
             index,
             reader,
-            id,
             text,
             cpv,
             analyzer,
+            ids,
         })
     }
 
@@ -103,9 +106,10 @@ impl MemberIndex {
                 })
                 .collect();
             let q = BooleanQuery::new(clauses);
-            for (score, addr) in searcher.search(&q, &TopDocs::with_limit(limit.max(1)))? {
-                let doc: TantivyDocument = searcher.doc(addr)?;
-                if let Some(id) = doc.get_first(self.id).and_then(|v| v.as_str()) {
+            for (score, addr) in
+                searcher.search(&q, &TopDocs::with_limit(limit.max(1)).order_by_score())?
+            {
+                if let Some(id) = self.id_of(addr) {
                     out.insert(id.to_owned(), f64::from(score));
                 }
             }
@@ -122,14 +126,22 @@ impl MemberIndex {
                 })
                 .collect();
             let q = BooleanQuery::new(clauses);
-            for (_, addr) in searcher.search(&q, &TopDocs::with_limit(limit.max(1)))? {
-                let doc: TantivyDocument = searcher.doc(addr)?;
-                if let Some(id) = doc.get_first(self.id).and_then(|v| v.as_str()) {
+            for (_, addr) in
+                searcher.search(&q, &TopDocs::with_limit(limit.max(1)).order_by_score())?
+            {
+                if let Some(id) = self.id_of(addr) {
                     out.entry(id.to_owned()).or_insert(0.0);
                 }
             }
         }
         Ok(out)
+    }
+
+    fn id_of(&self, addr: DocAddress) -> Option<&str> {
+        self.ids
+            .get(addr.segment_ord as usize)?
+            .get(addr.doc_id as usize)
+            .map(String::as_str)
     }
 
     /// Distinct analysed terms of a text, in order of first appearance.
@@ -154,6 +166,21 @@ impl MemberIndex {
     pub fn tantivy_index(&self) -> &Index {
         &self.index
     }
+}
+
+/// The member id of every document, read once from the doc store.
+fn id_table(searcher: &tantivy::Searcher, id: Field) -> Result<Vec<Vec<String>>> {
+    let mut out = Vec::with_capacity(searcher.segment_readers().len());
+    for (ord, seg) in searcher.segment_readers().iter().enumerate() {
+        let mut ids = Vec::with_capacity(seg.max_doc() as usize);
+        for doc in 0..seg.max_doc() {
+            let d: TantivyDocument = searcher.doc(DocAddress::new(ord as u32, doc))?;
+            let v = d.get_first(id).and_then(|v| v.as_str()).unwrap_or_default();
+            ids.push(v.to_owned());
+        }
+        out.push(ids);
+    }
+    Ok(out)
 }
 
 /// Words that carry no subject in procurement text (after stemming).

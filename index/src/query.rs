@@ -174,11 +174,11 @@ impl NoticeIndex {
                 max: MAX_WINDOW,
             });
         }
-        let top = TopDocs::with_limit(limit).and_offset(req.offset);
+        let top = || TopDocs::with_limit(limit).and_offset(req.offset);
         let (addrs, total): (Vec<(Option<f32>, DocAddress)>, usize) =
             match (req.sort, text.is_some()) {
                 (Sort::Relevance, true) => {
-                    let (docs, n) = searcher.search(&query, &(top, Count))?;
+                    let (docs, n) = searcher.search(&query, &(top().order_by_score(), Count))?;
                     (docs.into_iter().map(|(s, a)| (Some(s), a)).collect(), n)
                 }
                 (sort, _) => {
@@ -187,7 +187,7 @@ impl NoticeIndex {
                         Sort::Value => ("value", Order::Desc),
                         _ => ("published", Order::Desc),
                     };
-                    let c = top.order_by_fast_field::<i64>(field, order);
+                    let c = top().order_by_fast_field::<i64>(field, order);
                     let (docs, n) = searcher.search(&query, &(c, Count))?;
                     (docs.into_iter().map(|(_, a)| (None, a)).collect(), n)
                 }
@@ -336,18 +336,14 @@ impl NoticeIndex {
             let hi = req
                 .max_value_pence
                 .map_or(Bound::Unbounded, Bound::Included);
-            out.push(Box::new(RangeQuery::new_i64_bounds(
-                "value".into(),
-                Bound::Included(lo),
-                hi,
-            )));
+            out.push(range_i64(self.fields.value, Bound::Included(lo), hi));
         }
         if let Some(min) = req.min_social_value_bp {
-            out.push(Box::new(RangeQuery::new_i64_bounds(
-                "social_value".into(),
+            out.push(range_i64(
+                self.fields.social_value,
                 Bound::Included(i64::from(min)),
                 Bound::Unbounded,
-            )));
+            ));
         }
         if req.deadline_from.is_some() || req.deadline_to.is_some() {
             let lo = req
@@ -356,11 +352,7 @@ impl NoticeIndex {
             let hi = req.deadline_to.map_or(Bound::Excluded(NO_DEADLINE), |t| {
                 Bound::Included(t.unix_timestamp())
             });
-            out.push(Box::new(RangeQuery::new_i64_bounds(
-                "deadline".into(),
-                lo,
-                hi,
-            )));
+            out.push(range_i64(self.fields.deadline, lo, hi));
         }
         if let Some(b) = req.buyer.as_deref().filter(|b| !b.trim().is_empty()) {
             let parser = QueryParser::for_index(&self.index, vec![f.buyer]);
@@ -396,7 +388,7 @@ impl NoticeIndex {
     fn status_query(&self, status: Status, now: OffsetDateTime) -> Box<dyn Query> {
         let stage = |s: Stage| -> Box<dyn Query> { term(self.fields.stage, s.as_str()) };
         let deadline = |lo: Bound<i64>, hi: Bound<i64>| -> Box<dyn Query> {
-            Box::new(RangeQuery::new_i64_bounds("deadline".into(), lo, hi))
+            range_i64(self.fields.deadline, lo, hi)
         };
         let now = now.unix_timestamp();
         match status {
@@ -422,13 +414,38 @@ impl NoticeIndex {
         req: &SearchRequest,
         text: Option<std::sync::Arc<dyn Query>>,
     ) -> Result<Facets> {
-        let query = self.exclude(combine(text.clone(), self.filters(req, true)?), req);
-        let mut fc = FacetCollector::for_field("facets");
-        for root in ["/source", "/type", "/cpv", "/region"] {
-            fc.add_facet(root);
-        }
-        let counts = searcher.search(&query, &fc)?;
+        // Status counts ignore the status filter, so users see what the other
+        // statuses would give. They come from the stored stage facet, and
+        // open/closed (which depend on `now`) from one count of open tenders:
+        // two or three passes in all, not one per status.
+        let unfiltered = self.exclude(combine(text.clone(), self.filters(req, false)?), req);
+        let roots = ["/source", "/type", "/cpv", "/region"];
+        let (counts, stages) = if req.statuses.is_empty() {
+            let mut fc = FacetCollector::for_field("facets");
+            for root in roots.iter().chain(&["/stage"]) {
+                fc.add_facet(*root);
+            }
+            let counts = searcher.search(&unfiltered, &fc)?;
+            (counts, None)
+        } else {
+            let query = self.exclude(combine(text.clone(), self.filters(req, true)?), req);
+            let mut fc = FacetCollector::for_field("facets");
+            for root in roots {
+                fc.add_facet(root);
+            }
+            let mut sc = FacetCollector::for_field("facets");
+            sc.add_facet("/stage");
+            let counts = searcher.search(&query, &fc)?;
+            (counts, Some(searcher.search(&unfiltered, &sc)?))
+        };
         let mut out = Facets::default();
+        let leaf = |facet: &tantivy::schema::Facet| {
+            facet
+                .to_path()
+                .last()
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        };
         for (root, map) in [
             ("/source", &mut out.source),
             ("/type", &mut out.notice_type),
@@ -436,27 +453,55 @@ impl NoticeIndex {
             ("/region", &mut out.region),
         ] {
             for (facet, n) in counts.get(root) {
-                let name = facet
-                    .to_path()
-                    .last()
-                    .map(|s| s.to_string())
-                    .unwrap_or_default();
-                map.insert(name, n);
+                map.insert(leaf(facet), n);
             }
         }
-        // Status counts ignore the status filter, so users see what the other
-        // statuses would give; open/closed depend on `now`, so they are counted
-        // with queries rather than stored facets.
+        let mut by_stage: BTreeMap<String, u64> = BTreeMap::new();
+        for (facet, n) in stages.as_ref().unwrap_or(&counts).get("/stage") {
+            by_stage.insert(leaf(facet), n);
+        }
+        let stage = |s: Stage| by_stage.get(s.as_str()).copied().unwrap_or(0);
+        let tenders = stage(Stage::Tender);
+        let open = if tenders == 0 {
+            0
+        } else {
+            let q = combine(text, {
+                let mut c = self.filters(req, false)?;
+                c.push(self.status_query(Status::Open, req.now));
+                c
+            });
+            searcher.search(&self.exclude(q, req), &Count)? as u64
+        };
         for status in Status::ALL {
-            let mut clauses = self.filters(req, false)?;
-            clauses.push(self.status_query(status, req.now));
-            let n = searcher.search(&self.exclude(combine(text.clone(), clauses), req), &Count)?;
+            let n = match status {
+                Status::Open => open,
+                Status::Closed => tenders.saturating_sub(open),
+                Status::Pipeline => stage(Stage::Pipeline),
+                Status::Planned => stage(Stage::Planned),
+                Status::Awarded => stage(Stage::Awarded),
+                Status::Cancelled => stage(Stage::Cancelled),
+                Status::Unknown => stage(Stage::Unknown),
+            };
             if n > 0 {
-                out.status.insert(status.as_str().to_owned(), n as u64);
+                out.status.insert(status.as_str().to_owned(), n);
             }
         }
         Ok(out)
     }
+}
+
+/// A range over an i64 fast field (tantivy 0.27 takes terms, not a field
+/// name); with neither bound it is every document.
+fn range_i64(field: Field, lo: Bound<i64>, hi: Bound<i64>) -> Box<dyn Query> {
+    let term = |b: Bound<i64>| match b {
+        Bound::Included(v) => Bound::Included(Term::from_field_i64(field, v)),
+        Bound::Excluded(v) => Bound::Excluded(Term::from_field_i64(field, v)),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    if matches!((&lo, &hi), (Bound::Unbounded, Bound::Unbounded)) {
+        return Box::new(AllQuery);
+    }
+    Box::new(RangeQuery::new(term(lo), term(hi)))
 }
 
 /// `q` without the parser's field, boost, fuzzy, wildcard, range and escape

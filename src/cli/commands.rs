@@ -234,8 +234,8 @@ fn search_cmd(config: &Config, a: Box<SearchArgs>) -> anyhow::Result<u8> {
         now: a.now,
         limit: Some(a.limit),
         offset: Some(a.offset),
-        facets: Some(true),
-        snippets: Some(!a.json),
+        facets: Some(!a.no_facets),
+        snippets: Some(!a.json && !a.no_snippets),
         group: Some(!a.ungrouped),
     };
     let app = Engine::open(config)?;

@@ -635,6 +635,12 @@ pub struct SearchArgs {
     pub limit: usize,
     #[arg(long, default_value_t = 0)]
     pub offset: usize,
+    /// Leave out the facet counts (faster; the API's `facets=false`).
+    #[arg(long)]
+    pub no_facets: bool,
+    /// Leave out the highlighted snippets (the API's `snippets=false`).
+    #[arg(long)]
+    pub no_snippets: bool,
     #[arg(long)]
     pub json: bool,
 }

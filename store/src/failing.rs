@@ -1,5 +1,7 @@
 //! A test double of [`NoticeStore`]: delegates to a real store, except that
-//! the reads and writes of notices fail once `fail` is set, as a damaged
+//! the reads and writes of notices (and the list of synced sources, which
+//! `/api/v1/sources` reads now that notices are counted by the index) fail
+//! once `fail` is set, as a damaged
 //! or unreachable store would (for tests that store errors are reported,
 //! never turned into empty answers).
 
@@ -45,6 +47,9 @@ impl NoticeStore for FailingStore {
     }
     fn releases_of(&self, ocid: &str) -> Result<Vec<String>> {
         self.inner.releases_of(ocid)
+    }
+    fn has_releases(&self, ocid: &str) -> Result<bool> {
+        self.inner.has_releases(ocid)
     }
     fn get_notice(&self, ocid: &str) -> Result<Option<Notice>> {
         self.check(&format!("notices/{ocid}"))?;
@@ -123,6 +128,7 @@ impl NoticeStore for FailingStore {
         self.inner.put_sync_progress(source, p)
     }
     fn sync_sources(&self) -> Result<Vec<String>> {
+        self.check("sync")?;
         self.inner.sync_sources()
     }
     fn as_progress(&self) -> &dyn SyncProgress {

@@ -24,7 +24,9 @@ use sebroker_model::AwardLink;
 use sebroker_model::Match;
 
 /// The schema version of the store; see [`SledStore::open`] for migrations.
-pub const STORE_VERSION: u64 = 1;
+/// 2: raw releases and notices may be zstd-compressed (version 1 values,
+/// plain JSON, are still read as they are).
+pub const STORE_VERSION: u64 = 2;
 
 /// What storing a release did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +64,10 @@ pub trait NoticeStore: Send + Sync {
     ) -> Result<PutRelease>;
     /// Every raw release of an ocid.
     fn releases_of(&self, ocid: &str) -> Result<Vec<String>>;
+    /// Whether any release of an ocid is stored (a seek, not a read of them all).
+    fn has_releases(&self, ocid: &str) -> Result<bool> {
+        Ok(!self.releases_of(ocid)?.is_empty())
+    }
     fn get_notice(&self, ocid: &str) -> Result<Option<Notice>>;
     /// Stores a notice if it differs from the stored one, logging the change.
     fn put_notice(&self, notice: &Notice) -> Result<PutNotice>;

@@ -122,8 +122,20 @@ impl SledStore {
                         dir.display()
                     )));
                 }
-                // Versions below STORE_VERSION would be migrated here, one step
-                // at a time; version 1 is the first.
+                // Older versions are migrated here, one step at a time.
+                // 1 -> 2: values stay as they are (plain JSON reads back
+                // beside compressed values); the version is recorded so an
+                // older sebroker refuses this store instead of misreading it.
+                if v < STORE_VERSION {
+                    tracing::info!(
+                        from = v,
+                        to = STORE_VERSION,
+                        "migrating the store's schema version"
+                    );
+                    self.meta
+                        .insert("schema_version", &STORE_VERSION.to_be_bytes())?;
+                    self.db.flush()?;
+                }
                 Ok(())
             }
         }
@@ -153,8 +165,49 @@ fn decode_notice(key: &[u8], bytes: &[u8]) -> Result<Notice> {
     decode(key, bytes)
 }
 
+/// zstd's frame magic. A stored value (after a release's hash) that starts
+/// with it is compressed; plain JSON (stores of version 1) starts with `{`
+/// or whitespace, so both read back.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+/// Fast level: the store's size matters, but ingest speed more.
+const ZSTD_LEVEL: i32 = 1;
+/// A stored value never decompresses to more than this (a damaged value
+/// must not take the memory).
+const MAX_VALUE_BYTES: u64 = 1 << 30;
+
+/// Compresses a value for the store.
+fn pack(key: &[u8], bytes: &[u8]) -> Result<Vec<u8>> {
+    zstd::bulk::compress(bytes, ZSTD_LEVEL).map_err(|e| Error::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        message: format!("compressing: {e}"),
+    })
+}
+
+/// The JSON of a stored value, compressed or not.
+fn unpack<'a>(key: &[u8], bytes: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>> {
+    if !bytes.starts_with(&ZSTD_MAGIC) {
+        return Ok(std::borrow::Cow::Borrowed(bytes));
+    }
+    let corrupt = |message: String| Error::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        message,
+    };
+    let d = zstd::stream::read::Decoder::new(bytes)
+        .map_err(|e| corrupt(format!("decompressing: {e}")))?;
+    let mut out = Vec::with_capacity(bytes.len() * 6);
+    std::io::Read::read_to_end(&mut std::io::Read::take(d, MAX_VALUE_BYTES + 1), &mut out)
+        .map_err(|e| corrupt(format!("decompressing: {e}")))?;
+    if out.len() as u64 > MAX_VALUE_BYTES {
+        return Err(corrupt(format!(
+            "decompresses to more than {MAX_VALUE_BYTES} bytes"
+        )));
+    }
+    Ok(std::borrow::Cow::Owned(out))
+}
+
 fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
+    // Compressed or plain: JSON never starts with zstd's magic.
+    serde_json::from_slice(&unpack(key, bytes)?).map_err(|e| Error::Corrupt {
         key: String::from_utf8_lossy(key).into_owned(),
         message: e.to_string(),
     })
@@ -180,21 +233,19 @@ impl NoticeStore for SledStore {
         json: &str,
     ) -> Result<PutRelease> {
         let key = release_key(ocid, release_id);
-        let mut value = Vec::with_capacity(32 + json.len());
-        value.extend_from_slice(hash);
-        value.extend_from_slice(json.as_bytes());
-        let old = self.releases.insert(key, value)?;
-        Ok(match old {
+        // The hash decides before anything is written: a repeat keeps the
+        // first copy byte for byte (only the single writer writes here).
+        let outcome = match self.releases.get(&key)? {
             None => PutRelease::New,
-            Some(old) if old.get(..32) == Some(&hash[..]) => {
-                // Keep the first copy byte for byte: put the old value back.
-                if old.get(32..) != Some(json.as_bytes()) {
-                    self.releases.insert(release_key(ocid, release_id), old)?;
-                }
-                PutRelease::Duplicate
-            }
+            Some(old) if old.get(..32) == Some(&hash[..]) => return Ok(PutRelease::Duplicate),
             Some(_) => PutRelease::Replaced,
-        })
+        };
+        let packed = pack(&key, json.as_bytes())?;
+        let mut value = Vec::with_capacity(32 + packed.len());
+        value.extend_from_slice(hash);
+        value.extend_from_slice(&packed);
+        self.releases.insert(key, value)?;
+        Ok(outcome)
     }
 
     fn releases_of(&self, ocid: &str) -> Result<Vec<String>> {
@@ -202,11 +253,22 @@ impl NoticeStore for SledStore {
         prefix.push(0);
         let mut out = Vec::new();
         for kv in self.releases.scan_prefix(prefix) {
-            let (_, v) = kv?;
-            let json = v.get(32..).unwrap_or_default();
-            out.push(String::from_utf8_lossy(json).into_owned());
+            let (k, v) = kv?;
+            let json = unpack(&k, v.get(32..).unwrap_or_default())?;
+            out.push(String::from_utf8_lossy(&json).into_owned());
         }
         Ok(out)
+    }
+
+    fn has_releases(&self, ocid: &str) -> Result<bool> {
+        let mut prefix = ocid.as_bytes().to_vec();
+        prefix.push(0);
+        Ok(self
+            .releases
+            .scan_prefix(prefix)
+            .next()
+            .transpose()?
+            .is_some())
     }
 
     fn get_notice(&self, ocid: &str) -> Result<Option<Notice>> {
@@ -217,17 +279,22 @@ impl NoticeStore for SledStore {
     }
 
     fn put_notice(&self, notice: &Notice) -> Result<PutNotice> {
-        let old = self.get_notice(&notice.ocid)?;
-        let outcome = match &old {
-            None => PutNotice::Created,
-            Some(o) if o == notice => return Ok(PutNotice::Unchanged),
-            Some(_) => PutNotice::Updated,
-        };
         let bytes = serde_json::to_vec(notice).map_err(|e| Error::Corrupt {
             key: notice.ocid.clone(),
             message: e.to_string(),
         })?;
-        self.notices.insert(notice.ocid.as_bytes(), bytes)?;
+        // Compare the encodings, not decoded notices: encoding is
+        // deterministic, so equal notices give equal bytes. (A notice stored
+        // by an older encoding counts as updated once: harmless.)
+        let key = notice.ocid.as_bytes();
+        let outcome = match self.notices.get(key)? {
+            None => PutNotice::Created,
+            Some(old) if unpack(key, &old)?.as_ref() == bytes.as_slice() => {
+                return Ok(PutNotice::Unchanged)
+            }
+            Some(_) => PutNotice::Updated,
+        };
+        self.notices.insert(key, pack(key, &bytes)?)?;
         let seq = self.next_seq()?;
         self.changes
             .insert(seq.to_be_bytes(), notice.ocid.as_bytes())?;
@@ -370,8 +437,11 @@ impl NoticeStore for SledStore {
             self.member_matches.remove(pair(&member, ocid))?;
         }
         for m in matches {
-            self.matches
-                .insert(pair(ocid, &m.member_id), encode(ocid, m)?)?;
+            // Matches carry reasons in words: most of the store after
+            // the releases, so they are compressed too.
+            let key = pair(ocid, &m.member_id);
+            let value = pack(&key, &encode(ocid, m)?)?;
+            self.matches.insert(key, value)?;
             self.member_matches.insert(pair(&m.member_id, ocid), &[])?;
         }
         Ok(())
@@ -609,6 +679,48 @@ mod tests {
             .err()
             .expect("refuses a newer store");
         assert!(err.to_string().contains("newer sebroker"), "{err}");
+    }
+
+    #[test]
+    fn a_raw_release_comes_back_byte_for_byte_and_version_1_values_still_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = SledStore::open(dir.path()).expect("opens");
+        // Indentation, escapes, non-ASCII and a number no float holds.
+        let raw = "{\n  \"ocid\" : \"o-1\",\r\n\t\"title\":\"Caf\u{e9} \\\"x\\\" \u{2013}\", \"n\": 1e9999 }  ";
+        assert_eq!(
+            s.put_release("o-1", "r1", &[3u8; 32], raw).expect("put"),
+            PutRelease::New
+        );
+        let stored = s
+            .releases
+            .get(release_key("o-1", "r1"))
+            .expect("get")
+            .expect("some");
+        assert!(
+            stored[32..].starts_with(&ZSTD_MAGIC),
+            "new values are compressed"
+        );
+        assert_eq!(s.releases_of("o-1").expect("get"), vec![raw.to_owned()]);
+        // A value written by store version 1: hash then the plain JSON.
+        let mut old = vec![4u8; 32];
+        old.extend_from_slice(b"{\"ocid\": \"o-2\"}");
+        s.releases
+            .insert(release_key("o-2", "r1"), old)
+            .expect("insert");
+        assert_eq!(
+            s.releases_of("o-2").expect("get"),
+            vec!["{\"ocid\": \"o-2\"}".to_owned()]
+        );
+        assert!(s.has_releases("o-2").expect("has") && !s.has_releases("o-3").expect("has"));
+        // A version 1 store opens and is recorded as the current version.
+        s.meta
+            .insert("schema_version", &1u64.to_be_bytes())
+            .expect("insert");
+        drop(s);
+        let s = SledStore::open(dir.path()).expect("a version 1 store opens");
+        let v = s.meta.get("schema_version").expect("get").expect("some");
+        assert_eq!(v.as_ref(), &STORE_VERSION.to_be_bytes());
+        assert_eq!(s.releases_of("o-1").expect("get"), vec![raw.to_owned()]);
     }
 
     #[test]

@@ -36,6 +36,7 @@
 //! - `openapi`: the OpenAPI document against the route table, and `/api/docs`
 //! - `metrics`: `/metrics` parses, moves with requests, ingests and
 //!   deliveries, and needs an admin key or the metrics token
+//! - `goldens`: search, matches, alerts and totals on the shared data against `tests/goldens/`
 //! - `layout`: the house — no module cycle in any crate, a thin binary
 //! - `sync`: live sources against a local replay of ../shared/data with
 //!   injected faults, anchors, opportunity groups, the sources API; `sync`
@@ -52,6 +53,7 @@ mod crash;
 mod criteria;
 mod damaged;
 mod erasure;
+mod goldens;
 mod hostile;
 mod layout;
 mod ledger;
