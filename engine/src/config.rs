@@ -96,10 +96,7 @@ fn gazetteer(file: Option<&MatchingFileConfig>) -> Result<Option<Gazetteer>> {
     let Some(path) = file.and_then(|m| m.postcode_districts.as_deref()) else {
         return Ok(None);
     };
-    let at = path.display().to_string();
-    let f = std::fs::File::open(path)
-        .map_err(|e| Error::Config(format!("matching.postcode_districts {at:?}: {e}")))?;
-    Gazetteer::parse(std::io::BufReader::new(f), &at)
+    Gazetteer::load(path)
         .map(Some)
         .map_err(|e| Error::Config(format!("matching.postcode_districts: {e}")))
 }

@@ -179,14 +179,7 @@ pub fn evaluation_places(
     use sebroker_connectors::places::{Gazetteer, Places};
     let places = Places::builtin();
     let gazetteer = match postcodes {
-        Some(p) => {
-            let f = std::fs::File::open(p)
-                .map_err(|e| anyhow::anyhow!("--postcodes {}: {e}", p.display()))?;
-            Some(
-                Gazetteer::parse(std::io::BufReader::new(f), &p.display().to_string())
-                    .map_err(anyhow::Error::msg)?,
-            )
-        }
+        Some(p) => Some(Gazetteer::load(p).map_err(|e| anyhow::anyhow!("--postcodes {e}"))?),
         None => config.gazetteer.clone(),
     };
     Ok(match gazetteer {

@@ -130,6 +130,13 @@ impl Gazetteer {
         Ok(g)
     }
 
+    /// Reads the CSV file at `path` (errors name it).
+    pub fn load(path: &std::path::Path) -> Result<Gazetteer, String> {
+        let at = path.display().to_string();
+        let f = std::fs::File::open(path).map_err(|e| format!("{at}: {e}"))?;
+        Gazetteer::parse(std::io::BufReader::new(f), &at)
+    }
+
     /// Number of districts known.
     pub fn len(&self) -> usize {
         self.districts.len()
