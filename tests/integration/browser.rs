@@ -18,7 +18,13 @@ pub struct Browser {
     pub client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
+    // Dropped last: the next browser test starts once this one's Chromium is gone.
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
 }
+
+/// One Chromium at a time: on a 2-core machine parallel browsers only make
+/// each other's waits time out.
+static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Drop for Browser {
     fn drop(&mut self) {
@@ -47,6 +53,8 @@ pub async fn browser(test: &str) -> Option<Browser> {
         eprintln!("SKIPPED {test}: no chromium and chromedriver (apt-get install chromium chromium-driver)");
         return None;
     };
+    // A test that panicked while holding the lock poisons it; its browser is gone all the same.
+    let turn = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
@@ -80,6 +88,7 @@ pub async fn browser(test: &str) -> Option<Browser> {
                     client,
                     driver,
                     _profile: profile,
+                    _one_at_a_time: turn,
                 })
             }
             Err(e) => last = Some(e),
@@ -102,6 +111,99 @@ pub async fn screenshot(c: &Client, name: &str) {
     if let Ok(png) = c.screenshot().await {
         let _ = std::fs::write(dir.join(format!("{name}.png")), png);
     }
+}
+
+/// Where the axe-core script is: `SEBROKER_AXE_JS`, else the copy
+/// `.ci/run` installs with npm under `target/axe`. Missing axe-core fails
+/// the test under `SEBROKER_REQUIRE_BROWSER=1`; elsewhere it is reported.
+fn axe_source() -> Option<String> {
+    let path = std::env::var_os("SEBROKER_AXE_JS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/axe/node_modules/axe-core/axe.min.js"));
+    match std::fs::read_to_string(&path) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            assert!(
+                std::env::var("SEBROKER_REQUIRE_BROWSER").as_deref() != Ok("1"),
+                "axe-core is missing at {} ({e}): `npm install --prefix target/axe axe-core@4`",
+                path.display()
+            );
+            eprintln!("NOT CHECKED: no axe-core at {} ({e})", path.display());
+            None
+        }
+    }
+}
+
+/// The serious and critical axe-core violations of the current page, one
+/// line each (rule, help, elements); `None` when axe-core is not installed.
+pub async fn violations(c: &Client) -> Option<Vec<String>> {
+    let axe = axe_source()?;
+    c.execute(&axe, vec![]).await.expect("inject axe-core");
+    let found = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {resultTypes: ['violations']})
+               .then(r => done(r.violations
+                   .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                   .map(v => v.impact + ' ' + v.id + ': ' + v.help + ' at '
+                        + v.nodes.slice(0, 5).map(n => n.target.join(' ')).join(', '))))
+               .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .expect("run axe-core");
+    Some(serde_json::from_value(found).expect("axe answers a list"))
+}
+
+/// Runs axe-core inside the current page and fails on any serious or
+/// critical violation, naming the rule and the elements.
+pub async fn assert_accessible(c: &Client, page: &str) {
+    let Some(list) = violations(c).await else {
+        return;
+    };
+    assert!(
+        list.is_empty(),
+        "{page}: {} serious or critical accessibility violations:\n{}",
+        list.len(),
+        list.join("\n")
+    );
+}
+
+/// Sets the browser window's width (the page keeps its height).
+pub async fn set_width(c: &Client, width: u32) {
+    c.set_window_size(width, 1000).await.expect("window size");
+}
+
+/// Fails when the current page scrolls sideways at the window's width.
+pub async fn assert_no_horizontal_scroll(c: &Client, page: &str) {
+    let v = c
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth]",
+            vec![],
+        )
+        .await
+        .expect("measure");
+    let dims: Vec<u64> = serde_json::from_value(v).expect("two numbers");
+    assert!(
+        dims[0] <= dims[1],
+        "{page} scrolls sideways: {} px of content in a {} px window",
+        dims[0],
+        dims[1]
+    );
+}
+
+/// The checks every page gets: axe-core at the current width, a
+/// screenshot, then the same page at 390 px with no sideways scrolling and
+/// a second screenshot; the window goes back to 1366 px.
+pub async fn audit_page(c: &Client, name: &str) {
+    set_width(c, 1366).await;
+    assert_accessible(c, name).await;
+    screenshot(c, name).await;
+    set_width(c, 390).await;
+    assert_no_horizontal_scroll(c, name).await;
+    assert_accessible(c, &format!("{name} at 390 px")).await;
+    screenshot(c, &format!("{name}-390")).await;
+    set_width(c, 1366).await;
 }
 
 /// Waits for an element: after a click the browser navigates on its own
@@ -200,7 +302,7 @@ async fn broker_searches_and_reads_a_notice() {
     let first = wait_for(c, "article h2 a").await;
     let title = first.text().await.expect("text");
     assert!(title.to_lowercase().contains("youth"), "{title}");
-    screenshot(c, "search").await;
+    audit_page(c, "search").await;
     first.click().await.expect("open notice");
     // Only the notice page has match cards.
     wait_for(c, "details.card").await;
@@ -391,4 +493,27 @@ async fn a_broker_brokers_a_win_and_the_funder_sees_it() {
     let _ = c.clone().close().await;
     let _ = server.kill();
     let _ = server.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_accessibility_check_finds_what_it_should() {
+    let Some(b) = browser("the_accessibility_check_finds_what_it_should").await else {
+        return;
+    };
+    let c = &b.client;
+    // An image without a text alternative and an unnamed button: both are
+    // critical for axe-core, so the check must name them.
+    c.goto("data:text/html,<html lang=en><title>t</title><main><img src=x.png><button></button></main></html>")
+        .await
+        .expect("goto");
+    let Some(found) = violations(c).await else {
+        return;
+    };
+    let all = found.join("\n");
+    assert!(all.contains("image-alt"), "{all}");
+    assert!(all.contains("button-name"), "{all}");
+    c.goto("data:text/html,<html lang=en><title>t</title><main><p>Fine.</p></main></html>")
+        .await
+        .expect("goto");
+    assert_eq!(violations(c).await, Some(vec![]));
 }
