@@ -36,6 +36,18 @@ fn bench(c: &mut Criterion) {
             ranker: None,
         };
         let mut i = 0;
+        // Candidate retrieval alone: the member index's two queries.
+        let mut g = c.benchmark_group("member_candidates");
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| {
+                i += 1;
+                let x = &notices[i % notices.len()];
+                index
+                    .candidates(&sebroker_matching::notice_text(x), &x.cpv_divisions(), 40)
+                    .expect("candidates")
+            })
+        });
+        g.finish();
         let mut g = c.benchmark_group("match_one_notice");
         g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| {

@@ -19,12 +19,12 @@ pub struct Browser {
     driver: Child,
     _profile: tempfile::TempDir,
     // Dropped last: the next browser test starts once this one's Chromium is gone.
-    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
+    _one_at_a_time: tokio::sync::MutexGuard<'static, ()>,
 }
 
 /// One Chromium at a time: on a 2-core machine parallel browsers only make
 /// each other's waits time out.
-static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl Drop for Browser {
     fn drop(&mut self) {
@@ -53,8 +53,9 @@ pub async fn browser(test: &str) -> Option<Browser> {
         eprintln!("SKIPPED {test}: no chromium and chromedriver (apt-get install chromium chromium-driver)");
         return None;
     };
-    // A test that panicked while holding the lock poisons it; its browser is gone all the same.
-    let turn = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    // (A tokio mutex: it is held across awaits, and a test that panicked
+    // while holding it does not poison it for the others.)
+    let turn = ONE_BROWSER.lock().await;
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
