@@ -376,14 +376,14 @@ fn table() -> Vec<(Route, Handler)> {
             "/dashboard",
             Page,
             A::PageDashboard,
-            get(pages::ledger::dashboard),
+            get(pages::dashboard::dashboard),
         ),
         row(
             M::GET,
             "/dashboard/totals.csv",
             Page,
             A::PageTotalsCsv,
-            get(pages::ledger::totals_csv),
+            get(pages::dashboard::totals_csv),
         ),
         row(
             M::GET,

@@ -9,6 +9,7 @@
 
 pub(crate) mod auth;
 pub(crate) mod browse;
+pub(crate) mod dashboard;
 pub(crate) mod layout;
 pub(crate) mod ledger;
 
