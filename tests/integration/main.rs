@@ -59,6 +59,7 @@ mod layout;
 mod ledger;
 mod matching;
 mod matrix;
+mod member_pages;
 mod members_api;
 mod metrics;
 mod openapi;
