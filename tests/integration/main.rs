@@ -47,6 +47,7 @@ mod api;
 mod audit;
 mod bad_input;
 mod browser;
+mod browser_member;
 mod cli;
 mod common;
 mod crash;
