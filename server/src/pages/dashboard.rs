@@ -160,7 +160,8 @@ fn chart(months: &[(String, i64)], target: i64) -> Markup {
         .max(1);
     let n = months.len().max(1);
     let bw = (W - LEFT - RIGHT) / n as f64;
-    let every = n.div_ceil(8).max(1);
+    // At most six month labels: they stay apart on a 390 px phone.
+    let every = n.div_ceil(6).max(1);
     html! {
         svg class="chart" viewBox={ "0 0 " (W) " " (H) } role="img" aria-labelledby="chart-title chart-desc" {
             title id="chart-title" { "Brokered value, cumulative, month by month" }
