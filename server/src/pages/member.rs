@@ -1059,3 +1059,77 @@ pub async fn save_profile(
         Err(e) => super::refusal_page(&e),
     }
 }
+
+/// The members who asked the brokerage about a notice, for the brokers'
+/// notice page and pipeline: load them with
+/// `services::interests::for_notice(&app, ocid)` (or `all`) off the async
+/// threads, then render them here. Empty when nobody asked.
+// Called by the brokers' notice page and pipeline (pages/browse.rs,
+// pages/ledger.rs), which another change of issue 14 rewrites; until it is
+// merged only the tests call it.
+#[allow(dead_code)]
+pub fn interests_section(shown: &[services::interests::Shown]) -> Markup {
+    html! {
+        @if !shown.is_empty() {
+            section class="card" aria-labelledby="interests" {
+                h2 id="interests" { "Members who asked about this" }
+                p class="muted" { "An interest opens no case and counts as no introduction." }
+                ul { @for s in shown {
+                    li { a href={ "/members/" (urlencode(&s.interest.member_id)) } { (s.member_name) }
+                         " asked on " (when(s.interest.at)) }
+                } }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interests_section_names_who_asked_and_when() {
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let shown = [services::interests::Shown {
+            interest: sebroker_engine::interests::Interest {
+                ocid: "o-1".into(),
+                member_id: "m 1".into(),
+                at,
+                by: "k1".into(),
+            },
+            member_name: "Caldmore <Catering>".into(),
+        }];
+        let html = interests_section(&shown).into_string();
+        assert!(html.contains("href=\"/members/m%201\""), "{html}");
+        assert!(html.contains("Caldmore &lt;Catering&gt;"), "{html}");
+        assert!(html.contains("datetime=\"1970-01-01T00:00:00Z\""), "{html}");
+        assert!(interests_section(&[]).into_string().is_empty());
+    }
+
+    #[test]
+    fn the_settings_form_reads_percent_and_clears_empty_channels() {
+        let f: Fields = vec![
+            ("threshold".into(), "70%".into()),
+            ("email".into(), " ".into()),
+            ("feed".into(), "1".into()),
+        ];
+        let i = settings_input(&f).expect("valid");
+        assert_eq!(i.threshold, Some(0.7));
+        assert_eq!(i.email, Some(None));
+        assert_eq!(i.feed, Some(true));
+        let bad: Fields = vec![("threshold".into(), "101".into())];
+        assert!(settings_input(&bad).is_err());
+    }
+
+    #[test]
+    fn pounds_are_whole_and_typed_freely() {
+        assert_eq!(
+            whole_pounds("t", "£420,000"),
+            Ok(serde_json::json!(420_000))
+        );
+        assert_eq!(whole_pounds("t", ""), Ok(serde_json::Value::Null));
+        assert!(whole_pounds("t", "lots").is_err());
+        assert!(whole_pounds("t", "-5").is_err());
+        assert!(whole_pounds("t", "12.50").is_err());
+    }
+}
