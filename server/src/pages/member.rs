@@ -483,6 +483,8 @@ struct SettingsDraft {
     feed: bool,
     feed_url: Option<String>,
     has_webhook: bool,
+    /// The key your receiver checks `Sebroker-Signature` with.
+    webhook_secret: Option<String>,
 }
 
 impl SettingsDraft {
@@ -496,6 +498,7 @@ impl SettingsDraft {
             feed: v.feed,
             feed_url: v.feed_url.clone(),
             has_webhook: v.webhook_url.is_some(),
+            webhook_secret: v.webhook_secret.clone(),
         }
     }
 
@@ -510,6 +513,7 @@ impl SettingsDraft {
             feed: field(f, "feed").is_some(),
             feed_url: None,
             has_webhook: false,
+            webhook_secret: None,
         }
     }
 }
@@ -585,6 +589,10 @@ fn feed_and_test(viewer: &Viewer, d: &SettingsDraft) -> Markup {
         } @else { p { "You have no feed. Tick the box above and save to get one." } }
         h2 { "Test your webhook" }
         @if d.has_webhook {
+            @if let Some(secret) = &d.webhook_secret {
+                details { summary { "Your webhook's signing secret" }
+                    p { "Each delivery carries " code { "Sebroker-Signature: v1=…" } ", an HMAC-SHA256 of the timestamp, a dot and the body with this secret: " code { (secret) } } }
+            }
             form method="post" action="/settings/test" {
                 input type="hidden" name="csrf" value=(csrf);
                 button type="submit" { "Send a test" }
