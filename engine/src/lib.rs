@@ -19,6 +19,7 @@ pub mod erase;
 pub mod error;
 pub mod groups;
 pub mod ingest;
+pub mod interests;
 pub mod keys;
 pub mod matches;
 pub mod members;

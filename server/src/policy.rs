@@ -96,6 +96,25 @@ pub enum Action {
     PagePipeline,
     PageDashboard,
     PageTotalsCsv,
+    // The member's own pages and interests (issue 14).
+    /// `POST /api/v1/members/{id}/interests`: "ask the brokerage about this".
+    MemberInterestAsk,
+    /// `GET /api/v1/members/{id}/interests`.
+    MemberInterests,
+    /// `POST /api/v1/members/{id}/alert-settings/test`: a test to the webhook.
+    MemberAlertSettingsTest,
+    /// The member's ranked open opportunities (`/opportunities`).
+    PageMemberHome,
+    /// A notice as a member reads it, with its own match.
+    PageMemberNotice,
+    /// The form behind "ask the brokerage about this".
+    PageMemberInterest,
+    /// `/alerts`: what was sent to the member.
+    PageAlerts,
+    /// `/settings`: the member's alert settings (and the webhook test).
+    PageSettings,
+    /// `/profile`: the member's own profile.
+    PageProfile,
     Static,
 }
 
@@ -115,6 +134,7 @@ const ADMIN: &[Role] = &[Role::Admin];
 const BROKERS: &[Role] = &[Role::Admin, Role::Broker];
 const BROKERS_FUNDER: &[Role] = &[Role::Admin, Role::Broker, Role::Funder];
 const BROKERS_MEMBERS: &[Role] = &[Role::Admin, Role::Broker, Role::Member];
+const MEMBERS: &[Role] = &[Role::Member];
 const EVERYONE: &[Role] = &[Role::Admin, Role::Broker, Role::Funder, Role::Member];
 
 /// The table. A new action does not compile until it has a row here.
@@ -148,6 +168,13 @@ pub const fn access(action: Action) -> Access {
         A::PageCaseOpen | A::PageCaseStep => Roles(BROKERS),
         A::PageMember => RolesOrOwnMember(BROKERS),
         A::PageDashboard | A::PageTotalsCsv => Roles(BROKERS_FUNDER),
+        // A member's own: the member on its own id, brokers for any member.
+        A::MemberInterestAsk | A::MemberInterests | A::MemberAlertSettingsTest => {
+            RolesOrOwnMember(BROKERS)
+        }
+        // Pages about "your" member: only a member session has one.
+        A::PageMemberHome | A::PageMemberNotice | A::PageMemberInterest => Roles(MEMBERS),
+        A::PageAlerts | A::PageSettings | A::PageProfile => Roles(MEMBERS),
     }
 }
 

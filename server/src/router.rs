@@ -19,7 +19,8 @@ use sebroker_engine::Engine;
 
 use crate::api::write::write;
 use crate::api::{
-    self, alerts, anchors, audit, cases, keys, matches, members, notices, returns, sources, totals,
+    self, alerts, anchors, audit, cases, interests, keys, matches, members, notices, returns,
+    sources, totals,
 };
 use crate::door::Door;
 use crate::error::{ApiError, Code};
@@ -376,14 +377,99 @@ fn table() -> Vec<(Route, Handler)> {
             "/dashboard",
             Page,
             A::PageDashboard,
-            get(pages::ledger::dashboard),
+            get(pages::dashboard::dashboard),
         ),
         row(
             M::GET,
             "/dashboard/totals.csv",
             Page,
             A::PageTotalsCsv,
-            get(pages::ledger::totals_csv),
+            get(pages::dashboard::totals_csv),
+        ),
+        // The member's journey and its interests (issue 14).
+        row(
+            M::POST,
+            "/api/v1/members/{id}/interests",
+            Api,
+            A::MemberInterestAsk,
+            post(interests::ask),
+        ),
+        row(
+            M::GET,
+            "/api/v1/members/{id}/interests",
+            Api,
+            A::MemberInterests,
+            get(interests::list),
+        ),
+        row(
+            M::POST,
+            "/api/v1/members/{id}/alert-settings/test",
+            Api,
+            A::MemberAlertSettingsTest,
+            post(alerts::test_settings),
+        ),
+        row(
+            M::GET,
+            "/opportunities",
+            Page,
+            A::PageMemberHome,
+            get(pages::member::home),
+        ),
+        row(
+            M::GET,
+            "/opportunities/{ocid}",
+            Page,
+            A::PageMemberNotice,
+            get(pages::member::notice),
+        ),
+        row(
+            M::POST,
+            "/opportunities/{ocid}/interest",
+            Page,
+            A::PageMemberInterest,
+            post(pages::member::ask),
+        ),
+        row(
+            M::GET,
+            "/alerts",
+            Page,
+            A::PageAlerts,
+            get(pages::member::alerts),
+        ),
+        row(
+            M::GET,
+            "/settings",
+            Page,
+            A::PageSettings,
+            get(pages::member::settings),
+        ),
+        row(
+            M::POST,
+            "/settings",
+            Page,
+            A::PageSettings,
+            post(pages::member::save_settings),
+        ),
+        row(
+            M::POST,
+            "/settings/test",
+            Page,
+            A::PageSettings,
+            post(pages::member::test_webhook),
+        ),
+        row(
+            M::GET,
+            "/profile",
+            Page,
+            A::PageProfile,
+            get(pages::member::profile),
+        ),
+        row(
+            M::POST,
+            "/profile",
+            Page,
+            A::PageProfile,
+            post(pages::member::save_profile),
         ),
         row(
             M::GET,

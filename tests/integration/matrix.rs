@@ -509,6 +509,8 @@ fn body_for(path: &str, d: &Data) -> Value {
         json!({ "role": "funder", "name": "made by the matrix" })
     } else if path.ends_with("/alert-settings") {
         json!({ "frequency": "daily" })
+    } else if path.ends_with("/interests") {
+        json!({ "ocid": d.ocid })
     } else if path.ends_with("/erase") {
         // Admitted callers get a 400 (the id is not confirmed): the matrix
         // must not erase the member the other rows read.

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod anchors;
 pub mod audit;
 pub mod cases;
+pub mod interests;
 pub mod keys;
 pub mod matches;
 pub mod members;

@@ -214,6 +214,7 @@ pub fn components() -> Vec<(String, RefOr<Schema>)> {
         T::schemas(v);
     }
     add::<sebroker_ledger::input::CaseInput>(&mut v);
+    add::<crate::api::interests::InterestInput>(&mut v);
     add::<sebroker_ledger::input::CaseEventInput>(&mut v);
     add::<sebroker_ledger::input::ReferralInput>(&mut v);
     add::<sebroker_ledger::input::ReturnInput>(&mut v);
@@ -608,6 +609,33 @@ pub fn op(action: Action, method: &Method) -> Option<Op> {
             write: false,
             errors: &[C::InvalidAlertSettings],
         },
+        A::MemberInterestAsk => Op {
+            summary: "Ask the brokerage about a notice",
+            description: "The member (or a broker for it) tells the brokerage it is interested in a notice. Brokers see it on the notice and the pipeline. It opens no case and counts as no introduction. 201 when new; 200 with the first interest when asked before.",
+            tag: "members",
+            query: none,
+            body: body::<crate::api::interests::InterestInput>(json!({"ocid": "ocds-h6vhtk-04f2a1"})),
+            ok: vec![
+                (201, json("the interest, new", obj(&[("interest", any_obj()), ("new", json!({"type": "boolean"}))]))),
+                (200, json("the interest asked before", obj(&[("interest", any_obj()), ("new", json!({"type": "boolean"}))]))),
+            ],
+            csv: false,
+            write: false,
+            errors: &[C::NoticeNotFound],
+        },
+        A::MemberInterests => read("A member's interests", "The notices the member asked the brokerage about, newest first.", "members", none,
+            json("the interests", obj(&[("member_id", json!({"type": "string"})), ("interests", objs())])), &[]),
+        A::MemberAlertSettingsTest => Op {
+            summary: "Test a member's webhook",
+            description: "Sends a signed test payload (`\"event\": \"test\"`) to the member's webhook through the same SSRF-safe path as alerts (checked and resolved at this send, no redirects, the configured timeouts) and reports the outcome: `sent`, `retry` or `refused`. Nothing is recorded as a delivery.",
+            tag: "alerts",
+            query: none,
+            body: None,
+            ok: vec![(200, json("the outcome", obj(&[("delivered", json!({"type": "boolean"})), ("outcome", json!({"type": "string", "enum": ["sent", "retry", "refused"]})), ("webhook_url", json!({"type": "string"}))])))],
+            csv: false,
+            write: false,
+            errors: &[C::InvalidAlertSettings],
+        },
         A::MemberReturns => read("A member's yearly returns", "Returns of one member, as booked in the ledger.", "ledger", q::<Paging>,
             json("a page of returns", paged("returns")), &[]),
         A::MemberReturnFile => write("File a yearly return", "ledger",
@@ -739,6 +767,12 @@ pub fn op(action: Action, method: &Method) -> Option<Op> {
         | A::PagePipeline
         | A::PageDashboard
         | A::PageTotalsCsv
+        | A::PageMemberHome
+        | A::PageMemberNotice
+        | A::PageMemberInterest
+        | A::PageAlerts
+        | A::PageSettings
+        | A::PageProfile
         | A::Static => return None,
     })
 }

@@ -28,7 +28,7 @@ fn not_found() -> Response {
 
 pub async fn home(viewer: Viewer) -> Response {
     let to = match (viewer.session.role, &viewer.session.member_id) {
-        (Role::Member, Some(id)) => format!("/members/{}", urlencode(id)),
+        (Role::Member, Some(_)) => "/opportunities".to_owned(),
         (Role::Funder, _) => "/dashboard".to_owned(),
         _ => "/search".to_owned(),
     };

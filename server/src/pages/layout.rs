@@ -34,6 +34,19 @@ table { border-collapse:collapse; width:100%; } th, td { text-align:left; paddin
 .facets { display:flex; flex-wrap:wrap; gap:1rem; font-size:.9rem; }
 b { background:#fff2a8; font-weight:700; }
 @media (max-width:40rem) { header { gap:.5rem; } main { padding:.5rem; } table { font-size:.9rem; } }
+/* Member pages and the dashboard (issue 14). */
+.subnav { display:flex; flex-wrap:wrap; gap:.25rem 1rem; margin:.25rem 0 .5rem; font-size:.95rem; }
+.subnav a[aria-current=page] { font-weight:700; color:var(--ink); }
+textarea { font:inherit; width:100%; padding:.4rem .6rem; border:2px solid var(--ink); }
+fieldset { border:1px solid var(--line); margin:.75rem 0; padding:.5rem 1rem; min-width:0; }
+fieldset label, .card label input[type=checkbox] { font-weight:400; }
+.ok { border-color:var(--ok); border-left-width:6px; } .error { border-color:#d4351c; border-left-width:6px; }
+.fit td:nth-child(2) { width:40%; }
+.chart { width:100%; max-width:48rem; height:auto; display:block; }
+.scroll { overflow-x:auto; max-width:100%; }
+caption { text-align:left; font-weight:600; padding:.25rem 0; }
+code { overflow-wrap:anywhere; }
+main { overflow-wrap:anywhere; }
 "#;
 
 pub async fn stylesheet() -> Response {

@@ -9,8 +9,10 @@
 
 pub(crate) mod auth;
 pub(crate) mod browse;
+pub(crate) mod dashboard;
 pub(crate) mod layout;
 pub(crate) mod ledger;
+pub(crate) mod member;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

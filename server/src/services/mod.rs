@@ -3,4 +3,5 @@
 //! faces book the same events with the same checks.
 
 pub mod cases;
+pub mod interests;
 pub mod members;
