@@ -46,6 +46,8 @@ pub struct Engine {
     pub sources: Board,
     /// Every write through the API, the pages and the command line.
     pub audit: Arc<crate::audit::AuditLog>,
+    /// People's accounts (e-mail and password sign-in).
+    pub accounts: Arc<crate::accounts::Accounts>,
     _lock: DirLock,
 }
 
@@ -74,6 +76,7 @@ impl Engine {
         let sled = SledStore::open(&data_dir.join("store"))?;
         let alert_log = Arc::new(SledAlertStore::open(sled.db())?);
         let audit = Arc::new(crate::audit::AuditLog::open(sled.db())?);
+        let accounts = Arc::new(crate::accounts::Accounts::open(sled.db())?);
         let store: Arc<dyn NoticeStore> = Arc::new(sled);
         let index = Arc::new(open_index(&data_dir.join("index"))?);
         let mut places = Places::builtin();
@@ -109,6 +112,7 @@ impl Engine {
             followers: Followers::default(),
             sources: Board::default(),
             audit,
+            accounts,
             _lock: lock,
         };
         engine.writer.catch_up_index(data_dir)?;
