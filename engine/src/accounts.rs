@@ -194,8 +194,8 @@ pub fn hash_password(password: &str) -> Result<String> {
     let mut salt = [0u8; 16];
     getrandom::getrandom(&mut salt)
         .map_err(|e| Error::Failed(format!("the system's random source failed: {e}")))?;
-    let salt = SaltString::encode_b64(&salt)
-        .map_err(|e| Error::Failed(format!("password salt: {e}")))?;
+    let salt =
+        SaltString::encode_b64(&salt).map_err(|e| Error::Failed(format!("password salt: {e}")))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -520,6 +520,66 @@ impl Accounts {
     }
 }
 
+/// The path of a token's page (`/invite/sbt_…`, `/reset/sbt_…`).
+pub fn link_path(kind: TokenKind, token: &str) -> String {
+    format!("{}{token}", kind.path())
+}
+
+/// A link as a person opens it: under the configured public URL, or (when
+/// that is the listening address with port 0, as in tests) under the host
+/// the admin's request came to.
+pub fn absolute(engine: &crate::Engine, path: &str, host: Option<&str>) -> String {
+    let base = engine.config.alerts.public_url.trim_end_matches('/');
+    match host {
+        Some(h) if base.ends_with(":0") => format!("http://{h}{path}"),
+        _ => format!("{base}{path}"),
+    }
+}
+
+/// Invites a person (the one service of the API and the admin's page):
+/// a member's account must name a stored member. Returns the account and
+/// the path of the invitation link, to be shown once.
+pub fn invite(engine: &crate::Engine, new: NewAccount) -> Result<(Account, String)> {
+    check_member(engine, new.role, new.member_id.as_deref())?;
+    let (account, token) = engine.accounts.invite(new)?;
+    tracing::info!(account = %account.id, role = account.role.as_str(), "account invited");
+    Ok((account, link_path(TokenKind::Invite, &token)))
+}
+
+/// Changes an account's role (and member), as [`invite`] checks them.
+pub fn set_role(
+    engine: &crate::Engine,
+    id: &str,
+    role: Role,
+    member_id: Option<String>,
+) -> Result<Account> {
+    check_member(engine, role, member_id.as_deref())?;
+    let a = engine.accounts.set_role(id, role, member_id)?;
+    tracing::info!(account = %a.id, role = a.role.as_str(), "account role changed");
+    Ok(a)
+}
+
+/// The path of a reset link (an invitation again for a person who never set a password).
+pub fn reset(engine: &crate::Engine, id: &str) -> Result<(Account, String)> {
+    let (a, token) = engine.accounts.issue_reset(id)?;
+    let kind = match a.status {
+        AccountStatus::Invited => TokenKind::Invite,
+        _ => TokenKind::Reset,
+    };
+    tracing::info!(account = %a.id, "account reset link made");
+    Ok((a.clone(), link_path(kind, &token)))
+}
+
+fn check_member(engine: &crate::Engine, role: Role, member_id: Option<&str>) -> Result<()> {
+    check_role(role, member_id)?;
+    if let Some(m) = member_id {
+        if engine.store.get_member(m.trim())?.is_none() {
+            return Err(invalid(format!("member_id: no member with id {m:?}")));
+        }
+    }
+    Ok(())
+}
+
 /// A member account names its member; no other role does.
 fn check_role(role: Role, member_id: Option<&str>) -> Result<()> {
     match (role, member_id.map(str::trim)) {
@@ -545,12 +605,7 @@ pub fn person_name(engine: &crate::Engine, actor: &str) -> Option<String> {
     if id.starts_with("acc_") {
         return engine.accounts.get(id).ok().flatten().map(|a| a.name);
     }
-    engine
-        .ledger
-        .state()
-        .keys
-        .get(id)
-        .map(|k| k.name.clone())
+    engine.ledger.state().keys.get(id).map(|k| k.name.clone())
 }
 
 #[cfg(test)]
@@ -590,13 +645,24 @@ mod tests {
             .redeem(&token, TokenKind::Invite, "another long one")
             .expect("again")
             .is_none());
-        let signed = a.sign_in("ANN@example.org ", "a long password").expect("in");
+        let signed = a
+            .sign_in("ANN@example.org ", "a long password")
+            .expect("in");
         assert_eq!(signed.map(|x| x.id), Some(acc.id.clone()));
-        assert!(a.sign_in("ann@example.org", "a wrong password").expect("in").is_none());
-        assert!(a.sign_in("nobody@example.org", "a long password").expect("in").is_none());
+        assert!(a
+            .sign_in("ann@example.org", "a wrong password")
+            .expect("in")
+            .is_none());
+        assert!(a
+            .sign_in("nobody@example.org", "a long password")
+            .expect("in")
+            .is_none());
         assert!(matches!(
             a.invite(person("ANN@example.org")),
-            Err(Error::Conflict { code: "account_exists", .. })
+            Err(Error::Conflict {
+                code: "account_exists",
+                ..
+            })
         ));
         assert!(matches!(
             a.invite(person("not an address")),
@@ -612,7 +678,10 @@ mod tests {
             .expect("create");
         assert!(a.current(&acc.id, acc.generation).is_some());
         let (reset, token) = a.issue_reset(&acc.id).expect("reset");
-        assert!(a.current(&acc.id, acc.generation).is_none(), "a reset ends sessions");
+        assert!(
+            a.current(&acc.id, acc.generation).is_none(),
+            "a reset ends sessions"
+        );
         assert!(a.current(&acc.id, reset.generation).is_some());
         let moved = a.set_role(&acc.id, Role::Funder, None).expect("role");
         assert!(a.current(&acc.id, reset.generation).is_none());
@@ -625,7 +694,10 @@ mod tests {
         let off = a.disable(&acc.id).expect("disable");
         assert!(a.current(&acc.id, moved.generation).is_none());
         assert!(a.current(&acc.id, off.generation).is_none(), "disabled");
-        assert!(a.sign_in("b@example.org", "a long password").expect("in").is_none());
+        assert!(a
+            .sign_in("b@example.org", "a long password")
+            .expect("in")
+            .is_none());
         assert!(a.set_role(&acc.id, Role::Member, None).is_err());
     }
 
@@ -640,6 +712,9 @@ mod tests {
         let after = a.get(&acc.id).expect("get").expect("kept");
         assert!(!after.email.contains("m@example.org"));
         assert_eq!(after.status, AccountStatus::Disabled);
-        assert!(a.sign_in("m@example.org", "a long password").expect("in").is_none());
+        assert!(a
+            .sign_in("m@example.org", "a long password")
+            .expect("in")
+            .is_none());
     }
 }

@@ -82,6 +82,12 @@ pub enum Action {
     KeysList,
     KeyCreate,
     KeyRevoke,
+    /// People's accounts (`/api/v1/accounts`): admins only.
+    AccountsList,
+    AccountCreate,
+    AccountUpdate,
+    AccountDisable,
+    AccountReset,
     Sources,
     AnchorUpload,
     PageHome,
@@ -96,6 +102,11 @@ pub enum Action {
     PagePipeline,
     PageDashboard,
     PageTotalsCsv,
+    /// `/admin/people`: the accounts, and the forms that change them.
+    PagePeople,
+    PagePeopleChange,
+    /// `/invite/{token}`, `/reset/{token}`: the token is the credential.
+    PageSetPassword,
     Static,
 }
 
@@ -148,6 +159,10 @@ pub const fn access(action: Action) -> Access {
         A::PageCaseOpen | A::PageCaseStep => Roles(BROKERS),
         A::PageMember => RolesOrOwnMember(BROKERS),
         A::PageDashboard | A::PageTotalsCsv => Roles(BROKERS_FUNDER),
+        A::AccountsList | A::AccountCreate | A::AccountUpdate => Roles(ADMIN),
+        A::AccountDisable | A::AccountReset => Roles(ADMIN),
+        A::PagePeople | A::PagePeopleChange => Roles(ADMIN),
+        A::PageSetPassword => Public,
     }
 }
 
