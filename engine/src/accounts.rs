@@ -387,11 +387,15 @@ impl Accounts {
     }
 
     fn issue(&self, account: &Account, kind: TokenKind) -> Result<String> {
-        let token = format!("sbt_{}", random_hex::<24>()?);
         let ttl = match kind {
             TokenKind::Invite => INVITE_TTL,
             TokenKind::Reset => RESET_TTL,
         };
+        self.issue_for(account, kind, ttl)
+    }
+
+    fn issue_for(&self, account: &Account, kind: TokenKind, ttl: time::Duration) -> Result<String> {
+        let token = format!("sbt_{}", random_hex::<24>()?);
         let t = StoredToken {
             account_id: account.id.clone(),
             kind,
@@ -699,6 +703,24 @@ mod tests {
             .expect("in")
             .is_none());
         assert!(a.set_role(&acc.id, Role::Member, None).is_err());
+    }
+
+    #[test]
+    fn an_expired_link_does_not_work() {
+        let (_d, a) = open();
+        let (acc, _) = a.invite(person("late@example.org")).expect("invite");
+        let old = a
+            .issue_for(&acc, TokenKind::Invite, time::Duration::seconds(-1))
+            .expect("issue");
+        assert!(a.peek(&old, TokenKind::Invite).expect("peek").is_none());
+        assert!(a
+            .redeem(&old, TokenKind::Invite, "a long password")
+            .expect("redeem")
+            .is_none());
+        assert_eq!(
+            a.get(&acc.id).expect("get").map(|x| x.status),
+            Some(AccountStatus::Invited)
+        );
     }
 
     #[test]

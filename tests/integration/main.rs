@@ -1,6 +1,7 @@
 //! Integration and end-to-end tests of the whole `sebroker` binary, compiled
 //! as one test binary for fast linking.
 //!
+//! - `accounts`: people's accounts: the admin-only API, links used once, sessions ending when the account changes, demo accounts, the HTML 404
 //! - `real_data`: every real OCDS file in `../shared/data` (skipped when absent, failing instead with `SEBROKER_REQUIRE_DATA=1` as in CI)
 //! - `hostile`: files nested 200,000 deep, bad tokens in real releases,
 //!   damaged gzip, and a hostile Find a Tender stand-in (deep nesting, bad
@@ -42,6 +43,7 @@
 //!   injected faults, anchors, opportunity groups, the sources API; `sync`
 //!   and `anchors import` match with the configured `[weights]`
 
+mod accounts;
 mod alerts;
 mod api;
 mod audit;
