@@ -13,6 +13,7 @@
 //!   paths and pages against one `serve --demo`; hostile files; hostile
 //!   upstream pages through `sync`)
 //! - `browser`: the web pages in headless Chromium (WebDriver)
+//! - `browser_people`: an admin invites a person, links set passwords once, sessions end on reset and disable
 //! - `matrix`: every route and page × every kind of caller against the
 //!   policy table, with leak checks; rate limits per address and per key
 //! - `matching`: members, matches, consortia, award links, evaluation
@@ -49,6 +50,7 @@ mod api;
 mod audit;
 mod bad_input;
 mod browser;
+mod browser_people;
 mod cli;
 mod common;
 mod crash;
