@@ -43,7 +43,14 @@ button.danger { background:#d4351c; border-color:#d4351c; }
 .error { color:#d4351c; font-weight:700; }
 fieldset { border:1px solid var(--line); margin:.5rem 0; } legend { font-weight:600; }
 code { overflow-wrap:anywhere; }
-.table-wrap { overflow-x:auto; }
+/* A table whose rows become blocks on a phone (each cell on its own line). */
+table.stack td { overflow-wrap:anywhere; }
+@media (max-width:40rem) {
+  table.stack, table.stack tbody, table.stack tr, table.stack td { display:block; width:100%; }
+  table.stack thead { position:absolute; left:-999rem; }
+  table.stack tr { border-bottom:2px solid var(--line); padding:.25rem 0; }
+  table.stack td { border:0; padding:.15rem 0; }
+}
 @media (max-width:40rem) { header { gap:.5rem; } main { padding:.5rem; } table { font-size:.9rem; } }
 "#;
 

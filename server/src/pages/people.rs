@@ -65,7 +65,7 @@ fn people_page(
     let body = html! {
         h1 { "People" }
         p { "People sign in with their e-mail address and password. Every change here ends the person's open sessions." }
-        table {
+        table class="stack" {
             caption { "Accounts (" (accounts.len()) ")" }
             thead { tr { th scope="col" { "Name" } th scope="col" { "E-mail" } th scope="col" { "Role" } th scope="col" { "Status" } th scope="col" { "Change" } } }
             tbody {
@@ -111,18 +111,18 @@ fn row(a: &Account, csrf: &str) -> Markup {
                     select id={ "role-" (id) } name="role" { (role_options(a.role.as_str())) }
                     label for={ "member-" (id) } class="vh" { "Member id of " (a.name) }
                     input id={ "member-" (id) } name="member_id" type="text" size="8" value=(a.member_id.as_deref().unwrap_or("")) placeholder="member id";
-                    button type="submit" { "Change role" }
+                    button type="submit" { "Change role" span class="vh" { " of " (a.name) } }
                 }
                 @if a.status != service::AccountStatus::Disabled {
                     form method="post" action={ "/admin/people/" (id) } class="inline" {
                         input type="hidden" name="csrf" value=(csrf);
                         input type="hidden" name="op" value="reset";
-                        button type="submit" aria-label={ "Reset the password of " (a.name) } { "Reset password" }
+                        button type="submit" { "Reset password" span class="vh" { " of " (a.name) } }
                     }
                     form method="post" action={ "/admin/people/" (id) } class="inline" {
                         input type="hidden" name="csrf" value=(csrf);
                         input type="hidden" name="op" value="disable";
-                        button type="submit" class="danger" aria-label={ "Disable " (a.name) } { "Disable" }
+                        button type="submit" class="danger" { "Disable" span class="vh" { " " (a.name) } }
                     }
                 }
             }
