@@ -44,8 +44,8 @@ button.danger { background:#d4351c; border-color:#d4351c; }
 fieldset { border:1px solid var(--line); margin:.5rem 0; } legend { font-weight:600; }
 code { overflow-wrap:anywhere; }
 /* A table whose rows become blocks on a phone (each cell on its own line). */
-table.stack td { overflow-wrap:anywhere; }
 @media (max-width:40rem) {
+  table.stack td { overflow-wrap:anywhere; }
   table.stack, table.stack tbody, table.stack tr, table.stack td { display:block; width:100%; }
   table.stack thead { position:absolute; left:-999rem; }
   table.stack tr { border-bottom:2px solid var(--line); padding:.25rem 0; }
