@@ -44,6 +44,41 @@ pub fn load(app: &Engine, clusters: &[String]) -> Result<Vec<IngestReport>> {
     Ok(reports)
 }
 
+/// One fictional account per role (`admin@demo.invalid`…; the member's
+/// bound to `member`), with random passwords: returned (label, e-mail,
+/// password) to be printed once by `serve --demo`.
+pub fn accounts(app: &Engine, member: Option<&str>) -> Result<Vec<(String, String, String)>> {
+    use sebroker_ledger::auth::Role;
+    let mut out = Vec::new();
+    for role in Role::ALL {
+        let member_id = (role == Role::Member)
+            .then(|| member.map(str::to_owned))
+            .flatten();
+        if role == Role::Member && member_id.is_none() {
+            continue;
+        }
+        let email = format!("{}@demo.invalid", role.as_str());
+        let mut b = [0u8; 6];
+        getrandom::getrandom(&mut b)
+            .map_err(|e| crate::Error::Failed(format!("the system's random source failed: {e}")))?;
+        let password = format!("demo-{}", sebroker_ledger::auth::hex(&b));
+        let name = format!("Demo {}", role.as_str());
+        let new = crate::accounts::NewAccount {
+            email: email.clone(),
+            name,
+            role,
+            member_id: member_id.clone(),
+        };
+        app.accounts.create_active(new, &password)?;
+        let label = match &member_id {
+            Some(m) => format!("member {m}"),
+            None => role.as_str().to_owned(),
+        };
+        out.push((label, email, password));
+    }
+    Ok(out)
+}
+
 /// A fresh data folder holding the demo data, opened (tests of this and
 /// the crates above).
 #[doc(hidden)]

@@ -48,6 +48,8 @@ pub struct Engine {
     pub audit: Arc<crate::audit::AuditLog>,
     /// Members' interest in notices (`crate::interests`).
     pub interests: Arc<crate::interests::InterestLog>,
+    /// People's accounts (e-mail and password sign-in).
+    pub accounts: Arc<crate::accounts::Accounts>,
     _lock: DirLock,
 }
 
@@ -77,6 +79,7 @@ impl Engine {
         let alert_log = Arc::new(SledAlertStore::open(sled.db())?);
         let audit = Arc::new(crate::audit::AuditLog::open(sled.db())?);
         let interests = Arc::new(crate::interests::InterestLog::open(sled.db())?);
+        let accounts = Arc::new(crate::accounts::Accounts::open(sled.db())?);
         let store: Arc<dyn NoticeStore> = Arc::new(sled);
         let index = Arc::new(open_index(&data_dir.join("index"))?);
         let mut places = Places::builtin();
@@ -113,6 +116,7 @@ impl Engine {
             sources: Board::default(),
             audit,
             interests,
+            accounts,
             _lock: lock,
         };
         engine.writer.catch_up_index(data_dir)?;

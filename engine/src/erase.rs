@@ -33,6 +33,8 @@ pub struct Erased {
     /// `.eml` files removed from the outbox.
     pub outbox_files: usize,
     pub rematched_notices: usize,
+    /// People's accounts bound to the member: disabled, e-mail and name removed.
+    pub accounts: usize,
 }
 
 /// The tombstone an erased member leaves.
@@ -58,6 +60,7 @@ pub fn erase_member(engine: &Engine, id: &str) -> Result<Option<Erased>> {
     let alert_settings = clear_alert_settings(engine, id)?;
     let (deliveries, outbox_files) = scrub_deliveries(engine, id)?;
     let (ledger_subjects, ledger_records) = engine.ledger.erase_member(id)?;
+    let accounts = engine.accounts.erase_member(id)?;
     let rematched_notices = engine.rematch_all()?;
     Ok(Some(Erased {
         member_id: id.to_owned(),
@@ -67,6 +70,7 @@ pub fn erase_member(engine: &Engine, id: &str) -> Result<Option<Erased>> {
         deliveries,
         outbox_files,
         rematched_notices,
+        accounts,
     }))
 }
 

@@ -6,6 +6,7 @@
 //! sources (files, live feeds, anchors, the demo), search glue and the
 //! ledger's views over notices and members.
 
+pub mod accounts;
 mod alerts_host;
 pub mod anchors;
 pub mod audit;

@@ -298,7 +298,7 @@ impl Ledger {
         if let Err(e) = self.write_mark(&w, false) {
             tracing::warn!(error = %e, "could not record the ledger head in the notice store");
         }
-        tracing::info!(seq = record.seq, kind = record.event.kind(), actor = %record.actor, "ledger event recorded");
+        tracing::debug!(seq = record.seq, kind = record.event.kind(), actor = %record.actor, "ledger event recorded");
         Ok(Appended {
             record: opened,
             replayed: false,

@@ -105,6 +105,14 @@ codes! {
     CaseNotFound = "case_not_found", NOT_FOUND, None;
     /// No API key with the id in the path.
     KeyNotFound = "key_not_found", NOT_FOUND, None;
+    /// No person's account with the id in the path.
+    AccountNotFound = "account_not_found", NOT_FOUND, None;
+    /// An account with this e-mail address exists already (case does not count).
+    AccountExists = "account_exists", CONFLICT, None;
+    /// An account that cannot be made or changed as asked (e-mail, name, role and member).
+    InvalidAccount = "invalid_account", UNPROCESSABLE_ENTITY, None;
+    /// A disabled account cannot be reset.
+    AccountDisabled = "account_disabled", CONFLICT, None;
     /// No Atom feed at this token.
     FeedNotFound = "feed_not_found", NOT_FOUND,
         Some("no feed at this address (it may have been revoked)");

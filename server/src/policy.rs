@@ -82,6 +82,12 @@ pub enum Action {
     KeysList,
     KeyCreate,
     KeyRevoke,
+    /// People's accounts (`/api/v1/accounts`): admins only.
+    AccountsList,
+    AccountCreate,
+    AccountUpdate,
+    AccountDisable,
+    AccountReset,
     Sources,
     AnchorUpload,
     PageHome,
@@ -115,6 +121,11 @@ pub enum Action {
     PageSettings,
     /// `/profile`: the member's own profile.
     PageProfile,
+    /// `/admin/people`: the accounts, and the forms that change them.
+    PagePeople,
+    PagePeopleChange,
+    /// `/invite/{token}`, `/reset/{token}`: the token is the credential.
+    PageSetPassword,
     Static,
 }
 
@@ -175,6 +186,10 @@ pub const fn access(action: Action) -> Access {
         // Pages about "your" member: only a member session has one.
         A::PageMemberHome | A::PageMemberNotice | A::PageMemberInterest => Roles(MEMBERS),
         A::PageAlerts | A::PageSettings | A::PageProfile => Roles(MEMBERS),
+        A::AccountsList | A::AccountCreate | A::AccountUpdate => Roles(ADMIN),
+        A::AccountDisable | A::AccountReset => Roles(ADMIN),
+        A::PagePeople | A::PagePeopleChange => Roles(ADMIN),
+        A::PageSetPassword => Public,
     }
 }
 

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, Code};
 use crate::policy::{self, Action, Decision, Route, Surface};
-use crate::state::ServerState;
+use crate::state::{Credential, ServerState};
 use sebroker_engine::Engine;
 
 use crate::door::Door;
@@ -41,7 +41,7 @@ pub enum Via {
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    /// The key's id, or `admin-token`.
+    /// The key's id, `admin-token`, or an account's id (`acc_…`).
     pub key_id: String,
     pub name: String,
     pub role: Role,
@@ -174,8 +174,9 @@ fn from_bearer(s: &ServerState, parts: &Parts, action: Action) -> Result<Princip
         .ok_or_else(|| bad_credential(s, &addr, ApiError::of(Code::InvalidKey)))
 }
 
-/// The session's principal, checked against its key now; a session whose
-/// key no longer works is ended.
+/// The session's principal, checked against its key or account now; a
+/// session whose key no longer works, or whose account changed since
+/// sign-in, is ended.
 fn from_session(s: &ServerState, headers: &HeaderMap) -> Option<Principal> {
     let token = session_cookie(headers)?;
     let (credential, csrf) = {
@@ -191,15 +192,22 @@ fn from_session(s: &ServerState, headers: &HeaderMap) -> Option<Principal> {
             None => return None,
         }
     };
-    let p = resolve(
-        &s.app,
-        &s.door,
-        &credential,
-        Via::Session {
-            token: token.clone(),
-            csrf,
-        },
-    );
+    let via = Via::Session {
+        token: token.clone(),
+        csrf,
+    };
+    let p = match credential {
+        Credential::Key(key) => resolve(&s.app, &s.door, &key, via),
+        Credential::Account { id, generation } => {
+            s.app.accounts.current(&id, generation).map(|a| Principal {
+                key_id: a.id,
+                name: a.name,
+                role: a.role,
+                member_id: a.member_id,
+                via,
+            })
+        }
+    };
     if p.is_none() {
         s.web
             .sessions

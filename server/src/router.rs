@@ -19,8 +19,8 @@ use sebroker_engine::Engine;
 
 use crate::api::write::write;
 use crate::api::{
-    self, alerts, anchors, audit, cases, interests, keys, matches, members, notices, returns,
-    sources, totals,
+    self, accounts, alerts, anchors, audit, cases, interests, keys, matches, members, notices,
+    returns, sources, totals,
 };
 use crate::door::Door;
 use crate::error::{ApiError, Code};
@@ -286,6 +286,42 @@ fn table() -> Vec<(Route, Handler)> {
             A::KeyRevoke,
             post(keys::revoke),
         ),
+        // People's accounts (issue 14).
+        row(
+            M::GET,
+            "/api/v1/accounts",
+            Api,
+            A::AccountsList,
+            get(accounts::list),
+        ),
+        row(
+            M::POST,
+            "/api/v1/accounts",
+            Api,
+            A::AccountCreate,
+            post(accounts::create),
+        ),
+        row(
+            M::PATCH,
+            "/api/v1/accounts/{id}",
+            Api,
+            A::AccountUpdate,
+            patch(accounts::update),
+        ),
+        row(
+            M::POST,
+            "/api/v1/accounts/{id}/disable",
+            Api,
+            A::AccountDisable,
+            post(accounts::disable),
+        ),
+        row(
+            M::POST,
+            "/api/v1/accounts/{id}/reset",
+            Api,
+            A::AccountReset,
+            post(accounts::reset),
+        ),
         row(
             M::GET,
             "/api/v1/sources",
@@ -471,6 +507,56 @@ fn table() -> Vec<(Route, Handler)> {
             A::PageProfile,
             post(pages::member::save_profile),
         ),
+        // People's accounts: the admin's page and the links people get.
+        row(
+            M::GET,
+            "/admin/people",
+            Page,
+            A::PagePeople,
+            get(pages::people::list),
+        ),
+        row(
+            M::POST,
+            "/admin/people",
+            Page,
+            A::PagePeopleChange,
+            post(pages::people::invite),
+        ),
+        row(
+            M::POST,
+            "/admin/people/{id}",
+            Page,
+            A::PagePeopleChange,
+            post(pages::people::change),
+        ),
+        row(
+            M::GET,
+            "/invite/{token}",
+            Page,
+            A::PageSetPassword,
+            get(pages::people::invite_form),
+        ),
+        row(
+            M::POST,
+            "/invite/{token}",
+            Page,
+            A::PageSetPassword,
+            post(pages::people::invite_set),
+        ),
+        row(
+            M::GET,
+            "/reset/{token}",
+            Page,
+            A::PageSetPassword,
+            get(pages::people::reset_form),
+        ),
+        row(
+            M::POST,
+            "/reset/{token}",
+            Page,
+            A::PageSetPassword,
+            post(pages::people::reset_set),
+        ),
         row(
             M::GET,
             "/static/style.css",
@@ -499,10 +585,25 @@ async fn metrics_route(
     Ok(crate::metrics::answer(text))
 }
 
-/// No route: 404 `route_not_found`, counted as `unmatched`.
-async fn fallback(method: Method) -> Response {
+/// No route: the HTML 404 page with the site's header to a browser (it
+/// asks for `text/html`) outside `/api/`, else 404 `route_not_found` as
+/// JSON; counted as `unmatched`.
+async fn fallback(
+    method: Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> Response {
     let start = std::time::Instant::now();
-    let resp = crate::error::not_found().await.into_response();
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    let api = uri.path().starts_with("/api/");
+    let resp = if !api && wants_html {
+        pages::layout::not_found_page()
+    } else {
+        crate::error::not_found().await.into_response()
+    };
     crate::metrics::record("unmatched", &method, resp.status().as_u16(), start);
     resp
 }

@@ -34,6 +34,7 @@ pub fn run(config: &Config, demo: bool, no_sync: bool) -> anyhow::Result<u8> {
     config.data_dir.clone_from(&data_dir);
     let app = Engine::open(&config)?;
     let mut demo_keys = Vec::new();
+    let mut demo_accounts = Vec::new();
     if demo {
         let reports = sebroker_engine::demo::load(&app, &config.clusters)?;
         let notices: u64 = reports.iter().map(|r| r.notices_created).sum();
@@ -59,6 +60,7 @@ pub fn run(config: &Config, demo: bool, no_sync: bool) -> anyhow::Result<u8> {
                 .create_key(role, member, format!("demo {label}"), None)?;
             demo_keys.push((label, key));
         }
+        demo_accounts = sebroker_engine::demo::accounts(&app, first_member.as_deref())?;
     }
     if !config.alerts.deliver {
         // Nothing may leave the machine: no webhook name is resolved (so
@@ -96,15 +98,28 @@ pub fn run(config: &Config, demo: bool, no_sync: bool) -> anyhow::Result<u8> {
         {
             tracing::warn!(error = %e, "could not write serve.url");
         }
+        tracing::info!(%addr, data_dir = %data_dir.display(), "serving");
         // Tests and scripts read this line to find the port.
         println!("sebroker listening on http://{addr}");
-        for (label, key) in &demo_keys {
-            eprintln!("demo key {label}: {key}");
+        // Last, after the logs: what a newcomer needs to sign in, written
+        // under one lock of stderr so that no log line falls inside it.
+        {
+            use std::io::Write;
+            let mut err = std::io::stderr().lock();
+            if demo {
+                let _ = writeln!(err);
+                let _ = writeln!(err, "demo: open http://{addr}/signin and sign in with an account (e-mail and password) or a key");
+                for (label, email, password) in &demo_accounts {
+                    let _ = writeln!(err, "demo account {label}: {email} {password}");
+                }
+            }
+            for (label, key) in &demo_keys {
+                let _ = writeln!(err, "demo key {label}: {key}");
+            }
+            if !demo_keys.is_empty() {
+                let _ = writeln!(err, "try: curl -H 'Authorization: Bearer <key>' http://{addr}/api/v1/kpis");
+            }
         }
-        if !demo_keys.is_empty() {
-            eprintln!("try: curl -H 'Authorization: Bearer <key>' http://{addr}/api/v1/kpis");
-        }
-        tracing::info!(%addr, data_dir = %data_dir.display(), "serving");
         // The client address feeds the per-address limits on sign-in and
         // bad credentials.
         let service =

@@ -51,11 +51,21 @@ impl WebState {
 
 pub type State = Arc<WebState>;
 
+/// What a session was made with, checked again at every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// An API key's text (or the admin token).
+    Key(String),
+    /// A person's account at the generation it had at sign-in: any change
+    /// of the account (disable, role, password) raises it and ends this.
+    Account { id: String, generation: u64 },
+}
+
 /// A session as stored: the credential it was made with (checked again at
 /// every request), its CSRF token and when it began.
 #[derive(Debug, Clone)]
 pub struct StoredSession {
-    pub credential: String,
+    pub credential: Credential,
     pub csrf: String,
     pub created: Instant,
 }

@@ -1,6 +1,7 @@
 //! Integration and end-to-end tests of the whole `sebroker` binary, compiled
 //! as one test binary for fast linking.
 //!
+//! - `accounts`: people's accounts: the admin-only API, links used once, sessions ending when the account changes, demo accounts, the HTML 404
 //! - `real_data`: every real OCDS file in `../shared/data` (skipped when absent, failing instead with `SEBROKER_REQUIRE_DATA=1` as in CI)
 //! - `hostile`: files nested 200,000 deep, bad tokens in real releases,
 //!   damaged gzip, and a hostile Find a Tender stand-in (deep nesting, bad
@@ -12,6 +13,7 @@
 //!   paths and pages against one `serve --demo`; hostile files; hostile
 //!   upstream pages through `sync`)
 //! - `browser`: the web pages in headless Chromium (WebDriver)
+//! - `browser_people`: an admin invites a person, links set passwords once, sessions end on reset and disable
 //! - `matrix`: every route and page × every kind of caller against the
 //!   policy table, with leak checks; rate limits per address and per key
 //! - `matching`: members, matches, consortia, award links, evaluation
@@ -42,12 +44,14 @@
 //!   injected faults, anchors, opportunity groups, the sources API; `sync`
 //!   and `anchors import` match with the configured `[weights]`
 
+mod accounts;
 mod alerts;
 mod api;
 mod audit;
 mod bad_input;
 mod browser;
 mod browser_member;
+mod browser_people;
 mod cli;
 mod common;
 mod crash;

@@ -3,6 +3,7 @@
 //! role check (admitted by [`crate::principal::admit`] against [`crate::policy`]), CSV on request (`?format=csv` or
 //! `Accept: text/csv`), with body-size and time limits. See docs/api.md.
 
+pub mod accounts;
 pub mod alerts;
 pub mod anchors;
 pub mod audit;

@@ -10,7 +10,7 @@ use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::{alerts, audit, cases, keys, matches, members, returns, totals, Paging};
+use crate::api::{accounts, alerts, audit, cases, keys, matches, members, returns, totals, Paging};
 use crate::error::Code;
 use crate::policy::Action;
 use sebroker_engine::search::SearchParams;
@@ -225,6 +225,10 @@ pub fn components() -> Vec<(String, RefOr<Schema>)> {
     add::<sebroker_connectors::anchors::OpportunityInput>(&mut v);
     add::<sebroker_connectors::anchors::FieldValue>(&mut v);
     add::<keys::KeyInput>(&mut v);
+    add::<accounts::AccountInput>(&mut v);
+    add::<accounts::AccountUpdate>(&mut v);
+    add::<sebroker_engine::accounts::Account>(&mut v);
+    add::<sebroker_engine::accounts::AccountStatus>(&mut v);
     add::<alerts::RunInput>(&mut v);
     add::<returns::VoidInput>(&mut v);
     add::<sebroker_connectors::members::MemberInput>(&mut v);
@@ -413,6 +417,11 @@ fn any_obj() -> Value {
 
 fn objs() -> Value {
     json!({"type": "array", "items": {"type": "object"}})
+}
+
+/// The `Account` component.
+fn account_ref() -> Value {
+    json!({"$ref": "#/components/schemas/Account"})
 }
 
 /// `{total, limit, offset, <name>: [...]}` (`api::Paging::wrap`).
@@ -753,7 +762,53 @@ pub fn op(action: Action, method: &Method) -> Option<Op> {
             write: false,
             errors: &[C::InvalidAnchor, C::InvalidOpportunity],
         },
+        A::AccountsList => read("People's accounts", "Every person's account (never a password hash), by e-mail.", "accounts", q::<Paging>, json("a page of accounts", paged("accounts")), &[]),
+        A::AccountCreate => Op {
+            summary: "Invite a person",
+            description: "An account in the `invited` state; the invitation link (7 days, once) is in the answer, once. A member's account names a stored member.",
+            tag: "accounts",
+            query: none,
+            body: body::<accounts::AccountInput>(json!({"email": "sam@example.org", "name": "Sam Broker", "role": "broker"})),
+            ok: vec![(201, json("the invitation", obj(&[("account", account_ref()), ("invite_url", json!({"type": "string"}))])))],
+            csv: false,
+            write: false,
+            errors: &[C::AccountExists, C::InvalidAccount],
+        },
+        A::AccountUpdate => Op {
+            summary: "Change a person's role",
+            description: "The role (and the member, for members); the person's sessions end.",
+            tag: "accounts",
+            query: none,
+            body: body::<accounts::AccountUpdate>(json!({"role": "funder"})),
+            ok: vec![(200, json("the account", obj(&[("account", account_ref())])))],
+            csv: false,
+            write: false,
+            errors: &[C::AccountNotFound, C::InvalidAccount],
+        },
+        A::AccountDisable => Op {
+            summary: "Disable a person's account",
+            description: "It cannot sign in, and its sessions end at their next request.",
+            tag: "accounts",
+            query: none,
+            body: None,
+            ok: vec![(200, json("the account", obj(&[("account", account_ref())])))],
+            csv: false,
+            write: false,
+            errors: &[C::AccountNotFound],
+        },
+        A::AccountReset => Op {
+            summary: "A password-reset link",
+            description: "A reset link (one hour, once) in the answer, once; the person's sessions end now.",
+            tag: "accounts",
+            query: none,
+            body: None,
+            ok: vec![(200, json("the reset link", obj(&[("account", account_ref()), ("reset_url", json!({"type": "string"}))])))],
+            csv: false,
+            write: false,
+            errors: &[C::AccountNotFound, C::AccountDisabled],
+        },
         // Refinements asked inside a handler, and the pages: not operations.
+        A::PagePeople | A::PagePeopleChange | A::PageSetPassword => return None,
         A::TotalsByMember
         | A::PageHome
         | A::PageSignIn

@@ -1,4 +1,5 @@
-//! Signing in and out, the page viewer extractor, and CSRF checks.
+//! Signing in and out (a person's e-mail and password, or an API key),
+//! the page viewer extractor, and CSRF checks.
 //!
 //! Sign-in is rate-limited per client address and its form carries a CSRF
 //! token bound to a short-lived cookie (double submit), so another site
@@ -18,7 +19,7 @@ use serde::Deserialize;
 use super::{layout, secret_token, Session, MAX_SESSIONS, SESSION_TTL};
 pub use crate::principal::urlencode;
 use crate::principal::{self, Principal, Via, SESSION_COOKIE};
-use crate::state::StoredSession;
+use crate::state::{Credential, StoredSession};
 
 /// The cookie that carries the sign-in form's CSRF token.
 const SIGNIN_CSRF_COOKIE: &str = "sebroker_signin";
@@ -132,14 +133,26 @@ pub async fn signin_form(
         "Sign in",
         html! {
             h1 { "Sign in to sebroker" }
+            // One form: a person signs in with e-mail and password, a
+            // machine's key (or the demo's) goes in the key field.
             form method="post" action="/signin" class="card" {
                 input type="hidden" name="next" value=(next);
                 input type="hidden" name="csrf" value=(csrf);
-                label for="key" { "API key" }
-                input id="key" name="key" type="password" autocomplete="current-password" required;
+                fieldset {
+                    legend { "With your e-mail address" }
+                    label for="email" { "E-mail address" }
+                    input id="email" name="email" type="email" autocomplete="username";
+                    label for="password" { "Password" }
+                    input id="password" name="password" type="password" autocomplete="current-password";
+                }
+                fieldset {
+                    legend { "Or with an API key" }
+                    label for="key" { "API key" }
+                    input id="key" name="key" type="password" autocomplete="off";
+                }
                 button type="submit" { "Sign in" }
             }
-            p class="muted" { "Keys are issued by the programme's administrators. " "The demo server prints demo keys when it starts." }
+            p class="muted" { "Accounts are made by the programme's administrators: your invitation e-mail has a link to set your password. " "The demo server prints demo accounts and keys when it starts." }
         },
     )
     .into_response();
@@ -155,13 +168,18 @@ pub async fn signin_form(
 
 #[derive(Deserialize)]
 pub struct SigninForm {
+    #[serde(default)]
     key: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
     next: Option<String>,
     #[serde(default)]
     csrf: String,
 }
 
-fn no_entropy() -> Response {
+pub(crate) fn no_entropy() -> Response {
     tracing::error!("the operating system's random source failed; nobody can sign in");
     (
         StatusCode::SERVICE_UNAVAILABLE,
@@ -173,7 +191,7 @@ fn no_entropy() -> Response {
         .into_response()
 }
 
-fn failed(status: StatusCode, text: &str) -> Response {
+pub(crate) fn failed(status: StatusCode, text: &str) -> Response {
     (status, layout::message("Sign-in failed", text)).into_response()
 }
 
@@ -202,26 +220,71 @@ async fn signin_from(
     if expected.is_empty() || !principal::same_secret(&f.csrf, &expected) {
         return Refused::Csrf.into_response();
     }
-    let (app, door) = (state.app.clone(), state.door.clone());
-    let key = f.key.trim().to_owned();
-    let checked = key.clone();
-    // A stopped check is a failed sign-in (logged by the helper).
-    let ok =
-        crate::blocking::run(move || principal::resolve(&app, &door, &checked, Via::Key).is_some())
+    let credential = if f.key.trim().is_empty() {
+        let email = f.email.trim().to_lowercase();
+        // Per e-mail too, so that one person's password is not guessed
+        // from many addresses.
+        if let Err(wait) = state.door.attempts.check(&format!("signin-email:{email}")) {
+            return super::refusal_page(&principal::too_many(
+                "sign-in attempts for this e-mail address",
+                wait,
+            ));
+        }
+        let app = state.app.clone();
+        let password = f.password;
+        crate::blocking::run(move || app.accounts.sign_in(&email, &password).ok().flatten())
             .await
-            .unwrap_or(false);
-    if !ok {
+            .ok()
+            .flatten()
+            .map(|a| Credential::Account {
+                id: a.id,
+                generation: a.generation,
+            })
+    } else {
+        let (app, door) = (state.app.clone(), state.door.clone());
+        let key = f.key.trim().to_owned();
+        let checked = key.clone();
+        // A stopped check is a failed sign-in (logged by the helper).
+        let ok = crate::blocking::run(move || {
+            principal::resolve(&app, &door, &checked, Via::Key).is_some()
+        })
+        .await
+        .unwrap_or(false);
+        ok.then_some(Credential::Key(key))
+    };
+    let Some(credential) = credential else {
         if let Err(wait) = state.door.attempts.check(&format!("fail:{addr}")) {
             return super::refusal_page(&principal::too_many(
                 "failed sign-ins from this address",
                 wait,
             ));
         }
-        return failed(
-            StatusCode::UNAUTHORIZED,
-            "That key is not valid. Check it and try again.",
-        );
-    }
+        // The same words for an unknown e-mail and a wrong password.
+        let text = if f.key.trim().is_empty() {
+            "That e-mail address and password do not match an active account. Check them and try again."
+        } else {
+            "That key is not valid. Check it and try again."
+        };
+        return failed(StatusCode::UNAUTHORIZED, text);
+    };
+    let mut res = start_session(&state, &headers, credential, &safe_next(f.next.as_deref()));
+    res.headers_mut().append(
+        SET_COOKIE,
+        HeaderValue::from_static(
+            "sebroker_signin=; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
+    );
+    res
+}
+
+/// Opens a session for `credential` and redirects to `next` with its
+/// cookie (sign-in, and a password just set from an invitation or reset).
+pub(crate) fn start_session(
+    state: &super::State,
+    headers: &HeaderMap,
+    credential: Credential,
+    next: &str,
+) -> Response {
     let (Some(token), Some(csrf)) = (secret_token(), secret_token()) else {
         return no_entropy();
     };
@@ -240,27 +303,21 @@ async fn signin_from(
         sessions.insert(
             token.clone(),
             StoredSession {
-                credential: key,
+                credential,
                 csrf,
                 created: Instant::now(),
             },
         );
     }
-    let secure = secure_suffix(&state, &headers);
+    let secure = secure_suffix(state, headers);
     let cookie = format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
         SESSION_TTL.as_secs()
     );
-    let mut res = Redirect::to(&safe_next(f.next.as_deref())).into_response();
+    let mut res = Redirect::to(next).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         res.headers_mut().append(SET_COOKIE, v);
     }
-    res.headers_mut().append(
-        SET_COOKIE,
-        HeaderValue::from_static(
-            "sebroker_signin=; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=0",
-        ),
-    );
     res
 }
 

@@ -1,5 +1,7 @@
-//! The page shell (navigation, footer with the OGL attribution) and the
-//! stylesheet: readable on a phone, visible focus, sufficient contrast.
+//! The page shell (a skip link, the header with the navigation the
+//! viewer's role allows, the footer with the OGL attribution), the HTML
+//! 404 page for unknown paths, and the stylesheet: readable on a phone,
+//! visible focus, sufficient contrast.
 
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{Html, IntoResponse, Response};
@@ -33,6 +35,22 @@ table { border-collapse:collapse; width:100%; } th, td { text-align:left; paddin
 .board h2 { font-size:1rem; }
 .facets { display:flex; flex-wrap:wrap; gap:1rem; font-size:.9rem; }
 b { background:#fff2a8; font-weight:700; }
+.skip { position:absolute; left:-999rem; top:0; background:#fd0; color:#0b0c0c; padding:.5rem 1rem; z-index:10; }
+.skip:focus { left:0; }
+.vh { position:absolute; width:1px; height:1px; overflow:hidden; clip:rect(0 0 0 0); white-space:nowrap; }
+form.inline { display:inline-flex; flex-wrap:wrap; gap:.25rem; align-items:center; margin:0 .25rem .25rem 0; }
+button.danger { background:#d4351c; border-color:#d4351c; }
+.error { color:#d4351c; font-weight:700; }
+fieldset { border:1px solid var(--line); margin:.5rem 0; } legend { font-weight:600; }
+code { overflow-wrap:anywhere; }
+/* A table whose rows become blocks on a phone (each cell on its own line). */
+@media (max-width:40rem) {
+  table.stack td { overflow-wrap:anywhere; }
+  table.stack, table.stack tbody, table.stack tr, table.stack td { display:block; width:100%; }
+  table.stack thead { position:absolute; left:-999rem; }
+  table.stack tr { border-bottom:2px solid var(--line); padding:.25rem 0; }
+  table.stack td { border:0; padding:.15rem 0; }
+}
 @media (max-width:40rem) { header { gap:.5rem; } main { padding:.5rem; } table { font-size:.9rem; } }
 /* Member pages and the dashboard (issue 14). */
 .subnav { display:flex; flex-wrap:wrap; gap:.25rem 1rem; margin:.25rem 0 .5rem; font-size:.95rem; }
@@ -63,6 +81,10 @@ fn head(title: &str) -> Markup {
     }
 }
 
+fn skip_link() -> Markup {
+    html! { a class="skip" href="#main" { "Skip to content" } }
+}
+
 fn footer() -> Markup {
     html! {
         footer {
@@ -79,6 +101,7 @@ pub fn page(viewer: &Viewer, title: &str, body: Markup) -> Html<String> {
         (head(title))
         html lang="en" {
             body {
+                (skip_link())
                 header {
                     a href="/" { "sebroker" }
                     // The links the policy table lets this role open.
@@ -91,6 +114,7 @@ pub fn page(viewer: &Viewer, title: &str, body: Markup) -> Html<String> {
                     @if let Some(id) = &viewer.session.member_id {
                         a href={ "/members/" (id) } { "My opportunities" }
                     }
+                    @if allows(Action::PagePeople, role) { a href="/admin/people" { "People" } }
                     form method="post" action="/signout" {
                         input type="hidden" name="csrf" value=(viewer.session.csrf);
                         span class="muted" style="color:#ddd" { "Signed in as " (role.as_str()) " " }
@@ -105,13 +129,36 @@ pub fn page(viewer: &Viewer, title: &str, body: Markup) -> Html<String> {
     Html(m.into_string())
 }
 
-/// A page without navigation (sign-in, errors).
+/// A page without navigation (sign-in, errors): the site's header with
+/// its name and a sign-in link only.
 pub fn bare(title: &str, body: Markup) -> Html<String> {
     let m = html! {
         (head(title))
-        html lang="en" { body { main id="main" { (body) } (footer()) } }
+        html lang="en" {
+            body {
+                (skip_link())
+                header {
+                    a href="/" { "sebroker" }
+                    a href="/signin" { "Sign in" }
+                }
+                main id="main" { (body) }
+                (footer())
+            }
+        }
     };
     Html(m.into_string())
+}
+
+/// The 404 page of an unknown path, for a browser.
+pub fn not_found_page() -> Response {
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        message(
+            "Page not found",
+            "There is no page at this address. Check the address, or start again from the home page.",
+        ),
+    )
+        .into_response()
 }
 
 pub fn message(title: &str, text: &str) -> Html<String> {

@@ -1,9 +1,10 @@
 //! Web pages for brokers, members and the funder: server-rendered HTML
 //! (maud) served by the same axum server, working without JavaScript.
-//! Sign-in exchanges an API key for a session cookie (HttpOnly,
-//! SameSite=Strict, Secure behind TLS); the session is checked against its
-//! key at every request (see [`crate::principal`]); every form, sign-in
-//! included, carries a CSRF token. Routes and who may open them are in
+//! Sign-in exchanges a person's e-mail and password, or an API key, for a
+//! session cookie (HttpOnly, SameSite=Strict, Secure behind TLS); the
+//! session is checked against its key or account at every request (see
+//! [`crate::principal`]); every form, sign-in included, carries a CSRF
+//! token. Routes and who may open them are in
 //! [`crate::router`] and [`crate::policy`]; the ledger writes go through
 //! [`crate::services`], blocking work through [`crate::blocking`].
 
@@ -13,6 +14,7 @@ pub(crate) mod dashboard;
 pub(crate) mod layout;
 pub(crate) mod ledger;
 pub(crate) mod member;
+pub(crate) mod people;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
