@@ -24,6 +24,7 @@ pub mod interests;
 pub mod keys;
 pub mod matches;
 pub mod members;
+pub mod people;
 pub mod search;
 pub mod sources;
 pub mod views;

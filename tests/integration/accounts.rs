@@ -223,7 +223,7 @@ fn links_work_once_and_sessions_end_when_the_account_changes() {
     let (st, session) = set_password(&url, &link, "a fine long password", "a fine long password");
     assert_eq!(st, 303);
     let first = session.expect("signed in by the invitation");
-    assert_eq!(page(&url, &first, "/"), (303, "/members/m-0001".to_owned()));
+    assert_eq!(page(&url, &first, "/"), (303, "/opportunities".to_owned()));
     assert_eq!(
         set_password(&url, &link, "a second password", "a second password").0,
         404,

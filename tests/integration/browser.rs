@@ -257,6 +257,31 @@ pub async fn wait_for_path(c: &Client, path: &str) {
     panic!("the browser never reached {path}");
 }
 
+/// Signs in with an account's e-mail and password (the demo's
+/// `account ROLE` entry: "EMAIL PASSWORD").
+pub async fn sign_in_account(c: &Client, url: &str, credentials: &str) {
+    let (email, password) = credentials.split_once(' ').expect("EMAIL PASSWORD");
+    c.goto(&format!("{url}/signin"))
+        .await
+        .expect("sign-in page");
+    wait_for(c, "#email")
+        .await
+        .send_keys(email)
+        .await
+        .expect("type e-mail");
+    wait_for(c, "#password")
+        .await
+        .send_keys(password)
+        .await
+        .expect("type password");
+    wait_for(c, "main form button[type=submit]")
+        .await
+        .click()
+        .await
+        .expect("submit");
+    wait_for(c, "header form button").await;
+}
+
 pub async fn sign_in(c: &Client, url: &str, key: &str) {
     c.goto(&format!("{url}/signin"))
         .await
@@ -372,10 +397,17 @@ fn demo_server_with_keys_env(
             {
                 let _ = tx.send((label.to_owned(), key.trim().to_owned()));
             }
+            // Accounts come first: `account ROLE` → "EMAIL PASSWORD".
+            if let Some((label, cred)) = l
+                .strip_prefix("demo account ")
+                .and_then(|r| r.split_once(": "))
+            {
+                let _ = tx.send((format!("account {label}"), cred.trim().to_owned()));
+            }
         }
     });
-    let mut keys = std::collections::HashMap::new();
-    while keys.len() < 4 {
+    let mut keys: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    while keys.keys().filter(|l| !l.starts_with("account ")).count() < 4 {
         match rx.recv_timeout(Duration::from_secs(30)) {
             Ok((label, key)) => {
                 keys.insert(label, key);

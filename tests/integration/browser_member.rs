@@ -7,7 +7,7 @@ use fantoccini::Client;
 use serde_json::Value;
 
 use crate::browser::{
-    audit_page, browser, demo_server_with_keys, sign_in, wait_for, wait_for_path,
+    audit_page, browser, demo_server_with_keys, sign_in, sign_in_account, wait_for, wait_for_path,
 };
 
 /// Runs `fetch` inside the page (the session's cookie goes with it) and
@@ -162,7 +162,14 @@ async fn a_member_reads_a_notice_asks_about_it_sets_its_alerts_and_reads_them() 
         .expect("member key");
     let own = label.trim_start_matches("member ").to_owned();
     let admin = keys.get("admin").expect("admin key").clone();
-    sign_in(c, &url, key).await;
+    // A person signs in with the member's account (the key is kept for
+    // the API calls below).
+    let account = keys
+        .iter()
+        .find(|(l, _)| l.starts_with("account member"))
+        .map(|(_, cred)| cred.clone())
+        .expect("the demo's member account");
+    sign_in_account(c, &url, &account).await;
     member_reads_and_asks(c).await;
     member_changes_settings(c, &url, &own, key).await;
     member_reads_alerts_and_profile(c, &url, &admin).await;

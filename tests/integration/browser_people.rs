@@ -99,7 +99,7 @@ async fn an_admin_invites_a_person_who_signs_in_until_disabled() {
         .find_map(|k| k.strip_prefix("member "))
         .expect("a demo member key")
         .to_owned();
-    let home = format!("/members/{member}");
+    let home = "/opportunities".to_owned();
     c.goto(&format!("{url}/signin"))
         .await
         .expect("sign-in page");

@@ -13,7 +13,8 @@ use serde::Deserialize;
 use super::{blocking, Paging};
 use crate::body::ApiQuery;
 use crate::error::{ApiError, Code};
-use sebroker_engine::accounts::{self as service, NewAccount};
+use sebroker_engine::accounts::NewAccount;
+use sebroker_engine::people;
 use sebroker_ledger::auth::Role;
 
 /// An invitation: who, in which role (a member's account names its member).
@@ -78,8 +79,8 @@ pub async fn create(
             role: input.role,
             member_id: input.member_id,
         };
-        let (account, path) = service::invite(&app, new).map_err(account_error)?;
-        let url = service::absolute(&app, &path, host(&headers).as_deref());
+        let (account, path) = people::invite(&app, new).map_err(account_error)?;
+        let url = people::absolute(&app, &path, host(&headers).as_deref());
         Ok((
             StatusCode::CREATED,
             Json(serde_json::json!({ "account": account, "invite_url": url, "invite_path": path })),
@@ -94,7 +95,7 @@ pub async fn update(
     crate::body::ApiJson(input): crate::body::ApiJson<AccountUpdate>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     blocking(move || {
-        let a = service::set_role(&app, &id, input.role, input.member_id).map_err(account_error)?;
+        let a = people::set_role(&app, &id, input.role, input.member_id).map_err(account_error)?;
         Ok(Json(serde_json::json!({ "account": a })))
     })
     .await
@@ -118,8 +119,8 @@ pub async fn reset(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     blocking(move || {
-        let (a, path) = service::reset(&app, &id).map_err(account_error)?;
-        let url = service::absolute(&app, &path, host(&headers).as_deref());
+        let (a, path) = people::reset(&app, &id).map_err(account_error)?;
+        let url = people::absolute(&app, &path, host(&headers).as_deref());
         Ok(Json(
             serde_json::json!({ "account": a, "reset_url": url, "reset_path": path }),
         ))

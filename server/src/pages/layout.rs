@@ -111,8 +111,11 @@ pub fn page(viewer: &Viewer, title: &str, body: Markup) -> Html<String> {
                     @if allows(Action::PageDashboard, role) {
                         a href="/dashboard" { "Dashboard" }
                     }
-                    @if let Some(id) = &viewer.session.member_id {
-                        a href={ "/members/" (id) } { "My opportunities" }
+                    @if allows(Action::PageMemberHome, role) {
+                        a href="/opportunities" { "Your opportunities" }
+                        a href="/alerts" { "Alerts" }
+                        a href="/settings" { "Settings" }
+                        a href="/profile" { "Profile" }
                     }
                     @if allows(Action::PagePeople, role) { a href="/admin/people" { "People" } }
                     form method="post" action="/signout" {

@@ -17,6 +17,7 @@ use crate::state::Credential;
 use sebroker_engine::accounts::{
     self as service, Account, NewAccount, TokenKind, MIN_PASSWORD_CHARS,
 };
+use sebroker_engine::people;
 
 /// What the invitation form sent, kept to show it again after an error.
 #[derive(Deserialize, Default, Clone)]
@@ -187,8 +188,8 @@ pub async fn invite(
     let app = state.app.clone();
     let host = host(&headers);
     match crate::blocking::run(move || {
-        service::invite(&app, new).map(|(a, p)| {
-            let url = service::absolute(&app, &p, host.as_deref());
+        people::invite(&app, new).map(|(a, p)| {
+            let url = people::absolute(&app, &p, host.as_deref());
             (a, url)
         })
     })
@@ -256,11 +257,11 @@ pub async fn change(
                             message: "role: choose one of the roles".into(),
                         }
                     })?;
-                    service::set_role(&app, &id, role, member_of(role, &f.member_id)).map(|_| None)
+                    people::set_role(&app, &id, role, member_of(role, &f.member_id)).map(|_| None)
                 }
                 "disable" => app.accounts.disable(&id).map(|_| None),
-                "reset" => service::reset(&app, &id)
-                    .map(|(a, p)| Some((a, service::absolute(&app, &p, host.as_deref())))),
+                "reset" => people::reset(&app, &id)
+                    .map(|(a, p)| Some((a, people::absolute(&app, &p, host.as_deref())))),
                 other => Err(sebroker_engine::Error::Unprocessable {
                     code: "invalid_account",
                     message: format!("no such change {other:?}"),
