@@ -93,6 +93,8 @@ pub enum Action {
     PageMember,
     PageCaseOpen,
     PageCaseStep,
+    /// The case page: its log, next steps, voids.
+    PageCase,
     PagePipeline,
     PageDashboard,
     PageTotalsCsv,
@@ -145,7 +147,7 @@ pub const fn access(action: Action) -> Access {
         A::TotalsByMember => Roles(BROKERS),
         A::PageHome | A::PageSignOut => Roles(EVERYONE),
         A::PageSearch | A::PageNotice | A::PageMembers | A::PagePipeline => Roles(BROKERS),
-        A::PageCaseOpen | A::PageCaseStep => Roles(BROKERS),
+        A::PageCaseOpen | A::PageCaseStep | A::PageCase => Roles(BROKERS),
         A::PageMember => RolesOrOwnMember(BROKERS),
         A::PageDashboard | A::PageTotalsCsv => Roles(BROKERS_FUNDER),
     }

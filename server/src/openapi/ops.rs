@@ -736,6 +736,7 @@ pub fn op(action: Action, method: &Method) -> Option<Op> {
         | A::PageMember
         | A::PageCaseOpen
         | A::PageCaseStep
+        | A::PageCase
         | A::PagePipeline
         | A::PageDashboard
         | A::PageTotalsCsv

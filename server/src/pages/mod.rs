@@ -9,8 +9,13 @@
 
 pub(crate) mod auth;
 pub(crate) mod browse;
+pub(crate) mod cases;
 pub(crate) mod layout;
 pub(crate) mod ledger;
+pub(crate) mod members;
+pub(crate) mod notice;
+pub(crate) mod pipeline;
+pub(crate) mod search;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
