@@ -439,8 +439,8 @@ fn void_forms(viewer: &Viewer, c: &Case) -> Markup {
         .events
         .iter()
         .skip(1)
-        .filter(|e| e.voided_by.is_none() && e.voids_seq.is_none() && e.kind != "voided")
-        .last();
+        .rev()
+        .find(|e| e.voided_by.is_none() && e.voids_seq.is_none() && e.kind != "voided");
     let Some(e) = latest else { return html! {} };
     let action = format!("/cases/{}/events", urlencode(&c.case_id));
     html! {

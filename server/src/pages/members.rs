@@ -44,7 +44,7 @@ pub async fn members(
     });
     match sort.as_str() {
         "cluster" => list.sort_by(|a, b| (&a.cluster, &a.name).cmp(&(&b.cluster, &b.name))),
-        "turnover" => list.sort_by(|a, b| b.turnover_pence.cmp(&a.turnover_pence)),
+        "turnover" => list.sort_by_key(|m| std::cmp::Reverse(m.turnover_pence)),
         _ => list.sort_by(|a, b| a.name.cmp(&b.name)),
     }
     let body = html! {
