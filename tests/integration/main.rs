@@ -47,6 +47,8 @@ mod api;
 mod audit;
 mod bad_input;
 mod browser;
+mod browser_broker;
+mod cases_api;
 mod cli;
 mod common;
 mod crash;

@@ -232,6 +232,23 @@ fn step_inputs(f: &StepForm) -> Result<Vec<CaseEventInput>, String> {
     }
 }
 
+/// Equal shares of a consortium's win, the remainder to the lead; `None`
+/// for one member (the ledger gives it the whole win).
+fn equal_shares(members: &[String], lead: &str) -> Option<Vec<sebroker_ledger::model::Share>> {
+    let n = u32::try_from(members.len()).ok().filter(|n| *n > 1)?;
+    let each = 10_000 / n;
+    let rest = 10_000 - each * n;
+    Some(
+        members
+            .iter()
+            .map(|m| sebroker_ledger::model::Share {
+                member_id: m.clone(),
+                basis_points: each + if m == lead { rest } else { 0 },
+            })
+            .collect(),
+    )
+}
+
 pub async fn record_step(
     State(state): State<super::State>,
     viewer: Viewer,
@@ -265,15 +282,17 @@ pub async fn record_step(
     let id = case_id.clone();
     let correcting = f.step == "correct";
     let done = crate::blocking::try_run(move || {
-        // A corrected win keeps the shares of the win it replaces.
-        let shares = match correcting {
-            true => services::cases::case(&app, &id)?.win.map(|w| w.shares),
-            false => None,
+        // A corrected win keeps the shares of the win it replaces; a
+        // consortium's first win from the page is shared equally.
+        let case = services::cases::case(&app, &id)?;
+        let shares = match (correcting, case.win) {
+            (true, Some(w)) => Some(w.shares),
+            _ => equal_shares(&case.members, &case.lead),
         };
         // A correction's two events have keys of their own, so a retry
         // replays both.
         for (i, mut input) in inputs.into_iter().enumerate() {
-            if input.kind == "won" && correcting {
+            if input.kind == "won" {
                 input.shares = shares.clone();
             }
             services::cases::record_step(&app, who.clone(), &id, input, format!("{key}-{i}"))?;
@@ -424,7 +443,7 @@ fn step_form(viewer: &Viewer, c: &Case, echo: Option<&StepEcho>) -> Markup {
                 input type="hidden" name="idempotency_key" value=(super::random_token());
                 div { label for="step" { "Step" }
                     select id="step" name="step" { @for s in &next { option value=(s.as_str()) selected[typed(|e| &e.step) == s.as_str()] { (step_name(*s)) } } } }
-                div { label for="value" { "Value won (£, for a win)" } input id="value" name="value_gbp" inputmode="decimal" value=(typed(|e| &e.value)); }
+                div { label for="value" { "Value won (£, for a win; a consortium's is shared equally)" } input id="value" name="value_gbp" inputmode="decimal" value=(typed(|e| &e.value)); }
                 div { label for="notes" { "Notes" } input id="notes" name="notes" value=(typed(|e| &e.notes)); }
                 div { button type="submit" { "Record step" } }
             }
@@ -464,5 +483,19 @@ fn void_forms(viewer: &Viewer, c: &Case) -> Markup {
                 div { button type="submit" { "Correct the win" } }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::equal_shares;
+
+    #[test]
+    fn equal_shares_add_up_with_the_remainder_to_the_lead() {
+        let m: Vec<String> = ["a", "b", "c"].iter().map(|s| (*s).to_owned()).collect();
+        let s = equal_shares(&m, "b").expect("shares");
+        assert_eq!(s.iter().map(|x| x.basis_points).sum::<u32>(), 10_000);
+        assert_eq!(s[1].basis_points, 3_334);
+        assert!(equal_shares(&m[..1], "a").is_none());
     }
 }
