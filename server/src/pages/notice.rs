@@ -208,7 +208,9 @@ fn bars(c: &Components) -> Markup {
 fn match_card(m: &Match, name: &str, open: bool) -> Markup {
     html! {
         details class="card" open[open] {
-            summary { strong { (percent(m.score)) } " " a href={ "/members/" (urlencode(&m.member_id)) } { (name) } }
+            // A link inside a summary is a control inside a control.
+            summary { strong { (percent(m.score)) } " " (name) }
+            p { a href={ "/members/" (urlencode(&m.member_id)) } { (name) "'s page" } }
             (bars(&m.components))
             ul { @for r in &m.reasons { li { (r) } } }
         }
