@@ -426,7 +426,7 @@ async fn a_broker_brokers_a_win_and_the_funder_sees_it() {
         .select_by_value("m-0013")
         .await
         .expect("choose member");
-    wait_for(c, "form[action='/cases'] button")
+    wait_for(c, "form#open-case button")
         .await
         .click()
         .await
