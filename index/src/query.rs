@@ -235,8 +235,11 @@ impl NoticeIndex {
         let (title_snippet, description_snippet) = match snippets {
             Some((t, d)) => {
                 let doc: TantivyDocument = searcher.doc(addr)?;
+                // A title is shown whole: tantivy's fragment ends at the
+                // last token, which drops a closing ")" or "." after it.
+                let title = field_text(&doc, self.fields.title);
                 (
-                    non_empty(t.snippet_from_doc(&doc).to_html()),
+                    whole_html(&title, &t.snippet(&title)),
                     non_empty(d.snippet_from_doc(&doc).to_html()),
                 )
             }
@@ -255,7 +258,9 @@ impl NoticeIndex {
         searcher: &Searcher,
         q: &dyn Query,
     ) -> Result<(SnippetGenerator, SnippetGenerator)> {
-        let title = SnippetGenerator::create(searcher, q, self.fields.title)?;
+        let mut title = SnippetGenerator::create(searcher, q, self.fields.title)?;
+        // Every highlight of a title falls in its one fragment.
+        title.set_max_num_chars(MAX_TITLE_SNIPPET_CHARS);
         let mut desc = SnippetGenerator::create(searcher, q, self.fields.description)?;
         desc.set_max_num_chars(240);
         Ok((title, desc))
@@ -549,6 +554,52 @@ fn validate_cpv(c: &str) -> Result<String> {
 
 fn non_empty(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
+}
+
+/// Titles longer than this are highlighted in their first part only.
+const MAX_TITLE_SNIPPET_CHARS: usize = 2_000;
+
+/// A field's text as the snippet generator reads it: its values joined by
+/// one space, trimmed.
+fn field_text(doc: &TantivyDocument, field: Field) -> String {
+    use tantivy::schema::document::Value as _;
+    let parts: Vec<&str> = doc.get_all(field).filter_map(|v| v.as_str()).collect();
+    parts.join(" ").trim().to_owned()
+}
+
+/// The whole `text` as HTML with the snippet's highlights: what lies
+/// before and after the fragment (tantivy cuts it at the first and last
+/// token) is kept, escaped. `None` when nothing is highlighted.
+fn whole_html(text: &str, snippet: &tantivy::snippet::Snippet) -> Option<String> {
+    if snippet.is_empty() {
+        return None;
+    }
+    let range = snippet.fragment_range();
+    let (Some(before), Some(after)) = (text.get(..range.start), text.get(range.end..)) else {
+        return non_empty(snippet.to_html());
+    };
+    Some(format!(
+        "{}{}{}",
+        escape_html(before),
+        snippet.to_html(),
+        escape_html(after)
+    ))
+}
+
+/// The escaping tantivy applies to a fragment (`&`, `<`, `>`, `"`, `'`).
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn term(field: Field, value: &str) -> Box<dyn Query> {
@@ -937,6 +988,32 @@ mod proptests {
             index().search(&request(&ok)).is_ok(),
             "the limit counts characters, not bytes"
         );
+    }
+
+    #[test]
+    fn a_highlighted_title_keeps_what_follows_its_last_word() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let idx = NoticeIndex::open(dir.path()).expect("index opens");
+        let mut n = notice(1);
+        n.title = "(Pilot) Family Hubs: Catering, Cleaning and Youth Activities (Walsall and Wolverhampton)".into();
+        idx.upsert(&n).expect("upsert");
+        idx.commit(1).expect("commit");
+        for word in ["youth", "wolverhampton", "pilot"] {
+            let res = idx.search(&request(word)).expect("search");
+            let t = res.hits[0]
+                .title_snippet
+                .as_deref()
+                .expect("a title snippet");
+            assert!(
+                t.starts_with("(<b>Pilot</b>) Family") || t.starts_with("(Pilot) Family"),
+                "{word}: {t}"
+            );
+            assert!(
+                t.ends_with("Wolverhampton</b>)") || t.ends_with("Wolverhampton)"),
+                "{word}: {t}"
+            );
+            assert_eq!(t.matches("<b>").count(), 1, "{word}: {t}");
+        }
     }
 
     #[test]

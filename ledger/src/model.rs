@@ -60,6 +60,19 @@ impl CaseStatus {
     pub fn is_open(self) -> bool {
         !self.is_terminal()
     }
+
+    /// The steps a case in this status may take next, in pipeline order:
+    /// forward only, any end at any time, nothing after an end (a void
+    /// reopens). [`crate::state::State::check`] refuses every other step.
+    pub fn next_steps(self) -> Vec<CaseStatus> {
+        if self.is_terminal() {
+            return Vec::new();
+        }
+        CaseStatus::ALL
+            .into_iter()
+            .filter(|s| *s != CaseStatus::Identified && (s.is_terminal() || *s > self))
+            .collect()
+    }
 }
 
 /// The two referral programmes the funder counts.

@@ -505,7 +505,21 @@ impl State {
         let unprocessable =
             |code: &'static str, m: String| Error::Unprocessable { code, message: m };
         match event {
-            Event::CaseOpened { members, lead, .. } => {
+            Event::CaseOpened {
+                members,
+                lead,
+                ocid,
+                ..
+            } => {
+                if let Some(existing) = self.case_for(ocid, members) {
+                    return Err(Error::Conflict {
+                        code: "case_exists",
+                        message: format!(
+                            "{existing} is already the case of {} on {ocid}; record its next step there",
+                            members.join(" + ")
+                        ),
+                    });
+                }
                 if members.is_empty() {
                     return Err(unprocessable(
                         "invalid_case",
@@ -547,7 +561,7 @@ impl State {
                         ),
                     });
                 }
-                if !status.is_terminal() && *status <= case.status {
+                if !case.status.next_steps().contains(status) {
                     return Err(Error::Conflict {
                         code: "invalid_transition",
                         message: format!(
@@ -687,6 +701,32 @@ impl State {
             }
         }
         Ok(())
+    }
+}
+
+impl State {
+    /// The case already opened for exactly these members (in any order) on
+    /// this notice or one of its group, whatever its status: one member or
+    /// one consortium has one case per notice.
+    pub fn case_for(&self, ocid: &str, members: &[String]) -> Option<String> {
+        let mut wanted: Vec<&String> = members.iter().collect();
+        wanted.sort();
+        self.cases.values().find_map(|seqs| {
+            let Event::CaseOpened {
+                case_id,
+                ocid: o,
+                group,
+                members: m,
+                ..
+            } = &self.record(*seqs.first()?)?.event
+            else {
+                return None;
+            };
+            let mut have: Vec<&String> = m.iter().collect();
+            have.sort();
+            let same_notice = o == ocid || group.iter().any(|g| g == ocid);
+            (same_notice && have == wanted).then(|| case_id.clone())
+        })
     }
 }
 

@@ -1141,3 +1141,88 @@ fn a_backup_carries_the_keys_so_a_restore_opens_the_notes_but_not_erased_ones() 
         ]
     );
 }
+
+#[test]
+fn a_second_case_for_the_same_members_on_a_notice_is_refused() {
+    let l = Ledger::in_memory(LedgerSettings::default());
+    let first = open_case(&l, "dup", &["a", "b"], "a");
+    let again = l.append(ev(
+        "dup-2",
+        None,
+        Event::CaseOpened {
+            case_id: String::new(),
+            ocid: "ocds-dup".into(),
+            group: vec![],
+            members: vec!["b".into(), "a".into()],
+            lead: "b".into(),
+            title: "t".into(),
+            source: "fts".into(),
+            buyer: None,
+            cpv_division: None,
+        },
+    ));
+    match again {
+        Err(Error::Conflict { code, message }) => {
+            assert_eq!(code, "case_exists");
+            assert!(message.contains(&first), "{message}");
+        }
+        other => panic!("a duplicate case was not refused: {other:?}"),
+    }
+    // Another member set on the same notice is its own case.
+    let other = l.append(ev(
+        "dup-3",
+        None,
+        Event::CaseOpened {
+            case_id: String::new(),
+            ocid: "ocds-dup".into(),
+            group: vec![],
+            members: vec!["a".into()],
+            lead: "a".into(),
+            title: "t".into(),
+            source: "fts".into(),
+            buyer: None,
+            cpv_division: None,
+        },
+    ));
+    assert!(other.is_ok(), "{other:?}");
+}
+
+#[test]
+fn next_steps_are_exactly_the_steps_the_ledger_accepts() {
+    for from in CaseStatus::ALL {
+        for to in CaseStatus::ALL {
+            if matches!(to, CaseStatus::Identified | CaseStatus::Won) {
+                continue;
+            }
+            let l = Ledger::in_memory(LedgerSettings::default());
+            let case = open_case(&l, "o", &["a"], "a");
+            let path: Vec<CaseStatus> = match from {
+                CaseStatus::Identified => vec![],
+                CaseStatus::Won => {
+                    won(
+                        &l,
+                        "w",
+                        &case,
+                        100,
+                        vec![share("a", 10_000)],
+                        date!(2025 - 06 - 01),
+                    )
+                    .expect("won");
+                    vec![]
+                }
+                s => vec![s],
+            };
+            for (i, s) in path.iter().enumerate() {
+                status(&l, &format!("p{i}"), &case, *s).expect("path");
+            }
+            let accepted = status(&l, "to", &case, to).is_ok();
+            assert_eq!(
+                accepted,
+                from.next_steps().contains(&to),
+                "{} -> {}",
+                from.as_str(),
+                to.as_str()
+            );
+        }
+    }
+}

@@ -167,6 +167,16 @@ fn mean_max(profiles: &[&Profile], pick: impl for<'p> Fn(&'p Profile) -> &'p [f6
 }
 
 /// Each lot to the member that fits it best (index into the set).
+/// A lot named once: its title when it already says "Lot 1", else
+/// "lot 1: title" ("lot 1 Lot 1: …" repeated it).
+fn lot_label(id: &str, title: Option<&str>) -> String {
+    match title.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(t) if t.to_lowercase().starts_with("lot") => t.to_owned(),
+        Some(t) => format!("lot {id}: {t}"),
+        None => format!("lot {id}"),
+    }
+}
+
 fn assign(ps: &[&Profile], lots: usize) -> Vec<usize> {
     (0..lots)
         .map(|i| {
@@ -357,11 +367,13 @@ fn describe(n: &Notice, s: Scored, all: &[Profile]) -> Consortium {
         }
     }
     for a in &lots {
+        let who = ps
+            .iter()
+            .find(|p| p.member.id == a.member_id)
+            .map_or(a.member_id.as_str(), |p| p.member.name.as_str());
         reasons.push(format!(
-            "lot {} {} → {}",
-            a.lot_id,
-            a.lot_title.as_deref().unwrap_or(""),
-            a.member_id
+            "{} → {who}",
+            lot_label(&a.lot_id, a.lot_title.as_deref())
         ));
     }
     let turnover: i64 = ps

@@ -151,6 +151,8 @@ codes! {
     InvalidReturn = "invalid_return", UNPROCESSABLE_ENTITY, None;
     /// The ledger: a step on a case that is already closed.
     CaseClosed = "case_closed", CONFLICT, None;
+    /// The ledger: the member (or consortium) already has a case on this notice; `message` names it.
+    CaseExists = "case_exists", CONFLICT, None;
     /// The ledger: a void of an event already voided.
     AlreadyVoided = "already_voided", CONFLICT, None;
     /// The ledger: an idempotency key sent again with a different write.

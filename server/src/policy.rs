@@ -99,6 +99,8 @@ pub enum Action {
     PageMember,
     PageCaseOpen,
     PageCaseStep,
+    /// The case page: its log, next steps, voids.
+    PageCase,
     PagePipeline,
     PageDashboard,
     PageTotalsCsv,
@@ -176,7 +178,7 @@ pub const fn access(action: Action) -> Access {
         A::TotalsByMember => Roles(BROKERS),
         A::PageHome | A::PageSignOut => Roles(EVERYONE),
         A::PageSearch | A::PageNotice | A::PageMembers | A::PagePipeline => Roles(BROKERS),
-        A::PageCaseOpen | A::PageCaseStep => Roles(BROKERS),
+        A::PageCaseOpen | A::PageCaseStep | A::PageCase => Roles(BROKERS),
         A::PageMember => RolesOrOwnMember(BROKERS),
         A::PageDashboard | A::PageTotalsCsv => Roles(BROKERS_FUNDER),
         // A member's own: the member on its own id, brokers for any member.

@@ -317,6 +317,12 @@ async fn broker_searches_and_reads_a_notice() {
         .send_keys("youth")
         .await
         .expect("type");
+    // The opening form sorts by deadline; this test reads the best match.
+    wait_for(c, "select#sort")
+        .await
+        .select_by_value("relevance")
+        .await
+        .expect("sort");
     wait_for(c, "form[role=search] button")
         .await
         .click()
@@ -453,7 +459,7 @@ async fn a_broker_brokers_a_win_and_the_funder_sees_it() {
         .select_by_value("m-0013")
         .await
         .expect("choose member");
-    wait_for(c, "form[action='/cases'] button")
+    wait_for(c, "form#open-case button")
         .await
         .click()
         .await
@@ -482,8 +488,7 @@ async fn a_broker_brokers_a_win_and_the_funder_sees_it() {
         .click()
         .await
         .expect("record win");
-    let cases = wait_for(c, "#cases").await;
-    let _ = cases;
+    wait_for(c, "#case-status").await;
     let body = wait_for(c, "main").await.text().await.expect("text");
     assert!(body.contains("£150,000.00"), "{body}");
     screenshot(c, "case-won").await;

@@ -180,18 +180,24 @@ enum Outcome {
     Unacked,
 }
 
+/// Members in the demo file (`m-0001`…`m-0048`).
+const DEMO_MEMBERS: u64 = 48;
+
 fn step(
     http: &reqwest::blocking::Client,
     url: &str,
     key: &str,
-    ocid: &str,
+    ocids: &[String],
     job: &mut Job,
     f: &Figures,
 ) -> Outcome {
+    // One case per member per notice: each job its own pair.
+    let member = format!("m-{:04}", 1 + job.id % DEMO_MEMBERS);
+    let ocid = &ocids[(job.id / DEMO_MEMBERS) as usize % ocids.len().max(1)];
     let (path, body, idem) = match job.step {
         0 => (
             "/api/v1/cases".to_owned(),
-            json!({ "ocid": ocid, "members": ["m-0001"], "notes": format!("job-{}", job.id) }),
+            json!({ "ocid": ocid, "members": [member], "notes": format!("job-{}", job.id) }),
             format!("job-{}-open", job.id),
         ),
         1 => (
@@ -254,7 +260,7 @@ fn step(
 fn writer(
     url: String,
     key: String,
-    ocid: String,
+    ocids: Arc<Vec<String>>,
     pending: Arc<Mutex<Option<Job>>>,
     next: Arc<AtomicU64>,
     f: Arc<Figures>,
@@ -280,7 +286,7 @@ fn writer(
         if job.retrying {
             f.retried.fetch_add(1, Ordering::Relaxed);
         }
-        match step(&http, &url, &key, &ocid, job, &f) {
+        match step(&http, &url, &key, &ocids, job, &f) {
             Outcome::Acked if job.step == 3 => {
                 done_jobs().lock().expect("done").push((job.id, job.value));
                 *slot = None;
@@ -355,7 +361,16 @@ fn acknowledged_writes_survive_kill_9_exactly_once() {
     let dir = tempdir();
     let d = dir.path().join("data");
     let log = dir.path().join("serve.log");
-    let (ocid, key) = folder(&d);
+    let (_, key) = folder(&d);
+    let page = ok_json(sb(&d).args(["search", "--limit", "100", "--json"]));
+    let ocids: Arc<Vec<String>> = Arc::new(
+        page["hits"]
+            .as_array()
+            .expect("hits")
+            .iter()
+            .filter_map(|h| h["ocid"].as_str().map(str::to_owned))
+            .collect(),
+    );
     let started = Instant::now();
     let f = Arc::new(Figures::default());
     let next = Arc::new(AtomicU64::new(1));
@@ -374,7 +389,7 @@ fn acknowledged_writes_survive_kill_9_exactly_once() {
                 let (url, key, ocid, p, next, f) = (
                     server.url.clone(),
                     key.clone(),
-                    ocid.clone(),
+                    ocids.clone(),
                     p.clone(),
                     next.clone(),
                     f.clone(),

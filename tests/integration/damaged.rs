@@ -103,12 +103,13 @@ fn cli(d: &Path, args: &[&str]) -> Value {
     json_of(d, args).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// A brokered win through the command line.
-fn win(d: &Path, ocid: &str, pence: &str) {
+/// A brokered win through the command line (one case per member per
+/// notice, so each win names its member).
+fn win(d: &Path, ocid: &str, member: &str, pence: &str) {
     let c = cli(
         d,
         &[
-            "cases", "open", "--ocid", ocid, "--member", "m-0001", "--json",
+            "cases", "open", "--ocid", ocid, "--member", member, "--json",
         ],
     );
     let id = c["case"]["case_id"].as_str().expect("case").to_owned();
@@ -169,7 +170,7 @@ fn base() -> Base {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    win(&data, &ocid, "12345");
+    win(&data, &ocid, "m-0001", "12345");
     let b = tmp.path().join("backup.jsonl");
     cli(
         &data,
@@ -178,7 +179,7 @@ fn base() -> Base {
     let older = tmp.path().join("older");
     copy_dir(&data, &older);
     let older_facts = facts(&older).expect("the older copy opens");
-    win(&data, &ocid, "700");
+    win(&data, &ocid, "m-0002", "700");
     let facts = facts(&data).expect("the base opens");
     assert_eq!(facts.brokered, 13_045);
     assert_eq!(facts.events, older_facts.events + 3);
@@ -508,7 +509,7 @@ fn implausible_money_is_refused_and_an_impossible_chain_fails_verify() {
             &key,
             "/api/v1/cases",
             &format!("c{i}"),
-            serde_json::json!({ "ocid": ocid, "members": ["m-0001"] }),
+            serde_json::json!({ "ocid": ocid, "members": [format!("m-000{}", i + 1)] }),
         );
         assert_eq!(s, 201, "{c}");
         let id = c["case"]["case_id"].as_str().expect("id").to_owned();

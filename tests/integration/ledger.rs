@@ -511,7 +511,11 @@ fn totals_by_cluster_follow_the_cluster_of_the_win_date() {
         ],
         &[],
     ));
-    win(d, &ocid, "a", "2000", "2025-10-01", &[]);
+    // One case per member per notice: the second win is on another notice.
+    let page = ok_json(&sb(d, &["search", "--limit", "2", "--json"], &[]));
+    let other = page["hits"][1]["ocid"].as_str().expect("a second ocid");
+    assert_ne!(other, ocid);
+    win(d, other, "a", "2000", "2025-10-01", &[]);
     let t = ok_json(&sb(d, &["totals", "--by", "cluster", "--json"], &[]));
     assert_eq!(
         row(&t, "walsall").map(|r| r["value_pence"].clone()),

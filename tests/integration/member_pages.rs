@@ -364,6 +364,16 @@ fn a_member_reads_a_notice_and_asks_the_brokerage_about_it() {
     // Brokers and funders do not have "your" pages.
     let b = s.sign_in(&broker);
     assert_eq!(s.get(&b.cookie, "/settings").0, 404);
+    // Brokers see who asked: on the notice page and on the pipeline.
+    let (st, page) = s.get(&b.cookie, &link.replace("/opportunities/", "/notices/"));
+    assert_eq!(st, 200, "{page}");
+    assert!(page.contains("Members who asked about this"), "{page}");
+    let (st, board) = s.get(&b.cookie, "/pipeline");
+    assert_eq!(st, 200);
+    assert!(
+        board.contains("Members asking about notices (2)"),
+        "{board}"
+    );
 }
 
 /// `%XX` escapes decoded (the pages' links encode ocids).

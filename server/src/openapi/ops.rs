@@ -711,7 +711,7 @@ pub fn op(action: Action, method: &Method) -> Option<Op> {
             json("a page of cases", paged("cases")), &[C::InvalidParameter]),
         A::CaseOpen => write("Open a case", "ledger",
             body::<sebroker_ledger::input::CaseInput>(json!({"ocid": "ocds-h6vhtk-04f2a1", "members": ["m-example"]})),
-            case_answer, &[C::InvalidCase, C::NoticeNotFound, C::MemberNotFound, C::InvalidCluster, C::InvalidParameter]),
+            case_answer, &[C::InvalidCase, C::CaseExists, C::NoticeNotFound, C::MemberNotFound, C::InvalidCluster, C::InvalidParameter]),
         A::CaseRead => read("One case", "A case with its steps.", "ledger", none,
             json("the case", obj(&[("case_id", json!({"type": "string"}))])), &[C::CaseNotFound]),
         A::CaseEvent => write("Record a case step", "ledger",
@@ -819,6 +819,7 @@ pub fn op(action: Action, method: &Method) -> Option<Op> {
         | A::PageMember
         | A::PageCaseOpen
         | A::PageCaseStep
+        | A::PageCase
         | A::PagePipeline
         | A::PageDashboard
         | A::PageTotalsCsv

@@ -65,6 +65,20 @@ fieldset label, .card label input[type=checkbox] { font-weight:400; }
 caption { text-align:left; font-weight:600; padding:.25rem 0; }
 code { overflow-wrap:anywhere; }
 main { overflow-wrap:anywhere; }
+/* Broker pages: search, notice, case, pipeline, members (pages/search.rs, notice.rs, cases.rs, pipeline.rs, members.rs). */
+.sr-only { position:absolute; width:1px; height:1px; overflow:hidden; clip:rect(0 0 0 0); white-space:nowrap; }
+.error { color:#b00020; font-weight:600; margin:.25rem 0; } [aria-invalid=true] { border-color:#b00020; }
+div.error { border-left:4px solid #b00020; padding-left:.75rem; }
+.warning { border-left:4px solid #b58105; padding:.25rem .75rem; background:#fff7e0; }
+.facets > div { min-width:10rem; } .facets h3 { font-size:1rem; margin:.25rem 0; } .facets ul { list-style:none; padding:0; margin:0; }
+.facets a[aria-current] { font-weight:700; }
+.pager { display:flex; gap:1.5rem; margin:1rem 0; }
+.log .voided { text-decoration:line-through; color:var(--muted); }
+.board { grid-template-columns:repeat(auto-fit,minmax(15rem,1fr)); }
+.pipeline-card h3 { font-size:1rem; margin:0 0 .25rem; } .pipeline-card p { margin:.25rem 0; }
+.table-wrap { overflow-x:auto; max-width:100%; }
+main { overflow-wrap:anywhere; }
+@media (max-width:40rem) { .table-wrap th:nth-child(3), .table-wrap td:nth-child(3) { display:none; } }
 "#;
 
 pub async fn stylesheet() -> Response {

@@ -1072,10 +1072,6 @@ pub async fn save_profile(
 /// notice page and pipeline: load them with
 /// `services::interests::for_notice(&app, ocid)` (or `all`) off the async
 /// threads, then render them here. Empty when nobody asked.
-// Called by the brokers' notice page and pipeline (pages/browse.rs,
-// pages/ledger.rs), which another change of issue 14 rewrites; until it is
-// merged only the tests call it.
-#[allow(dead_code)]
 pub fn interests_section(shown: &[services::interests::Shown]) -> Markup {
     html! {
         @if !shown.is_empty() {

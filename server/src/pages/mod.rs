@@ -10,11 +10,15 @@
 
 pub(crate) mod auth;
 pub(crate) mod browse;
+pub(crate) mod cases;
 pub(crate) mod dashboard;
 pub(crate) mod layout;
-pub(crate) mod ledger;
 pub(crate) mod member;
+pub(crate) mod members;
+pub(crate) mod notice;
 pub(crate) mod people;
+pub(crate) mod pipeline;
+pub(crate) mod search;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
