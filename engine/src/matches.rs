@@ -98,28 +98,33 @@ impl Matches {
     }
 
     /// Links the awards of these notices to members' track records (a
-    /// broker's decision is never overwritten); with new links the member
-    /// set is rebuilt. Returns the number of new links.
+    /// broker's decision is never overwritten); each new link updates its
+    /// member's entry in the member set, not the whole set. Returns the
+    /// number of new links.
     pub fn link_awards(&self, notices: &[Notice]) -> Result<usize> {
         let set = self.member_set();
         if set.members.is_empty() {
             return Ok(0);
         }
         let lookup = MemberLookup::new(set.members.values());
-        let mut new_links = 0;
+        let mut new = Vec::new();
         for n in notices {
             for l in links::links_for(n, &lookup) {
                 if self.store.put_link(&l, false)? {
-                    tracing::info!(member_id = %l.member_id, ocid = %l.ocid, method = %l.method, "award linked to a member");
-                    new_links += 1;
+                    tracing::debug!(member_id = %l.member_id, ocid = %l.ocid, method = %l.method, "award linked to a member");
+                    new.push(l);
                 }
             }
         }
         drop(set);
-        if new_links > 0 {
-            self.reload_members()?;
+        if !new.is_empty() {
+            tracing::info!(new_links = new.len(), "awards linked to members");
+            let mut set = self.members.write().unwrap_or_else(|e| e.into_inner());
+            for l in &new {
+                set.add_link(l);
+            }
         }
-        Ok(new_links)
+        Ok(new.len())
     }
 
     /// Rebuilds the member set from the store (after a member import or a

@@ -40,6 +40,7 @@ pub const NF: usize = FEATURES.len();
 /// What features need from the whole member set: how many members carry each
 /// CPV prefix (for its rarity).
 #[derive(Debug, Default)]
+#[cfg_attr(test, derive(PartialEq))]
 pub struct Corpus {
     df: HashMap<String, u32>,
     n: u32,
@@ -102,33 +103,83 @@ impl Corpus {
     pub fn build<'a>(members: impl Iterator<Item = &'a Member>) -> Corpus {
         let mut c = Corpus::default();
         for m in members {
-            c.n = c.n.saturating_add(1);
-            let set: HashSet<&str> = m.all_cpv().into_iter().flat_map(prefixes).collect();
-            for p in set {
-                *c.df.entry(p.to_owned()).or_default() += 1;
-            }
-            let w = words(&format!("{}\n{}", m.description, m.keywords.join(" ")));
-            for x in &w {
-                *c.word_df.entry(x.clone()).or_default() += 1;
-            }
-            c.words.insert(m.id.clone(), w);
-            let mut buyers: HashMap<String, usize> = HashMap::new();
-            for b in m
-                .track_record
-                .iter()
-                .filter_map(|t| t.buyer.as_deref().map(normalise_name))
-                .filter(|b| !b.is_empty())
-            {
-                *buyers.entry(b).or_default() += 1;
-            }
-            for (b, count) in buyers {
-                c.by_buyer.entry(b).or_default().push((count, m.id.clone()));
-            }
+            c.count(m, true);
         }
         for list in c.by_buyer.values_mut() {
-            list.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            sort_buyer_list(list);
         }
         c
+    }
+
+    /// Counts one more member (after [`Corpus::remove`] of its old self:
+    /// an award link changed its record).
+    pub fn add(&mut self, m: &Member) {
+        self.count(m, true);
+        for t in &m.track_record {
+            if let Some(list) = t
+                .buyer
+                .as_deref()
+                .and_then(|b| self.by_buyer.get_mut(&normalise_name(b)))
+            {
+                sort_buyer_list(list);
+            }
+        }
+    }
+
+    /// Forgets a member's counts.
+    pub fn remove(&mut self, m: &Member) {
+        self.count(m, false);
+    }
+
+    /// Adds (`add`) or takes away a member's prefixes, words and buyers.
+    fn count(&mut self, m: &Member, add: bool) {
+        let step = |x: &mut u32| {
+            *x = if add {
+                x.saturating_add(1)
+            } else {
+                x.saturating_sub(1)
+            }
+        };
+        step(&mut self.n);
+        let set: HashSet<&str> = m.all_cpv().into_iter().flat_map(prefixes).collect();
+        for p in set {
+            step(self.df.entry(p.to_owned()).or_default());
+            if self.df.get(p) == Some(&0) {
+                self.df.remove(p);
+            }
+        }
+        let w = words(&format!("{}\n{}", m.description, m.keywords.join(" ")));
+        for x in &w {
+            step(self.word_df.entry(x.clone()).or_default());
+            if self.word_df.get(x) == Some(&0) {
+                self.word_df.remove(x);
+            }
+        }
+        let mut buyers: HashMap<String, usize> = HashMap::new();
+        for b in m
+            .track_record
+            .iter()
+            .filter_map(|t| t.buyer.as_deref().map(normalise_name))
+            .filter(|b| !b.is_empty())
+        {
+            *buyers.entry(b).or_default() += 1;
+        }
+        if add {
+            self.words.insert(m.id.clone(), w);
+            for (b, count) in buyers {
+                self.by_buyer
+                    .entry(b)
+                    .or_default()
+                    .push((count, m.id.clone()));
+            }
+        } else {
+            self.words.remove(&m.id);
+            for b in buyers.keys() {
+                if let Some(list) = self.by_buyer.get_mut(b) {
+                    list.retain(|(_, id)| *id != m.id);
+                }
+            }
+        }
     }
 
     /// Candidates for a notice: the best text matches and members sharing
@@ -170,6 +221,11 @@ impl Corpus {
         let df = self.df.get(p).copied().unwrap_or(0);
         ((f64::from(self.n) + 1.0) / (f64::from(df) + 1.0)).ln()
     }
+}
+
+/// Most awards from the buyer first, then by member id.
+fn sort_buyer_list(list: &mut [(usize, String)]) {
+    list.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
 }
 
 /// The kind of a buyer from its name: repeat business with the same kind of

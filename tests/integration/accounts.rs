@@ -322,10 +322,10 @@ fn links_work_once_and_sessions_end_when_the_account_changes() {
         ],
     );
     let fourth = session.expect("session");
-    assert_eq!(
-        page(&url, &fourth, "/"),
-        (303, "/members/m-0002".to_owned())
-    );
+    assert_eq!(page(&url, &fourth, "/"), (303, "/opportunities".to_owned()));
+    // The new role's member is the one the session sees.
+    assert_eq!(page(&url, &fourth, "/members/m-0002").0, 200);
+    assert_eq!(page(&url, &fourth, "/members/m-0001").0, 404);
     // Disabled: the open session ends at its next request; no sign-in; no reset.
     let (st, v) = s.call(
         Some("admin"),

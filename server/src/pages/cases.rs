@@ -344,15 +344,22 @@ fn load(app: &sebroker_engine::Engine, id: &str) -> Result<Loaded, ApiError> {
             )
         })
         .collect();
-    let state = app.ledger.state();
-    let recorded = case
-        .events
-        .iter()
-        .filter_map(|e| {
-            state
-                .record(e.seq)
-                .map(|r| (e.seq, (r.recorded_at, who(&state, &e.actor))))
-        })
+    // Who recorded each step: read the records first, then name the people
+    // (naming reads the ledger's state again, so not while holding it).
+    let stamps: Vec<(u64, OffsetDateTime, String)> = {
+        let state = app.ledger.state();
+        case.events
+            .iter()
+            .filter_map(|e| {
+                state
+                    .record(e.seq)
+                    .map(|r| (e.seq, r.recorded_at, e.actor.clone()))
+            })
+            .collect()
+    };
+    let recorded = stamps
+        .into_iter()
+        .map(|(seq, at, actor)| (seq, (at, who(app, &actor))))
         .collect();
     Ok(Loaded {
         case,
@@ -361,18 +368,10 @@ fn load(app: &sebroker_engine::Engine, id: &str) -> Result<Loaded, ApiError> {
     })
 }
 
-/// An actor as people know it: the key's name for `web:<key id>` and
-/// `key:<key id> (name)`, else as recorded.
-fn who(state: &sebroker_ledger::state::State, actor: &str) -> String {
-    let id = actor.strip_prefix("web:").or_else(|| {
-        actor
-            .strip_prefix("key:")
-            .map(|r| r.split(' ').next().unwrap_or(r))
-    });
-    match id.and_then(|id| state.keys.get(id)) {
-        Some(k) => k.name.clone(),
-        None => actor.to_owned(),
-    }
+/// An actor as people know it: the person's account name, the key's name,
+/// or as recorded.
+fn who(app: &sebroker_engine::Engine, actor: &str) -> String {
+    sebroker_engine::people::person_name(app, actor).unwrap_or_else(|| actor.to_owned())
 }
 
 async fn render(
