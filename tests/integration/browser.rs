@@ -217,6 +217,24 @@ pub async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
         .unwrap_or_else(|e| panic!("no {css:?} on the page: {e}"))
 }
 
+/// Waits until an element's text is `want`: after a form posts, the old
+/// page's elements stay findable until the new page replaces them.
+pub async fn wait_for_text(c: &Client, css: &str, want: &str) {
+    let mut last = String::new();
+    for _ in 0..200 {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            if let Ok(t) = e.text().await {
+                if t.trim() == want {
+                    return;
+                }
+                last = t;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} never read {want:?} (last {last:?})");
+}
+
 /// Waits until the page's query string holds `part`: the search page is
 /// already at `/search` before its form is sent, so only the query tells
 /// the new page from the old.
@@ -473,6 +491,7 @@ async fn a_broker_brokers_a_win_and_the_funder_sees_it() {
         .click()
         .await
         .expect("record");
+    wait_for_text(c, "#case-status", "introduced").await;
     wait_for(c, "select[name=step]")
         .await
         .select_by_value("won")
@@ -488,7 +507,7 @@ async fn a_broker_brokers_a_win_and_the_funder_sees_it() {
         .click()
         .await
         .expect("record win");
-    wait_for(c, "#case-status").await;
+    wait_for_text(c, "#case-status", "won").await;
     let body = wait_for(c, "main").await.text().await.expect("text");
     assert!(body.contains("£150,000.00"), "{body}");
     screenshot(c, "case-won").await;
