@@ -46,6 +46,8 @@ pub struct Engine {
     pub sources: Board,
     /// Every write through the API, the pages and the command line.
     pub audit: Arc<crate::audit::AuditLog>,
+    /// The market map's snapshot of notices and matches (`engine::market`).
+    pub market: crate::market::Cache,
     _lock: DirLock,
 }
 
@@ -80,6 +82,11 @@ impl Engine {
         for e in store.place_entries()? {
             places.add(&e);
         }
+        // The market map's authorities (`geo_dir`): search resolves their
+        // GSS codes to the same NUTS3 areas the map counts.
+        for e in config.authorities.place_entries() {
+            places.add(&e);
+        }
         if let Some(g) = &config.gazetteer {
             places = places.with_gazetteer(g.clone());
         }
@@ -109,6 +116,7 @@ impl Engine {
             followers: Followers::default(),
             sources: Board::default(),
             audit,
+            market: crate::market::Cache::default(),
             _lock: lock,
         };
         engine.writer.catch_up_index(data_dir)?;

@@ -20,6 +20,7 @@ pub mod error;
 pub mod groups;
 pub mod ingest;
 pub mod keys;
+pub mod market;
 pub mod matches;
 pub mod members;
 pub mod search;
