@@ -96,6 +96,9 @@ pub enum Action {
     PagePipeline,
     PageDashboard,
     PageTotalsCsv,
+    // The market map (issue 16): counts only, so the funder reads it too.
+    Market,
+    PageMarket,
     Static,
 }
 
@@ -148,6 +151,7 @@ pub const fn access(action: Action) -> Access {
         A::PageCaseOpen | A::PageCaseStep => Roles(BROKERS),
         A::PageMember => RolesOrOwnMember(BROKERS),
         A::PageDashboard | A::PageTotalsCsv => Roles(BROKERS_FUNDER),
+        A::Market | A::PageMarket => Roles(BROKERS_FUNDER),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod anchors;
 pub mod audit;
 pub mod cases;
 pub mod keys;
+pub mod market;
 pub mod matches;
 pub mod members;
 pub mod notices;

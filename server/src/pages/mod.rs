@@ -11,6 +11,7 @@ pub(crate) mod auth;
 pub(crate) mod browse;
 pub(crate) mod layout;
 pub(crate) mod ledger;
+pub(crate) mod market;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
