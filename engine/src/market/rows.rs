@@ -164,8 +164,14 @@ fn by_region<'a>(app: &Engine, defs: &mut Defs, facts: impl Iterator<Item = (u32
         }
     }
     for (code, facts) in row_of {
-        let name = if code == "UK" { "the UK (no region given)".into() } else { area_name(app, &code) };
-        let r = defs.push(covering(&code, name, "region", Vec::new()));
+        // Notices placed only in the UK: not search's `region=UK`, which is
+        // every UK notice, so the row is an "elsewhere" one.
+        let (name, kind) = if code == "UK" {
+            ("elsewhere in the UK (no region given)".to_owned(), "elsewhere")
+        } else {
+            (area_name(app, &code), "region")
+        };
+        let r = defs.push(covering(&code, name, kind, Vec::new()));
         for i in facts {
             defs.place(r, i);
         }
