@@ -50,6 +50,7 @@ mod api;
 mod audit;
 mod bad_input;
 mod browser;
+mod browser_market;
 mod cli;
 mod common;
 mod crash;

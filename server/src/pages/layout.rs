@@ -34,6 +34,13 @@ table { border-collapse:collapse; width:100%; } th, td { text-align:left; paddin
 .facets { display:flex; flex-wrap:wrap; gap:1rem; font-size:.9rem; }
 b { background:#fff2a8; font-weight:700; }
 @media (max-width:40rem) { header { gap:.5rem; } main { padding:.5rem; } table { font-size:.9rem; } }
+/* The market map (/market). */
+.market { display:grid; grid-template-columns:minmax(0,3fr) minmax(0,2fr); gap:1rem; }
+.tiles { max-width:36rem; height:auto; display:block; }
+.scroll { overflow-x:auto; max-width:100%; }
+.legend .swatch { display:inline-block; width:1rem; height:1rem; border:1px solid var(--line); vertical-align:middle; margin:0 .25rem 0 .5rem; }
+.legend .swatch.cluster { border:3px solid #d4351c; }
+@media (max-width:40rem) { .market { grid-template-columns:1fr; } }
 "#;
 
 pub async fn stylesheet() -> Response {

@@ -220,19 +220,19 @@ fn chart(months: &[Month]) -> Markup {
                 @if i % 2 == 0 { text x=(format!("{:.1}", x + bw / 2.0)) y=(h - pad + 16.0) font-size="10" text-anchor="middle" { (m.month) } }
             }
         }
-        table class="market-months" {
+        div class="scroll" tabindex="0" role="region" aria-label="The chart's figures" { table class="market-months" {
             caption { "The chart's figures" }
             tr { th scope="col" { "Month" } th scope="col" { "VCSE-suitable published" } th scope="col" { "Awarded to VCSEs" } }
             @for m in months.iter().filter(|m| m.published_vcse_suitable_value_pence > 0 || m.awarded_to_vcse_value_pence > 0) {
                 tr { td { (m.month) } td { (format_pence(m.published_vcse_suitable_value_pence)) } td { (format_pence(m.awarded_to_vcse_value_pence)) } }
             }
-        }
+        } }
     }
 }
 
 fn table(m: &Market, searchable: bool) -> Markup {
     html! {
-        div class="scroll" {
+        div class="scroll" tabindex="0" role="region" aria-label="The market by place" {
             table class="market-table" {
                 tr {
                     th scope="col" { "Place" } th scope="col" { "Open" } th scope="col" { "Open value" }
