@@ -82,6 +82,7 @@ pub fn page(viewer: &Viewer, title: &str, body: Markup) -> Html<String> {
                     @if allows(Action::PageDashboard, role) {
                         a href="/dashboard" { "Dashboard" }
                     }
+                    @if allows(Action::PageMarket, role) { a href="/market" { "Market" } }
                     @if let Some(id) = &viewer.session.member_id {
                         a href={ "/members/" (id) } { "My opportunities" }
                     }
