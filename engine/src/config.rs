@@ -126,9 +126,7 @@ fn cluster_places(
 }
 
 /// Reads the local authorities of `geo_dir`, or the built-in table.
-fn authorities(
-    geo_dir: Option<&Path>,
-) -> Result<sebroker_connectors::places::Authorities> {
+fn authorities(geo_dir: Option<&Path>) -> Result<sebroker_connectors::places::Authorities> {
     use sebroker_connectors::places::Authorities;
     match geo_dir {
         None => Ok(Authorities::builtin()),

@@ -158,7 +158,9 @@ impl MarketParams {
         };
         let from = match &self.from {
             Some(s) => parse_when("from", s, false)?,
-            None => to.replace_year(to.year() - 1).unwrap_or(to - time::Duration::days(365)),
+            None => to
+                .replace_year(to.year() - 1)
+                .unwrap_or(to - time::Duration::days(365)),
         };
         if from > to {
             return Err(Error::Invalid(format!("from: {from} is after to: {to}")));
@@ -180,7 +182,14 @@ impl MarketParams {
                 "source: {s:?} is not fts, cf, anchor:<slug> or ocds:<name>"
             )));
         }
-        Ok(Query { by, now, from, to, cpv, sources })
+        Ok(Query {
+            by,
+            now,
+            from,
+            to,
+            cpv,
+            sources,
+        })
     }
 }
 
@@ -188,11 +197,14 @@ impl Query {
     /// The cpv and source filters, as the index applies them.
     fn admits(&self, f: &Fact) -> bool {
         let cpv = self.cpv.is_empty()
-            || f.cpv.iter().any(|c| self.cpv.iter().any(|p| c.starts_with(p.as_str())));
+            || f.cpv
+                .iter()
+                .any(|c| self.cpv.iter().any(|p| c.starts_with(p.as_str())));
         let src = self.sources.is_empty()
-            || self.sources.iter().any(|s| {
-                f.source == *s || f.source.split_once(':').is_some_and(|(k, _)| k == s)
-            });
+            || self
+                .sources
+                .iter()
+                .any(|s| f.source == *s || f.source.split_once(':').is_some_and(|(k, _)| k == s));
         cpv && src && !f.nuts.is_empty()
     }
 
@@ -243,8 +255,11 @@ pub fn market(app: &Engine, params: &MarketParams) -> Result<Market> {
 
 /// Adds pence, failing with where it overflowed.
 fn add(a: i64, b: i64, what: &str) -> Result<i64> {
-    a.checked_add(b)
-        .ok_or_else(|| Error::Invalid(format!("market: the sum of {what} passes the largest amount held")))
+    a.checked_add(b).ok_or_else(|| {
+        Error::Invalid(format!(
+            "market: the sum of {what} passes the largest amount held"
+        ))
+    })
 }
 
 /// Sums rows from facts.
@@ -257,7 +272,12 @@ struct Acc<'a> {
 
 impl<'a> Acc<'a> {
     fn new(q: &'a Query, snap: &'a Snapshot, threshold: f64) -> Acc<'a> {
-        Acc { q, snap, threshold, now_ts: q.now.unix_timestamp() }
+        Acc {
+            q,
+            snap,
+            threshold,
+            now_ts: q.now.unix_timestamp(),
+        }
     }
 
     fn fact(&self, i: u32) -> Option<&'a Fact> {
@@ -277,8 +297,11 @@ impl<'a> Acc<'a> {
         for f in reps.values().filter_map(|i| self.fact(*i)) {
             row.open_notices += 1;
             row.open_value_pence = add(row.open_value_pence, f.value, "open values")?;
-            row.vcse_suitable_open_value_pence =
-                add(row.vcse_suitable_open_value_pence, f.vcse_value, "VCSE-suitable values")?;
+            row.vcse_suitable_open_value_pence = add(
+                row.vcse_suitable_open_value_pence,
+                f.vcse_value,
+                "VCSE-suitable values",
+            )?;
             if f.reserved {
                 row.reserved_open_value_pence =
                     add(row.reserved_open_value_pence, f.value, "reserved values")?;
@@ -296,7 +319,11 @@ impl<'a> Acc<'a> {
             .filter(|(d, v)| *v > 0 && !covered.contains(*d))
             .collect();
         gaps.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        row.gaps = gaps.iter().take(MAX_GAPS).map(|(d, v)| format!("{d}={v}")).collect();
+        row.gaps = gaps
+            .iter()
+            .take(MAX_GAPS)
+            .map(|(d, v)| format!("{d}={v}"))
+            .collect();
         self.awards(facts, &mut row)?;
         Ok(row)
     }
@@ -324,13 +351,18 @@ impl<'a> Acc<'a> {
     /// Awards in the window, each opportunity once.
     fn awards(&self, facts: &[u32], row: &mut MarketRow) -> Result<()> {
         let q = self.q;
-        let reps = representatives(self.snap, facts, |f| f.awards.iter().any(|a| q.in_window(a.date)));
+        let reps = representatives(self.snap, facts, |f| {
+            f.awards.iter().any(|a| q.in_window(a.date))
+        });
         for f in reps.values().filter_map(|i| self.fact(*i)) {
             for a in f.awards.iter().filter(|a| q.in_window(a.date)) {
                 row.awarded_value_pence = add(row.awarded_value_pence, a.value, "award values")?;
                 if a.vcse {
-                    row.awarded_to_vcse_value_pence =
-                        add(row.awarded_to_vcse_value_pence, a.value, "VCSE award values")?;
+                    row.awarded_to_vcse_value_pence = add(
+                        row.awarded_to_vcse_value_pence,
+                        a.value,
+                        "VCSE award values",
+                    )?;
                 }
             }
         }
@@ -341,10 +373,16 @@ impl<'a> Acc<'a> {
 /// Of each opportunity group among `facts` that pass `keep`, the notice
 /// search shows: the first by source rank, then ocid
 /// (`groups::representative`).
-fn representatives(snap: &Snapshot, facts: &[u32], keep: impl Fn(&Fact) -> bool) -> HashMap<u32, u32> {
+fn representatives(
+    snap: &Snapshot,
+    facts: &[u32],
+    keep: impl Fn(&Fact) -> bool,
+) -> HashMap<u32, u32> {
     let mut reps: HashMap<u32, u32> = HashMap::new();
     for i in facts {
-        let Some(f) = snap.facts.get(*i as usize).filter(|f| keep(f)) else { continue };
+        let Some(f) = snap.facts.get(*i as usize).filter(|f| keep(f)) else {
+            continue;
+        };
         let better = |old: &Fact| {
             let rank = sebroker_connectors::dedupe::source_rank;
             (rank(&f.source), &f.ocid) < (rank(&old.source), &old.ocid)
@@ -367,28 +405,102 @@ fn timeline(q: &Query, snap: &Snapshot, facts: &[u32]) -> Result<Vec<Month>> {
     let mut t = q.from.replace_day(1).unwrap_or(q.from);
     while t <= q.to && months.len() < MAX_MONTHS {
         let m = month(t);
-        months.insert(m.clone(), Month { month: m, ..Month::default() });
+        months.insert(
+            m.clone(),
+            Month {
+                month: m,
+                ..Month::default()
+            },
+        );
         let next = t.month().next();
-        let year = if next == time::Month::January { t.year() + 1 } else { t.year() };
+        let year = if next == time::Month::January {
+            t.year() + 1
+        } else {
+            t.year()
+        };
         t = match t.replace_month(next).and_then(|x| x.replace_year(year)) {
             Ok(x) => x,
             Err(_) => break,
         };
     }
     let published = representatives(snap, facts, |f| f.vcse_value > 0);
-    for f in published.values().filter_map(|i| snap.facts.get(*i as usize)) {
-        if let Some(m) = f.published.filter(|p| q.in_window(*p)).and_then(|p| months.get_mut(&month(p))) {
-            m.published_vcse_suitable_value_pence =
-                add(m.published_vcse_suitable_value_pence, f.vcse_value, "published values")?;
+    for f in published
+        .values()
+        .filter_map(|i| snap.facts.get(*i as usize))
+    {
+        if let Some(m) = f
+            .published
+            .filter(|p| q.in_window(*p))
+            .and_then(|p| months.get_mut(&month(p)))
+        {
+            m.published_vcse_suitable_value_pence = add(
+                m.published_vcse_suitable_value_pence,
+                f.vcse_value,
+                "published values",
+            )?;
         }
     }
-    let awarded = representatives(snap, facts, |f| f.awards.iter().any(|a| a.vcse && q.in_window(a.date)));
+    let awarded = representatives(snap, facts, |f| {
+        f.awards.iter().any(|a| a.vcse && q.in_window(a.date))
+    });
     for f in awarded.values().filter_map(|i| snap.facts.get(*i as usize)) {
         for a in f.awards.iter().filter(|a| a.vcse && q.in_window(a.date)) {
             if let Some(m) = months.get_mut(&month(a.date)) {
-                m.awarded_to_vcse_value_pence = add(m.awarded_to_vcse_value_pence, a.value, "awarded values")?;
+                m.awarded_to_vcse_value_pence =
+                    add(m.awarded_to_vcse_value_pence, a.value, "awarded values")?;
             }
         }
     }
     Ok(months.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_grouping_is_invalid() {
+        assert_eq!(By::parse("cluster").ok(), Some(By::Cluster));
+        let e = By::parse("postcode").expect_err("unknown");
+        assert!(e.to_string().contains("local_authority"), "{e}");
+        let p = MarketParams {
+            from: Some("2026-02-01".into()),
+            to: Some("2026-01-01".into()),
+            ..MarketParams::default()
+        };
+        assert!(p.query().is_err(), "a window that ends before it starts");
+    }
+
+    #[test]
+    fn the_snapshot_follows_the_members() {
+        let (_dir, app) = crate::demo::open_in_tempdir().expect("demo");
+        let p = MarketParams {
+            by: Some("cluster".into()),
+            now: Some("2026-11-20".into()),
+            ..MarketParams::default()
+        };
+        let before = market(&app, &p).expect("market");
+        assert!(before.total.members > 0 && before.total.open_notices > 0);
+        let again = market(&app, &p).expect("again");
+        assert_eq!(
+            before.total, again.total,
+            "the same answer from the cached snapshot"
+        );
+        let mut m = app
+            .member_set()
+            .members
+            .values()
+            .next()
+            .cloned()
+            .expect("a member");
+        m.id = "m-new".into();
+        crate::members::import(&app, &[m], time::macros::date!(2026 - 01 - 01), "test")
+            .expect("import");
+        let after = market(&app, &p).expect("after");
+        assert_eq!(
+            after.total.members,
+            before.total.members + 1,
+            "a new member is counted at once"
+        );
+    }
 }

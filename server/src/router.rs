@@ -19,7 +19,8 @@ use sebroker_engine::Engine;
 
 use crate::api::write::write;
 use crate::api::{
-    self, alerts, anchors, audit, cases, keys, market, matches, members, notices, returns, sources, totals,
+    self, alerts, anchors, audit, cases, keys, market, matches, members, notices, returns, sources,
+    totals,
 };
 use crate::door::Door;
 use crate::error::{ApiError, Code};
@@ -386,9 +387,27 @@ fn table() -> Vec<(Route, Handler)> {
             get(pages::ledger::totals_csv),
         ),
         // The market map (issue 16).
-        row(M::GET, "/api/v1/market", Api, A::Market, get(market::market)),
-        row(M::GET, "/market", Page, A::PageMarket, get(pages::market::page_market)),
-        row(M::GET, "/market.csv", Page, A::PageMarket, get(pages::market::csv)),
+        row(
+            M::GET,
+            "/api/v1/market",
+            Api,
+            A::Market,
+            get(market::market),
+        ),
+        row(
+            M::GET,
+            "/market",
+            Page,
+            A::PageMarket,
+            get(pages::market::page_market),
+        ),
+        row(
+            M::GET,
+            "/market.csv",
+            Page,
+            A::PageMarket,
+            get(pages::market::csv),
+        ),
         row(
             M::GET,
             "/static/style.css",

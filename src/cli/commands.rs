@@ -96,7 +96,16 @@ fn dispatch(command: Command, config: Config, remote: super::ledger::Remote) -> 
             json,
             csv,
         ),
-        Command::Market { by, now, from, to, cpv, source, json, csv } => {
+        Command::Market {
+            by,
+            now,
+            from,
+            to,
+            cpv,
+            source,
+            json,
+            csv,
+        } => {
             let a = super::market::MarketArgs {
                 by: &by,
                 now: now.as_deref(),

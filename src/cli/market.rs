@@ -26,7 +26,13 @@ pub fn market_cmd(
 ) -> anyhow::Result<u8> {
     let enc = sebroker_server::principal::urlencode;
     let mut q = vec![format!("by={}", enc(a.by))];
-    for (k, v) in [("now", a.now), ("from", a.from), ("to", a.to), ("cpv", a.cpv), ("source", a.source)] {
+    for (k, v) in [
+        ("now", a.now),
+        ("from", a.from),
+        ("to", a.to),
+        ("cpv", a.cpv),
+        ("source", a.source),
+    ] {
         if let Some(v) = v {
             q.push(format!("{k}={}", enc(v)));
         }
@@ -34,7 +40,14 @@ pub fn market_cmd(
     if csv {
         q.push("format=csv".into());
     }
-    let answer = request(config, remote, Method::GET, &format!("/api/v1/market?{}", q.join("&")), None, None)?;
+    let answer = request(
+        config,
+        remote,
+        Method::GET,
+        &format!("/api/v1/market?{}", q.join("&")),
+        None,
+        None,
+    )?;
     if csv && answer.ok() {
         print!("{}", answer.body);
         return Ok(sebroker_model::exit::OK);
@@ -44,12 +57,28 @@ pub fn market_cmd(
             "{:<10} {:<44} {:>6} {:>16} {:>16} {:>8} {:>8}  gaps",
             "key", "name", "open", "open value", "VCSE-suitable", "members", "matched"
         );
-        for r in v["rows"].as_array().into_iter().flatten().chain(std::iter::once(&v["total"])) {
-            let gaps: Vec<&str> = r["gaps"].as_array().into_iter().flatten().filter_map(|g| g.as_str()).take(3).collect();
+        for r in v["rows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(std::iter::once(&v["total"]))
+        {
+            let gaps: Vec<&str> = r["gaps"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|g| g.as_str())
+                .take(3)
+                .collect();
             println!(
                 "{:<10} {:<44} {:>6} {:>16} {:>16} {:>8} {:>8}  {}",
                 r["key"].as_str().unwrap_or(""),
-                r["name"].as_str().unwrap_or("").chars().take(44).collect::<String>(),
+                r["name"]
+                    .as_str()
+                    .unwrap_or("")
+                    .chars()
+                    .take(44)
+                    .collect::<String>(),
                 r["open_notices"],
                 pounds(&r["open_value_pence"]),
                 pounds(&r["vcse_suitable_open_value_pence"]),

@@ -205,7 +205,8 @@ fn read_authorities(
     for (i, rec) in rdr.records().take(MAX_ROWS).enumerate() {
         let rec = rec.map_err(|e| format!("{} row {}: {e}", path.display(), i + 2))?;
         let gss = cell(&rec, &col, "gss-code").to_uppercase();
-        if !super::is_gss(&gss) || !cell(&rec, &col, "current-authority").eq_ignore_ascii_case("true")
+        if !super::is_gss(&gss)
+            || !cell(&rec, &col, "current-authority").eq_ignore_ascii_case("true")
         {
             continue;
         }
@@ -233,7 +234,11 @@ mod tests {
         let walsall = a.get("E08000030").expect("walsall");
         assert_eq!(walsall.nuts3.as_deref(), Some("UKG38"));
         assert_eq!(walsall.combined_authority.as_deref(), Some("WMCA"));
-        assert_eq!(a.get("E07000192").and_then(|x| x.combined_authority.clone()), None);
+        assert_eq!(
+            a.get("E07000192")
+                .and_then(|x| x.combined_authority.clone()),
+            None
+        );
         assert!(a.get("E99999999").is_none());
     }
 
@@ -257,8 +262,14 @@ mod tests {
         let lew = a.get("E09000023").expect("lewisham");
         assert_eq!(lew.nuts3.as_deref(), Some("UKI44"));
         assert_eq!(lew.nuts3_name.as_deref(), Some("Lewisham and Southwark"));
-        assert!(a.get("E07000001").is_none(), "former authorities are left out");
-        assert_eq!(a.get("E08000030").and_then(|x| x.nuts3.clone()).as_deref(), Some("UKG38"));
+        assert!(
+            a.get("E07000001").is_none(),
+            "former authorities are left out"
+        );
+        assert_eq!(
+            a.get("E08000030").and_then(|x| x.nuts3.clone()).as_deref(),
+            Some("UKG38")
+        );
         assert!(a.len() > 30, "the built-in table fills in");
         let err = Authorities::load(&dir.path().join("missing")).expect_err("no files");
         assert!(err.contains("lad18_to_nuts318.csv"), "{err}");

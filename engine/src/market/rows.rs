@@ -54,13 +54,17 @@ impl Defs {
 
     /// The number of members of row `i`.
     pub fn member_count(&self, i: usize, snap: &Snapshot) -> usize {
-        let Some(def) = self.rows.get(i) else { return 0 };
+        let Some(def) = self.rows.get(i) else {
+            return 0;
+        };
         snap.members
             .iter()
             .filter(|m| match &def.members {
                 Members::Covering(code) => m.covers(code),
                 Members::Cluster(slug) => m.cluster == *slug,
-                Members::Outside(slug, placed) => m.cluster == *slug || !placed.contains(&m.cluster),
+                Members::Outside(slug, placed) => {
+                    m.cluster == *slug || !placed.contains(&m.cluster)
+                }
                 Members::Division(d) => m.divisions.contains(d),
             })
             .count()
@@ -69,7 +73,10 @@ impl Defs {
 
 /// The rows for `q.by`, with the notices of each.
 pub(super) fn define(app: &Engine, q: &Query, snap: &Snapshot) -> Result<Defs> {
-    let mut defs = Defs { rows: Vec::new(), members_of: Vec::new() };
+    let mut defs = Defs {
+        rows: Vec::new(),
+        members_of: Vec::new(),
+    };
     let admitted = snap
         .facts
         .iter()
@@ -86,7 +93,9 @@ pub(super) fn define(app: &Engine, q: &Query, snap: &Snapshot) -> Result<Defs> {
 }
 
 fn area_name(app: &Engine, code: &str) -> String {
-    app.places().name_of(code).map_or_else(|| format!("NUTS area {code}"), str::to_owned)
+    app.places()
+        .name_of(code)
+        .map_or_else(|| format!("NUTS area {code}"), str::to_owned)
 }
 
 fn covering(key: &str, name: String, kind: &str, authorities: Vec<String>) -> RowDef {
@@ -109,7 +118,10 @@ fn by_authority<'a>(app: &Engine, defs: &mut Defs, facts: impl Iterator<Item = (
         let places = app.places();
         for a in app.config.authorities.iter() {
             if let Some(code) = places.resolve_code(&a.gss).filter(|c| c.len() == 5) {
-                areas.entry(code).or_default().push((a.gss.clone(), a.name.clone()));
+                areas
+                    .entry(code)
+                    .or_default()
+                    .push((a.gss.clone(), a.name.clone()));
             }
         }
     }
@@ -122,7 +134,11 @@ fn by_authority<'a>(app: &Engine, defs: &mut Defs, facts: impl Iterator<Item = (
                 ..covering(g, name.clone(), "authority", gss)
             },
             _ => {
-                let name = format!("{} (NUTS3 area of {} authorities)", area_name(app, &code), auths.len());
+                let name = format!(
+                    "{} (NUTS3 area of {} authorities)",
+                    area_name(app, &code),
+                    auths.len()
+                );
                 covering(&code, name, "nuts3", gss)
             }
         };
@@ -130,16 +146,30 @@ fn by_authority<'a>(app: &Engine, defs: &mut Defs, facts: impl Iterator<Item = (
     }
     for (i, f) in facts {
         for code in super::snapshot::finest(&f.nuts) {
-            let key = if code.len() >= 5 { code.clone() } else { code.chars().take(3).collect() };
+            let key = if code.len() >= 5 {
+                code.clone()
+            } else {
+                code.chars().take(3).collect()
+            };
             let row = match row_of.get(&key) {
                 Some(r) => *r,
                 None => {
                     let def = if key.len() >= 5 {
                         covering(&key, area_name(app, &key), "nuts3", Vec::new())
                     } else if key.len() == 3 {
-                        covering(&key, format!("elsewhere in {}", area_name(app, &key)), "elsewhere", Vec::new())
+                        covering(
+                            &key,
+                            format!("elsewhere in {}", area_name(app, &key)),
+                            "elsewhere",
+                            Vec::new(),
+                        )
                     } else {
-                        covering(&key, "elsewhere in the UK (no region given)".into(), "elsewhere", Vec::new())
+                        covering(
+                            &key,
+                            "elsewhere in the UK (no region given)".into(),
+                            "elsewhere",
+                            Vec::new(),
+                        )
                     };
                     let r = defs.push(def);
                     row_of.insert(key, r);
@@ -167,7 +197,10 @@ fn by_region<'a>(app: &Engine, defs: &mut Defs, facts: impl Iterator<Item = (u32
         // Notices placed only in the UK: not search's `region=UK`, which is
         // every UK notice, so the row is an "elsewhere" one.
         let (name, kind) = if code == "UK" {
-            ("elsewhere in the UK (no region given)".to_owned(), "elsewhere")
+            (
+                "elsewhere in the UK (no region given)".to_owned(),
+                "elsewhere",
+            )
         } else {
             (area_name(app, &code), "region")
         };
@@ -180,22 +213,38 @@ fn by_region<'a>(app: &Engine, defs: &mut Defs, facts: impl Iterator<Item = (u32
 
 /// One row per cluster: its places (`[clusters.<slug>] places`); a cluster
 /// without places (`other`) holds every UK place outside the others.
-fn by_cluster<'a>(app: &Engine, defs: &mut Defs, facts: impl Iterator<Item = (u32, &'a Fact)>) -> Result<()> {
+fn by_cluster<'a>(
+    app: &Engine,
+    defs: &mut Defs,
+    facts: impl Iterator<Item = (u32, &'a Fact)>,
+) -> Result<()> {
     let mut placed: Vec<(usize, Vec<String>)> = Vec::new();
     let mut outside: Vec<usize> = Vec::new();
     let with_places: Vec<String> = app
         .config
         .clusters
         .iter()
-        .filter(|s| app.config.cluster_places.get(*s).is_some_and(|p| !p.is_empty()))
+        .filter(|s| {
+            app.config
+                .cluster_places
+                .get(*s)
+                .is_some_and(|p| !p.is_empty())
+        })
         .cloned()
         .collect();
     for slug in &app.config.clusters {
-        let names = app.config.cluster_places.get(slug).cloned().unwrap_or_default();
+        let names = app
+            .config
+            .cluster_places
+            .get(slug)
+            .cloned()
+            .unwrap_or_default();
         let mut codes = Vec::new();
         for p in &names {
             let code = app.places().resolve_code(p).ok_or_else(|| {
-                Error::Config(format!("clusters.{slug}.places: {p:?} is not a place we know"))
+                Error::Config(format!(
+                    "clusters.{slug}.places: {p:?} is not a place we know"
+                ))
             })?;
             codes.push(code);
         }
@@ -204,7 +253,11 @@ fn by_cluster<'a>(app: &Engine, defs: &mut Defs, facts: impl Iterator<Item = (u3
         } else {
             (Members::Cluster(slug.clone()), Some(names.join(",")))
         };
-        let authorities = names.iter().filter(|n| sebroker_connectors::places::is_gss(n)).cloned().collect();
+        let authorities = names
+            .iter()
+            .filter(|n| sebroker_connectors::places::is_gss(n))
+            .cloned()
+            .collect();
         let r = defs.push(RowDef {
             key: slug.clone(),
             name: cluster_name(slug, &names, app),
@@ -242,13 +295,22 @@ fn cluster_name(slug: &str, places: &[String], app: &Engine) -> String {
     }
     let named: Vec<String> = places
         .iter()
-        .map(|p| app.config.authorities.get(p).map_or_else(|| p.clone(), |a| a.name.clone()))
+        .map(|p| {
+            app.config
+                .authorities
+                .get(p)
+                .map_or_else(|| p.clone(), |a| a.name.clone())
+        })
         .collect();
     format!("{slug} ({})", named.join(", "))
 }
 
 /// One row per CPV division (`none` for notices without CPV codes).
-fn by_division<'a>(app: &Engine, defs: &mut Defs, facts: impl Iterator<Item = (u32, &'a Fact)>) -> Result<()> {
+fn by_division<'a>(
+    app: &Engine,
+    defs: &mut Defs,
+    facts: impl Iterator<Item = (u32, &'a Fact)>,
+) -> Result<()> {
     let table = app.cpv_table()?;
     let mut row_of: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for (i, f) in facts {

@@ -70,7 +70,8 @@ pub(crate) struct MemberFact {
 impl MemberFact {
     /// Whether its service areas overlap the place `code`.
     pub fn covers(&self, code: &str) -> bool {
-        self.nuts.iter().any(|c| c == code) || self.finest.iter().any(|f| code.starts_with(f.as_str()))
+        self.nuts.iter().any(|c| c == code)
+            || self.finest.iter().any(|f| code.starts_with(f.as_str()))
     }
 }
 
@@ -186,7 +187,9 @@ fn members(app: &Engine) -> (Vec<MemberFact>, HashMap<String, u32>) {
     let mut out = Vec::new();
     let mut index = HashMap::new();
     for id in ids {
-        let Some(m) = set.members.get(id) else { continue };
+        let Some(m) = set.members.get(id) else {
+            continue;
+        };
         index.insert(m.id.clone(), u32::try_from(out.len()).unwrap_or(u32::MAX));
         let mut divisions: Vec<String> = m
             .all_cpv()
@@ -218,7 +221,12 @@ pub(crate) fn finest(nuts: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn fact(n: &Notice, unit: u32, matches: Vec<(u32, f64)>, linked: &HashSet<(String, String)>) -> Fact {
+fn fact(
+    n: &Notice,
+    unit: u32,
+    matches: Vec<(u32, f64)>,
+    linked: &HashSet<(String, String)>,
+) -> Fact {
     let value = n.value.headline_pence().unwrap_or(0).max(0);
     Fact {
         ocid: n.ocid.clone(),

@@ -81,8 +81,20 @@ pub async fn page_market(
 ) -> Response {
     let app = state.app.clone();
     let done = crate::blocking::run(move || {
-        let places = sebroker_engine::market::market(&app, &MarketParams { by: Some("local_authority".into()), ..p.clone() })?;
-        let clusters = sebroker_engine::market::market(&app, &MarketParams { by: Some("cluster".into()), ..p })?;
+        let places = sebroker_engine::market::market(
+            &app,
+            &MarketParams {
+                by: Some("local_authority".into()),
+                ..p.clone()
+            },
+        )?;
+        let clusters = sebroker_engine::market::market(
+            &app,
+            &MarketParams {
+                by: Some("cluster".into()),
+                ..p
+            },
+        )?;
         let cpv = app.cpv_table()?;
         Ok::<_, sebroker_engine::Error>((places, clusters, cpv, app.config.cluster_places.clone()))
     })
@@ -90,7 +102,11 @@ pub async fn page_market(
     let (places, clusters, cpv, cluster_places) = match done {
         Ok(Ok(x)) => x,
         Ok(Err(sebroker_engine::Error::Invalid(m))) => {
-            return (axum::http::StatusCode::BAD_REQUEST, message("Not a market query", &m)).into_response()
+            return (
+                axum::http::StatusCode::BAD_REQUEST,
+                message("Not a market query", &m),
+            )
+                .into_response()
         }
         Ok(Err(e)) => return internal(&e),
         Err(e) => return internal(&e),
@@ -99,7 +115,9 @@ pub async fn page_market(
     let clustered: Vec<String> = cluster_places.values().flatten().cloned().collect();
     let division = |g: &str| -> String {
         let (d, v) = g.split_once('=').unwrap_or((g, "0"));
-        let name = cpv.describe(&format!("{d}000000")).unwrap_or("CPV division");
+        let name = cpv
+            .describe(&format!("{d}000000"))
+            .unwrap_or("CPV division");
         format!("{d} {name}: {}", format_pence(v.parse().unwrap_or(0)))
     };
     let body = html! {
@@ -138,11 +156,17 @@ pub async fn page_market(
 
 /// The row that holds an authority: its own, or its shared NUTS3 area's.
 fn row_of<'a>(m: &'a Market, gss: &str) -> Option<&'a MarketRow> {
-    m.rows.iter().find(|r| r.authorities.iter().any(|a| a == gss))
+    m.rows
+        .iter()
+        .find(|r| r.authorities.iter().any(|a| a == gss))
 }
 
 fn search_link(region: &str, now: &Market) -> String {
-    format!("/search?status=open&region={}&now={}", urlencode(region), urlencode(&now.now.date().to_string()))
+    format!(
+        "/search?status=open&region={}&now={}",
+        urlencode(region),
+        urlencode(&now.now.date().to_string())
+    )
 }
 
 fn shade(v: i64, max: i64) -> usize {
@@ -155,7 +179,12 @@ fn shade(v: i64, max: i64) -> usize {
 }
 
 fn map(m: &Market, clustered: &[String], searchable: bool) -> Markup {
-    let max = m.rows.iter().map(|r| r.vcse_suitable_open_value_pence).max().unwrap_or(0);
+    let max = m
+        .rows
+        .iter()
+        .map(|r| r.vcse_suitable_open_value_pence)
+        .max()
+        .unwrap_or(0);
     let (w, h) = (7 * TILE, 8 * TILE);
     html! {
         svg viewBox={ "0 0 " (w) " " (h) } width="100%" class="tiles" aria-labelledby="map-title" {
@@ -202,7 +231,10 @@ fn chart(months: &[Month]) -> Markup {
     let (w, h, pad) = (640.0f64, 220.0f64, 40.0f64);
     let max = months
         .iter()
-        .map(|m| m.published_vcse_suitable_value_pence.max(m.awarded_to_vcse_value_pence))
+        .map(|m| {
+            m.published_vcse_suitable_value_pence
+                .max(m.awarded_to_vcse_value_pence)
+        })
         .max()
         .unwrap_or(0)
         .max(1) as f64;
@@ -263,9 +295,11 @@ pub async fn csv(State(state): State<super::State>, Query(p): Query<MarketParams
             Ok(v) => crate::csv::response(crate::csv::to_csv(&v), Some("market.csv")),
             Err(e) => internal(&e),
         },
-        Ok(Err(sebroker_engine::Error::Invalid(msg))) => {
-            (axum::http::StatusCode::BAD_REQUEST, message("Not a market query", &msg)).into_response()
-        }
+        Ok(Err(sebroker_engine::Error::Invalid(msg))) => (
+            axum::http::StatusCode::BAD_REQUEST,
+            message("Not a market query", &msg),
+        )
+            .into_response(),
         Ok(Err(e)) => internal(&e),
         Err(e) => internal(&e),
     }
