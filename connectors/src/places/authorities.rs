@@ -244,7 +244,22 @@ mod tests {
 
     #[test]
     fn loads_authorities_with_their_nuts3_area() {
-        let dir = tempfile::tempdir().expect("dir");
+        // No tempfile crate here: a folder of this process's own.
+        let path =
+            std::env::temp_dir().join(format!("sebroker-authorities-{}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("dir");
+        struct Dir(std::path::PathBuf);
+        impl Dir {
+            fn path(&self) -> &Path {
+                &self.0
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+        let dir = Dir(path);
         std::fs::write(
             dir.path().join("uk_local_authorities.csv"),
             "gss-code,nice-name,region,combined-authority,current-authority\n\
