@@ -625,6 +625,25 @@ mod tests {
     }
 
     #[test]
+    fn clusters_take_a_list_or_tables_of_places() {
+        let list: FileConfig = toml::from_str("clusters = ['walsall', 'other']\n").expect("a list");
+        let c = Config::resolve(list, Flags::default()).expect("valid");
+        assert_eq!(
+            c.cluster_places.get("walsall"),
+            Some(&vec!["E08000030".to_owned()])
+        );
+        assert_eq!(c.cluster_places.get("other"), Some(&Vec::new()));
+        let tables: FileConfig = toml::from_str(
+            "[clusters.walsall]\nplaces = ['Walsall', 'Dudley']\n[clusters.other]\n",
+        )
+        .expect("tables");
+        let c = Config::resolve(tables, Flags::default()).expect("valid");
+        assert_eq!(c.clusters, vec!["other".to_owned(), "walsall".to_owned()]);
+        assert_eq!(c.cluster_places.get("walsall").map(Vec::len), Some(2));
+        assert!(toml::from_str::<FileConfig>("[clusters.walsall]\nplace = ['x']\n").is_err());
+    }
+
+    #[test]
     fn sync_settings_from_file_env_and_flags() {
         let file: FileConfig = toml::from_str(
             "fts_url = 'http://127.0.0.1:1'\nadmin_token = 'abcdefghijklmnopq'\n[http.fts]\nmin_interval_ms = 0\n[[feeds]]\nname = 'pcs'\nurl = 'https://example.org/ocds'\n",
