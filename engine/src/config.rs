@@ -8,6 +8,8 @@
 //! | `data_dir` | `SEBROKER_DATA_DIR`  | `--data-dir` | `./data`         |
 //! | `addr`     | `SEBROKER_ADDR`      | `--addr`     | `127.0.0.1:8080` |
 //! | `clusters` | `SEBROKER_CLUSTERS`  | —            | `ward-end,walsall,smethwick,wolverhampton,other` |
+//! | `[clusters.<slug>] places` | — | — | the places of a cluster on the market map (`/market`): `ward-end` Birmingham, `walsall` Walsall, `smethwick` Sandwell, `wolverhampton` Wolverhampton; `other` none (every UK place outside the others). With tables, the clusters are the tables' keys |
+//! | `geo_dir` | `SEBROKER_GEO_DIR` | — | none: the built-in West Midlands authorities; a folder with `uk_local_authorities.csv` and `lad18_to_nuts318.csv` (the shared data's `geo/`) adds every UK local authority, its NUTS3 area and combined authority |
 //! | `[weights]`| —                    | —            | fitted defaults (see `matching::Weights`) |
 //! | `[matching]` `model` | —          | —            | none: rank by the weighted components; `"shipped"` for the learned model compiled in (`matching/model.json`), or a model file written by `sebroker evaluate --fit --out FILE` |
 //! | `target_pence` | `SEBROKER_TARGET_PENCE` | — | `100000000` (£1,000,000 brokered over the programme) |
@@ -50,7 +52,8 @@ use crate::error::{Error, Result};
 pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub addr: Option<String>,
-    pub clusters: Option<Vec<String>>,
+    pub clusters: Option<ClustersFileConfig>,
+    pub geo_dir: Option<PathBuf>,
     pub weights: Option<sebroker_matching::Weights>,
     pub target_pence: Option<i64>,
     pub programme_start: Option<String>,
@@ -70,6 +73,65 @@ pub struct FileConfig {
     pub ledger: Option<LedgerFileConfig>,
     pub server: Option<ServerFileConfig>,
     pub matching: Option<MatchingFileConfig>,
+}
+
+/// `clusters`: a list of slugs, or one table per cluster
+/// (`[clusters.walsall] places = ["Walsall"]`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ClustersFileConfig {
+    List(Vec<String>),
+    Tables(std::collections::BTreeMap<String, ClusterFileConfig>),
+}
+
+/// `[clusters.<slug>]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterFileConfig {
+    /// Place names, GSS codes, NUTS codes or postcodes: where the cluster works.
+    #[serde(default)]
+    pub places: Option<Vec<String>>,
+}
+
+/// The default places of the programme's clusters (slug, places).
+pub const DEFAULT_CLUSTER_PLACES: &[(&str, &[&str])] = &[
+    ("ward-end", &["E08000025"]),
+    ("walsall", &["E08000030"]),
+    ("smethwick", &["E08000028"]),
+    ("wolverhampton", &["E08000031"]),
+];
+
+/// Each cluster's places: the configured ones, else the defaults.
+fn cluster_places(
+    clusters: &[String],
+    file: Option<&ClustersFileConfig>,
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    let configured = |slug: &str| match file {
+        Some(ClustersFileConfig::Tables(t)) => t.get(slug).and_then(|c| c.places.clone()),
+        _ => None,
+    };
+    clusters
+        .iter()
+        .map(|slug| {
+            let places = configured(slug).unwrap_or_else(|| {
+                DEFAULT_CLUSTER_PLACES
+                    .iter()
+                    .find(|(s, _)| s == slug)
+                    .map(|(_, p)| p.iter().map(|x| (*x).to_owned()).collect())
+                    .unwrap_or_default()
+            });
+            (slug.clone(), places)
+        })
+        .collect()
+}
+
+/// Reads the local authorities of `geo_dir`, or the built-in table.
+fn authorities(geo_dir: Option<&Path>) -> Result<sebroker_connectors::places::Authorities> {
+    use sebroker_connectors::places::Authorities;
+    match geo_dir {
+        None => Ok(Authorities::builtin()),
+        Some(dir) => Authorities::load(dir).map_err(|e| Error::Config(format!("geo_dir: {e}"))),
+    }
 }
 
 /// `[server]`: HTTP settings that are not flags.
@@ -278,6 +340,10 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Cluster slugs members may belong to.
     pub clusters: Vec<String>,
+    /// Each cluster's places on the market map (`[clusters.<slug>] places`).
+    pub cluster_places: std::collections::BTreeMap<String, Vec<String>>,
+    /// The local authorities the market map shows (`geo_dir`, else built in).
+    pub authorities: std::sync::Arc<sebroker_connectors::places::Authorities>,
     /// Match component weights (normalised to sum to 1).
     pub weights: sebroker_matching::Weights,
     /// The learned ranking model (`[matching] model`); `None` ranks by the weights.
@@ -342,13 +408,16 @@ impl Config {
             .parse()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)));
         let file = FileConfig::default();
+        let clusters: Vec<String> = sebroker_connectors::members::DEFAULT_CLUSTERS
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect();
         Ok(Config {
             data_dir: dir.to_owned(),
             addr,
-            clusters: sebroker_connectors::members::DEFAULT_CLUSTERS
-                .iter()
-                .map(|c| (*c).to_owned())
-                .collect(),
+            cluster_places: cluster_places(&clusters, None),
+            clusters,
+            authorities: std::sync::Arc::new(sebroker_connectors::places::Authorities::builtin()),
             weights: sebroker_matching::Weights::default(),
             model: None,
             gazetteer: None,
@@ -392,13 +461,21 @@ impl Config {
                 .map(|c| c.trim().to_lowercase())
                 .filter(|c| !c.is_empty())
                 .collect(),
-            Err(_) => file.clusters.unwrap_or_else(|| {
-                sebroker_connectors::members::DEFAULT_CLUSTERS
+            Err(_) => match &file.clusters {
+                Some(ClustersFileConfig::List(l)) => l.clone(),
+                Some(ClustersFileConfig::Tables(t)) => t.keys().cloned().collect(),
+                None => sebroker_connectors::members::DEFAULT_CLUSTERS
                     .iter()
                     .map(|c| (*c).to_owned())
-                    .collect()
-            }),
+                    .collect(),
+            },
         };
+        let cluster_places = cluster_places(&clusters, file.clusters.as_ref());
+        let geo_dir = std::env::var_os("SEBROKER_GEO_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or(file.geo_dir.clone());
+        let authorities = std::sync::Arc::new(authorities(geo_dir.as_deref())?);
         if let Some(bad) = clusters
             .iter()
             .find(|c| !sebroker_connectors::source::is_slug(c))
@@ -493,6 +570,8 @@ impl Config {
             data_dir,
             addr,
             clusters,
+            cluster_places,
+            authorities,
             weights,
             model,
             gazetteer,
@@ -543,6 +622,25 @@ mod tests {
         let file: FileConfig = toml::from_str("[alerts]\ndigest_time = '7 am'\n").expect("parses");
         assert!(Config::resolve(file, Flags::default()).is_err());
         assert!(toml::from_str::<FileConfig>("[alerts]\nwebhook_allow = ['nope']\n").is_err());
+    }
+
+    #[test]
+    fn clusters_take_a_list_or_tables_of_places() {
+        let list: FileConfig = toml::from_str("clusters = ['walsall', 'other']\n").expect("a list");
+        let c = Config::resolve(list, Flags::default()).expect("valid");
+        assert_eq!(
+            c.cluster_places.get("walsall"),
+            Some(&vec!["E08000030".to_owned()])
+        );
+        assert_eq!(c.cluster_places.get("other"), Some(&Vec::new()));
+        let tables: FileConfig = toml::from_str(
+            "[clusters.walsall]\nplaces = ['Walsall', 'Dudley']\n[clusters.other]\n",
+        )
+        .expect("tables");
+        let c = Config::resolve(tables, Flags::default()).expect("valid");
+        assert_eq!(c.clusters, vec!["other".to_owned(), "walsall".to_owned()]);
+        assert_eq!(c.cluster_places.get("walsall").map(Vec::len), Some(2));
+        assert!(toml::from_str::<FileConfig>("[clusters.walsall]\nplace = ['x']\n").is_err());
     }
 
     #[test]

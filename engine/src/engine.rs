@@ -50,6 +50,8 @@ pub struct Engine {
     pub interests: Arc<crate::interests::InterestLog>,
     /// People's accounts (e-mail and password sign-in).
     pub accounts: Arc<crate::accounts::Accounts>,
+    /// The market map's snapshot of notices and matches (`engine::market`).
+    pub market: crate::market::Cache,
     _lock: DirLock,
 }
 
@@ -86,6 +88,11 @@ impl Engine {
         for e in store.place_entries()? {
             places.add(&e);
         }
+        // The market map's authorities (`geo_dir`): search resolves their
+        // GSS codes to the same NUTS3 areas the map counts.
+        for e in config.authorities.place_entries() {
+            places.add(&e);
+        }
         if let Some(g) = &config.gazetteer {
             places = places.with_gazetteer(g.clone());
         }
@@ -117,6 +124,7 @@ impl Engine {
             audit,
             interests,
             accounts,
+            market: crate::market::Cache::default(),
             _lock: lock,
         };
         engine.writer.catch_up_index(data_dir)?;

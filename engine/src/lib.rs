@@ -22,6 +22,7 @@ pub mod groups;
 pub mod ingest;
 pub mod interests;
 pub mod keys;
+pub mod market;
 pub mod matches;
 pub mod members;
 pub mod people;

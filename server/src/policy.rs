@@ -128,6 +128,9 @@ pub enum Action {
     PagePeopleChange,
     /// `/invite/{token}`, `/reset/{token}`: the token is the credential.
     PageSetPassword,
+    // The market map (issue 16): counts only, so the funder reads it too.
+    Market,
+    PageMarket,
     Static,
 }
 
@@ -192,6 +195,7 @@ pub const fn access(action: Action) -> Access {
         A::AccountDisable | A::AccountReset => Roles(ADMIN),
         A::PagePeople | A::PagePeopleChange => Roles(ADMIN),
         A::PageSetPassword => Public,
+        A::Market | A::PageMarket => Roles(BROKERS_FUNDER),
     }
 }
 

@@ -19,8 +19,8 @@ use sebroker_engine::Engine;
 
 use crate::api::write::write;
 use crate::api::{
-    self, accounts, alerts, anchors, audit, cases, interests, keys, matches, members, notices,
-    returns, sources, totals,
+    self, accounts, alerts, anchors, audit, cases, interests, keys, market, matches, members,
+    notices, returns, sources, totals,
 };
 use crate::door::Door;
 use crate::error::{ApiError, Code};
@@ -563,6 +563,28 @@ fn table() -> Vec<(Route, Handler)> {
             Page,
             A::PageSetPassword,
             post(pages::people::reset_set),
+        ),
+        // The market map (issue 16).
+        row(
+            M::GET,
+            "/api/v1/market",
+            Api,
+            A::Market,
+            get(market::market),
+        ),
+        row(
+            M::GET,
+            "/market",
+            Page,
+            A::PageMarket,
+            get(pages::market::page_market),
+        ),
+        row(
+            M::GET,
+            "/market.csv",
+            Page,
+            A::PageMarket,
+            get(pages::market::csv),
         ),
         row(
             M::GET,

@@ -96,6 +96,26 @@ fn dispatch(command: Command, config: Config, remote: super::ledger::Remote) -> 
             json,
             csv,
         ),
+        Command::Market {
+            by,
+            now,
+            from,
+            to,
+            cpv,
+            source,
+            json,
+            csv,
+        } => {
+            let a = super::market::MarketArgs {
+                by: &by,
+                now: now.as_deref(),
+                from: from.as_deref(),
+                to: to.as_deref(),
+                cpv: cpv.as_deref(),
+                source: source.as_deref(),
+            };
+            super::market::market_cmd(&config, &remote, &a, json, csv)
+        }
         Command::Keys { command } => super::ledger_cmd::keys(&config, &remote, command),
         Command::Cases { command } => super::ledger_cmd::cases(&config, &remote, command),
         Command::Referrals { command } => super::ledger_cmd::referrals(&config, &remote, command),

@@ -5,6 +5,7 @@ mod audit;
 mod commands;
 pub mod ledger;
 mod ledger_cmd;
+mod market;
 mod matching;
 mod output;
 mod sync;
@@ -279,6 +280,32 @@ pub enum Command {
         /// Only kinds containing this (`POST /api/v1/cases`, `cli members`).
         #[arg(long)]
         kind: Option<String>,
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        #[arg(long)]
+        csv: bool,
+    },
+    /// The market map: open and awarded value place by place, members who
+    /// can cover it (counts only) and the CPV divisions no member matches.
+    Market {
+        /// local_authority, cluster, region or cpv_division.
+        #[arg(long, default_value = "local_authority")]
+        by: String,
+        /// Judge open notices at this time (RFC 3339 or YYYY-MM-DD) [default: now].
+        #[arg(long)]
+        now: Option<String>,
+        /// The awards' window: first day [default: 12 months before --to].
+        #[arg(long)]
+        from: Option<String>,
+        /// The awards' window: last day [default: --now].
+        #[arg(long)]
+        to: Option<String>,
+        /// Comma-separated CPV codes or prefixes.
+        #[arg(long)]
+        cpv: Option<String>,
+        /// Comma-separated sources (fts, cf, anchor:<slug>, ocds:<name>).
+        #[arg(long)]
+        source: Option<String>,
         #[arg(long, conflicts_with = "csv")]
         json: bool,
         #[arg(long)]

@@ -17,6 +17,9 @@
 //! - `matrix`: every route and page × every kind of caller against the
 //!   policy table, with leak checks; rate limits per address and per key
 //! - `matching`: members, matches, consortia, award links, evaluation
+//! - `market`: the market map on the real data: places equal search's totals,
+//!   awards to VCSE-flagged suppliers, the command, the funder sees counts only
+//! - `browser_market`: `/market` in Chromium (axe-core, screenshots, 390 px)
 //! - `criteria`: award criteria of real notices: social-value weights, the filter, the reason
 //! - `members_api`: `POST`/`PATCH /api/v1/members` (each invalid field
 //!   named, a member key on its own editable fields, clusters to the ledger)
@@ -51,6 +54,7 @@ mod audit;
 mod bad_input;
 mod browser;
 mod browser_broker;
+mod browser_market;
 mod browser_member;
 mod browser_people;
 mod cases_api;
@@ -64,6 +68,7 @@ mod goldens;
 mod hostile;
 mod layout;
 mod ledger;
+mod market;
 mod matching;
 mod matrix;
 mod member_pages;

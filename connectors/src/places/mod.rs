@@ -6,6 +6,7 @@
 //! postcode area; full tables can be imported at run time
 //! (`sebroker reference import places FILE`).
 
+pub mod authorities;
 pub mod builtin;
 pub mod gazetteer;
 mod import;
@@ -13,6 +14,7 @@ mod import;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub use authorities::{Authorities, Authority};
 pub use gazetteer::{Gazetteer, Named, Point};
 
 pub use import::{parse_places_csv, PlaceEntry};

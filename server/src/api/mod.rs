@@ -10,6 +10,7 @@ pub mod audit;
 pub mod cases;
 pub mod interests;
 pub mod keys;
+pub mod market;
 pub mod matches;
 pub mod members;
 pub mod notices;

@@ -79,6 +79,13 @@ div.error { border-left:4px solid #b00020; padding-left:.75rem; }
 .table-wrap { overflow-x:auto; max-width:100%; }
 main { overflow-wrap:anywhere; }
 @media (max-width:40rem) { .table-wrap th:nth-child(3), .table-wrap td:nth-child(3) { display:none; } }
+/* The market map (/market). */
+.market { display:grid; grid-template-columns:minmax(0,3fr) minmax(0,2fr); gap:1rem; }
+.tiles { max-width:36rem; height:auto; display:block; }
+.scroll { overflow-x:auto; max-width:100%; }
+.legend .swatch { display:inline-block; width:1rem; height:1rem; border:1px solid var(--line); vertical-align:middle; margin:0 .25rem 0 .5rem; }
+.legend .swatch.cluster { border:3px solid #d4351c; }
+@media (max-width:40rem) { .market { grid-template-columns:1fr; } }
 "#;
 
 pub async fn stylesheet() -> Response {
@@ -131,6 +138,7 @@ pub fn page(viewer: &Viewer, title: &str, body: Markup) -> Html<String> {
                         a href="/settings" { "Settings" }
                         a href="/profile" { "Profile" }
                     }
+                    @if allows(Action::PageMarket, role) { a href="/market" { "Market" } }
                     @if allows(Action::PagePeople, role) { a href="/admin/people" { "People" } }
                     form method="post" action="/signout" {
                         input type="hidden" name="csrf" value=(viewer.session.csrf);

@@ -13,6 +13,7 @@ pub(crate) mod browse;
 pub(crate) mod cases;
 pub(crate) mod dashboard;
 pub(crate) mod layout;
+pub(crate) mod market;
 pub(crate) mod member;
 pub(crate) mod members;
 pub(crate) mod notice;

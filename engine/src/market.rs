@@ -1,0 +1,506 @@
+//! The market map (`GET /api/v1/market`, `/market`, `sebroker market`):
+//! open and awarded value place by place, the members who can cover it,
+//! and the CPV divisions no member matches yet. Place and "open" are
+//! search's own: a local authority's row holds exactly the notices that
+//! search returns for `status=open&region=<GSS code>` at the same `now`,
+//! and an opportunity group counts once, as search shows it.
+
+mod rows;
+mod snapshot;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use sebroker_connectors::source;
+
+use crate::error::{Error, Result};
+use crate::search::parse_when;
+use crate::Engine;
+
+pub use snapshot::Cache;
+use snapshot::{Fact, Snapshot};
+
+/// The most months the timeline shows (ten years).
+const MAX_MONTHS: usize = 120;
+/// The most gaps listed per row.
+const MAX_GAPS: usize = 10;
+
+/// The query of `GET /api/v1/market` and `sebroker market`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields, default)]
+#[into_params(parameter_in = Query)]
+pub struct MarketParams {
+    /// local_authority (default), cluster, region, cpv_division.
+    pub by: Option<String>,
+    /// RFC 3339 or `YYYY-MM-DD`: the clock open notices are judged by [default: now].
+    pub now: Option<String>,
+    /// The first day of the awards' window [default: 12 months before `to`].
+    pub from: Option<String>,
+    /// The last day of the awards' window [default: `now`].
+    pub to: Option<String>,
+    /// Comma-separated CPV codes or prefixes (`85`, `85300000`).
+    pub cpv: Option<String>,
+    /// Comma-separated sources (`fts`, `cf`, `anchor:<slug>`, `ocds:<name>`).
+    pub source: Option<String>,
+}
+
+/// How rows are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum By {
+    LocalAuthority,
+    Cluster,
+    Region,
+    CpvDivision,
+}
+
+impl By {
+    pub fn parse(s: &str) -> Result<By> {
+        match s.trim() {
+            "local_authority" => Ok(By::LocalAuthority),
+            "cluster" => Ok(By::Cluster),
+            "region" => Ok(By::Region),
+            "cpv_division" => Ok(By::CpvDivision),
+            other => Err(Error::Invalid(format!(
+                "by: {other:?} is not local_authority, cluster, region or cpv_division"
+            ))),
+        }
+    }
+}
+
+/// One place or group. Counts only: no member is ever named.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MarketRow {
+    /// A GSS code, a NUTS code, a cluster slug or a CPV division.
+    pub key: String,
+    pub name: String,
+    /// authority, nuts3, elsewhere, region, cluster, cpv_division or total.
+    pub kind: String,
+    /// The `region` that search filters this row's place with (none for
+    /// clusters and divisions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The local authorities (GSS codes) the row covers.
+    pub authorities: Vec<String>,
+    pub open_notices: u64,
+    pub open_value_pence: i64,
+    pub vcse_suitable_open_value_pence: i64,
+    pub reserved_open_value_pence: i64,
+    pub social_value_weighted_notices: u64,
+    pub awarded_value_pence: i64,
+    pub awarded_to_vcse_value_pence: i64,
+    pub members: u64,
+    pub matched_members: u64,
+    /// `division=value_pence`, largest first: open value no member matches.
+    pub gaps: Vec<String>,
+}
+
+/// One month of the timeline.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Month {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// VCSE-suitable value of the opportunities published that month.
+    pub published_vcse_suitable_value_pence: i64,
+    /// Value awarded that month to VCSE-flagged suppliers or members.
+    pub awarded_to_vcse_value_pence: i64,
+}
+
+/// The answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Market {
+    pub rows: Vec<MarketRow>,
+    pub total: MarketRow,
+    pub by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub now: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub from: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub to: OffsetDateTime,
+    /// The match score a member needs to count as matched.
+    pub threshold: f64,
+    pub timeline: Vec<Month>,
+}
+
+/// The validated query.
+pub(crate) struct Query {
+    pub by: By,
+    pub now: OffsetDateTime,
+    pub from: OffsetDateTime,
+    pub to: OffsetDateTime,
+    cpv: Vec<String>,
+    sources: Vec<String>,
+}
+
+fn list(s: &Option<String>) -> Vec<String> {
+    s.as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl MarketParams {
+    fn query(&self) -> Result<Query> {
+        let by = By::parse(self.by.as_deref().unwrap_or("local_authority"))?;
+        let now = match &self.now {
+            Some(s) => parse_when("now", s, false)?,
+            None => OffsetDateTime::now_utc(),
+        };
+        let to = match &self.to {
+            Some(s) => parse_when("to", s, true)?,
+            None => now,
+        };
+        let from = match &self.from {
+            Some(s) => parse_when("from", s, false)?,
+            None => to
+                .replace_year(to.year() - 1)
+                .unwrap_or(to - time::Duration::days(365)),
+        };
+        if from > to {
+            return Err(Error::Invalid(format!("from: {from} is after to: {to}")));
+        }
+        let mut cpv = Vec::new();
+        for c in list(&self.cpv) {
+            // The index's rule: the digits before any check digit, 2 to 8 of them.
+            let digits: String = c.chars().take_while(|ch| *ch != '-').collect();
+            if !(2..=8).contains(&digits.len()) || !digits.chars().all(|ch| ch.is_ascii_digit()) {
+                return Err(Error::Invalid(format!(
+                    "cpv: {c:?} is not a CPV code prefix (2 to 8 digits, e.g. 85 or 85312000)"
+                )));
+            }
+            cpv.push(digits);
+        }
+        let sources = list(&self.source);
+        if let Some(s) = sources.iter().find(|s| !source::is_valid_source(s)) {
+            return Err(Error::Invalid(format!(
+                "source: {s:?} is not fts, cf, anchor:<slug> or ocds:<name>"
+            )));
+        }
+        Ok(Query {
+            by,
+            now,
+            from,
+            to,
+            cpv,
+            sources,
+        })
+    }
+}
+
+impl Query {
+    /// The cpv and source filters, as the index applies them.
+    fn admits(&self, f: &Fact) -> bool {
+        let cpv = self.cpv.is_empty()
+            || f.cpv
+                .iter()
+                .any(|c| self.cpv.iter().any(|p| c.starts_with(p.as_str())));
+        let src = self.sources.is_empty()
+            || self
+                .sources
+                .iter()
+                .any(|s| f.source == *s || f.source.split_once(':').is_some_and(|(k, _)| k == s));
+        cpv && src && !f.nuts.is_empty()
+    }
+
+    fn in_window(&self, t: OffsetDateTime) -> bool {
+        t >= self.from && t <= self.to
+    }
+}
+
+/// The market map for `params`.
+pub fn market(app: &Engine, params: &MarketParams) -> Result<Market> {
+    let q = params.query()?;
+    let snap = app.market.get(app)?;
+    let threshold = app.config.alerts.default_threshold;
+    let defs = rows::define(app, &q, &snap)?;
+    let mut acc = Acc::new(&q, &snap, threshold);
+    let mut out = Vec::with_capacity(defs.rows.len());
+    for (i, def) in defs.rows.iter().enumerate() {
+        let facts = defs.members_of.get(i).map(Vec::as_slice).unwrap_or(&[]);
+        let mut row = acc.row(facts)?;
+        row.members = defs.member_count(i, &snap) as u64;
+        row.key.clone_from(&def.key);
+        row.name.clone_from(&def.name);
+        row.kind.clone_from(&def.kind);
+        row.region.clone_from(&def.region);
+        row.authorities.clone_from(&def.authorities);
+        out.push(row);
+    }
+    let everything: Vec<u32> = (0..snap.facts.len())
+        .filter(|i| snap.facts.get(*i).is_some_and(|f| q.admits(f)))
+        .filter_map(|i| u32::try_from(i).ok())
+        .collect();
+    let mut total = acc.row(&everything)?;
+    total.key = "total".into();
+    total.name = "Every UK place, each notice once".into();
+    total.kind = "total".into();
+    total.members = snap.members.len() as u64;
+    Ok(Market {
+        rows: out,
+        timeline: timeline(&q, &snap, &everything)?,
+        total,
+        by: format!("{:?}", q.by).to_lowercase(),
+        now: q.now,
+        from: q.from,
+        to: q.to,
+        threshold,
+    })
+}
+
+/// Adds pence, failing with where it overflowed.
+fn add(a: i64, b: i64, what: &str) -> Result<i64> {
+    a.checked_add(b).ok_or_else(|| {
+        Error::Invalid(format!(
+            "market: the sum of {what} passes the largest amount held"
+        ))
+    })
+}
+
+/// Sums rows from facts.
+struct Acc<'a> {
+    q: &'a Query,
+    snap: &'a Snapshot,
+    threshold: f64,
+    now_ts: i64,
+}
+
+impl<'a> Acc<'a> {
+    fn new(q: &'a Query, snap: &'a Snapshot, threshold: f64) -> Acc<'a> {
+        Acc {
+            q,
+            snap,
+            threshold,
+            now_ts: q.now.unix_timestamp(),
+        }
+    }
+
+    fn fact(&self, i: u32) -> Option<&'a Fact> {
+        self.snap.facts.get(i as usize)
+    }
+
+    /// The row of these facts (already admitted and placed in the row).
+    fn row(&mut self, facts: &[u32]) -> Result<MarketRow> {
+        let open: Vec<u32> = facts
+            .iter()
+            .copied()
+            .filter(|i| self.fact(*i).is_some_and(|f| f.open_at(self.now_ts)))
+            .collect();
+        let mut row = MarketRow::default();
+        let reps = representatives(self.snap, &open, |_| true);
+        let mut division_value: BTreeMap<&str, i64> = BTreeMap::new();
+        for f in reps.values().filter_map(|i| self.fact(*i)) {
+            row.open_notices += 1;
+            row.open_value_pence = add(row.open_value_pence, f.value, "open values")?;
+            row.vcse_suitable_open_value_pence = add(
+                row.vcse_suitable_open_value_pence,
+                f.vcse_value,
+                "VCSE-suitable values",
+            )?;
+            if f.reserved {
+                row.reserved_open_value_pence =
+                    add(row.reserved_open_value_pence, f.value, "reserved values")?;
+            }
+            row.social_value_weighted_notices += u64::from(f.social);
+            for d in &f.divisions {
+                let v = division_value.entry(d.as_str()).or_insert(0);
+                *v = add(*v, f.value, "division values")?;
+            }
+        }
+        let (matched, covered) = self.matched(&open);
+        row.matched_members = matched as u64;
+        let mut gaps: Vec<(&str, i64)> = division_value
+            .into_iter()
+            .filter(|(d, v)| *v > 0 && !covered.contains(*d))
+            .collect();
+        gaps.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        row.gaps = gaps
+            .iter()
+            .take(MAX_GAPS)
+            .map(|(d, v)| format!("{d}={v}"))
+            .collect();
+        self.awards(facts, &mut row)?;
+        Ok(row)
+    }
+
+    /// The members matched at the threshold on these open notices, and the
+    /// divisions those matches cover.
+    fn matched(&self, open: &[u32]) -> (usize, HashSet<&'a str>) {
+        let mut members = HashSet::new();
+        let mut covered = HashSet::new();
+        for f in open.iter().filter_map(|i| self.fact(*i)) {
+            let mut any = false;
+            for (m, score) in &f.matches {
+                if *score >= self.threshold {
+                    members.insert(*m);
+                    any = true;
+                }
+            }
+            if any {
+                covered.extend(f.divisions.iter().map(String::as_str));
+            }
+        }
+        (members.len(), covered)
+    }
+
+    /// Awards in the window, each opportunity once.
+    fn awards(&self, facts: &[u32], row: &mut MarketRow) -> Result<()> {
+        let q = self.q;
+        let reps = representatives(self.snap, facts, |f| {
+            f.awards.iter().any(|a| q.in_window(a.date))
+        });
+        for f in reps.values().filter_map(|i| self.fact(*i)) {
+            for a in f.awards.iter().filter(|a| q.in_window(a.date)) {
+                row.awarded_value_pence = add(row.awarded_value_pence, a.value, "award values")?;
+                if a.vcse {
+                    row.awarded_to_vcse_value_pence = add(
+                        row.awarded_to_vcse_value_pence,
+                        a.value,
+                        "VCSE award values",
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Of each opportunity group among `facts` that pass `keep`, the notice
+/// search shows: the first by source rank, then ocid
+/// (`groups::representative`).
+fn representatives(
+    snap: &Snapshot,
+    facts: &[u32],
+    keep: impl Fn(&Fact) -> bool,
+) -> HashMap<u32, u32> {
+    let mut reps: HashMap<u32, u32> = HashMap::new();
+    for i in facts {
+        let Some(f) = snap.facts.get(*i as usize).filter(|f| keep(f)) else {
+            continue;
+        };
+        let better = |old: &Fact| {
+            let rank = sebroker_connectors::dedupe::source_rank;
+            (rank(&f.source), &f.ocid) < (rank(&old.source), &old.ocid)
+        };
+        match reps.get(&f.unit).and_then(|o| snap.facts.get(*o as usize)) {
+            Some(old) if !better(old) => {}
+            _ => {
+                reps.insert(f.unit, *i);
+            }
+        }
+    }
+    reps
+}
+
+/// Month by month over the window: VCSE-suitable value published, and
+/// value awarded to VCSEs (each opportunity once).
+fn timeline(q: &Query, snap: &Snapshot, facts: &[u32]) -> Result<Vec<Month>> {
+    let month = |t: OffsetDateTime| format!("{:04}-{:02}", t.year(), u8::from(t.month()));
+    let mut months: BTreeMap<String, Month> = BTreeMap::new();
+    let mut t = q.from.replace_day(1).unwrap_or(q.from);
+    while t <= q.to && months.len() < MAX_MONTHS {
+        let m = month(t);
+        months.insert(
+            m.clone(),
+            Month {
+                month: m,
+                ..Month::default()
+            },
+        );
+        let next = t.month().next();
+        let year = if next == time::Month::January {
+            t.year() + 1
+        } else {
+            t.year()
+        };
+        t = match t.replace_month(next).and_then(|x| x.replace_year(year)) {
+            Ok(x) => x,
+            Err(_) => break,
+        };
+    }
+    let published = representatives(snap, facts, |f| f.vcse_value > 0);
+    for f in published
+        .values()
+        .filter_map(|i| snap.facts.get(*i as usize))
+    {
+        if let Some(m) = f
+            .published
+            .filter(|p| q.in_window(*p))
+            .and_then(|p| months.get_mut(&month(p)))
+        {
+            m.published_vcse_suitable_value_pence = add(
+                m.published_vcse_suitable_value_pence,
+                f.vcse_value,
+                "published values",
+            )?;
+        }
+    }
+    let awarded = representatives(snap, facts, |f| {
+        f.awards.iter().any(|a| a.vcse && q.in_window(a.date))
+    });
+    for f in awarded.values().filter_map(|i| snap.facts.get(*i as usize)) {
+        for a in f.awards.iter().filter(|a| a.vcse && q.in_window(a.date)) {
+            if let Some(m) = months.get_mut(&month(a.date)) {
+                m.awarded_to_vcse_value_pence =
+                    add(m.awarded_to_vcse_value_pence, a.value, "awarded values")?;
+            }
+        }
+    }
+    Ok(months.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_grouping_is_invalid() {
+        assert_eq!(By::parse("cluster").ok(), Some(By::Cluster));
+        let e = By::parse("postcode").expect_err("unknown");
+        assert!(e.to_string().contains("local_authority"), "{e}");
+        let p = MarketParams {
+            from: Some("2026-02-01".into()),
+            to: Some("2026-01-01".into()),
+            ..MarketParams::default()
+        };
+        assert!(p.query().is_err(), "a window that ends before it starts");
+    }
+
+    #[test]
+    fn the_snapshot_follows_the_members() {
+        let (_dir, app) = crate::demo::open_in_tempdir().expect("demo");
+        let p = MarketParams {
+            by: Some("cluster".into()),
+            now: Some("2026-11-20".into()),
+            ..MarketParams::default()
+        };
+        let before = market(&app, &p).expect("market");
+        assert!(before.total.members > 0 && before.total.open_notices > 0);
+        let again = market(&app, &p).expect("again");
+        assert_eq!(
+            before.total, again.total,
+            "the same answer from the cached snapshot"
+        );
+        let mut m = app
+            .member_set()
+            .members
+            .values()
+            .next()
+            .cloned()
+            .expect("a member");
+        m.id = "m-new".into();
+        crate::members::import(&app, &[m], time::macros::date!(2026 - 01 - 01), "test")
+            .expect("import");
+        let after = market(&app, &p).expect("after");
+        assert_eq!(
+            after.total.members,
+            before.total.members + 1,
+            "a new member is counted at once"
+        );
+    }
+}
