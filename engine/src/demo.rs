@@ -95,3 +95,43 @@ pub fn open_in_tempdir() -> Result<(tempfile::TempDir, crate::Engine)> {
     load(&app, &clusters)?;
     Ok((dir, app))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Here rather than in `market`: the market's own tests would make the
+    // market module depend on the demo, which depends on the engine.
+    #[test]
+    fn the_snapshot_follows_the_members() {
+        let (_dir, app) = open_in_tempdir().expect("demo");
+        let p = crate::market::MarketParams {
+            by: Some("cluster".into()),
+            now: Some("2026-11-20".into()),
+            ..crate::market::MarketParams::default()
+        };
+        let before = crate::market::market(&app, &p).expect("market");
+        assert!(before.total.members > 0 && before.total.open_notices > 0);
+        let again = crate::market::market(&app, &p).expect("again");
+        assert_eq!(
+            before.total, again.total,
+            "the same answer from the cached snapshot"
+        );
+        let mut m = app
+            .member_set()
+            .members
+            .values()
+            .next()
+            .cloned()
+            .expect("a member");
+        m.id = "m-new".into();
+        crate::members::import(&app, &[m], time::macros::date!(2026 - 01 - 01), "test")
+            .expect("import");
+        let after = crate::market::market(&app, &p).expect("after");
+        assert_eq!(
+            after.total.members,
+            before.total.members + 1,
+            "a new member is counted at once"
+        );
+    }
+}
