@@ -50,8 +50,9 @@ pub struct Engine {
     pub interests: Arc<crate::interests::InterestLog>,
     /// People's accounts (e-mail and password sign-in).
     pub accounts: Arc<crate::accounts::Accounts>,
-    /// The market map's snapshot of notices and matches (`engine::market`).
-    pub market: crate::market::Cache,
+    /// The market map's snapshot of notices and matches (kept by
+    /// `engine::market`).
+    pub market: crate::derived::Derived,
     _lock: DirLock,
 }
 
@@ -124,7 +125,7 @@ impl Engine {
             audit,
             interests,
             accounts,
-            market: crate::market::Cache::default(),
+            market: crate::derived::Derived::default(),
             _lock: lock,
         };
         engine.writer.catch_up_index(data_dir)?;

@@ -15,6 +15,7 @@ pub mod board;
 pub mod config;
 pub mod consumers;
 pub mod demo;
+pub mod derived;
 pub mod engine;
 pub mod erase;
 pub mod error;
@@ -29,6 +30,7 @@ pub mod people;
 pub mod search;
 pub mod sources;
 pub mod views;
+pub mod when;
 pub mod writer;
 
 pub use engine::{spawn_followers, Engine};

@@ -16,10 +16,9 @@ use time::OffsetDateTime;
 use sebroker_connectors::source;
 
 use crate::error::{Error, Result};
-use crate::search::parse_when;
+use crate::when::parse_when;
 use crate::Engine;
 
-pub use snapshot::Cache;
 use snapshot::{Fact, Snapshot};
 
 /// The most months the timeline shows (ten years).
@@ -216,7 +215,7 @@ impl Query {
 /// The market map for `params`.
 pub fn market(app: &Engine, params: &MarketParams) -> Result<Market> {
     let q = params.query()?;
-    let snap = app.market.get(app)?;
+    let snap = snapshot::current(app)?;
     let threshold = app.config.alerts.default_threshold;
     let defs = rows::define(app, &q, &snap)?;
     let mut acc = Acc::new(&q, &snap, threshold);

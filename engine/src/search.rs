@@ -2,7 +2,6 @@
 //! validated into an index query, and results joined with the store.
 
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use sebroker_connectors::{money, source};
@@ -74,25 +73,7 @@ fn list(s: &Option<String>) -> Vec<String> {
         .collect()
 }
 
-/// Parses an RFC 3339 time, or a date (midnight UTC, or the end of that day
-/// when `end_of_day`).
-pub fn parse_when(field: &str, s: &str, end_of_day: bool) -> Result<OffsetDateTime> {
-    if let Ok(t) = OffsetDateTime::parse(s.trim(), &Rfc3339) {
-        return Ok(t);
-    }
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    let d = time::Date::parse(s.trim(), &fmt).map_err(|_| {
-        Error::Invalid(format!(
-            "{field}: {s:?} is not a date (YYYY-MM-DD) or an RFC 3339 time"
-        ))
-    })?;
-    let t = if end_of_day {
-        d.with_hms(23, 59, 59)
-    } else {
-        d.with_hms(0, 0, 0)
-    };
-    Ok(t.map_err(|e| Error::Invalid(e.to_string()))?.assume_utc())
-}
+pub use crate::when::parse_when;
 
 fn pence(field: &str, pounds: Option<i64>) -> Result<Option<i64>> {
     match pounds {

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 
@@ -90,23 +90,18 @@ struct Key {
     members: u64,
 }
 
-/// The engine's cached snapshot.
-#[derive(Debug, Default)]
-pub struct Cache(Mutex<Option<Arc<Snapshot>>>);
-
-impl Cache {
-    /// The snapshot for the engine as it is now, built if anything changed.
-    pub(crate) fn get(&self, app: &Engine) -> Result<Arc<Snapshot>> {
-        let key = key(app)?;
-        if let Some(s) = self.0.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            if s.key == key {
-                return Ok(s.clone());
-            }
+/// The snapshot for the engine as it is now: the one kept in the engine's
+/// `market` slot, or a new one built (and kept) if anything changed.
+pub(crate) fn current(app: &Engine) -> Result<Arc<Snapshot>> {
+    let key = key(app)?;
+    if let Some(s) = app.market.get::<Snapshot>() {
+        if s.key == key {
+            return Ok(s);
         }
-        let snap = Arc::new(build(app, key)?);
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(snap.clone());
-        Ok(snap)
     }
+    let snap = Arc::new(build(app, key)?);
+    app.market.set(snap.clone());
+    Ok(snap)
 }
 
 fn key(app: &Engine) -> Result<Key> {
