@@ -170,6 +170,28 @@ pub async fn assert_accessible(c: &Client, page: &str) {
     );
 }
 
+/// What every page of ours has beyond axe-core's rules: a skip link to
+/// `#main`, a caption on every table, a name on every progress bar.
+pub async fn assert_page_basics(c: &Client, page: &str) {
+    let v = c
+        .execute(
+            "const skip = document.querySelector('a[href=\"#main\"]');
+             const main = document.getElementById('main');
+             const tables = [...document.querySelectorAll('table')]
+               .filter(t => !t.querySelector(':scope > caption')).length;
+             const bars = [...document.querySelectorAll('[role=progressbar], progress')]
+               .filter(b => !(b.getAttribute('aria-label') || b.getAttribute('aria-labelledby'))).length;
+             return [!!skip && !!main, tables, bars];",
+            vec![],
+        )
+        .await
+        .expect("page basics");
+    let (skip, tables, bars): (bool, u64, u64) = serde_json::from_value(v).expect("three answers");
+    assert!(skip, "{page}: no skip link to #main");
+    assert_eq!(tables, 0, "{page}: tables without a caption");
+    assert_eq!(bars, 0, "{page}: progress bars without a name");
+}
+
 /// Sets the browser window's width (the page keeps its height).
 pub async fn set_width(c: &Client, width: u32) {
     c.set_window_size(width, 1000).await.expect("window size");
@@ -199,6 +221,7 @@ pub async fn assert_no_horizontal_scroll(c: &Client, page: &str) {
 pub async fn audit_page(c: &Client, name: &str) {
     set_width(c, 1366).await;
     assert_accessible(c, name).await;
+    assert_page_basics(c, name).await;
     screenshot(c, name).await;
     set_width(c, 390).await;
     assert_no_horizontal_scroll(c, name).await;
@@ -387,6 +410,10 @@ async fn broker_searches_and_reads_a_notice() {
     wait_for_path(c, "/signin").await;
     c.goto(&format!("{url}/members")).await.expect("goto");
     wait_for_path(c, "/signin").await;
+    // The API's documentation is a page too (public, server-rendered).
+    c.goto(&format!("{url}/api/docs")).await.expect("docs");
+    wait_for(c, "main h1").await;
+    audit_page(c, "api-docs").await;
     let _ = c.clone().close().await;
     let _ = server.kill();
     let _ = server.wait();

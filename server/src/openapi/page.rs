@@ -77,8 +77,8 @@ fn operation(method: &str, path: &str, op: &Value) -> Markup {
             p { "Roles allowed: "
                 @if roles.is_empty() { "everyone (no key)" } @else { (roles.join(", ")) } }
             @if !params.is_empty() {
-                h3 { "Parameters" }
-                table {
+                div class="scroll" { table {
+                    caption { "Parameters" }
                     thead { tr { th { "name" } th { "in" } th { "required" } th { "schema" } th { "about" } } }
                     tbody {
                         @for p in params {
@@ -91,7 +91,7 @@ fn operation(method: &str, path: &str, op: &Value) -> Markup {
                             }
                         }
                     }
-                }
+                } }
             }
             @if let Some(content) = op["requestBody"]["content"].as_object() {
                 h3 { "Body" }

@@ -63,6 +63,7 @@ fieldset label, .card label input[type=checkbox] { font-weight:400; }
 .chart { width:100%; max-width:48rem; height:auto; display:block; }
 .scroll { overflow-x:auto; max-width:100%; }
 caption { text-align:left; font-weight:600; padding:.25rem 0; }
+pre { overflow-x:auto; max-width:100%; white-space:pre-wrap; overflow-wrap:anywhere; }
 code { overflow-wrap:anywhere; }
 main { overflow-wrap:anywhere; }
 /* Broker pages: search, notice, case, pipeline, members (pages/search.rs, notice.rs, cases.rs, pipeline.rs, members.rs). */

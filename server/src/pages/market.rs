@@ -266,6 +266,7 @@ fn table(m: &Market, searchable: bool) -> Markup {
     html! {
         div class="scroll" tabindex="0" role="region" aria-label="The market by place" {
             table class="market-table" {
+                caption { "The market by place" }
                 tr {
                     th scope="col" { "Place" } th scope="col" { "Open" } th scope="col" { "Open value" }
                     th scope="col" { "VCSE-suitable" } th scope="col" { "Reserved" } th scope="col" { "Social value weighted" }
