@@ -35,9 +35,12 @@ sign_in "$MEMBER_KEY" "$WORK/member"
 sign_in "$FUNDER_KEY" "$WORK/funder"
 : >"$WORK/anon"
 
-# A notice the member is matched to, and a case, from the pages themselves.
-OPP=$(curl -s -b "$WORK/member" "$URL/opportunities" | grep -o 'href="/opportunities/[^"]*"' | head -1 | sed 's/href="//; s/"$//')
-CASE=$(curl -s -b "$WORK/admin" "$URL/pipeline" | grep -o 'href="/cases/[^"]*"' | head -1 | sed 's/href="//; s/"$//')
+# A case to show (the demo has none): opened through the API.
+curl -s -o /dev/null -H "Authorization: Bearer $TOKEN" -H "Idempotency-Key: pages-bench-case" \
+  -H 'Content-Type: application/json' -d '{"ocid":"ocds-h6vhtk-d00001","members":["m-0013"]}' "$URL/api/v1/cases"
+# A notice the member is matched to, and the case, from the pages themselves.
+OPP=$(curl -s -b "$WORK/member" "$URL/opportunities" | grep -o 'href="/opportunities/[^"]*"' | head -1 | sed 's/href="//; s/"$//' || true)
+CASE=$(curl -s -b "$WORK/admin" "$URL/pipeline" | grep -o 'href="/cases/[^"]*"' | head -1 | sed 's/href="//; s/"$//' || true)
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, load $(cut -d' ' -f1-3 /proc/loadavg)"
 time_page() { # jar, path
@@ -53,15 +56,15 @@ time_page() { # jar, path
 time_page "$WORK/anon" /signin
 for p in /search "/search?q=youth&status=open" "/search?status=open&sort=deadline&offset=20" \
   /notices/ocds-h6vhtk-d00001 /notices/ocds-h6vhtk-d0000a /members "/members?q=food&sort=name" \
-  /members/m-0013 /pipeline /dashboard /admin/people; do
+  /members/m-0013 /pipeline /dashboard /admin/people /market "/market?by=cluster"; do
   time_page "$WORK/admin" "$p"
 done
-[ -n "$CASE" ] && time_page "$WORK/admin" "$CASE"
+if [ -n "$CASE" ]; then time_page "$WORK/admin" "$CASE"; else echo "(the demo has no case: no case page timed)"; fi
 for p in /opportunities /alerts /settings /profile "/profile?cpv_q=catering"; do
   time_page "$WORK/member" "$p"
 done
-[ -n "$OPP" ] && time_page "$WORK/member" "$OPP"
-for p in /dashboard "/dashboard/totals.csv?by=cluster" "/dashboard/totals.csv?by=month"; do
+if [ -n "$OPP" ]; then time_page "$WORK/member" "$OPP"; fi
+for p in /dashboard "/dashboard/totals.csv?by=cluster" "/dashboard/totals.csv?by=month" /market /market.csv; do
   time_page "$WORK/funder" "$p"
 done
 echo "member: $MEMBER_ID"
