@@ -245,10 +245,17 @@ impl MemberInput {
         places: &Places,
     ) -> Result<(Member, Vec<String>), (String, String)> {
         let id = self.id.trim().to_owned();
-        if id.is_empty() || id.len() > 64 || id.contains(char::is_whitespace) || id.contains('/') {
+        // An id goes into URLs, ledger keys and file names: no spaces,
+        // control characters or '/'.
+        if id.is_empty()
+            || id.len() > 64
+            || id.contains(char::is_whitespace)
+            || id.contains(char::is_control)
+            || id.contains('/')
+        {
             return Err((
                 "id".into(),
-                "must be 1–64 characters without spaces or '/'".into(),
+                "must be 1–64 characters without spaces, control characters or '/'".into(),
             ));
         }
         let name = self.name.trim().to_owned();
@@ -640,6 +647,12 @@ mod tests {
 
     #[test]
     fn bad_fields_are_named() {
+        let control: MemberInput =
+            serde_json::from_str(r#"{"id":"m\u0018x","name":"n"}"#).expect("parses");
+        let e = control
+            .into_member(&clusters(), &Places::builtin())
+            .expect_err("a control character in an id");
+        assert_eq!(e.0, "id");
         let e = json_row(r#"{"id":"m","name":"n","colour":"red"}"#).expect_err("unknown field");
         assert_eq!(e.0.as_deref(), Some("colour"));
         let input: MemberInput =

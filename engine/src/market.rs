@@ -134,6 +134,12 @@ pub(crate) struct Query {
     sources: Vec<String>,
 }
 
+/// A parameter's value, `None` when absent or empty (`from=` from a form is
+/// a parameter not given).
+fn given(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|x| !x.is_empty())
+}
+
 fn list(s: &Option<String>) -> Vec<String> {
     s.as_deref()
         .unwrap_or("")
@@ -146,16 +152,17 @@ fn list(s: &Option<String>) -> Vec<String> {
 
 impl MarketParams {
     fn query(&self) -> Result<Query> {
-        let by = By::parse(self.by.as_deref().unwrap_or("local_authority"))?;
-        let now = match &self.now {
+        // An empty parameter (`from=` from a form) is one not given.
+        let by = By::parse(given(&self.by).unwrap_or("local_authority"))?;
+        let now = match given(&self.now) {
             Some(s) => parse_when("now", s, false)?,
             None => OffsetDateTime::now_utc(),
         };
-        let to = match &self.to {
+        let to = match given(&self.to) {
             Some(s) => parse_when("to", s, true)?,
             None => now,
         };
-        let from = match &self.from {
+        let from = match given(&self.from) {
             Some(s) => parse_when("from", s, false)?,
             None => to
                 .replace_year(to.year() - 1)
@@ -468,5 +475,16 @@ mod tests {
             ..MarketParams::default()
         };
         assert!(p.query().is_err(), "a window that ends before it starts");
+        let empty = MarketParams {
+            by: Some(String::new()),
+            from: Some(String::new()),
+            now: Some(" ".into()),
+            cpv: Some(String::new()),
+            ..MarketParams::default()
+        };
+        let q = empty
+            .query()
+            .expect("empty parameters are parameters not given");
+        assert_eq!(q.by, By::LocalAuthority);
     }
 }
