@@ -32,6 +32,7 @@ const MAX_GAPS: usize = 10;
 #[into_params(parameter_in = Query)]
 pub struct MarketParams {
     /// local_authority (default), cluster, region, cpv_division.
+    #[param(pattern = "^(local_authority|cluster|region|cpv_division)$")]
     pub by: Option<String>,
     /// RFC 3339 or `YYYY-MM-DD`: the clock open notices are judged by [default: now].
     pub now: Option<String>,
@@ -164,6 +165,9 @@ impl MarketParams {
         };
         let from = match given(&self.from) {
             Some(s) => parse_when("from", s, false)?,
+            // A year earlier, but never before year 0 (RFC 3339 cannot
+            // write a negative year, and the answer carries its window).
+            None if to.year() <= 0 => to,
             None => to
                 .replace_year(to.year() - 1)
                 .unwrap_or(to - time::Duration::days(365)),
