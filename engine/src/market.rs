@@ -32,7 +32,6 @@ const MAX_GAPS: usize = 10;
 #[into_params(parameter_in = Query)]
 pub struct MarketParams {
     /// local_authority (default), cluster, region, cpv_division.
-    #[param(pattern = "^(local_authority|cluster|region|cpv_division)$")]
     pub by: Option<String>,
     /// RFC 3339 or `YYYY-MM-DD`: the clock open notices are judged by [default: now].
     pub now: Option<String>,
@@ -135,12 +134,6 @@ pub(crate) struct Query {
     sources: Vec<String>,
 }
 
-/// A parameter's value, `None` when absent or empty (`from=` from a form is
-/// a parameter not given).
-fn given(s: &Option<String>) -> Option<&str> {
-    s.as_deref().map(str::trim).filter(|x| !x.is_empty())
-}
-
 fn list(s: &Option<String>) -> Vec<String> {
     s.as_deref()
         .unwrap_or("")
@@ -153,17 +146,16 @@ fn list(s: &Option<String>) -> Vec<String> {
 
 impl MarketParams {
     fn query(&self) -> Result<Query> {
-        // An empty parameter (`from=` from a form) is one not given.
-        let by = By::parse(given(&self.by).unwrap_or("local_authority"))?;
-        let now = match given(&self.now) {
+        let by = By::parse(self.by.as_deref().unwrap_or("local_authority"))?;
+        let now = match &self.now {
             Some(s) => parse_when("now", s, false)?,
             None => OffsetDateTime::now_utc(),
         };
-        let to = match given(&self.to) {
+        let to = match &self.to {
             Some(s) => parse_when("to", s, true)?,
             None => now,
         };
-        let from = match given(&self.from) {
+        let from = match &self.from {
             Some(s) => parse_when("from", s, false)?,
             // A year earlier, but never before year 0 (RFC 3339 cannot
             // write a negative year, and the answer carries its window).
@@ -480,15 +472,16 @@ mod tests {
         };
         assert!(p.query().is_err(), "a window that ends before it starts");
         let empty = MarketParams {
-            by: Some(String::new()),
             from: Some(String::new()),
-            now: Some(" ".into()),
-            cpv: Some(String::new()),
             ..MarketParams::default()
         };
-        let q = empty
-            .query()
-            .expect("empty parameters are parameters not given");
-        assert_eq!(q.by, By::LocalAuthority);
+        assert!(empty.query().is_err(), "an empty date is not a date");
+        // The earliest day there is: the default window cannot start before it.
+        let early = MarketParams {
+            now: Some("0000-01-01".into()),
+            ..MarketParams::default()
+        };
+        let q = early.query().expect("year 0");
+        assert!(q.from.year() >= 0 && q.from <= q.to);
     }
 }
