@@ -469,7 +469,8 @@ fn demo_server_with_keys_env(
     (child, url, keys)
 }
 
-async fn sign_out(c: &Client) {
+/// Signs out with the header's button and waits for the sign-in page.
+pub async fn sign_out(c: &Client) {
     wait_for(c, "header form button")
         .await
         .click()

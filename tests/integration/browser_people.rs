@@ -10,7 +10,9 @@
 use fantoccini::Client;
 use serde_json::Value;
 
-use crate::browser::{audit_page, browser, demo_server_with_keys, wait_for, wait_for_path};
+use crate::browser::{
+    audit_page, browser, demo_server_with_keys, sign_out, wait_for, wait_for_path,
+};
 
 const EMAIL: &str = "Robin.Member@example.org";
 const FIRST: &str = "robin's first password";
@@ -43,15 +45,6 @@ async fn account_id(url: &str, key: &str) -> String {
         .and_then(|x| x["id"].as_str())
         .expect("the invited account is listed")
         .to_owned()
-}
-
-async fn sign_out(c: &Client) {
-    wait_for(c, "header form button")
-        .await
-        .click()
-        .await
-        .expect("sign out");
-    wait_for_path(c, "/signin").await;
 }
 
 async fn type_into(c: &Client, css: &str, text: &str) {
