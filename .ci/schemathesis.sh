@@ -2,7 +2,8 @@
 # Schemathesis (an independent property-based API client) against the
 # served OpenAPI document: the debug binary on 127.0.0.1 with the demo data
 # and the shared data loaded, no sync, no outbound delivery, the admin
-# token as credential, rate limits raised, 25 examples per operation,
+# token as credential, rate limits raised, 25 examples per operation
+# (ST_MAX_EXAMPLES=N for a longer hunt),
 # bounded by 10 minutes. Called by .ci/run; runs alone too:
 #   bash .ci/schemathesis.sh
 set -euo pipefail
@@ -86,10 +87,10 @@ cd "$WORK"
 # One worker: with two threads, CPython 3.11's ast.parse (which Hypothesis
 # calls to describe its filters) can fail with "AST constructor recursion
 # depth mismatch", a runtime error of the tool, not of the server.
-timeout 600 "$VENV/bin/st" --config-file "$CONFIG" run "$URL/api/v1/openapi.json" \
+timeout "${ST_TIMEOUT:-600}" "$VENV/bin/st" --config-file "$CONFIG" run "$URL/api/v1/openapi.json" \
   --url "$URL" \
   --checks all \
-  --max-examples 25 \
+  --max-examples "${ST_MAX_EXAMPLES:-25}" \
   --workers 1 \
   -H "Authorization: Bearer $TOKEN" || status=$?
 if [ "$status" != 0 ]; then

@@ -11,6 +11,7 @@ mod snapshot;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use sebroker_connectors::source;
@@ -165,7 +166,12 @@ impl MarketParams {
                 .unwrap_or(to - time::Duration::days(365)),
         };
         if from > to {
-            return Err(Error::Invalid(format!("from: {from} is after to: {to}")));
+            // Each parses; together they name no window (422, not 400).
+            let at = |t: OffsetDateTime| t.format(&Rfc3339).unwrap_or_else(|_| t.to_string());
+            return Err(Error::Unprocessable {
+                code: "invalid_window",
+                message: format!("from: {} is after to: {}", at(from), at(to)),
+            });
         }
         let mut cpv = Vec::new();
         for c in list(&self.cpv) {

@@ -68,6 +68,8 @@ macro_rules! codes {
 codes! {
     /// A query parameter or path segment is malformed or out of range.
     InvalidParameter = "invalid_parameter", BAD_REQUEST, None;
+    /// Parameters that parse but contradict each other (a window whose `from` is after its `to`).
+    InvalidWindow = "invalid_window", UNPROCESSABLE_ENTITY, None;
     /// The JSON body does not parse, breaks a limit or has unknown fields.
     InvalidBody = "invalid_body", BAD_REQUEST, None;
     /// The body is larger than the server accepts.

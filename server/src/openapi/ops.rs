@@ -737,7 +737,7 @@ pub fn op(action: Action, method: &Method) -> Option<Op> {
         A::Totals => read("Totals", "Brokered value by cluster, member, source, buyer, CPV division, month or programme year (by member: not for funders).", "funder",
             q::<totals::TotalsParams>, json("the totals", obj(&[("by", json!({"type": "string"})), ("total_pence", int()), ("rows", objs())])), &[C::InvalidParameter, C::Forbidden]),
         A::Market => read("Market map", "Open and awarded value place by place (`by`: local_authority, cluster, region, cpv_division) with the members who can cover it (counts only) and the CPV divisions no member matches at the alert threshold (`gaps`, `division=value_pence`).", "funder",
-            market_params, json("the market map", obj(&[("rows", objs()), ("total", any_obj()), ("timeline", objs())])), &[C::InvalidParameter]),
+            market_params, json("the market map", obj(&[("rows", objs()), ("total", any_obj()), ("timeline", objs())])), &[C::InvalidParameter, C::InvalidWindow]),
         A::Kpis => read("KPIs", "The programme's key figures on `today`.", "funder", q::<totals::KpiParams>, json("the KPIs", any_obj()), &[C::InvalidParameter]),
         A::Reconciliation => read("Reconciliation", "Proposed wins from award notices, and wins without brokerage.", "ledger", none, json("the reconciliation", any_obj()), &[]),
         A::Stats => read("Counts", "The same counts as `sebroker stats`, and the ledger's.", "server", q::<totals::StatsParams>,

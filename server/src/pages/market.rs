@@ -101,7 +101,9 @@ pub async fn page_market(
     .await;
     let (places, clusters, cpv, cluster_places) = match done {
         Ok(Ok(x)) => x,
-        Ok(Err(sebroker_engine::Error::Invalid(m))) => {
+        Ok(Err(
+            sebroker_engine::Error::Invalid(m) | sebroker_engine::Error::Unprocessable { message: m, .. },
+        )) => {
             return (
                 axum::http::StatusCode::BAD_REQUEST,
                 message("Not a market query", &m),
@@ -296,7 +298,10 @@ pub async fn csv(State(state): State<super::State>, Query(p): Query<MarketParams
             Ok(v) => crate::csv::response(crate::csv::to_csv(&v), Some("market.csv")),
             Err(e) => internal(&e),
         },
-        Ok(Err(sebroker_engine::Error::Invalid(msg))) => (
+        Ok(Err(
+            sebroker_engine::Error::Invalid(msg)
+            | sebroker_engine::Error::Unprocessable { message: msg, .. },
+        )) => (
             axum::http::StatusCode::BAD_REQUEST,
             message("Not a market query", &msg),
         )
