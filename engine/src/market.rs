@@ -7,8 +7,7 @@
 
 mod rows;
 mod snapshot;
-
-use std::collections::{BTreeMap, HashMap, HashSet};
+mod sum;
 
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
@@ -20,7 +19,8 @@ use crate::error::{Error, Result};
 use crate::when::parse_when;
 use crate::Engine;
 
-use snapshot::{Fact, Snapshot};
+use snapshot::Fact;
+use sum::Acc;
 
 /// The most months the timeline shows (ten years).
 const MAX_MONTHS: usize = 120;
@@ -202,6 +202,12 @@ impl MarketParams {
 }
 
 impl Query {
+    /// Whether the cpv and source filters are given (else every placed
+    /// notice is admitted).
+    fn filters(&self) -> bool {
+        !self.cpv.is_empty() || !self.sources.is_empty()
+    }
+
     /// The cpv and source filters, as the index applies them.
     fn admits(&self, f: &Fact) -> bool {
         let cpv = self.cpv.is_empty()
@@ -226,13 +232,24 @@ pub fn market(app: &Engine, params: &MarketParams) -> Result<Market> {
     let q = params.query()?;
     let snap = snapshot::current(app)?;
     let threshold = app.config.alerts.default_threshold;
-    let defs = rows::define(app, &q, &snap)?;
+    let defs = snap.placement(q.by as usize, || rows::define(app, q.by, &snap))?;
+    let admitted = |facts: &[u32]| -> Vec<u32> {
+        facts
+            .iter()
+            .copied()
+            .filter(|i| snap.facts.get(*i as usize).is_some_and(|f| q.admits(f)))
+            .collect()
+    };
     let mut acc = Acc::new(&q, &snap, threshold);
     let mut out = Vec::with_capacity(defs.rows.len());
     for (i, def) in defs.rows.iter().enumerate() {
         let facts = defs.members_of.get(i).map(Vec::as_slice).unwrap_or(&[]);
-        let mut row = acc.row(facts)?;
-        row.members = defs.member_count(i, &snap) as u64;
+        let mut row = if q.filters() {
+            acc.row(&admitted(facts))?
+        } else {
+            acc.row(facts)?
+        };
+        row.members = defs.member_counts.get(i).copied().unwrap_or(0);
         row.key.clone_from(&def.key);
         row.name.clone_from(&def.name);
         row.kind.clone_from(&def.kind);
@@ -240,18 +257,21 @@ pub fn market(app: &Engine, params: &MarketParams) -> Result<Market> {
         row.authorities.clone_from(&def.authorities);
         out.push(row);
     }
-    let everything: Vec<u32> = (0..snap.facts.len())
-        .filter(|i| snap.facts.get(*i).is_some_and(|f| q.admits(f)))
-        .filter_map(|i| u32::try_from(i).ok())
-        .collect();
+    let everything = if q.filters() {
+        admitted(&defs.placed)
+    } else {
+        defs.placed.clone()
+    };
     let mut total = acc.row(&everything)?;
     total.key = "total".into();
     total.name = "Every UK place, each notice once".into();
     total.kind = "total".into();
-    total.members = snap.members.len() as u64;
+    total.members = snap.members.facts.len() as u64;
+    let (mut months, first) = months(&q);
+    acc.timeline(&everything, &mut months, first)?;
     Ok(Market {
         rows: out,
-        timeline: timeline(&q, &snap, &everything)?,
+        timeline: months,
         total,
         by: format!("{:?}", q.by).to_lowercase(),
         now: q.now,
@@ -261,205 +281,25 @@ pub fn market(app: &Engine, params: &MarketParams) -> Result<Market> {
     })
 }
 
-/// Adds pence, failing with where it overflowed.
-fn add(a: i64, b: i64, what: &str) -> Result<i64> {
-    a.checked_add(b).ok_or_else(|| {
-        Error::Invalid(format!(
-            "market: the sum of {what} passes the largest amount held"
-        ))
-    })
-}
-
-/// Sums rows from facts.
-struct Acc<'a> {
-    q: &'a Query,
-    snap: &'a Snapshot,
-    threshold: f64,
-    now_ts: i64,
-}
-
-impl<'a> Acc<'a> {
-    fn new(q: &'a Query, snap: &'a Snapshot, threshold: f64) -> Acc<'a> {
-        Acc {
-            q,
-            snap,
-            threshold,
-            now_ts: q.now.unix_timestamp(),
-        }
-    }
-
-    fn fact(&self, i: u32) -> Option<&'a Fact> {
-        self.snap.facts.get(i as usize)
-    }
-
-    /// The row of these facts (already admitted and placed in the row).
-    fn row(&mut self, facts: &[u32]) -> Result<MarketRow> {
-        let open: Vec<u32> = facts
-            .iter()
-            .copied()
-            .filter(|i| self.fact(*i).is_some_and(|f| f.open_at(self.now_ts)))
-            .collect();
-        let mut row = MarketRow::default();
-        let reps = representatives(self.snap, &open, |_| true);
-        let mut division_value: BTreeMap<&str, i64> = BTreeMap::new();
-        for f in reps.values().filter_map(|i| self.fact(*i)) {
-            row.open_notices += 1;
-            row.open_value_pence = add(row.open_value_pence, f.value, "open values")?;
-            row.vcse_suitable_open_value_pence = add(
-                row.vcse_suitable_open_value_pence,
-                f.vcse_value,
-                "VCSE-suitable values",
-            )?;
-            if f.reserved {
-                row.reserved_open_value_pence =
-                    add(row.reserved_open_value_pence, f.value, "reserved values")?;
-            }
-            row.social_value_weighted_notices += u64::from(f.social);
-            for d in &f.divisions {
-                let v = division_value.entry(d.as_str()).or_insert(0);
-                *v = add(*v, f.value, "division values")?;
-            }
-        }
-        let (matched, covered) = self.matched(&open);
-        row.matched_members = matched as u64;
-        let mut gaps: Vec<(&str, i64)> = division_value
-            .into_iter()
-            .filter(|(d, v)| *v > 0 && !covered.contains(*d))
-            .collect();
-        gaps.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        row.gaps = gaps
-            .iter()
-            .take(MAX_GAPS)
-            .map(|(d, v)| format!("{d}={v}"))
-            .collect();
-        self.awards(facts, &mut row)?;
-        Ok(row)
-    }
-
-    /// The members matched at the threshold on these open notices, and the
-    /// divisions those matches cover.
-    fn matched(&self, open: &[u32]) -> (usize, HashSet<&'a str>) {
-        let mut members = HashSet::new();
-        let mut covered = HashSet::new();
-        for f in open.iter().filter_map(|i| self.fact(*i)) {
-            let mut any = false;
-            for (m, score) in &f.matches {
-                if *score >= self.threshold {
-                    members.insert(*m);
-                    any = true;
-                }
-            }
-            if any {
-                covered.extend(f.divisions.iter().map(String::as_str));
-            }
-        }
-        (members.len(), covered)
-    }
-
-    /// Awards in the window, each opportunity once.
-    fn awards(&self, facts: &[u32], row: &mut MarketRow) -> Result<()> {
-        let q = self.q;
-        let reps = representatives(self.snap, facts, |f| {
-            f.awards.iter().any(|a| q.in_window(a.date))
-        });
-        for f in reps.values().filter_map(|i| self.fact(*i)) {
-            for a in f.awards.iter().filter(|a| q.in_window(a.date)) {
-                row.awarded_value_pence = add(row.awarded_value_pence, a.value, "award values")?;
-                if a.vcse {
-                    row.awarded_to_vcse_value_pence = add(
-                        row.awarded_to_vcse_value_pence,
-                        a.value,
-                        "VCSE award values",
-                    )?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Of each opportunity group among `facts` that pass `keep`, the notice
-/// search shows: the first by source rank, then ocid
-/// (`groups::representative`).
-fn representatives(
-    snap: &Snapshot,
-    facts: &[u32],
-    keep: impl Fn(&Fact) -> bool,
-) -> HashMap<u32, u32> {
-    let mut reps: HashMap<u32, u32> = HashMap::new();
-    for i in facts {
-        let Some(f) = snap.facts.get(*i as usize).filter(|f| keep(f)) else {
-            continue;
-        };
-        let better = |old: &Fact| {
-            let rank = sebroker_connectors::dedupe::source_rank;
-            (rank(&f.source), &f.ocid) < (rank(&old.source), &old.ocid)
-        };
-        match reps.get(&f.unit).and_then(|o| snap.facts.get(*o as usize)) {
-            Some(old) if !better(old) => {}
-            _ => {
-                reps.insert(f.unit, *i);
-            }
-        }
-    }
-    reps
-}
-
-/// Month by month over the window: VCSE-suitable value published, and
-/// value awarded to VCSEs (each opportunity once).
-fn timeline(q: &Query, snap: &Snapshot, facts: &[u32]) -> Result<Vec<Month>> {
-    let month = |t: OffsetDateTime| format!("{:04}-{:02}", t.year(), u8::from(t.month()));
-    let mut months: BTreeMap<String, Month> = BTreeMap::new();
-    let mut t = q.from.replace_day(1).unwrap_or(q.from);
-    while t <= q.to && months.len() < MAX_MONTHS {
-        let m = month(t);
-        months.insert(
-            m.clone(),
+/// The window's months, empty (at most [`MAX_MONTHS`]), with the first's
+/// `year * 12 + month - 1`.
+fn months(q: &Query) -> (Vec<Month>, i32) {
+    let first = snapshot::month_of(q.from);
+    let last = snapshot::month_of(q.to);
+    let n = usize::try_from(last.saturating_sub(first).saturating_add(1))
+        .unwrap_or(0)
+        .min(MAX_MONTHS);
+    let months = (0..n)
+        .filter_map(|k| i32::try_from(k).ok())
+        .map(|k| {
+            let m = first + k;
             Month {
-                month: m,
+                month: format!("{:04}-{:02}", m.div_euclid(12), m.rem_euclid(12) + 1),
                 ..Month::default()
-            },
-        );
-        let next = t.month().next();
-        let year = if next == time::Month::January {
-            t.year() + 1
-        } else {
-            t.year()
-        };
-        t = match t.replace_month(next).and_then(|x| x.replace_year(year)) {
-            Ok(x) => x,
-            Err(_) => break,
-        };
-    }
-    let published = representatives(snap, facts, |f| f.vcse_value > 0);
-    for f in published
-        .values()
-        .filter_map(|i| snap.facts.get(*i as usize))
-    {
-        if let Some(m) = f
-            .published
-            .filter(|p| q.in_window(*p))
-            .and_then(|p| months.get_mut(&month(p)))
-        {
-            m.published_vcse_suitable_value_pence = add(
-                m.published_vcse_suitable_value_pence,
-                f.vcse_value,
-                "published values",
-            )?;
-        }
-    }
-    let awarded = representatives(snap, facts, |f| {
-        f.awards.iter().any(|a| a.vcse && q.in_window(a.date))
-    });
-    for f in awarded.values().filter_map(|i| snap.facts.get(*i as usize)) {
-        for a in f.awards.iter().filter(|a| a.vcse && q.in_window(a.date)) {
-            if let Some(m) = months.get_mut(&month(a.date)) {
-                m.awarded_to_vcse_value_pence =
-                    add(m.awarded_to_vcse_value_pence, a.value, "awarded values")?;
             }
-        }
-    }
-    Ok(months.into_values().collect())
+        })
+        .collect();
+    (months, first)
 }
 
 #[cfg(test)]

@@ -313,7 +313,10 @@ fn an_unknown_grouping_is_a_400_and_the_funder_sees_counts_but_no_member() {
         .expect("member key");
     let bad = get("/api/v1/market?by=postcode", &broker);
     // Schemathesis found this one: each date parses, the window does not.
-    let reversed = get("/api/v1/market?from=3545-02-19T00%3A05%3A59-21%3A27", &broker);
+    let reversed = get(
+        "/api/v1/market?from=3545-02-19T00%3A05%3A59-21%3A27",
+        &broker,
+    );
     let answers: Vec<(u16, String)> = ["local_authority", "cluster", "cpv_division"]
         .iter()
         .map(|by| get(&format!("/api/v1/market?by={by}&now=2026-11-20"), &funder))

@@ -6,11 +6,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::snapshot::{Fact, Snapshot};
-use super::{By, Query};
+use super::By;
 use crate::error::{Error, Result};
 use crate::Engine;
 
 /// Who counts as a row's members.
+#[derive(Debug)]
 enum Members {
     /// Service areas overlapping this NUTS code.
     Covering(String),
@@ -22,7 +23,8 @@ enum Members {
     Division(String),
 }
 
-pub(super) struct RowDef {
+#[derive(Debug)]
+pub(crate) struct RowDef {
     pub key: String,
     pub name: String,
     pub kind: String,
@@ -31,10 +33,17 @@ pub(super) struct RowDef {
     members: Members,
 }
 
-pub(super) struct Defs {
+/// A grouping's rows, made once per snapshot: which notices fall in each
+/// row (before the query's cpv and source filters) and how many members.
+#[derive(Debug, Default)]
+pub(crate) struct Defs {
     pub rows: Vec<RowDef>,
-    /// The admitted notices placed in each row (indexes into the snapshot).
+    /// The notices placed in each row (indexes into the snapshot).
     pub members_of: Vec<Vec<u32>>,
+    /// The members of each row.
+    pub member_counts: Vec<u64>,
+    /// Every notice with a UK place, each once (the total's).
+    pub placed: Vec<u32>,
 }
 
 impl Defs {
@@ -52,12 +61,11 @@ impl Defs {
         }
     }
 
-    /// The number of members of row `i`.
-    pub fn member_count(&self, i: usize, snap: &Snapshot) -> usize {
-        let Some(def) = self.rows.get(i) else {
-            return 0;
-        };
-        snap.members
+    /// The number of members of `def`.
+    fn member_count(def: &RowDef, snap: &Snapshot) -> u64 {
+        let n = snap
+            .members
+            .facts
             .iter()
             .filter(|m| match &def.members {
                 Members::Covering(code) => m.covers(code),
@@ -67,28 +75,39 @@ impl Defs {
                 }
                 Members::Division(d) => m.divisions.contains(d),
             })
-            .count()
+            .count();
+        n as u64
     }
 }
 
-/// The rows for `q.by`, with the notices of each.
-pub(super) fn define(app: &Engine, q: &Query, snap: &Snapshot) -> Result<Defs> {
+/// The rows of grouping `by`, with the notices and the members of each.
+pub(crate) fn define(app: &Engine, by: By, snap: &Snapshot) -> Result<Defs> {
     let mut defs = Defs {
-        rows: Vec::new(),
-        members_of: Vec::new(),
+        placed: snap
+            .facts
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !f.nuts.is_empty())
+            .filter_map(|(i, _)| u32::try_from(i).ok())
+            .collect(),
+        ..Defs::default()
     };
-    let admitted = snap
-        .facts
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| q.admits(f))
-        .filter_map(|(i, f)| u32::try_from(i).ok().map(|i| (i, f)));
-    match q.by {
-        By::LocalAuthority => by_authority(app, &mut defs, admitted),
-        By::Region => by_region(app, &mut defs, admitted),
-        By::Cluster => by_cluster(app, &mut defs, admitted)?,
-        By::CpvDivision => by_division(app, &mut defs, admitted)?,
+    let placed = defs
+        .placed
+        .clone()
+        .into_iter()
+        .filter_map(|i| snap.facts.get(i as usize).map(|f| (i, f.as_ref())));
+    match by {
+        By::LocalAuthority => by_authority(app, &mut defs, placed),
+        By::Region => by_region(app, &mut defs, placed),
+        By::Cluster => by_cluster(app, &mut defs, placed)?,
+        By::CpvDivision => by_division(app, &mut defs, placed, &snap.divisions)?,
     }
+    defs.member_counts = defs
+        .rows
+        .iter()
+        .map(|d| Defs::member_count(d, snap))
+        .collect();
     Ok(defs)
 }
 
@@ -310,6 +329,7 @@ fn by_division<'a>(
     app: &Engine,
     defs: &mut Defs,
     facts: impl Iterator<Item = (u32, &'a Fact)>,
+    codes: &[String],
 ) -> Result<()> {
     let table = app.cpv_table()?;
     let mut row_of: BTreeMap<String, Vec<u32>> = BTreeMap::new();
@@ -317,7 +337,7 @@ fn by_division<'a>(
         if f.divisions.is_empty() {
             row_of.entry("none".into()).or_default().push(i);
         }
-        for d in &f.divisions {
+        for d in f.divisions.iter().filter_map(|d| codes.get(*d as usize)) {
             row_of.entry(d.clone()).or_default().push(i);
         }
     }

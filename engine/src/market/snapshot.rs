@@ -1,24 +1,32 @@
 //! The market map's snapshot: the few facts of every notice, member and
-//! stored match that the map counts, kept in memory and rebuilt only when
-//! the store, its followers or the members change (so an answer is a scan
-//! of memory, not of the store).
+//! stored match that the map counts, kept in memory (so an answer is a scan
+//! of memory, not of the store). A change to the store or its followers
+//! re-reads only the notices the change log names since the snapshot was
+//! made; a change to the members rebuilds it.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use time::OffsetDateTime;
 
 use sebroker_index::schema::NO_DEADLINE;
 use sebroker_model::{LinkStatus, Notice, Stage};
 
+use super::rows::Defs;
 use crate::error::Result;
 use crate::Engine;
+
+/// Past this share (1/N) of the notices changed, a rebuild (one pass over
+/// the store) is cheaper than reading each changed notice by its ocid.
+const REBUILD_SHARE: usize = 4;
 
 /// One award of a notice.
 #[derive(Debug, Clone)]
 pub(crate) struct AwardFact {
     pub date: OffsetDateTime,
+    /// `year * 12 + month - 1` of `date`: the timeline's month.
+    pub month: i32,
     pub value: i64,
     /// A supplier is flagged VCSE, or the award is linked to a member.
     pub vcse: bool,
@@ -29,8 +37,6 @@ pub(crate) struct AwardFact {
 pub(crate) struct Fact {
     pub ocid: String,
     pub source: String,
-    /// The opportunity group (probable duplicates) it belongs to, or its own.
-    pub unit: u32,
     pub stage: Stage,
     /// Unix seconds, [`NO_DEADLINE`] when none: exactly what the index holds.
     pub deadline_ts: i64,
@@ -38,7 +44,8 @@ pub(crate) struct Fact {
     /// Every NUTS level of its places, as indexed.
     pub nuts: Vec<String>,
     pub cpv: Vec<String>,
-    pub divisions: Vec<String>,
+    /// Its CPV divisions, as indexes into [`Snapshot::divisions`].
+    pub divisions: Vec<u16>,
     pub value: i64,
     pub vcse_value: i64,
     pub reserved: bool,
@@ -48,11 +55,24 @@ pub(crate) struct Fact {
     pub matches: Vec<(u32, f64)>,
 }
 
-impl Fact {
+/// The numbers of a fact that every answer reads, kept side by side so a
+/// scan does not chase each fact's allocation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hot {
+    /// The opportunity group (probable duplicates) it belongs to, or its own.
+    pub unit: u32,
+    /// Its place in (source rank, ocid) order: of a group, search shows the
+    /// least (`groups::representative`).
+    pub order: u32,
+    /// The deadline of a tender, `i64::MIN` for any other stage.
+    open_until: i64,
+}
+
+impl Hot {
     /// Open at `now` by the index's own rule (`index::query` `status_query`):
     /// a tender whose deadline, in whole seconds, is after `now`'s.
     pub fn open_at(&self, now_ts: i64) -> bool {
-        self.stage == Stage::Tender && self.deadline_ts > now_ts
+        self.open_until > now_ts
     }
 }
 
@@ -75,31 +95,67 @@ impl MemberFact {
     }
 }
 
+/// The members, with the index each stored match is mapped by.
+#[derive(Debug, Default)]
+pub(crate) struct Members {
+    pub facts: Vec<MemberFact>,
+    index: HashMap<String, u32>,
+}
+
 #[derive(Debug)]
 pub(crate) struct Snapshot {
     key: Key,
-    pub facts: Vec<Fact>,
-    pub members: Vec<MemberFact>,
+    pub facts: Vec<Arc<Fact>>,
+    /// Side by side with `facts`.
+    pub hot: Vec<Hot>,
+    pub members: Arc<Members>,
+    /// CPV division codes by index.
+    pub divisions: Vec<String>,
+    /// One more than the largest unit.
+    pub units: usize,
+    by_ocid: Arc<HashMap<String, u32>>,
+    /// The group index of each ocid in a group of probable duplicates.
+    grouped: Arc<HashMap<String, u32>>,
+    /// Each grouping's rows, made at its first answer from this snapshot.
+    placements: [OnceLock<Arc<Defs>>; 4],
 }
 
-/// What a snapshot was built from; any change rebuilds it.
+/// What a snapshot was built from; any change updates it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Key {
     last_seq: u64,
+    /// The group, link and match followers' positions in the change log.
     cursors: [u64; 3],
     members: u64,
 }
 
+impl Key {
+    /// The change-log range a snapshot made at `self` misses at `new`.
+    fn missed(&self, new: &Key) -> (u64, u64) {
+        let lo = self.cursors.iter().copied().fold(self.last_seq, u64::min);
+        let hi = new.cursors.iter().copied().fold(new.last_seq, u64::max);
+        (lo, hi)
+    }
+}
+
 /// The snapshot for the engine as it is now: the one kept in the engine's
-/// `market` slot, or a new one built (and kept) if anything changed.
+/// `market` slot, brought up to date if anything changed.
 pub(crate) fn current(app: &Engine) -> Result<Arc<Snapshot>> {
     let key = key(app)?;
-    if let Some(s) = app.market.get::<Snapshot>() {
+    let kept = app.market.get::<Snapshot>();
+    if let Some(s) = &kept {
         if s.key == key {
-            return Ok(s);
+            return Ok(s.clone());
         }
     }
-    let snap = Arc::new(build(app, key)?);
+    let snap = match kept.filter(|s| s.key.members == key.members) {
+        Some(old) => match old.updated(app, key.clone())? {
+            Some(s) => s,
+            None => build(app, key)?,
+        },
+        None => build(app, key)?,
+    };
+    let snap = Arc::new(snap);
     app.market.set(snap.clone());
     Ok(snap)
 }
@@ -132,60 +188,213 @@ fn members_fingerprint(app: &Engine) -> u64 {
     h.finish()
 }
 
-fn build(app: &Engine, key: Key) -> Result<Snapshot> {
-    let (members, index) = members(app);
-    let linked: HashSet<(String, String)> = app
+impl Snapshot {
+    /// The rows of grouping `slot`, made by `make` the first time.
+    pub fn placement(&self, slot: usize, make: impl FnOnce() -> Result<Defs>) -> Result<Arc<Defs>> {
+        let Some(cell) = self.placements.get(slot) else {
+            return make().map(Arc::new);
+        };
+        if let Some(d) = cell.get() {
+            return Ok(d.clone());
+        }
+        let d = Arc::new(make()?);
+        // Two first answers at once make it twice; either is kept.
+        Ok(cell.get_or_init(|| d).clone())
+    }
+
+    /// This snapshot with the notices changed since it was made read again,
+    /// or `None` when so much changed that a rebuild is cheaper.
+    fn updated(&self, app: &Engine, key: Key) -> Result<Option<Snapshot>> {
+        let (lo, hi) = self.key.missed(&key);
+        let (changed, _) = app.store.changes_between(lo, hi)?;
+        if changed.len().saturating_mul(REBUILD_SHARE) > self.facts.len().max(1) {
+            return Ok(None);
+        }
+        let grouped = if key.cursors[0] == self.key.cursors[0] {
+            self.grouped.clone()
+        } else {
+            Arc::new(grouped(app)?)
+        };
+        let linked = linked(app)?;
+        let mut next = Snapshot {
+            key,
+            facts: self.facts.clone(),
+            hot: Vec::new(),
+            members: self.members.clone(),
+            divisions: self.divisions.clone(),
+            units: 0,
+            by_ocid: self.by_ocid.clone(),
+            grouped,
+            placements: Default::default(),
+        };
+        let mut added = false;
+        let mut interner = Interner::new(&mut next.divisions);
+        for ocid in &changed {
+            let Some(n) = app.store.get_notice(ocid)? else {
+                continue;
+            };
+            let f = Arc::new(fact(app, &n, &self.members, &linked, &mut interner)?);
+            match next.by_ocid.get(ocid).map(|i| *i as usize) {
+                Some(i) if i < next.facts.len() => next.facts[i] = f,
+                _ => {
+                    let i = u32::try_from(next.facts.len()).unwrap_or(u32::MAX);
+                    Arc::make_mut(&mut next.by_ocid).insert(ocid.clone(), i);
+                    next.facts.push(f);
+                    added = true;
+                }
+            }
+        }
+        next.index(if added { None } else { Some(&self.hot) });
+        tracing::debug!(changed = changed.len(), "market snapshot updated");
+        Ok(Some(next))
+    }
+
+    /// Fills `hot` and `units`: units from `grouped`, and the (source rank,
+    /// ocid) order, which only new notices change (`old` keeps it).
+    fn index(&mut self, old: Option<&[Hot]>) {
+        let groups = self
+            .grouped
+            .values()
+            .copied()
+            .max()
+            .map_or(0, |g| g as usize + 1);
+        let order: Vec<u32> = match old {
+            Some(h) if h.len() == self.facts.len() => h.iter().map(|x| x.order).collect(),
+            _ => order(&self.facts),
+        };
+        self.hot =
+            self.facts
+                .iter()
+                .zip(order)
+                .enumerate()
+                .map(|(i, (f, order))| Hot {
+                    unit: self.grouped.get(&f.ocid).copied().unwrap_or_else(|| {
+                        u32::try_from(groups.saturating_add(i)).unwrap_or(u32::MAX)
+                    }),
+                    order,
+                    open_until: if f.stage == Stage::Tender {
+                        f.deadline_ts
+                    } else {
+                        i64::MIN
+                    },
+                })
+                .collect();
+        self.units = self
+            .hot
+            .iter()
+            .map(|h| h.unit as usize + 1)
+            .max()
+            .unwrap_or(0);
+    }
+}
+
+/// Each fact's place in (source rank, ocid) order.
+fn order(facts: &[Arc<Fact>]) -> Vec<u32> {
+    let rank = sebroker_connectors::dedupe::source_rank;
+    let mut idx: Vec<usize> = (0..facts.len()).collect();
+    idx.sort_by(|a, b| {
+        let (a, b) = (&facts[*a], &facts[*b]);
+        (rank(&a.source), &a.ocid).cmp(&(rank(&b.source), &b.ocid))
+    });
+    let mut out = vec![0u32; facts.len()];
+    for (pos, i) in idx.into_iter().enumerate() {
+        out[i] = u32::try_from(pos).unwrap_or(u32::MAX);
+    }
+    out
+}
+
+fn grouped(app: &Engine) -> Result<HashMap<String, u32>> {
+    let mut out = HashMap::new();
+    for (i, g) in app.store.groups()?.into_iter().enumerate() {
+        for o in g {
+            out.insert(o, u32::try_from(i).unwrap_or(u32::MAX));
+        }
+    }
+    Ok(out)
+}
+
+/// The (ocid, award id) pairs linked to a member and not rejected.
+fn linked(app: &Engine) -> Result<HashSet<(String, String)>> {
+    Ok(app
         .store
         .links()?
         .into_iter()
         .filter(|l| l.status != LinkStatus::Rejected)
         .map(|l| (l.ocid, l.award_id))
-        .collect();
-    let mut unit_of: HashMap<String, u32> = HashMap::new();
-    for (i, g) in app.store.groups()?.into_iter().enumerate() {
-        for o in g {
-            unit_of.insert(o, u32::try_from(i).unwrap_or(u32::MAX));
-        }
-    }
-    let mut next_unit = u32::try_from(unit_of.len()).unwrap_or(u32::MAX);
-    let mut facts = Vec::new();
-    let store = app.store.clone();
-    app.store.for_each_notice(&mut |n| {
-        let unit = *unit_of.entry(n.ocid.clone()).or_insert_with(|| {
-            next_unit = next_unit.saturating_add(1);
-            next_unit
-        });
-        // Only tenders can be open, and only open notices' matches count.
-        let matches = if n.stage == Stage::Tender {
-            store
-                .matches_of_notice(&n.ocid)?
-                .into_iter()
-                .filter_map(|m| index.get(&m.member_id).map(|i| (*i, m.score)))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        facts.push(fact(&n, unit, matches, &linked));
-        Ok(())
-    })?;
-    Ok(Snapshot {
-        key,
-        facts,
-        members,
-    })
+        .collect())
 }
 
-fn members(app: &Engine) -> (Vec<MemberFact>, HashMap<String, u32>) {
+/// Gives CPV divisions their indexes, adding new ones at the end.
+struct Interner<'a> {
+    codes: &'a mut Vec<String>,
+    index: HashMap<String, u16>,
+}
+
+impl<'a> Interner<'a> {
+    fn new(codes: &'a mut Vec<String>) -> Interner<'a> {
+        let index = codes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| u16::try_from(i).ok().map(|i| (c.clone(), i)))
+            .collect();
+        Interner { codes, index }
+    }
+
+    /// The index of `code`; `None` past 65,536 distinct codes (there are
+    /// about 45 CPV divisions: a corrupt code list, not a real one).
+    fn id(&mut self, code: String) -> Option<u16> {
+        if let Some(i) = self.index.get(&code) {
+            return Some(*i);
+        }
+        let i = u16::try_from(self.codes.len()).ok()?;
+        self.codes.push(code.clone());
+        self.index.insert(code, i);
+        Some(i)
+    }
+}
+
+fn build(app: &Engine, key: Key) -> Result<Snapshot> {
+    let members = Arc::new(members(app));
+    let linked = linked(app)?;
+    let mut divisions = Vec::new();
+    let mut interner = Interner::new(&mut divisions);
+    let mut facts = Vec::new();
+    let mut by_ocid = HashMap::new();
+    app.store.for_each_notice(&mut |n| {
+        by_ocid.insert(
+            n.ocid.clone(),
+            u32::try_from(facts.len()).unwrap_or(u32::MAX),
+        );
+        facts.push(Arc::new(fact(app, &n, &members, &linked, &mut interner)?));
+        Ok(())
+    })?;
+    tracing::debug!(notices = facts.len(), "market snapshot built");
+    let mut snap = Snapshot {
+        key,
+        facts,
+        hot: Vec::new(),
+        members,
+        divisions,
+        units: 0,
+        by_ocid: Arc::new(by_ocid),
+        grouped: Arc::new(grouped(app)?),
+        placements: Default::default(),
+    };
+    snap.index(None);
+    Ok(snap)
+}
+
+fn members(app: &Engine) -> Members {
     let set = app.member_set();
     let mut ids: Vec<&String> = set.members.keys().collect();
     ids.sort();
-    let mut out = Vec::new();
-    let mut index = HashMap::new();
+    let mut out = Members::default();
     for id in ids {
         let Some(m) = set.members.get(id) else {
             continue;
         };
-        index.insert(m.id.clone(), u32::try_from(out.len()).unwrap_or(u32::MAX));
+        let i = u32::try_from(out.facts.len()).unwrap_or(u32::MAX);
+        out.index.insert(m.id.clone(), i);
         let mut divisions: Vec<String> = m
             .all_cpv()
             .iter()
@@ -193,14 +402,59 @@ fn members(app: &Engine) -> (Vec<MemberFact>, HashMap<String, u32>) {
             .collect();
         divisions.sort();
         divisions.dedup();
-        out.push(MemberFact {
+        out.facts.push(MemberFact {
             cluster: m.cluster.clone(),
             finest: finest(&m.nuts),
             nuts: m.nuts.clone(),
             divisions,
         });
     }
-    (out, index)
+    out
+}
+
+/// `year * 12 + month - 1`.
+pub(crate) fn month_of(t: OffsetDateTime) -> i32 {
+    t.year() * 12 + i32::from(u8::from(t.month())) - 1
+}
+
+fn fact(
+    app: &Engine,
+    n: &Notice,
+    members: &Members,
+    linked: &HashSet<(String, String)>,
+    divisions: &mut Interner<'_>,
+) -> sebroker_store::Result<Fact> {
+    // Only tenders can be open, and only open notices' matches count.
+    let matches = if n.stage == Stage::Tender {
+        app.store
+            .matches_of_notice(&n.ocid)?
+            .into_iter()
+            .filter_map(|m| members.index.get(&m.member_id).map(|i| (*i, m.score)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let value = n.value.headline_pence().unwrap_or(0).max(0);
+    Ok(Fact {
+        ocid: n.ocid.clone(),
+        source: n.source.clone(),
+        stage: n.stage,
+        deadline_ts: n.deadline.map_or(NO_DEADLINE, |t| t.unix_timestamp()),
+        published: n.published,
+        nuts: n.nuts.clone(),
+        cpv: n.cpv.iter().map(|c| c.code.clone()).collect(),
+        divisions: n
+            .cpv_divisions()
+            .into_iter()
+            .filter_map(|d| divisions.id(d))
+            .collect(),
+        value,
+        vcse_value: vcse_value(n, value),
+        reserved: n.reserved,
+        social: n.social_value_bp().is_some_and(|bp| bp > 0),
+        awards: awards(n, linked),
+        matches,
+    })
 }
 
 /// The codes of `nuts` that no other code refines (`UKG31` of `UK, UKG,
@@ -214,32 +468,6 @@ pub(crate) fn finest(nuts: &[String]) -> Vec<String> {
         })
         .cloned()
         .collect()
-}
-
-fn fact(
-    n: &Notice,
-    unit: u32,
-    matches: Vec<(u32, f64)>,
-    linked: &HashSet<(String, String)>,
-) -> Fact {
-    let value = n.value.headline_pence().unwrap_or(0).max(0);
-    Fact {
-        ocid: n.ocid.clone(),
-        source: n.source.clone(),
-        unit,
-        stage: n.stage,
-        deadline_ts: n.deadline.map_or(NO_DEADLINE, |t| t.unix_timestamp()),
-        published: n.published,
-        nuts: n.nuts.clone(),
-        cpv: n.cpv.iter().map(|c| c.code.clone()).collect(),
-        divisions: n.cpv_divisions(),
-        value,
-        vcse_value: vcse_value(n, value),
-        reserved: n.reserved,
-        social: n.social_value_bp().is_some_and(|bp| bp > 0),
-        awards: awards(n, linked),
-        matches,
-    }
 }
 
 /// The value open to VCSEs: the lots marked suitable for VCSEs when they
@@ -277,6 +505,7 @@ fn awards(n: &Notice, linked: &HashSet<(String, String)>) -> Vec<AwardFact> {
                 || linked.contains(&(n.ocid.clone(), a.id.clone()));
             Some(AwardFact {
                 date,
+                month: month_of(date),
                 value: a
                     .value
                     .as_ref()

@@ -102,7 +102,8 @@ pub async fn page_market(
     let (places, clusters, cpv, cluster_places) = match done {
         Ok(Ok(x)) => x,
         Ok(Err(
-            sebroker_engine::Error::Invalid(m) | sebroker_engine::Error::Unprocessable { message: m, .. },
+            sebroker_engine::Error::Invalid(m)
+            | sebroker_engine::Error::Unprocessable { message: m, .. },
         )) => {
             return (
                 axum::http::StatusCode::BAD_REQUEST,
