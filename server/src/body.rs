@@ -193,6 +193,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 format!("the body has {} (at byte {})", e.what, e.position),
             )
         })?;
+        // Every body of this API is an object; serde would read a struct
+        // from an array too (`[]` as all defaults), so that is refused here.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::new(
+                Code::InvalidBody,
+                "the body must be a JSON object ({...})",
+            ));
+        }
         serde_json::from_slice(&whole_numbers(&bytes))
             .map(ApiJson)
             .map_err(|e| ApiError::new(Code::InvalidBody, format!("the body is not valid: {e}")))

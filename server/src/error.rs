@@ -50,7 +50,7 @@ macro_rules! codes {
             pub const fn meaning(self) -> &'static str {
                 match self {
                     $(Code::$v => $doc.trim_ascii(),)*
-                    Code::Ledger { .. } => "a ledger refusal, as the ledger gave it",
+                    Code::Ledger { .. } => "the body names a member or notice not stored (422), or a step the ledger's state refuses (409)",
                 }
             }
 

@@ -479,6 +479,13 @@ fn other_write_cases(ctx: &Ctx) -> Vec<Case> {
         )
     };
     vec![
+        // serde reads a struct from an array: `[]` would run with defaults.
+        case(
+            "alerts run: an empty JSON array for a body of defaults",
+            "api body",
+            raw("POST", "/api/v1/alerts/run", &admin("r"), b"[]"),
+            Accept::Refused(&[400]),
+        ),
         case(
             "anchor: value 1e9999",
             "api body (huge number)",

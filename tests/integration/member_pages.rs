@@ -357,9 +357,15 @@ fn a_member_reads_a_notice_and_asks_the_brokerage_about_it() {
         &format!("/api/v1/members/{other}/interests"),
         Some(json!({"ocid": "no-such"})),
     );
+    // The ocid is the body's, not the path's: 422, naming the field.
     assert_eq!(
-        (st, v["error"]["code"].as_str()),
-        (404, Some("notice_not_found"))
+        (
+            st,
+            v["error"]["code"].as_str(),
+            v["error"]["field"].as_str()
+        ),
+        (422, Some("notice_not_found"), Some("ocid")),
+        "{v}"
     );
     // Brokers and funders do not have "your" pages.
     let b = s.sign_in(&broker);

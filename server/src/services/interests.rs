@@ -6,7 +6,9 @@
 use sebroker_engine::interests::Interest;
 use sebroker_engine::Engine;
 
-use crate::error::{notice_not_found, ApiError};
+use axum::http::StatusCode;
+
+use crate::error::{notice_not_found, ApiError, Code};
 
 /// An interest with the member's name as it stands now (an erased member
 /// shows its tombstone's name).
@@ -28,7 +30,11 @@ pub fn ask(
 ) -> Result<(Interest, bool), ApiError> {
     super::members::must_exist(app, member_id)?;
     if app.store.get_notice(ocid)?.is_none() {
-        return Err(notice_not_found(ocid));
+        // The ocid is the body's, not the path's: 422, as for a case.
+        let mut e = notice_not_found(ocid);
+        e.code = Code::from_ledger("notice_not_found", StatusCode::UNPROCESSABLE_ENTITY);
+        e.field = Some("ocid".into());
+        return Err(e);
     }
     let (i, new) = app.interests.record(Interest {
         ocid: ocid.to_owned(),
