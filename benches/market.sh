@@ -2,13 +2,16 @@
 # The market map at national scale (issue 16): 100,000 notices (the real
 # FTS and CF releases scaled up by benches/national's corpus generator) and
 # 1,000 members, then `GET /api/v1/market` against `serve`: the first answer
-# (which builds the in-memory snapshot from the store) and warm answers
-# (the snapshot reused while nothing changed). Measures, asserts nothing.
+# (which builds the in-memory snapshot from the store), warm answers (the
+# snapshot reused while nothing changed), and the first answer after each
+# of five one-notice changes made through the API. Measures, asserts nothing.
 #
 # Usage: benches/market.sh [--smoke]
 #   default: 100,000 releases, 50 warm requests per grouping
 #   --smoke: 2,000 releases, 5 warm requests
 #   MARKET_SIZE=N: another size; SEBROKER_BIN: another sebroker build
+#   MARKET_KEEP=DIR: keep a copy of the ingested data folder in DIR;
+#   MARKET_DATA=DIR: start from that copy instead of ingesting again
 # Needs: ../shared/data, curl, release builds (built here).
 # Talks only to 127.0.0.1; stops the server it started on exit.
 set -euo pipefail
@@ -43,14 +46,22 @@ if [ -z "${SEBROKER_BIN:-}" ]; then (cd "$ROOT" && cargo build --release -q -p s
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, load $(cut -d' ' -f1-3 /proc/loadavg)"
 C="$WORK/corpus"; D="$WORK/data"
-"$NAT" corpus "$DATA" "$C" "$N" 10 >/dev/null
 export SEBROKER_GEO_DIR="$DATA/geo"
-"$BIN" --data-dir "$D" members import "$C/members.json" --effective 2026-01-01 --json >/dev/null
-T0=$(date +%s.%N)
-"$BIN" --data-dir "$D" ingest "$C/releases" --json >/dev/null 2>"$WORK/ingest.log"
-T1=$(date +%s.%N)
-echo "ingested $N releases with 1,000 members in $(awk -v a="$T0" -v b="$T1" 'BEGIN{printf "%.1f", b - a}') s"
+if [ -n "${MARKET_DATA:-}" ] && [ -d "$MARKET_DATA/data" ]; then
+  # A copy of a data folder an earlier run kept (MARKET_KEEP): no ingest.
+  cp -r "$MARKET_DATA/data" "$D"
+  echo "reusing the data folder of $MARKET_DATA"
+else
+  "$NAT" corpus "$DATA" "$C" "$N" 10 >/dev/null
+  "$BIN" --data-dir "$D" members import "$C/members.json" --effective 2026-01-01 --json >/dev/null
+  T0=$(date +%s.%N)
+  "$BIN" --data-dir "$D" ingest "$C/releases" --json >/dev/null 2>"$WORK/ingest.log"
+  T1=$(date +%s.%N)
+  echo "ingested $N releases with 1,000 members in $(awk -v a="$T0" -v b="$T1" 'BEGIN{printf "%.1f", b - a}') s"
+  if [ -n "${MARKET_KEEP:-}" ]; then mkdir -p "$MARKET_KEEP" && cp -r "$D" "$MARKET_KEEP/data"; fi
+fi
 TOKEN="$("$BIN" --data-dir "$D" keys create --role funder --name market 2>/dev/null | tail -1)"
+ADMIN="$("$BIN" --data-dir "$D" keys create --role admin --name market-changes 2>/dev/null | tail -1)"
 
 "$BIN" --data-dir "$D" serve --addr 127.0.0.1:0 --no-sync >"$WORK/serve.out" 2>"$WORK/serve.err" &
 PID=$!
@@ -81,3 +92,17 @@ for BY in local_authority cluster region cpv_division; do
   printf '%-16s %9s %9s %9s %9s %6s %12s\n' "$BY" "$FIRST" "$P50" "$P95" "$MAX" "$ROWS" "$OPEN"
 done
 echo "(first: the first answer after start, which builds the snapshot from the store; the others reuse it)"
+
+# A change through the API (an anchor's opportunity: one notice written,
+# grouped and matched), then the next answer: the snapshot re-reads the
+# notices the change log names since it was made, not the whole store.
+printf '\n%-8s %12s %12s\n' change post_ms answer_ms
+for k in 1 2 3 4 5; do
+  BODY='{"anchor":"Bench Council (fictional)","reference":"MKT-'"$k"'","title":"Community transport '"$k"'","cpv":["60130000"],"value_max_gbp":25000,"deadline":"2027-06-30","places":["Walsall"],"type":"open","vcse_suitable":true}'
+  POST=$(curl -sS -o "$WORK/post.json" -w '%{http_code} %{time_total}\n' -X POST \
+    -H "Authorization: Bearer $ADMIN" -H "Content-Type: application/json" -H "Idempotency-Key: market-$k" \
+    -d "$BODY" "$URL/api/v1/anchors/bench/opportunities")
+  case "$POST" in 2*) ;; *) echo "error: the change was refused: $POST $(cat "$WORK/post.json")" >&2; exit 1 ;; esac
+  printf '%-8s %12s %12s\n' "$k" "$(echo "$POST" | awk '{printf "%.1f", $2 * 1000}')" "$(ms "/api/v1/market?by=local_authority&now=$NOW")"
+done
+echo "(answer: the first market answer after the change)"

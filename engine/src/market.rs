@@ -102,6 +102,9 @@ pub struct MarketRow {
 pub struct Month {
     /// `YYYY-MM`.
     pub month: String,
+    /// VCSE-suitable value of the opportunities open at some time that
+    /// month: published by its end, deadline not before its start.
+    pub open_vcse_suitable_value_pence: i64,
     /// VCSE-suitable value of the opportunities published that month.
     pub published_vcse_suitable_value_pence: i64,
     /// Value awarded that month to VCSE-flagged suppliers or members.
@@ -131,6 +134,9 @@ pub(crate) struct Query {
     pub now: OffsetDateTime,
     pub from: OffsetDateTime,
     pub to: OffsetDateTime,
+    /// `from` and `to` in Unix nanoseconds.
+    from_ns: i128,
+    to_ns: i128,
     cpv: Vec<String>,
     sources: Vec<String>,
 }
@@ -195,6 +201,8 @@ impl MarketParams {
             now,
             from,
             to,
+            from_ns: from.unix_timestamp_nanos(),
+            to_ns: to.unix_timestamp_nanos(),
             cpv,
             sources,
         })
@@ -222,8 +230,18 @@ impl Query {
         cpv && src && !f.nuts.is_empty()
     }
 
-    fn in_window(&self, t: OffsetDateTime) -> bool {
-        t >= self.from && t <= self.to
+    /// The window in whole Unix seconds, rounded down (an award in the
+    /// window has its whole second in this range).
+    fn window_seconds(&self) -> (i64, i64) {
+        (
+            snapshot::seconds(self.from_ns),
+            snapshot::seconds(self.to_ns),
+        )
+    }
+
+    /// Whether Unix nanoseconds `t` fall in the awards' window.
+    fn in_window(&self, t: i128) -> bool {
+        t >= self.from_ns && t <= self.to_ns
     }
 }
 

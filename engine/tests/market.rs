@@ -114,3 +114,66 @@ fn an_update_from_the_change_log_answers_as_a_rebuild_would() {
         );
     }
 }
+
+#[test]
+fn the_timeline_counts_a_tender_in_each_month_it_was_open() {
+    use sebroker_engine::market::{market, MarketParams};
+    let (_dir, app) = sebroker_engine::demo::open_in_tempdir().expect("demo");
+    let params = MarketParams {
+        by: Some("cluster".into()),
+        now: Some("2026-11-20".into()),
+        from: Some("2026-06-01".into()),
+        ..MarketParams::default()
+    };
+    let before = market(&app, &params).expect("before");
+    // £10,000, VCSE-suitable, published in September, closing 10 November.
+    let release = serde_json::json!({
+        "ocid": "ocds-h6vhtk-tl0001", "id": "ocds-h6vhtk-tl0001-1",
+        "date": "2026-09-15T10:00:00+01:00", "tag": ["tender"], "initiationType": "tender",
+        "parties": [{"id": "b1", "name": "Walsall Council", "roles": ["buyer"],
+                     "address": {"region": "UKG38", "countryName": "United Kingdom"}}],
+        "buyer": {"id": "b1", "name": "Walsall Council"},
+        "tender": {"id": "t1", "title": "Befriending calls for older residents",
+                   "status": "active", "value": {"amount": 10000, "currency": "GBP"},
+                   "suitability": {"vcse": true},
+                   "items": [{"id": "1", "classification": {"scheme": "CPV", "id": "85312000"},
+                              "deliveryAddresses": [{"region": "UKG38"}]}],
+                   "tenderPeriod": {"endDate": "2026-11-10T12:00:00+00:00"}}
+    });
+    let text = serde_json::json!({"releases": [release]}).to_string();
+    let report = sebroker_engine::ingest::ingest_text(
+        &app,
+        "test",
+        &text,
+        &sebroker_engine::ingest::IngestOptions::default(),
+    )
+    .expect("ingest");
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let after = market(&app, &params).expect("after");
+    let open = |m: &sebroker_engine::market::Market, month: &str| {
+        m.timeline
+            .iter()
+            .find(|x| x.month == month)
+            .map(|x| {
+                (
+                    x.open_vcse_suitable_value_pence,
+                    x.published_vcse_suitable_value_pence,
+                )
+            })
+            .unwrap_or_else(|| panic!("no month {month} in {:?}", m.timeline))
+    };
+    for (month, open_more, published_more) in [
+        ("2026-08", 0, 0),
+        ("2026-09", 1_000_000, 1_000_000),
+        ("2026-10", 1_000_000, 0),
+        ("2026-11", 1_000_000, 0),
+    ] {
+        let (b, a) = (open(&before, month), open(&after, month));
+        assert_eq!(a.0 - b.0, open_more, "{month}: open");
+        assert_eq!(a.1 - b.1, published_more, "{month}: published");
+    }
+    assert_eq!(
+        after.total.open_notices, before.total.open_notices,
+        "closed at now: not open, though it was open in November"
+    );
+}

@@ -183,6 +183,11 @@ fn pack(key: &[u8], bytes: &[u8]) -> Result<Vec<u8>> {
     })
 }
 
+thread_local! {
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// The JSON of a stored value, compressed or not.
 fn unpack<'a>(key: &[u8], bytes: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>> {
     if !bytes.starts_with(&ZSTD_MAGIC) {
@@ -192,6 +197,32 @@ fn unpack<'a>(key: &[u8], bytes: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>>
         key: String::from_utf8_lossy(key).into_owned(),
         message,
     };
+    // What `pack` writes records its size: one context per thread does it
+    // (making a context costs more than decompressing a notice).
+    match zstd::zstd_safe::get_frame_content_size(bytes) {
+        Ok(Some(n)) if n > MAX_VALUE_BYTES => {
+            return Err(corrupt(format!(
+                "decompresses to more than {MAX_VALUE_BYTES} bytes"
+            )))
+        }
+        Ok(Some(n)) => {
+            return DECOMPRESSOR
+                .with(|cell| {
+                    let mut d = cell.borrow_mut();
+                    if d.is_none() {
+                        *d = Some(zstd::bulk::Decompressor::new()?);
+                    }
+                    match d.as_mut() {
+                        Some(d) => d.decompress(bytes, n as usize),
+                        None => Err(std::io::Error::other("no decompression context")),
+                    }
+                })
+                .map(std::borrow::Cow::Owned)
+                .map_err(|e| corrupt(format!("decompressing: {e}")));
+        }
+        // No size recorded: streamed, bounded as it goes.
+        _ => {}
+    }
     let d = zstd::stream::read::Decoder::new(bytes)
         .map_err(|e| corrupt(format!("decompressing: {e}")))?;
     let mut out = Vec::with_capacity(bytes.len() * 6);
@@ -721,6 +752,38 @@ mod tests {
         let v = s.meta.get("schema_version").expect("get").expect("some");
         assert_eq!(v.as_ref(), &STORE_VERSION.to_be_bytes());
         assert_eq!(s.releases_of("o-1").expect("get"), vec![raw.to_owned()]);
+    }
+
+    #[test]
+    fn values_unpack_with_the_reused_context_or_streamed_and_damage_is_an_error() {
+        let json = br#"{"ocid":"ocds-x","title":"Community meals"}"#.repeat(50);
+        assert!(matches!(
+            unpack(b"k", &json),
+            Ok(std::borrow::Cow::Borrowed(_))
+        ));
+        let packed = pack(b"k", &json).expect("packs");
+        for _ in 0..3 {
+            // The same thread's context, used again.
+            assert_eq!(unpack(b"k", &packed).expect("unpacks").as_ref(), &json[..]);
+        }
+        // A frame that does not record its size (a streaming encoder's).
+        let mut streamed = Vec::new();
+        let mut enc = zstd::stream::write::Encoder::new(&mut streamed, 3).expect("encoder");
+        std::io::Write::write_all(&mut enc, &json).expect("writes");
+        enc.finish().expect("finishes");
+        assert_eq!(
+            unpack(b"k", &streamed).expect("streamed").as_ref(),
+            &json[..]
+        );
+        for damaged in [&packed[..packed.len() / 2], &packed[..6]] {
+            match unpack(b"notices/x", damaged) {
+                Err(Error::Corrupt { key, message }) => {
+                    assert_eq!(key, "notices/x");
+                    assert!(message.contains("decompressing"), "{message}");
+                }
+                other => panic!("a damaged value is corrupt, not {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -24,7 +24,8 @@ const REBUILD_SHARE: usize = 4;
 /// One award of a notice.
 #[derive(Debug, Clone)]
 pub(crate) struct AwardFact {
-    pub date: OffsetDateTime,
+    /// Unix nanoseconds (comparing these is what a window check costs).
+    pub at: i128,
     /// `year * 12 + month - 1` of `date`: the timeline's month.
     pub month: i32,
     pub value: i64,
@@ -40,7 +41,12 @@ pub(crate) struct Fact {
     pub stage: Stage,
     /// Unix seconds, [`NO_DEADLINE`] when none: exactly what the index holds.
     pub deadline_ts: i64,
-    pub published: Option<OffsetDateTime>,
+    /// Unix nanoseconds, and the timeline's month.
+    pub published: Option<(i128, i32)>,
+    /// The first and last month it was (or is to be) open: from its
+    /// publication to its deadline; a tender without a deadline runs on
+    /// (`i32::MAX`), any other notice ends at its first award.
+    pub open_months: Option<(i32, i32)>,
     /// Every NUTS level of its places, as indexed.
     pub nuts: Vec<String>,
     pub cpv: Vec<String>,
@@ -66,6 +72,12 @@ pub(crate) struct Hot {
     pub order: u32,
     /// The deadline of a tender, `i64::MIN` for any other stage.
     open_until: i64,
+    /// The earliest and latest award, in whole Unix seconds (`MAX`, `MIN`
+    /// when none): a window outside them holds none of its awards.
+    awards_from: i64,
+    awards_to: i64,
+    /// Some of its value is VCSE-suitable.
+    pub suitable: bool,
 }
 
 impl Hot {
@@ -73,6 +85,12 @@ impl Hot {
     /// a tender whose deadline, in whole seconds, is after `now`'s.
     pub fn open_at(&self, now_ts: i64) -> bool {
         self.open_until > now_ts
+    }
+
+    /// Whether an award may fall in the window of whole seconds `[from, to]`
+    /// (the award itself decides).
+    pub fn may_have_awards_in(&self, from: i64, to: i64) -> bool {
+        self.awards_to >= from && self.awards_from <= to
     }
 }
 
@@ -277,6 +295,19 @@ impl Snapshot {
                     } else {
                         i64::MIN
                     },
+                    awards_from: f
+                        .awards
+                        .iter()
+                        .map(|a| seconds(a.at))
+                        .min()
+                        .unwrap_or(i64::MAX),
+                    awards_to: f
+                        .awards
+                        .iter()
+                        .map(|a| seconds(a.at))
+                        .max()
+                        .unwrap_or(i64::MIN),
+                    suitable: f.vcse_value > 0,
                 })
                 .collect();
         self.units = self
@@ -286,6 +317,11 @@ impl Snapshot {
             .max()
             .unwrap_or(0);
     }
+}
+
+/// Whole seconds of Unix nanoseconds, rounded down.
+pub(crate) fn seconds(ns: i128) -> i64 {
+    i64::try_from(ns.div_euclid(1_000_000_000)).unwrap_or(if ns < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// Each fact's place in (source rank, ocid) order.
@@ -440,7 +476,8 @@ fn fact(
         source: n.source.clone(),
         stage: n.stage,
         deadline_ts: n.deadline.map_or(NO_DEADLINE, |t| t.unix_timestamp()),
-        published: n.published,
+        published: n.published.map(|p| (p.unix_timestamp_nanos(), month_of(p))),
+        open_months: open_months(n),
         nuts: n.nuts.clone(),
         cpv: n.cpv.iter().map(|c| c.code.clone()).collect(),
         divisions: n
@@ -468,6 +505,21 @@ pub(crate) fn finest(nuts: &[String]) -> Vec<String> {
         })
         .cloned()
         .collect()
+}
+
+fn open_months(n: &Notice) -> Option<(i32, i32)> {
+    let start = month_of(n.published?);
+    let end = match n.deadline {
+        Some(d) => month_of(d),
+        None if n.stage == Stage::Tender => i32::MAX,
+        None => n
+            .awards
+            .iter()
+            .filter_map(|a| a.date)
+            .min()
+            .map_or(start, month_of),
+    };
+    Some((start, end.max(start)))
 }
 
 /// The value open to VCSEs: the lots marked suitable for VCSEs when they
@@ -504,7 +556,7 @@ fn awards(n: &Notice, linked: &HashSet<(String, String)>) -> Vec<AwardFact> {
             let vcse = a.suppliers.iter().any(|s| s.vcse == Some(true))
                 || linked.contains(&(n.ocid.clone(), a.id.clone()));
             Some(AwardFact {
-                date,
+                at: date.unix_timestamp_nanos(),
                 month: month_of(date),
                 value: a
                     .value

@@ -203,17 +203,22 @@ impl<'a> Acc<'a> {
     fn awards(&mut self, facts: &[u32], row: &mut MarketRow) -> Result<()> {
         let q = self.q;
         let snap = self.snap;
+        let (from, to) = q.window_seconds();
         let in_window = |i: u32| {
-            snap.facts
+            snap.hot
                 .get(i as usize)
-                .is_some_and(|f| f.awards.iter().any(|a| q.in_window(a.date)))
+                .is_some_and(|h| h.may_have_awards_in(from, to))
+                && snap
+                    .facts
+                    .get(i as usize)
+                    .is_some_and(|f| f.awards.iter().any(|a| q.in_window(a.at)))
         };
         for f in self
             .representatives(facts, in_window)
             .into_iter()
             .filter_map(|i| fact(snap, i))
         {
-            for a in f.awards.iter().filter(|a| q.in_window(a.date)) {
+            for a in f.awards.iter().filter(|a| q.in_window(a.at)) {
                 row.awarded_value_pence = add(row.awarded_value_pence, a.value, "award values")?;
                 if a.vcse {
                     row.awarded_to_vcse_value_pence = add(
@@ -227,22 +232,34 @@ impl<'a> Acc<'a> {
         Ok(())
     }
 
-    /// Month by month over the window: VCSE-suitable value published, and
-    /// value awarded to VCSEs (each opportunity once).
+    /// Month by month over the window: VCSE-suitable value open and
+    /// published, and value awarded to VCSEs (each opportunity once).
     pub fn timeline(&mut self, facts: &[u32], months: &mut [Month], first: i32) -> Result<()> {
         let q = self.q;
         let snap = self.snap;
         let slot = |m: i32| usize::try_from(m - first).ok();
-        let suitable = |i: u32| snap.facts.get(i as usize).is_some_and(|f| f.vcse_value > 0);
+        let suitable = |i: u32| snap.hot.get(i as usize).is_some_and(|h| h.suitable);
         for f in self
             .representatives(facts, suitable)
             .into_iter()
             .filter_map(|i| fact(snap, i))
         {
+            if let Some((start, end)) = f.open_months {
+                let last = first.saturating_add(i32::try_from(months.len()).unwrap_or(0)) - 1;
+                for k in start.max(first)..=end.min(last) {
+                    if let Some(m) = slot(k).and_then(|s| months.get_mut(s)) {
+                        m.open_vcse_suitable_value_pence = add(
+                            m.open_vcse_suitable_value_pence,
+                            f.vcse_value,
+                            "open values",
+                        )?;
+                    }
+                }
+            }
             let Some(m) = f
                 .published
-                .filter(|p| q.in_window(*p))
-                .and_then(|p| slot(super::snapshot::month_of(p)))
+                .filter(|(at, _)| q.in_window(*at))
+                .and_then(|(_, month)| slot(month))
                 .and_then(|s| months.get_mut(s))
             else {
                 continue;
@@ -253,17 +270,22 @@ impl<'a> Acc<'a> {
                 "published values",
             )?;
         }
+        let (from, to) = q.window_seconds();
         let awarded = |i: u32| {
-            snap.facts
+            snap.hot
                 .get(i as usize)
-                .is_some_and(|f| f.awards.iter().any(|a| a.vcse && q.in_window(a.date)))
+                .is_some_and(|h| h.may_have_awards_in(from, to))
+                && snap
+                    .facts
+                    .get(i as usize)
+                    .is_some_and(|f| f.awards.iter().any(|a| a.vcse && q.in_window(a.at)))
         };
         for f in self
             .representatives(facts, awarded)
             .into_iter()
             .filter_map(|i| fact(snap, i))
         {
-            for a in f.awards.iter().filter(|a| a.vcse && q.in_window(a.date)) {
+            for a in f.awards.iter().filter(|a| a.vcse && q.in_window(a.at)) {
                 if let Some(m) = slot(a.month).and_then(|s| months.get_mut(s)) {
                     m.awarded_to_vcse_value_pence =
                         add(m.awarded_to_vcse_value_pence, a.value, "awarded values")?;

@@ -235,7 +235,7 @@ fn chart(months: &[Month]) -> Markup {
     let max = months
         .iter()
         .map(|m| {
-            m.published_vcse_suitable_value_pence
+            m.open_vcse_suitable_value_pence
                 .max(m.awarded_to_vcse_value_pence)
         })
         .max()
@@ -244,12 +244,12 @@ fn chart(months: &[Month]) -> Markup {
     let bw = (w - 2.0 * pad) / months.len().max(1) as f64;
     let bar = |v: i64| (v as f64 / max) * (h - 2.0 * pad);
     html! {
-        svg viewBox={ "0 0 " (w) " " (h) } width="100%" role="img" aria-label="VCSE-suitable value published, and value awarded to VCSEs, by month" {
-            title { "VCSE-suitable value published (blue) and awarded to VCSEs (green), by month" }
+        svg viewBox={ "0 0 " (w) " " (h) } width="100%" role="img" aria-label="VCSE-suitable value open, and value awarded to VCSEs, by month" {
+            title { "VCSE-suitable value open (blue) and awarded to VCSEs (green), by month" }
             line x1=(pad) y1=(h - pad) x2=(w - pad) y2=(h - pad) stroke="#0b0c0c" {}
             @for (i, m) in months.iter().enumerate() {
                 @let x = pad + i as f64 * bw;
-                @let (a, b) = (bar(m.published_vcse_suitable_value_pence), bar(m.awarded_to_vcse_value_pence));
+                @let (a, b) = (bar(m.open_vcse_suitable_value_pence), bar(m.awarded_to_vcse_value_pence));
                 rect x=(format!("{:.1}", x + bw * 0.1)) y=(format!("{:.1}", h - pad - a)) width=(format!("{:.1}", bw * 0.4)) height=(format!("{:.1}", a)) fill="#1d70b8" {}
                 rect x=(format!("{:.1}", x + bw * 0.5)) y=(format!("{:.1}", h - pad - b)) width=(format!("{:.1}", bw * 0.4)) height=(format!("{:.1}", b)) fill="#00703c" {}
                 @if i % 2 == 0 { text x=(format!("{:.1}", x + bw / 2.0)) y=(h - pad + 16.0) font-size="10" text-anchor="middle" { (m.month) } }
@@ -257,9 +257,9 @@ fn chart(months: &[Month]) -> Markup {
         }
         div class="scroll" tabindex="0" role="region" aria-label="The chart's figures" { table class="market-months" {
             caption { "The chart's figures" }
-            tr { th scope="col" { "Month" } th scope="col" { "VCSE-suitable published" } th scope="col" { "Awarded to VCSEs" } }
-            @for m in months.iter().filter(|m| m.published_vcse_suitable_value_pence > 0 || m.awarded_to_vcse_value_pence > 0) {
-                tr { td { (m.month) } td { (format_pence(m.published_vcse_suitable_value_pence)) } td { (format_pence(m.awarded_to_vcse_value_pence)) } }
+            tr { th scope="col" { "Month" } th scope="col" { "VCSE-suitable open" } th scope="col" { "VCSE-suitable published" } th scope="col" { "Awarded to VCSEs" } }
+            @for m in months.iter().filter(|m| m.open_vcse_suitable_value_pence > 0 || m.published_vcse_suitable_value_pence > 0 || m.awarded_to_vcse_value_pence > 0) {
+                tr { td { (m.month) } td { (format_pence(m.open_vcse_suitable_value_pence)) } td { (format_pence(m.published_vcse_suitable_value_pence)) } td { (format_pence(m.awarded_to_vcse_value_pence)) } }
             }
         } }
     }
