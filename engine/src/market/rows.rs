@@ -164,34 +164,38 @@ fn by_authority<'a>(app: &Engine, defs: &mut Defs, facts: impl Iterator<Item = (
         row_of.insert(code, defs.push(def));
     }
     for (i, f) in facts {
-        for code in super::snapshot::finest(&f.nuts) {
-            let key = if code.len() >= 5 {
-                code.clone()
+        for code in &f.finest {
+            // A NUTS3 (or finer) code, else its region's: no allocation per
+            // notice, only per new row.
+            let key: &str = if code.len() >= 5 {
+                code
             } else {
-                code.chars().take(3).collect()
+                code.char_indices()
+                    .nth(3)
+                    .map_or(code.as_str(), |(b, _)| &code[..b])
             };
-            let row = match row_of.get(&key) {
+            let row = match row_of.get(key) {
                 Some(r) => *r,
                 None => {
                     let def = if key.len() >= 5 {
-                        covering(&key, area_name(app, &key), "nuts3", Vec::new())
+                        covering(key, area_name(app, key), "nuts3", Vec::new())
                     } else if key.len() == 3 {
                         covering(
-                            &key,
-                            format!("elsewhere in {}", area_name(app, &key)),
+                            key,
+                            format!("elsewhere in {}", area_name(app, key)),
                             "elsewhere",
                             Vec::new(),
                         )
                     } else {
                         covering(
-                            &key,
+                            key,
                             "elsewhere in the UK (no region given)".into(),
                             "elsewhere",
                             Vec::new(),
                         )
                     };
                     let r = defs.push(def);
-                    row_of.insert(key, r);
+                    row_of.insert(key.to_owned(), r);
                     r
                 }
             };

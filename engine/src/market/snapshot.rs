@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use time::OffsetDateTime;
 
@@ -49,6 +49,8 @@ pub(crate) struct Fact {
     pub open_months: Option<(i32, i32)>,
     /// Every NUTS level of its places, as indexed.
     pub nuts: Vec<String>,
+    /// The codes of `nuts` no other code refines (see [`finest`]).
+    pub finest: Vec<String>,
     pub cpv: Vec<String>,
     /// Its CPV divisions, as indexes into [`Snapshot::divisions`].
     pub divisions: Vec<u16>,
@@ -67,9 +69,9 @@ pub(crate) struct Fact {
 pub(crate) struct Hot {
     /// The opportunity group (probable duplicates) it belongs to, or its own.
     pub unit: u32,
-    /// Its place in (source rank, ocid) order: of a group, search shows the
-    /// least (`groups::representative`).
-    pub order: u32,
+    /// Its source's rank: of a group, search shows the least by (rank,
+    /// ocid) (`groups::representative`).
+    pub rank: u8,
     /// The deadline of a tender, `i64::MIN` for any other stage.
     open_until: i64,
     /// The earliest and latest award, in whole Unix seconds (`MAX`, `MIN`
@@ -131,7 +133,10 @@ pub(crate) struct Snapshot {
     pub divisions: Vec<String>,
     /// One more than the largest unit.
     pub units: usize,
-    by_ocid: Arc<HashMap<String, u32>>,
+    /// Where each ocid's fact is, shared by every update of this snapshot
+    /// (facts are replaced or appended, never moved); its lock makes one
+    /// update at a time.
+    ocids: Arc<Mutex<HashMap<String, u32>>>,
     /// The group index of each ocid in a group of probable duplicates.
     grouped: Arc<HashMap<String, u32>>,
     /// Each grouping's rows, made at its first answer from this snapshot.
@@ -160,19 +165,35 @@ impl Key {
 /// `market` slot, brought up to date if anything changed.
 pub(crate) fn current(app: &Engine) -> Result<Arc<Snapshot>> {
     let key = key(app)?;
-    let kept = app.market.get::<Snapshot>();
-    if let Some(s) = &kept {
-        if s.key == key {
-            return Ok(s.clone());
+    let Some(kept) = app.market.get::<Snapshot>() else {
+        return keep(app, build(app, key)?);
+    };
+    if kept.key == key {
+        return Ok(kept);
+    }
+    if kept.key.members != key.members {
+        return keep(app, build(app, key)?);
+    }
+    let shared = kept.ocids.clone();
+    let mut ocids = shared.lock().unwrap_or_else(|e| e.into_inner());
+    // The newest snapshot of this line, now that no other update runs on it.
+    let base = match app.market.get::<Snapshot>() {
+        Some(s) if Arc::ptr_eq(&s.ocids, &shared) => s,
+        _ => kept,
+    };
+    if base.key == key {
+        return Ok(base);
+    }
+    match base.updated(app, key.clone(), &mut ocids)? {
+        Some(s) => keep(app, s),
+        None => {
+            drop(ocids);
+            keep(app, build(app, key)?)
         }
     }
-    let snap = match kept.filter(|s| s.key.members == key.members) {
-        Some(old) => match old.updated(app, key.clone())? {
-            Some(s) => s,
-            None => build(app, key)?,
-        },
-        None => build(app, key)?,
-    };
+}
+
+fn keep(app: &Engine, snap: Snapshot) -> Result<Arc<Snapshot>> {
     let snap = Arc::new(snap);
     app.market.set(snap.clone());
     Ok(snap)
@@ -222,94 +243,127 @@ impl Snapshot {
 
     /// This snapshot with the notices changed since it was made read again,
     /// or `None` when so much changed that a rebuild is cheaper.
-    fn updated(&self, app: &Engine, key: Key) -> Result<Option<Snapshot>> {
+    fn updated(
+        &self,
+        app: &Engine,
+        key: Key,
+        ocids: &mut HashMap<String, u32>,
+    ) -> Result<Option<Snapshot>> {
         let (lo, hi) = self.key.missed(&key);
         let (changed, _) = app.store.changes_between(lo, hi)?;
         if changed.len().saturating_mul(REBUILD_SHARE) > self.facts.len().max(1) {
             return Ok(None);
         }
-        let grouped = if key.cursors[0] == self.key.cursors[0] {
-            self.grouped.clone()
-        } else {
+        let regroup = key.cursors[0] != self.key.cursors[0];
+        let grouped = if regroup {
             Arc::new(grouped(app)?)
+        } else {
+            self.grouped.clone()
         };
         let linked = linked(app)?;
         let mut next = Snapshot {
             key,
             facts: self.facts.clone(),
-            hot: Vec::new(),
+            hot: if regroup {
+                Vec::new()
+            } else {
+                self.hot.clone()
+            },
             members: self.members.clone(),
             divisions: self.divisions.clone(),
-            units: 0,
-            by_ocid: self.by_ocid.clone(),
+            units: self.units,
+            ocids: self.ocids.clone(),
             grouped,
             placements: Default::default(),
         };
-        let mut added = false;
+        let mut touched = Vec::with_capacity(changed.len());
         let mut interner = Interner::new(&mut next.divisions);
         for ocid in &changed {
             let Some(n) = app.store.get_notice(ocid)? else {
                 continue;
             };
             let f = Arc::new(fact(app, &n, &self.members, &linked, &mut interner)?);
-            match next.by_ocid.get(ocid).map(|i| *i as usize) {
-                Some(i) if i < next.facts.len() => next.facts[i] = f,
-                _ => {
-                    let i = u32::try_from(next.facts.len()).unwrap_or(u32::MAX);
-                    Arc::make_mut(&mut next.by_ocid).insert(ocid.clone(), i);
-                    next.facts.push(f);
-                    added = true;
+            let i = match ocids.get(ocid).map(|i| *i as usize) {
+                Some(i) if i < next.facts.len() => {
+                    next.facts[i] = f;
+                    i
                 }
+                _ => {
+                    let i = next.facts.len();
+                    ocids.insert(ocid.clone(), u32::try_from(i).unwrap_or(u32::MAX));
+                    next.facts.push(f);
+                    i
+                }
+            };
+            touched.push(i);
+        }
+        if regroup {
+            next.index();
+        } else {
+            let groups = next.groups();
+            for i in touched {
+                let Some(h) = next.facts.get(i).map(|f| next.hot_of(i, f, groups)) else {
+                    continue;
+                };
+                match next.hot.get_mut(i) {
+                    Some(slot) => *slot = h,
+                    None => next.hot.push(h),
+                }
+                next.units = next.units.max(h.unit as usize + 1);
             }
         }
-        next.index(if added { None } else { Some(&self.hot) });
         tracing::debug!(changed = changed.len(), "market snapshot updated");
         Ok(Some(next))
     }
 
-    /// Fills `hot` and `units`: units from `grouped`, and the (source rank,
-    /// ocid) order, which only new notices change (`old` keeps it).
-    fn index(&mut self, old: Option<&[Hot]>) {
-        let groups = self
-            .grouped
+    /// One more than the largest group index.
+    fn groups(&self) -> usize {
+        self.grouped
             .values()
             .copied()
             .max()
-            .map_or(0, |g| g as usize + 1);
-        let order: Vec<u32> = match old {
-            Some(h) if h.len() == self.facts.len() => h.iter().map(|x| x.order).collect(),
-            _ => order(&self.facts),
-        };
-        self.hot =
-            self.facts
+            .map_or(0, |g| g as usize + 1)
+    }
+
+    /// The hot numbers of fact `i`: a notice in no group is a unit of its own.
+    fn hot_of(&self, i: usize, f: &Fact, groups: usize) -> Hot {
+        Hot {
+            unit: self
+                .grouped
+                .get(&f.ocid)
+                .copied()
+                .unwrap_or_else(|| u32::try_from(groups.saturating_add(i)).unwrap_or(u32::MAX)),
+            rank: sebroker_connectors::dedupe::source_rank(&f.source),
+            open_until: if f.stage == Stage::Tender {
+                f.deadline_ts
+            } else {
+                i64::MIN
+            },
+            awards_from: f
+                .awards
                 .iter()
-                .zip(order)
-                .enumerate()
-                .map(|(i, (f, order))| Hot {
-                    unit: self.grouped.get(&f.ocid).copied().unwrap_or_else(|| {
-                        u32::try_from(groups.saturating_add(i)).unwrap_or(u32::MAX)
-                    }),
-                    order,
-                    open_until: if f.stage == Stage::Tender {
-                        f.deadline_ts
-                    } else {
-                        i64::MIN
-                    },
-                    awards_from: f
-                        .awards
-                        .iter()
-                        .map(|a| seconds(a.at))
-                        .min()
-                        .unwrap_or(i64::MAX),
-                    awards_to: f
-                        .awards
-                        .iter()
-                        .map(|a| seconds(a.at))
-                        .max()
-                        .unwrap_or(i64::MIN),
-                    suitable: f.vcse_value > 0,
-                })
-                .collect();
+                .map(|a| seconds(a.at))
+                .min()
+                .unwrap_or(i64::MAX),
+            awards_to: f
+                .awards
+                .iter()
+                .map(|a| seconds(a.at))
+                .max()
+                .unwrap_or(i64::MIN),
+            suitable: f.vcse_value > 0,
+        }
+    }
+
+    /// Fills `hot` and `units` for every fact.
+    fn index(&mut self) {
+        let groups = self.groups();
+        self.hot = self
+            .facts
+            .iter()
+            .enumerate()
+            .map(|(i, f)| self.hot_of(i, f, groups))
+            .collect();
         self.units = self
             .hot
             .iter()
@@ -322,21 +376,6 @@ impl Snapshot {
 /// Whole seconds of Unix nanoseconds, rounded down.
 pub(crate) fn seconds(ns: i128) -> i64 {
     i64::try_from(ns.div_euclid(1_000_000_000)).unwrap_or(if ns < 0 { i64::MIN } else { i64::MAX })
-}
-
-/// Each fact's place in (source rank, ocid) order.
-fn order(facts: &[Arc<Fact>]) -> Vec<u32> {
-    let rank = sebroker_connectors::dedupe::source_rank;
-    let mut idx: Vec<usize> = (0..facts.len()).collect();
-    idx.sort_by(|a, b| {
-        let (a, b) = (&facts[*a], &facts[*b]);
-        (rank(&a.source), &a.ocid).cmp(&(rank(&b.source), &b.ocid))
-    });
-    let mut out = vec![0u32; facts.len()];
-    for (pos, i) in idx.into_iter().enumerate() {
-        out[i] = u32::try_from(pos).unwrap_or(u32::MAX);
-    }
-    out
 }
 
 fn grouped(app: &Engine) -> Result<HashMap<String, u32>> {
@@ -395,9 +434,9 @@ fn build(app: &Engine, key: Key) -> Result<Snapshot> {
     let mut divisions = Vec::new();
     let mut interner = Interner::new(&mut divisions);
     let mut facts = Vec::new();
-    let mut by_ocid = HashMap::new();
+    let mut ocids = HashMap::new();
     app.store.for_each_notice(&mut |n| {
-        by_ocid.insert(
+        ocids.insert(
             n.ocid.clone(),
             u32::try_from(facts.len()).unwrap_or(u32::MAX),
         );
@@ -412,11 +451,11 @@ fn build(app: &Engine, key: Key) -> Result<Snapshot> {
         members,
         divisions,
         units: 0,
-        by_ocid: Arc::new(by_ocid),
+        ocids: Arc::new(Mutex::new(ocids)),
         grouped: Arc::new(grouped(app)?),
         placements: Default::default(),
     };
-    snap.index(None);
+    snap.index();
     Ok(snap)
 }
 
@@ -479,6 +518,7 @@ fn fact(
         published: n.published.map(|p| (p.unix_timestamp_nanos(), month_of(p))),
         open_months: open_months(n),
         nuts: n.nuts.clone(),
+        finest: finest(&n.nuts),
         cpv: n.cpv.iter().map(|c| c.code.clone()).collect(),
         divisions: n
             .cpv_divisions()

@@ -75,7 +75,8 @@ impl<'a> Acc<'a> {
     /// search shows: the least in (source rank, ocid) order.
     fn representatives(&mut self, facts: &[u32], keep: impl Fn(u32) -> bool) -> Vec<u32> {
         let g = self.next_gen();
-        let hot = &self.snap.hot;
+        let snap = self.snap;
+        let hot = &snap.hot;
         let mut units = Vec::new();
         for &i in facts {
             let Some(h) = hot.get(i as usize).filter(|_| keep(i)) else {
@@ -90,7 +91,13 @@ impl<'a> Acc<'a> {
                 *stamp = g;
                 *best = i;
                 units.push(u);
-            } else if hot.get(*best as usize).is_some_and(|b| h.order < b.order) {
+            } else if hot.get(*best as usize).is_some_and(|b| {
+                // Only probable duplicates meet here: rare, so the ocids
+                // are compared only then.
+                h.rank < b.rank
+                    || (h.rank == b.rank
+                        && fact(snap, i).map(|f| &f.ocid) < fact(snap, *best).map(|f| &f.ocid))
+            }) {
                 *best = i;
             }
         }
