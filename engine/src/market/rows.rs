@@ -15,8 +15,9 @@ use crate::Engine;
 enum Members {
     /// Service areas overlapping this NUTS code.
     Covering(String),
-    /// Members of this cluster.
-    Cluster(String),
+    /// Service areas overlapping any of these NUTS codes (a cluster's
+    /// places: a member of another cluster serving them counts).
+    CoveringAny(Vec<String>),
     /// Members of this cluster or of none that has places.
     Outside(String, Vec<String>),
     /// Members with this CPV division in their profile or track record.
@@ -69,7 +70,7 @@ impl Defs {
             .iter()
             .filter(|m| match &def.members {
                 Members::Covering(code) => m.covers(code),
-                Members::Cluster(slug) => m.cluster == *slug,
+                Members::CoveringAny(codes) => codes.iter().any(|c| m.covers(c)),
                 Members::Outside(slug, placed) => {
                     m.cluster == *slug || !placed.contains(&m.cluster)
                 }
@@ -274,7 +275,7 @@ fn by_cluster<'a>(
         let (members, region) = if codes.is_empty() {
             (Members::Outside(slug.clone(), with_places.clone()), None)
         } else {
-            (Members::Cluster(slug.clone()), Some(names.join(",")))
+            (Members::CoveringAny(codes.clone()), Some(names.join(",")))
         };
         let authorities = names
             .iter()
