@@ -70,7 +70,7 @@ codes! {
     InvalidParameter = "invalid_parameter", BAD_REQUEST, None;
     /// Parameters that parse but contradict each other (a window whose `from` is after its `to`).
     InvalidWindow = "invalid_window", UNPROCESSABLE_ENTITY, None;
-    /// The JSON body does not parse, breaks a limit or has unknown fields.
+    /// The JSON body does not parse, is not an object, breaks a limit or has unknown fields.
     InvalidBody = "invalid_body", BAD_REQUEST, None;
     /// The body is larger than the server accepts.
     BodyTooLarge = "body_too_large", PAYLOAD_TOO_LARGE, Some("the request body is too large");
