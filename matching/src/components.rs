@@ -41,10 +41,19 @@ pub fn cpv_pair(a: &str, b: &str) -> f64 {
 /// Best closeness between any notice code and any member code; the reason
 /// is written only when `explain`.
 pub fn cpv_score(n: &Notice, m: &Member, explain: bool) -> (f64, Option<String>) {
-    let member_codes = m.all_cpv();
+    cpv_score_in(n, &m.all_cpv(), explain)
+}
+
+/// [`cpv_score`] against a member's codes given as `Member::all_cpv` gives
+/// them (sorted, each once: the first best pair names the reason).
+pub fn cpv_score_in<S: AsRef<str>>(
+    n: &Notice,
+    member_codes: &[S],
+    explain: bool,
+) -> (f64, Option<String>) {
     let mut best: (f64, Option<(usize, &str)>) = (0.0, None);
     for (i, nc) in n.cpv.iter().enumerate() {
-        for mc in &member_codes {
+        for mc in member_codes.iter().map(AsRef::as_ref) {
             let s = cpv_pair(&nc.code, mc);
             if s > best.0 {
                 best = (s, Some((i, mc)));
