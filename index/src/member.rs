@@ -213,9 +213,14 @@ impl Best {
         }
     }
 
-    /// The slots kept with their scores, best first.
+    /// The slots kept with their scores, best first (unscored ones left out).
     fn slots(self) -> Vec<(u32, f32)> {
-        let mut keys: Vec<u64> = self.heap.into_iter().map(|r| r.0).collect();
+        let mut keys: Vec<u64> = self
+            .heap
+            .into_iter()
+            .map(|r| r.0)
+            .filter(|k| k >> 32 != 0)
+            .collect();
         keys.sort_unstable_by(|a, b| b.cmp(a));
         keys.into_iter()
             .map(|k| {
@@ -355,12 +360,13 @@ impl MemberIndex {
                 let dense = field.postings(&terms) > self.ids.len() / 8;
                 field.score_into(&terms, docs, scores, (!dense).then_some(&mut *touched));
                 let best = if dense {
+                    // Every slot is offered, unscored ones too (their key is
+                    // below any scored one's, and `slots` drops them): no
+                    // unpredictable branch on whether a slot was scored.
                     let mut best = Best::new(limit.max(1));
                     for (slot, s) in scores.iter_mut().take(self.ids.len()).enumerate() {
-                        if *s != 0.0 {
-                            best.offer(key(*s, slot as u32));
-                            *s = 0.0;
-                        }
+                        best.offer(key(*s, slot as u32));
+                        *s = 0.0;
                     }
                     best.slots()
                 } else {

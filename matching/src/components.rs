@@ -100,14 +100,29 @@ pub fn geography(
     places: &Places,
     explain: bool,
 ) -> (f64, Option<String>) {
-    let nf = finest(nuts);
+    geography_in(&finest(nuts), m, &finest(&m.nuts), places, explain)
+}
+
+/// [`geography`] given the finest codes of the notice (`nf`) and of the
+/// member (`mf`), as [`finest`] gives them.
+pub fn geography_in<S: AsRef<str>, T: AsRef<str>>(
+    nf: &[S],
+    m: &Member,
+    mf: &[T],
+    places: &Places,
+    explain: bool,
+) -> (f64, Option<String>) {
     if nf.is_empty() || m.nuts.is_empty() {
         return (0.5, None);
     }
-    if nf.iter().all(|c| c.len() <= 2) {
+    if nf.iter().all(|c| c.as_ref().len() <= 2) {
         return (0.4, explain.then(|| "delivery is UK-wide".into()));
     }
-    if let Some(nc) = nf.iter().find(|nc| m.nuts.iter().any(|mc| mc == *nc)) {
+    if let Some(nc) = nf
+        .iter()
+        .map(AsRef::as_ref)
+        .find(|nc| m.nuts.iter().any(|mc| mc == nc))
+    {
         let reason = explain.then(|| {
             let name = places
                 .name_of(nc)
@@ -118,9 +133,8 @@ pub fn geography(
         return (1.0, reason);
     }
     let mut best: (f64, Option<(&str, usize)>) = (0.0, None);
-    let mf = finest(&m.nuts);
-    for nc in &nf {
-        for mc in &mf {
+    for nc in nf.iter().map(AsRef::as_ref) {
+        for mc in mf.iter().map(AsRef::as_ref) {
             let common = nc
                 .bytes()
                 .zip(mc.bytes())

@@ -71,6 +71,11 @@ struct Prep {
     kinds: Vec<&'static str>,
     /// The log of its median past award value (None: no values).
     median_ln: Option<f64>,
+    /// Its finest NUTS codes (`components::finest`).
+    nuts_finest: Vec<String>,
+    /// Each past award's buyer, in lower case and normalised, with the
+    /// record's confidence (`components::relationship` reads these).
+    buyers: Vec<(String, String, f64)>,
 }
 
 impl Prep {
@@ -101,6 +106,18 @@ impl Prep {
                 .filter_map(|t| t.buyer.as_deref().and_then(buyer_kind))
                 .collect(),
             median_ln: median_ln(m),
+            nuts_finest: components::finest(&m.nuts)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            buyers: m
+                .track_record
+                .iter()
+                .filter_map(|t| {
+                    let b = t.buyer.as_deref()?;
+                    Some((b.to_lowercase(), normalise_name(b), t.confidence))
+                })
+                .collect(),
         }
     }
 }
@@ -364,6 +381,8 @@ pub struct NoticeFacts {
     title: HashSet<String>,
     words: Vec<(String, u64, f64)>,
     words_total: f64,
+    /// The notice's finest NUTS codes (`components::finest`).
+    finest: Vec<String>,
     /// Where the work is, as far as the gazetteer can tell.
     pub whereabouts: Vec<Named>,
 }
@@ -402,6 +421,10 @@ impl NoticeFacts {
             title: title_words(&n.title),
             words_total: words.iter().map(|w| w.2).sum(),
             words,
+            finest: components::finest(&n.nuts)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
             whereabouts: whereabouts(n, places),
         }
     }
@@ -478,6 +501,25 @@ fn word_overlap(f: &NoticeFacts, p: &Prep) -> f64 {
         .map(|w| w.2)
         .sum();
     shared / f.words_total
+}
+
+/// `components::relationship`'s score from the member's prepared buyer
+/// names: the best confidence of a past award from the same buyer.
+fn relationship(buyer: &str, p: &Prep) -> f64 {
+    let Some(first) = buyer.split(' ').next().filter(|w| !w.is_empty()) else {
+        return 0.0;
+    };
+    let mut best = 0.0;
+    for (lower, normalised, confidence) in &p.buyers {
+        // The same cheap pre-check as the component's.
+        if lower.contains(first) && strsim::jaro_winkler(buyer, normalised) >= 0.9 {
+            let s = confidence.clamp(0.0, 1.0);
+            if s > best {
+                best = s;
+            }
+        }
+    }
+    best
 }
 
 /// Share of past awards won from buyers of the notice buyer's kind.
@@ -563,8 +605,8 @@ pub fn features_needed(
         &|| word_overlap(f, p),
         &|| components::cpv_score_in(n, &p.codes, false).0,
         &|| cpv_idf(f, p),
-        &|| components::geography(&n.nuts, m, places, false).0,
-        &|| components::relationship(&f.buyer, m, false).0,
+        &|| components::geography_in(&f.finest, m, &p.nuts_finest, places, false).0,
+        &|| relationship(&f.buyer, p),
         &|| same_kind(f, m, p),
         &|| value_fit(f, p),
         &|| (1.0 + m.track_record.len() as f64).ln(),
@@ -817,6 +859,149 @@ mod tests {
         assert!(m.raw(&g) > m.raw(&o));
         let text = serde_json::to_string(&m).expect("json");
         assert_eq!(Model::parse(&text).expect("parse"), m);
+    }
+
+    /// The straightforward features (computed from the member itself, per
+    /// pair), as they were before `Prep`: the fast path must equal them.
+    fn reference(n: &Notice, f: &NoticeFacts, m: &Member, ctx: (&Corpus, &Places)) -> [f64; NF] {
+        let (corpus, places) = ctx;
+        let set: HashSet<&str> = m.all_cpv().into_iter().flat_map(prefixes).collect();
+        let cpv_idf = if f.idf_total > 0.0 {
+            let member: HashSet<u128> = set.iter().map(|p| key(p)).collect();
+            f.prefixes
+                .iter()
+                .filter(|(p, _)| member.contains(p))
+                .map(|p| p.1)
+                .sum::<f64>()
+                / f.idf_total
+        } else {
+            0.0
+        };
+        let mw = words(&format!("{}\n{}", m.description, m.keywords.join(" ")));
+        let words = if f.words_total > 0.0 && corpus.prep.contains_key(&m.id) {
+            f.words.iter().filter(|w| mw.contains(&w.0)).map(|w| w.2).sum::<f64>() / f.words_total
+        } else {
+            0.0
+        };
+        let same_kind = match (f.kind, m.track_record.is_empty()) {
+            (Some(kind), false) => {
+                m.track_record
+                    .iter()
+                    .filter(|t| t.buyer.as_deref().and_then(buyer_kind) == Some(kind))
+                    .count() as f64
+                    / m.track_record.len() as f64
+            }
+            _ => 0.0,
+        };
+        let value_fit = match (f.value, median_ln(m)) {
+            (Some(v), Some(med)) => (-((v as f64).ln() - med).abs() / 3.0).exp(),
+            _ => 0.0,
+        };
+        let title = if f.title.is_empty() {
+            0.0
+        } else {
+            m.track_record
+                .iter()
+                .map(|t| {
+                    let w = title_words(&t.title);
+                    f.title.iter().filter(|x| w.contains(*x)).count() as f64 / f.title.len() as f64
+                })
+                .fold(0.0, f64::max)
+        };
+        let mut x = [
+            0.5,
+            (1.0f64 + 7.0).ln(),
+            words,
+            components::cpv_score(n, m, false).0,
+            cpv_idf,
+            components::geography(&n.nuts, m, places, false).0,
+            components::relationship(&f.buyer, m, false).0,
+            same_kind,
+            value_fit,
+            (1.0 + m.track_record.len() as f64).ln(),
+            title,
+            components::capacity(n, m, false).0,
+            components::suitability(n, m).0,
+            proximity(f, m, places),
+            0.0,
+        ];
+        x[NF - 1] = weighted(&x);
+        x
+    }
+
+    fn demo() -> (Vec<Notice>, Vec<Member>, Places) {
+        use sebroker_connectors::ocds::{self, CompileContext, Release};
+        let places = Places::builtin();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo");
+        let mut by_ocid: HashMap<String, Vec<Release>> = HashMap::new();
+        for f in ["fts-2026-11.json", "cf-2026-11.json"] {
+            for r in ocds::read_path(&root.join(f)).expect("demo file").releases {
+                let rel = Release::parse(&r.json).expect("demo release");
+                by_ocid.entry(rel.ocid.clone().expect("ocid")).or_default().push(rel);
+            }
+        }
+        let ctx = CompileContext {
+            places: &places,
+            source: None,
+        };
+        let mut notices: Vec<Notice> = by_ocid
+            .into_values()
+            .filter_map(|r| ocds::compile(r, &ctx))
+            .collect();
+        notices.sort_by(|a, b| a.ocid.cmp(&b.ocid));
+        let clusters: Vec<String> = ["ward-end", "walsall", "smethwick", "wolverhampton", "other"]
+            .map(String::from)
+            .to_vec();
+        let parsed = sebroker_connectors::members::parse_file(
+            &root.join("members.json"),
+            &clusters,
+            &places,
+        )
+        .expect("demo members");
+        (notices, parsed.members, places)
+    }
+
+    #[test]
+    fn the_fast_features_are_the_straightforward_ones() {
+        let (notices, mut members, places) = demo();
+        assert!(notices.len() >= 5 && members.len() >= 5);
+        // Past work with values, buyers of several kinds and titles, so every
+        // feature has something to read.
+        for (i, m) in members.iter_mut().enumerate() {
+            let n = &notices[i % notices.len()];
+            m.track_record.push(sebroker_index::TrackRecord {
+                title: n.title.clone(),
+                buyer: n.buyer.name.clone(),
+                value_pence: Some(1_000_000 * (i as i64 + 1)),
+                year: Some(2025),
+                cpv: n.cpv.iter().map(|c| c.code.clone()).collect(),
+                ocid: None,
+                confidence: 0.8,
+            });
+        }
+        let corpus = Corpus::build(members.iter());
+        let outsider = Member {
+            id: "not-in-the-corpus".into(),
+            ..members[0].clone()
+        };
+        let mut nonzero = [false; NF];
+        for n in &notices {
+            let f = NoticeFacts::new(n, &corpus, &places);
+            for m in members.iter().chain([&outsider]) {
+                let fast = features(n, &f, m, 0.5, 7.0, (&corpus, &places));
+                let slow = reference(n, &f, m, (&corpus, &places));
+                assert_eq!(fast, slow, "{} / {}", n.ocid, m.id);
+                for (z, v) in nonzero.iter_mut().zip(fast) {
+                    *z |= v != 0.0;
+                }
+                // A model's own features are the same when only they are computed.
+                let model = Model::shipped().expect("shipped model");
+                let part = features_needed(n, &f, m, (0.5, 7.0), (&corpus, &places), &model.needs());
+                assert_eq!(model.raw(&part), model.raw(&fast));
+            }
+        }
+        let idle: Vec<&str> = FEATURES.iter().zip(nonzero).filter(|(_, z)| !z).map(|(f, _)| *f).collect();
+        assert!(idle.len() <= 2, "features never nonzero on the demo data: {idle:?}");
     }
 
     #[test]

@@ -194,7 +194,7 @@ fn text_scores_are_tantivys_bm25() {
         let mut scores = vec![0f32; ours.ids.len()];
         let mut touched = Vec::new();
         ours.text
-            .score_into(&terms, ours.len(), &mut scores, &mut touched);
+            .score_into(&terms, ours.len(), &mut scores, Some(&mut touched));
         let want = tantivy_top(
             &theirs,
             theirs.text,
@@ -216,7 +216,9 @@ fn text_scores_are_tantivys_bm25() {
 
 #[test]
 fn cpv_scores_are_tantivys_bm25() {
-    let ms = members(600);
+    // Enough members that the division's postings are scored from the
+    // per-term table (a term with fewer postings computes each directly).
+    let ms = members(3000);
     let ours = MemberIndex::build(&ms).expect("build");
     let theirs = tantivy_of(&ms);
     let prefixes: Vec<String> = ["85", "853", "8531", "85311", "90"]
@@ -225,14 +227,15 @@ fn cpv_scores_are_tantivys_bm25() {
         .collect();
     let mut scores = vec![0f32; ours.ids.len()];
     let mut touched = Vec::new();
+    assert!(ours.cpv.postings(&prefixes[..1]) >= super::TABLE_MIN_POSTINGS);
     ours.cpv
-        .score_into(&prefixes, ours.len(), &mut scores, &mut touched);
+        .score_into(&prefixes, ours.len(), &mut scores, Some(&mut touched));
     let want = tantivy_top(
         &theirs,
         theirs.cpv,
         &prefixes,
         IndexRecordOption::Basic,
-        600,
+        3000,
     );
     assert_eq!(touched.len(), want.len());
     for (doc, s) in &want {
