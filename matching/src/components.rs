@@ -41,7 +41,27 @@ pub fn cpv_pair(a: &str, b: &str) -> f64 {
 /// Best closeness between any notice code and any member code; the reason
 /// is written only when `explain`.
 pub fn cpv_score(n: &Notice, m: &Member, explain: bool) -> (f64, Option<String>) {
-    cpv_score_in(n, &m.all_cpv(), explain)
+    // The member's codes as they come (no sorted copy per pair): of the
+    // pairs with the best closeness, the first notice code and the smallest
+    // member code name the reason, as over `Member::all_cpv`'s sorted list.
+    let codes = m
+        .cpv
+        .iter()
+        .chain(m.track_record.iter().flat_map(|t| &t.cpv));
+    let mut best: (f64, Option<(usize, &str)>) = (0.0, None);
+    for (i, nc) in n.cpv.iter().enumerate() {
+        for mc in codes.clone() {
+            let s = cpv_pair(&nc.code, mc);
+            let first = match best.1 {
+                Some((bi, bm)) => s == best.0 && bi == i && mc.as_str() < bm,
+                None => false,
+            };
+            if s > best.0 || first {
+                best = (s, Some((i, mc)));
+            }
+        }
+    }
+    (best.0, cpv_reason(n, best, explain))
 }
 
 /// [`cpv_score`] against a member's codes given as `Member::all_cpv` gives
@@ -60,7 +80,12 @@ pub fn cpv_score_in<S: AsRef<str>>(
             }
         }
     }
-    let reason = match best.1 {
+    (best.0, cpv_reason(n, best, explain))
+}
+
+/// The reason for the best (closeness, (notice code, member code)) pair.
+fn cpv_reason(n: &Notice, best: (f64, Option<(usize, &str)>), explain: bool) -> Option<String> {
+    match best.1 {
         Some((i, mc)) if explain => {
             let nc = &n.cpv[i];
             let what = nc
@@ -75,8 +100,7 @@ pub fn cpv_score_in<S: AsRef<str>>(
             })
         }
         _ => None,
-    };
-    (best.0, reason)
+    }
 }
 
 /// The finest codes of a set holding every NUTS level.

@@ -390,10 +390,7 @@ pub struct NoticeFacts {
 impl NoticeFacts {
     pub fn new(n: &Notice, corpus: &Corpus, places: &Places) -> NoticeFacts {
         let set: HashSet<&str> = n.cpv.iter().flat_map(|c| prefixes(&c.code)).collect();
-        let prefixes: Vec<(u128, f64)> = set
-            .into_iter()
-            .map(|p| (key(p), corpus.idf(p)))
-            .collect();
+        let prefixes: Vec<(u128, f64)> = set.into_iter().map(|p| (key(p), corpus.idf(p))).collect();
         let words: Vec<(String, u64, f64)> = words(&n.description)
             .into_iter()
             .map(|w| {
@@ -879,7 +876,12 @@ mod tests {
         };
         let mw = words(&format!("{}\n{}", m.description, m.keywords.join(" ")));
         let words = if f.words_total > 0.0 && corpus.prep.contains_key(&m.id) {
-            f.words.iter().filter(|w| mw.contains(&w.0)).map(|w| w.2).sum::<f64>() / f.words_total
+            f.words
+                .iter()
+                .filter(|w| mw.contains(&w.0))
+                .map(|w| w.2)
+                .sum::<f64>()
+                / f.words_total
         } else {
             0.0
         };
@@ -937,7 +939,10 @@ mod tests {
         for f in ["fts-2026-11.json", "cf-2026-11.json"] {
             for r in ocds::read_path(&root.join(f)).expect("demo file").releases {
                 let rel = Release::parse(&r.json).expect("demo release");
-                by_ocid.entry(rel.ocid.clone().expect("ocid")).or_default().push(rel);
+                by_ocid
+                    .entry(rel.ocid.clone().expect("ocid"))
+                    .or_default()
+                    .push(rel);
             }
         }
         let ctx = CompileContext {
@@ -991,17 +996,32 @@ mod tests {
                 let fast = features(n, &f, m, 0.5, 7.0, (&corpus, &places));
                 let slow = reference(n, &f, m, (&corpus, &places));
                 assert_eq!(fast, slow, "{} / {}", n.ocid, m.id);
+                // The matcher's CPV component, reason included, from the
+                // member's codes as they come and from the sorted list.
+                assert_eq!(
+                    components::cpv_score(n, m, true),
+                    components::cpv_score_in(n, &m.all_cpv(), true)
+                );
                 for (z, v) in nonzero.iter_mut().zip(fast) {
                     *z |= v != 0.0;
                 }
                 // A model's own features are the same when only they are computed.
                 let model = Model::shipped().expect("shipped model");
-                let part = features_needed(n, &f, m, (0.5, 7.0), (&corpus, &places), &model.needs());
+                let part =
+                    features_needed(n, &f, m, (0.5, 7.0), (&corpus, &places), &model.needs());
                 assert_eq!(model.raw(&part), model.raw(&fast));
             }
         }
-        let idle: Vec<&str> = FEATURES.iter().zip(nonzero).filter(|(_, z)| !z).map(|(f, _)| *f).collect();
-        assert!(idle.len() <= 2, "features never nonzero on the demo data: {idle:?}");
+        let idle: Vec<&str> = FEATURES
+            .iter()
+            .zip(nonzero)
+            .filter(|(_, z)| !z)
+            .map(|(f, _)| *f)
+            .collect();
+        assert!(
+            idle.len() <= 2,
+            "features never nonzero on the demo data: {idle:?}"
+        );
     }
 
     #[test]
