@@ -37,6 +37,9 @@ const B: f32 = 0.75;
 struct Field {
     terms: HashMap<String, Vec<(u32, u32)>>,
     norm: Vec<u8>,
+    /// How many live documents have each fieldnorm id: a term's table is
+    /// filled only for the ids in use (a few dozen of 256).
+    norm_count: Vec<u32>,
     /// Tokens of every live document (for the average length).
     tokens: u64,
     /// Each document's distinct terms, so a replaced member's postings can
@@ -54,10 +57,10 @@ fn pack(tf: u32, norm: u8) -> u32 {
 
 /// Postings whose term frequency is at most this read their contribution
 /// from a table computed once per term (most postings: profiles are short).
-const TABLE_TF: usize = 2;
+const TABLE_TF: usize = 4;
 /// A term with fewer postings than this computes each contribution directly
 /// (filling the table would cost more).
-const TABLE_MIN_POSTINGS: usize = 2 * 256;
+const TABLE_MIN_POSTINGS: usize = 256;
 
 impl Field {
     fn add(&mut self, doc: u32, tokens: &[String], with_freqs: bool) {
@@ -82,12 +85,21 @@ impl Field {
             self.doc_terms.resize_with(slot + 1, Vec::new);
         }
         self.norm[slot] = norm;
+        if self.norm_count.is_empty() {
+            self.norm_count = vec![0; 256];
+        }
+        self.norm_count[usize::from(norm)] += 1;
         self.doc_terms[slot] = distinct;
         self.tokens = self.tokens.saturating_add(tokens.len() as u64);
     }
 
     fn remove(&mut self, doc: u32, tokens: usize) {
         let slot = doc as usize;
+        if let (Some(norm), Some(_)) = (self.norm.get(slot), self.doc_terms.get(slot)) {
+            if let Some(c) = self.norm_count.get_mut(usize::from(*norm)) {
+                *c = c.saturating_sub(1);
+            }
+        }
         for t in self
             .doc_terms
             .get_mut(slot)
@@ -135,6 +147,14 @@ impl Field {
             *c = K1 * (1.0 - B + B * dl / avg);
         }
         let mut table = [[0f32; 256]; TABLE_TF];
+        // Only ids some document has: a posting's id is its document's.
+        let used: Vec<u8> = (0..=255u8)
+            .filter(|id| {
+                self.norm_count
+                    .get(usize::from(*id))
+                    .is_some_and(|c| *c > 0)
+            })
+            .collect();
         for t in terms {
             let Some(list) = self.terms.get(t) else {
                 continue;
@@ -149,8 +169,8 @@ impl Field {
             let tabled = list.len() >= TABLE_MIN_POSTINGS;
             if tabled {
                 for (f, row) in table.iter_mut().enumerate() {
-                    for (id, c) in row.iter_mut().enumerate() {
-                        *c = exact(pack(f as u32 + 1, id as u8));
+                    for &id in &used {
+                        row[usize::from(id)] = exact(pack(f as u32 + 1, id));
                     }
                 }
             }

@@ -318,3 +318,38 @@ fn one_member_is_replaced_in_place() {
     index.upsert(&ms[7]);
     assert_eq!(index.ids.len(), 200, "the freed slot was reused");
 }
+
+#[test]
+fn replaced_members_score_as_a_fresh_build_where_tables_are_used() {
+    // Long lists (scored from the per-term table, filled only for the
+    // fieldnorm ids in use): members replaced with other lengths, and some
+    // removed, must leave every score equal to a fresh build's.
+    let mut ms = members(2000);
+    let mut index = MemberIndex::build(&ms).expect("build");
+    for i in (0..2000).step_by(37) {
+        let words: Vec<&str> = (0..(i % 90) + 1)
+            .map(|k| WORDS[(i + k) % WORDS.len()])
+            .collect();
+        ms[i].description = words.join(" ");
+        index.upsert(&ms[i]);
+    }
+    for i in (5..2000).step_by(101) {
+        index.remove(&ms[i].id);
+    }
+    let kept: Vec<Member> = ms
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 101 != 5)
+        .map(|(_, m)| m.clone())
+        .collect();
+    let fresh = MemberIndex::build(&kept).expect("build");
+    let q = "youth catering cleaning community support food";
+    let codes = vec!["85".to_owned(), "853".to_owned()];
+    assert!(index.text.postings(&index.terms(q)[..1]) >= super::TABLE_MIN_POSTINGS);
+    let a = index.candidates(q, &codes, 5000).expect("c");
+    let b = fresh.candidates(q, &codes, 5000).expect("c");
+    assert_eq!(a.len(), b.len());
+    for (id, s) in &b {
+        assert_eq!(a.get(id), Some(s), "{id}");
+    }
+}
