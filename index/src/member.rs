@@ -214,6 +214,9 @@ fn key(score: f32, slot: u32) -> u64 {
 struct Best {
     heap: std::collections::BinaryHeap<std::cmp::Reverse<u64>>,
     limit: usize,
+    /// The smallest key kept once `limit` are kept (0 before): a key not
+    /// above it is turned away without touching the heap.
+    floor: u64,
 }
 
 impl Best {
@@ -221,15 +224,26 @@ impl Best {
         Best {
             heap: std::collections::BinaryHeap::with_capacity(limit + 1),
             limit,
+            floor: 0,
         }
     }
 
+    #[inline]
     fn offer(&mut self, k: u64) {
+        if k > self.floor || self.heap.len() < self.limit {
+            self.keep(k);
+        }
+    }
+
+    fn keep(&mut self, k: u64) {
         if self.heap.len() < self.limit {
             self.heap.push(std::cmp::Reverse(k));
         } else if self.heap.peek().is_some_and(|low| k > low.0) {
             self.heap.pop();
             self.heap.push(std::cmp::Reverse(k));
+        }
+        if self.heap.len() >= self.limit {
+            self.floor = self.heap.peek().map_or(0, |low| low.0);
         }
     }
 
