@@ -30,12 +30,16 @@ const MAX_PREFIX: usize = 8;
 const K1: f32 = 1.2;
 const B: f32 = 0.75;
 
-/// One field's postings: term → documents with their term frequency, and
-/// each document's length as tantivy stores it (a quantised fieldnorm id).
+/// One field's postings: term → documents with their term frequency and
+/// length (packed, see [`pack`]), and each document's length as tantivy
+/// stores it (a quantised fieldnorm id).
 #[derive(Default)]
 struct Field {
     terms: HashMap<String, Vec<(u32, u32)>>,
     norm: Vec<u8>,
+    /// How many live documents have each fieldnorm id: a term's table is
+    /// filled only for the ids in use (a few dozen of 256).
+    norm_count: Vec<u32>,
     /// Tokens of every live document (for the average length).
     tokens: u64,
     /// Each document's distinct terms, so a replaced member's postings can
@@ -43,31 +47,59 @@ struct Field {
     doc_terms: Vec<Vec<String>>,
 }
 
+/// A posting's term frequency and its document's fieldnorm id in one word:
+/// scoring reads both from the posting it is already reading, instead of a
+/// second, random, load of the document's norm. A frequency above 2^24 - 1
+/// (no profile is that long) is counted as that.
+fn pack(tf: u32, norm: u8) -> u32 {
+    (tf.min(0x00FF_FFFF) << 8) | u32::from(norm)
+}
+
+/// Postings whose term frequency is at most this read their contribution
+/// from a table computed once per term (most postings: profiles are short).
+const TABLE_TF: usize = 4;
+/// A term with fewer postings than this computes each contribution directly
+/// (filling the table would cost more).
+const TABLE_MIN_POSTINGS: usize = 256;
+
 impl Field {
     fn add(&mut self, doc: u32, tokens: &[String], with_freqs: bool) {
         let mut freq: HashMap<&str, u32> = HashMap::new();
         for t in tokens {
             *freq.entry(t).or_default() += 1;
         }
+        let len = u32::try_from(tokens.len()).unwrap_or(u32::MAX);
+        let norm = FieldNormReader::fieldnorm_to_id(len);
         let mut distinct: Vec<String> = Vec::with_capacity(freq.len());
         for (t, f) in freq {
             let f = if with_freqs { f } else { 1 };
-            self.terms.entry(t.to_owned()).or_default().push((doc, f));
+            self.terms
+                .entry(t.to_owned())
+                .or_default()
+                .push((doc, pack(f, norm)));
             distinct.push(t.to_owned());
         }
-        let len = u32::try_from(tokens.len()).unwrap_or(u32::MAX);
         let slot = doc as usize;
         if self.norm.len() <= slot {
             self.norm.resize(slot + 1, 0);
             self.doc_terms.resize_with(slot + 1, Vec::new);
         }
-        self.norm[slot] = FieldNormReader::fieldnorm_to_id(len);
+        self.norm[slot] = norm;
+        if self.norm_count.is_empty() {
+            self.norm_count = vec![0; 256];
+        }
+        self.norm_count[usize::from(norm)] += 1;
         self.doc_terms[slot] = distinct;
         self.tokens = self.tokens.saturating_add(tokens.len() as u64);
     }
 
     fn remove(&mut self, doc: u32, tokens: usize) {
         let slot = doc as usize;
+        if let (Some(norm), Some(_)) = (self.norm.get(slot), self.doc_terms.get(slot)) {
+            if let Some(c) = self.norm_count.get_mut(usize::from(*norm)) {
+                *c = c.saturating_sub(1);
+            }
+        }
         for t in self
             .doc_terms
             .get_mut(slot)
@@ -84,8 +116,27 @@ impl Field {
         self.tokens = self.tokens.saturating_sub(tokens as u64);
     }
 
-    /// Adds each term's BM25 to the documents holding it (tantivy's formula).
-    fn score_into(&self, terms: &[String], docs: u64, scores: &mut [f32], touched: &mut Vec<u32>) {
+    /// How many postings the terms have (how many documents a query touches
+    /// at most).
+    fn postings(&self, terms: &[String]) -> usize {
+        terms
+            .iter()
+            .filter_map(|t| self.terms.get(t))
+            .map(Vec::len)
+            .sum()
+    }
+
+    /// Adds each term's BM25 to the documents holding it (tantivy's formula,
+    /// the same f32 operations in the same order: the table only computes
+    /// them once per term). `touched` collects the documents first scored,
+    /// when given.
+    fn score_into(
+        &self,
+        terms: &[String],
+        docs: u64,
+        scores: &mut [f32],
+        mut touched: Option<&mut Vec<u32>>,
+    ) {
         if docs == 0 {
             return;
         }
@@ -95,6 +146,15 @@ impl Field {
             let dl = FieldNormReader::id_to_fieldnorm(id as u8) as f32;
             *c = K1 * (1.0 - B + B * dl / avg);
         }
+        let mut table = [[0f32; 256]; TABLE_TF];
+        // Only ids some document has: a posting's id is its document's.
+        let used: Vec<u8> = (0..=255u8)
+            .filter(|id| {
+                self.norm_count
+                    .get(usize::from(*id))
+                    .is_some_and(|c| *c > 0)
+            })
+            .collect();
         for t in terms {
             let Some(list) = self.terms.get(t) else {
                 continue;
@@ -102,16 +162,106 @@ impl Field {
             let df = list.len() as u64;
             let x = ((docs.saturating_sub(df)) as f32 + 0.5) / (df as f32 + 0.5);
             let weight = (1.0 + x).ln() * (1.0 + K1);
-            for &(doc, tf) in list {
-                let norm = cache[self.norm[doc as usize] as usize];
-                let tf = tf as f32;
-                let s = &mut scores[doc as usize];
-                if *s == 0.0 {
-                    touched.push(doc);
+            let exact = |packed: u32| {
+                let tf = (packed >> 8) as f32;
+                weight * (tf / (tf + cache[(packed & 0xFF) as usize]))
+            };
+            let tabled = list.len() >= TABLE_MIN_POSTINGS;
+            if tabled {
+                for (f, row) in table.iter_mut().enumerate() {
+                    for &id in &used {
+                        row[usize::from(id)] = exact(pack(f as u32 + 1, id));
+                    }
                 }
-                *s += weight * (tf / (tf + norm));
+            }
+            let contribution = |packed: u32| {
+                let f = (packed >> 8) as usize;
+                if tabled && (1..=TABLE_TF).contains(&f) {
+                    table[f - 1][(packed & 0xFF) as usize]
+                } else {
+                    exact(packed)
+                }
+            };
+            match touched.as_deref_mut() {
+                Some(touched) => {
+                    for &(doc, packed) in list {
+                        let s = &mut scores[doc as usize];
+                        if *s == 0.0 {
+                            touched.push(doc);
+                        }
+                        *s += contribution(packed);
+                    }
+                }
+                None => {
+                    for &(doc, packed) in list {
+                        scores[doc as usize] += contribution(packed);
+                    }
+                }
             }
         }
+    }
+}
+
+/// The ranking key of a scored document: its score's bits (positive floats
+/// order as their bits do) above the complement of its slot, so a larger
+/// key is a better score, ties going to the earlier slot.
+fn key(score: f32, slot: u32) -> u64 {
+    (u64::from(score.to_bits()) << 32) | u64::from(u32::MAX - slot)
+}
+
+/// Keeps the `limit` largest keys offered (a min-heap of the best so far:
+/// most documents are turned away by one comparison).
+struct Best {
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<u64>>,
+    limit: usize,
+    /// The smallest key kept once `limit` are kept (0 before): a key not
+    /// above it is turned away without touching the heap.
+    floor: u64,
+}
+
+impl Best {
+    fn new(limit: usize) -> Best {
+        Best {
+            heap: std::collections::BinaryHeap::with_capacity(limit + 1),
+            limit,
+            floor: 0,
+        }
+    }
+
+    #[inline]
+    fn offer(&mut self, k: u64) {
+        if k > self.floor || self.heap.len() < self.limit {
+            self.keep(k);
+        }
+    }
+
+    fn keep(&mut self, k: u64) {
+        if self.heap.len() < self.limit {
+            self.heap.push(std::cmp::Reverse(k));
+        } else if self.heap.peek().is_some_and(|low| k > low.0) {
+            self.heap.pop();
+            self.heap.push(std::cmp::Reverse(k));
+        }
+        if self.heap.len() >= self.limit {
+            self.floor = self.heap.peek().map_or(0, |low| low.0);
+        }
+    }
+
+    /// The slots kept with their scores, best first (unscored ones left out).
+    fn slots(self) -> Vec<(u32, f32)> {
+        let mut keys: Vec<u64> = self
+            .heap
+            .into_iter()
+            .map(|r| r.0)
+            .filter(|k| k >> 32 != 0)
+            .collect();
+        keys.sort_unstable_by(|a, b| b.cmp(a));
+        keys.into_iter()
+            .map(|k| {
+                let slot = u32::MAX - (k & 0xFFFF_FFFF) as u32;
+                (slot, f32::from_bits((k >> 32) as u32))
+            })
+            .collect()
     }
 }
 
@@ -239,14 +389,30 @@ impl MemberIndex {
                 (&self.text, self.terms(text), true),
                 (&self.cpv, cpv_prefixes.to_vec(), false),
             ] {
-                field.score_into(&terms, docs, scores, touched);
-                for doc in self.top(scores, touched, limit) {
+                // Touching many documents: reading every score once at the
+                // end is cheaper than noting each document first touched.
+                let dense = field.postings(&terms) > self.ids.len() / 8;
+                field.score_into(&terms, docs, scores, (!dense).then_some(&mut *touched));
+                let best = if dense {
+                    // Every slot is offered, unscored ones too (their key is
+                    // below any scored one's, and `slots` drops them): no
+                    // unpredictable branch on whether a slot was scored.
+                    let mut best = Best::new(limit.max(1));
+                    for (slot, s) in scores.iter_mut().take(self.ids.len()).enumerate() {
+                        best.offer(key(*s, slot as u32));
+                        *s = 0.0;
+                    }
+                    best.slots()
+                } else {
+                    let mut best = Best::new(limit.max(1));
+                    for &d in touched.iter() {
+                        best.offer(key(scores[d as usize], d));
+                    }
+                    best.slots()
+                };
+                for (doc, score) in best {
                     if let Some(id) = self.id_of(doc) {
-                        let s = if keep_score {
-                            f64::from(scores[doc as usize])
-                        } else {
-                            0.0
-                        };
+                        let s = if keep_score { f64::from(score) } else { 0.0 };
                         out.entry(id.to_owned()).or_insert(s);
                     }
                 }
@@ -257,22 +423,6 @@ impl MemberIndex {
             }
         });
         Ok(out)
-    }
-
-    /// The `limit` best-scored touched documents (ties: the earlier slot).
-    fn top(&self, scores: &[f32], touched: &mut [u32], limit: usize) -> Vec<u32> {
-        let limit = limit.max(1);
-        let better = |a: &u32, b: &u32| {
-            scores[*b as usize]
-                .total_cmp(&scores[*a as usize])
-                .then(a.cmp(b))
-        };
-        if touched.len() > limit {
-            touched.select_nth_unstable_by(limit - 1, better);
-        }
-        let mut best: Vec<u32> = touched.iter().take(limit).copied().collect();
-        best.sort_unstable_by(better);
-        best
     }
 
     fn id_of(&self, doc: u32) -> Option<&str> {

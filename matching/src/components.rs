@@ -41,17 +41,51 @@ pub fn cpv_pair(a: &str, b: &str) -> f64 {
 /// Best closeness between any notice code and any member code; the reason
 /// is written only when `explain`.
 pub fn cpv_score(n: &Notice, m: &Member, explain: bool) -> (f64, Option<String>) {
-    let member_codes = m.all_cpv();
+    // The member's codes as they come (no sorted copy per pair): of the
+    // pairs with the best closeness, the first notice code and the smallest
+    // member code name the reason, as over `Member::all_cpv`'s sorted list.
+    let codes = m
+        .cpv
+        .iter()
+        .chain(m.track_record.iter().flat_map(|t| &t.cpv));
     let mut best: (f64, Option<(usize, &str)>) = (0.0, None);
     for (i, nc) in n.cpv.iter().enumerate() {
-        for mc in &member_codes {
+        for mc in codes.clone() {
+            let s = cpv_pair(&nc.code, mc);
+            let first = match best.1 {
+                Some((bi, bm)) => s == best.0 && bi == i && mc.as_str() < bm,
+                None => false,
+            };
+            if s > best.0 || first {
+                best = (s, Some((i, mc)));
+            }
+        }
+    }
+    (best.0, cpv_reason(n, best, explain))
+}
+
+/// [`cpv_score`] against a member's codes given as `Member::all_cpv` gives
+/// them (sorted, each once: the first best pair names the reason).
+pub fn cpv_score_in<S: AsRef<str>>(
+    n: &Notice,
+    member_codes: &[S],
+    explain: bool,
+) -> (f64, Option<String>) {
+    let mut best: (f64, Option<(usize, &str)>) = (0.0, None);
+    for (i, nc) in n.cpv.iter().enumerate() {
+        for mc in member_codes.iter().map(AsRef::as_ref) {
             let s = cpv_pair(&nc.code, mc);
             if s > best.0 {
                 best = (s, Some((i, mc)));
             }
         }
     }
-    let reason = match best.1 {
+    (best.0, cpv_reason(n, best, explain))
+}
+
+/// The reason for the best (closeness, (notice code, member code)) pair.
+fn cpv_reason(n: &Notice, best: (f64, Option<(usize, &str)>), explain: bool) -> Option<String> {
+    match best.1 {
         Some((i, mc)) if explain => {
             let nc = &n.cpv[i];
             let what = nc
@@ -66,8 +100,7 @@ pub fn cpv_score(n: &Notice, m: &Member, explain: bool) -> (f64, Option<String>)
             })
         }
         _ => None,
-    };
-    (best.0, reason)
+    }
 }
 
 /// The finest codes of a set holding every NUTS level.
@@ -91,14 +124,29 @@ pub fn geography(
     places: &Places,
     explain: bool,
 ) -> (f64, Option<String>) {
-    let nf = finest(nuts);
+    geography_in(&finest(nuts), m, &finest(&m.nuts), places, explain)
+}
+
+/// [`geography`] given the finest codes of the notice (`nf`) and of the
+/// member (`mf`), as [`finest`] gives them.
+pub fn geography_in<S: AsRef<str>, T: AsRef<str>>(
+    nf: &[S],
+    m: &Member,
+    mf: &[T],
+    places: &Places,
+    explain: bool,
+) -> (f64, Option<String>) {
     if nf.is_empty() || m.nuts.is_empty() {
         return (0.5, None);
     }
-    if nf.iter().all(|c| c.len() <= 2) {
+    if nf.iter().all(|c| c.as_ref().len() <= 2) {
         return (0.4, explain.then(|| "delivery is UK-wide".into()));
     }
-    if let Some(nc) = nf.iter().find(|nc| m.nuts.iter().any(|mc| mc == *nc)) {
+    if let Some(nc) = nf
+        .iter()
+        .map(AsRef::as_ref)
+        .find(|nc| m.nuts.iter().any(|mc| mc == nc))
+    {
         let reason = explain.then(|| {
             let name = places
                 .name_of(nc)
@@ -109,9 +157,8 @@ pub fn geography(
         return (1.0, reason);
     }
     let mut best: (f64, Option<(&str, usize)>) = (0.0, None);
-    let mf = finest(&m.nuts);
-    for nc in &nf {
-        for mc in &mf {
+    for nc in nf.iter().map(AsRef::as_ref) {
+        for mc in mf.iter().map(AsRef::as_ref) {
             let common = nc
                 .bytes()
                 .zip(mc.bytes())

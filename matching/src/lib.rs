@@ -135,12 +135,20 @@ impl Matcher<'_> {
             .copied()
             .fold(0.0f64, f64::max)
             .max(TEXT_FLOOR);
+        let (needs, columns) = (r.model.needs(), r.model.columns());
         let mut scored: Vec<(f64, &Member, f64)> = candidates
             .iter()
             .filter_map(|(id, bm25)| {
                 let m = self.members.get(id)?;
-                let x = ranker::features(n, &facts, m, bm25 / best, *bm25, (r.corpus, self.places));
-                Some((r.model.raw(&x), m, bm25 / best))
+                let x = ranker::features_needed(
+                    n,
+                    &facts,
+                    m,
+                    (bm25 / best, *bm25),
+                    (r.corpus, self.places),
+                    &needs,
+                );
+                Some((r.model.raw_at(&columns, &x), m, bm25 / best))
             })
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));

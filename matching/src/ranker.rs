@@ -44,12 +44,115 @@ pub const NF: usize = FEATURES.len();
 pub struct Corpus {
     df: HashMap<String, u32>,
     n: u32,
-    /// Each member's description words (its own and its past work's).
-    words: HashMap<String, HashSet<String>>,
+    /// What each member's features read, computed once per member.
+    prep: HashMap<String, Prep>,
     word_df: HashMap<String, u32>,
     /// Members by the normalised names of the buyers they have worked for,
     /// most awards from that buyer first.
     by_buyer: HashMap<String, Vec<(usize, String)>>,
+}
+
+/// A member's feature inputs, computed when it is counted, so a notice's
+/// features are lookups instead of allocations per (notice, member) pair.
+#[derive(Debug, Default)]
+#[cfg_attr(test, derive(PartialEq))]
+struct Prep {
+    /// Its description and keyword words, and their hashes (sorted): most
+    /// notice words are turned away by the hash alone.
+    words: HashSet<String>,
+    word_hashes: Vec<u64>,
+    /// Its and its past work's CPV codes, sorted, each once (`all_cpv`).
+    codes: Vec<String>,
+    /// Every prefix of those codes as a [`key`], sorted, each once.
+    prefixes: Vec<u128>,
+    /// The title words of each past award, each list sorted.
+    titles: Vec<Vec<String>>,
+    /// The kind of buyer of each past award that has one.
+    kinds: Vec<&'static str>,
+    /// The log of its median past award value (None: no values).
+    median_ln: Option<f64>,
+    /// Its finest NUTS codes (`components::finest`).
+    nuts_finest: Vec<String>,
+    /// Each past award's buyer, in lower case and normalised, with the
+    /// record's confidence (`components::relationship` reads these).
+    buyers: Vec<(String, String, f64)>,
+}
+
+impl Prep {
+    fn of(m: &Member, words: HashSet<String>) -> Prep {
+        let all = m.all_cpv();
+        let mut prefixes: Vec<u128> = all.iter().flat_map(|c| prefixes(c)).map(key).collect();
+        prefixes.sort_unstable();
+        prefixes.dedup();
+        let mut word_hashes: Vec<u64> = words.iter().map(|w| fnv(w)).collect();
+        word_hashes.sort_unstable();
+        Prep {
+            word_hashes,
+            words,
+            codes: all.into_iter().map(str::to_owned).collect(),
+            prefixes,
+            titles: m
+                .track_record
+                .iter()
+                .map(|t| {
+                    let mut w: Vec<String> = title_words(&t.title).into_iter().collect();
+                    w.sort_unstable();
+                    w
+                })
+                .collect(),
+            kinds: m
+                .track_record
+                .iter()
+                .filter_map(|t| t.buyer.as_deref().and_then(buyer_kind))
+                .collect(),
+            median_ln: median_ln(m),
+            nuts_finest: components::finest(&m.nuts)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            buyers: m
+                .track_record
+                .iter()
+                .filter_map(|t| {
+                    let b = t.buyer.as_deref()?;
+                    Some((b.to_lowercase(), normalise_name(b), t.confidence))
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A short string (a CPV prefix: at most 8 characters) as a number, for
+/// quick comparison: its length above its bytes (longer strings are cut to
+/// 15 bytes; no CPV prefix is that long).
+fn key(s: &str) -> u128 {
+    let b = s.as_bytes();
+    let n = b.len().min(15);
+    b[..n]
+        .iter()
+        .fold(n as u128, |acc, x| (acc << 8) | u128::from(*x))
+}
+
+/// FNV-1a of a word: a quick first test of set membership.
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// The log of a member's median past award value (the upper median).
+fn median_ln(m: &Member) -> Option<f64> {
+    let mut past: Vec<f64> = m
+        .track_record
+        .iter()
+        .filter_map(|t| t.value_pence.filter(|p| *p > 0))
+        .map(|p| (p as f64).ln())
+        .collect();
+    if past.is_empty() {
+        return None;
+    }
+    past.sort_by(f64::total_cmp);
+    Some(past[past.len() / 2])
 }
 
 /// Meaningful words of a text: lower case, at least 3 letters, no stop words.
@@ -165,7 +268,7 @@ impl Corpus {
             *buyers.entry(b).or_default() += 1;
         }
         if add {
-            self.words.insert(m.id.clone(), w);
+            self.prep.insert(m.id.clone(), Prep::of(m, w));
             for (b, count) in buyers {
                 self.by_buyer
                     .entry(b)
@@ -173,7 +276,7 @@ impl Corpus {
                     .push((count, m.id.clone()));
             }
         } else {
-            self.words.remove(&m.id);
+            self.prep.remove(&m.id);
             for b in buyers.keys() {
                 if let Some(list) = self.by_buyer.get_mut(b) {
                     list.retain(|(_, id)| *id != m.id);
@@ -271,12 +374,15 @@ fn title_words(s: &str) -> HashSet<String> {
 pub struct NoticeFacts {
     pub buyer: String,
     kind: Option<&'static str>,
-    prefixes: Vec<(String, f64)>,
+    /// Each CPV prefix of the notice (as a [`key`]) with its IDF.
+    prefixes: Vec<(u128, f64)>,
     idf_total: f64,
     value: Option<i64>,
     title: HashSet<String>,
-    words: Vec<(String, f64)>,
+    words: Vec<(String, u64, f64)>,
     words_total: f64,
+    /// The notice's finest NUTS codes (`components::finest`).
+    finest: Vec<String>,
     /// Where the work is, as far as the gazetteer can tell.
     pub whereabouts: Vec<Named>,
 }
@@ -284,15 +390,13 @@ pub struct NoticeFacts {
 impl NoticeFacts {
     pub fn new(n: &Notice, corpus: &Corpus, places: &Places) -> NoticeFacts {
         let set: HashSet<&str> = n.cpv.iter().flat_map(|c| prefixes(&c.code)).collect();
-        let prefixes: Vec<(String, f64)> = set
-            .into_iter()
-            .map(|p| (p.to_owned(), corpus.idf(p)))
-            .collect();
-        let words: Vec<(String, f64)> = words(&n.description)
+        let prefixes: Vec<(u128, f64)> = set.into_iter().map(|p| (key(p), corpus.idf(p))).collect();
+        let words: Vec<(String, u64, f64)> = words(&n.description)
             .into_iter()
             .map(|w| {
                 let idf = corpus.word_idf(&w);
-                (w, idf)
+                let h = fnv(&w);
+                (w, h, idf)
             })
             .collect();
         let lot_max = n
@@ -312,8 +416,12 @@ impl NoticeFacts {
             prefixes,
             value: n.value.headline_pence().or(lot_max).filter(|v| *v > 0),
             title: title_words(&n.title),
-            words_total: words.iter().map(|w| w.1).sum(),
+            words_total: words.iter().map(|w| w.2).sum(),
             words,
+            finest: components::finest(&n.nuts)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
             whereabouts: whereabouts(n, places),
         }
     }
@@ -363,82 +471,95 @@ fn proximity(f: &NoticeFacts, m: &Member, places: &Places) -> f64 {
 
 /// CPV overlap with all of the member's past work, each shared prefix
 /// weighted by its rarity, relative to the notice's own total.
-fn cpv_idf(f: &NoticeFacts, m: &Member) -> f64 {
+fn cpv_idf(f: &NoticeFacts, p: &Prep) -> f64 {
     if f.idf_total <= 0.0 {
         return 0.0;
     }
-    let set: HashSet<&str> = m.all_cpv().into_iter().flat_map(prefixes).collect();
     let shared: f64 = f
         .prefixes
         .iter()
-        .filter(|(p, _)| set.contains(p.as_str()))
-        .map(|p| p.1)
+        .filter(|(x, _)| p.prefixes.binary_search(x).is_ok())
+        .map(|x| x.1)
         .sum();
     shared / f.idf_total
 }
 
 /// The notice description's words found in the member's descriptions,
-/// each weighted by its rarity among members, relative to the notice's total.
-fn word_overlap(f: &NoticeFacts, m: &Member, corpus: &Corpus) -> f64 {
-    let Some(mw) = corpus.words.get(&m.id) else {
-        return 0.0;
-    };
+/// each weighted by its rarity among members, relative to the notice's total
+/// (0 for a member the corpus does not hold).
+fn word_overlap(f: &NoticeFacts, p: &Prep) -> f64 {
     if f.words_total <= 0.0 {
         return 0.0;
     }
     let shared: f64 = f
         .words
         .iter()
-        .filter(|(w, _)| mw.contains(w))
-        .map(|w| w.1)
+        .filter(|(w, h, _)| p.word_hashes.binary_search(h).is_ok() && p.words.contains(w))
+        .map(|w| w.2)
         .sum();
     shared / f.words_total
 }
 
+/// `components::relationship`'s score from the member's prepared buyer
+/// names: the best confidence of a past award from the same buyer.
+fn relationship(buyer: &str, p: &Prep) -> f64 {
+    let Some(first) = buyer.split(' ').next().filter(|w| !w.is_empty()) else {
+        return 0.0;
+    };
+    let mut best = 0.0;
+    for (lower, normalised, confidence) in &p.buyers {
+        // The same cheap pre-check as the component's.
+        if lower.contains(first) && strsim::jaro_winkler(buyer, normalised) >= 0.9 {
+            let s = confidence.clamp(0.0, 1.0);
+            if s > best {
+                best = s;
+            }
+        }
+    }
+    best
+}
+
 /// Share of past awards won from buyers of the notice buyer's kind.
-fn same_kind(f: &NoticeFacts, m: &Member) -> f64 {
+fn same_kind(f: &NoticeFacts, m: &Member, p: &Prep) -> f64 {
     let (Some(kind), false) = (f.kind, m.track_record.is_empty()) else {
         return 0.0;
     };
-    let same = m
-        .track_record
-        .iter()
-        .filter(|t| t.buyer.as_deref().and_then(buyer_kind) == Some(kind))
-        .count();
+    let same = p.kinds.iter().filter(|k| **k == kind).count();
     same as f64 / m.track_record.len() as f64
 }
 
 /// How close the notice's value is to the member's own past award values
 /// (1 = the same order of magnitude as its median award; 0 = unknown).
-fn value_fit(f: &NoticeFacts, m: &Member) -> f64 {
-    let Some(v) = f.value else { return 0.0 };
-    let mut past: Vec<f64> = m
-        .track_record
-        .iter()
-        .filter_map(|t| t.value_pence.filter(|p| *p > 0))
-        .map(|p| (p as f64).ln())
-        .collect();
-    if past.is_empty() {
+fn value_fit(f: &NoticeFacts, p: &Prep) -> f64 {
+    let (Some(v), Some(median)) = (f.value, p.median_ln) else {
         return 0.0;
-    }
-    past.sort_by(f64::total_cmp);
-    let median = past[past.len() / 2];
+    };
     (-((v as f64).ln() - median).abs() / 3.0).exp()
 }
 
 /// Best share of the notice title's words found in one past award title.
-fn title_overlap(f: &NoticeFacts, m: &Member) -> f64 {
+fn title_overlap(f: &NoticeFacts, p: &Prep) -> f64 {
     if f.title.is_empty() {
         return 0.0;
     }
-    m.track_record
+    p.titles
         .iter()
-        .map(|t| {
-            let w = title_words(&t.title);
-            f.title.iter().filter(|x| w.contains(*x)).count() as f64 / f.title.len() as f64
+        .map(|w| {
+            f.title
+                .iter()
+                .filter(|x| w.binary_search(x).is_ok())
+                .count() as f64
+                / f.title.len() as f64
         })
         .fold(0.0, f64::max)
 }
+
+/// Which features to compute (by position in [`FEATURES`]).
+pub type Needs = [bool; NF];
+/// Every feature.
+pub const ALL: Needs = [true; NF];
+/// The features the `weighted` feature is made of.
+const WEIGHTED_PARTS: [usize; 6] = [0, 3, 5, 6, 11, 12];
 
 /// The feature vector of a (notice, member) pair; `text` is the normalised
 /// BM25 relevance and `bm25` the raw score.
@@ -450,24 +571,55 @@ pub fn features(
     bm25: f64,
     ctx: (&Corpus, &Places),
 ) -> [f64; NF] {
+    features_needed(n, f, m, (text, bm25), ctx, &ALL)
+}
+
+/// [`features`], computing only those `needs` asks for (the others are 0):
+/// a model reads only its own.
+pub fn features_needed(
+    n: &Notice,
+    f: &NoticeFacts,
+    m: &Member,
+    (text, bm25): (f64, f64),
+    ctx: (&Corpus, &Places),
+    needs: &Needs,
+) -> [f64; NF] {
     let (corpus, places) = ctx;
-    let mut x = [
-        text.clamp(0.0, 1.0),
-        (1.0 + bm25.max(0.0)).ln(),
-        word_overlap(f, m, corpus),
-        components::cpv_score(n, m, false).0,
-        cpv_idf(f, m),
-        components::geography(&n.nuts, m, places, false).0,
-        components::relationship(&f.buyer, m, false).0,
-        same_kind(f, m),
-        value_fit(f, m),
-        (1.0 + m.track_record.len() as f64).ln(),
-        title_overlap(f, m),
-        components::capacity(n, m, false).0,
-        components::suitability(n, m).0,
-        proximity(f, m, places),
-        0.0,
+    // A member the corpus does not hold (none in practice) is prepared here,
+    // without words: its word overlap is 0, as it always was.
+    let own;
+    let p = match corpus.prep.get(&m.id) {
+        Some(p) => p,
+        None => {
+            own = Prep::of(m, HashSet::new());
+            &own
+        }
+    };
+    let mut x = [0.0; NF];
+    let parts: [&dyn Fn() -> f64; NF - 1] = [
+        &|| text.clamp(0.0, 1.0),
+        &|| (1.0 + bm25.max(0.0)).ln(),
+        &|| word_overlap(f, p),
+        &|| components::cpv_score_in(n, &p.codes, false).0,
+        &|| cpv_idf(f, p),
+        &|| components::geography_in(&f.finest, m, &p.nuts_finest, places, false).0,
+        &|| relationship(&f.buyer, p),
+        &|| same_kind(f, m, p),
+        &|| value_fit(f, p),
+        &|| (1.0 + m.track_record.len() as f64).ln(),
+        &|| title_overlap(f, p),
+        &|| components::capacity(n, m, false).0,
+        &|| components::suitability(n, m).0,
+        &|| proximity(f, m, places),
     ];
+    for (i, part) in parts.iter().enumerate() {
+        if needs[i] {
+            x[i] = part();
+        }
+    }
+    if !needs[NF - 1] {
+        return x;
+    }
     x[NF - 1] = weighted(&x);
     x
 }
@@ -537,15 +689,39 @@ impl Model {
 
     /// The raw ranking score of a feature vector (higher is better).
     pub fn raw(&self, x: &[f64; NF]) -> f64 {
+        self.raw_at(&self.columns(), x)
+    }
+
+    /// The position in [`FEATURES`] of each of the model's features.
+    pub fn columns(&self) -> Vec<usize> {
         self.features
+            .iter()
+            .map(|name| FEATURES.iter().position(|f| f == name).unwrap_or(0))
+            .collect()
+    }
+
+    /// [`Model::raw`] with the model's [`Model::columns`] looked up once.
+    pub fn raw_at(&self, columns: &[usize], x: &[f64; NF]) -> f64 {
+        columns
             .iter()
             .zip(self.mean.iter().zip(&self.scale))
             .zip(&self.weights)
-            .map(|((name, (mu, s)), w)| {
-                let i = FEATURES.iter().position(|f| f == name).unwrap_or(0);
-                w * (x[i] - mu) / s
-            })
+            .map(|((&i, (mu, s)), w)| w * (x[i] - mu) / s)
             .sum()
+    }
+
+    /// The features this model reads (with those `weighted` is made of).
+    pub fn needs(&self) -> Needs {
+        let mut needs = [false; NF];
+        for i in self.columns() {
+            needs[i] = true;
+        }
+        if needs[NF - 1] {
+            for i in WEIGHTED_PARTS {
+                needs[i] = true;
+            }
+        }
+        needs
     }
 
     /// The score shown to people, in (0, 1): the logistic of the raw score.
@@ -680,6 +856,172 @@ mod tests {
         assert!(m.raw(&g) > m.raw(&o));
         let text = serde_json::to_string(&m).expect("json");
         assert_eq!(Model::parse(&text).expect("parse"), m);
+    }
+
+    /// The straightforward features (computed from the member itself, per
+    /// pair), as they were before `Prep`: the fast path must equal them.
+    fn reference(n: &Notice, f: &NoticeFacts, m: &Member, ctx: (&Corpus, &Places)) -> [f64; NF] {
+        let (corpus, places) = ctx;
+        let set: HashSet<&str> = m.all_cpv().into_iter().flat_map(prefixes).collect();
+        let cpv_idf = if f.idf_total > 0.0 {
+            let member: HashSet<u128> = set.iter().map(|p| key(p)).collect();
+            f.prefixes
+                .iter()
+                .filter(|(p, _)| member.contains(p))
+                .map(|p| p.1)
+                .sum::<f64>()
+                / f.idf_total
+        } else {
+            0.0
+        };
+        let mw = words(&format!("{}\n{}", m.description, m.keywords.join(" ")));
+        let words = if f.words_total > 0.0 && corpus.prep.contains_key(&m.id) {
+            f.words
+                .iter()
+                .filter(|w| mw.contains(&w.0))
+                .map(|w| w.2)
+                .sum::<f64>()
+                / f.words_total
+        } else {
+            0.0
+        };
+        let same_kind = match (f.kind, m.track_record.is_empty()) {
+            (Some(kind), false) => {
+                m.track_record
+                    .iter()
+                    .filter(|t| t.buyer.as_deref().and_then(buyer_kind) == Some(kind))
+                    .count() as f64
+                    / m.track_record.len() as f64
+            }
+            _ => 0.0,
+        };
+        let value_fit = match (f.value, median_ln(m)) {
+            (Some(v), Some(med)) => (-((v as f64).ln() - med).abs() / 3.0).exp(),
+            _ => 0.0,
+        };
+        let title = if f.title.is_empty() {
+            0.0
+        } else {
+            m.track_record
+                .iter()
+                .map(|t| {
+                    let w = title_words(&t.title);
+                    f.title.iter().filter(|x| w.contains(*x)).count() as f64 / f.title.len() as f64
+                })
+                .fold(0.0, f64::max)
+        };
+        let mut x = [
+            0.5,
+            (1.0f64 + 7.0).ln(),
+            words,
+            components::cpv_score(n, m, false).0,
+            cpv_idf,
+            components::geography(&n.nuts, m, places, false).0,
+            components::relationship(&f.buyer, m, false).0,
+            same_kind,
+            value_fit,
+            (1.0 + m.track_record.len() as f64).ln(),
+            title,
+            components::capacity(n, m, false).0,
+            components::suitability(n, m).0,
+            proximity(f, m, places),
+            0.0,
+        ];
+        x[NF - 1] = weighted(&x);
+        x
+    }
+
+    fn demo() -> (Vec<Notice>, Vec<Member>, Places) {
+        use sebroker_connectors::ocds::{self, CompileContext, Release};
+        let places = Places::builtin();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/demo");
+        let mut by_ocid: HashMap<String, Vec<Release>> = HashMap::new();
+        for f in ["fts-2026-11.json", "cf-2026-11.json"] {
+            for r in ocds::read_path(&root.join(f)).expect("demo file").releases {
+                let rel = Release::parse(&r.json).expect("demo release");
+                by_ocid
+                    .entry(rel.ocid.clone().expect("ocid"))
+                    .or_default()
+                    .push(rel);
+            }
+        }
+        let ctx = CompileContext {
+            places: &places,
+            source: None,
+        };
+        let mut notices: Vec<Notice> = by_ocid
+            .into_values()
+            .filter_map(|r| ocds::compile(r, &ctx))
+            .collect();
+        notices.sort_by(|a, b| a.ocid.cmp(&b.ocid));
+        let clusters: Vec<String> = ["ward-end", "walsall", "smethwick", "wolverhampton", "other"]
+            .map(String::from)
+            .to_vec();
+        let parsed = sebroker_connectors::members::parse_file(
+            &root.join("members.json"),
+            &clusters,
+            &places,
+        )
+        .expect("demo members");
+        (notices, parsed.members, places)
+    }
+
+    #[test]
+    fn the_fast_features_are_the_straightforward_ones() {
+        let (notices, mut members, places) = demo();
+        assert!(notices.len() >= 5 && members.len() >= 5);
+        // Past work with values, buyers of several kinds and titles, so every
+        // feature has something to read.
+        for (i, m) in members.iter_mut().enumerate() {
+            let n = &notices[i % notices.len()];
+            m.track_record.push(sebroker_index::TrackRecord {
+                title: n.title.clone(),
+                buyer: n.buyer.name.clone(),
+                value_pence: Some(1_000_000 * (i as i64 + 1)),
+                year: Some(2025),
+                cpv: n.cpv.iter().map(|c| c.code.clone()).collect(),
+                ocid: None,
+                confidence: 0.8,
+            });
+        }
+        let corpus = Corpus::build(members.iter());
+        let outsider = Member {
+            id: "not-in-the-corpus".into(),
+            ..members[0].clone()
+        };
+        let mut nonzero = [false; NF];
+        for n in &notices {
+            let f = NoticeFacts::new(n, &corpus, &places);
+            for m in members.iter().chain([&outsider]) {
+                let fast = features(n, &f, m, 0.5, 7.0, (&corpus, &places));
+                let slow = reference(n, &f, m, (&corpus, &places));
+                assert_eq!(fast, slow, "{} / {}", n.ocid, m.id);
+                // The matcher's CPV component, reason included, from the
+                // member's codes as they come and from the sorted list.
+                assert_eq!(
+                    components::cpv_score(n, m, true),
+                    components::cpv_score_in(n, &m.all_cpv(), true)
+                );
+                for (z, v) in nonzero.iter_mut().zip(fast) {
+                    *z |= v != 0.0;
+                }
+                // A model's own features are the same when only they are computed.
+                let model = Model::shipped().expect("shipped model");
+                let part =
+                    features_needed(n, &f, m, (0.5, 7.0), (&corpus, &places), &model.needs());
+                assert_eq!(model.raw(&part), model.raw(&fast));
+            }
+        }
+        let idle: Vec<&str> = FEATURES
+            .iter()
+            .zip(nonzero)
+            .filter(|(_, z)| !z)
+            .map(|(f, _)| *f)
+            .collect();
+        assert!(
+            idle.len() <= 2,
+            "features never nonzero on the demo data: {idle:?}"
+        );
     }
 
     #[test]

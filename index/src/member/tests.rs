@@ -194,7 +194,7 @@ fn text_scores_are_tantivys_bm25() {
         let mut scores = vec![0f32; ours.ids.len()];
         let mut touched = Vec::new();
         ours.text
-            .score_into(&terms, ours.len(), &mut scores, &mut touched);
+            .score_into(&terms, ours.len(), &mut scores, Some(&mut touched));
         let want = tantivy_top(
             &theirs,
             theirs.text,
@@ -216,7 +216,9 @@ fn text_scores_are_tantivys_bm25() {
 
 #[test]
 fn cpv_scores_are_tantivys_bm25() {
-    let ms = members(600);
+    // Enough members that the division's postings are scored from the
+    // per-term table (a term with fewer postings computes each directly).
+    let ms = members(3000);
     let ours = MemberIndex::build(&ms).expect("build");
     let theirs = tantivy_of(&ms);
     let prefixes: Vec<String> = ["85", "853", "8531", "85311", "90"]
@@ -225,14 +227,15 @@ fn cpv_scores_are_tantivys_bm25() {
         .collect();
     let mut scores = vec![0f32; ours.ids.len()];
     let mut touched = Vec::new();
+    assert!(ours.cpv.postings(&prefixes[..1]) >= super::TABLE_MIN_POSTINGS);
     ours.cpv
-        .score_into(&prefixes, ours.len(), &mut scores, &mut touched);
+        .score_into(&prefixes, ours.len(), &mut scores, Some(&mut touched));
     let want = tantivy_top(
         &theirs,
         theirs.cpv,
         &prefixes,
         IndexRecordOption::Basic,
-        600,
+        3000,
     );
     assert_eq!(touched.len(), want.len());
     for (doc, s) in &want {
@@ -314,4 +317,39 @@ fn one_member_is_replaced_in_place() {
         .is_empty());
     index.upsert(&ms[7]);
     assert_eq!(index.ids.len(), 200, "the freed slot was reused");
+}
+
+#[test]
+fn replaced_members_score_as_a_fresh_build_where_tables_are_used() {
+    // Long lists (scored from the per-term table, filled only for the
+    // fieldnorm ids in use): members replaced with other lengths, and some
+    // removed, must leave every score equal to a fresh build's.
+    let mut ms = members(2000);
+    let mut index = MemberIndex::build(&ms).expect("build");
+    for i in (0..2000).step_by(37) {
+        let words: Vec<&str> = (0..(i % 90) + 1)
+            .map(|k| WORDS[(i + k) % WORDS.len()])
+            .collect();
+        ms[i].description = words.join(" ");
+        index.upsert(&ms[i]);
+    }
+    for i in (5..2000).step_by(101) {
+        index.remove(&ms[i].id);
+    }
+    let kept: Vec<Member> = ms
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 101 != 5)
+        .map(|(_, m)| m.clone())
+        .collect();
+    let fresh = MemberIndex::build(&kept).expect("build");
+    let q = "youth catering cleaning community support food";
+    let codes = vec!["85".to_owned(), "853".to_owned()];
+    assert!(index.text.postings(&index.terms(q)[..1]) >= super::TABLE_MIN_POSTINGS);
+    let a = index.candidates(q, &codes, 5000).expect("c");
+    let b = fresh.candidates(q, &codes, 5000).expect("c");
+    assert_eq!(a.len(), b.len());
+    for (id, s) in &b {
+        assert_eq!(a.get(id), Some(s), "{id}");
+    }
 }
