@@ -36,6 +36,18 @@ fn the_snapshot_follows_the_members() {
     );
 }
 
+/// Ingests `text` as the API and the commands do (followers caught up).
+fn ingest(app: &sebroker_engine::Engine, text: &str) {
+    let report = sebroker_engine::ingest::ingest_text(
+        app,
+        "test",
+        text,
+        &sebroker_engine::ingest::IngestOptions::default(),
+    )
+    .expect("ingest");
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+}
+
 /// One new tender (a demo tender under a new ocid) and a demo tender closed
 /// by a later release.
 fn a_small_change() -> (String, String) {
@@ -81,14 +93,7 @@ fn an_update_from_the_change_log_answers_as_a_rebuild_would() {
         .map(|by| market(&app, &params(by)).expect("before"))
         .collect();
     let (text, closed) = a_small_change();
-    let report = sebroker_engine::ingest::ingest_text(
-        &app,
-        "test",
-        &text,
-        &sebroker_engine::ingest::IngestOptions::default(),
-    )
-    .expect("ingest");
-    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    ingest(&app, &text);
     let updated: Vec<_> = groupings
         .iter()
         .map(|by| market(&app, &params(by)).expect("updated"))
@@ -141,14 +146,7 @@ fn the_timeline_counts_a_tender_in_each_month_it_was_open() {
                    "tenderPeriod": {"endDate": "2026-11-10T12:00:00+00:00"}}
     });
     let text = serde_json::json!({"releases": [release]}).to_string();
-    let report = sebroker_engine::ingest::ingest_text(
-        &app,
-        "test",
-        &text,
-        &sebroker_engine::ingest::IngestOptions::default(),
-    )
-    .expect("ingest");
-    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    ingest(&app, &text);
     let after = market(&app, &params).expect("after");
     let open = |m: &sebroker_engine::market::Market, month: &str| {
         m.timeline

@@ -20,6 +20,21 @@ fn fact(snap: &Snapshot, i: u32) -> Option<&Fact> {
     snap.facts.get(i as usize).map(|f| f.as_ref())
 }
 
+/// Whether fact `i` has an award (to a VCSE, if `vcse`) in the window:
+/// its award span first, so most notices are judged without a look at
+/// their awards.
+fn awarded_in(q: &Query, snap: &Snapshot, i: u32, vcse: bool) -> bool {
+    let (from, to) = q.window_seconds();
+    snap.hot
+        .get(i as usize)
+        .is_some_and(|h| h.may_have_awards_in(from, to))
+        && fact(snap, i).is_some_and(|f| {
+            f.awards
+                .iter()
+                .any(|a| (a.vcse || !vcse) && q.in_window(a.at))
+        })
+}
+
 /// Sums rows from facts.
 pub(super) struct Acc<'a> {
     q: &'a Query,
@@ -210,16 +225,7 @@ impl<'a> Acc<'a> {
     fn awards(&mut self, facts: &[u32], row: &mut MarketRow) -> Result<()> {
         let q = self.q;
         let snap = self.snap;
-        let (from, to) = q.window_seconds();
-        let in_window = |i: u32| {
-            snap.hot
-                .get(i as usize)
-                .is_some_and(|h| h.may_have_awards_in(from, to))
-                && snap
-                    .facts
-                    .get(i as usize)
-                    .is_some_and(|f| f.awards.iter().any(|a| q.in_window(a.at)))
-        };
+        let in_window = |i: u32| awarded_in(q, snap, i, false);
         for f in self
             .representatives(facts, in_window)
             .into_iter()
@@ -277,16 +283,7 @@ impl<'a> Acc<'a> {
                 "published values",
             )?;
         }
-        let (from, to) = q.window_seconds();
-        let awarded = |i: u32| {
-            snap.hot
-                .get(i as usize)
-                .is_some_and(|h| h.may_have_awards_in(from, to))
-                && snap
-                    .facts
-                    .get(i as usize)
-                    .is_some_and(|f| f.awards.iter().any(|a| a.vcse && q.in_window(a.at)))
-        };
+        let awarded = |i: u32| awarded_in(q, snap, i, true);
         for f in self
             .representatives(facts, awarded)
             .into_iter()
