@@ -139,6 +139,8 @@ pub(crate) struct Snapshot {
     ocids: Arc<Mutex<HashMap<String, u32>>>,
     /// The group index of each ocid in a group of probable duplicates.
     grouped: Arc<HashMap<String, u32>>,
+    /// The award links not rejected, re-read when the link follower moves.
+    linked: Arc<HashSet<(String, String)>>,
     /// Each grouping's rows, made at its first answer from this snapshot.
     placements: [OnceLock<Arc<Defs>>; 4],
 }
@@ -260,7 +262,11 @@ impl Snapshot {
         } else {
             self.grouped.clone()
         };
-        let linked = linked(app)?;
+        let linked = if key.cursors[1] == self.key.cursors[1] {
+            self.linked.clone()
+        } else {
+            Arc::new(linked(app)?)
+        };
         let mut next = Snapshot {
             key,
             facts: self.facts.clone(),
@@ -274,6 +280,7 @@ impl Snapshot {
             units: self.units,
             ocids: self.ocids.clone(),
             grouped,
+            linked: linked.clone(),
             placements: Default::default(),
         };
         let mut touched = Vec::with_capacity(changed.len());
@@ -430,7 +437,7 @@ impl<'a> Interner<'a> {
 
 fn build(app: &Engine, key: Key) -> Result<Snapshot> {
     let members = Arc::new(members(app));
-    let linked = linked(app)?;
+    let linked = Arc::new(linked(app)?);
     let mut divisions = Vec::new();
     let mut interner = Interner::new(&mut divisions);
     let mut facts = Vec::new();
@@ -453,6 +460,7 @@ fn build(app: &Engine, key: Key) -> Result<Snapshot> {
         units: 0,
         ocids: Arc::new(Mutex::new(ocids)),
         grouped: Arc::new(grouped(app)?),
+        linked,
         placements: Default::default(),
     };
     snap.index();
