@@ -196,14 +196,14 @@ fn table() -> Vec<(Route, Handler)> {
             "/unsubscribe/{token}",
             Api,
             A::Unsubscribe,
-            get(alerts::unsubscribe_page),
+            get(pages::unsubscribe::page),
         ),
         row(
             M::POST,
             "/unsubscribe/{token}",
             Api,
             A::Unsubscribe,
-            post(alerts::unsubscribe),
+            post(pages::unsubscribe::stop),
         ),
         row(
             M::GET,

@@ -661,6 +661,47 @@ fn webhooks_retry_verify_dead_letter_and_refuse_ssrf() {
     env.settings(&s, "m-0013", serde_json::json!({ "feed": false }));
     let (code, _) = env.get_text(&format!("{}{}", s.url, path(&feed_url)));
     assert_eq!(code, 404);
+
+    // The e-mail's unsubscribe link: a page that asks, then the button.
+    let token = eml
+        .split("/unsubscribe/")
+        .nth(1)
+        .and_then(|r| r.split(['>', '"', '\r', '\n']).next())
+        .expect("an unsubscribe link")
+        .to_owned();
+    let (code, page) = env.get_text(&format!("{}/unsubscribe/{token}", s.url));
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("<html lang=\"en\">") && page.contains("<title>"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("action=\"/unsubscribe/{token}\"")),
+        "{page}"
+    );
+    let unsubscribe = |t: &str| {
+        env.call(
+            reqwest::Method::POST,
+            &format!("{}/unsubscribe/{t}", s.url),
+            None,
+            None,
+        )
+    };
+    let (code, refused) = unsubscribe("not-a-token");
+    assert_eq!(code, 404);
+    assert_eq!(
+        refused["error"]["code"], "unsubscribe_not_found",
+        "{refused}"
+    );
+    let (code, done) = unsubscribe(&token);
+    assert_eq!(code, 200, "{done}");
+    let (_, after) = env.call(
+        reqwest::Method::GET,
+        &format!("{}/api/v1/members/m-0001/alerts", s.url),
+        None,
+        Some(ADMIN),
+    );
+    assert!(after["settings"]["email"].is_null(), "{after}");
 }
 
 #[test]

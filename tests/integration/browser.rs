@@ -424,7 +424,7 @@ pub fn demo_server_with_keys() -> (Child, String, std::collections::HashMap<Stri
     demo_server_with_keys_env(&[])
 }
 
-fn demo_server_with_keys_env(
+pub fn demo_server_with_keys_env(
     env: &[(&str, &str)],
 ) -> (Child, String, std::collections::HashMap<String, String>) {
     let mut cmd = bin();

@@ -7,7 +7,8 @@ use fantoccini::Client;
 use serde_json::Value;
 
 use crate::browser::{
-    audit_page, browser, demo_server_with_keys, sign_in, sign_in_account, wait_for, wait_for_path,
+    audit_page, browser, demo_server_with_keys, demo_server_with_keys_env, sign_in,
+    sign_in_account, wait_for, wait_for_path,
 };
 
 /// Runs `fetch` inside the page (the session's cookie goes with it) and
@@ -127,7 +128,46 @@ async fn member_changes_settings(c: &Client, url: &str, own: &str, key: &str) {
     assert_eq!(v["settings"]["email"], "alerts@example.org", "{v}");
 }
 
-async fn member_reads_alerts_and_profile(c: &Client, url: &str, admin: &str) {
+/// The e-mail's unsubscribe link (read from the outbox), opened in the
+/// browser: a page that asks, then one that says it is done.
+async fn unsubscribe_from_the_email(c: &Client, url: &str, outbox: &std::path::Path) {
+    let mut eml = None;
+    for _ in 0..200 {
+        eml = std::fs::read_dir(outbox)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find_map(|f| std::fs::read_to_string(f.path()).ok());
+        if eml.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let eml = eml.expect("the alert e-mail in the outbox");
+    let token = eml
+        .split("/unsubscribe/")
+        .nth(1)
+        .and_then(|r| r.split(['>', '"', '\r', '\n']).next())
+        .expect("an unsubscribe link");
+    c.goto(&format!("{url}/unsubscribe/{token}"))
+        .await
+        .expect("unsubscribe");
+    audit_page(c, "unsubscribe").await;
+    wait_for(c, "main form button")
+        .await
+        .click()
+        .await
+        .expect("stop e-mails");
+    crate::browser::wait_for_text(c, "main h1", "Alert e-mails stopped").await;
+    audit_page(c, "unsubscribed").await;
+}
+
+async fn member_reads_alerts_and_profile(
+    c: &Client,
+    url: &str,
+    admin: &str,
+    outbox: &std::path::Path,
+) {
     let (st, _, body) = fetch(
         c,
         "POST",
@@ -140,6 +180,7 @@ async fn member_reads_alerts_and_profile(c: &Client, url: &str, admin: &str) {
     c.goto(&format!("{url}/alerts")).await.expect("alerts");
     wait_for(c, "article.card a[href^='/opportunities/']").await;
     audit_page(c, "member-alerts").await;
+    unsubscribe_from_the_email(c, url, outbox).await;
     c.goto(&format!("{url}/profile?cpv_q=services"))
         .await
         .expect("profile");
@@ -154,7 +195,20 @@ async fn a_member_reads_a_notice_asks_about_it_sets_its_alerts_and_reads_them() 
     else {
         return;
     };
-    let (mut server, url, keys) = demo_server_with_keys();
+    // E-mails go to an outbox the test can read.
+    let dir = tempfile::tempdir().expect("tmp");
+    let outbox = dir.path().join("outbox");
+    let config = dir.path().join("sebroker.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[alerts]\noutbox_dir = {:?}\n",
+            outbox.display().to_string()
+        ),
+    )
+    .expect("config");
+    let (mut server, url, keys) =
+        demo_server_with_keys_env(&[("SEBROKER_CONFIG", &config.display().to_string())]);
     let c = &b.client;
     let (label, key) = keys
         .iter()
@@ -172,7 +226,18 @@ async fn a_member_reads_a_notice_asks_about_it_sets_its_alerts_and_reads_them() 
     sign_in_account(c, &url, &account).await;
     member_reads_and_asks(c).await;
     member_changes_settings(c, &url, &own, key).await;
-    member_reads_alerts_and_profile(c, &url, &admin).await;
+    member_reads_alerts_and_profile(c, &url, &admin, &outbox).await;
+    // The e-mail address is gone from the settings.
+    let (_, _, body) = fetch(
+        c,
+        "GET",
+        &format!("/api/v1/members/{own}/alerts"),
+        Some(key),
+        None,
+    )
+    .await;
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert!(v["settings"]["email"].is_null(), "{v}");
     // Another member's pages are not found.
     let other = if own == "m-0013" { "m-0001" } else { "m-0013" };
     c.goto(&format!("{url}/members/{other}"))

@@ -3,16 +3,16 @@
 //! `POST /api/v1/members/{id}/alert-settings/test` (a test payload to the
 //! webhook, through the same SSRF-safe path as alerts),
 //! `GET /api/v1/alerts/deliveries`, `POST /api/v1/alerts/run`, and outside
-//! the API the secret feed `GET /feeds/{token}.atom` and the email
-//! unsubscribe link `/unsubscribe/{token}` (their tokens are the
-//! credentials).
+//! the API the secret feed `GET /feeds/{token}.atom` (its token is the
+//! credential). The e-mail's unsubscribe link is a page
+//! (`crate::pages::unsubscribe`).
 //!
 //! Who may call what is decided by the policy table (`crate::policy`)
 //! before these handlers run.
 
 use axum::extract::{Path, State};
 use axum::http::header;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
@@ -275,40 +275,6 @@ pub async fn feed(State(app): State<super::State>, Path(file): Path<String>) -> 
         Ok(None) => ApiError::of(Code::FeedNotFound).into_response(),
         Err(e) => e.into_response(),
     }
-}
-
-/// `GET /unsubscribe/{token}`: a page with a button; `POST` (the button, or
-/// a mail client's one-click `List-Unsubscribe-Post`) stops the emails.
-pub async fn unsubscribe_page(Path(token): Path<String>) -> Html<String> {
-    let t = alerts::email::escape(&token);
-    Html(format!(
-        "<!DOCTYPE html><html><body style=\"font-family:sans-serif\"><h1>Stop sebroker alert emails</h1>\
-         <form method=\"post\" action=\"/unsubscribe/{t}\"><button type=\"submit\">Unsubscribe</button></form></body></html>"
-    ))
-}
-
-pub async fn unsubscribe(
-    State(app): State<super::State>,
-    Path(token): Path<String>,
-) -> Result<Html<&'static str>, ApiError> {
-    blocking(move || {
-        let log = app.alert_log();
-        let member = log
-            .member_of_unsubscribe_token(&token)?
-            .ok_or_else(|| ApiError::of(Code::UnsubscribeNotFound))?;
-        alerts::put_settings(
-            app.as_ref(),
-            &member,
-            SettingsInput {
-                email: Some(None),
-                ..SettingsInput::default()
-            },
-            time::OffsetDateTime::now_utc(),
-        )?;
-        tracing::info!(member_id = %member, "unsubscribed from alert emails");
-        Ok(Html("<!DOCTYPE html><html><body style=\"font-family:sans-serif\"><p>You will receive no more sebroker alert emails.</p></body></html>"))
-    })
-    .await
 }
 
 #[cfg(test)]

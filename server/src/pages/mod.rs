@@ -20,6 +20,7 @@ pub(crate) mod notice;
 pub(crate) mod people;
 pub(crate) mod pipeline;
 pub(crate) mod search;
+pub(crate) mod unsubscribe;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
