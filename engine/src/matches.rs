@@ -149,6 +149,31 @@ impl Matches {
         Ok(Some((n, matches)))
     }
 
+    /// The notice page's view: its best `top` members and its consortium
+    /// proposals from one match of the notice (the top members are the
+    /// first of the proposals' candidates: the ranking is a total order),
+    /// or `None` for an unknown ocid.
+    pub fn notice_view(
+        &self,
+        ocid: &str,
+        top: usize,
+        max_size: usize,
+        proposals: usize,
+    ) -> Result<Option<(Notice, Vec<Match>, Proposals)>> {
+        let Some(n) = self.store.get_notice(ocid)? else {
+            return Ok(None);
+        };
+        let set = self.member_set();
+        let places = self.places();
+        let matcher = self.matcher(&set, &places);
+        let candidates =
+            matcher.match_notice(&n, Timing::Ignore, top.max(consortia::CANDIDATES))?;
+        let shown = candidates.iter().take(top).cloned().collect();
+        let candidates = candidates.into_iter().take(consortia::CANDIDATES).collect();
+        let p = consortia::propose_among(&n, &matcher, candidates, max_size, proposals);
+        Ok(Some((n, shown, p)))
+    }
+
     /// Consortium proposals for a notice, or `None` for an unknown ocid.
     pub fn consortia(
         &self,

@@ -115,3 +115,53 @@ fn a_rematch_moves_the_matches_cursor_to_the_last_change() {
     assert_eq!(engine.store.cursor(MATCHES).expect("cursor"), last);
     assert_eq!(engine.store.cursor(LINKS).expect("cursor"), last);
 }
+
+/// The notice page matches once: its top members and its proposals are
+/// what the two separate calls (the API's matches and consortia) answer.
+#[test]
+fn the_notice_view_equals_matches_and_consortia_asked_apart() {
+    let (_dir, engine) = sebroker_engine::demo::open_in_tempdir().expect("demo");
+    let mut ocids = Vec::new();
+    engine
+        .store
+        .for_each_notice(&mut |n| {
+            ocids.push(n.ocid.clone());
+            Ok(())
+        })
+        .expect("notices");
+    let mut with_consortia = 0;
+    for ocid in &ocids {
+        let (_, shown, view) = engine
+            .matches
+            .notice_view(ocid, 10, 4, 3)
+            .expect("view")
+            .expect("known");
+        let (_, apart) = engine
+            .matches
+            .notice_matches(ocid, 10)
+            .expect("matches")
+            .expect("known");
+        let (_, proposals) = engine
+            .matches
+            .consortia(ocid, 4, 3)
+            .expect("consortia")
+            .expect("known");
+        assert_eq!(
+            serde_json::to_value(&shown).expect("json"),
+            serde_json::to_value(&apart).expect("json"),
+            "{ocid}"
+        );
+        assert_eq!(
+            serde_json::to_value(&view).expect("json"),
+            serde_json::to_value(&proposals).expect("json"),
+            "{ocid}"
+        );
+        with_consortia += usize::from(!view.consortia.is_empty());
+    }
+    assert!(with_consortia > 0, "some demo notice has a consortium");
+    assert!(engine
+        .matches
+        .notice_view("ocds-nope", 10, 4, 3)
+        .expect("view")
+        .is_none());
+}

@@ -273,6 +273,19 @@ fn evaluate(set: &[usize], all: &[Profile], n: &Notice) -> Option<Scored> {
 /// Up to `top` consortia of 2..=`max_size` members for notice `n`.
 pub fn propose(n: &Notice, matcher: &Matcher, max_size: usize, top: usize) -> Result<Proposals> {
     let matches = matcher.match_notice(n, Timing::Ignore, CANDIDATES)?;
+    Ok(propose_among(n, matcher, matches, max_size, top))
+}
+
+/// [`propose`] from matches already made (the notice's best
+/// [`CANDIDATES`] with `Timing::Ignore`): a caller that shows the top
+/// matches too matches the notice once, not twice.
+pub fn propose_among(
+    n: &Notice,
+    matcher: &Matcher,
+    matches: Vec<Match>,
+    max_size: usize,
+    top: usize,
+) -> Proposals {
     let places = finest(&n.nuts);
     let all: Vec<Profile> = matches
         .into_iter()
@@ -327,11 +340,11 @@ pub fn propose(n: &Notice, matcher: &Matcher, max_size: usize, top: usize) -> Re
     });
     found.truncate(top);
     let consortia = found.into_iter().map(|s| describe(n, s, &all)).collect();
-    Ok(Proposals {
+    Proposals {
         ocid: n.ocid.clone(),
         best_single,
         consortia,
-    })
+    }
 }
 
 fn describe(n: &Notice, s: Scored, all: &[Profile]) -> Consortium {

@@ -114,10 +114,7 @@ pub async fn render(
 }
 
 fn load(app: &sebroker_engine::Engine, ocid: &str) -> sebroker_engine::Result<Option<Loaded>> {
-    let Some((notice, matches)) = app.matches.notice_matches(ocid, 10)? else {
-        return Ok(None);
-    };
-    let Some((_, proposals)) = app.matches.consortia(ocid, 4, 3)? else {
+    let Some((notice, matches, proposals)) = app.matches.notice_view(ocid, 10, 4, 3)? else {
         return Ok(None);
     };
     let set = app.member_set();
