@@ -17,7 +17,8 @@ use sebroker_index::{Identifiers, Member, MemberIndex, Notice, TrackRecord};
 
 use crate::error::Result;
 use crate::links::normalise_name;
-use crate::ranker::{features, fit, Corpus, Model, NoticeFacts, Query, FEATURES, L2_GRID, NF};
+use crate::listwise::Loss;
+use crate::ranker::{features, Corpus, Model, NoticeFacts, Query, FEATURES, L2_GRID, NF};
 use crate::{Matcher, Timing, Weights, CANDIDATES, TEXT_FLOOR};
 
 /// A 95% bootstrap interval (2.5th and 97.5th percentiles over resampled pairs).
@@ -50,13 +51,19 @@ pub struct Report {
     pub train_queries: usize,
     /// The learned ranker fitted on the train side only.
     pub model: Model,
-    /// Its L2 penalty, chosen by train-side cross-validation.
+    /// Its loss and L2 penalty, chosen by train-side cross-validation.
+    #[serde(serialize_with = "loss_name")]
+    pub loss: Loss,
     pub l2: f64,
     /// Features dropped because the train-side cross-validation said they did not earn their place.
     pub dropped: Vec<String>,
     /// Train-side cross-validated MRR of the kept features, and without each feature.
     pub cv: Vec<(String, f64)>,
     pub methods: Vec<Metrics>,
+}
+
+fn loss_name<S: serde::Serializer>(loss: &Loss, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(loss.name())
 }
 
 /// Reads files (or folders) into compiled notices; `strip` removes awards,
@@ -479,7 +486,7 @@ fn train_folds(paths: &[PathBuf], places: &Places) -> Result<Vec<Vec<Table>>> {
 
 /// Train-side cross-validated MRR of a feature set: each fold ranked by a
 /// model fitted on the other folds.
-fn cv_mrr(folds: &[Vec<Table>], feats: &[&str], l2: f64) -> f64 {
+fn cv_mrr(folds: &[Vec<Table>], feats: &[&str], loss: Loss, l2: f64) -> f64 {
     let mut ranks = Vec::new();
     for f in 0..folds.len() {
         let train: Vec<&Table> = folds
@@ -488,7 +495,7 @@ fn cv_mrr(folds: &[Vec<Table>], feats: &[&str], l2: f64) -> f64 {
             .filter(|(g, _)| *g != f)
             .flat_map(|(_, t)| t)
             .collect();
-        let model = fit(&to_queries(&train), feats, l2);
+        let model = loss.fit(&to_queries(&train), feats, l2);
         let held: Vec<&Table> = folds[f].iter().collect();
         ranks.extend(rank_tables(&held, &|x| model.raw(x)));
     }
@@ -498,7 +505,8 @@ fn cv_mrr(folds: &[Vec<Table>], feats: &[&str], l2: f64) -> f64 {
 /// A fitted ranker with the record of how its features were chosen.
 pub struct Fitted {
     pub model: Model,
-    /// The L2 penalty chosen by train-side cross-validation.
+    /// The loss and the L2 penalty chosen by train-side cross-validation.
+    pub loss: Loss,
     pub l2: f64,
     pub queries: usize,
     pub dropped: Vec<String>,
@@ -515,17 +523,25 @@ pub fn fit_ranker(paths: &[PathBuf], places: &Places) -> Result<Fitted> {
 fn select_and_fit(folds: &[Vec<Table>]) -> Fitted {
     let mut kept: Vec<&str> = FEATURES.to_vec();
     let mut dropped = Vec::new();
-    // The penalty first (all features), then backward elimination with it.
-    let (l2, mut best) = L2_GRID
+    // The loss and penalty first (all features), then backward elimination
+    // with them.
+    let ((loss, l2), mut best) = Loss::ALL
         .iter()
-        .map(|&l2| (l2, cv_mrr(folds, &kept, l2)))
-        .fold((L2_GRID[0], f64::MIN), |a, b| if b.1 > a.1 { b } else { a });
+        .flat_map(|&loss| L2_GRID.iter().map(move |&l2| (loss, l2)))
+        .map(|(loss, l2)| ((loss, l2), cv_mrr(folds, &kept, loss, l2)))
+        .fold(((Loss::Pairwise, L2_GRID[0]), f64::MIN), |a, b| {
+            if b.1 > a.1 {
+                b
+            } else {
+                a
+            }
+        });
     for _round in 0..NF {
         let trial: Option<(usize, f64)> = (0..kept.len())
             .map(|i| {
                 let mut k = kept.clone();
                 k.remove(i);
-                (i, cv_mrr(folds, &k, l2))
+                (i, cv_mrr(folds, &k, loss, l2))
             })
             .max_by(|a, b| a.1.total_cmp(&b.1));
         match trial {
@@ -540,12 +556,13 @@ fn select_and_fit(folds: &[Vec<Table>]) -> Fitted {
     for i in 0..kept.len() {
         let mut k = kept.clone();
         let f = k.remove(i);
-        cv.push((format!("-{f}"), cv_mrr(folds, &k, l2)));
+        cv.push((format!("-{f}"), cv_mrr(folds, &k, loss, l2)));
     }
     let all: Vec<&Table> = folds.iter().flatten().collect();
     let queries = to_queries(&all);
     Fitted {
-        model: fit(&queries, &kept, l2),
+        model: loss.fit(&queries, &kept, l2),
+        loss,
         l2,
         queries: queries.len(),
         dropped,
@@ -611,7 +628,7 @@ pub fn evaluate(
             .map(String::as_str)
             .filter(|g| g != f)
             .collect();
-        let refit = fit(&train_all, &rest, fitted.l2);
+        let refit = fitted.loss.fit(&train_all, &rest, fitted.l2);
         methods.push(metrics(
             &format!("learned:-{f}"),
             &rank_tables(&test_refs, &|x| refit.raw(x)),
@@ -639,6 +656,7 @@ pub fn evaluate(
         weights,
         train_queries: fitted.queries,
         model: fitted.model,
+        loss: fitted.loss,
         l2: fitted.l2,
         dropped: fitted.dropped,
         cv: fitted.cv,

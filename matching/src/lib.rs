@@ -11,6 +11,7 @@ pub mod consortia;
 mod error;
 pub mod evaluate;
 pub mod links;
+pub mod listwise;
 pub mod members;
 pub mod ranker;
 

@@ -796,7 +796,7 @@ pub fn fit(queries: &[Query], use_features: &[&str], l2: f64) -> Model {
 }
 
 /// Mean and standard deviation of each chosen feature (scale 1 when constant).
-fn standardise<'a>(
+pub(crate) fn standardise<'a>(
     rows: impl Iterator<Item = &'a [f64; NF]> + Clone,
     idx: &[usize],
 ) -> (Vec<f64>, Vec<f64>) {

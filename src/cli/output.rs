@@ -232,7 +232,11 @@ pub fn evaluation(
         );
     }
     println!("learned model: {}", serde_json::to_string(&report.model)?);
-    println!("L2 chosen by train-side CV: {}", report.l2);
+    println!(
+        "loss and L2 chosen by train-side CV: {}, {}",
+        report.loss.name(),
+        report.l2
+    );
     println!("dropped by train-side CV: {:?}", report.dropped);
     println!("train-side CV MRR: {:?}", report.cv);
     Ok(sebroker_model::exit::OK)
