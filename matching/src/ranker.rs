@@ -385,6 +385,8 @@ pub struct NoticeFacts {
     finest: Vec<String>,
     /// Where the work is, as far as the gazetteer can tell.
     pub whereabouts: Vec<Named>,
+    /// The values its capacity is judged on (`components::capacity_values`).
+    values: Vec<i64>,
 }
 
 impl NoticeFacts {
@@ -423,6 +425,7 @@ impl NoticeFacts {
                 .map(str::to_owned)
                 .collect(),
             whereabouts: whereabouts(n, places),
+            values: components::capacity_values(n),
         }
     }
 }
@@ -608,8 +611,8 @@ pub fn features_needed(
         &|| value_fit(f, p),
         &|| (1.0 + m.track_record.len() as f64).ln(),
         &|| title_overlap(f, p),
-        &|| components::capacity(n, m, false).0,
-        &|| components::suitability(n, m).0,
+        &|| components::capacity_score(&f.values, m),
+        &|| components::suitability_score(n, m),
         &|| proximity(f, m, places),
     ];
     for (i, part) in parts.iter().enumerate() {
@@ -1022,6 +1025,87 @@ mod tests {
             idle.len() <= 2,
             "features never nonzero on the demo data: {idle:?}"
         );
+    }
+
+    #[test]
+    fn the_quick_components_are_the_explained_ones() {
+        let (notices, mut members, places) = demo();
+        // Varied records: values, buyers (one not ASCII, one in capitals),
+        // minimum sizes, no turnover, no places.
+        for (i, m) in members.iter_mut().enumerate() {
+            let n = &notices[(i * 7) % notices.len()];
+            let buyer = match i % 3 {
+                0 => n.buyer.name.clone(),
+                1 => n.buyer.name.as_deref().map(str::to_uppercase),
+                _ => n.buyer.name.as_deref().map(|b| format!("{b} — Åland")),
+            };
+            m.track_record.push(sebroker_index::TrackRecord {
+                title: n.title.clone(),
+                buyer,
+                value_pence: Some(1_000_000 * (i as i64 + 1)),
+                year: Some(2025),
+                cpv: n.cpv.iter().map(|c| c.code.clone()).collect(),
+                ocid: None,
+                confidence: 0.5 + (i % 5) as f64 / 10.0,
+            });
+            if i % 4 == 1 {
+                m.turnover_pence = None;
+                m.max_contract_pence = Some(5_000_000);
+                m.min_contract_pence = Some(2_000_000);
+            }
+            if i % 6 == 2 {
+                m.nuts.clear();
+            }
+        }
+        let index = sebroker_index::MemberIndex::build(&members).expect("index");
+        let map: HashMap<String, Member> =
+            members.iter().map(|m| (m.id.clone(), m.clone())).collect();
+        let matcher = crate::Matcher {
+            members: &map,
+            index: &index,
+            places: &places,
+            weights: sebroker_model::Weights::default(),
+            ranker: None,
+        };
+        let mut relationships = 0;
+        for n in &notices {
+            let buyer = n
+                .buyer
+                .name
+                .as_deref()
+                .map(normalise_name)
+                .unwrap_or_default();
+            let parts = crate::NoticeParts::new(n, buyer.clone());
+            let mut same = HashMap::new();
+            for m in &members {
+                for (text, timing) in [(0.0, 1.0), (0.37, 0.7), (1.4, 0.2)] {
+                    let slow = matcher.score(n, &buyer, m, text, &(timing, None), false);
+                    let quick = matcher.quick_components(n, &parts, m, text, timing, &mut same);
+                    assert_eq!(quick, slow.components, "{} / {}", n.ocid, m.id);
+                    relationships += usize::from(quick.relationship > 0.0);
+                }
+            }
+        }
+        assert!(relationships > 0, "no relationship was ever found");
+    }
+
+    #[test]
+    fn lowered_contains_is_lowercase_contains() {
+        for (text, part) in [
+            ("Walsall Council", "walsall"),
+            ("WALSALL", "wals"),
+            ("Birmingham", "walsall"),
+            ("Ål", "ål"),
+            ("ÅLAND Council", "åland"),
+            ("ab", "abc"),
+            ("", "a"),
+        ] {
+            assert_eq!(
+                components::lowered_contains(text, part),
+                text.to_lowercase().contains(part),
+                "{text:?} {part:?}"
+            );
+        }
     }
 
     #[test]

@@ -353,3 +353,56 @@ fn replaced_members_score_as_a_fresh_build_where_tables_are_used() {
         assert_eq!(a.get(id), Some(s), "{id}");
     }
 }
+
+/// The best keys of a score array by a full sort (the reference for the
+/// chunked scan).
+fn best_by_sort(scores: &[f32], limit: usize) -> Vec<(u32, f32)> {
+    let mut keys: Vec<u64> = scores
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| **s > 0.0)
+        .map(|(i, s)| super::key(*s, i as u32))
+        .collect();
+    keys.sort_unstable_by(|a, b| b.cmp(a));
+    keys.truncate(limit);
+    keys.into_iter()
+        .map(|k| {
+            (
+                u32::MAX - (k & 0xFFFF_FFFF) as u32,
+                f32::from_bits((k >> 32) as u32),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_chunked_scan_keeps_the_best_scores_with_ties_to_the_earlier_slot() {
+    // Few distinct scores (many ties), zeros, the best late and early, and
+    // lengths that are not a multiple of a chunk.
+    let mut seed = 7u64;
+    for (len, limit) in [
+        (5_000usize, 200usize),
+        (4_099, 40),
+        (130, 200),
+        (64, 1),
+        (1, 3),
+    ] {
+        let scores: Vec<f32> = (0..len)
+            .map(|_| {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                match (seed >> 33) % 10 {
+                    0..=3 => 0.0,
+                    r => r as f32 * 0.75,
+                }
+            })
+            .collect();
+        let mut scratch = scores.clone();
+        let got = super::best_of_all(&mut scratch, limit);
+        assert_eq!(
+            got,
+            best_by_sort(&scores, limit),
+            "{len} slots, {limit} best"
+        );
+        assert!(scratch.iter().all(|s| *s == 0.0), "scores set back to 0");
+    }
+}
