@@ -278,17 +278,9 @@ fn best_of_all(scores: &mut [f32], limit: usize) -> Vec<(u32, f32)> {
     let mut best = Best::new(limit);
     for (c, chunk) in scores.chunks_mut(CHUNK).enumerate() {
         let base = (c * CHUNK) as u32;
-        // Eight lanes (the compiler's vector maximum; one running maximum
-        // is a chain of dependent instructions).
-        let mut lanes = [0f32; 8];
-        for part in chunk.chunks(8) {
-            for (l, &v) in lanes.iter_mut().zip(part) {
-                if v > *l {
-                    *l = v;
-                }
-            }
-        }
-        let top = lanes.iter().fold(0f32, |a, &b| if b > a { b } else { a });
+        // Scores are not negative, so they order as their bits: an integer
+        // maximum, which the compiler vectorises (a float one it cannot).
+        let top = f32::from_bits(chunk.iter().map(|s| s.to_bits()).max().unwrap_or(0));
         if best.heap.len() < best.limit || key(top, base) > best.floor {
             for (i, s) in chunk.iter().enumerate() {
                 best.offer(key(*s, base + i as u32));
