@@ -12,10 +12,15 @@ use crate::links::normalise_name;
 /// The CPV closeness of two 8-digit codes: same code 1.0, same category
 /// (5+ digits) 0.85, class (4) 0.7, group (3) 0.5, division (2) 0.3.
 pub fn cpv_pair(a: &str, b: &str) -> f64 {
+    cpv_pair_sig((a, cpv::significant(a)), (b, cpv::significant(b)))
+}
+
+/// [`cpv_pair`] of two codes given with their significant digits
+/// (`cpv::significant`), worked out once per code instead of per pair.
+pub fn cpv_pair_sig((a, sa): (&str, &str), (b, sb): (&str, &str)) -> f64 {
     if a == b {
         return 1.0;
     }
-    let (sa, sb) = (cpv::significant(a), cpv::significant(b));
     let common = sa
         .bytes()
         .zip(sb.bytes())
@@ -62,6 +67,26 @@ pub fn cpv_score(n: &Notice, m: &Member, explain: bool) -> (f64, Option<String>)
         }
     }
     (best.0, cpv_reason(n, best, explain))
+}
+
+/// [`cpv_score`]'s score alone: the best closeness of any pair, given the
+/// notice's codes with their significant digits.
+pub fn cpv_score_quick<S: AsRef<str>>(notice: &[(S, S)], m: &Member) -> f64 {
+    let mut best = 0.0;
+    for mc in m
+        .cpv
+        .iter()
+        .chain(m.track_record.iter().flat_map(|t| &t.cpv))
+    {
+        let member = (mc.as_str(), cpv::significant(mc));
+        for (nc, sig) in notice {
+            let s = cpv_pair_sig((nc.as_ref(), sig.as_ref()), member);
+            if s > best {
+                best = s;
+            }
+        }
+    }
+    best
 }
 
 /// [`cpv_score`] against a member's codes given as `Member::all_cpv` gives

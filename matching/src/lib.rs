@@ -61,6 +61,8 @@ struct NoticeParts {
     finest: Vec<String>,
     /// The values its capacity is judged on.
     values: Vec<i64>,
+    /// Its CPV codes with their significant digits.
+    codes: Vec<(String, String)>,
 }
 
 impl NoticeParts {
@@ -72,6 +74,14 @@ impl NoticeParts {
                 .map(str::to_owned)
                 .collect(),
             values: components::capacity_values(n),
+            codes: n
+                .cpv
+                .iter()
+                .map(|c| {
+                    let sig = sebroker_connectors::cpv::significant(&c.code).to_owned();
+                    (c.code.clone(), sig)
+                })
+                .collect(),
         }
     }
 }
@@ -156,7 +166,7 @@ impl Matcher<'_> {
     ) -> Components {
         Components {
             text: round3(text.clamp(0.0, 1.0)),
-            cpv: round3(components::cpv_score(n, m, false).0),
+            cpv: round3(components::cpv_score_quick(&p.codes, m)),
             geography: round3(components::geography_score(&p.finest, m)),
             capacity: round3(components::capacity_score(&p.values, m)),
             timing: round3(timing),
