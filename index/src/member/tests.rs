@@ -406,3 +406,68 @@ fn the_chunked_scan_keeps_the_best_scores_with_ties_to_the_earlier_slot() {
         assert!(scratch.iter().all(|s| *s == 0.0), "scores set back to 0");
     }
 }
+
+/// `candidates` by the exhaustive path: every slot scored, a full sort.
+fn exhaustive(
+    index: &MemberIndex,
+    text: &str,
+    codes: &[String],
+    limit: usize,
+) -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    for (field, terms, keep) in [
+        (&index.text, index.terms(text), true),
+        (&index.cpv, codes.to_vec(), false),
+    ] {
+        let mut scores = vec![0f32; index.ids.len()];
+        field.score_into(&terms, index.len(), &mut scores, None);
+        for (slot, score) in best_by_sort(&scores, limit.max(1)) {
+            if let Some(id) = index.id_of(slot) {
+                let s = if keep { f64::from(score) } else { 0.0 };
+                out.entry(id.to_owned()).or_insert(s);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn candidates_equal_the_exhaustive_ones_bit_for_bit() {
+    // Thousands of members: the dense scan and its chunk skipping are used.
+    let list = members(4_000);
+    let mut index = MemberIndex::build(&list).expect("index");
+    // Replaced members reuse slots out of order.
+    for m in list.iter().step_by(97) {
+        let mut m = m.clone();
+        m.description.push_str(" catering catering youth");
+        index.upsert(&m);
+    }
+    let queries = [
+        "youth catering and community transport",
+        "cleaning gardening parks",
+        "debt advice housing support wellbeing mental health",
+        "food bank digital inclusion laptops training employment",
+        "warm spaces",
+        "zymurgy",
+    ];
+    let code_sets: [&[&str]; 3] = [&[], &["85", "853", "8531"], &["55", "90", "98", "9091"]];
+    let mut compared = 0;
+    for q in queries {
+        for codes in code_sets {
+            let codes: Vec<String> = codes.iter().map(|c| (*c).to_owned()).collect();
+            for limit in [1, 40, 200] {
+                let got = index.candidates(q, &codes, limit).expect("candidates");
+                let want = exhaustive(&index, q, &codes, limit);
+                assert_eq!(got.len(), want.len(), "{q:?} {codes:?} {limit}");
+                for (id, s) in &want {
+                    let g = got
+                        .get(id)
+                        .unwrap_or_else(|| panic!("{id} missing for {q:?}"));
+                    assert_eq!(g.to_bits(), s.to_bits(), "{id} for {q:?} {codes:?} {limit}");
+                }
+                compared += want.len();
+            }
+        }
+    }
+    assert!(compared > 1_000, "only {compared} candidates compared");
+}
