@@ -1,6 +1,8 @@
 //! Matching and consortium search against synthetic member profiles
 //! (1k, 10k, 100k), built from the CPV codes, places and words of the
-//! fictional demo data; notices are the demo notices.
+//! fictional demo data; notices are the demo notices. The re-match group
+//! matches every open notice of the shared data (`../shared/data/ocds`:
+//! the FTS backfill days and the CF pages) against 10k members.
 //!
 //! `cargo bench --bench matching`
 
@@ -10,8 +12,9 @@ use std::collections::HashMap;
 mod synthetic;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use sebroker_connectors::ocds::{self, CompileContext, Release};
 use sebroker_connectors::places::Places;
-use sebroker_index::{Member, MemberIndex};
+use sebroker_index::{Member, MemberIndex, Notice};
 use sebroker_matching::ranker::{Corpus, Model, Ranker};
 use sebroker_matching::{Matcher, Timing, Weights};
 use synthetic::{demo_notices, synthetic_members};
@@ -96,6 +99,101 @@ fn bench(c: &mut Criterion) {
                 })
             });
             t.finish();
+            rematch(c, &matcher, &learned, &places);
+        }
+    }
+}
+
+/// Issue 12's re-match after a bulk import: every open notice of the shared
+/// data against 10k members, one thread, and split over two threads (as
+/// many as the machine has), with and without the learned ranker. Matching
+/// only: the engine's `rematch_all` also writes each notice's matches.
+fn rematch(c: &mut Criterion, matcher: &Matcher<'_>, learned: &Matcher<'_>, places: &Places) {
+    let open: Vec<Notice> = shared_notices(places)
+        .into_iter()
+        .filter(sebroker_matching::members::biddable)
+        .collect();
+    assert!(
+        !open.is_empty(),
+        "no open notices under ../shared/data/ocds (the re-match bench reads them)"
+    );
+    println!("re-match: {} open notices of the shared data", open.len());
+    let mut g = c.benchmark_group("rematch_open_shared_notices_10k_members");
+    g.throughput(Throughput::Elements(open.len() as u64));
+    g.sample_size(10);
+    for (name, m) in [("weights", matcher), ("learned", learned)] {
+        g.bench_function(format!("{name}_one_thread"), |b| {
+            b.iter(|| match_all(m, &open))
+        });
+        g.bench_function(format!("{name}_two_threads"), |b| {
+            b.iter(|| {
+                let half = open.len().div_ceil(2);
+                std::thread::scope(|s| {
+                    for part in open.chunks(half.max(1)) {
+                        s.spawn(move || match_all(m, part));
+                    }
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+/// Matches each notice as the engine does (top 50).
+fn match_all(m: &Matcher<'_>, notices: &[Notice]) -> usize {
+    notices
+        .iter()
+        .map(|n| m.match_notice(n, Timing::Ignore, 50).expect("match").len())
+        .sum()
+}
+
+/// The notices of the shared FTS backfill days and CF pages, compiled.
+fn shared_notices(places: &Places) -> Vec<Notice> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/ocds");
+    let mut files = Vec::new();
+    for dir in [root.join("cf"), root.join("fts/backfill")] {
+        collect_json(&dir, 3, &mut files);
+    }
+    let mut by_ocid: HashMap<String, Vec<Release>> = HashMap::new();
+    for f in files {
+        let Ok(package) = ocds::read_path(&f) else {
+            continue;
+        };
+        for r in package.releases {
+            if let Ok(rel) = Release::parse(&r.json) {
+                if let Some(ocid) = rel.ocid.clone() {
+                    by_ocid.entry(ocid).or_default().push(rel);
+                }
+            }
+        }
+    }
+    let ctx = CompileContext {
+        places,
+        source: None,
+    };
+    let mut out: Vec<Notice> = by_ocid
+        .into_values()
+        .filter_map(|r| ocds::compile(r, &ctx))
+        .collect();
+    out.sort_by(|a, b| a.ocid.cmp(&b.ocid));
+    out
+}
+
+/// Every `.json` file under `dir`, at most `depth` folders down (the data
+/// is two deep).
+fn collect_json(dir: &std::path::Path, depth: usize, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            if depth > 0 {
+                collect_json(&p, depth - 1, out);
+            }
+        } else if p.extension().is_some_and(|x| x == "json") {
+            out.push(p);
         }
     }
 }

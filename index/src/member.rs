@@ -265,6 +265,32 @@ impl Best {
     }
 }
 
+/// Slots scanned together by [`best_of_all`].
+const CHUNK: usize = 64;
+
+/// The best `limit` of every slot's score (each set back to 0): every slot
+/// is offered, unscored ones too (their key is below any scored one's, and
+/// `slots` drops them), so there is no unpredictable branch on whether a
+/// slot was scored; once `limit` are kept, a chunk whose best key (its
+/// highest score at its first slot) is not above the floor is turned away
+/// whole, as each of its slots would be.
+fn best_of_all(scores: &mut [f32], limit: usize) -> Vec<(u32, f32)> {
+    let mut best = Best::new(limit);
+    for (c, chunk) in scores.chunks_mut(CHUNK).enumerate() {
+        let base = (c * CHUNK) as u32;
+        // Scores are not negative, so they order as their bits: an integer
+        // maximum, which the compiler vectorises (a float one it cannot).
+        let top = f32::from_bits(chunk.iter().map(|s| s.to_bits()).max().unwrap_or(0));
+        if best.heap.len() < best.limit || key(top, base) > best.floor {
+            for (i, s) in chunk.iter().enumerate() {
+                best.offer(key(*s, base + i as u32));
+            }
+        }
+        chunk.fill(0.0);
+    }
+    best.slots()
+}
+
 thread_local! {
     /// Per-thread score accumulator and the documents it touched.
     static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<u32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
@@ -394,15 +420,7 @@ impl MemberIndex {
                 let dense = field.postings(&terms) > self.ids.len() / 8;
                 field.score_into(&terms, docs, scores, (!dense).then_some(&mut *touched));
                 let best = if dense {
-                    // Every slot is offered, unscored ones too (their key is
-                    // below any scored one's, and `slots` drops them): no
-                    // unpredictable branch on whether a slot was scored.
-                    let mut best = Best::new(limit.max(1));
-                    for (slot, s) in scores.iter_mut().take(self.ids.len()).enumerate() {
-                        best.offer(key(*s, slot as u32));
-                        *s = 0.0;
-                    }
-                    best.slots()
+                    best_of_all(&mut scores[..self.ids.len()], limit.max(1))
                 } else {
                     let mut best = Best::new(limit.max(1));
                     for &d in touched.iter() {

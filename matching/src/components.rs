@@ -12,10 +12,15 @@ use crate::links::normalise_name;
 /// The CPV closeness of two 8-digit codes: same code 1.0, same category
 /// (5+ digits) 0.85, class (4) 0.7, group (3) 0.5, division (2) 0.3.
 pub fn cpv_pair(a: &str, b: &str) -> f64 {
+    cpv_pair_sig((a, cpv::significant(a)), (b, cpv::significant(b)))
+}
+
+/// [`cpv_pair`] of two codes given with their significant digits
+/// (`cpv::significant`), worked out once per code instead of per pair.
+pub fn cpv_pair_sig((a, sa): (&str, &str), (b, sb): (&str, &str)) -> f64 {
     if a == b {
         return 1.0;
     }
-    let (sa, sb) = (cpv::significant(a), cpv::significant(b));
     let common = sa
         .bytes()
         .zip(sb.bytes())
@@ -62,6 +67,26 @@ pub fn cpv_score(n: &Notice, m: &Member, explain: bool) -> (f64, Option<String>)
         }
     }
     (best.0, cpv_reason(n, best, explain))
+}
+
+/// [`cpv_score`]'s score alone: the best closeness of any pair, given the
+/// notice's codes with their significant digits.
+pub fn cpv_score_quick<S: AsRef<str>>(notice: &[(S, S)], m: &Member) -> f64 {
+    let mut best = 0.0;
+    for mc in m
+        .cpv
+        .iter()
+        .chain(m.track_record.iter().flat_map(|t| &t.cpv))
+    {
+        let member = (mc.as_str(), cpv::significant(mc));
+        for (nc, sig) in notice {
+            let s = cpv_pair_sig((nc.as_ref(), sig.as_ref()), member);
+            if s > best {
+                best = s;
+            }
+        }
+    }
+    best
 }
 
 /// [`cpv_score`] against a member's codes given as `Member::all_cpv` gives
@@ -190,9 +215,45 @@ pub fn geography_in<S: AsRef<str>, T: AsRef<str>>(
     (best.0, reason)
 }
 
-/// Value against the member's size: buyers expect annual value to be at most
-/// about half of turnover. Multi-lot notices are judged on the lot that fits best.
-pub fn capacity(n: &Notice, m: &Member, explain: bool) -> (f64, Option<String>) {
+/// [`geography`]'s score alone (no reason), given the notice's finest codes:
+/// the member's finest codes are worked out only when no code is shared.
+pub fn geography_score<S: AsRef<str>>(nf: &[S], m: &Member) -> f64 {
+    if nf.is_empty() || m.nuts.is_empty() {
+        return 0.5;
+    }
+    if nf.iter().all(|c| c.as_ref().len() <= 2) {
+        return 0.4;
+    }
+    if nf
+        .iter()
+        .any(|nc| m.nuts.iter().any(|mc| mc == nc.as_ref()))
+    {
+        return 1.0;
+    }
+    let mut best = 0.0;
+    for nc in nf.iter().map(AsRef::as_ref) {
+        for mc in finest(&m.nuts) {
+            let common = nc
+                .bytes()
+                .zip(mc.bytes())
+                .take_while(|(a, b)| a == b)
+                .count();
+            let s = match common {
+                c if c >= 4 => 0.8,
+                3 => 0.6,
+                _ => 0.1,
+            };
+            if s > best {
+                best = s;
+            }
+        }
+    }
+    best
+}
+
+/// The values a notice's capacity is judged on: each lot's, else the
+/// notice's own (empty: no value known).
+pub fn capacity_values(n: &Notice) -> Vec<i64> {
     let mut values: Vec<i64> = n
         .lots
         .iter()
@@ -201,6 +262,13 @@ pub fn capacity(n: &Notice, m: &Member, explain: bool) -> (f64, Option<String>) 
     if values.is_empty() {
         values.extend(n.value.headline_pence());
     }
+    values
+}
+
+/// Value against the member's size: buyers expect annual value to be at most
+/// about half of turnover. Multi-lot notices are judged on the lot that fits best.
+pub fn capacity(n: &Notice, m: &Member, explain: bool) -> (f64, Option<String>) {
+    let values = capacity_values(n);
     if values.is_empty() {
         return (0.6, None);
     }
@@ -208,6 +276,32 @@ pub fn capacity(n: &Notice, m: &Member, explain: bool) -> (f64, Option<String>) 
     for v in values {
         let s = capacity_for(v, m, explain);
         if s.0 > best.0 {
+            best = s;
+        }
+    }
+    best
+}
+
+/// [`capacity`]'s score alone, given [`capacity_values`] (no reasons
+/// written, nothing allocated).
+pub fn capacity_score(values: &[i64], m: &Member) -> f64 {
+    if values.is_empty() {
+        return 0.6;
+    }
+    let mut best = 0.0f64;
+    for &v in values {
+        let mut s = match m.turnover_pence.filter(|t| *t > 0) {
+            Some(t) => capacity_of_ratio(v as f64 / t as f64),
+            None => match m.max_contract_pence {
+                Some(max) if v <= max => 0.9,
+                Some(_) => 0.3,
+                None => 0.5,
+            },
+        };
+        if m.min_contract_pence.is_some_and(|min| v < min) {
+            s *= 0.6;
+        }
+        if s > best {
             best = s;
         }
     }
@@ -310,6 +404,64 @@ pub fn suitability(n: &Notice, m: &Member) -> (f64, Option<String>) {
     }
 }
 
+/// [`suitability`]'s score alone (its reasons are fixed words, allocated
+/// only when shown).
+pub fn suitability_score(n: &Notice, m: &Member) -> f64 {
+    if n.reserved && (m.vcse || m.sme) || n.suitability.vcse && m.vcse {
+        1.0
+    } else if n.suitability.sme && m.sme {
+        0.8
+    } else {
+        0.4
+    }
+}
+
+/// Whether `text` in lower case contains `lower` (itself lower case), as
+/// `text.to_lowercase().contains(lower)`, without a lower-case copy when
+/// `text` is ASCII (most buyer names).
+pub fn lowered_contains(text: &str, lower: &str) -> bool {
+    if !text.is_ascii() {
+        return text.to_lowercase().contains(lower);
+    }
+    let (t, l) = (text.as_bytes(), lower.as_bytes());
+    if l.is_empty() {
+        return true;
+    }
+    t.windows(l.len())
+        .any(|w| w.iter().zip(l).all(|(a, b)| a.to_ascii_lowercase() == *b))
+}
+
+/// [`relationship`]'s score alone: the best confidence of a past award from
+/// the same buyer. `same` remembers, per past buyer's name, whether it is
+/// the notice's buyer (normalising a name costs more than the rest of a
+/// candidate's score, and candidates share their buyers).
+pub fn relationship_score<'m>(
+    buyer: &str,
+    m: &'m Member,
+    same: &mut std::collections::HashMap<&'m str, bool>,
+) -> f64 {
+    let Some(first) = buyer.split(' ').next().filter(|w| !w.is_empty()) else {
+        return 0.0;
+    };
+    let mut best = 0.0;
+    for t in &m.track_record {
+        let Some(tb) = t.buyer.as_deref() else {
+            continue;
+        };
+        if lowered_contains(tb, first)
+            && *same
+                .entry(tb)
+                .or_insert_with(|| strsim::jaro_winkler(buyer, &normalise_name(tb)) >= 0.9)
+        {
+            let s = t.confidence.clamp(0.0, 1.0);
+            if s > best {
+                best = s;
+            }
+        }
+    }
+    best
+}
+
 /// Past work for the same buyer. `buyer` is the notice buyer's normalised
 /// name (computed once per notice).
 pub fn relationship(buyer: &str, m: &Member, explain: bool) -> (f64, Option<String>) {
@@ -322,7 +474,7 @@ pub fn relationship(buyer: &str, m: &Member, explain: bool) -> (f64, Option<Stri
             continue;
         };
         // Cheap pre-check before normalising: the first word must appear.
-        if !tb.to_lowercase().contains(first) {
+        if !lowered_contains(tb, first) {
             continue;
         }
         if strsim::jaro_winkler(buyer, &normalise_name(tb)) >= 0.9 {

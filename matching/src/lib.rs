@@ -53,6 +53,40 @@ pub struct Matcher<'a> {
     pub ranker: Option<ranker::Ranker<'a>>,
 }
 
+/// What scoring a notice against each candidate reads from the notice,
+/// worked out once per notice.
+struct NoticeParts {
+    /// The buyer's normalised name.
+    buyer: String,
+    /// The finest of the notice's NUTS codes.
+    finest: Vec<String>,
+    /// The values its capacity is judged on.
+    values: Vec<i64>,
+    /// Its CPV codes with their significant digits.
+    codes: Vec<(String, String)>,
+}
+
+impl NoticeParts {
+    fn new(n: &Notice, buyer: String) -> NoticeParts {
+        NoticeParts {
+            buyer,
+            finest: components::finest(&n.nuts)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            values: components::capacity_values(n),
+            codes: n
+                .cpv
+                .iter()
+                .map(|c| {
+                    let sig = sebroker_connectors::cpv::significant(&c.code).to_owned();
+                    (c.code.clone(), sig)
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The text of a notice used as a match query.
 pub fn notice_text(n: &Notice) -> String {
     let cpv: Vec<&str> = n
@@ -98,24 +132,48 @@ impl Matcher<'_> {
             .as_deref()
             .map(normalise_name)
             .unwrap_or_default();
-        // Score every candidate without words, then explain only the ones shown.
-        let mut scored: Vec<(f64, &Member, f64)> = candidates
-            .iter()
-            .filter_map(|(id, bm25)| self.members.get(id).map(|m| (m, bm25 / best)))
-            .map(|(m, text)| {
-                (
-                    self.score(n, &buyer, m, text, &timing_part, false).score,
-                    m,
-                    text,
-                )
-            })
-            .collect();
+        // Score every candidate without words (nor anything allocated per
+        // candidate), then explain only the ones shown.
+        let parts = NoticeParts::new(n, buyer);
+        let mut same = HashMap::new();
+        let mut scored: Vec<(f64, &Member, f64)> = Vec::with_capacity(candidates.len());
+        for (id, bm25) in &candidates {
+            if let Some(m) = self.members.get(id) {
+                let text = bm25 / best;
+                let c = self.quick_components(n, &parts, m, text, timing_part.0, &mut same);
+                scored.push((c.score(&self.weights), m, text));
+            }
+        }
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
         scored.truncate(top);
         Ok(scored
             .into_iter()
-            .map(|(_, m, text)| self.score(n, &buyer, m, text, &timing_part, true))
+            .map(|(_, m, text)| self.score(n, &parts.buyer, m, text, &timing_part, true))
             .collect())
+    }
+
+    /// The components of [`Matcher::score`] (with `explain` false) from the
+    /// parts of the notice worked out once: the same values, rounded the
+    /// same, nothing allocated per candidate (`same`: see
+    /// `components::relationship_score`).
+    fn quick_components<'m>(
+        &self,
+        n: &Notice,
+        p: &NoticeParts,
+        m: &'m Member,
+        text: f64,
+        timing: f64,
+        same: &mut HashMap<&'m str, bool>,
+    ) -> Components {
+        Components {
+            text: round3(text.clamp(0.0, 1.0)),
+            cpv: round3(components::cpv_score_quick(&p.codes, m)),
+            geography: round3(components::geography_score(&p.finest, m)),
+            capacity: round3(components::capacity_score(&p.values, m)),
+            timing: round3(timing),
+            suitability: round3(components::suitability_score(n, m)),
+            relationship: round3(components::relationship_score(&p.buyer, m, same)),
+        }
     }
 
     /// `match_notice` with the learned ranking: the score is the model's

@@ -5,6 +5,7 @@
 //! matcher's components plus a few facts about the member's past awards), so
 //! the learned score stays explainable: it is a weighted sum of them.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
@@ -67,6 +68,12 @@ struct Prep {
     prefixes: Vec<u128>,
     /// The title words of each past award, each list sorted.
     titles: Vec<Vec<String>>,
+    /// The hashes of each past award's title words ([`fnv`], sorted within
+    /// each title), the titles one after another, and where each ends: one
+    /// flat list, so a notice's title words are looked up without touching
+    /// each word's text (only a hash found is confirmed on the text).
+    title_hashes: Vec<u64>,
+    title_ends: Vec<u32>,
     /// The kind of buyer of each past award that has one.
     kinds: Vec<&'static str>,
     /// The log of its median past award value (None: no values).
@@ -80,6 +87,22 @@ struct Prep {
 
 impl Prep {
     fn of(m: &Member, words: HashSet<String>) -> Prep {
+        let titles: Vec<Vec<String>> = m
+            .track_record
+            .iter()
+            .map(|t| {
+                let mut w: Vec<String> = title_words(&t.title).into_iter().collect();
+                w.sort_unstable();
+                w
+            })
+            .collect();
+        let (mut title_hashes, mut title_ends) = (Vec::new(), Vec::new());
+        for t in &titles {
+            let start = title_hashes.len();
+            title_hashes.extend(t.iter().map(|w| fnv(w)));
+            title_hashes[start..].sort_unstable();
+            title_ends.push(u32::try_from(title_hashes.len()).unwrap_or(u32::MAX));
+        }
         let all = m.all_cpv();
         let mut prefixes: Vec<u128> = all.iter().flat_map(|c| prefixes(c)).map(key).collect();
         prefixes.sort_unstable();
@@ -91,15 +114,9 @@ impl Prep {
             words,
             codes: all.into_iter().map(str::to_owned).collect(),
             prefixes,
-            titles: m
-                .track_record
-                .iter()
-                .map(|t| {
-                    let mut w: Vec<String> = title_words(&t.title).into_iter().collect();
-                    w.sort_unstable();
-                    w
-                })
-                .collect(),
+            titles,
+            title_hashes,
+            title_ends,
             kinds: m
                 .track_record
                 .iter()
@@ -379,12 +396,19 @@ pub struct NoticeFacts {
     idf_total: f64,
     value: Option<i64>,
     title: HashSet<String>,
+    /// The title's words with their hashes ([`fnv`]).
+    title_hashed: Vec<(u64, String)>,
     words: Vec<(String, u64, f64)>,
     words_total: f64,
     /// The notice's finest NUTS codes (`components::finest`).
     finest: Vec<String>,
     /// Where the work is, as far as the gazetteer can tell.
     pub whereabouts: Vec<Named>,
+    /// The values its capacity is judged on (`components::capacity_values`).
+    values: Vec<i64>,
+    /// Past buyers' normalised names found to be (or not to be) this
+    /// notice's buyer (see `relationship`).
+    same: RefCell<HashMap<String, bool>>,
 }
 
 impl NoticeFacts {
@@ -415,6 +439,10 @@ impl NoticeFacts {
             idf_total: prefixes.iter().map(|p| p.1).sum(),
             prefixes,
             value: n.value.headline_pence().or(lot_max).filter(|v| *v > 0),
+            title_hashed: title_words(&n.title)
+                .into_iter()
+                .map(|w| (fnv(&w), w))
+                .collect(),
             title: title_words(&n.title),
             words_total: words.iter().map(|w| w.2).sum(),
             words,
@@ -423,6 +451,8 @@ impl NoticeFacts {
                 .map(str::to_owned)
                 .collect(),
             whereabouts: whereabouts(n, places),
+            values: components::capacity_values(n),
+            same: RefCell::new(HashMap::new()),
         }
     }
 }
@@ -501,15 +531,16 @@ fn word_overlap(f: &NoticeFacts, p: &Prep) -> f64 {
 }
 
 /// `components::relationship`'s score from the member's prepared buyer
-/// names: the best confidence of a past award from the same buyer.
-fn relationship(buyer: &str, p: &Prep) -> f64 {
+/// names: the best confidence of a past award from the same buyer. `same`
+/// remembers the comparison per past buyer's name (candidates share them).
+fn relationship(buyer: &str, p: &Prep, same: &RefCell<HashMap<String, bool>>) -> f64 {
     let Some(first) = buyer.split(' ').next().filter(|w| !w.is_empty()) else {
         return 0.0;
     };
     let mut best = 0.0;
     for (lower, normalised, confidence) in &p.buyers {
         // The same cheap pre-check as the component's.
-        if lower.contains(first) && strsim::jaro_winkler(buyer, normalised) >= 0.9 {
+        if lower.contains(first) && same_buyer(buyer, normalised, same) {
             let s = confidence.clamp(0.0, 1.0);
             if s > best {
                 best = s;
@@ -517,6 +548,17 @@ fn relationship(buyer: &str, p: &Prep) -> f64 {
         }
     }
     best
+}
+
+/// Whether a past buyer's normalised name is the notice buyer's (Jaro-Winkler
+/// at least 0.9), remembered per name.
+fn same_buyer(buyer: &str, normalised: &str, same: &RefCell<HashMap<String, bool>>) -> bool {
+    if let Some(known) = same.borrow().get(normalised) {
+        return *known;
+    }
+    let is = strsim::jaro_winkler(buyer, normalised) >= 0.9;
+    same.borrow_mut().insert(normalised.to_owned(), is);
+    is
 }
 
 /// Share of past awards won from buyers of the notice buyer's kind.
@@ -542,16 +584,20 @@ fn title_overlap(f: &NoticeFacts, p: &Prep) -> f64 {
     if f.title.is_empty() {
         return 0.0;
     }
-    p.titles
-        .iter()
-        .map(|w| {
-            f.title
-                .iter()
-                .filter(|x| w.binary_search(x).is_ok())
-                .count() as f64
-                / f.title.len() as f64
-        })
-        .fold(0.0, f64::max)
+    let mut start = 0usize;
+    let mut best = 0.0f64;
+    for (w, end) in p.titles.iter().zip(&p.title_ends) {
+        let end = (*end as usize).min(p.title_hashes.len());
+        let hashes = p.title_hashes.get(start..end).unwrap_or_default();
+        start = end;
+        let found = f
+            .title_hashed
+            .iter()
+            .filter(|(h, x)| hashes.binary_search(h).is_ok() && w.binary_search(x).is_ok())
+            .count();
+        best = best.max(found as f64 / f.title.len() as f64);
+    }
+    best
 }
 
 /// Which features to compute (by position in [`FEATURES`]).
@@ -603,13 +649,13 @@ pub fn features_needed(
         &|| components::cpv_score_in(n, &p.codes, false).0,
         &|| cpv_idf(f, p),
         &|| components::geography_in(&f.finest, m, &p.nuts_finest, places, false).0,
-        &|| relationship(&f.buyer, p),
+        &|| relationship(&f.buyer, p, &f.same),
         &|| same_kind(f, m, p),
         &|| value_fit(f, p),
         &|| (1.0 + m.track_record.len() as f64).ln(),
         &|| title_overlap(f, p),
-        &|| components::capacity(n, m, false).0,
-        &|| components::suitability(n, m).0,
+        &|| components::capacity_score(&f.values, m),
+        &|| components::suitability_score(n, m),
         &|| proximity(f, m, places),
     ];
     for (i, part) in parts.iter().enumerate() {
@@ -1022,6 +1068,87 @@ mod tests {
             idle.len() <= 2,
             "features never nonzero on the demo data: {idle:?}"
         );
+    }
+
+    #[test]
+    fn the_quick_components_are_the_explained_ones() {
+        let (notices, mut members, places) = demo();
+        // Varied records: values, buyers (one not ASCII, one in capitals),
+        // minimum sizes, no turnover, no places.
+        for (i, m) in members.iter_mut().enumerate() {
+            let n = &notices[(i * 7) % notices.len()];
+            let buyer = match i % 3 {
+                0 => n.buyer.name.clone(),
+                1 => n.buyer.name.as_deref().map(str::to_uppercase),
+                _ => n.buyer.name.as_deref().map(|b| format!("{b} — Åland")),
+            };
+            m.track_record.push(sebroker_index::TrackRecord {
+                title: n.title.clone(),
+                buyer,
+                value_pence: Some(1_000_000 * (i as i64 + 1)),
+                year: Some(2025),
+                cpv: n.cpv.iter().map(|c| c.code.clone()).collect(),
+                ocid: None,
+                confidence: 0.5 + (i % 5) as f64 / 10.0,
+            });
+            if i % 4 == 1 {
+                m.turnover_pence = None;
+                m.max_contract_pence = Some(5_000_000);
+                m.min_contract_pence = Some(2_000_000);
+            }
+            if i % 6 == 2 {
+                m.nuts.clear();
+            }
+        }
+        let index = sebroker_index::MemberIndex::build(&members).expect("index");
+        let map: HashMap<String, Member> =
+            members.iter().map(|m| (m.id.clone(), m.clone())).collect();
+        let matcher = crate::Matcher {
+            members: &map,
+            index: &index,
+            places: &places,
+            weights: sebroker_model::Weights::default(),
+            ranker: None,
+        };
+        let mut relationships = 0;
+        for n in &notices {
+            let buyer = n
+                .buyer
+                .name
+                .as_deref()
+                .map(normalise_name)
+                .unwrap_or_default();
+            let parts = crate::NoticeParts::new(n, buyer.clone());
+            let mut same = HashMap::new();
+            for m in &members {
+                for (text, timing) in [(0.0, 1.0), (0.37, 0.7), (1.4, 0.2)] {
+                    let slow = matcher.score(n, &buyer, m, text, &(timing, None), false);
+                    let quick = matcher.quick_components(n, &parts, m, text, timing, &mut same);
+                    assert_eq!(quick, slow.components, "{} / {}", n.ocid, m.id);
+                    relationships += usize::from(quick.relationship > 0.0);
+                }
+            }
+        }
+        assert!(relationships > 0, "no relationship was ever found");
+    }
+
+    #[test]
+    fn lowered_contains_is_lowercase_contains() {
+        for (text, part) in [
+            ("Walsall Council", "walsall"),
+            ("WALSALL", "wals"),
+            ("Birmingham", "walsall"),
+            ("Ål", "ål"),
+            ("ÅLAND Council", "åland"),
+            ("ab", "abc"),
+            ("", "a"),
+        ] {
+            assert_eq!(
+                components::lowered_contains(text, part),
+                text.to_lowercase().contains(part),
+                "{text:?} {part:?}"
+            );
+        }
     }
 
     #[test]

@@ -353,3 +353,121 @@ fn replaced_members_score_as_a_fresh_build_where_tables_are_used() {
         assert_eq!(a.get(id), Some(s), "{id}");
     }
 }
+
+/// The best keys of a score array by a full sort (the reference for the
+/// chunked scan).
+fn best_by_sort(scores: &[f32], limit: usize) -> Vec<(u32, f32)> {
+    let mut keys: Vec<u64> = scores
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| **s > 0.0)
+        .map(|(i, s)| super::key(*s, i as u32))
+        .collect();
+    keys.sort_unstable_by(|a, b| b.cmp(a));
+    keys.truncate(limit);
+    keys.into_iter()
+        .map(|k| {
+            (
+                u32::MAX - (k & 0xFFFF_FFFF) as u32,
+                f32::from_bits((k >> 32) as u32),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_chunked_scan_keeps_the_best_scores_with_ties_to_the_earlier_slot() {
+    // Few distinct scores (many ties), zeros, the best late and early, and
+    // lengths that are not a multiple of a chunk.
+    let mut seed = 7u64;
+    for (len, limit) in [
+        (5_000usize, 200usize),
+        (4_099, 40),
+        (130, 200),
+        (64, 1),
+        (1, 3),
+    ] {
+        let scores: Vec<f32> = (0..len)
+            .map(|_| {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                match (seed >> 33) % 10 {
+                    0..=3 => 0.0,
+                    r => r as f32 * 0.75,
+                }
+            })
+            .collect();
+        let mut scratch = scores.clone();
+        let got = super::best_of_all(&mut scratch, limit);
+        assert_eq!(
+            got,
+            best_by_sort(&scores, limit),
+            "{len} slots, {limit} best"
+        );
+        assert!(scratch.iter().all(|s| *s == 0.0), "scores set back to 0");
+    }
+}
+
+/// `candidates` by the exhaustive path: every slot scored, a full sort.
+fn exhaustive(
+    index: &MemberIndex,
+    text: &str,
+    codes: &[String],
+    limit: usize,
+) -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    for (field, terms, keep) in [
+        (&index.text, index.terms(text), true),
+        (&index.cpv, codes.to_vec(), false),
+    ] {
+        let mut scores = vec![0f32; index.ids.len()];
+        field.score_into(&terms, index.len(), &mut scores, None);
+        for (slot, score) in best_by_sort(&scores, limit.max(1)) {
+            if let Some(id) = index.id_of(slot) {
+                let s = if keep { f64::from(score) } else { 0.0 };
+                out.entry(id.to_owned()).or_insert(s);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn candidates_equal_the_exhaustive_ones_bit_for_bit() {
+    // Thousands of members: the dense scan and its chunk skipping are used.
+    let list = members(4_000);
+    let mut index = MemberIndex::build(&list).expect("index");
+    // Replaced members reuse slots out of order.
+    for m in list.iter().step_by(97) {
+        let mut m = m.clone();
+        m.description.push_str(" catering catering youth");
+        index.upsert(&m);
+    }
+    let queries = [
+        "youth catering and community transport",
+        "cleaning gardening parks",
+        "debt advice housing support wellbeing mental health",
+        "food bank digital inclusion laptops training employment",
+        "warm spaces",
+        "zymurgy",
+    ];
+    let code_sets: [&[&str]; 3] = [&[], &["85", "853", "8531"], &["55", "90", "98", "9091"]];
+    let mut compared = 0;
+    for q in queries {
+        for codes in code_sets {
+            let codes: Vec<String> = codes.iter().map(|c| (*c).to_owned()).collect();
+            for limit in [1, 40, 200] {
+                let got = index.candidates(q, &codes, limit).expect("candidates");
+                let want = exhaustive(&index, q, &codes, limit);
+                assert_eq!(got.len(), want.len(), "{q:?} {codes:?} {limit}");
+                for (id, s) in &want {
+                    let g = got
+                        .get(id)
+                        .unwrap_or_else(|| panic!("{id} missing for {q:?}"));
+                    assert_eq!(g.to_bits(), s.to_bits(), "{id} for {q:?} {codes:?} {limit}");
+                }
+                compared += want.len();
+            }
+        }
+    }
+    assert!(compared > 1_000, "only {compared} candidates compared");
+}
