@@ -816,7 +816,9 @@ mod tests {
                 "same bytes as a fresh context"
             );
             assert_eq!(
-                zstd::zstd_safe::get_frame_content_size(&packed).ok().flatten(),
+                zstd::zstd_safe::get_frame_content_size(&packed)
+                    .ok()
+                    .flatten(),
                 Some(v.len() as u64),
                 "the size is recorded, so reads take the fast path"
             );
