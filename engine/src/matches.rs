@@ -25,6 +25,19 @@ pub struct Matches {
     model: Option<Model>,
 }
 
+/// Notices below which a batch is matched on the calling thread (a
+/// thread costs more than matching a few notices).
+const PARALLEL_FROM: usize = 64;
+
+/// Threads for matching `n` notices: the cores, at most four.
+fn match_threads(n: usize) -> usize {
+    if n < PARALLEL_FROM {
+        return 1;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    cores.clamp(1, 4).min(n / (PARALLEL_FROM / 2))
+}
+
 fn load(store: &dyn NoticeStore, model: &Option<Model>) -> Result<MemberSet> {
     let mut set = MemberSet::build(store.members()?, &store.links()?)?;
     set.set_model(model.clone());
@@ -74,7 +87,9 @@ impl Matches {
     }
 
     /// Ranks the members for each notice that can still be bid for and
-    /// stores the strongest (none for the others).
+    /// stores the strongest (none for the others). Large batches are
+    /// split over the machine's cores: each notice is matched on its own,
+    /// so the stored matches are the same whatever the split.
     pub fn match_notices(&self, notices: &[Notice]) -> Result<()> {
         let set = self.member_set();
         if set.members.is_empty() {
@@ -82,6 +97,27 @@ impl Matches {
         }
         let places = self.places();
         let matcher = self.matcher(&set, &places);
+        let threads = match_threads(notices.len());
+        if threads <= 1 {
+            return self.match_and_store(&matcher, notices);
+        }
+        let chunk = notices.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let running: Vec<_> = notices
+                .chunks(chunk)
+                .map(|part| scope.spawn(|| self.match_and_store(&matcher, part)))
+                .collect();
+            running.into_iter().try_for_each(|t| {
+                t.join().unwrap_or_else(|_| {
+                    Err(crate::error::Error::Failed(
+                        "a matching thread stopped unexpectedly".into(),
+                    ))
+                })
+            })
+        })
+    }
+
+    fn match_and_store(&self, matcher: &Matcher<'_>, notices: &[Notice]) -> Result<()> {
         for n in notices {
             let matches: Vec<Match> = if biddable(n) {
                 matcher

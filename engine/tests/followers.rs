@@ -165,3 +165,42 @@ fn the_notice_view_equals_matches_and_consortia_asked_apart() {
         .expect("view")
         .is_none());
 }
+
+#[test]
+fn a_large_window_matched_on_every_core_stores_what_one_notice_at_a_time_does() {
+    let (_dir, engine) = sebroker_engine::demo::open_in_tempdir().expect("demo");
+    // Over a hundred new notices in one window: matched in parallel.
+    let prefixes = [
+        "ocds-par01",
+        "ocds-par02",
+        "ocds-par03",
+        "ocds-par04",
+        "ocds-par05",
+    ];
+    for p in prefixes {
+        write_only(&engine, &renamed_tenders(p));
+    }
+    engine.follow().expect("follow");
+    let stored: Vec<_> = stored_matches(&engine)
+        .into_iter()
+        .filter(|(o, _)| prefixes.iter().any(|p| o.starts_with(p)))
+        .collect();
+    assert!(stored.len() >= 100, "{} notices", stored.len());
+    assert!(stored.iter().any(|(_, m)| !m.is_empty()));
+    for (ocid, got) in stored {
+        let (n, ranked) = engine
+            .matches
+            .notice_matches(&ocid, sebroker_matching::members::STORED_PER_NOTICE)
+            .expect("match")
+            .expect("known");
+        let want: Vec<_> = if sebroker_matching::members::biddable(&n) {
+            ranked
+                .into_iter()
+                .filter(|m| m.score >= sebroker_matching::members::STORED_MIN_SCORE)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        assert_eq!(got, want, "{ocid}");
+    }
+}

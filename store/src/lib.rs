@@ -25,8 +25,9 @@ use sebroker_model::Match;
 
 /// The schema version of the store; see [`SledStore::open`] for migrations.
 /// 2: raw releases and notices may be zstd-compressed (version 1 values,
-/// plain JSON, are still read as they are).
-pub const STORE_VERSION: u64 = 2;
+/// plain JSON, are still read as they are). 3: `matches` holds one value
+/// per notice (version 2 held one per notice and member; moved on open).
+pub const STORE_VERSION: u64 = 3;
 
 /// What storing a release did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

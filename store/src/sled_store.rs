@@ -7,9 +7,10 @@
 //! change-log follower's `cursor/<name>`), `sync` (source → progress
 //! JSON), `dup_keys` (candidate key \0 ocid → ()), `group_of` (ocid → group
 //! id), `groups` (group id → JSON list of ocids), `members` (id → member
-//! JSON), `matches` (ocid \0 member → match), `member_matches` (member
-//! \0 ocid → (), an index), `links` (award links); the alerts' trees, in the same
-//! database, are `sebroker_alerts::log`'s.
+//! JSON), `matches` (ocid → the notice's matches, compressed together),
+//! `member_matches` (member \0 ocid → (), an index), `links` (award
+//! links); the alerts' trees, in the same database, are
+//! `sebroker_alerts::log`'s.
 
 use std::path::Path;
 
@@ -126,6 +127,10 @@ impl SledStore {
                 // 1 -> 2: values stay as they are (plain JSON reads back
                 // beside compressed values); the version is recorded so an
                 // older sebroker refuses this store instead of misreading it.
+                // 2 -> 3: matches move to one value per notice.
+                if v < 3 {
+                    self.migrate_matches_per_notice()?;
+                }
                 if v < STORE_VERSION {
                     tracing::info!(
                         from = v,
@@ -139,6 +144,73 @@ impl SledStore {
                 Ok(())
             }
         }
+    }
+
+    /// The stored matches of a notice, as written (none when it has none).
+    fn stored_matches(&self, ocid: &str) -> Result<Vec<Match>> {
+        match self.matches.get(ocid.as_bytes())? {
+            Some(v) => decode(ocid.as_bytes(), &v),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Store version 2 -> 3: `matches` held one value per (notice,
+    /// member) under `ocid \0 member`; now one value per notice under its
+    /// ocid. Each notice moves in one transaction, so a crash part-way
+    /// leaves every notice wholly in one layout and the next open goes on.
+    fn migrate_matches_per_notice(&self) -> Result<()> {
+        let (mut moved, mut from) = (0usize, Vec::new());
+        loop {
+            // The next old-layout key (ocids never hold a NUL); each key
+            // is passed once.
+            let first = self
+                .matches
+                .range(from.as_slice()..)
+                .keys()
+                .find(|k| k.as_ref().map_or(true, |k| k.contains(&0)));
+            let Some(first) = first.transpose()? else {
+                break;
+            };
+            let Some(end) = first.iter().position(|b| *b == 0) else {
+                break;
+            };
+            let ocid = String::from_utf8_lossy(&first[..end]).into_owned();
+            let prefix = first[..=end].to_vec();
+            let mut old = Vec::new();
+            for kv in self.matches.scan_prefix(&prefix) {
+                let (k, v) = kv?;
+                let m: Match = decode(&k, &v)?;
+                old.push((k, m));
+            }
+            let ms: Vec<&Match> = old.iter().map(|(_, m)| m).collect();
+            let value = pack(ocid.as_bytes(), &encode(&ocid, &ms)?)?;
+            self.matches
+                .transaction(|tx| {
+                    for (k, _) in &old {
+                        tx.remove(k.as_ref())?;
+                    }
+                    tx.insert(ocid.as_bytes(), value.as_slice())?;
+                    Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+                })
+                .map_err(|e| match e {
+                    sled::transaction::TransactionError::Storage(e) => Error::Store(e),
+                    sled::transaction::TransactionError::Abort(()) => {
+                        Error::Invalid("the matches migration was aborted".into())
+                    }
+                })?;
+            moved += 1;
+            from = prefix;
+            if let Some(last) = from.last_mut() {
+                *last = 1;
+            }
+        }
+        if moved > 0 {
+            tracing::info!(
+                notices = moved,
+                "stored matches moved to one value per notice"
+            );
+        }
+        Ok(())
     }
 
     fn next_seq(&self) -> Result<u64> {
@@ -474,33 +546,34 @@ impl NoticeStore for SledStore {
     }
 
     fn put_matches(&self, ocid: &str, matches: &[Match]) -> Result<()> {
-        let mut prefix = ocid.as_bytes().to_vec();
-        prefix.push(0);
-        for kv in self.matches.scan_prefix(&prefix) {
-            let (k, _) = kv?;
-            let member = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-            self.matches.remove(&k)?;
-            self.member_matches.remove(pair(&member, ocid))?;
+        // One value per notice: its matches compressed together (one
+        // zstd frame and one insert instead of fifty); the member index
+        // changes only where the members changed.
+        let old = self.stored_matches(ocid)?;
+        let kept: std::collections::HashSet<&str> =
+            matches.iter().map(|m| m.member_id.as_str()).collect();
+        for m in old.iter().filter(|m| !kept.contains(m.member_id.as_str())) {
+            self.member_matches.remove(pair(&m.member_id, ocid))?;
         }
-        for m in matches {
-            // Matches carry reasons in words: most of the store after
-            // the releases, so they are compressed too.
-            let key = pair(ocid, &m.member_id);
-            let value = pack(&key, &encode(ocid, m)?)?;
-            self.matches.insert(key, value)?;
+        if matches.is_empty() {
+            self.matches.remove(ocid.as_bytes())?;
+            return Ok(());
+        }
+        let value = pack(ocid.as_bytes(), &encode(ocid, &matches)?)?;
+        self.matches.insert(ocid.as_bytes(), value)?;
+        let had: std::collections::HashSet<&str> =
+            old.iter().map(|m| m.member_id.as_str()).collect();
+        for m in matches
+            .iter()
+            .filter(|m| !had.contains(m.member_id.as_str()))
+        {
             self.member_matches.insert(pair(&m.member_id, ocid), &[])?;
         }
         Ok(())
     }
 
     fn matches_of_notice(&self, ocid: &str) -> Result<Vec<Match>> {
-        let mut prefix = ocid.as_bytes().to_vec();
-        prefix.push(0);
-        let mut out: Vec<Match> = Vec::new();
-        for kv in self.matches.scan_prefix(prefix) {
-            let (k, v) = kv?;
-            out.push(decode(&k, &v)?);
-        }
+        let mut out = self.stored_matches(ocid)?;
         out.sort_by(|a, b| {
             b.score
                 .total_cmp(&a.score)
@@ -516,8 +589,12 @@ impl NoticeStore for SledStore {
         for kv in self.member_matches.scan_prefix(&prefix) {
             let (k, _) = kv?;
             let ocid = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-            if let Some(v) = self.matches.get(pair(&ocid, member_id))? {
-                out.push((ocid, decode(&k, &v)?));
+            let found = self
+                .stored_matches(&ocid)?
+                .into_iter()
+                .find(|m| m.member_id == member_id);
+            if let Some(m) = found {
+                out.push((ocid, m));
             }
         }
         Ok(out)
@@ -767,6 +844,106 @@ mod tests {
         let v = s.meta.get("schema_version").expect("get").expect("some");
         assert_eq!(v.as_ref(), &STORE_VERSION.to_be_bytes());
         assert_eq!(s.releases_of("o-1").expect("get"), vec![raw.to_owned()]);
+    }
+
+    fn a_match(member: &str, score: f64) -> Match {
+        Match {
+            member_id: member.to_owned(),
+            score,
+            components: Default::default(),
+            reasons: vec![format!("{member} does this work")],
+        }
+    }
+
+    fn member_index(s: &SledStore) -> Vec<String> {
+        s.member_matches
+            .iter()
+            .keys()
+            .map(|k| String::from_utf8_lossy(&k.expect("key")).replace('\0', "/"))
+            .collect()
+    }
+
+    #[test]
+    fn a_notices_matches_are_replaced_whole_and_the_member_index_follows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = SledStore::open(dir.path()).expect("opens");
+        s.put_matches("o-1", &[a_match("m1", 0.4), a_match("m2", 0.9)])
+            .expect("put");
+        s.put_matches("o-2", &[a_match("m1", 0.5)]).expect("put");
+        let ids = |v: Vec<Match>| v.into_iter().map(|m| m.member_id).collect::<Vec<_>>();
+        assert_eq!(ids(s.matches_of_notice("o-1").expect("get")), ["m2", "m1"]);
+        assert_eq!(s.matches.len(), 2, "one value per notice");
+        // m1 drops out of o-1, m3 comes in.
+        s.put_matches("o-1", &[a_match("m2", 0.8), a_match("m3", 0.3)])
+            .expect("put");
+        assert_eq!(ids(s.matches_of_notice("o-1").expect("get")), ["m2", "m3"]);
+        assert_eq!(member_index(&s), ["m1/o-2", "m2/o-1", "m3/o-1"]);
+        let of_m1 = s.matches_of_member("m1").expect("of member");
+        assert_eq!(of_m1.len(), 1);
+        assert_eq!((of_m1[0].0.as_str(), of_m1[0].1.score), ("o-2", 0.5));
+        assert_eq!(s.matches_of_member("m2").expect("m2")[0].1.score, 0.8);
+        // No matches left: nothing stored for the notice.
+        s.put_matches("o-1", &[]).expect("put");
+        assert!(s.matches_of_notice("o-1").expect("get").is_empty());
+        assert_eq!(member_index(&s), ["m1/o-2"]);
+        assert_eq!(s.matches.len(), 1);
+    }
+
+    #[test]
+    fn version_2_matches_move_to_one_value_per_notice_on_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = SledStore::open(dir.path()).expect("opens");
+        s.put_release("o-1", "r1", &[3u8; 32], "{}").expect("put");
+        // The version 2 layout: ocid \0 member -> one packed match.
+        let old = [("o-1", "m1", 0.4), ("o-1", "m2", 0.9), ("o-10", "m1", 0.6)];
+        for (ocid, member, score) in old {
+            let key = pair(ocid, member);
+            let value = pack(
+                &key,
+                &encode(ocid, &a_match(member, score)).expect("encode"),
+            )
+            .expect("pack");
+            s.matches.insert(key, value).expect("insert");
+            s.member_matches
+                .insert(pair(member, ocid), &[])
+                .expect("index");
+        }
+        s.meta
+            .insert("schema_version", &2u64.to_be_bytes())
+            .expect("insert");
+        drop(s);
+        let s = SledStore::open(dir.path()).expect("a version 2 store opens");
+        let v = s.meta.get("schema_version").expect("get").expect("some");
+        assert_eq!(v.as_ref(), &STORE_VERSION.to_be_bytes());
+        let keys: Vec<Vec<u8>> = s
+            .matches
+            .iter()
+            .keys()
+            .map(|k| k.expect("k").to_vec())
+            .collect();
+        assert_eq!(keys, [b"o-1".to_vec(), b"o-10".to_vec()]);
+        let got: Vec<(String, f64)> = s
+            .matches_of_notice("o-1")
+            .expect("get")
+            .into_iter()
+            .map(|m| (m.member_id, m.score))
+            .collect();
+        assert_eq!(got, [("m2".to_owned(), 0.9), ("m1".to_owned(), 0.4)]);
+        let of_m1: Vec<(String, f64)> = s
+            .matches_of_member("m1")
+            .expect("of member")
+            .into_iter()
+            .map(|(o, m)| (o, m.score))
+            .collect();
+        assert_eq!(of_m1, [("o-1".to_owned(), 0.4), ("o-10".to_owned(), 0.6)]);
+        assert_eq!(
+            s.matches_of_notice("o-1").expect("get")[0].reasons,
+            ["m2 does this work"]
+        );
+        // Opening again finds nothing left to move.
+        drop(s);
+        let s = SledStore::open(dir.path()).expect("opens again");
+        assert_eq!(s.matches.len(), 2);
     }
 
     #[test]
