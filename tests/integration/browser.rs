@@ -568,8 +568,7 @@ async fn a_broker_brokers_a_win_and_the_funder_sees_it() {
     c.goto(&format!("{url}/members/{other}"))
         .await
         .expect("other page");
-    let h1 = wait_for(c, "main h1").await.text().await.expect("h1");
-    assert_eq!(h1, "Not found");
+    wait_for_text(c, "main h1", "Not found").await;
     c.goto(&format!("{url}/search")).await.expect("search");
     assert_eq!(
         wait_for(c, "main h1").await.text().await.expect("h1"),

@@ -11,7 +11,7 @@ use fantoccini::Client;
 use serde_json::Value;
 
 use crate::browser::{
-    audit_page, browser, demo_server_with_keys, sign_out, wait_for, wait_for_path,
+    audit_page, browser, demo_server_with_keys, sign_out, wait_for, wait_for_path, wait_for_text,
 };
 
 const EMAIL: &str = "Robin.Member@example.org";
@@ -154,8 +154,7 @@ async fn an_admin_invites_a_person_who_signs_in_until_disabled() {
     c.goto(&format!("{url}{reset_path}"))
         .await
         .expect("reset again");
-    let h1 = wait_for(c, "main h1").await.text().await.expect("h1");
-    assert_eq!(h1, "This link does not work");
+    wait_for_text(c, "main h1", "This link does not work").await;
     // Disabled: the open session ends at the next request, and no sign-in.
     admin_api(&url, &admin, &format!("/api/v1/accounts/{id}/disable")).await;
     c.goto(&format!("{url}{home}"))
@@ -163,12 +162,10 @@ async fn an_admin_invites_a_person_who_signs_in_until_disabled() {
         .expect("home after disable");
     wait_for_path(c, "/signin").await;
     sign_in_as_person(c, &url, SECOND).await;
-    let h1 = wait_for(c, "main h1").await.text().await.expect("h1");
-    assert_eq!(h1, "Sign-in failed");
+    wait_for_text(c, "main h1", "Sign-in failed").await;
     // Unknown paths: the HTML page with the site's header.
     c.goto(&format!("{url}/no-such-page")).await.expect("404");
-    let h1 = wait_for(c, "main h1").await.text().await.expect("h1");
-    assert_eq!(h1, "Page not found");
+    wait_for_text(c, "main h1", "Page not found").await;
     wait_for(c, "header a[href='/']").await;
     audit_page(c, "people-not-found").await;
     let _ = server.kill();
