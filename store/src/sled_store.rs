@@ -548,19 +548,10 @@ impl NoticeStore for SledStore {
     fn put_matches(&self, ocid: &str, matches: &[Match]) -> Result<()> {
         // One value per notice: its matches compressed together (one
         // zstd frame and one insert instead of fifty); the member index
-        // changes only where the members changed.
+        // changes only where the members changed. Order for a crash: new
+        // index entries, then the value, then stale entries out; an index
+        // entry whose member is not in the value is skipped on reading.
         let old = self.stored_matches(ocid)?;
-        let kept: std::collections::HashSet<&str> =
-            matches.iter().map(|m| m.member_id.as_str()).collect();
-        for m in old.iter().filter(|m| !kept.contains(m.member_id.as_str())) {
-            self.member_matches.remove(pair(&m.member_id, ocid))?;
-        }
-        if matches.is_empty() {
-            self.matches.remove(ocid.as_bytes())?;
-            return Ok(());
-        }
-        let value = pack(ocid.as_bytes(), &encode(ocid, &matches)?)?;
-        self.matches.insert(ocid.as_bytes(), value)?;
         let had: std::collections::HashSet<&str> =
             old.iter().map(|m| m.member_id.as_str()).collect();
         for m in matches
@@ -568,6 +559,17 @@ impl NoticeStore for SledStore {
             .filter(|m| !had.contains(m.member_id.as_str()))
         {
             self.member_matches.insert(pair(&m.member_id, ocid), &[])?;
+        }
+        if matches.is_empty() {
+            self.matches.remove(ocid.as_bytes())?;
+        } else {
+            let value = pack(ocid.as_bytes(), &encode(ocid, &matches)?)?;
+            self.matches.insert(ocid.as_bytes(), value)?;
+        }
+        let kept: std::collections::HashSet<&str> =
+            matches.iter().map(|m| m.member_id.as_str()).collect();
+        for m in old.iter().filter(|m| !kept.contains(m.member_id.as_str())) {
+            self.member_matches.remove(pair(&m.member_id, ocid))?;
         }
         Ok(())
     }
@@ -882,6 +884,13 @@ mod tests {
         assert_eq!(of_m1.len(), 1);
         assert_eq!((of_m1[0].0.as_str(), of_m1[0].1.score), ("o-2", 0.5));
         assert_eq!(s.matches_of_member("m2").expect("m2")[0].1.score, 0.8);
+        // What a crash between the index and the value can leave: an
+        // entry whose member the value does not hold is not a match.
+        s.member_matches
+            .insert(pair("m9", "o-2"), &[])
+            .expect("stray");
+        assert!(s.matches_of_member("m9").expect("m9").is_empty());
+        s.member_matches.remove(pair("m9", "o-2")).expect("tidy");
         // No matches left: nothing stored for the notice.
         s.put_matches("o-1", &[]).expect("put");
         assert!(s.matches_of_notice("o-1").expect("get").is_empty());
