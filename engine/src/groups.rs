@@ -17,7 +17,7 @@ pub fn file_notice(store: &dyn NoticeStore, n: &Notice) -> Result<usize> {
         return Ok(0);
     }
     let mut linked = 0;
-    for other in store.put_candidate_keys(&n.ocid, &keys)? {
+    for other in store.put_candidate_keys(&n.ocid, &n.source, &keys)? {
         let Some(o) = store.get_notice(&other)? else {
             continue;
         };

@@ -134,8 +134,8 @@ impl NoticeStore for FailingStore {
     fn as_progress(&self) -> &dyn SyncProgress {
         self.inner.as_progress()
     }
-    fn put_candidate_keys(&self, ocid: &str, keys: &[String]) -> Result<Vec<String>> {
-        self.inner.put_candidate_keys(ocid, keys)
+    fn put_candidate_keys(&self, ocid: &str, source: &str, keys: &[String]) -> Result<Vec<String>> {
+        self.inner.put_candidate_keys(ocid, source, keys)
     }
     fn group_of(&self, ocid: &str) -> Result<Vec<String>> {
         self.inner.group_of(ocid)

@@ -125,9 +125,10 @@ pub trait NoticeStore: Send + Sync {
     /// The store as the connectors' [`SyncProgress`].
     fn as_progress(&self) -> &dyn SyncProgress;
 
-    /// Files `ocid` under duplicate-candidate `keys`; returns the other ocids
-    /// already filed under any of them.
-    fn put_candidate_keys(&self, ocid: &str, keys: &[String]) -> Result<Vec<String>>;
+    /// Files `ocid` (published by `source`) under duplicate-candidate
+    /// `keys`; returns the other ocids already filed under any of them
+    /// from other sources (a duplicate is always from another source).
+    fn put_candidate_keys(&self, ocid: &str, source: &str, keys: &[String]) -> Result<Vec<String>>;
     /// The ocids of the group `ocid` belongs to (itself included), or empty.
     fn group_of(&self, ocid: &str) -> Result<Vec<String>>;
     /// Puts `a` and `b` (and their groups) in one group. True when it changed.

@@ -5,7 +5,7 @@
 //! description), `places` (entry JSON → ()), `ingest_log` (sequence → JSON),
 //! `meta` (schema version, sequence counter, the ledger's mark, each
 //! change-log follower's `cursor/<name>`), `sync` (source → progress
-//! JSON), `dup_keys` (candidate key \0 ocid → ()), `group_of` (ocid → group
+//! JSON), `dup_keys` (candidate key \0 ocid → its source), `group_of` (ocid → group
 //! id), `groups` (group id → JSON list of ocids), `members` (id → member
 //! JSON), `matches` (ocid → the notice's matches, compressed together),
 //! `member_matches` (member \0 ocid → (), an index), `links` (award
@@ -667,21 +667,30 @@ impl NoticeStore for SledStore {
         self
     }
 
-    fn put_candidate_keys(&self, ocid: &str, keys: &[String]) -> Result<Vec<String>> {
+    fn put_candidate_keys(&self, ocid: &str, source: &str, keys: &[String]) -> Result<Vec<String>> {
+        // Each entry's value is its notice's source, so candidates from
+        // the same source (never duplicates) are passed over without
+        // reading their notices: many notices share a deadline minute.
+        // Entries written before sources were kept have none and are
+        // always candidates.
         let mut others = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for key in keys {
             let mut prefix = key.as_bytes().to_vec();
             prefix.push(0);
-            for k in self.dup_keys.scan_prefix(&prefix).keys() {
-                let k = k?;
+            for kv in self.dup_keys.scan_prefix(&prefix) {
+                let (k, v) = kv?;
+                if !v.is_empty() && v.as_ref() == source.as_bytes() {
+                    continue;
+                }
                 let other = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-                if other != ocid && !others.contains(&other) {
+                if other != ocid && seen.insert(other.clone()) {
                     others.push(other);
                 }
             }
             let mut full = prefix;
             full.extend_from_slice(ocid.as_bytes());
-            self.dup_keys.insert(full, &[])?;
+            self.dup_keys.insert(full, source.as_bytes())?;
         }
         Ok(others)
     }
@@ -1017,13 +1026,21 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = SledStore::open(dir.path()).expect("opens");
         assert!(s
-            .put_candidate_keys("a", &["d:1".into()])
+            .put_candidate_keys("a", "fts", &["d:1".into()])
             .expect("keys")
             .is_empty());
         assert_eq!(
-            s.put_candidate_keys("b", &["d:1".into(), "v:2".into()])
+            s.put_candidate_keys("b", "cf", &["d:1".into(), "v:2".into()])
                 .expect("keys"),
             vec!["a".to_owned()]
+        );
+        // The same source is never a candidate; an entry without a
+        // source (an older store's) always is.
+        s.dup_keys.insert(b"d:1\0old", &[]).expect("old entry");
+        assert_eq!(
+            s.put_candidate_keys("a2", "fts", &["d:1".into()])
+                .expect("keys"),
+            vec!["b".to_owned(), "old".to_owned()]
         );
         assert!(s.link_group("b", "a").expect("link"));
         assert!(!s.link_group("a", "b").expect("link"));
