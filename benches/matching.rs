@@ -12,7 +12,6 @@ use std::collections::HashMap;
 mod synthetic;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sebroker_connectors::ocds::{self, CompileContext, Release};
 use sebroker_connectors::places::Places;
 use sebroker_index::{Member, MemberIndex, Notice};
 use sebroker_matching::ranker::{Corpus, Model, Ranker};
@@ -154,29 +153,7 @@ fn shared_notices(places: &Places) -> Vec<Notice> {
     for dir in [root.join("cf"), root.join("fts/backfill")] {
         collect_json(&dir, 3, &mut files);
     }
-    let mut by_ocid: HashMap<String, Vec<Release>> = HashMap::new();
-    for f in files {
-        let Ok(package) = ocds::read_path(&f) else {
-            continue;
-        };
-        for r in package.releases {
-            if let Ok(rel) = Release::parse(&r.json) {
-                if let Some(ocid) = rel.ocid.clone() {
-                    by_ocid.entry(ocid).or_default().push(rel);
-                }
-            }
-        }
-    }
-    let ctx = CompileContext {
-        places,
-        source: None,
-    };
-    let mut out: Vec<Notice> = by_ocid
-        .into_values()
-        .filter_map(|r| ocds::compile(r, &ctx))
-        .collect();
-    out.sort_by(|a, b| a.ocid.cmp(&b.ocid));
-    out
+    synthetic::compile_files(files, places)
 }
 
 /// Every `.json` file under `dir`, at most `depth` folders down (the data

@@ -11,9 +11,22 @@ use sebroker_index::{Identifiers, Member, Notice, TrackRecord};
 
 pub fn demo_notices(places: &Places) -> Vec<Notice> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo");
+    compile_files(
+        ["fts-2026-11.json", "cf-2026-11.json"].map(|f| root.join(f)),
+        places,
+    )
+}
+
+/// The notices of the releases in these OCDS files, by ocid; a file or
+/// release that does not read is passed over (the benches' inputs are
+/// known).
+pub fn compile_files(
+    files: impl IntoIterator<Item = std::path::PathBuf>,
+    places: &Places,
+) -> Vec<Notice> {
     let mut by_ocid: HashMap<String, Vec<Release>> = HashMap::new();
-    for f in ["fts-2026-11.json", "cf-2026-11.json"] {
-        let Ok(o) = ocds::read_path(&root.join(f)) else {
+    for f in files {
+        let Ok(o) = ocds::read_path(&f) else {
             continue;
         };
         for r in o.releases {

@@ -5,7 +5,7 @@
 //! mass, which is what MRR rewards. `evaluate` picks between the losses by
 //! train-side cross-validation only.
 
-use crate::ranker::{standardise, Model, Query, FEATURES, NF};
+use crate::ranker::{Model, Query, Standardiser};
 
 /// Which objective a model was fitted with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,27 +46,16 @@ struct Standard {
 /// Fits `-log(Σ_gold e^s / Σ_all e^s)` averaged over queries, plus
 /// `l2·|w|²`, on the standardised features in `use_features`.
 pub fn fit_softmax(queries: &[Query], use_features: &[&str], l2: f64) -> Model {
-    let idx: Vec<usize> = use_features
-        .iter()
-        .filter_map(|f| FEATURES.iter().position(|g| g == f))
-        .collect();
-    let rows = queries.iter().flat_map(|q| q.gold.iter().chain(&q.other));
-    let (mean, scale) = standardise(rows, &idx);
-    let z = |x: &[f64; NF]| -> Vec<f64> {
-        idx.iter()
-            .enumerate()
-            .map(|(j, &i)| (x[i] - mean[j]) / scale[j])
-            .collect()
-    };
+    let st = Standardiser::new(queries, use_features);
     let data: Vec<Standard> = queries
         .iter()
         .filter(|q| !q.gold.is_empty() && !q.other.is_empty())
         .map(|q| Standard {
             gold: q.gold.len(),
-            rows: q.gold.iter().chain(&q.other).map(z).collect(),
+            rows: q.gold.iter().chain(&q.other).map(|x| st.z(x)).collect(),
         })
         .collect();
-    let mut w = vec![0.0; idx.len()];
+    let mut w = vec![0.0; st.idx.len()];
     let mut step = 1.0;
     let (mut loss, mut grad) = loss_and_grad(&data, &w, l2);
     for _ in 0..STEPS {
@@ -86,13 +75,7 @@ pub fn fit_softmax(queries: &[Query], use_features: &[&str], l2: f64) -> Model {
             step /= 2.0;
         }
     }
-    Model {
-        made_by: String::new(),
-        features: idx.iter().map(|&i| FEATURES[i].to_owned()).collect(),
-        mean,
-        scale,
-        weights: w.iter().map(|x| (x * 1e4).round() / 1e4).collect(),
-    }
+    st.model(&w)
 }
 
 /// The averaged softmax loss and its gradient at `w`.
@@ -129,6 +112,7 @@ fn loss_and_grad(data: &[Standard], w: &[f64], l2: f64) -> (f64, Vec<f64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ranker::{FEATURES, NF};
 
     /// A feature that puts the winner first in every query but is noisy
     /// lower down, beside one that orders the rest well but not the top:

@@ -792,18 +792,8 @@ const STEPS: usize = 400;
 /// in `use_features`: every (gold, other) pair of a query should rank gold
 /// first; each query weighs the same.
 pub fn fit(queries: &[Query], use_features: &[&str], l2: f64) -> Model {
-    let idx: Vec<usize> = use_features
-        .iter()
-        .filter_map(|f| FEATURES.iter().position(|g| g == f))
-        .collect();
-    let rows = queries.iter().flat_map(|q| q.gold.iter().chain(&q.other));
-    let (mean, scale) = standardise(rows, &idx);
-    let z = |x: &[f64; NF]| -> Vec<f64> {
-        idx.iter()
-            .enumerate()
-            .map(|(j, &i)| (x[i] - mean[j]) / scale[j])
-            .collect()
-    };
+    let st = Standardiser::new(queries, use_features);
+    let z = |x: &[f64; NF]| st.z(x);
     // Pair differences, each weighted 1 / (pairs in its query).
     let mut diffs: Vec<(Vec<f64>, f64)> = Vec::new();
     for q in queries {
@@ -817,7 +807,7 @@ pub fn fit(queries: &[Query], use_features: &[&str], l2: f64) -> Model {
         }
     }
     let total: f64 = diffs.iter().map(|d| d.1).sum::<f64>().max(1e-12);
-    let mut w = vec![0.0; idx.len()];
+    let mut w = vec![0.0; st.idx.len()];
     for _ in 0..STEPS {
         let mut grad: Vec<f64> = w.iter().map(|wi| 2.0 * l2 * wi).collect();
         for (d, weight) in &diffs {
@@ -832,12 +822,47 @@ pub fn fit(queries: &[Query], use_features: &[&str], l2: f64) -> Model {
             *wi -= 1.0 * gi;
         }
     }
-    Model {
-        made_by: String::new(),
-        features: idx.iter().map(|&i| FEATURES[i].to_owned()).collect(),
-        mean,
-        scale,
-        weights: w.iter().map(|x| (x * 1e4).round() / 1e4).collect(),
+    st.model(&w)
+}
+
+/// The features a fit uses and how they are standardised: their indices
+/// in [`FEATURES`], and their means and scales over every row of the
+/// queries fitted.
+pub(crate) struct Standardiser {
+    pub idx: Vec<usize>,
+    mean: Vec<f64>,
+    scale: Vec<f64>,
+}
+
+impl Standardiser {
+    pub(crate) fn new(queries: &[Query], use_features: &[&str]) -> Standardiser {
+        let idx: Vec<usize> = use_features
+            .iter()
+            .filter_map(|f| FEATURES.iter().position(|g| g == f))
+            .collect();
+        let rows = queries.iter().flat_map(|q| q.gold.iter().chain(&q.other));
+        let (mean, scale) = standardise(rows, &idx);
+        Standardiser { idx, mean, scale }
+    }
+
+    /// A row's chosen features, standardised.
+    pub(crate) fn z(&self, x: &[f64; NF]) -> Vec<f64> {
+        self.idx
+            .iter()
+            .enumerate()
+            .map(|(j, &i)| (x[i] - self.mean[j]) / self.scale[j])
+            .collect()
+    }
+
+    /// The model of weights `w` (rounded to 4 places, as it is shipped).
+    pub(crate) fn model(self, w: &[f64]) -> Model {
+        Model {
+            made_by: String::new(),
+            features: self.idx.iter().map(|&i| FEATURES[i].to_owned()).collect(),
+            mean: self.mean,
+            scale: self.scale,
+            weights: w.iter().map(|x| (x * 1e4).round() / 1e4).collect(),
+        }
     }
 }
 
