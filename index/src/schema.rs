@@ -10,8 +10,9 @@ use tantivy::TantivyDocument;
 use sebroker_model::notice::Notice;
 
 /// Bumped whenever the schema or the way documents are built changes; an
-/// index of another version is rebuilt from the store.
-pub const SCHEMA_VERSION: u32 = 3;
+/// index of another version is rebuilt from the store. 4: column
+/// dictionaries written without zstd (a build that reads no zstd blocks).
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Stored in the `deadline` field when a notice has none, so that it sorts last.
 pub const NO_DEADLINE: i64 = i64::MAX;
