@@ -141,6 +141,22 @@ pub fn finest(codes: &[String]) -> Vec<&str> {
         .collect()
 }
 
+/// The score of two places sharing a NUTS prefix, and its length: the
+/// same NUTS2 area or finer 0.8, the same region 0.6, else 0.1.
+fn shared_area(nc: &str, mc: &str) -> (f64, usize) {
+    let common = nc
+        .bytes()
+        .zip(mc.bytes())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let s = match common {
+        c if c >= 4 => 0.8,
+        3 => 0.6,
+        _ => 0.1,
+    };
+    (s, common)
+}
+
 /// Where the work is against where the member works.
 /// `nuts` holds every level of the notice's places.
 pub fn geography(
@@ -184,16 +200,7 @@ pub fn geography_in<S: AsRef<str>, T: AsRef<str>>(
     let mut best: (f64, Option<(&str, usize)>) = (0.0, None);
     for nc in nf.iter().map(AsRef::as_ref) {
         for mc in mf.iter().map(AsRef::as_ref) {
-            let common = nc
-                .bytes()
-                .zip(mc.bytes())
-                .take_while(|(a, b)| a == b)
-                .count();
-            let s = match common {
-                c if c >= 4 => 0.8,
-                3 => 0.6,
-                _ => 0.1,
-            };
+            let (s, common) = shared_area(nc, mc);
             if s > best.0 {
                 best = (s, Some((nc, common)));
             }
@@ -233,16 +240,7 @@ pub fn geography_score<S: AsRef<str>>(nf: &[S], m: &Member) -> f64 {
     let mut best = 0.0;
     for nc in nf.iter().map(AsRef::as_ref) {
         for mc in finest(&m.nuts) {
-            let common = nc
-                .bytes()
-                .zip(mc.bytes())
-                .take_while(|(a, b)| a == b)
-                .count();
-            let s = match common {
-                c if c >= 4 => 0.8,
-                3 => 0.6,
-                _ => 0.1,
-            };
+            let (s, _) = shared_area(nc, mc);
             if s > best {
                 best = s;
             }

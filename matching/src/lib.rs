@@ -22,7 +22,6 @@ use time::OffsetDateTime;
 use sebroker_connectors::places::Places;
 use sebroker_index::{Member, MemberIndex, Notice};
 
-use crate::links::normalise_name;
 pub use error::{Error, Result};
 pub use members::MemberSet;
 
@@ -126,12 +125,7 @@ impl Matcher<'_> {
             .copied()
             .fold(0.0f64, f64::max)
             .max(TEXT_FLOOR);
-        let buyer = n
-            .buyer
-            .name
-            .as_deref()
-            .map(normalise_name)
-            .unwrap_or_default();
+        let buyer = crate::links::buyer_name(n);
         // Score every candidate without words (nor anything allocated per
         // candidate), then explain only the ones shown.
         let parts = NoticeParts::new(n, buyer);

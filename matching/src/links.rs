@@ -18,6 +18,15 @@ pub const NAME_THRESHOLD: f64 = 0.93;
 
 pub use sebroker_model::{AwardLink, LinkStatus};
 
+/// The notice buyer's normalised name (empty without a name).
+pub fn buyer_name(n: &sebroker_model::Notice) -> String {
+    n.buyer
+        .name
+        .as_deref()
+        .map(normalise_name)
+        .unwrap_or_default()
+}
+
 /// Lower case, `&` → `and`, punctuation dropped, legal-form words removed.
 pub fn normalise_name(name: &str) -> String {
     const DROP: &[&str] = &[

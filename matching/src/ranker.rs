@@ -429,12 +429,7 @@ impl NoticeFacts {
             .filter_map(|l| l.value.as_ref()?.headline_pence())
             .max();
         NoticeFacts {
-            buyer: n
-                .buyer
-                .name
-                .as_deref()
-                .map(normalise_name)
-                .unwrap_or_default(),
+            buyer: crate::links::buyer_name(n),
             kind: n.buyer.name.as_deref().and_then(buyer_kind),
             idf_total: prefixes.iter().map(|p| p.1).sum(),
             prefixes,
@@ -1137,12 +1132,7 @@ mod tests {
         };
         let mut relationships = 0;
         for n in &notices {
-            let buyer = n
-                .buyer
-                .name
-                .as_deref()
-                .map(normalise_name)
-                .unwrap_or_default();
+            let buyer = crate::links::buyer_name(n);
             let parts = crate::NoticeParts::new(n, buyer.clone());
             let mut same = HashMap::new();
             for m in &members {
