@@ -216,16 +216,23 @@ pub fn search(app: &Engine, params: &SearchParams) -> Result<SearchPage> {
     let res = app.index.search(&req)?;
     let mut hits = Vec::with_capacity(res.hits.len());
     for h in res.hits {
-        // The index may briefly hold a notice the store no longer has; skip it.
-        if let Some(n) = app.store.get_notice(&h.ocid)? {
-            hits.push(SearchHit {
-                group: group_of(app, &n)?,
-                notice: NoticeSummary::of(&n, req.now),
-                score: h.score,
-                title_snippet: h.title_snippet,
-                description_snippet: h.description_snippet,
-            });
-        }
+        // The index answers with the listing it stores; a document without
+        // one (never written by this version) is read from the store, and
+        // skipped if the store no longer has it.
+        let notice = match h.summary {
+            Some(s) => s,
+            None => match app.store.get_notice(&h.ocid)? {
+                Some(n) => NoticeSummary::of(&n, req.now),
+                None => continue,
+            },
+        };
+        hits.push(SearchHit {
+            group: group_of(app, &notice.ocid, &notice.source)?,
+            notice,
+            score: h.score,
+            title_snippet: h.title_snippet,
+            description_snippet: h.description_snippet,
+        });
     }
     Ok(SearchPage {
         total: res.total,
@@ -278,14 +285,14 @@ fn hidden_members(app: &Engine, req: &SearchRequest) -> Result<Vec<String>> {
     Ok(hidden)
 }
 
-fn group_of(app: &Engine, n: &sebroker_index::Notice) -> Result<Option<Group>> {
-    let members = app.store.group_of(&n.ocid)?;
+fn group_of(app: &Engine, ocid: &str, source: &str) -> Result<Option<Group>> {
+    let members = app.store.group_of(ocid)?;
     if members.len() < 2 {
         return Ok(None);
     }
-    let mut sources = vec![n.source.clone()];
+    let mut sources = vec![source.to_owned()];
     let mut others = Vec::new();
-    for o in members.into_iter().filter(|o| *o != n.ocid) {
+    for o in members.into_iter().filter(|o| *o != ocid) {
         let source = app
             .store
             .get_notice(&o)?

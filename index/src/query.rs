@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
-use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::collector::{Count, FacetCollector, FilterCollector, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
 };
@@ -19,7 +19,7 @@ use crate::error::{IndexError, Result};
 mod forward;
 use crate::schema::{NO_DEADLINE, NO_VALUE};
 use crate::writer::NoticeIndex;
-use sebroker_model::notice::{Stage, Status};
+use sebroker_model::notice::{Listing, NoticeSummary, Stage, Status};
 
 /// Result order. `Relevance` falls back to `Published` when there is no query text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -116,6 +116,10 @@ impl SearchRequest {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Hit {
     pub ocid: String,
+    /// What a result shows, from the index; `None` only if the document
+    /// has no readable listing (the caller reads the store instead).
+    #[serde(skip)]
+    pub summary: Option<NoticeSummary>,
     pub score: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title_snippet: Option<String>,
@@ -176,12 +180,24 @@ impl NoticeIndex {
                 max: MAX_WINDOW,
             });
         }
+        // The facets ride on the main pass; the status counts ignore the
+        // status filter, so with one they take a second pass.
+        let one_pass = req.statuses.is_empty();
+        let facet_pass = req.facets.then(|| facet_collector(one_pass));
+        let open_pass = (req.facets && one_pass).then(|| open_counter(req.now));
+        let extras = (Count, facet_pass, open_pass);
         let top = || TopDocs::with_limit(limit).and_offset(req.offset);
-        let (addrs, total): (Vec<(Option<f32>, DocAddress)>, usize) =
+        let (addrs, (total, counts, open)): (Vec<(Option<f32>, DocAddress)>, _) =
             match (req.sort, text.is_some()) {
                 (Sort::Relevance, true) => {
-                    let (docs, n) = searcher.search(&query, &(top().order_by_score(), Count))?;
-                    (docs.into_iter().map(|(s, a)| (Some(s), a)).collect(), n)
+                    let (docs, n, fc, open) = searcher.search(
+                        &query,
+                        &(top().order_by_score(), extras.0, extras.1, extras.2),
+                    )?;
+                    (
+                        docs.into_iter().map(|(s, a)| (Some(s), a)).collect(),
+                        (n, fc, open),
+                    )
                 }
                 (sort, _) => {
                     let (field, order) = match sort {
@@ -190,8 +206,12 @@ impl NoticeIndex {
                         _ => ("published", Order::Desc),
                     };
                     let c = top().order_by_fast_field::<i64>(field, order);
-                    let (docs, n) = searcher.search(&query, &(c, Count))?;
-                    (docs.into_iter().map(|(_, a)| (None, a)).collect(), n)
+                    let (docs, n, fc, open) =
+                        searcher.search(&query, &(c, extras.0, extras.1, extras.2))?;
+                    (
+                        docs.into_iter().map(|(_, a)| (None, a)).collect(),
+                        (n, fc, open),
+                    )
                 }
             };
         let snippets = match (&text, req.snippets) {
@@ -200,12 +220,11 @@ impl NoticeIndex {
         };
         let mut hits = Vec::with_capacity(addrs.len());
         for (score, addr) in addrs {
-            hits.push(self.hit(&searcher, addr, score, snippets.as_ref())?);
+            hits.push(self.hit(&searcher, addr, score, snippets.as_ref(), req.now)?);
         }
-        let facets = if req.facets {
-            Some(self.facets(&searcher, req, text)?)
-        } else {
-            None
+        let facets = match counts {
+            Some(counts) => Some(self.facets(&searcher, req, text, counts, open)?),
+            None => None,
         };
         Ok(SearchResults {
             total: total as u64,
@@ -220,34 +239,36 @@ impl NoticeIndex {
         addr: DocAddress,
         score: Option<f32>,
         snippets: Option<&(SnippetGenerator, SnippetGenerator)>,
+        now: OffsetDateTime,
     ) -> Result<Hit> {
-        // The ocid comes from its fast column; the stored document is read
-        // only when snippets need its text.
-        let mut ocid = String::new();
-        let column = searcher
-            .segment_reader(addr.segment_ord)
-            .fast_fields()
-            .str("ocid")?;
-        if let Some(col) = column {
-            if let Some(ord) = col.term_ords(addr.doc_id).next() {
-                col.ord_to_str(ord, &mut ocid)
-                    .map_err(tantivy::TantivyError::from)?;
-            }
-        }
+        // One read of the stored document gives the ocid, the listing and
+        // the text for snippets (reading the ocid's fast column instead
+        // walked its dictionary block: more than a quarter of a search).
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let ocid = field_text(&doc, self.fields.ocid);
+        let listing = {
+            use tantivy::schema::document::Value as _;
+            doc.get_first(self.fields.listing)
+                .and_then(|v| v.as_bytes())
+                .and_then(|b| serde_json::from_slice::<Listing>(b).ok())
+        };
         let (title_snippet, description_snippet) = match snippets {
             Some((t, d)) => {
-                let doc: TantivyDocument = searcher.doc(addr)?;
                 // A title is shown whole: tantivy's fragment ends at the
                 // last token, which drops a closing ")" or "." after it.
                 let title = field_text(&doc, self.fields.title);
                 (
                     whole_html(&title, &t.snippet(&title)),
-                    non_empty(d.snippet_from_doc(&doc).to_html()),
+                    non_empty(
+                        d.snippet(snippet_source(&doc, self.fields.description))
+                            .to_html(),
+                    ),
                 )
             }
             None => (None, None),
         };
         Ok(Hit {
+            summary: listing.map(|l| l.at(now)),
             ocid,
             score,
             title_snippet,
@@ -417,35 +438,26 @@ impl NoticeIndex {
         }
     }
 
+    /// The facet counts of a search from its main pass: `counts` has every
+    /// root, and the stages and the open count (`open`) too when no status
+    /// filter applies; otherwise one more pass without it counts those.
     fn facets(
         &self,
         searcher: &Searcher,
         req: &SearchRequest,
         text: Option<std::sync::Arc<dyn Query>>,
+        counts: tantivy::collector::FacetCounts,
+        open: Option<usize>,
     ) -> Result<Facets> {
-        // Status counts ignore the status filter, so users see what the other
-        // statuses would give. They come from the stored stage facet, and
-        // open/closed (which depend on `now`) from one count of open tenders:
-        // two or three passes in all, not one per status.
-        let unfiltered = self.exclude(combine(text.clone(), self.filters(req, false)?), req);
-        let roots = ["/source", "/type", "/cpv", "/region"];
-        let (counts, stages) = if req.statuses.is_empty() {
-            let mut fc = FacetCollector::for_field("facets");
-            for root in roots.iter().chain(&["/stage"]) {
-                fc.add_facet(*root);
+        let (stages, open) = match open {
+            Some(open) => (None, open as u64),
+            None => {
+                let unfiltered = self.exclude(combine(text, self.filters(req, false)?), req);
+                let mut sc = FacetCollector::for_field("facets");
+                sc.add_facet("/stage");
+                let (stages, open) = searcher.search(&unfiltered, &(sc, open_counter(req.now)))?;
+                (Some(stages), open as u64)
             }
-            let counts = searcher.search(&unfiltered, &fc)?;
-            (counts, None)
-        } else {
-            let query = self.exclude(combine(text.clone(), self.filters(req, true)?), req);
-            let mut fc = FacetCollector::for_field("facets");
-            for root in roots {
-                fc.add_facet(root);
-            }
-            let mut sc = FacetCollector::for_field("facets");
-            sc.add_facet("/stage");
-            let counts = searcher.search(&query, &fc)?;
-            (counts, Some(searcher.search(&unfiltered, &sc)?))
         };
         let mut out = Facets::default();
         let leaf = |facet: &tantivy::schema::Facet| {
@@ -471,16 +483,6 @@ impl NoticeIndex {
         }
         let stage = |s: Stage| by_stage.get(s.as_str()).copied().unwrap_or(0);
         let tenders = stage(Stage::Tender);
-        let open = if tenders == 0 {
-            0
-        } else {
-            let q = combine(text, {
-                let mut c = self.filters(req, false)?;
-                c.push(self.status_query(Status::Open, req.now));
-                c
-            });
-            searcher.search(&self.exclude(q, req), &Count)? as u64
-        };
         for status in Status::ALL {
             let n = match status {
                 Status::Open => open,
@@ -565,6 +567,21 @@ const MAX_TITLE_SNIPPET_CHARS: usize = 2_000;
 
 /// A field's text as the snippet generator reads it: its values joined by
 /// one space, trimmed.
+/// Characters of a description its snippet is chosen from: tokenising a
+/// long description whole was a fifth of a search with snippets, and the
+/// best fragment of a notice almost always lies in its opening.
+const MAX_SNIPPET_SOURCE_CHARS: usize = 4000;
+
+/// The opening of a field's first text, at most [`MAX_SNIPPET_SOURCE_CHARS`].
+fn snippet_source(doc: &TantivyDocument, field: Field) -> &str {
+    use tantivy::schema::document::Value as _;
+    let text = doc.get_first(field).and_then(|v| v.as_str()).unwrap_or("");
+    match text.char_indices().nth(MAX_SNIPPET_SOURCE_CHARS) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
 fn field_text(doc: &TantivyDocument, field: Field) -> String {
     use tantivy::schema::document::Value as _;
     let parts: Vec<&str> = doc.get_all(field).filter_map(|v| v.as_str()).collect();
@@ -641,6 +658,28 @@ fn all_of(clauses: Vec<Box<dyn Query>>) -> Box<dyn Query> {
 }
 
 /// Text query (scored) AND filters (unscored).
+/// The facets of a search: sources, types, CPV divisions, regions, and
+/// the stages when `with_stage`.
+fn facet_collector(with_stage: bool) -> FacetCollector {
+    let mut fc = FacetCollector::for_field("facets");
+    for root in ["/source", "/type", "/cpv", "/region"] {
+        fc.add_facet(root);
+    }
+    if with_stage {
+        fc.add_facet("/stage");
+    }
+    fc
+}
+
+/// Counts the open tenders among the matches, from `open_until` (the same
+/// rule as the `open` status filter: a deadline after `now`, or none).
+fn open_counter(
+    now: OffsetDateTime,
+) -> FilterCollector<Count, impl Fn(i64) -> bool + Clone + Send + Sync + 'static, i64> {
+    let now = now.unix_timestamp();
+    FilterCollector::new("open_until".to_owned(), move |t: i64| t > now, Count)
+}
+
 fn combine(
     text: Option<std::sync::Arc<dyn Query>>,
     filters: Vec<Box<dyn Query>>,
@@ -918,6 +957,39 @@ mod proptests {
             req.deadline_to = OffsetDateTime::from_unix_timestamp(clamp(to)).ok();
             let res = index().search(&req);
             prop_assert!(res.is_ok(), "{:?}", res.err());
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// The status counts of one pass (and of two, under a status filter)
+        /// are what a search for each status finds; each hit's listing is
+        /// the notice's summary at that clock.
+        #[test]
+        fn status_counts_and_listings_agree_with_each_status_searched(
+            word in prop::sample::select(&WORDS[..]),
+            // Half the clocks fall on a deadline, where open turns closed.
+            day in prop_oneof![20_000i64..20_080, (0i64..N_DOCS as i64).prop_map(|i| 20_030 + i)],
+            filter in prop::option::of(prop::sample::select(&Status::ALL[..])),
+        ) {
+            let mut req = request(word);
+            req.now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(day);
+            req.statuses = filter.into_iter().collect();
+            req.limit = N_DOCS;
+            let res = index().search(&req).expect("search");
+            let counts = res.facets.expect("facets").status;
+            for status in Status::ALL {
+                let mut one = req.clone();
+                one.statuses = vec![status];
+                one.facets = false;
+                let n = index().search(&one).expect("search").total;
+                prop_assert_eq!(counts.get(status.as_str()).copied().unwrap_or(0), n, "{:?}", status);
+            }
+            for h in &res.hits {
+                let i: usize = h.ocid.trim_start_matches("ocds-test-").parse().expect("ocid");
+                prop_assert_eq!(h.summary.as_ref(), Some(&NoticeSummary::of(&notice(i), req.now)));
+            }
         }
     }
 

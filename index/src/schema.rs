@@ -7,12 +7,13 @@ use tantivy::schema::{
 };
 use tantivy::TantivyDocument;
 
-use sebroker_model::notice::Notice;
+use sebroker_model::notice::{Listing, Notice, Stage};
 
 /// Bumped whenever the schema or the way documents are built changes; an
 /// index of another version is rebuilt from the store. 4: column
 /// dictionaries written without zstd (a build that reads no zstd blocks).
-pub const SCHEMA_VERSION: u32 = 4;
+/// 5: each document stores its search listing, and `open_until`.
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Stored in the `deadline` field when a notice has none, so that it sorts last.
 pub const NO_DEADLINE: i64 = i64::MAX;
@@ -39,6 +40,12 @@ pub struct Fields {
     /// The largest weight of social value in a lot's award (basis points; -1 none).
     pub social_value: Field,
     pub facets: Field,
+    /// A tender's deadline ([`NO_DEADLINE`] if none), `i64::MIN` for any
+    /// other stage: open tenders are counted in the main pass with it.
+    pub open_until: Field,
+    /// The notice's [`Listing`] as JSON: a hit is answered from the index
+    /// without reading and decoding the stored notice.
+    pub listing: Field,
 }
 
 pub fn build() -> (Schema, Fields) {
@@ -70,6 +77,8 @@ pub fn build() -> (Schema, Fields) {
         published: b.add_i64_field("published", INDEXED | FAST),
         social_value: b.add_i64_field("social_value", INDEXED | FAST),
         facets: b.add_facet_field("facets", tantivy::schema::FacetOptions::default()),
+        open_until: b.add_i64_field("open_until", FAST),
+        listing: b.add_bytes_field("listing", STORED),
     };
     (b.build(), fields)
 }
@@ -127,8 +136,19 @@ pub fn document(f: &Fields, n: &Notice) -> TantivyDocument {
         n.deadline.map_or(NO_DEADLINE, |t| t.unix_timestamp()),
     );
     d.add_i64(f.published, n.published.map_or(0, |t| t.unix_timestamp()));
+    d.add_i64(
+        f.open_until,
+        match n.stage {
+            Stage::Tender => n.deadline.map_or(NO_DEADLINE, |t| t.unix_timestamp()),
+            _ => i64::MIN,
+        },
+    );
     d.add_i64(f.social_value, n.social_value_bp().map_or(-1, i64::from));
     add_facets(f, n, &mut d);
+    // A listing of plain strings, numbers and dates always serialises.
+    if let Ok(listing) = serde_json::to_vec(&Listing::of(n)) {
+        d.add_bytes(f.listing, &listing);
+    }
     d
 }
 

@@ -15,8 +15,8 @@ pub mod secret;
 pub use link::{AwardLink, LinkStatus};
 pub use member::{Identifiers, Member, TrackRecord};
 pub use notice::{
-    Award, Buyer, Contact, CpvCode, Criterion, Lot, Notice, NoticeSummary, ReleaseRef, Stage,
-    Status, Suitability, Supplier, Value,
+    Award, Buyer, Contact, CpvCode, Criterion, Listing, Lot, Notice, NoticeSummary, ReleaseRef,
+    Stage, Status, Suitability, Supplier, Value,
 };
 pub use score::{Components, Match, Weights};
 pub use secret::{same_secret, Secret};

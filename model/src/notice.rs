@@ -338,6 +338,31 @@ impl NoticeSummary {
     }
 }
 
+/// A search result as the index stores it, so that a hit is answered from
+/// the index alone: the summary, and the stage its clock-dependent status
+/// is judged from at query time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    pub stage: Stage,
+    pub summary: NoticeSummary,
+}
+
+impl Listing {
+    pub fn of(n: &Notice) -> Self {
+        Listing {
+            stage: n.stage,
+            // The status stored here is replaced on every read.
+            summary: NoticeSummary::of(n, OffsetDateTime::UNIX_EPOCH),
+        }
+    }
+
+    /// The summary with its status judged against `now`.
+    pub fn at(mut self, now: OffsetDateTime) -> NoticeSummary {
+        self.summary.status = Status::at(self.stage, self.summary.deadline, now);
+        self.summary
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,13 @@ use crate::error::ApiError;
 
 /// Runs `f` on the blocking pool; its own result is passed through.
 pub async fn run<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
+        return tokio::task::block_in_place(|| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                .map_err(|_| ApiError::internal(&"a blocking task stopped: it panicked"))
+        });
+    }
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ApiError::internal(&format_args!("a blocking task stopped: {e}")))
