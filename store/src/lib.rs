@@ -6,6 +6,7 @@
 //! [`NoticeStore`] so the engine (sled today) can change without touching
 //! callers; [`failing`] is a test double that fails on demand.
 
+mod dict;
 mod error;
 #[doc(hidden)]
 pub mod failing;
@@ -27,7 +28,9 @@ use sebroker_model::Match;
 /// 2: raw releases and notices may be zstd-compressed (version 1 values,
 /// plain JSON, are still read as they are). 3: `matches` holds one value
 /// per notice (version 2 held one per notice and member; moved on open).
-pub const STORE_VERSION: u64 = 3;
+/// 4: releases and notices may be compressed with a trained dictionary
+/// kept in `meta` (an older sebroker could not read them; nothing moves).
+pub const STORE_VERSION: u64 = 4;
 
 /// What storing a release did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

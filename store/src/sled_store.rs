@@ -45,6 +45,9 @@ pub struct SledStore {
     matches: sled::Tree,
     member_matches: sled::Tree,
     links: sled::Tree,
+    /// The compression dictionaries of raw releases and of notices.
+    release_dict: crate::dict::Kind,
+    notice_dict: crate::dict::Kind,
 }
 
 impl SledStore {
@@ -95,10 +98,72 @@ impl SledStore {
             matches: db.open_tree("matches")?,
             member_matches: db.open_tree("member_matches")?,
             links: db.open_tree("links")?,
+            release_dict: crate::dict::Kind::new("releases"),
+            notice_dict: crate::dict::Kind::new("notices"),
             db,
         };
         s.check_version(dir)?;
+        s.load_dicts()?;
         Ok(s)
+    }
+
+    /// Registers every stored dictionary, and gives each kind its own.
+    fn load_dicts(&self) -> Result<()> {
+        for kv in self.meta.scan_prefix(DICT_PREFIX) {
+            let (_, v) = kv?;
+            crate::dict::register(&v)?;
+        }
+        for kind in [&self.release_dict, &self.notice_dict] {
+            let Some(id) = self.meta.get(format!("{DICT_FOR_PREFIX}{}", kind.name))? else {
+                continue;
+            };
+            let bytes = self.meta.get([DICT_PREFIX, &id[..]].concat())?;
+            let bytes = bytes.ok_or_else(|| Error::Corrupt {
+                key: format!("meta/{DICT_FOR_PREFIX}{}", kind.name),
+                message: "names a compression dictionary the store does not hold".into(),
+            })?;
+            kind.set(&bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Compresses a value of `kind`: with its dictionary, or alone while
+    /// it has none (the value then counts as a sample to train one on).
+    fn pack_kind(&self, kind: &crate::dict::Kind, key: &[u8], bytes: &[u8]) -> Result<Vec<u8>> {
+        if let Some(cdict) = kind.current() {
+            return pack_with(key, bytes, &cdict);
+        }
+        let packed = pack(key, bytes)?;
+        if let Some(samples) = kind.sample(bytes) {
+            self.adopt_dict(kind, &samples)?;
+        }
+        Ok(packed)
+    }
+
+    /// Trains `kind`'s dictionary and saves it before any value uses it.
+    fn adopt_dict(&self, kind: &crate::dict::Kind, samples: &[Vec<u8>]) -> Result<()> {
+        let started = std::time::Instant::now();
+        let Some(dict) = crate::dict::train(samples) else {
+            tracing::warn!(
+                kind = kind.name,
+                "no compression dictionary could be trained; values stay compressed alone"
+            );
+            return Ok(());
+        };
+        let id = crate::dict::register(&dict)?.to_be_bytes();
+        self.meta
+            .insert([DICT_PREFIX, &id[..]].concat(), dict.as_slice())?;
+        self.meta
+            .insert(format!("{DICT_FOR_PREFIX}{}", kind.name), &id[..])?;
+        self.db.flush()?;
+        kind.set(&dict)?;
+        tracing::info!(
+            kind = kind.name,
+            bytes = dict.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "compression dictionary trained"
+        );
+        Ok(())
     }
 
     fn check_version(&self, dir: &Path) -> Result<()> {
@@ -127,7 +192,8 @@ impl SledStore {
                 // 1 -> 2: values stay as they are (plain JSON reads back
                 // beside compressed values); the version is recorded so an
                 // older sebroker refuses this store instead of misreading it.
-                // 2 -> 3: matches move to one value per notice.
+                // 2 -> 3: matches move to one value per notice. 3 -> 4:
+                // nothing moves (dictionaries are for new values).
                 if v < 3 {
                     self.migrate_matches_per_notice()?;
                 }
@@ -243,6 +309,10 @@ fn decode_notice(key: &[u8], bytes: &[u8]) -> Result<Notice> {
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 /// Fast level: the store's size matters, but ingest speed more.
 const ZSTD_LEVEL: i32 = 1;
+/// `meta` keys: `zstd_dict/<id, 4 bytes big-endian>` → a dictionary;
+/// `zstd_dict_for/<kind>` → the id its new values use.
+const DICT_PREFIX: &[u8] = b"zstd_dict/";
+const DICT_FOR_PREFIX: &str = "zstd_dict_for/";
 /// A stored value never decompresses to more than this (a damaged value
 /// must not take the memory).
 const MAX_VALUE_BYTES: u64 = 1 << 30;
@@ -268,7 +338,25 @@ fn pack(key: &[u8], bytes: &[u8]) -> Result<Vec<u8>> {
         })
 }
 
+/// Compresses with a dictionary (zstd records its id and the size).
+fn pack_with(key: &[u8], bytes: &[u8], cdict: &zstd::zstd_safe::CDict<'_>) -> Result<Vec<u8>> {
+    DICT_CCTX.with(|cell| {
+        let mut cctx = cell.borrow_mut();
+        let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(bytes.len()));
+        cctx.compress_using_cdict(&mut out, bytes, cdict)
+            .map(|_| out)
+            .map_err(|code| Error::Corrupt {
+                key: String::from_utf8_lossy(key).into_owned(),
+                message: format!("compressing: {}", zstd::zstd_safe::get_error_name(code)),
+            })
+    })
+}
+
 thread_local! {
+    static DICT_CCTX: std::cell::RefCell<zstd::zstd_safe::CCtx<'static>> =
+        std::cell::RefCell::new(zstd::zstd_safe::CCtx::create());
+    static DICT_DCTX: std::cell::RefCell<zstd::zstd_safe::DCtx<'static>> =
+        std::cell::RefCell::new(zstd::zstd_safe::DCtx::create());
     static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
         const { std::cell::RefCell::new(None) };
     static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
@@ -291,6 +379,9 @@ fn unpack<'a>(key: &[u8], bytes: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>>
             return Err(corrupt(format!(
                 "decompresses to more than {MAX_VALUE_BYTES} bytes"
             )))
+        }
+        Ok(Some(n)) if zstd::zstd_safe::get_dict_id_from_frame(bytes).is_some() => {
+            return unpack_with_dict(bytes, n as usize).map_err(corrupt);
         }
         Ok(Some(n)) => {
             return DECOMPRESSOR
@@ -321,6 +412,23 @@ fn unpack<'a>(key: &[u8], bytes: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>>
         )));
     }
     Ok(std::borrow::Cow::Owned(out))
+}
+
+/// Decompresses a frame made with a dictionary, to its recorded size `n`.
+fn unpack_with_dict(
+    bytes: &[u8],
+    n: usize,
+) -> std::result::Result<std::borrow::Cow<'static, [u8]>, String> {
+    let id = zstd::zstd_safe::get_dict_id_from_frame(bytes).map_or(0, u32::from);
+    let ddict = crate::dict::decoder(id)
+        .ok_or_else(|| format!("compressed with dictionary {id}, which the store does not hold"))?;
+    DICT_DCTX.with(|cell| {
+        let mut out = Vec::with_capacity(n);
+        cell.borrow_mut()
+            .decompress_using_ddict(&mut out, bytes, &ddict)
+            .map(|_| std::borrow::Cow::Owned(out))
+            .map_err(|code| format!("decompressing: {}", zstd::zstd_safe::get_error_name(code)))
+    })
 }
 
 fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
@@ -358,7 +466,7 @@ impl NoticeStore for SledStore {
             Some(old) if old.get(..32) == Some(&hash[..]) => return Ok(PutRelease::Duplicate),
             Some(_) => PutRelease::Replaced,
         };
-        let packed = pack(&key, json.as_bytes())?;
+        let packed = self.pack_kind(&self.release_dict, &key, json.as_bytes())?;
         let mut value = Vec::with_capacity(32 + packed.len());
         value.extend_from_slice(hash);
         value.extend_from_slice(&packed);
@@ -412,7 +520,8 @@ impl NoticeStore for SledStore {
             }
             Some(_) => PutNotice::Updated,
         };
-        self.notices.insert(key, pack(key, &bytes)?)?;
+        self.notices
+            .insert(key, self.pack_kind(&self.notice_dict, key, &bytes)?)?;
         let seq = self.next_seq()?;
         self.changes
             .insert(seq.to_be_bytes(), notice.ocid.as_bytes())?;
@@ -1018,6 +1127,90 @@ mod tests {
                 "the size is recorded, so reads take the fast path"
             );
             assert_eq!(unpack(b"k", &packed).expect("unpacks").as_ref(), &v[..]);
+        }
+    }
+
+    fn release_json(i: usize) -> String {
+        format!(
+            "{{\"ocid\": \"ocds-b5fd17-{i:06}\", \"id\": \"r{i}\", \"date\": \"2026-08-{:02}T09:00:00Z\",\n  \"tender\": {{\"title\": \"Grounds maintenance, lot {i}\", \"description\": \"Grass cutting and hedges in ward {}\", \"value\": {{\"amount\": {}, \"currency\": \"GBP\"}}}},\n  \"buyer\": {{\"name\": \"Borough council {}\"}}, \"tag\": [\"tender\"]}}",
+            1 + i % 28,
+            i % 41,
+            i * 977 % 250_000,
+            i % 13
+        )
+    }
+
+    #[test]
+    fn releases_get_a_dictionary_after_enough_and_read_back_byte_for_byte_after_reopening() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = SledStore::open(dir.path()).expect("opens");
+        let n = crate::dict::TRAIN_AFTER + 50;
+        for i in 0..n {
+            s.put_release(&format!("o-{i}"), "r", &[i as u8; 32], &release_json(i))
+                .expect("put");
+        }
+        let id = s
+            .meta
+            .get("zstd_dict_for/releases")
+            .expect("meta")
+            .expect("a dictionary");
+        let stored = s
+            .releases
+            .get(release_key(&format!("o-{}", n - 1), "r"))
+            .expect("get")
+            .expect("stored");
+        let frame = &stored[32..];
+        assert_eq!(
+            zstd::zstd_safe::get_dict_id_from_frame(frame)
+                .map(|d| u32::from(d).to_be_bytes().to_vec()),
+            Some(id.to_vec()),
+            "a release after the training names the dictionary"
+        );
+        let alone = pack(b"k", release_json(n - 1).as_bytes()).expect("packs");
+        assert!(
+            frame.len() * 2 < alone.len(),
+            "{} bytes with the dictionary, {} alone",
+            frame.len(),
+            alone.len()
+        );
+        drop(s);
+        let s = SledStore::open(dir.path()).expect("opens again");
+        for i in [0, n / 2, n - 1] {
+            assert_eq!(
+                s.releases_of(&format!("o-{i}")).expect("get"),
+                vec![release_json(i)]
+            );
+        }
+        // New values go on using the stored dictionary.
+        s.put_release("o-new", "r", &[9u8; 32], &release_json(n))
+            .expect("put");
+        let stored = s
+            .releases
+            .get(release_key("o-new", "r"))
+            .expect("get")
+            .expect("stored");
+        assert_eq!(
+            zstd::zstd_safe::get_dict_id_from_frame(&stored[32..])
+                .map(|d| u32::from(d).to_be_bytes().to_vec()),
+            Some(id.to_vec())
+        );
+    }
+
+    #[test]
+    fn a_frame_of_a_dictionary_the_store_lacks_is_an_error_not_a_guess() {
+        let samples: Vec<Vec<u8>> = (0..crate::dict::TRAIN_AFTER)
+            .map(|i| release_json(i + 7_000_000).into_bytes())
+            .collect();
+        let dict = crate::dict::train(&samples).expect("trains");
+        // Compressed with a dictionary never registered in this process.
+        let cdict = zstd::zstd_safe::CDict::create(&dict, 3);
+        let frame = pack_with(b"k", &samples[0], &cdict).expect("packs");
+        match unpack(b"releases/x", &frame) {
+            Err(Error::Corrupt { key, message }) => {
+                assert_eq!(key, "releases/x");
+                assert!(message.contains("does not hold"), "{message}");
+            }
+            other => panic!("a frame without its dictionary is corrupt, not {other:?}"),
         }
     }
 
