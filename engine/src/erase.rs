@@ -129,66 +129,14 @@ fn scrub_deliveries(engine: &Engine, id: &str) -> Result<(usize, usize)> {
     Ok((n, files))
 }
 
-/// What `sebroker compact` copied.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Compacted {
-    pub trees: usize,
-    pub entries: u64,
-}
+pub use sebroker_store::compact::Compacted;
 
 /// Rewrites the notice store into a fresh folder swapped in for the old
-/// one, so no superseded value (an erased contact, old alert settings)
-/// stays in sled's segment files. Offline: it takes the data-folder lock.
-/// Rerun it if it was interrupted: a missing `store/` with a
-/// `store.pre-compaction/` beside it is put back first.
+/// one, so no superseded value (an erased contact, old alert settings, the
+/// page versions a bulk load leaves) stays in sled's segment files.
+/// Offline: it takes the data-folder lock. An interrupted compaction is
+/// finished or undone when the store is next opened.
 pub fn compact_store(data_dir: &std::path::Path) -> Result<Compacted> {
     let _lock = sebroker_store::DirLock::acquire(data_dir)?;
-    let live = data_dir.join("store");
-    let next = data_dir.join("store.compacting");
-    let old = data_dir.join("store.pre-compaction");
-    let io = |p: &std::path::Path| {
-        let p = p.to_owned();
-        move |source| crate::error::Error::Io { path: p, source }
-    };
-    if !live.exists() && old.exists() {
-        std::fs::rename(&old, &live).map_err(io(&old))?;
-    }
-    for stale in [&next, &old] {
-        if stale.exists() {
-            std::fs::remove_dir_all(stale).map_err(io(stale))?;
-        }
-    }
-    let done = copy_db(&live, &next)?;
-    std::fs::rename(&live, &old).map_err(io(&live))?;
-    std::fs::rename(&next, &live).map_err(io(&next))?;
-    std::fs::remove_dir_all(&old).map_err(io(&old))?;
-    if let Ok(d) = std::fs::File::open(data_dir) {
-        let _ = d.sync_all();
-    }
-    Ok(done)
-}
-
-/// Copies every tree of the sled database `from` into a new one at `to`.
-fn copy_db(from: &std::path::Path, to: &std::path::Path) -> Result<Compacted> {
-    let st = |e: sled::Error| crate::error::Error::from(sebroker_store::Error::from(e));
-    let src = sled::Config::new().path(from).open().map_err(st)?;
-    let dst = sled::Config::new().path(to).open().map_err(st)?;
-    let mut done = Compacted {
-        trees: 0,
-        entries: 0,
-    };
-    for name in src.tree_names() {
-        let (a, b) = (
-            src.open_tree(&name).map_err(st)?,
-            dst.open_tree(&name).map_err(st)?,
-        );
-        for kv in a.iter() {
-            let (k, v) = kv.map_err(st)?;
-            b.insert(k, v).map_err(st)?;
-            done.entries += 1;
-        }
-        done.trees += 1;
-    }
-    dst.flush().map_err(st)?;
-    Ok(done)
+    Ok(sebroker_store::compact::compact(&data_dir.join("store"))?)
 }

@@ -53,9 +53,21 @@ pub fn ingest_files(
     let t = Instant::now();
     app.writer.commit()?;
     let commit = t.elapsed();
+    // A bulk load (at least half of what the index now holds) ends with
+    // one segment: a search visits each segment, and a backfill leaves
+    // several. The merge runs beside the followers.
+    let created = report.notices_created;
+    let merge = if created > 0 && created.saturating_mul(2) >= app.index.num_docs() {
+        app.index.start_merge()?
+    } else {
+        None
+    };
     let t = Instant::now();
     // A one-shot ingest lets the followers (groups, matches) catch up.
     app.follow()?;
+    if let Some(m) = merge {
+        m.wait()?;
+    }
     tracing::info!(
         read_ms = read.as_millis() as u64,
         write_ms = write.as_millis() as u64,

@@ -156,6 +156,21 @@ impl NoticeIndex {
         Ok(())
     }
 
+    /// Starts merging every committed segment into one (on tantivy's merge
+    /// thread); `wait` on the answer, then searches visit one segment.
+    /// `None` when there is one segment or none.
+    pub fn start_merge(&self) -> Result<Option<PendingMerge<'_>>> {
+        let ids = self.index.searchable_segment_ids()?;
+        if ids.len() < 2 {
+            return Ok(None);
+        }
+        let future = self.writer().merge(&ids);
+        Ok(Some(PendingMerge {
+            index: self,
+            future,
+        }))
+    }
+
     /// Commits everything written so far, recording `store_seq`, and makes it
     /// visible to searches.
     pub fn commit(&self, store_seq: u64) -> Result<()> {
@@ -186,5 +201,20 @@ impl NoticeIndex {
                     .sum()
             })
             .unwrap_or(0)
+    }
+}
+
+/// A merge under way (see [`NoticeIndex::start_merge`]).
+pub struct PendingMerge<'a> {
+    index: &'a NoticeIndex,
+    future: tantivy::FutureResult<Option<tantivy::index::SegmentMeta>>,
+}
+
+impl PendingMerge<'_> {
+    /// Waits for the merge and makes its segment the one searches read.
+    pub fn wait(self) -> Result<()> {
+        self.future.wait()?;
+        self.index.reader.reload()?;
+        Ok(())
     }
 }

@@ -73,8 +73,11 @@ fn dispatch(command: Command, config: Config, remote: super::ledger::Remote) -> 
                 println!("{}", serde_json::to_string(&c)?);
             } else {
                 eprintln!(
-                    "compacted the store: {} trees, {} entries",
-                    c.trees, c.entries
+                    "compacted the store: {} trees, {} entries, {:.1} MiB -> {:.1} MiB",
+                    c.trees,
+                    c.entries,
+                    c.bytes_before as f64 / 1048576.0,
+                    c.bytes_after as f64 / 1048576.0
                 );
             }
             Ok(exit::OK)

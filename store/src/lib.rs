@@ -6,6 +6,7 @@
 //! [`NoticeStore`] so the engine (sled today) can change without touching
 //! callers; [`failing`] is a test double that fails on demand.
 
+pub mod compact;
 mod dict;
 mod error;
 #[doc(hidden)]

@@ -77,11 +77,8 @@ impl SledStore {
     }
 
     fn open_unguarded(dir: &Path) -> Result<SledStore> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(CACHE_BYTES)
-            .mode(sled::Mode::HighThroughput)
-            .open()?;
+        crate::compact::recover(dir)?;
+        let db = sled_config(dir).open()?;
         let s = SledStore {
             releases: db.open_tree("releases")?,
             notices: db.open_tree("notices")?,
@@ -289,6 +286,14 @@ impl SledStore {
         Ok(v.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
             .map_or(0, u64::from_be_bytes))
     }
+}
+
+/// How every store is opened (compaction's copy too).
+pub(crate) fn sled_config(dir: &Path) -> sled::Config {
+    sled::Config::new()
+        .path(dir)
+        .cache_capacity(CACHE_BYTES)
+        .mode(sled::Mode::HighThroughput)
 }
 
 fn release_key(ocid: &str, id: &str) -> Vec<u8> {
