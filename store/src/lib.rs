@@ -12,6 +12,7 @@ mod error;
 #[doc(hidden)]
 pub mod failing;
 mod lock;
+mod sled_config;
 mod sled_store;
 
 pub use error::{Error, Result};

@@ -25,9 +25,6 @@ use sebroker_connectors::sync::{SourceProgress, SyncProgress, TargetError};
 use super::{NoticeStore, PutNotice, PutRelease, StoreCounts, STORE_VERSION};
 use crate::error::{Error, Result};
 
-/// sled's page cache; explicit so memory use does not depend on sled's default.
-const CACHE_BYTES: u64 = 256 * 1024 * 1024;
-
 pub struct SledStore {
     db: sled::Db,
     releases: sled::Tree,
@@ -78,7 +75,7 @@ impl SledStore {
 
     fn open_unguarded(dir: &Path) -> Result<SledStore> {
         crate::compact::recover(dir)?;
-        let db = sled_config(dir).open()?;
+        let db = crate::sled_config::sled_config(dir).open()?;
         let s = SledStore {
             releases: db.open_tree("releases")?,
             notices: db.open_tree("notices")?,
@@ -286,14 +283,6 @@ impl SledStore {
         Ok(v.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
             .map_or(0, u64::from_be_bytes))
     }
-}
-
-/// How every store is opened (compaction's copy too).
-pub(crate) fn sled_config(dir: &Path) -> sled::Config {
-    sled::Config::new()
-        .path(dir)
-        .cache_capacity(CACHE_BYTES)
-        .mode(sled::Mode::HighThroughput)
 }
 
 fn release_key(ocid: &str, id: &str) -> Vec<u8> {
