@@ -1148,15 +1148,17 @@ mod tests {
             .get("zstd_dict_for/releases")
             .expect("meta")
             .expect("a dictionary");
-        let stored = s
-            .releases
-            .get(release_key(&format!("o-{}", n - 1), "r"))
-            .expect("get")
-            .expect("stored");
-        let frame = &stored[32..];
+        // A stored release: its hash, then its frame; and the frame's dictionary.
+        let frame_of = |s: &SledStore, ocid: &str| -> Vec<u8> {
+            let stored = s.releases.get(release_key(ocid, "r")).expect("get");
+            stored.expect("stored")[32..].to_vec()
+        };
+        let dict_of = |frame: &[u8]| {
+            zstd::zstd_safe::get_dict_id_from_frame(frame).map(|d| u32::from(d).to_be_bytes())
+        };
+        let frame = frame_of(&s, &format!("o-{}", n - 1));
         assert_eq!(
-            zstd::zstd_safe::get_dict_id_from_frame(frame)
-                .map(|d| u32::from(d).to_be_bytes().to_vec()),
+            dict_of(&frame).map(|d| d.to_vec()),
             Some(id.to_vec()),
             "a release after the training names the dictionary"
         );
@@ -1178,14 +1180,8 @@ mod tests {
         // New values go on using the stored dictionary.
         s.put_release("o-new", "r", &[9u8; 32], &release_json(n))
             .expect("put");
-        let stored = s
-            .releases
-            .get(release_key("o-new", "r"))
-            .expect("get")
-            .expect("stored");
         assert_eq!(
-            zstd::zstd_safe::get_dict_id_from_frame(&stored[32..])
-                .map(|d| u32::from(d).to_be_bytes().to_vec()),
+            dict_of(&frame_of(&s, "o-new")).map(|d| d.to_vec()),
             Some(id.to_vec())
         );
     }
