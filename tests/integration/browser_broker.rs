@@ -13,7 +13,15 @@ use fantoccini::{Client, Locator};
 /// The demo notice with a consortium proposal (Warm Homes retrofit).
 const NOTICE: &str = "ocds-h6vhtk-d00002";
 
+/// The text of `main`; read again when a form's reload replaced the
+/// element between finding it and reading it (a stale element).
 async fn main_text(c: &Client) -> String {
+    for _ in 0..50 {
+        if let Ok(t) = wait_for(c, "main").await.text().await {
+            return t;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     wait_for(c, "main").await.text().await.expect("text")
 }
 
