@@ -185,14 +185,13 @@ impl NoticeIndex {
         let one_pass = req.statuses.is_empty();
         let facet_pass = req.facets.then(|| facet_collector(one_pass));
         let open_pass = (req.facets && one_pass).then(|| open_counter(req.now));
-        let extras = (Count, facet_pass, open_pass);
         let top = || TopDocs::with_limit(limit).and_offset(req.offset);
         let (addrs, (total, counts, open)): (Vec<(Option<f32>, DocAddress)>, _) =
             match (req.sort, text.is_some()) {
                 (Sort::Relevance, true) => {
                     let (docs, n, fc, open) = searcher.search(
                         &query,
-                        &(top().order_by_score(), extras.0, extras.1, extras.2),
+                        &(top().order_by_score(), Count, facet_pass, open_pass),
                     )?;
                     (
                         docs.into_iter().map(|(s, a)| (Some(s), a)).collect(),
@@ -207,7 +206,7 @@ impl NoticeIndex {
                     };
                     let c = top().order_by_fast_field::<i64>(field, order);
                     let (docs, n, fc, open) =
-                        searcher.search(&query, &(c, extras.0, extras.1, extras.2))?;
+                        searcher.search(&query, &(c, Count, facet_pass, open_pass))?;
                     (
                         docs.into_iter().map(|(_, a)| (None, a)).collect(),
                         (n, fc, open),
@@ -565,8 +564,6 @@ fn non_empty(s: String) -> Option<String> {
 /// Titles longer than this are highlighted in their first part only.
 const MAX_TITLE_SNIPPET_CHARS: usize = 2_000;
 
-/// A field's text as the snippet generator reads it: its values joined by
-/// one space, trimmed.
 /// Characters of a description its snippet is chosen from: tokenising a
 /// long description whole was a fifth of a search with snippets, and the
 /// best fragment of a notice almost always lies in its opening.
@@ -582,6 +579,8 @@ fn snippet_source(doc: &TantivyDocument, field: Field) -> &str {
     }
 }
 
+/// A field's text as the snippet generator reads it: its values joined by
+/// one space, trimmed.
 fn field_text(doc: &TantivyDocument, field: Field) -> String {
     use tantivy::schema::document::Value as _;
     let parts: Vec<&str> = doc.get_all(field).filter_map(|v| v.as_str()).collect();
@@ -657,7 +656,6 @@ fn all_of(clauses: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     ))
 }
 
-/// Text query (scored) AND filters (unscored).
 /// The facets of a search: sources, types, CPV divisions, regions, and
 /// the stages when `with_stage`.
 fn facet_collector(with_stage: bool) -> FacetCollector {
@@ -680,6 +678,7 @@ fn open_counter(
     FilterCollector::new("open_until".to_owned(), move |t: i64| t > now, Count)
 }
 
+/// Text query (scored) AND filters (unscored).
 fn combine(
     text: Option<std::sync::Arc<dyn Query>>,
     filters: Vec<Box<dyn Query>>,

@@ -4,7 +4,10 @@
 
 use crate::error::ApiError;
 
-/// Runs `f` on the blocking pool; its own result is passed through.
+/// Runs `f` off the async work: in place on the multi-thread runtime
+/// (`block_in_place`: no hand-off to another thread and back, a sixth of a
+/// short search's latency), on the blocking pool on a current-thread one
+/// (tests); its own result is passed through, a panic is `internal`.
 pub async fn run<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
     use tokio::runtime::{Handle, RuntimeFlavor};
     if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
@@ -18,7 +21,7 @@ pub async fn run<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> R
         .map_err(|e| ApiError::internal(&format_args!("a blocking task stopped: {e}")))
 }
 
-/// Runs fallible `f` on the blocking pool: its error, or a stopped task,
+/// Runs fallible `f` as [`run`] does: its error, or a stopped task,
 /// in the API's error shape.
 pub async fn try_run<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
