@@ -131,12 +131,20 @@ fn scrub_deliveries(engine: &Engine, id: &str) -> Result<(usize, usize)> {
 
 pub use sebroker_store::compact::Compacted;
 
-/// Rewrites the notice store into a fresh folder swapped in for the old
-/// one, so no superseded value (an erased contact, old alert settings, the
+/// Tidies the member index, then rewrites the notice store into a fresh
+/// folder swapped in for the old one, so no superseded value (an erased contact, old alert settings, the
 /// page versions a bulk load leaves) stays in sled's segment files.
 /// Offline: it takes the data-folder lock. An interrupted compaction is
 /// finished or undone when the store is next opened.
 pub fn compact_store(data_dir: &std::path::Path) -> Result<Compacted> {
     let _lock = sebroker_store::DirLock::acquire(data_dir)?;
-    Ok(sebroker_store::compact::compact(&data_dir.join("store"))?)
+    let dir = data_dir.join("store");
+    // The member index only grows while matching; its stale entries go
+    // before the copy (which must equal the store it copies).
+    let store = sebroker_store::SledStore::open(&dir)?;
+    let dropped = store.tidy_member_matches()?;
+    sebroker_store::NoticeStore::flush(&store)?;
+    drop(store);
+    tracing::info!(dropped, "member index tidied");
+    Ok(sebroker_store::compact::compact(&dir)?)
 }

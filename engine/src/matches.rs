@@ -29,6 +29,10 @@ pub struct Matches {
 /// thread costs more than matching a few notices).
 const PARALLEL_FROM: usize = 64;
 
+/// Notices whose matches are stored together: the store's member index
+/// gets one entry per member and batch instead of one per match.
+const STORE_BATCH: usize = 1024;
+
 /// Threads for matching `n` notices: the cores, at most four.
 fn match_threads(n: usize) -> usize {
     if n < PARALLEL_FROM {
@@ -118,17 +122,22 @@ impl Matches {
     }
 
     fn match_and_store(&self, matcher: &Matcher<'_>, notices: &[Notice]) -> Result<()> {
-        for n in notices {
-            let matches: Vec<Match> = if biddable(n) {
-                matcher
-                    .match_notice(n, Timing::Ignore, STORED_PER_NOTICE)?
-                    .into_iter()
-                    .filter(|m| m.score >= STORED_MIN_SCORE)
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            self.store.put_matches(&n.ocid, &matches)?;
+        for part in notices.chunks(STORE_BATCH) {
+            let mut batch: Vec<(&str, Vec<Match>)> = Vec::with_capacity(part.len());
+            for n in part {
+                let matches: Vec<Match> = if biddable(n) {
+                    matcher
+                        .match_notice(n, Timing::Ignore, STORED_PER_NOTICE)?
+                        .into_iter()
+                        .filter(|m| m.score >= STORED_MIN_SCORE)
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                batch.push((n.ocid.as_str(), matches));
+            }
+            let refs: Vec<(&str, &[Match])> = batch.iter().map(|(o, m)| (*o, m.as_slice())).collect();
+            self.store.put_matches_many(&refs)?;
         }
         Ok(())
     }

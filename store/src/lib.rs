@@ -12,6 +12,7 @@ mod error;
 #[doc(hidden)]
 pub mod failing;
 mod lock;
+mod member_matches;
 mod sled_config;
 mod sled_store;
 
@@ -32,7 +33,9 @@ use sebroker_model::Match;
 /// per notice (version 2 held one per notice and member; moved on open).
 /// 4: releases and notices may be compressed with a trained dictionary
 /// kept in `meta` (an older sebroker could not read them; nothing moves).
-pub const STORE_VERSION: u64 = 4;
+/// 5: `member_matches` holds one entry per member and batch of matched
+/// notices (version 4 entries still read; nothing moves).
+pub const STORE_VERSION: u64 = 5;
 
 /// What storing a release did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +106,11 @@ pub trait NoticeStore: Send + Sync {
     fn members(&self) -> Result<Vec<Member>>;
     /// Replaces the stored matches of a notice.
     fn put_matches(&self, ocid: &str, matches: &[Match]) -> Result<()>;
+    /// Replaces the stored matches of each notice of a batch (a store may
+    /// write its member index once for the batch).
+    fn put_matches_many(&self, batch: &[(&str, &[Match])]) -> Result<()> {
+        batch.iter().try_for_each(|(o, m)| self.put_matches(o, m))
+    }
     fn matches_of_notice(&self, ocid: &str) -> Result<Vec<Match>>;
     /// (ocid, match) for every stored match of a member.
     fn matches_of_member(&self, member_id: &str) -> Result<Vec<(String, Match)>>;

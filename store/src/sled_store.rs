@@ -8,7 +8,8 @@
 //! JSON), `dup_keys` (candidate key \0 ocid → its source), `group_of` (ocid → group
 //! id), `groups` (group id → JSON list of ocids), `members` (id → member
 //! JSON), `matches` (ocid → the notice's matches, compressed together),
-//! `member_matches` (member \0 ocid → (), an index), `links` (award
+//! `member_matches` (member \0 batch id → ocids, an index: see
+//! [`crate::member_matches`]), `links` (award
 //! links); the alerts' trees, in the same database, are
 //! `sebroker_alerts::log`'s.
 
@@ -187,7 +188,8 @@ impl SledStore {
                 // beside compressed values); the version is recorded so an
                 // older sebroker refuses this store instead of misreading it.
                 // 2 -> 3: matches move to one value per notice. 3 -> 4:
-                // nothing moves (dictionaries are for new values).
+                // nothing moves (dictionaries are for new values). 4 -> 5:
+                // nothing moves (version 4 member index entries read).
                 if v < 3 {
                     self.migrate_matches_per_notice()?;
                 }
@@ -211,6 +213,94 @@ impl SledStore {
         match self.matches.get(ocid.as_bytes())? {
             Some(v) => decode(ocid.as_bytes(), &v),
             None => Ok(Vec::new()),
+        }
+    }
+
+    /// Replaces the stored matches of each notice of `batch`. One value
+    /// per notice (its matches compressed together); the member index gets
+    /// one entry per member newly matched in the batch (see
+    /// [`crate::member_matches`]). Order for a crash: the index entries,
+    /// then the values; an entry whose member a notice's value does not
+    /// hold is skipped on reading.
+    fn write_matches(&self, batch: &[(&str, &[Match])]) -> Result<()> {
+        let mut new: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        let mut values = Vec::with_capacity(batch.len());
+        for &(ocid, matches) in batch {
+            let old = self.stored_matches(ocid)?;
+            let had: std::collections::HashSet<&str> =
+                old.iter().map(|m| m.member_id.as_str()).collect();
+            for m in matches.iter().filter(|m| !had.contains(m.member_id.as_str())) {
+                new.entry(m.member_id.as_str()).or_default().push(ocid);
+            }
+            values.push(match matches.is_empty() {
+                true => None,
+                false => Some(pack(ocid.as_bytes(), &encode(ocid, &matches)?)?),
+            });
+        }
+        for (member, ocids) in new {
+            let key = crate::member_matches::key(member, self.db.generate_id()?);
+            self.member_matches
+                .insert(key, crate::member_matches::value(ocids))?;
+        }
+        for (&(ocid, _), value) in batch.iter().zip(values) {
+            match value {
+                Some(v) => self.matches.insert(ocid.as_bytes(), v)?,
+                None => self.matches.remove(ocid.as_bytes())?,
+            };
+        }
+        Ok(())
+    }
+
+    /// The notices the member index names for a member, in ocid order
+    /// (some may no longer hold the member).
+    fn indexed_ocids(&self, member_id: &str) -> Result<std::collections::BTreeSet<String>> {
+        let prefix = crate::member_matches::prefix(member_id);
+        let mut ocids = std::collections::BTreeSet::new();
+        for kv in self.member_matches.scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            crate::member_matches::read_entry(prefix.len(), &k, &v, &mut ocids);
+        }
+        Ok(ocids)
+    }
+
+    /// Rewrites each member's index entries as one entry naming only the
+    /// notices whose matches still hold it (entries are only ever added
+    /// while matching). Run with the data folder locked, before a
+    /// compaction; a crash part-way leaves extra entries, never fewer.
+    /// Returns how many entries were dropped.
+    pub fn tidy_member_matches(&self) -> Result<u64> {
+        let mut dropped = 0u64;
+        let mut from: Vec<u8> = Vec::new();
+        loop {
+            let Some(first) = self.member_matches.range(from.as_slice()..).keys().next() else {
+                return Ok(dropped);
+            };
+            let first = first?;
+            let end = first.iter().position(|b| *b == 0).unwrap_or(first.len());
+            let member = String::from_utf8_lossy(&first[..end]).into_owned();
+            let prefix = crate::member_matches::prefix(&member);
+            let keys: Vec<sled::IVec> = self
+                .member_matches
+                .scan_prefix(&prefix)
+                .keys()
+                .collect::<std::result::Result<_, _>>()?;
+            let ocids = self.indexed_ocids(&member)?;
+            let live = crate::member_matches::live_entries(&ocids, |o| {
+                Ok(self.stored_matches(o)?.iter().any(|m| m.member_id == member))
+            })?;
+            let written = u64::from(live.is_some());
+            if let Some(v) = live {
+                let key = crate::member_matches::key(&member, self.db.generate_id()?);
+                self.member_matches.insert(key, v)?;
+            }
+            for k in &keys {
+                self.member_matches.remove(k)?;
+            }
+            dropped += (keys.len() as u64).saturating_sub(written);
+            // Past every key of this member (its prefix, then 0xFF bytes
+            // sort after any id).
+            from = prefix;
+            from.extend_from_slice(&[0xFF; 9]);
         }
     }
 
@@ -440,6 +530,7 @@ fn encode<T: serde::Serialize>(key: &str, v: &T) -> Result<Vec<u8>> {
     })
 }
 
+#[cfg(test)]
 fn pair(a: &str, b: &str) -> Vec<u8> {
     release_key(a, b)
 }
@@ -649,32 +740,11 @@ impl NoticeStore for SledStore {
     }
 
     fn put_matches(&self, ocid: &str, matches: &[Match]) -> Result<()> {
-        // One value per notice: its matches compressed together (one
-        // zstd frame and one insert instead of fifty); the member index
-        // changes only where the members changed. Order for a crash: new
-        // index entries, then the value, then stale entries out; an index
-        // entry whose member is not in the value is skipped on reading.
-        let old = self.stored_matches(ocid)?;
-        let had: std::collections::HashSet<&str> =
-            old.iter().map(|m| m.member_id.as_str()).collect();
-        for m in matches
-            .iter()
-            .filter(|m| !had.contains(m.member_id.as_str()))
-        {
-            self.member_matches.insert(pair(&m.member_id, ocid), &[])?;
-        }
-        if matches.is_empty() {
-            self.matches.remove(ocid.as_bytes())?;
-        } else {
-            let value = pack(ocid.as_bytes(), &encode(ocid, &matches)?)?;
-            self.matches.insert(ocid.as_bytes(), value)?;
-        }
-        let kept: std::collections::HashSet<&str> =
-            matches.iter().map(|m| m.member_id.as_str()).collect();
-        for m in old.iter().filter(|m| !kept.contains(m.member_id.as_str())) {
-            self.member_matches.remove(pair(&m.member_id, ocid))?;
-        }
-        Ok(())
+        self.write_matches(&[(ocid, matches)])
+    }
+
+    fn put_matches_many(&self, batch: &[(&str, &[Match])]) -> Result<()> {
+        self.write_matches(batch)
     }
 
     fn matches_of_notice(&self, ocid: &str) -> Result<Vec<Match>> {
@@ -688,12 +758,8 @@ impl NoticeStore for SledStore {
     }
 
     fn matches_of_member(&self, member_id: &str) -> Result<Vec<(String, Match)>> {
-        let mut prefix = member_id.as_bytes().to_vec();
-        prefix.push(0);
         let mut out = Vec::new();
-        for kv in self.member_matches.scan_prefix(&prefix) {
-            let (k, _) = kv?;
-            let ocid = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+        for ocid in self.indexed_ocids(member_id)? {
             let found = self
                 .stored_matches(&ocid)?
                 .into_iter()
@@ -969,12 +1035,24 @@ mod tests {
         }
     }
 
+    /// The member index as member/ocid pairs, stale entries included.
     fn member_index(s: &SledStore) -> Vec<String> {
-        s.member_matches
-            .iter()
-            .keys()
-            .map(|k| String::from_utf8_lossy(&k.expect("key")).replace('\0', "/"))
-            .collect()
+        let mut out = Vec::new();
+        for kv in s.member_matches.iter() {
+            let (k, v) = kv.expect("entry");
+            let end = k.iter().position(|b| *b == 0).expect("a NUL");
+            let member = String::from_utf8_lossy(&k[..end]).into_owned();
+            let mut ocids = std::collections::BTreeSet::new();
+            crate::member_matches::read_entry(end + 1, &k, &v, &mut ocids);
+            out.extend(ocids.into_iter().map(|o| format!("{member}/{o}")));
+        }
+        out.sort();
+        out
+    }
+
+    fn of_member(s: &SledStore, member: &str) -> Vec<(String, f64)> {
+        let v = s.matches_of_member(member).expect("of member");
+        v.into_iter().map(|(o, m)| (o, m.score)).collect()
     }
 
     #[test]
@@ -991,23 +1069,53 @@ mod tests {
         s.put_matches("o-1", &[a_match("m2", 0.8), a_match("m3", 0.3)])
             .expect("put");
         assert_eq!(ids(s.matches_of_notice("o-1").expect("get")), ["m2", "m3"]);
-        assert_eq!(member_index(&s), ["m1/o-2", "m2/o-1", "m3/o-1"]);
-        let of_m1 = s.matches_of_member("m1").expect("of member");
-        assert_eq!(of_m1.len(), 1);
-        assert_eq!((of_m1[0].0.as_str(), of_m1[0].1.score), ("o-2", 0.5));
-        assert_eq!(s.matches_of_member("m2").expect("m2")[0].1.score, 0.8);
+        // Entries are only added: m1's entry for o-1 stays and is skipped.
+        assert_eq!(member_index(&s), ["m1/o-1", "m1/o-2", "m2/o-1", "m3/o-1"]);
+        assert_eq!(of_member(&s, "m1"), [("o-2".to_owned(), 0.5)]);
+        assert_eq!(of_member(&s, "m2"), [("o-1".to_owned(), 0.8)]);
         // What a crash between the index and the value can leave: an
         // entry whose member the value does not hold is not a match.
         s.member_matches
             .insert(pair("m9", "o-2"), &[])
             .expect("stray");
         assert!(s.matches_of_member("m9").expect("m9").is_empty());
-        s.member_matches.remove(pair("m9", "o-2")).expect("tidy");
         // No matches left: nothing stored for the notice.
         s.put_matches("o-1", &[]).expect("put");
         assert!(s.matches_of_notice("o-1").expect("get").is_empty());
-        assert_eq!(member_index(&s), ["m1/o-2"]);
         assert_eq!(s.matches.len(), 1);
+        // Tidying leaves one entry per member, naming only live notices.
+        assert_eq!(s.tidy_member_matches().expect("tidy"), 4);
+        assert_eq!(member_index(&s), ["m1/o-2"]);
+        assert_eq!(s.member_matches.len(), 1);
+        assert_eq!(of_member(&s, "m1"), [("o-2".to_owned(), 0.5)]);
+    }
+
+    #[test]
+    fn a_batch_writes_one_index_entry_per_member_and_reads_as_notice_by_notice() {
+        let (a, b) = (tempfile::tempdir().expect("a"), tempfile::tempdir().expect("b"));
+        let (one, many) = (SledStore::open(a.path()).expect("a"), SledStore::open(b.path()).expect("b"));
+        let batch: Vec<(String, Vec<Match>)> = (0..20)
+            .map(|i| {
+                let ms = (0..5).map(|j| a_match(&format!("m{}", (i + j) % 7), 0.3 + j as f64 / 10.0));
+                (format!("o-{i}"), ms.collect())
+            })
+            .collect();
+        for (o, m) in &batch {
+            one.put_matches(o, m).expect("one");
+        }
+        let refs: Vec<(&str, &[Match])> = batch.iter().map(|(o, m)| (o.as_str(), m.as_slice())).collect();
+        many.put_matches_many(&refs).expect("many");
+        assert_eq!(many.member_matches.len(), 7, "one entry per member");
+        assert_eq!(one.member_matches.len(), 100);
+        for m in 0..7 {
+            let id = format!("m{m}");
+            assert_eq!(of_member(&one, &id), of_member(&many, &id));
+            let holding = batch.iter().filter(|(_, ms)| ms.iter().any(|x| x.member_id == id));
+            assert_eq!(of_member(&many, &id).len(), holding.count());
+        }
+        for (o, _) in &batch {
+            assert_eq!(one.matches_of_notice(o).expect("one"), many.matches_of_notice(o).expect("many"));
+        }
     }
 
     #[test]

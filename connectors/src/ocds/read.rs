@@ -132,23 +132,19 @@ pub fn read_bytes_with(bytes: &[u8], gz: bool, lines: bool, limits: &Limits) -> 
 /// Decompresses (concatenated members too) up to `cap` bytes; damage or the
 /// cap is reported and what decoded before it is kept.
 fn gunzip(bytes: &[u8], cap: u64, errors: &mut Vec<FileError>) -> Vec<u8> {
-    let mut buf = Vec::new();
-    let mut dec = flate2::read::MultiGzDecoder::new(bytes).take(cap.saturating_add(1));
-    let result = dec.read_to_end(&mut buf);
+    let mut dec = flate2::read::MultiGzDecoder::new(bytes);
+    let (buf, result) = read_capped(&mut dec, usize::try_from(cap).unwrap_or(usize::MAX));
     let damaged = |position: usize, message: String| FileError {
         position: position as u64,
         message,
         kind: ErrorKind::Damaged,
     };
     match result {
-        Ok(_) if buf.len() as u64 > cap => {
-            buf.truncate(usize::try_from(cap).unwrap_or(usize::MAX));
-            errors.push(damaged(
-                buf.len(),
-                format!("gzip data expands to more than {cap} bytes (a gzip bomb?); reading stopped there"),
-            ));
-        }
-        Ok(_) => {}
+        Ok(true) => errors.push(damaged(
+            buf.len(),
+            format!("gzip data expands to more than {cap} bytes (a gzip bomb?); reading stopped there"),
+        )),
+        Ok(false) => {}
         Err(e) => errors.push(damaged(
             buf.len(),
             format!(
@@ -158,6 +154,39 @@ fn gunzip(bytes: &[u8], cap: u64, errors: &mut Vec<FileError>) -> Vec<u8> {
         )),
     }
     buf
+}
+
+/// Reads at most `cap` bytes, growing the buffer by doubling but never past
+/// `cap` (`read_to_end` would double a full buffer of `cap` bytes to twice
+/// that, and an allocator that copies on `realloc` would hold both). Says
+/// whether more than `cap` bytes were there.
+fn read_capped(r: &mut impl Read, cap: usize) -> (Vec<u8>, std::io::Result<bool>) {
+    const FIRST: usize = 64 << 10;
+    let (mut buf, mut filled) = (Vec::new(), 0usize);
+    let result = loop {
+        if filled == buf.len() {
+            if filled >= cap {
+                // Full: one more byte says whether the data goes on.
+                let mut probe = [0u8; 1];
+                break match r.read(&mut probe) {
+                    Ok(n) => Ok(n > 0),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => Err(e),
+                };
+            }
+            let grow = buf.len().max(FIRST).min(cap - filled);
+            buf.reserve_exact(grow);
+            buf.resize(filled + grow, 0);
+        }
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => break Ok(false),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    buf.truncate(filled);
+    (buf, result)
 }
 
 fn read_lines(text: &str, base: u64, limits: &Limits, out: &mut ReadOutcome) {
@@ -628,6 +657,30 @@ mod tests {
 
     fn read(s: &str) -> ReadOutcome {
         read_bytes(s.as_bytes(), false, false)
+    }
+
+    #[test]
+    fn a_capped_read_never_holds_more_than_its_cap() {
+        let data = vec![7u8; 200_000];
+        let (buf, more) = read_capped(&mut &data[..], 150_000);
+        assert_eq!((buf.len(), more.expect("read")), (150_000, true));
+        assert!(buf.capacity() <= 150_000, "capacity {}", buf.capacity());
+        let (buf, more) = read_capped(&mut &data[..], 200_000);
+        assert_eq!((buf.len(), more.expect("read")), (200_000, false));
+        let (buf, more) = read_capped(&mut &data[..], 1 << 30);
+        assert_eq!((buf.len(), more.expect("read")), (200_000, false));
+        // A stream that fails part-way keeps what came before.
+        let mut failing = (&data[..100_000]).chain(FailingRead);
+        let (buf, more) = read_capped(&mut failing, 1 << 30);
+        assert_eq!(buf.len(), 100_000);
+        assert!(more.is_err());
+    }
+
+    struct FailingRead;
+    impl Read for FailingRead {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("damaged"))
+        }
     }
 
     #[test]
