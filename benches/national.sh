@@ -94,7 +94,8 @@ for N in $SIZES; do
     "$(awk -v s="$B" -v n="$N" 'BEGIN{printf "%.1f", s * 1e6 / n}')" \
     "$RSS" "$STORE" "$IN" "$(ratio "$STORE" "$IN")" "$(ratio "$COMPACTED" "$IN")"
   # Where the time went (sebroker builds that log it).
-  grep -ho 'read_ms=[0-9]*.*follow_ms=[0-9]*\|changes=[0-9]*.*total_ms=[0-9]*' "$C/ingest.log" 2>/dev/null \
+  sed 's/\x1b\[[0-9;]*m//g' "$C/ingest.log" 2>/dev/null \
+    | grep -ho 'read_ms=[0-9]*.*follow_ms=[0-9]*\|changes=[0-9]*.*total_ms=[0-9]*' \
     | sed "s/^/          $N: /" >>"$WORK/profile.txt" || true
   # Search runs on 100k notices (or the smoke corpus), not on the million.
   if [ "$N" -le 100000 ]; then LAST="$N"; fi

@@ -258,7 +258,7 @@ impl SledStore {
         let mut ocids = std::collections::BTreeSet::new();
         for kv in self.member_matches.scan_prefix(&prefix) {
             let (k, v) = kv?;
-            crate::member_matches::read_entry(prefix.len(), &k, &v, &mut ocids);
+            crate::member_matches::read_entry(prefix.len(), &k, &v, &mut ocids)?;
         }
         Ok(ocids)
     }
@@ -1043,7 +1043,7 @@ mod tests {
             let end = k.iter().position(|b| *b == 0).expect("a NUL");
             let member = String::from_utf8_lossy(&k[..end]).into_owned();
             let mut ocids = std::collections::BTreeSet::new();
-            crate::member_matches::read_entry(end + 1, &k, &v, &mut ocids);
+            crate::member_matches::read_entry(end + 1, &k, &v, &mut ocids).expect("entry");
             out.extend(ocids.into_iter().map(|o| format!("{member}/{o}")));
         }
         out.sort();
