@@ -33,6 +33,19 @@ pub fn run(config: &Config, demo: bool, no_sync: bool) -> anyhow::Result<u8> {
     let mut config = config.clone();
     config.data_dir.clone_from(&data_dir);
     let app = Engine::open(&config)?;
+    if !demo {
+        // sled checks a page only when it reads it: a damaged folder must
+        // not start and then fail request by request.
+        let started = std::time::Instant::now();
+        let entries = app.store.check().map_err(|e| {
+            anyhow::anyhow!(
+                "refusing to serve: the notice store in {} is damaged ({e}); restore the data folder from a backup",
+                data_dir.display()
+            )
+        })?;
+        let ms = started.elapsed().as_millis() as u64;
+        tracing::info!(entries, ms, "notice store checked");
+    }
     let mut demo_keys = Vec::new();
     let mut demo_accounts = Vec::new();
     if demo {

@@ -493,7 +493,7 @@ pub fn restore(
 
 pub fn verify(config: &Config, json: bool) -> anyhow::Result<u8> {
     let _lock = sebroker_store::DirLock::acquire(&config.data_dir)?;
-    let r = match notice_store(config) {
+    let r = match notice_store(config).and_then(|s| Ok(s.check().map(|_| s)?)) {
         Ok(store) => sebroker_ledger::backup::verify(&config.data_dir, config.ledger, Some(store))?,
         Err(e) => sebroker_ledger::backup::VerifyReport {
             ok: false,

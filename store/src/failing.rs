@@ -106,6 +106,9 @@ impl NoticeStore for FailingStore {
     fn put_matches(&self, ocid: &str, m: &[Match]) -> Result<()> {
         self.inner.put_matches(ocid, m)
     }
+    fn check(&self) -> Result<u64> {
+        self.inner.check()
+    }
     fn put_matches_many(&self, batch: &[(&str, &[Match])]) -> Result<()> {
         self.inner.put_matches_many(batch)
     }

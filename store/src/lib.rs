@@ -120,6 +120,11 @@ pub trait NoticeStore: Send + Sync {
     fn links(&self) -> Result<Vec<AwardLink>>;
     /// Makes everything written so far durable.
     fn flush(&self) -> Result<()>;
+    /// Reads every entry of every tree (so every page's checksum is
+    /// checked) and checks that keys come in order; returns the entries
+    /// read. Damage sled only notices when a page is read is found here,
+    /// before a server starts on it.
+    fn check(&self) -> Result<u64>;
 
     /// What the data folder remembers of its ledger (identity and last
     /// head, JSON written by `sebroker_ledger::identity`), kept beside the

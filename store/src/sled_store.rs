@@ -530,6 +530,25 @@ fn encode<T: serde::Serialize>(key: &str, v: &T) -> Result<Vec<u8>> {
     })
 }
 
+/// The number of keys of a tree, checking that they come in increasing
+/// order: a damaged node can link back to an earlier one, and sled's own
+/// count (`Tree::len`) then never ends.
+fn count_keys(tree: &sled::Tree, name: &str) -> Result<u64> {
+    let (mut n, mut last): (u64, Option<sled::IVec>) = (0, None);
+    for k in tree.iter().keys() {
+        let k = k?;
+        if last.as_ref().is_some_and(|l| *l >= k) {
+            return Err(Error::Corrupt {
+                key: format!("{name}/{}", String::from_utf8_lossy(&k)),
+                message: "the tree's keys are out of order (a damaged node): restore the data folder from a backup".into(),
+            });
+        }
+        last = Some(k);
+        n += 1;
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 fn pair(a: &str, b: &str) -> Vec<u8> {
     release_key(a, b)
@@ -648,10 +667,19 @@ impl NoticeStore for SledStore {
             .map_or(0, u64::from_be_bytes))
     }
 
+    fn check(&self) -> Result<u64> {
+        let mut entries = 0u64;
+        for name in self.db.tree_names() {
+            let tree = self.db.open_tree(&name)?;
+            entries += count_keys(&tree, &String::from_utf8_lossy(&name))?;
+        }
+        Ok(entries)
+    }
+
     fn counts(&self) -> Result<StoreCounts> {
         Ok(StoreCounts {
-            notices: self.notices.len() as u64,
-            releases: self.releases.len() as u64,
+            notices: count_keys(&self.notices, "notices")?,
+            releases: count_keys(&self.releases, "releases")?,
         })
     }
 
@@ -1088,6 +1116,18 @@ mod tests {
         assert_eq!(member_index(&s), ["m1/o-2"]);
         assert_eq!(s.member_matches.len(), 1);
         assert_eq!(of_member(&s, "m1"), [("o-2".to_owned(), 0.5)]);
+    }
+
+    #[test]
+    fn the_check_reads_every_entry_of_every_tree() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = SledStore::open(dir.path()).expect("opens");
+        let before = s.check().expect("check");
+        s.put_release("o-1", "r1", &[3u8; 32], "{}").expect("put");
+        s.put_matches("o-1", &[a_match("m1", 0.4)]).expect("put");
+        // A release, a notice's matches and one member index entry.
+        assert_eq!(s.check().expect("check"), before + 3);
+        assert_eq!(count_keys(&s.matches, "matches").expect("count"), 1);
     }
 
     #[test]
