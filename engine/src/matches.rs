@@ -136,7 +136,8 @@ impl Matches {
                 };
                 batch.push((n.ocid.as_str(), matches));
             }
-            let refs: Vec<(&str, &[Match])> = batch.iter().map(|(o, m)| (*o, m.as_slice())).collect();
+            let refs: Vec<(&str, &[Match])> =
+                batch.iter().map(|(o, m)| (*o, m.as_slice())).collect();
             self.store.put_matches_many(&refs)?;
         }
         Ok(())

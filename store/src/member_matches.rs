@@ -47,7 +47,12 @@ pub(crate) fn value<'a>(ocids: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
     let mut v = vec![FRONT_CODED];
     let mut last: &[u8] = &[];
     for o in sorted {
-        let shared = o.iter().zip(last).take_while(|(a, b)| a == b).count().min(255);
+        let shared = o
+            .iter()
+            .zip(last)
+            .take_while(|(a, b)| a == b)
+            .count()
+            .min(255);
         v.push(shared as u8);
         let mut rest = o.len() - shared;
         loop {
@@ -74,7 +79,10 @@ pub(crate) fn read_entry(
     out: &mut BTreeSet<String>,
 ) -> crate::Result<()> {
     let corrupt = |message: &str| crate::Error::Corrupt {
-        key: format!("member_matches/{}", String::from_utf8_lossy(key).replace('\0', "/")),
+        key: format!(
+            "member_matches/{}",
+            String::from_utf8_lossy(key).replace('\0', "/")
+        ),
         message: message.to_owned(),
     };
     let Some((&format, mut rest)) = value.split_first() else {
@@ -90,7 +98,10 @@ pub(crate) fn read_entry(
     let mut last: Vec<u8> = Vec::new();
     while let Some((&shared, tail)) = rest.split_first() {
         let (len, tail) = leb128(tail).ok_or_else(|| corrupt("a length is cut short"))?;
-        let (shared, len) = (usize::from(shared), usize::try_from(len).unwrap_or(usize::MAX));
+        let (shared, len) = (
+            usize::from(shared),
+            usize::try_from(len).unwrap_or(usize::MAX),
+        );
         if shared > last.len() || len > tail.len() {
             return Err(corrupt("an ocid runs past the entry"));
         }
@@ -160,7 +171,12 @@ mod tests {
         let p = prefix("m1");
         let k = key("m1", 7);
         let v = value(["ocds-b5fd17-1", "ocds-b5fd17-2"]);
-        for bad in [&v[..v.len() - 1], &[2u8, 0, 1, b'a'][..], &[1u8, 0, 0x80][..], &[1u8, 9, 1, b'a'][..]] {
+        for bad in [
+            &v[..v.len() - 1],
+            &[2u8, 0, 1, b'a'][..],
+            &[1u8, 0, 0x80][..],
+            &[1u8, 9, 1, b'a'][..],
+        ] {
             let e = read_entry(p.len(), &k, bad, &mut BTreeSet::new());
             assert!(e.is_err(), "{bad:?} read");
         }

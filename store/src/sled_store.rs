@@ -229,7 +229,10 @@ impl SledStore {
             let old = self.stored_matches(ocid)?;
             let had: std::collections::HashSet<&str> =
                 old.iter().map(|m| m.member_id.as_str()).collect();
-            for m in matches.iter().filter(|m| !had.contains(m.member_id.as_str())) {
+            for m in matches
+                .iter()
+                .filter(|m| !had.contains(m.member_id.as_str()))
+            {
                 new.entry(m.member_id.as_str()).or_default().push(ocid);
             }
             values.push(match matches.is_empty() {
@@ -286,7 +289,10 @@ impl SledStore {
                 .collect::<std::result::Result<_, _>>()?;
             let ocids = self.indexed_ocids(&member)?;
             let live = crate::member_matches::live_entries(&ocids, |o| {
-                Ok(self.stored_matches(o)?.iter().any(|m| m.member_id == member))
+                Ok(self
+                    .stored_matches(o)?
+                    .iter()
+                    .any(|m| m.member_id == member))
             })?;
             let written = u64::from(live.is_some());
             if let Some(v) = live {
@@ -1132,29 +1138,44 @@ mod tests {
 
     #[test]
     fn a_batch_writes_one_index_entry_per_member_and_reads_as_notice_by_notice() {
-        let (a, b) = (tempfile::tempdir().expect("a"), tempfile::tempdir().expect("b"));
-        let (one, many) = (SledStore::open(a.path()).expect("a"), SledStore::open(b.path()).expect("b"));
+        let (a, b) = (
+            tempfile::tempdir().expect("a"),
+            tempfile::tempdir().expect("b"),
+        );
+        let (one, many) = (
+            SledStore::open(a.path()).expect("a"),
+            SledStore::open(b.path()).expect("b"),
+        );
         let batch: Vec<(String, Vec<Match>)> = (0..20)
             .map(|i| {
-                let ms = (0..5).map(|j| a_match(&format!("m{}", (i + j) % 7), 0.3 + j as f64 / 10.0));
+                let ms =
+                    (0..5).map(|j| a_match(&format!("m{}", (i + j) % 7), 0.3 + j as f64 / 10.0));
                 (format!("o-{i}"), ms.collect())
             })
             .collect();
         for (o, m) in &batch {
             one.put_matches(o, m).expect("one");
         }
-        let refs: Vec<(&str, &[Match])> = batch.iter().map(|(o, m)| (o.as_str(), m.as_slice())).collect();
+        let refs: Vec<(&str, &[Match])> = batch
+            .iter()
+            .map(|(o, m)| (o.as_str(), m.as_slice()))
+            .collect();
         many.put_matches_many(&refs).expect("many");
         assert_eq!(many.member_matches.len(), 7, "one entry per member");
         assert_eq!(one.member_matches.len(), 100);
         for m in 0..7 {
             let id = format!("m{m}");
             assert_eq!(of_member(&one, &id), of_member(&many, &id));
-            let holding = batch.iter().filter(|(_, ms)| ms.iter().any(|x| x.member_id == id));
+            let holding = batch
+                .iter()
+                .filter(|(_, ms)| ms.iter().any(|x| x.member_id == id));
             assert_eq!(of_member(&many, &id).len(), holding.count());
         }
         for (o, _) in &batch {
-            assert_eq!(one.matches_of_notice(o).expect("one"), many.matches_of_notice(o).expect("many"));
+            assert_eq!(
+                one.matches_of_notice(o).expect("one"),
+                many.matches_of_notice(o).expect("many")
+            );
         }
     }
 
