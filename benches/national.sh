@@ -119,16 +119,21 @@ R="$WORK/load.txt"
 "$NAT" load "$URL/api/v1/notices?" "$Q" lean "&facets=false&snippets=false" "$QUERIES" "$CONNS" "$SECS" "$TOKEN" >>"$R"
 "$NAT" load "$URL/api/v1/notices?" "$Q" default "" "$QUERIES" 0 0 "$TOKEN" >>"$R"
 
-b50=$(val bare_p50_ms "$R"); b99=$(val bare_p99_ms "$R")
-printf '\nHTTP search, %s notices, %s keyword + region queries, one keep-alive client\n' "$N" "$QUERIES"
-printf '%-36s %9s %9s %9s %9s\n' shape p50_ms p99_ms x_p50 x_p99
-printf '%-36s %9s %9s %9s %9s\n' "bare axum + tantivy (top 10 ids)" "$b50" "$b99" 1.00 1.00
-for s in lean default; do
-  label="sebroker facets=false&snippets=false"
-  [ "$s" = default ] && label="sebroker defaults (facets, snippets)"
-  p50=$(val "${s}_p50_ms" "$R"); p99=$(val "${s}_p99_ms" "$R")
-  printf '%-36s %9s %9s %9s %9s\n' "$label" "$p50" "$p99" "$(ratio "$p50" "$b50")" "$(ratio "$p99" "$b99")"
-done
+# Prints the one-client table of load results file $2 for $1 notices.
+search_table() {
+  local b50 b99 p50 p99 s label
+  b50=$(val bare_p50_ms "$2"); b99=$(val bare_p99_ms "$2")
+  printf '\nHTTP search, %s notices, %s keyword + region queries, one keep-alive client\n' "$1" "$QUERIES"
+  printf '%-36s %9s %9s %9s %9s\n' shape p50_ms p99_ms x_p50 x_p99
+  printf '%-36s %9s %9s %9s %9s\n' "bare axum + tantivy (top 10 ids)" "$b50" "$b99" 1.00 1.00
+  for s in lean default; do
+    label="sebroker facets=false&snippets=false"
+    [ "$s" = default ] && label="sebroker defaults (facets, snippets)"
+    p50=$(val "${s}_p50_ms" "$2"); p99=$(val "${s}_p99_ms" "$2")
+    printf '%-36s %9s %9s %9s %9s\n' "$label" "$p50" "$p99" "$(ratio "$p50" "$b50")" "$(ratio "$p99" "$b99")"
+  done
+}
+search_table "$N" "$R"
 printf '\n%s connections for %s s\n' "$CONNS" "$SECS"
 printf '%-36s %9s %9s\n' side req/s p99_ms
 printf '%-36s %9s %9s\n' "bare axum + tantivy" "$(val bare_rps "$R")" "$(val bare_conc_p99_ms "$R")"
@@ -156,14 +161,5 @@ if [ "$BIG" -gt "$LAST" ]; then
   "$NAT" load "$BURL/search?" "$Q" bare "" "$QUERIES" 0 0 >>"$R"
   "$NAT" load "$URL/api/v1/notices?" "$Q" lean "&facets=false&snippets=false" "$QUERIES" 0 0 "$TOKEN" >>"$R"
   "$NAT" load "$URL/api/v1/notices?" "$Q" default "" "$QUERIES" 0 0 "$TOKEN" >>"$R"
-  b50=$(val bare_p50_ms "$R"); b99=$(val bare_p99_ms "$R")
-  printf '\nHTTP search, %s notices, %s keyword + region queries, one keep-alive client\n' "$BIG" "$QUERIES"
-  printf '%-36s %9s %9s %9s %9s\n' shape p50_ms p99_ms x_p50 x_p99
-  printf '%-36s %9s %9s %9s %9s\n' "bare axum + tantivy (top 10 ids)" "$b50" "$b99" 1.00 1.00
-  for s in lean default; do
-    label="sebroker facets=false&snippets=false"
-    [ "$s" = default ] && label="sebroker defaults (facets, snippets)"
-    p50=$(val "${s}_p50_ms" "$R"); p99=$(val "${s}_p99_ms" "$R")
-    printf '%-36s %9s %9s %9s %9s\n' "$label" "$p50" "$p99" "$(ratio "$p50" "$b50")" "$(ratio "$p99" "$b99")"
-  done
+  search_table "$BIG" "$R"
 fi

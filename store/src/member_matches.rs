@@ -14,7 +14,8 @@
 //!
 //! Entries are only added: a member dropped from a notice's matches keeps
 //! its entry, which reading skips (the notice's value is the truth), and
-//! `sebroker compact` drops ([`live_entries`]).
+//! `sebroker compact` rebuilds the index from the stored matches
+//! (`SledStore::tidy_member_matches`).
 
 use std::collections::BTreeSet;
 
@@ -126,22 +127,6 @@ fn leb128(bytes: &[u8]) -> Option<(u32, &[u8])> {
     None
 }
 
-/// The member's live entries as one value (none when no ocid is live),
-/// given whether a notice's stored matches still hold the member: what
-/// compaction writes in place of all of the member's entries.
-pub(crate) fn live_entries(
-    ocids: &BTreeSet<String>,
-    mut holds: impl FnMut(&str) -> crate::Result<bool>,
-) -> crate::Result<Option<Vec<u8>>> {
-    let mut live = Vec::new();
-    for o in ocids {
-        if holds(o)? {
-            live.push(o.as_str());
-        }
-    }
-    Ok((!live.is_empty()).then(|| value(live)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,13 +181,5 @@ mod tests {
         assert!(key("m1", 1) < key("m1", 256));
         // "m1" and "m10" do not share a prefix: the NUL ends the id.
         assert!(!key("m10", 1).starts_with(&prefix("m1")));
-    }
-
-    #[test]
-    fn only_live_ocids_are_kept() {
-        let ocids: BTreeSet<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
-        let kept = live_entries(&ocids, |o| Ok(o != "b")).expect("live");
-        assert_eq!(kept, Some(value(["a", "c"])));
-        assert_eq!(live_entries(&ocids, |_| Ok(false)).expect("none"), None);
     }
 }

@@ -235,10 +235,12 @@ impl SledStore {
             {
                 new.entry(m.member_id.as_str()).or_default().push(ocid);
             }
-            values.push(match matches.is_empty() {
-                true => None,
-                false => Some(pack(ocid.as_bytes(), &encode(ocid, &matches)?)?),
-            });
+            let value = if matches.is_empty() {
+                None
+            } else {
+                Some(pack(ocid.as_bytes(), &encode(ocid, &matches)?)?)
+            };
+            values.push(value);
         }
         for (member, ocids) in new {
             let key = crate::member_matches::key(member, self.db.generate_id()?);
@@ -266,48 +268,37 @@ impl SledStore {
         Ok(ocids)
     }
 
-    /// Rewrites each member's index entries as one entry naming only the
-    /// notices whose matches still hold it (entries are only ever added
-    /// while matching). Run with the data folder locked, before a
-    /// compaction; a crash part-way leaves extra entries, never fewer.
-    /// Returns how many entries were dropped.
+    /// Rebuilds the member index from the stored matches: one entry per
+    /// member naming the notices whose matches hold it (while matching,
+    /// entries are only ever added). One pass over `matches`, so each
+    /// notice's matches are decoded once. Run with the data folder locked,
+    /// before a compaction; the new entries are written before the old
+    /// ones go, so a crash part-way leaves extra entries, never fewer.
+    /// Returns how many entries fewer the index has.
     pub fn tidy_member_matches(&self) -> Result<u64> {
-        let mut dropped = 0u64;
-        let mut from: Vec<u8> = Vec::new();
-        loop {
-            let Some(first) = self.member_matches.range(from.as_slice()..).keys().next() else {
-                return Ok(dropped);
-            };
-            let first = first?;
-            let end = first.iter().position(|b| *b == 0).unwrap_or(first.len());
-            let member = String::from_utf8_lossy(&first[..end]).into_owned();
-            let prefix = crate::member_matches::prefix(&member);
-            let keys: Vec<sled::IVec> = self
-                .member_matches
-                .scan_prefix(&prefix)
-                .keys()
-                .collect::<std::result::Result<_, _>>()?;
-            let ocids = self.indexed_ocids(&member)?;
-            let live = crate::member_matches::live_entries(&ocids, |o| {
-                Ok(self
-                    .stored_matches(o)?
-                    .iter()
-                    .any(|m| m.member_id == member))
-            })?;
-            let written = u64::from(live.is_some());
-            if let Some(v) = live {
-                let key = crate::member_matches::key(&member, self.db.generate_id()?);
-                self.member_matches.insert(key, v)?;
+        let mut ocids: Vec<String> = Vec::new();
+        let mut live: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+        for kv in self.matches.iter() {
+            let (k, v) = kv?;
+            for m in decode::<Vec<Match>>(&k, &v)? {
+                live.entry(m.member_id).or_default().push(ocids.len());
             }
-            for k in &keys {
-                self.member_matches.remove(k)?;
-            }
-            dropped += (keys.len() as u64).saturating_sub(written);
-            // Past every key of this member (its prefix, then 0xFF bytes
-            // sort after any id).
-            from = prefix;
-            from.extend_from_slice(&[0xFF; 9]);
+            ocids.push(String::from_utf8_lossy(&k).into_owned());
         }
+        let old: Vec<sled::IVec> = self
+            .member_matches
+            .iter()
+            .keys()
+            .collect::<std::result::Result<_, _>>()?;
+        for (member, list) in &live {
+            let key = crate::member_matches::key(member, self.db.generate_id()?);
+            let value = crate::member_matches::value(list.iter().map(|i| ocids[*i].as_str()));
+            self.member_matches.insert(key, value)?;
+        }
+        for k in &old {
+            self.member_matches.remove(k)?;
+        }
+        Ok((old.len() as u64).saturating_sub(live.len() as u64))
     }
 
     /// Store version 2 -> 3: `matches` held one value per (notice,
