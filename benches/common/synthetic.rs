@@ -110,6 +110,7 @@ pub fn synthetic_members(n: usize, notices: &[Notice], places: &Places) -> Vec<M
                     cpv: vec![c1.clone()],
                     ocid: None,
                     confidence: 1.0,
+                    lots: Vec::new(),
                 }],
                 vcse: true,
                 sme: true,

@@ -91,6 +91,34 @@ pub struct TrackRecordInput {
     pub cpv: Vec<String>,
     #[serde(default)]
     pub ocid: Option<String>,
+    /// The lots of the procurement it was won in, as the notice names them.
+    #[serde(default)]
+    pub lots: Vec<String>,
+}
+
+/// The most lots one past contract may name, and the longest lot id.
+const MAX_LOTS: usize = 100;
+const MAX_LOT_ID: usize = 100;
+
+/// A past contract's lot ids: trimmed, each once, bounded in number and length.
+fn lot_list(field: &str, lots: &[String]) -> Result<Vec<String>, (String, String)> {
+    if lots.len() > MAX_LOTS {
+        return Err((field.to_owned(), format!("names more than {MAX_LOTS} lots")));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (i, l) in lots.iter().enumerate() {
+        let id = l.trim();
+        if id.is_empty() || id.chars().count() > MAX_LOT_ID || id.chars().any(char::is_control) {
+            return Err((
+                format!("{field}[{i}]"),
+                format!("is not a lot id (1 to {MAX_LOT_ID} characters, no control characters)"),
+            ));
+        }
+        if !out.iter().any(|o| o == id) {
+            out.push(id.to_owned());
+        }
+    }
+    Ok(out)
 }
 
 /// A parsed row, or the field (when known) and why it failed.
@@ -316,6 +344,7 @@ impl MemberInput {
                 cpv: cpv_list(&format!("{field}.cpv"), &t.cpv)?,
                 ocid: non_empty(t.ocid),
                 confidence: 1.0,
+                lots: lot_list(&format!("{field}.lots"), &t.lots)?,
             });
         }
         let ids = self.identifiers.unwrap_or_default();
@@ -674,6 +703,24 @@ mod tests {
                 .as_deref(),
             Some("cpv[0]")
         );
+    }
+
+    #[test]
+    fn a_past_contracts_lots_are_read_or_named() {
+        let parse = |lots: &str| {
+            serde_json::from_str::<MemberInput>(&format!(
+                r#"{{"id":"m","name":"n","track_record":[{{"title":"SEND transport","lots":{lots}}}]}}"#
+            ))
+            .expect("parses")
+            .into_member(&clusters(), &Places::builtin())
+        };
+        let (m, _) = parse(r#"[" 2716 ","2717","2716"]"#).expect("valid");
+        assert_eq!(m.track_record[0].lots, vec!["2716", "2717"]);
+        let e = parse(r#"["2716","  "]"#).expect_err("an empty lot id");
+        assert_eq!(e.0, "track_record[0].lots[1]");
+        let many = format!("[{}]", vec!["\"1\""; MAX_LOTS + 1].join(","));
+        let e = parse(&many).expect_err("too many lots");
+        assert_eq!(e.0, "track_record[0].lots");
     }
 
     #[test]

@@ -21,6 +21,9 @@ use tantivy::tokenizer::{TextAnalyzer, TokenizerManager};
 use crate::error::Result;
 use sebroker_model::Member;
 
+/// Candidates of a notice: member id → BM25 score.
+pub type Candidates = HashMap<String, f64>;
+
 /// Longest notice text used for a match query: enough words to carry the
 /// subject, not so many that common words dominate.
 const MAX_QUERY_TERMS: usize = 48;
@@ -400,8 +403,8 @@ impl MemberIndex {
         text: &str,
         cpv_prefixes: &[String],
         limit: usize,
-    ) -> Result<HashMap<String, f64>> {
-        let mut out = HashMap::new();
+    ) -> Result<Candidates> {
+        let mut out = Candidates::new();
         let docs = self.len();
         SCRATCH.with(|cell| {
             let mut scratch = cell.borrow_mut();

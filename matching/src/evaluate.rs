@@ -220,6 +220,7 @@ pub fn profiles(train: &[Notice]) -> (Vec<Member>, HashMap<String, usize>, Alias
                     cpv: n.cpv.iter().map(|c| c.code.clone()).collect(),
                     ocid: Some(n.ocid.clone()),
                     confidence: 1.0,
+                    lots: n.award_lots(a),
                 });
                 m.nuts.extend(n.nuts.iter().cloned());
                 m.nuts.sort();

@@ -215,6 +215,7 @@ impl Matcher<'_> {
                     out.reasons
                         .push(format!("based {km:.0} km from {}", place.name));
                 }
+                out.reasons.extend(ranker::lot_reason(&facts, m, r.corpus));
                 out
             })
             .collect())

@@ -138,6 +138,7 @@ pub fn links_for(notice: &Notice, lookup: &MemberLookup) -> Vec<AwardLink> {
                     .or(notice.value.headline_pence()),
                 year: a.date.or(notice.published).map(|d| d.year()),
                 cpv: notice.cpv.iter().map(|c| c.code.clone()).collect(),
+                lots: notice.award_lots(a),
             });
         }
     }

@@ -146,6 +146,7 @@ mod tests {
             value_pence: Some(4_500_000),
             year: Some(2026),
             cpv: vec!["90911200".into()],
+            lots: Vec::new(),
         }
     }
 

@@ -18,7 +18,7 @@ use crate::components;
 use crate::links::normalise_name;
 
 /// The features, in the order of a feature vector.
-pub const FEATURES: [&str; 15] = [
+pub const FEATURES: [&str; 17] = [
     "text",
     "bm25",
     "words",
@@ -33,6 +33,8 @@ pub const FEATURES: [&str; 15] = [
     "capacity",
     "suitability",
     "proximity",
+    "buyer_wins",
+    "same_lot",
     "weighted",
 ];
 /// Number of features.
@@ -58,10 +60,10 @@ pub struct Corpus {
 #[derive(Debug, Default)]
 #[cfg_attr(test, derive(PartialEq))]
 struct Prep {
-    /// Its description and keyword words, and their hashes (sorted): most
-    /// notice words are turned away by the hash alone.
-    words: HashSet<String>,
-    word_hashes: Vec<u64>,
+    /// Its description and keyword words with their hashes ([`fnv`]), sorted
+    /// by hash (then text): a notice's words, sorted the same way, are
+    /// matched in one walk, and only a hash found is confirmed on the text.
+    words: Vec<(u64, String)>,
     /// Its and its past work's CPV codes, sorted, each once (`all_cpv`).
     codes: Vec<String>,
     /// Every prefix of those codes as a [`key`], sorted, each once.
@@ -83,6 +85,8 @@ struct Prep {
     /// Each past award's buyer, in lower case and normalised, with the
     /// record's confidence (`components::relationship` reads these).
     buyers: Vec<(String, String, f64)>,
+    /// Each lot it has won, as a [`lot_key`] (sorted).
+    lot_keys: Vec<u64>,
 }
 
 impl Prep {
@@ -107,10 +111,9 @@ impl Prep {
         let mut prefixes: Vec<u128> = all.iter().flat_map(|c| prefixes(c)).map(key).collect();
         prefixes.sort_unstable();
         prefixes.dedup();
-        let mut word_hashes: Vec<u64> = words.iter().map(|w| fnv(w)).collect();
-        word_hashes.sort_unstable();
+        let mut words: Vec<(u64, String)> = words.into_iter().map(|w| (fnv(&w), w)).collect();
+        words.sort_unstable();
         Prep {
-            word_hashes,
             words,
             codes: all.into_iter().map(str::to_owned).collect(),
             prefixes,
@@ -135,8 +138,32 @@ impl Prep {
                     Some((b.to_lowercase(), normalise_name(b), t.confidence))
                 })
                 .collect(),
+            lot_keys: lot_keys_of(m),
         }
     }
+}
+
+/// A lot of one procurement: the buyer's normalised name, the title's words
+/// and the lot's id. Lot ids are only unique within a procurement ("1",
+/// "LOT-0001"), so the buyer and the title say which one: a framework's
+/// call-offs and a contract let again under its old title share them.
+fn lot_key(buyer: &str, title: &str, lot: &str) -> u64 {
+    let mut words: Vec<String> = title_words(title).into_iter().collect();
+    words.sort_unstable();
+    fnv(&format!("{buyer}\u{0}{}\u{0}{}", words.join(" "), lot))
+}
+
+/// The [`lot_key`]s of a member's past awards, sorted, each once.
+fn lot_keys_of(m: &Member) -> Vec<u64> {
+    let mut keys: Vec<u64> = m
+        .track_record
+        .iter()
+        .filter_map(|t| Some((normalise_name(t.buyer.as_deref()?), t)))
+        .flat_map(|(b, t)| t.lots.iter().map(move |l| lot_key(&b, &t.title, l)))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 /// A short string (a CPV prefix: at most 8 characters) as a number, for
@@ -312,7 +339,7 @@ impl Corpus {
         n: &Notice,
         buyer: &str,
         limit: usize,
-    ) -> Result<HashMap<String, f64>, sebroker_index::IndexError> {
+    ) -> Result<sebroker_index::Candidates, sebroker_index::IndexError> {
         let mut codes: Vec<String> = n
             .cpv
             .iter()
@@ -387,6 +414,9 @@ fn title_words(s: &str) -> HashSet<String> {
         .collect()
 }
 
+/// Past buyers' normalised names found to be (or not to be) a notice's buyer.
+type Same = RefCell<HashMap<String, bool>>;
+
 /// What is computed once per notice.
 pub struct NoticeFacts {
     pub buyer: String,
@@ -408,14 +438,16 @@ pub struct NoticeFacts {
     values: Vec<i64>,
     /// Past buyers' normalised names found to be (or not to be) this
     /// notice's buyer (see `relationship`).
-    same: RefCell<HashMap<String, bool>>,
+    same: Same,
+    /// Its lots as [`lot_key`]s, with their ids.
+    lot_keys: Vec<(u64, String)>,
 }
 
 impl NoticeFacts {
     pub fn new(n: &Notice, corpus: &Corpus, places: &Places) -> NoticeFacts {
         let set: HashSet<&str> = n.cpv.iter().flat_map(|c| prefixes(&c.code)).collect();
         let prefixes: Vec<(u128, f64)> = set.into_iter().map(|p| (key(p), corpus.idf(p))).collect();
-        let words: Vec<(String, u64, f64)> = words(&n.description)
+        let mut words: Vec<(String, u64, f64)> = words(&n.description)
             .into_iter()
             .map(|w| {
                 let idf = corpus.word_idf(&w);
@@ -423,6 +455,8 @@ impl NoticeFacts {
                 (w, h, idf)
             })
             .collect();
+        // By hash, as members' words are: `word_overlap` walks both at once.
+        words.sort_unstable_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
         let lot_max = n
             .lots
             .iter()
@@ -447,7 +481,17 @@ impl NoticeFacts {
                 .collect(),
             whereabouts: whereabouts(n, places),
             values: components::capacity_values(n),
-            same: RefCell::new(HashMap::new()),
+            same: Same::default(),
+            lot_keys: n
+                .lots
+                .iter()
+                .map(|l| {
+                    (
+                        lot_key(&crate::links::buyer_name(n), &n.title, &l.id),
+                        l.id.clone(),
+                    )
+                })
+                .collect(),
         }
     }
 }
@@ -516,19 +560,29 @@ fn word_overlap(f: &NoticeFacts, p: &Prep) -> f64 {
     if f.words_total <= 0.0 {
         return 0.0;
     }
-    let shared: f64 = f
-        .words
-        .iter()
-        .filter(|(w, h, _)| p.word_hashes.binary_search(h).is_ok() && p.words.contains(w))
-        .map(|w| w.2)
-        .sum();
+    // Both lists are sorted by hash: one walk through each (a binary search
+    // per notice word and candidate was a third of a learned match).
+    let mut shared = 0.0;
+    let mut j = 0;
+    for (w, h, idf) in &f.words {
+        while p.words.get(j).is_some_and(|(x, _)| x < h) {
+            j += 1;
+        }
+        let found = p.words[j.min(p.words.len())..]
+            .iter()
+            .take_while(|(x, _)| x == h)
+            .any(|(_, text)| text == w);
+        if found {
+            shared += idf;
+        }
+    }
     shared / f.words_total
 }
 
 /// `components::relationship`'s score from the member's prepared buyer
 /// names: the best confidence of a past award from the same buyer. `same`
 /// remembers the comparison per past buyer's name (candidates share them).
-fn relationship(buyer: &str, p: &Prep, same: &RefCell<HashMap<String, bool>>) -> f64 {
+fn relationship(buyer: &str, p: &Prep, same: &Same) -> f64 {
     let Some(first) = buyer.split(' ').next().filter(|w| !w.is_empty()) else {
         return 0.0;
     };
@@ -545,9 +599,58 @@ fn relationship(buyer: &str, p: &Prep, same: &RefCell<HashMap<String, bool>>) ->
     best
 }
 
+/// How many past awards came from the notice's buyer (the log of one more):
+/// a supplier a buyer keeps coming back to, beyond that it has worked there.
+fn buyer_wins(buyer: &str, p: &Prep, same: &Same) -> f64 {
+    let Some(first) = buyer.split(' ').next().filter(|w| !w.is_empty()) else {
+        return 0.0;
+    };
+    let wins = p
+        .buyers
+        .iter()
+        .filter(|(lower, normalised, _)| {
+            lower.contains(first) && same_buyer(buyer, normalised, same)
+        })
+        .count();
+    (1.0 + wins as f64).ln()
+}
+
+/// 1 when the member has won one of the notice's lots before: the same lot
+/// of the same buyer's procurement (a framework's call-off, or the contract
+/// let again), else 0.
+fn same_lot(f: &NoticeFacts, p: &Prep) -> f64 {
+    if won_lot(f, p).is_some() {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// The id of a notice's lot the member has won before ([`same_lot`]).
+fn won_lot<'f>(f: &'f NoticeFacts, p: &Prep) -> Option<&'f str> {
+    f.lot_keys
+        .iter()
+        .find(|(k, _)| p.lot_keys.binary_search(k).is_ok())
+        .map(|(_, id)| id.as_str())
+}
+
+/// The reason `same_lot` gives, when it holds: "has won lot 2716 of this
+/// procurement before".
+pub fn lot_reason(f: &NoticeFacts, m: &Member, corpus: &Corpus) -> Option<String> {
+    let own;
+    let p = match corpus.prep.get(&m.id) {
+        Some(p) => p,
+        None => {
+            own = Prep::of(m, HashSet::new());
+            &own
+        }
+    };
+    won_lot(f, p).map(|id| format!("has won lot {id} of this procurement before"))
+}
+
 /// Whether a past buyer's normalised name is the notice buyer's (Jaro-Winkler
 /// at least 0.9), remembered per name.
-fn same_buyer(buyer: &str, normalised: &str, same: &RefCell<HashMap<String, bool>>) -> bool {
+fn same_buyer(buyer: &str, normalised: &str, same: &Same) -> bool {
     if let Some(known) = same.borrow().get(normalised) {
         return *known;
     }
@@ -652,6 +755,8 @@ pub fn features_needed(
         &|| components::capacity_score(&f.values, m),
         &|| components::suitability_score(n, m),
         &|| proximity(f, m, places),
+        &|| buyer_wins(&f.buyer, p, &f.same),
+        &|| same_lot(f, p),
     ];
     for (i, part) in parts.iter().enumerate() {
         if needs[i] {
@@ -976,6 +1081,22 @@ mod tests {
                 })
                 .fold(0.0, f64::max)
         };
+        let first = f.buyer.split(' ').next().unwrap_or_default();
+        let from_buyer = m
+            .track_record
+            .iter()
+            .filter_map(|t| t.buyer.as_deref())
+            .filter(|b| {
+                !first.is_empty()
+                    && b.to_lowercase().contains(first)
+                    && strsim::jaro_winkler(&f.buyer, &normalise_name(b)) >= 0.9
+            })
+            .count();
+        let won_lot = m.track_record.iter().any(|t| {
+            t.buyer.as_deref().map(normalise_name).as_deref() == Some(f.buyer.as_str())
+                && title_words(&t.title) == title_words(&n.title)
+                && n.lots.iter().any(|l| t.lots.contains(&l.id))
+        });
         let mut x = [
             0.5,
             (1.0f64 + 7.0).ln(),
@@ -991,6 +1112,8 @@ mod tests {
             components::capacity(n, m, false).0,
             components::suitability(n, m).0,
             proximity(f, m, places),
+            (1.0 + from_buyer as f64).ln(),
+            if won_lot { 1.0 } else { 0.0 },
             0.0,
         ];
         x[NF - 1] = weighted(&x);
@@ -1048,6 +1171,7 @@ mod tests {
                 cpv: n.cpv.iter().map(|c| c.code.clone()).collect(),
                 ocid: None,
                 confidence: 0.8,
+                lots: n.lots.iter().take(1).map(|l| l.id.clone()).collect(),
             });
         }
         let corpus = Corpus::build(members.iter());
@@ -1091,6 +1215,61 @@ mod tests {
     }
 
     #[test]
+    fn a_lot_won_before_is_a_feature_and_a_reason() {
+        let (notices, members, places) = demo();
+        let mut n = notices[0].clone();
+        n.lots = vec![sebroker_index::Lot {
+            id: "2716".into(),
+            title: None,
+            value: None,
+            suitability: Default::default(),
+            award_criteria: Vec::new(),
+            cpv: Vec::new(),
+            nuts: Vec::new(),
+        }];
+        let record = |title: &str, lots: &[&str]| sebroker_index::TrackRecord {
+            title: title.into(),
+            buyer: n.buyer.name.clone(),
+            value_pence: None,
+            year: Some(2026),
+            cpv: Vec::new(),
+            ocid: None,
+            confidence: 1.0,
+            lots: lots.iter().map(|l| l.to_string()).collect(),
+        };
+        let mut same = members[0].clone();
+        same.track_record = vec![record(&n.title, &["2716"]), record(&n.title, &["2717"])];
+        let mut other_lot = members[1].clone();
+        other_lot.track_record = vec![record(&n.title, &["2717"])];
+        let mut other_title = members[2].clone();
+        other_title.track_record = vec![record("Grounds maintenance", &["2716"])];
+        let all = [same, other_lot, other_title];
+        let corpus = Corpus::build(all.iter());
+        let f = NoticeFacts::new(&n, &corpus, &places);
+        let at = |name: &str| FEATURES.iter().position(|x| *x == name).expect("feature");
+        let x: Vec<[f64; NF]> = all
+            .iter()
+            .map(|m| features(&n, &f, m, 0.0, 0.0, (&corpus, &places)))
+            .collect();
+        assert_eq!(
+            [
+                x[0][at("same_lot")],
+                x[1][at("same_lot")],
+                x[2][at("same_lot")]
+            ],
+            [1.0, 0.0, 0.0]
+        );
+        // Two awards from the buyer count more than one.
+        assert!(x[0][at("buyer_wins")] > x[1][at("buyer_wins")]);
+        assert!(x[1][at("buyer_wins")] > 0.0);
+        assert_eq!(
+            lot_reason(&f, &all[0], &corpus).as_deref(),
+            Some("has won lot 2716 of this procurement before")
+        );
+        assert_eq!(lot_reason(&f, &all[1], &corpus), None);
+    }
+
+    #[test]
     fn the_quick_components_are_the_explained_ones() {
         let (notices, mut members, places) = demo();
         // Varied records: values, buyers (one not ASCII, one in capitals),
@@ -1110,6 +1289,7 @@ mod tests {
                 cpv: n.cpv.iter().map(|c| c.code.clone()).collect(),
                 ocid: None,
                 confidence: 0.5 + (i % 5) as f64 / 10.0,
+                lots: Vec::new(),
             });
             if i % 4 == 1 {
                 m.turnover_pence = None;

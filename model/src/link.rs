@@ -29,6 +29,9 @@ pub struct AwardLink {
     pub value_pence: Option<i64>,
     pub year: Option<i32>,
     pub cpv: Vec<String>,
+    /// The lots the award is for ([`crate::Notice::award_lots`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lots: Vec<String>,
 }
 
 impl AwardLink {
@@ -46,6 +49,7 @@ impl AwardLink {
             } else {
                 self.confidence
             },
+            lots: self.lots.clone(),
         })
     }
 }

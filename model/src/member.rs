@@ -16,6 +16,10 @@ pub struct TrackRecord {
     /// for one proposed from an award notice.
     #[serde(default = "one")]
     pub confidence: f64,
+    /// The lots of the procurement it was won in (lot ids as published), so
+    /// a later call-off in the same lot of the same framework is recognised.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lots: Vec<String>,
 }
 
 fn one() -> f64 {

@@ -232,6 +232,9 @@ pub struct Award {
     pub value: Option<Value>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub date: Option<OffsetDateTime>,
+    /// The lots it is for (`relatedLots`), as published.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lots: Vec<String>,
 }
 
 /// The compiled notice.
@@ -274,12 +277,22 @@ impl Notice {
         Status::at(self.stage, self.deadline, now)
     }
 
-    /// The CPV divisions (first two digits) of the notice, deduplicated.
     /// The largest weight of social value in any lot's award (basis points).
     pub fn social_value_bp(&self) -> Option<u32> {
         self.lots.iter().filter_map(Lot::social_value_bp).max()
     }
 
+    /// The lots an award is for: its own `relatedLots`, else the notice's
+    /// only lot (a call-off notice often names its one lot and nothing else).
+    pub fn award_lots(&self, a: &Award) -> Vec<String> {
+        match (a.lots.is_empty(), self.lots.as_slice()) {
+            (false, _) => a.lots.clone(),
+            (true, [only]) => vec![only.id.clone()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The CPV divisions (first two digits) of the notice, deduplicated.
     pub fn cpv_divisions(&self) -> Vec<String> {
         let mut d: Vec<String> = self
             .cpv

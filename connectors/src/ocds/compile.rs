@@ -275,6 +275,7 @@ impl Builder {
                 suppliers,
                 value: a.value.as_ref().and_then(|v| value_of(v, None)),
                 date: a.date.as_deref().and_then(parse_time),
+                lots: a.related_lots.iter().map(|l| l.0.clone()).collect(),
             };
             self.awards.insert(id, award);
         }

@@ -288,6 +288,8 @@ pub struct Award {
     pub items: Vec<Item>,
     #[serde(deserialize_with = "list")]
     pub documents: Vec<Document>,
+    #[serde(deserialize_with = "list")]
+    pub related_lots: Vec<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -87,6 +87,7 @@ fn members(n: usize) -> Vec<Member> {
                     cpv: vec![CODES[next() % CODES.len()].to_owned()],
                     ocid: None,
                     confidence: 1.0,
+                    lots: Vec::new(),
                 });
             }
             m
