@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::links::normalise_name;
 use crate::listwise::Loss;
 use crate::ranker::{features, Corpus, Model, NoticeFacts, Query, FEATURES, L2_GRID, NF};
-use crate::{Matcher, Timing, Weights, CANDIDATES, TEXT_FLOOR};
+use crate::{Matcher, Timing, Weights, LEARNED_CANDIDATES, TEXT_FLOOR};
 
 /// A 95% bootstrap interval (2.5th and 97.5th percentiles over resampled pairs).
 pub type Interval = [f64; 2];
@@ -363,7 +363,7 @@ fn tables(cases: &[Case], profiles: &[Member], places: &Places) -> Result<Vec<Ta
     for c in cases {
         let n = &c.notice;
         let facts = NoticeFacts::new(n, &corpus, places);
-        let cands = corpus.candidates(&index, n, &facts.buyer, CANDIDATES)?;
+        let cands = corpus.candidates(&index, n, &facts.buyer, LEARNED_CANDIDATES)?;
         let best = cands
             .values()
             .copied()

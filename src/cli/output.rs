@@ -260,12 +260,14 @@ pub fn fit_model(
     if json {
         println!(
             "{}",
-            serde_json::json!({"out": out, "queries": fitted.queries, "dropped": fitted.dropped, "cv": fitted.cv, "model": fitted.model})
+            serde_json::json!({"out": out, "queries": fitted.queries, "loss": fitted.loss.name(), "l2": fitted.l2, "dropped": fitted.dropped, "cv": fitted.cv, "model": fitted.model})
         );
     } else {
         println!(
-            "fitted on {} queries; dropped {:?}; wrote {}",
+            "fitted on {} queries; loss {}, L2 {}; dropped {:?}; wrote {}",
             fitted.queries,
+            fitted.loss.name(),
+            fitted.l2,
             fitted.dropped,
             out.display()
         );

@@ -410,12 +410,14 @@ fn evaluation_beats_every_baseline() {
                 "{test_day}: learned {learned} vs {base}"
             );
         }
-        // ...and in the top ten at least as often as the weighted matcher
-        // (its MRR is level with the matcher's, inside the intervals: README).
-        assert!(
-            learned["recall_at_k"].as_f64() >= ours["recall_at_k"].as_f64(),
-            "{test_day}: learned {learned} vs matcher {ours}"
-        );
+        // ...and than the weighted matcher: higher on average, more often
+        // in the top ten (inside the intervals: README).
+        for metric in ["mrr", "recall_at_k", "ndcg_at_10"] {
+            assert!(
+                learned[metric].as_f64() > ours[metric].as_f64(),
+                "{test_day}: {metric}: learned {learned} vs matcher {ours}"
+            );
+        }
         // Every method has nDCG@10 and bootstrap intervals around its point.
         for m in methods {
             for (v, ci) in [
