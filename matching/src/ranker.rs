@@ -57,7 +57,7 @@ pub struct Corpus {
 
 /// A member's feature inputs, computed when it is counted, so a notice's
 /// features are lookups instead of allocations per (notice, member) pair.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 #[cfg_attr(test, derive(PartialEq))]
 struct Prep {
     /// Its description and keyword words with their hashes ([`fnv`]), sorted
@@ -358,6 +358,15 @@ impl Corpus {
         Ok(out)
     }
 
+    /// A member's prepared inputs. One the corpus does not hold (none in
+    /// practice) is prepared here, without words: its word overlap is 0.
+    fn prep_of(&self, m: &Member) -> std::borrow::Cow<'_, Prep> {
+        match self.prep.get(&m.id) {
+            Some(p) => std::borrow::Cow::Borrowed(p),
+            None => std::borrow::Cow::Owned(Prep::of(m, HashSet::new())),
+        }
+    }
+
     fn word_idf(&self, w: &str) -> f64 {
         let df = self.word_df.get(w).copied().unwrap_or(0);
         ((f64::from(self.n) + 1.0) / (f64::from(df) + 1.0)).ln()
@@ -445,6 +454,7 @@ pub struct NoticeFacts {
 
 impl NoticeFacts {
     pub fn new(n: &Notice, corpus: &Corpus, places: &Places) -> NoticeFacts {
+        let buyer = crate::links::buyer_name(n);
         let set: HashSet<&str> = n.cpv.iter().flat_map(|c| prefixes(&c.code)).collect();
         let prefixes: Vec<(u128, f64)> = set.into_iter().map(|p| (key(p), corpus.idf(p))).collect();
         let mut words: Vec<(String, u64, f64)> = words(&n.description)
@@ -463,7 +473,7 @@ impl NoticeFacts {
             .filter_map(|l| l.value.as_ref()?.headline_pence())
             .max();
         NoticeFacts {
-            buyer: crate::links::buyer_name(n),
+            buyer: buyer.clone(),
             kind: n.buyer.name.as_deref().and_then(buyer_kind),
             idf_total: prefixes.iter().map(|p| p.1).sum(),
             prefixes,
@@ -485,12 +495,7 @@ impl NoticeFacts {
             lot_keys: n
                 .lots
                 .iter()
-                .map(|l| {
-                    (
-                        lot_key(&crate::links::buyer_name(n), &n.title, &l.id),
-                        l.id.clone(),
-                    )
-                })
+                .map(|l| (lot_key(&buyer, &n.title, &l.id), l.id.clone()))
                 .collect(),
         }
     }
@@ -583,36 +588,27 @@ fn word_overlap(f: &NoticeFacts, p: &Prep) -> f64 {
 /// names: the best confidence of a past award from the same buyer. `same`
 /// remembers the comparison per past buyer's name (candidates share them).
 fn relationship(buyer: &str, p: &Prep, same: &Same) -> f64 {
-    let Some(first) = buyer.split(' ').next().filter(|w| !w.is_empty()) else {
-        return 0.0;
-    };
-    let mut best = 0.0;
-    for (lower, normalised, confidence) in &p.buyers {
-        // The same cheap pre-check as the component's.
-        if lower.contains(first) && same_buyer(buyer, normalised, same) {
-            let s = confidence.clamp(0.0, 1.0);
-            if s > best {
-                best = s;
-            }
-        }
-    }
-    best
+    from_buyer(buyer, p, same)
+        .map(|confidence| confidence.clamp(0.0, 1.0))
+        .fold(0.0, f64::max)
+}
+
+/// The confidences of the member's past awards from the notice's buyer.
+fn from_buyer<'p>(buyer: &'p str, p: &'p Prep, same: &'p Same) -> impl Iterator<Item = f64> + 'p {
+    let first = buyer.split(' ').next().filter(|w| !w.is_empty());
+    p.buyers
+        .iter()
+        .filter(move |(lower, normalised, _)| {
+            // The same cheap pre-check as the component's.
+            first.is_some_and(|w| lower.contains(w)) && same_buyer(buyer, normalised, same)
+        })
+        .map(|(_, _, confidence)| *confidence)
 }
 
 /// How many past awards came from the notice's buyer (the log of one more):
 /// a supplier a buyer keeps coming back to, beyond that it has worked there.
 fn buyer_wins(buyer: &str, p: &Prep, same: &Same) -> f64 {
-    let Some(first) = buyer.split(' ').next().filter(|w| !w.is_empty()) else {
-        return 0.0;
-    };
-    let wins = p
-        .buyers
-        .iter()
-        .filter(|(lower, normalised, _)| {
-            lower.contains(first) && same_buyer(buyer, normalised, same)
-        })
-        .count();
-    (1.0 + wins as f64).ln()
+    (1.0 + from_buyer(buyer, p, same).count() as f64).ln()
 }
 
 /// 1 when the member has won one of the notice's lots before: the same lot
@@ -637,15 +633,7 @@ fn won_lot<'f>(f: &'f NoticeFacts, p: &Prep) -> Option<&'f str> {
 /// The reason `same_lot` gives, when it holds: "has won lot 2716 of this
 /// procurement before".
 pub fn lot_reason(f: &NoticeFacts, m: &Member, corpus: &Corpus) -> Option<String> {
-    let own;
-    let p = match corpus.prep.get(&m.id) {
-        Some(p) => p,
-        None => {
-            own = Prep::of(m, HashSet::new());
-            &own
-        }
-    };
-    won_lot(f, p).map(|id| format!("has won lot {id} of this procurement before"))
+    won_lot(f, &corpus.prep_of(m)).map(|id| format!("has won lot {id} of this procurement before"))
 }
 
 /// Whether a past buyer's normalised name is the notice buyer's (Jaro-Winkler
@@ -729,16 +717,7 @@ pub fn features_needed(
     needs: &Needs,
 ) -> [f64; NF] {
     let (corpus, places) = ctx;
-    // A member the corpus does not hold (none in practice) is prepared here,
-    // without words: its word overlap is 0, as it always was.
-    let own;
-    let p = match corpus.prep.get(&m.id) {
-        Some(p) => p,
-        None => {
-            own = Prep::of(m, HashSet::new());
-            &own
-        }
-    };
+    let p = &*corpus.prep_of(m);
     let mut x = [0.0; NF];
     let parts: [&dyn Fn() -> f64; NF - 1] = [
         &|| text.clamp(0.0, 1.0),
