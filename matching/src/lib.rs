@@ -214,7 +214,9 @@ impl Matcher<'_> {
             .into_iter()
             .map(|(raw, m, text)| {
                 let mut out = self.score(n, &facts.buyer, m, text, timing, true);
-                out.score = round3(1.0 / (1.0 + (-raw).exp()));
+                // Three decimals, kept inside (0, 1): a logistic never
+                // reaches either end, and a confident model's rounding would.
+                out.score = round3(1.0 / (1.0 + (-raw).exp())).clamp(0.001, 0.999);
                 if let Some((km, place)) = ranker::nearest(&facts, m, self.places) {
                     out.reasons
                         .push(format!("based {km:.0} km from {}", place.name));
