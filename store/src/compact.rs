@@ -74,8 +74,8 @@ pub fn compact(dir: &Path) -> Result<Compacted> {
 /// and checks it holds the same keys and values. Returns the tree and
 /// entry counts.
 fn copy(from: &Path, to: &Path) -> Result<(usize, u64)> {
-    let src = crate::sled_config::sled_config(from).open()?;
-    let dst = crate::sled_config::sled_config(to).open()?;
+    let src = crate::sled_config::open(from)?;
+    let dst = crate::sled_config::open(to)?;
     let (mut trees, mut entries) = (0usize, 0u64);
     for name in src.tree_names() {
         trees += 1;
@@ -148,7 +148,6 @@ fn folder_bytes(dir: &Path) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sled_config::sled_config;
 
     fn value(i: usize) -> Vec<u8> {
         format!("{{\"ocid\": \"o-{i}\", \"pad\": \"{}\"}}", "x".repeat(i)).into_bytes()
@@ -156,7 +155,7 @@ mod tests {
 
     /// A store of 300 values, each written twice (the churn of re-matching).
     fn filled(dir: &Path) {
-        let db = sled_config(dir).open().expect("opens");
+        let db = crate::sled_config::open(dir).expect("opens");
         let t = db.open_tree("releases").expect("tree");
         for i in 0..300 {
             t.insert(format!("o-{i}"), b"first".as_slice())
@@ -167,7 +166,7 @@ mod tests {
     }
 
     fn holds_every_value(dir: &Path) -> bool {
-        let Ok(db) = sled_config(dir).open() else {
+        let Ok(db) = crate::sled_config::open(dir) else {
             return false;
         };
         let Ok(t) = db.open_tree("releases") else {

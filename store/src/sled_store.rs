@@ -76,7 +76,7 @@ impl SledStore {
 
     fn open_unguarded(dir: &Path) -> Result<SledStore> {
         crate::compact::recover(dir)?;
-        let db = crate::sled_config::sled_config(dir).open()?;
+        let db = crate::sled_config::open(dir)?;
         let s = SledStore {
             releases: db.open_tree("releases")?,
             notices: db.open_tree("notices")?,
