@@ -62,7 +62,7 @@ fn bench(c: &mut Criterion) {
         g.finish();
         // The learned ranker (the shipped model) over the same members.
         let model = Model::shipped().expect("shipped model");
-        let corpus = Corpus::build(map.values());
+        let corpus = Corpus::build(&index, map.values());
         let learned = Matcher {
             ranker: Some(Ranker {
                 model: &model,

@@ -12,7 +12,7 @@ pub mod schema;
 pub mod writer;
 
 pub use error::IndexError;
-pub use member::{Candidates, MemberIndex};
+pub use member::{Candidate, Candidates, MemberIndex};
 // The model's types, re-exported for callers that only see the index.
 pub use query::{Facets, Hit, SearchRequest, SearchResults, Sort};
 pub use sebroker_model::{

@@ -24,6 +24,16 @@ use sebroker_model::Member;
 /// Candidates of a notice: member id → BM25 score.
 pub type Candidates = HashMap<String, f64>;
 
+/// One candidate of a notice as [`MemberIndex::candidate_list`] finds it:
+/// its document slot (stable while the member is indexed: a replaced
+/// member keeps its slot), its member id and its BM25 score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate<'a> {
+    pub slot: u32,
+    pub id: &'a str,
+    pub bm25: f64,
+}
+
 /// Longest notice text used for a match query: enough words to carry the
 /// subject, not so many that common words dominate.
 const MAX_QUERY_TERMS: usize = 48;
@@ -404,7 +414,23 @@ impl MemberIndex {
         cpv_prefixes: &[String],
         limit: usize,
     ) -> Result<Candidates> {
-        let mut out = Candidates::new();
+        Ok(self
+            .candidate_list(text, cpv_prefixes, limit)?
+            .into_iter()
+            .map(|c| (c.id.to_owned(), c.bm25))
+            .collect())
+    }
+
+    /// [`MemberIndex::candidates`] as a list (each member once, in no set
+    /// order), borrowing ids from the index: a matcher reading hundreds of
+    /// candidates per notice copies no id and hashes none.
+    pub fn candidate_list(
+        &self,
+        text: &str,
+        cpv_prefixes: &[String],
+        limit: usize,
+    ) -> Result<Vec<Candidate<'_>>> {
+        let mut out: Vec<Candidate<'_>> = Vec::with_capacity(2 * limit);
         let docs = self.len();
         SCRATCH.with(|cell| {
             let mut scratch = cell.borrow_mut();
@@ -431,10 +457,21 @@ impl MemberIndex {
                     }
                     best.slots()
                 };
+                // The text's candidates come first and are each once, so
+                // only the CPV pass can meet one already taken.
+                let mut taken: Vec<u32> = out.iter().map(|c| c.slot).collect();
+                taken.sort_unstable();
                 for (doc, score) in best {
+                    if taken.binary_search(&doc).is_ok() {
+                        continue;
+                    }
                     if let Some(id) = self.id_of(doc) {
-                        let s = if keep_score { f64::from(score) } else { 0.0 };
-                        out.entry(id.to_owned()).or_insert(s);
+                        let bm25 = if keep_score { f64::from(score) } else { 0.0 };
+                        out.push(Candidate {
+                            slot: doc,
+                            id,
+                            bm25,
+                        });
                     }
                 }
                 for &d in touched.iter() {
@@ -446,8 +483,19 @@ impl MemberIndex {
         Ok(out)
     }
 
-    fn id_of(&self, doc: u32) -> Option<&str> {
+    /// The member id at a document slot (`None`: no member there).
+    pub fn id_of(&self, doc: u32) -> Option<&str> {
         self.ids.get(doc as usize)?.as_deref()
+    }
+
+    /// A member's document slot.
+    pub fn slot(&self, id: &str) -> Option<u32> {
+        self.slot_of.get(id).copied()
+    }
+
+    /// How many document slots there are (members and freed slots).
+    pub fn slots(&self) -> usize {
+        self.ids.len()
     }
 
     /// Every token of a text, analysed as tantivy's `en_stem` does.

@@ -358,24 +358,24 @@ struct Table {
 fn tables(cases: &[Case], profiles: &[Member], places: &Places) -> Result<Vec<Table>> {
     let index = MemberIndex::build(profiles)?;
     let members: HashMap<&str, &Member> = profiles.iter().map(|p| (p.id.as_str(), p)).collect();
-    let corpus = Corpus::build(profiles.iter());
+    let corpus = Corpus::build(&index, profiles.iter());
     let mut out = Vec::with_capacity(cases.len());
     for c in cases {
         let n = &c.notice;
         let facts = NoticeFacts::new(n, &corpus, places);
         let cands = corpus.candidates(&index, n, &facts.buyer, LEARNED_CANDIDATES)?;
         let best = cands
-            .values()
-            .copied()
+            .iter()
+            .map(|c| c.bm25)
             .fold(0.0f64, f64::max)
             .max(TEXT_FLOOR);
         let rows = cands
             .iter()
-            .filter_map(|(id, bm25)| {
-                let m = members.get(id.as_str())?;
+            .filter_map(|c| {
+                let m = members.get(c.id)?;
                 Some((
-                    id.clone(),
-                    features(n, &facts, m, bm25 / best, *bm25, (&corpus, places)),
+                    c.id.to_owned(),
+                    features(n, &facts, m, c.bm25 / best, c.bm25, (&corpus, places)),
                 ))
             })
             .collect();

@@ -121,12 +121,12 @@ impl Matcher<'_> {
         if let Some(r) = &self.ranker {
             return self.match_learned(n, r, &timing_part, top);
         }
-        let candidates = self
-            .index
-            .candidates(&notice_text(n), &n.cpv_divisions(), CANDIDATES)?;
+        let candidates =
+            self.index
+                .candidate_list(&notice_text(n), &n.cpv_divisions(), CANDIDATES)?;
         let best = candidates
-            .values()
-            .copied()
+            .iter()
+            .map(|c| c.bm25)
             .fold(0.0f64, f64::max)
             .max(TEXT_FLOOR);
         let buyer = crate::links::buyer_name(n);
@@ -135,9 +135,9 @@ impl Matcher<'_> {
         let parts = NoticeParts::new(n, buyer);
         let mut same = HashMap::new();
         let mut scored: Vec<(f64, &Member, f64)> = Vec::with_capacity(candidates.len());
-        for (id, bm25) in &candidates {
-            if let Some(m) = self.members.get(id) {
-                let text = bm25 / best;
+        for c in &candidates {
+            if let Some(m) = self.members.get(c.id) {
+                let text = c.bm25 / best;
                 let c = self.quick_components(n, &parts, m, text, timing_part.0, &mut same);
                 scored.push((c.score(&self.weights), m, text));
             }
@@ -188,24 +188,24 @@ impl Matcher<'_> {
             .corpus
             .candidates(self.index, n, &facts.buyer, LEARNED_CANDIDATES)?;
         let best = candidates
-            .values()
-            .copied()
+            .iter()
+            .map(|c| c.bm25)
             .fold(0.0f64, f64::max)
             .max(TEXT_FLOOR);
         let (needs, columns) = (r.model.needs(), r.model.columns());
         let mut scored: Vec<(f64, &Member, f64)> = candidates
             .iter()
-            .filter_map(|(id, bm25)| {
-                let m = self.members.get(id)?;
-                let x = ranker::features_needed(
+            .filter_map(|c| {
+                let m = self.members.get(c.id)?;
+                let x = ranker::features_at(
                     n,
                     &facts,
-                    m,
-                    (bm25 / best, *bm25),
+                    (m, c.slot),
+                    (c.bm25 / best, c.bm25),
                     (r.corpus, self.places),
                     &needs,
                 );
-                Some((r.model.raw_at(&columns, &x), m, bm25 / best))
+                Some((r.model.raw_at(&columns, &x), m, c.bm25 / best))
             })
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));

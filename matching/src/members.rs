@@ -53,7 +53,7 @@ impl MemberSet {
     /// member statistics its features need are built only when there is one.
     pub fn set_model(&mut self, model: Option<Model>) {
         self.corpus = match &model {
-            Some(_) => Corpus::build(self.members.values()),
+            Some(_) => Corpus::build(&self.index, self.members.values()),
             None => Corpus::default(),
         };
         self.model = model;
@@ -74,7 +74,7 @@ impl MemberSet {
         self.index.upsert(m);
         if self.model.is_some() {
             self.corpus.remove(&before);
-            self.corpus.add(m);
+            self.corpus.add(m, &self.index);
         }
         true
     }
