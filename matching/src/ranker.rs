@@ -64,7 +64,7 @@ pub struct Corpus {
 
 /// A member's feature inputs, computed when it is counted, so a notice's
 /// features are lookups instead of allocations per (notice, member) pair.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 #[cfg_attr(test, derive(PartialEq))]
 struct Prep {
     /// The [`fnv`] hash of its member id: a slot read for a candidate is
@@ -97,6 +97,40 @@ struct Prep {
     buyers: Vec<(String, String, f64)>,
     /// Each lot it has won, as a [`lot_key`] (sorted).
     lot_keys: Vec<u64>,
+    /// How many past awards it has.
+    records: usize,
+    /// Its own fields the components read (places, size, kind: see
+    /// [`lite`]), so that a candidate is scored from its `Prep` alone and
+    /// the member itself is looked up only for the matches shown.
+    lite: Member,
+}
+
+/// A copy of the fields of a member that its features read beyond its
+/// prepared inputs (service areas' NUTS codes, postcode, size and kind),
+/// the rest left empty.
+fn lite(m: &Member) -> Member {
+    Member {
+        id: String::new(),
+        name: String::new(),
+        cluster: String::new(),
+        legal_form: None,
+        description: String::new(),
+        cpv: Vec::new(),
+        keywords: Vec::new(),
+        service_areas: Vec::new(),
+        postcode: m.postcode.clone(),
+        nuts: m.nuts.clone(),
+        turnover_pence: m.turnover_pence,
+        employees: m.employees,
+        min_contract_pence: m.min_contract_pence,
+        max_contract_pence: m.max_contract_pence,
+        identifiers: Default::default(),
+        track_record: Vec::new(),
+        vcse: m.vcse,
+        sme: m.sme,
+        website: None,
+        contact: None,
+    }
 }
 
 impl Prep {
@@ -142,6 +176,8 @@ impl Prep {
                 })
                 .collect(),
             lot_keys: lot_keys_of(m),
+            records: m.track_record.len(),
+            lite: lite(m),
         }
     }
 }
@@ -718,12 +754,12 @@ fn same_buyer(buyer: &str, normalised: &str, same: &Same) -> bool {
 }
 
 /// Share of past awards won from buyers of the notice buyer's kind.
-fn same_kind(f: &NoticeFacts, m: &Member, p: &Prep) -> f64 {
-    let (Some(kind), false) = (f.kind, m.track_record.is_empty()) else {
+fn same_kind(f: &NoticeFacts, p: &Prep) -> f64 {
+    let (Some(kind), false) = (f.kind, p.records == 0) else {
         return 0.0;
     };
     let same = p.kinds.iter().filter(|k| **k == kind).count();
-    same as f64 / m.track_record.len() as f64
+    same as f64 / p.records as f64
 }
 
 /// How close the notice's value is to the member's own past award values
@@ -786,30 +822,28 @@ pub fn features_needed(
     ctx: (&Corpus, &Places),
     needs: &Needs,
 ) -> [f64; NF] {
-    features_of(n, f, m, &ctx.0.prep_of(m), (text, bm25), ctx.1, needs)
+    features_of(n, f, &ctx.0.prep_of(m), (text, bm25), ctx.1, needs)
 }
 
-/// [`features_needed`] for a candidate found in the member index the
-/// corpus was built over (its prepared inputs read by slot).
+/// [`features_needed`] for a candidate of the member index the corpus was
+/// built over, from its prepared inputs alone (read by its slot); `None`
+/// when the corpus holds no inputs of member `id` there.
 pub fn features_at(
     n: &Notice,
     f: &NoticeFacts,
-    (m, slot): (&Member, u32),
+    (slot, id): (u32, &str),
     (text, bm25): (f64, f64),
     ctx: (&Corpus, &Places),
     needs: &Needs,
-) -> [f64; NF] {
-    match ctx.0.prep_at(slot, &m.id) {
-        Some(p) => features_of(n, f, m, p, (text, bm25), ctx.1, needs),
-        None => features_needed(n, f, m, (text, bm25), ctx, needs),
-    }
+) -> Option<[f64; NF]> {
+    let p = ctx.0.prep_at(slot, id)?;
+    Some(features_of(n, f, p, (text, bm25), ctx.1, needs))
 }
 
-/// The features `needs` asks for, from the member's prepared inputs `p`.
+/// The features `needs` asks for, from a member's prepared inputs `p`.
 fn features_of(
     n: &Notice,
     f: &NoticeFacts,
-    m: &Member,
     p: &Prep,
     (text, bm25): (f64, f64),
     places: &Places,
@@ -822,15 +856,15 @@ fn features_of(
         &|| word_overlap(f, p),
         &|| components::cpv_score_in(n, &p.codes, false).0,
         &|| cpv_idf(f, p),
-        &|| components::geography_in(&f.finest, m, &p.nuts_finest, places, false).0,
+        &|| components::geography_in(&f.finest, &p.lite, &p.nuts_finest, places, false).0,
         &|| relationship(&f.buyer, p, &f.same),
-        &|| same_kind(f, m, p),
+        &|| same_kind(f, p),
         &|| value_fit(f, p),
-        &|| (1.0 + m.track_record.len() as f64).ln(),
+        &|| (1.0 + p.records as f64).ln(),
         &|| title_overlap(f, p),
-        &|| components::capacity_score(&f.values, m),
-        &|| components::suitability_score(n, m),
-        &|| proximity(f, m, places),
+        &|| components::capacity_score(&f.values, &p.lite),
+        &|| components::suitability_score(n, &p.lite),
+        &|| proximity(f, &p.lite, places),
         &|| buyer_wins(&f.buyer, p, &f.same),
         &|| same_lot(f, p),
     ];
