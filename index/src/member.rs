@@ -493,11 +493,6 @@ impl MemberIndex {
         self.slot_of.get(id).copied()
     }
 
-    /// How many document slots there are (members and freed slots).
-    pub fn slots(&self) -> usize {
-        self.ids.len()
-    }
-
     /// Every token of a text, analysed as tantivy's `en_stem` does.
     fn tokens(&self, text: &str) -> Vec<String> {
         let mut analyzer = self.analyzer.clone();

@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::links::normalise_name;
 use crate::listwise::Loss;
 use crate::ranker::{features, Corpus, Model, NoticeFacts, Query, FEATURES, L2_GRID, NF};
-use crate::{Matcher, Timing, Weights, LEARNED_CANDIDATES, TEXT_FLOOR};
+use crate::{Matcher, Timing, Weights, LEARNED_CANDIDATES};
 
 /// A 95% bootstrap interval (2.5th and 97.5th percentiles over resampled pairs).
 pub type Interval = [f64; 2];
@@ -364,11 +364,7 @@ fn tables(cases: &[Case], profiles: &[Member], places: &Places) -> Result<Vec<Ta
         let n = &c.notice;
         let facts = NoticeFacts::new(n, &corpus, places);
         let cands = corpus.candidates(&index, n, &facts.buyer, LEARNED_CANDIDATES)?;
-        let best = cands
-            .iter()
-            .map(|c| c.bm25)
-            .fold(0.0f64, f64::max)
-            .max(TEXT_FLOOR);
+        let best = crate::text_best(&cands);
         let rows = cands
             .iter()
             .filter_map(|c| {

@@ -90,6 +90,16 @@ impl NoticeParts {
     }
 }
 
+/// What a candidate's BM25 is divided by for its text relevance: the best
+/// among the candidates, at least [`TEXT_FLOOR`].
+pub fn text_best(candidates: &[sebroker_index::Candidate<'_>]) -> f64 {
+    candidates
+        .iter()
+        .map(|c| c.bm25)
+        .fold(0.0f64, f64::max)
+        .max(TEXT_FLOOR)
+}
+
 /// The text of a notice used as a match query.
 pub fn notice_text(n: &Notice) -> String {
     let cpv: Vec<&str> = n
@@ -124,11 +134,7 @@ impl Matcher<'_> {
         let candidates =
             self.index
                 .candidate_list(&notice_text(n), &n.cpv_divisions(), CANDIDATES)?;
-        let best = candidates
-            .iter()
-            .map(|c| c.bm25)
-            .fold(0.0f64, f64::max)
-            .max(TEXT_FLOOR);
+        let best = text_best(&candidates);
         let buyer = crate::links::buyer_name(n);
         // Score every candidate without words (nor anything allocated per
         // candidate), then explain only the ones shown.
@@ -187,11 +193,7 @@ impl Matcher<'_> {
         let candidates = r
             .corpus
             .candidates(self.index, n, &facts.buyer, LEARNED_CANDIDATES)?;
-        let best = candidates
-            .iter()
-            .map(|c| c.bm25)
-            .fold(0.0f64, f64::max)
-            .max(TEXT_FLOOR);
+        let best = text_best(&candidates);
         let (needs, columns) = (r.model.needs(), r.model.columns());
         let ctx = (r.corpus, self.places);
         // Members are looked up only for the matches shown (and for a

@@ -71,8 +71,8 @@ struct Prep {
     /// checked to be that candidate's.
     id: u64,
     /// The hashes ([`fnv`]) of its description and keyword words, sorted,
-    /// each once: a notice's words, sorted the same way, are matched in one
-    /// walk. A 64-bit hash stands for its word (a million distinct words
+    /// each once: each is looked up in the notice's [`WordTable`]. A 64-bit
+    /// hash stands for its word (a million distinct words
     /// all hash apart but for odds of about 1 in 40 million, and a clash
     /// only miscounts one word), so no word's text is read per candidate:
     /// those reads were a fifth of a learned match.
@@ -533,16 +533,13 @@ impl NoticeFacts {
         let buyer = crate::links::buyer_name(n);
         let set: HashSet<&str> = n.cpv.iter().flat_map(|c| prefixes(&c.code)).collect();
         let prefixes: Vec<(u128, f64)> = set.into_iter().map(|p| (key(p), corpus.idf(p))).collect();
-        let mut words: Vec<(String, u64, f64)> = words(&n.description)
-            .into_iter()
-            .map(|w| {
-                let idf = corpus.word_idf(&w);
-                let h = fnv(&w);
-                (w, h, idf)
-            })
+        let mut words: Vec<(u64, f64)> = words(&n.description)
+            .iter()
+            .map(|w| (fnv(w), corpus.word_idf(w)))
             .collect();
         // In one order, so that their total is the same on every run.
-        words.sort_unstable_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        words.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.total_cmp(&b.1)));
+        let title = title_words(&n.title);
         let lot_max = n
             .lots
             .iter()
@@ -554,10 +551,10 @@ impl NoticeFacts {
             idf_total: prefixes.iter().map(|p| p.1).sum(),
             prefixes,
             value: n.value.headline_pence().or(lot_max).filter(|v| *v > 0),
-            title_hashed: title_words(&n.title).iter().map(|w| fnv(w)).collect(),
-            title: title_words(&n.title),
-            words_total: words.iter().map(|w| w.2).sum(),
-            word_table: WordTable::new(words.iter().map(|w| (w.1, w.2))),
+            title_hashed: title.iter().map(|w| fnv(w)).collect(),
+            title,
+            words_total: words.iter().map(|w| w.1).sum(),
+            word_table: WordTable::new(words.into_iter()),
             finest: components::finest(&n.nuts)
                 .into_iter()
                 .map(str::to_owned)
@@ -1295,6 +1292,13 @@ mod tests {
             let f = NoticeFacts::new(n, &corpus, &places);
             for m in members.iter().chain([&outsider]) {
                 let fast = features(n, &f, m, 0.5, 7.0, (&corpus, &places));
+                // A candidate read by its slot in the index, as the
+                // matcher reads it, has the same features.
+                if let Some(slot) = index.slot(&m.id) {
+                    let at =
+                        features_at(n, &f, (slot, &m.id), (0.5, 7.0), (&corpus, &places), &ALL);
+                    assert_eq!(at, Some(fast), "{} / {} by slot", n.ocid, m.id);
+                }
                 let slow = reference(n, &f, m, (&corpus, &places));
                 // Equal but for the order of a sum (word weights are added
                 // in the profile's order, not the notice's).
