@@ -58,19 +58,19 @@ pub struct Matcher<'a> {
 
 /// What scoring a notice against each candidate reads from the notice,
 /// worked out once per notice.
-struct NoticeParts {
+struct NoticeParts<'n> {
     /// The buyer's normalised name.
     buyer: String,
     /// The finest of the notice's NUTS codes.
     finest: Vec<String>,
     /// The values its capacity is judged on.
     values: Vec<i64>,
-    /// Its CPV codes with their significant digits.
-    codes: Vec<(String, String)>,
+    /// Its CPV codes, keyed for comparison.
+    codes: Vec<components::CpvKey<'n>>,
 }
 
-impl NoticeParts {
-    fn new(n: &Notice, buyer: String) -> NoticeParts {
+impl<'n> NoticeParts<'n> {
+    fn new(n: &'n Notice, buyer: String) -> NoticeParts<'n> {
         NoticeParts {
             buyer,
             finest: components::finest(&n.nuts)
@@ -81,10 +81,7 @@ impl NoticeParts {
             codes: n
                 .cpv
                 .iter()
-                .map(|c| {
-                    let sig = sebroker_connectors::cpv::significant(&c.code).to_owned();
-                    (c.code.clone(), sig)
-                })
+                .map(|c| components::CpvKey::new(&c.code))
                 .collect(),
         }
     }
@@ -184,7 +181,7 @@ impl Matcher<'_> {
     fn quick_components<'m>(
         &self,
         n: &Notice,
-        p: &NoticeParts,
+        p: &NoticeParts<'_>,
         m: &'m Member,
         text: f64,
         timing: f64,
