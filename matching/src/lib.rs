@@ -6,6 +6,7 @@
 //! matched against every member by one query over the member index
 //! (candidates), then each candidate is scored.
 
+pub mod boosted;
 pub mod components;
 pub mod consortia;
 mod error;

@@ -940,6 +940,9 @@ pub struct Model {
     pub mean: Vec<f64>,
     pub scale: Vec<f64>,
     pub weights: Vec<f64>,
+    /// Boosted trees added to the linear score (LambdaMART), if any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trees: Vec<crate::boosted::Tree>,
 }
 
 /// The model shipped with sebroker (see `made_by` inside for its command).
@@ -953,7 +956,10 @@ impl Model {
 
     /// Parses and checks a model file's text.
     pub fn parse(text: &str) -> Result<Model, String> {
-        let m: Model = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let mut m: Model = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        for (i, t) in m.trees.iter_mut().enumerate() {
+            t.check().map_err(|e| format!("tree {i}: {e}"))?;
+        }
         let k = m.features.len();
         if m.mean.len() != k || m.scale.len() != k || m.weights.len() != k {
             return Err(format!(
@@ -989,13 +995,17 @@ impl Model {
             .zip(self.mean.iter().zip(&self.scale))
             .zip(&self.weights)
             .map(|((&i, (mu, s)), w)| w * (x[i] - mu) / s)
-            .sum()
+            .sum::<f64>()
+            + self.trees.iter().map(|t| t.value(x)).sum::<f64>()
     }
 
     /// The features this model reads (with those `weighted` is made of).
     pub fn needs(&self) -> Needs {
         let mut needs = [false; NF];
         for i in self.columns() {
+            needs[i] = true;
+        }
+        for i in self.trees.iter().flat_map(|t| t.columns()) {
             needs[i] = true;
         }
         if needs[NF - 1] {
@@ -1098,6 +1108,7 @@ impl Standardiser {
             mean: self.mean,
             scale: self.scale,
             weights: w.iter().map(|x| (x * 1e4).round() / 1e4).collect(),
+            trees: Vec::new(),
         }
     }
 }

@@ -186,12 +186,22 @@ fn dispatch(command: Command, config: Config, remote: super::ledger::Remote) -> 
             postcodes,
             fit,
             out,
+            trees,
             json,
         } => {
             let places = super::output::evaluation_places(&config, postcodes.as_deref())?;
             match (fit, out) {
-                (true, Some(out)) => super::output::fit_model(&train, &test, &out, json, &places),
-                _ => super::output::evaluation(&train, &test, k, json, config.weights, &places),
+                (true, Some(out)) => {
+                    super::output::fit_model(&train, &test, (&out, trees), json, &places)
+                }
+                _ => super::output::evaluation(
+                    &train,
+                    &test,
+                    k,
+                    json,
+                    (config.weights, trees),
+                    &places,
+                ),
             }
         }
         Command::Reference {

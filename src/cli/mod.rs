@@ -143,6 +143,10 @@ pub enum Command {
         /// Where --fit writes the model (JSON).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Also try boosted trees (LambdaMART) on top of the linear ranker,
+        /// kept if train-side cross-validation says they earn their place.
+        #[arg(long)]
+        trees: bool,
         #[arg(long)]
         json: bool,
     },

@@ -194,7 +194,7 @@ pub fn evaluation(
     test: &[std::path::PathBuf],
     k: usize,
     json: bool,
-    weights: sebroker_matching::Weights,
+    weights: (sebroker_matching::Weights, bool),
     places: &sebroker_connectors::places::Places,
 ) -> anyhow::Result<u8> {
     if test.is_empty() {
@@ -231,12 +231,31 @@ pub fn evaluation(
             ci(m.ndcg_at_10, m.ndcg_at_10_ci)
         );
     }
-    println!("learned model: {}", serde_json::to_string(&report.model)?);
+    println!(
+        "reach: {:.3} of pairs have the supplier among the learned ranker's candidates",
+        report.reach
+    );
+    let linear = sebroker_matching::ranker::Model {
+        trees: Vec::new(),
+        ..report.model.clone()
+    };
+    println!(
+        "learned model: {} (+ {} trees: see --json)",
+        serde_json::to_string(&linear)?,
+        report.model.trees.len()
+    );
     println!(
         "loss and L2 chosen by train-side CV: {}, {}",
         report.loss.name(),
         report.l2
     );
+    match report.boosting {
+        Some(b) => println!(
+            "boosted trees chosen by train-side CV: {} of depth {}, min leaf {}, shrinkage {}",
+            b.trees, b.depth, b.min_leaf, b.shrinkage
+        ),
+        None => println!("boosted trees: none (train-side CV kept the linear model)"),
+    }
     println!("dropped by train-side CV: {:?}", report.dropped);
     println!("train-side CV MRR: {:?}", report.cv);
     Ok(sebroker_model::exit::OK)
@@ -246,12 +265,12 @@ pub fn evaluation(
 pub fn fit_model(
     train: &[std::path::PathBuf],
     test: &[std::path::PathBuf],
-    out: &std::path::Path,
+    (out, trees): (&std::path::Path, bool),
     json: bool,
     places: &sebroker_connectors::places::Places,
 ) -> anyhow::Result<u8> {
     let paths: Vec<std::path::PathBuf> = train.iter().chain(test).cloned().collect();
-    let mut fitted = sebroker_matching::evaluate::fit_ranker(&paths, places)?;
+    let mut fitted = sebroker_matching::evaluate::fit_ranker(&paths, places, trees)?;
     let args: Vec<String> = std::env::args().skip(1).collect();
     fitted.model.made_by = format!("sebroker {}", args.join(" "));
     let text = serde_json::to_string_pretty(&fitted.model)?;
@@ -260,7 +279,7 @@ pub fn fit_model(
     if json {
         println!(
             "{}",
-            serde_json::json!({"out": out, "queries": fitted.queries, "loss": fitted.loss.name(), "l2": fitted.l2, "dropped": fitted.dropped, "cv": fitted.cv, "model": fitted.model})
+            serde_json::json!({"out": out, "queries": fitted.queries, "loss": fitted.loss.name(), "l2": fitted.l2, "dropped": fitted.dropped, "boosting": fitted.boosting, "cv": fitted.cv, "model": fitted.model})
         );
     } else {
         println!(
