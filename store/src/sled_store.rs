@@ -5,7 +5,9 @@
 //! description), `places` (entry JSON → ()), `ingest_log` (sequence → JSON),
 //! `meta` (schema version, sequence counter, the ledger's mark, each
 //! change-log follower's `cursor/<name>`), `sync` (source → progress
-//! JSON), `dup_keys` (candidate key \0 ocid → its source), `group_of` (ocid → group
+//! JSON), `dup_by_source` (candidate key \0 source \0 ocid → ()), `dup_keys`
+//! (candidate key \0 ocid → its source: an older store's entries, read,
+//! no longer written), `group_of` (ocid → group
 //! id), `groups` (group id → JSON list of ocids), `members` (id → member
 //! JSON), `matches` (ocid → the notice's matches, compressed together),
 //! `member_matches` (member \0 batch id → ocids, an index: see
@@ -37,6 +39,7 @@ pub struct SledStore {
     meta: sled::Tree,
     sync: sled::Tree,
     dup_keys: sled::Tree,
+    dup_by_source: sled::Tree,
     group_of: sled::Tree,
     groups: sled::Tree,
     members: sled::Tree,
@@ -49,6 +52,38 @@ pub struct SledStore {
 }
 
 impl SledStore {
+    /// The ocids under a candidate key (`prefix` is the key and a 0 byte)
+    /// from sources other than `source`. Entries are ordered by source, so
+    /// the notice's own source (never a duplicate; many of its notices
+    /// share a deadline minute) is one range passed over unread: scanning
+    /// it made filing a notice grow with the data.
+    fn other_sources<'a>(
+        &'a self,
+        prefix: &[u8],
+        source: &str,
+    ) -> impl Iterator<Item = Result<String>> + 'a {
+        let own = [prefix, source.as_bytes(), b"\0"].concat();
+        let mut after_own = own.clone();
+        if let Some(last) = after_own.last_mut() {
+            *last = 1;
+        }
+        let mut end = prefix.to_vec();
+        if let Some(last) = end.last_mut() {
+            *last = 1;
+        }
+        let skip = prefix.len();
+        self.dup_by_source
+            .range(prefix.to_vec()..own)
+            .chain(self.dup_by_source.range(after_own..end))
+            .map(move |kv| {
+                let (k, _) = kv?;
+                // After the prefix: the entry's source, a 0 byte, its ocid.
+                let rest = &k[skip..];
+                let at = rest.iter().position(|b| *b == 0).map_or(rest.len(), |p| p + 1);
+                Ok(String::from_utf8_lossy(&rest[at..]).into_owned())
+            })
+    }
+
     /// The sled database, for crates that keep their own trees beside the
     /// notices (the alert log).
     pub fn db(&self) -> &sled::Db {
@@ -87,6 +122,7 @@ impl SledStore {
             meta: db.open_tree("meta")?,
             sync: db.open_tree("sync")?,
             dup_keys: db.open_tree("dup_keys")?,
+            dup_by_source: db.open_tree("dup_by_source")?,
             group_of: db.open_tree("group_of")?,
             groups: db.open_tree("groups")?,
             members: db.open_tree("members")?,
@@ -862,29 +898,32 @@ impl NoticeStore for SledStore {
     }
 
     fn put_candidate_keys(&self, ocid: &str, source: &str, keys: &[String]) -> Result<Vec<String>> {
-        // Each entry's value is its notice's source, so candidates from
-        // the same source (never duplicates) are passed over without
-        // reading their notices: many notices share a deadline minute.
-        // Entries written before sources were kept have none and are
-        // always candidates.
         let mut others = Vec::new();
         let mut seen = std::collections::HashSet::new();
+        let mut add = |other: String| {
+            if other != ocid && seen.insert(other.clone()) {
+                others.push(other);
+            }
+        };
         for key in keys {
             let mut prefix = key.as_bytes().to_vec();
             prefix.push(0);
+            for other in self.other_sources(&prefix, source) {
+                add(other?);
+            }
+            // An older store's entries: same-source ones are passed over
+            // by their value; one without a value is always a candidate.
             for kv in self.dup_keys.scan_prefix(&prefix) {
                 let (k, v) = kv?;
-                if !v.is_empty() && v.as_ref() == source.as_bytes() {
-                    continue;
-                }
-                let other = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-                if other != ocid && seen.insert(other.clone()) {
-                    others.push(other);
+                if v.is_empty() || v.as_ref() != source.as_bytes() {
+                    add(String::from_utf8_lossy(&k[prefix.len()..]).into_owned());
                 }
             }
             let mut full = prefix;
+            full.extend_from_slice(source.as_bytes());
+            full.push(0);
             full.extend_from_slice(ocid.as_bytes());
-            self.dup_keys.insert(full, source.as_bytes())?;
+            self.dup_by_source.insert(full, &[])?;
         }
         Ok(others)
     }
@@ -1384,6 +1423,18 @@ mod tests {
             s.put_candidate_keys("a2", "fts", &["d:1".into()])
                 .expect("keys"),
             vec!["b".to_owned(), "old".to_owned()]
+        );
+        // Sources sort around each other ("cf" < "cf2" < "fts"): only the
+        // notice's own is passed over.
+        assert_eq!(
+            s.put_candidate_keys("c2", "cf2", &["d:1".into()])
+                .expect("keys"),
+            vec!["b".to_owned(), "a".to_owned(), "a2".to_owned(), "old".to_owned()]
+        );
+        assert_eq!(
+            s.put_candidate_keys("b2", "cf", &["d:1".into(), "v:2".into()])
+                .expect("keys"),
+            vec!["c2".to_owned(), "a".to_owned(), "a2".to_owned(), "old".to_owned()]
         );
         assert!(s.link_group("b", "a").expect("link"));
         assert!(!s.link_group("a", "b").expect("link"));
