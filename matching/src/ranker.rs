@@ -929,7 +929,8 @@ pub struct Ranker<'a> {
     pub corpus: &'a Corpus,
 }
 
-/// A fitted linear ranking model over named features (standardised).
+/// A fitted ranking model over named features: a linear score over the
+/// standardised features, plus boosted trees over the raw ones if any.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Model {

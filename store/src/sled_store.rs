@@ -79,7 +79,10 @@ impl SledStore {
                 let (k, _) = kv?;
                 // After the prefix: the entry's source, a 0 byte, its ocid.
                 let rest = &k[skip..];
-                let at = rest.iter().position(|b| *b == 0).map_or(rest.len(), |p| p + 1);
+                let at = rest
+                    .iter()
+                    .position(|b| *b == 0)
+                    .map_or(rest.len(), |p| p + 1);
                 Ok(String::from_utf8_lossy(&rest[at..]).into_owned())
             })
     }
@@ -1429,12 +1432,22 @@ mod tests {
         assert_eq!(
             s.put_candidate_keys("c2", "cf2", &["d:1".into()])
                 .expect("keys"),
-            vec!["b".to_owned(), "a".to_owned(), "a2".to_owned(), "old".to_owned()]
+            vec![
+                "b".to_owned(),
+                "a".to_owned(),
+                "a2".to_owned(),
+                "old".to_owned()
+            ]
         );
         assert_eq!(
             s.put_candidate_keys("b2", "cf", &["d:1".into(), "v:2".into()])
                 .expect("keys"),
-            vec!["c2".to_owned(), "a".to_owned(), "a2".to_owned(), "old".to_owned()]
+            vec![
+                "c2".to_owned(),
+                "a".to_owned(),
+                "a2".to_owned(),
+                "old".to_owned()
+            ]
         );
         assert!(s.link_group("b", "a").expect("link"));
         assert!(!s.link_group("a", "b").expect("link"));

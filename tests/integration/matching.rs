@@ -441,6 +441,94 @@ fn evaluation_beats_every_baseline() {
     }
 }
 
+/// A model file with boosted trees (`evaluate --trees`) is loaded and its
+/// trees are added to the score; a tree that could loop is refused.
+#[test]
+fn a_model_with_trees_is_used_and_a_bad_tree_refused() {
+    let dir = demo_dir();
+    let shipped: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/matching/model.json"))
+            .expect("model"),
+    )
+    .expect("json");
+    let config = dir.path().join("trees.toml");
+    let cfg = config.to_str().expect("p");
+    let top = |trees: serde_json::Value| {
+        let mut m = shipped.clone();
+        m["trees"] = trees;
+        let file = dir.path().join("trees.json");
+        std::fs::write(&file, m.to_string()).expect("write");
+        std::fs::write(
+            &config,
+            format!("[matching]\nmodel = \"{}\"\n", file.display()),
+        )
+        .expect("write");
+        run(
+            dir.path(),
+            &[
+                "--config",
+                cfg,
+                "match",
+                "ocds-h6vhtk-d0000a",
+                "--top",
+                "5",
+                "--json",
+            ],
+        )
+    };
+    let matches = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        r["matches"]
+            .as_array()
+            .expect("matches")
+            .iter()
+            .map(|m| {
+                (
+                    m["member_id"].as_str().expect("id").to_owned(),
+                    m["score"].as_f64().expect("score"),
+                    m["components"]["text"].as_f64().expect("text"),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let plain = matches(top(serde_json::json!([])));
+    // One tree of one leaf moves every score up and no rank.
+    let lifted = matches(top(serde_json::json!([[{"leaf": 3.0}]])));
+    assert_eq!(
+        plain.iter().map(|m| &m.0).collect::<Vec<_>>(),
+        lifted.iter().map(|m| &m.0).collect::<Vec<_>>()
+    );
+    assert!(
+        plain
+            .iter()
+            .zip(&lifted)
+            .all(|(a, b)| b.1 > a.1 || b.1 == 0.999),
+        "{plain:?} {lifted:?}"
+    );
+    // A tree on the text relevance that sinks the best text match.
+    let split = serde_json::json!([[
+        {"split": {"feature": "text", "below": 0.9999, "left": 1, "right": 2}},
+        {"leaf": 0.0},
+        {"leaf": -50.0}
+    ]]);
+    let sunk = matches(top(split));
+    assert!(plain.iter().any(|m| m.2 == 1.0), "{plain:?}");
+    assert!(sunk.iter().all(|m| m.2 < 1.0), "{plain:?} {sunk:?}");
+    // A child before its parent could loop: refused with where.
+    let out = top(serde_json::json!([[
+        {"split": {"feature": "text", "below": 0.5, "left": 0, "right": 1}},
+        {"leaf": 1.0}
+    ]]));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("tree 0") && err.contains("node 0"), "{err}");
+}
+
 #[test]
 fn the_learned_ranking_keeps_the_brokers_pick_and_its_reasons() {
     let dir = demo_dir();
