@@ -7,98 +7,10 @@
 //! trees only correct what the linear ranking gets wrong; `evaluate` keeps
 //! them only if train-side cross-validation says they earn their place.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::ranker::{Model, Query, FEATURES, NF};
-
-/// One node of a regression tree.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "lowercase", deny_unknown_fields)]
-pub enum Node {
-    /// The tree's output for rows that reach this node.
-    Leaf(f64),
-    /// Rows whose `feature` is below `below` go to node `left`, others to
-    /// `right` (indices into the tree, always after this node).
-    Split {
-        feature: String,
-        below: f64,
-        left: usize,
-        right: usize,
-        /// The feature's position in [`FEATURES`] (worked out on parsing).
-        #[serde(skip)]
-        column: usize,
-    },
-}
-
-/// A regression tree: node 0 is the root.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(transparent)]
-pub struct Tree(pub Vec<Node>);
-
-impl Tree {
-    /// The tree's output for a feature vector.
-    pub fn value(&self, x: &[f64; NF]) -> f64 {
-        let mut k = 0;
-        // Children always come after their parent (checked on parsing), so
-        // this walks at most `len` steps.
-        while let Some(node) = self.0.get(k) {
-            match node {
-                Node::Leaf(v) => return *v,
-                Node::Split {
-                    column,
-                    below,
-                    left,
-                    right,
-                    ..
-                } => k = if x[*column] < *below { *left } else { *right },
-            }
-        }
-        0.0
-    }
-
-    /// Checks a parsed tree and resolves its feature names.
-    pub fn check(&mut self) -> Result<(), String> {
-        let len = self.0.len();
-        for (k, node) in self.0.iter_mut().enumerate() {
-            match node {
-                Node::Leaf(v) if !v.is_finite() => {
-                    return Err(format!("node {k}: leaf not finite"))
-                }
-                Node::Leaf(_) => {}
-                Node::Split {
-                    feature,
-                    below,
-                    left,
-                    right,
-                    column,
-                } => {
-                    *column = FEATURES
-                        .iter()
-                        .position(|f| f == feature)
-                        .ok_or_else(|| format!("node {k}: unknown feature {feature:?}"))?;
-                    if !below.is_finite() {
-                        return Err(format!("node {k}: threshold not finite"));
-                    }
-                    if *left <= k || *right <= k || *left >= len || *right >= len {
-                        return Err(format!("node {k}: children must come after it in the tree"));
-                    }
-                }
-            }
-        }
-        if len == 0 {
-            return Err("a tree needs at least one node".into());
-        }
-        Ok(())
-    }
-
-    /// The columns this tree splits on.
-    pub fn columns(&self) -> impl Iterator<Item = usize> + '_ {
-        self.0.iter().filter_map(|n| match n {
-            Node::Split { column, .. } => Some(*column),
-            Node::Leaf(_) => None,
-        })
-    }
-}
+use crate::tree::{Node, Tree};
 
 /// How the trees are grown.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -382,27 +294,5 @@ mod tests {
             .filter(|q| q.other.iter().all(|o| m.raw(o) < m.raw(&q.gold[0])))
             .count();
         first as f64 / queries.len() as f64
-    }
-
-    #[test]
-    fn bad_trees_are_refused() {
-        for bad in [
-            r#"[{"split":{"feature":"text","below":0.5,"left":0,"right":1}},{"leaf":1.0}]"#,
-            r#"[{"split":{"feature":"nope","below":0.5,"left":1,"right":2}},{"leaf":1.0},{"leaf":0.0}]"#,
-            r#"[{"split":{"feature":"text","below":0.5,"left":1,"right":9}},{"leaf":1.0}]"#,
-            r#"[]"#,
-        ] {
-            let mut t: Tree = serde_json::from_str(bad).expect("json");
-            assert!(t.check().is_err(), "{bad}");
-        }
-        let mut ok: Tree = serde_json::from_str(
-            r#"[{"split":{"feature":"cpv","below":0.5,"left":1,"right":2}},{"leaf":-1.0},{"leaf":2.0}]"#,
-        )
-        .expect("json");
-        assert_eq!(ok.check(), Ok(()));
-        let mut x = [0.0; NF];
-        assert_eq!(ok.value(&x), -1.0);
-        x[col("cpv")] = 0.7;
-        assert_eq!(ok.value(&x), 2.0);
     }
 }

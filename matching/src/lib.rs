@@ -15,6 +15,7 @@ pub mod links;
 pub mod listwise;
 pub mod members;
 pub mod ranker;
+pub mod tree;
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -943,7 +943,7 @@ pub struct Model {
     pub weights: Vec<f64>,
     /// Boosted trees added to the linear score (LambdaMART), if any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub trees: Vec<crate::boosted::Tree>,
+    pub trees: Vec<crate::tree::Tree>,
 }
 
 /// The model shipped with sebroker (see `made_by` inside for its command).
@@ -959,7 +959,7 @@ impl Model {
     pub fn parse(text: &str) -> Result<Model, String> {
         let mut m: Model = serde_json::from_str(text).map_err(|e| e.to_string())?;
         for (i, t) in m.trees.iter_mut().enumerate() {
-            t.check().map_err(|e| format!("tree {i}: {e}"))?;
+            t.check(&FEATURES).map_err(|e| format!("tree {i}: {e}"))?;
         }
         let k = m.features.len();
         if m.mean.len() != k || m.scale.len() != k || m.weights.len() != k {
