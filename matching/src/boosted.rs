@@ -61,9 +61,8 @@ impl Rows {
 }
 
 /// Grows `cfg.trees` trees on `queries`, boosting from `base`'s raw score,
-/// splitting only on the features in `use_features`. `each` sees the trees
-/// each tree as it is grown (cross-validation reads every count from one
-/// fit).
+/// splitting only on the features in `use_features`. `each` sees each tree
+/// as it is grown (cross-validation reads every tree count from one fit).
 pub fn boost(
     queries: &[Query],
     base: &Model,
