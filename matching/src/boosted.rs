@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use crate::ranker::{Model, Query, FEATURES, NF};
+use crate::ranker::{feature_columns, Model, Query, FEATURES, NF};
 use crate::tree::{Node, Tree};
 
 /// How the trees are grown.
@@ -71,11 +71,7 @@ pub fn boost(
     mut each: impl FnMut(&Tree),
 ) -> Vec<Tree> {
     let rows = Rows::new(queries);
-    let columns: Vec<usize> = use_features
-        .iter()
-        .filter_map(|f| FEATURES.iter().position(|g| g == f))
-        .collect();
-    let order = presort(&rows.x, &columns);
+    let order = presort(&rows.x, &feature_columns(use_features));
     let mut score: Vec<f64> = rows.x.iter().map(|x| base.raw(x)).collect();
     let mut trees = Vec::with_capacity(cfg.trees);
     for _ in 0..cfg.trees {

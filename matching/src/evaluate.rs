@@ -391,11 +391,15 @@ fn tables(cases: &[Case], profiles: &[Member], places: &Places) -> Result<Vec<Ta
 
 /// Rank of each gold supplier when each table is ordered by `score` (ties by id).
 fn rank_tables(tables: &[&Table], score: &dyn Fn(&[f64; NF]) -> f64) -> Vec<Option<usize>> {
-    let scores: Vec<Vec<f64>> = tables
+    rank_scored(tables, &score_tables(tables, score))
+}
+
+/// Each row's score (`[table][row]`).
+fn score_tables(tables: &[&Table], score: &dyn Fn(&[f64; NF]) -> f64) -> Vec<Vec<f64>> {
+    tables
         .iter()
         .map(|t| t.rows.iter().map(|r| score(&r.1)).collect())
-        .collect();
-    rank_scored(tables, &scores)
+        .collect()
 }
 
 /// [`rank_tables`] with each row's score given (`scores[table][row]`).
@@ -509,34 +513,13 @@ fn cv_mrr(folds: &[Vec<Table>], feats: &[&str], loss: Loss, l2: f64) -> f64 {
     point(&ranks, 10)[3]
 }
 
-/// Tree settings tried by train-side cross-validation, each read at every
-/// tree count up to `trees`.
-const BOOST_GRID: [Boosting; 4] = [
-    Boosting {
-        depth: 2,
-        min_leaf: 20,
-        shrinkage: 0.1,
-        trees: 100,
-    },
-    Boosting {
-        depth: 2,
-        min_leaf: 100,
-        shrinkage: 0.1,
-        trees: 100,
-    },
-    Boosting {
-        depth: 3,
-        min_leaf: 20,
-        shrinkage: 0.1,
-        trees: 100,
-    },
-    Boosting {
-        depth: 3,
-        min_leaf: 100,
-        shrinkage: 0.1,
-        trees: 100,
-    },
-];
+/// Tree settings tried by train-side cross-validation, (depth, smallest
+/// leaf), each read at every tree count up to [`MAX_TREES`].
+const BOOST_GRID: [(usize, usize); 4] = [(2, 20), (2, 100), (3, 20), (3, 100)];
+/// Trees grown per setting in cross-validation.
+const MAX_TREES: usize = 100;
+/// The trees' learning rate.
+const SHRINKAGE: f64 = 0.1;
 
 /// The folds' training sides: for each fold, the other folds' queries.
 fn fold_training(folds: &[Vec<Table>], f: usize) -> Vec<Query> {
@@ -564,10 +547,7 @@ fn cv_boosted(
         let queries = fold_training(folds, f);
         let base = loss.fit(&queries, feats, l2);
         let held: Vec<&Table> = folds[f].iter().collect();
-        let mut scores: Vec<Vec<f64>> = held
-            .iter()
-            .map(|t| t.rows.iter().map(|r| base.raw(&r.1)).collect())
-            .collect();
+        let mut scores = score_tables(&held, &|x| base.raw(x));
         let mut t = 0;
         boost(&queries, &base, &FEATURES, cfg, |tree| {
             for (table, sc) in held.iter().zip(scores.iter_mut()) {
@@ -599,7 +579,13 @@ fn choose_boosting(
     cv: &mut Vec<(String, f64)>,
 ) -> Option<Boosting> {
     let mut best: Option<(Boosting, f64)> = None;
-    for cfg in BOOST_GRID {
+    for (depth, min_leaf) in BOOST_GRID {
+        let cfg = Boosting {
+            depth,
+            min_leaf,
+            shrinkage: SHRINKAGE,
+            trees: MAX_TREES,
+        };
         let curve = cv_boosted(folds, feats, loss, l2, cfg);
         let Some((t, mrr)) = curve
             .iter()

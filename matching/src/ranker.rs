@@ -1072,6 +1072,14 @@ pub fn fit(queries: &[Query], use_features: &[&str], l2: f64) -> Model {
     st.model(&w)
 }
 
+/// The position in [`FEATURES`] of each known name in `names`.
+pub(crate) fn feature_columns(names: &[&str]) -> Vec<usize> {
+    names
+        .iter()
+        .filter_map(|f| FEATURES.iter().position(|g| g == f))
+        .collect()
+}
+
 /// The features a fit uses and how they are standardised: their indices
 /// in [`FEATURES`], and their means and scales over every row of the
 /// queries fitted.
@@ -1083,10 +1091,7 @@ pub(crate) struct Standardiser {
 
 impl Standardiser {
     pub(crate) fn new(queries: &[Query], use_features: &[&str]) -> Standardiser {
-        let idx: Vec<usize> = use_features
-            .iter()
-            .filter_map(|f| FEATURES.iter().position(|g| g == f))
-            .collect();
+        let idx = feature_columns(use_features);
         let rows = queries.iter().flat_map(|q| q.gold.iter().chain(&q.other));
         let (mean, scale) = standardise(rows, &idx);
         Standardiser { idx, mean, scale }

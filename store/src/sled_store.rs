@@ -51,6 +51,12 @@ pub struct SledStore {
     notice_dict: crate::dict::Kind,
 }
 
+/// A `dup_by_source` key: `prefix` (a candidate key and a 0 byte), the
+/// source, a 0 byte, the ocid.
+fn dup_entry(prefix: &[u8], source: &str, ocid: &str) -> Vec<u8> {
+    [prefix, source.as_bytes(), b"\0", ocid.as_bytes()].concat()
+}
+
 impl SledStore {
     /// The ocids under a candidate key (`prefix` is the key and a 0 byte)
     /// from sources other than `source`. Entries are ordered by source, so
@@ -62,7 +68,7 @@ impl SledStore {
         prefix: &[u8],
         source: &str,
     ) -> impl Iterator<Item = Result<String>> + 'a {
-        let own = [prefix, source.as_bytes(), b"\0"].concat();
+        let own = dup_entry(prefix, source, "");
         let mut after_own = own.clone();
         if let Some(last) = after_own.last_mut() {
             *last = 1;
@@ -77,7 +83,8 @@ impl SledStore {
             .chain(self.dup_by_source.range(after_own..end))
             .map(move |kv| {
                 let (k, _) = kv?;
-                // After the prefix: the entry's source, a 0 byte, its ocid.
+                // After the prefix: the entry's source (a slug: no 0 byte),
+                // a 0 byte, its ocid.
                 let rest = &k[skip..];
                 let at = rest
                     .iter()
@@ -922,11 +929,8 @@ impl NoticeStore for SledStore {
                     add(String::from_utf8_lossy(&k[prefix.len()..]).into_owned());
                 }
             }
-            let mut full = prefix;
-            full.extend_from_slice(source.as_bytes());
-            full.push(0);
-            full.extend_from_slice(ocid.as_bytes());
-            self.dup_by_source.insert(full, &[])?;
+            self.dup_by_source
+                .insert(dup_entry(&prefix, source, ocid), &[])?;
         }
         Ok(others)
     }
